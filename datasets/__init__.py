@@ -1,0 +1,1 @@
+"""Dataset cards (TOML) shipped with tabinv as the package ``tabinv._cards``."""

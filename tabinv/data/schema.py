@@ -1,0 +1,219 @@
+"""Dataset cards: the public description of a table (columns, domains, bounds, roles).
+
+A card is a small TOML file. Everything an attack or a DP model needs to know about a
+column without looking at the data (its categories, its public bounds) lives here, so
+that nothing sensitive is ever derived from the records themselves.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ..exceptions import CardError, ColumnError, closest
+
+__all__ = ["Column", "Card", "read_card", "card_from_dict"]
+
+ColumnKind = Literal["categorical", "numeric"]
+TARGET_TRANSFORMS = ("identity", "sqrt")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a card.
+
+    Parameters
+    ----------
+    name : str
+        Column name in the clean table.
+    kind : {"categorical", "numeric"}
+        Categorical columns have a finite ``domain``; numeric ones may have public
+        ``bounds``.
+    domain : tuple, optional
+        Allowed values of a categorical column, in a fixed order (the encoding order).
+    bounds : tuple of float, optional
+        Public (never data-derived) lower and upper bound of a numeric column.
+    description : str
+        What the column means, for people.
+    """
+
+    name: str
+    kind: ColumnKind
+    domain: tuple[Any, ...] | None = None
+    bounds: tuple[float, float] | None = None
+    description: str = ""
+
+    @property
+    def is_categorical(self) -> bool:
+        return self.kind == "categorical"
+
+
+@dataclass(frozen=True)
+class Card:
+    """A dataset card: source, cleaning, column schema and the roles of the columns."""
+
+    name: str
+    title: str
+    columns: tuple[Column, ...]
+    label: str
+    task: Literal["regression", "classification"]
+    features: tuple[str, ...]
+    sensitive: tuple[str, ...] = ()
+    target_transform: str = "identity"
+    source: str = ""
+    citation: str = ""
+    licence: str = ""
+    description: str = ""
+    cleaning: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def column(self, name: str) -> Column:
+        """Return the column called ``name``; raise :class:`ColumnError` naming close matches."""
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise ColumnError(
+            f"column {name!r} is not in the {self.name!r} card"
+            f"{closest(name, self.column_names)}; "
+            f"columns are: {', '.join(self.column_names)}"
+        )
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def with_label(self, label: str) -> Card:
+        """The same card with another column as the label (features exclude it)."""
+        column = self.column(label)
+        task = "classification" if column.is_categorical else "regression"
+        transform = self.target_transform if label == self.label else "identity"
+        features = tuple(f for f in self.features if f != label)
+        return _replace(self, label=label, task=task, target_transform=transform,
+                        features=features)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly view of the card (used in reports and model metadata)."""
+        return {
+            "name": self.name, "title": self.title, "label": self.label, "task": self.task,
+            "features": list(self.features), "sensitive": list(self.sensitive),
+            "target_transform": self.target_transform, "source": self.source,
+            "citation": self.citation, "licence": self.licence,
+            "description": self.description, "cleaning": list(self.cleaning),
+            "columns": {
+                c.name: {k: v for k, v in (
+                    ("kind", c.kind),
+                    ("domain", list(c.domain) if c.domain is not None else None),
+                    ("bounds", list(c.bounds) if c.bounds is not None else None),
+                    ("description", c.description or None),
+                ) if v is not None}
+                for c in self.columns
+            },
+            **({"extra": self.extra} if self.extra else {}),
+        }
+
+
+def _replace(card: Card, **changes: Any) -> Card:
+    from dataclasses import replace
+    return replace(card, **changes)
+
+
+def read_card(path: str | Path) -> Card:
+    """Read a dataset card from a TOML file.
+
+    Raises
+    ------
+    CardError
+        If the file is missing, is not TOML, or describes an inconsistent schema.
+    """
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CardError(f"card file {str(path)!r} does not exist") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise CardError(f"card file {str(path)!r} is not valid TOML: {error}") from None
+    return card_from_dict(raw, origin=str(path))
+
+
+def _parse_column(name: str, spec: Any, origin: str) -> Column:
+    if not isinstance(spec, dict):
+        raise CardError(f"{origin}: [columns.{name}] must be a table")
+    kind = spec.get("kind")
+    if kind not in ("categorical", "numeric"):
+        raise CardError(
+            f"{origin}: column {name!r} has kind {kind!r}; expected 'categorical' or 'numeric'"
+        )
+    domain = spec.get("domain")
+    bounds = spec.get("bounds")
+    if kind == "categorical":
+        if not isinstance(domain, list) or len(domain) < 2:
+            raise CardError(
+                f"{origin}: categorical column {name!r} needs a 'domain' list of at least "
+                "two values"
+            )
+        if len(set(domain)) != len(domain):
+            raise CardError(f"{origin}: column {name!r} lists a value twice in its domain")
+        domain = tuple(domain)
+    if bounds is not None:
+        if (not isinstance(bounds, list) or len(bounds) != 2
+                or not all(isinstance(b, (int, float)) for b in bounds)
+                or bounds[0] >= bounds[1]):
+            raise CardError(
+                f"{origin}: column {name!r} has bounds {bounds!r}; expected [low, high] "
+                "with low < high"
+            )
+        bounds = (float(bounds[0]), float(bounds[1]))
+    return Column(name=name, kind=kind, domain=domain, bounds=bounds,
+                  description=str(spec.get("description", "")))
+
+
+def card_from_dict(raw: dict[str, Any], origin: str = "card") -> Card:
+    """Build a :class:`Card` from the parsed TOML mapping, validating it."""
+    for key in ("name", "label", "columns"):
+        if key not in raw:
+            raise CardError(f"{origin}: the card has no {key!r} key")
+    specs = raw["columns"]
+    if not isinstance(specs, dict) or not specs:
+        raise CardError(f"{origin}: [columns] must list at least one column")
+    columns = tuple(_parse_column(n, s, origin) for n, s in specs.items())
+    names = [c.name for c in columns]
+    label = raw["label"]
+    features = tuple(raw.get("features", [n for n in names if n != label]))
+    sensitive = tuple(raw.get("sensitive", ()))
+    for role, values in (("label", [label]), ("features", features), ("sensitive", sensitive)):
+        for value in values:
+            if value not in names:
+                raise CardError(
+                    f"{origin}: {role} names column {value!r}, which is not under "
+                    f"[columns]{closest(value, names)}"
+                )
+    if label in features:
+        raise CardError(f"{origin}: the label {label!r} is also listed as a feature")
+    label_column = columns[names.index(label)]
+    task = "classification" if label_column.is_categorical else "regression"
+    transform = raw.get("target_transform", "identity")
+    if transform not in TARGET_TRANSFORMS:
+        raise CardError(
+            f"{origin}: target_transform {transform!r} is not one of {TARGET_TRANSFORMS}"
+        )
+    if transform != "identity" and task != "regression":
+        raise CardError(f"{origin}: target_transform needs a numeric label")
+    for name in sensitive:
+        if not columns[names.index(name)].is_categorical:
+            raise CardError(
+                f"{origin}: sensitive column {name!r} must be categorical (give it a domain)"
+            )
+    known_keys = {"name", "title", "label", "columns", "features", "sensitive",
+                  "target_transform", "source", "citation", "licence", "description",
+                  "cleaning"}
+    return Card(
+        name=str(raw["name"]), title=str(raw.get("title", raw["name"])), columns=columns,
+        label=label, task=task, features=features, sensitive=sensitive,
+        target_transform=transform, source=str(raw.get("source", "")),
+        citation=str(raw.get("citation", "")), licence=str(raw.get("licence", "")),
+        description=str(raw.get("description", "")),
+        cleaning=tuple(str(s) for s in raw.get("cleaning", ())),
+        extra={k: v for k, v in raw.items() if k not in known_keys},
+    )

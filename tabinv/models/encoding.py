@@ -1,0 +1,151 @@
+"""The card-driven encoder every tabinv model starts with.
+
+The layout of the encoded matrix depends only on the card (feature order, category
+domains, public bounds), never on the data. That makes a model file self-describing and
+lets attacks build candidate rows by patching the few columns of the sensitive attribute
+in an already encoded matrix instead of re-encoding every candidate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from ..data.dataset import require_columns
+from ..exceptions import DataError
+
+__all__ = ["TabularEncoder", "encode_codes"]
+
+
+def encode_codes(values: pd.Series | np.ndarray | Sequence[Any], domain: Sequence[Any],
+                 name: str) -> np.ndarray:
+    """Map values onto their index in ``domain`` (int64); unseen values raise DataError."""
+    series = pd.Series(np.asarray(values, dtype=object))
+    if series.isna().any():
+        raise DataError(f"column {name!r} has {int(series.isna().sum())} missing value(s)")
+    if all(isinstance(v, str) for v in domain):
+        series = series.map(lambda v: v if isinstance(v, str) else _as_text(v))
+    lookup = {value: index for index, value in enumerate(domain)}
+    codes = series.map(lookup)
+    if codes.isna().any():
+        unseen = sorted({str(v) for v in series[codes.isna()]})
+        raise DataError(
+            f"column {name!r} has value(s) {unseen[:5]} that are not in its domain "
+            f"{list(domain)}"
+        )
+    return codes.to_numpy(dtype=np.int64)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class TabularEncoder(TransformerMixin, BaseEstimator):
+    """Encode a data frame into a float matrix with a layout fixed by the card.
+
+    Parameters
+    ----------
+    features : sequence of str
+        Columns to encode, in order.
+    domains : mapping of str to list
+        Domain of each categorical feature; features not in it are numeric.
+    bounds : mapping of str to (low, high)
+        Public bounds of numeric features; a bounded feature is scaled to
+        ``(x - low) / (high - low)`` (no statistic of the data is used).
+    categorical : {"onehot", "ordinal"}
+        One indicator column per category, or one column holding the category index.
+    """
+
+    def __init__(self, *, features: Sequence[str] = (), domains: Mapping[str, Sequence[Any]]
+                 | None = None, bounds: Mapping[str, Sequence[float]] | None = None,
+                 categorical: str = "onehot") -> None:
+        self.features = features
+        self.domains = domains
+        self.bounds = bounds
+        self.categorical = categorical
+
+    def fit(self, X: pd.DataFrame | None = None, y: Any = None) -> TabularEncoder:
+        """Compute the layout from the parameters (the data are only checked)."""
+        if self.categorical not in ("onehot", "ordinal"):
+            raise DataError(
+                f"categorical encoding {self.categorical!r} is not 'onehot' or 'ordinal'"
+            )
+        domains = dict(self.domains or {})
+        slices: dict[str, tuple[int, int]] = {}
+        names: list[str] = []
+        start = 0
+        for feature in self.features:
+            domain = domains.get(feature)
+            if domain is not None and self.categorical == "onehot":
+                width = len(domain)
+                names.extend(f"{feature}={value}" for value in domain)
+            else:
+                width = 1
+                names.append(feature)
+            slices[feature] = (start, start + width)
+            start += width
+        self.slices_ = slices
+        self.output_names_ = tuple(names)
+        self.n_output_ = start
+        if X is not None:
+            self.transform(X)
+        return self
+
+    def is_categorical(self, feature: str) -> bool:
+        return feature in (self.domains or {})
+
+    def domain(self, feature: str) -> tuple[Any, ...]:
+        return tuple((self.domains or {})[feature])
+
+    def block(self, feature: str, codes: np.ndarray) -> np.ndarray:
+        """Encoded columns of ``feature`` for category indices ``codes`` (n, width)."""
+        check_is_fitted(self, "slices_")
+        start, stop = self.slices_[feature]
+        codes = np.asarray(codes)
+        if self.categorical == "ordinal":
+            return codes.astype(float).reshape(-1, 1)
+        out = np.zeros((codes.shape[0], stop - start))
+        out[np.arange(codes.shape[0]), codes] = 1.0
+        return out
+
+    def scale(self, feature: str, values: np.ndarray) -> np.ndarray:
+        """Numeric values as encoded (scaled by public bounds when the card has them)."""
+        bounds = (self.bounds or {}).get(feature)
+        values = np.asarray(values, dtype=float)
+        if bounds is None:
+            return values
+        low, high = float(bounds[0]), float(bounds[1])
+        return (values - low) / (high - low)
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        """Encode ``X``; raises DataError naming the column on missing or unseen values."""
+        check_is_fitted(self, "slices_")
+        if not isinstance(X, pd.DataFrame):
+            raise DataError(f"tabinv models take a pandas DataFrame, not {type(X).__name__}")
+        require_columns(X, self.features, "model input")
+        out = np.empty((len(X), self.n_output_))
+        for feature in self.features:
+            start, stop = self.slices_[feature]
+            if self.is_categorical(feature):
+                codes = encode_codes(X[feature], self.domain(feature), feature)
+                out[:, start:stop] = self.block(feature, codes)
+            else:
+                values = pd.to_numeric(X[feature], errors="coerce").to_numpy(dtype=float)
+                if np.isnan(values).any():
+                    raise DataError(
+                        f"numeric column {feature!r} has {int(np.isnan(values).sum())} "
+                        "missing or non-numeric value(s)"
+                    )
+                out[:, start] = self.scale(feature, values)
+        return out
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        check_is_fitted(self, "slices_")
+        return np.asarray(self.output_names_, dtype=object)

@@ -1,0 +1,208 @@
+"""TargetModel: a trained model together with what an attack may know about it.
+
+A target model is the card-driven :class:`TabularEncoder` followed by any scikit-learn
+compatible estimator working on the encoded matrix. Fitting it also records the
+statistics a model owner typically publishes and an attacker is assumed to know:
+the residual standard deviation of a regression (on the fitted scale), the confusion
+counts of a classifier on its training data, and the marginal counts of every
+categorical feature in the training set (the "marginal priors" of Fredrikson et al.).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils.validation import check_is_fitted
+
+from ..data.schema import Card
+from ..exceptions import DataError, ModelError
+from .encoding import TabularEncoder, encode_codes
+
+__all__ = ["TargetModel", "forward_transform", "inverse_transform"]
+
+
+def forward_transform(values: np.ndarray, transform: str) -> np.ndarray:
+    """Label on the original scale -> the scale the model is fitted on."""
+    values = np.asarray(values, dtype=float)
+    if transform == "sqrt":
+        if (values < 0).any():
+            raise DataError("a square-root target needs non-negative label values")
+        return np.sqrt(values)
+    return values
+
+
+def inverse_transform(values: np.ndarray, transform: str) -> np.ndarray:
+    """Fitted scale -> original scale of the label."""
+    values = np.asarray(values, dtype=float)
+    return np.square(np.clip(values, 0, None)) if transform == "sqrt" else values
+
+
+class TargetModel(BaseEstimator):
+    """An encoder plus estimator, fitted on plain data frames.
+
+    Parameters
+    ----------
+    family : str
+        Name of the model family (``linear``, ``tree``, ``iwpc-published`` ...).
+    estimator : estimator
+        Unfitted scikit-learn compatible estimator on the encoded matrix.
+    card : dict
+        The card as ``Card.to_dict()`` (kept as plain data so the file describes itself).
+    categorical : {"onehot", "ordinal"}
+        Encoding of categorical features.
+    """
+
+    def __init__(self, *, family: str = "", estimator: Any = None,
+                 card: dict[str, Any] | None = None, categorical: str = "onehot") -> None:
+        self.family = family
+        self.estimator = estimator
+        self.card = card
+        self.categorical = categorical
+
+    # -- properties read from the card ------------------------------------------------
+    @property
+    def features(self) -> tuple[str, ...]:
+        return tuple((self.card or {})["features"])
+
+    @property
+    def label(self) -> str:
+        return str((self.card or {})["label"])
+
+    @property
+    def task(self) -> str:
+        return str((self.card or {})["task"])
+
+    @property
+    def target_transform(self) -> str:
+        return str((self.card or {}).get("target_transform", "identity"))
+
+    def domain(self, column: str) -> tuple[Any, ...]:
+        spec = (self.card or {})["columns"].get(column)
+        if spec is None or "domain" not in spec:
+            raise ModelError(f"column {column!r} is not a categorical column of the model's card")
+        return tuple(spec["domain"])
+
+    @classmethod
+    def from_card(cls, family: str, estimator: Any, card: Card,
+                  categorical: str = "onehot") -> TargetModel:
+        return cls(family=family, estimator=estimator, card=card.to_dict(),
+                   categorical=categorical)
+
+    # -- fitting ----------------------------------------------------------------------
+    def _make_encoder(self) -> TabularEncoder:
+        columns = (self.card or {})["columns"]
+        domains = {f: list(columns[f]["domain"]) for f in self.features
+                   if "domain" in columns[f]}
+        bounds = {f: list(columns[f]["bounds"]) for f in self.features
+                  if "bounds" in columns[f] and f not in domains}
+        return TabularEncoder(features=self.features, domains=domains, bounds=bounds,
+                              categorical=self.categorical).fit()
+
+    def label_codes(self, values: Any) -> np.ndarray:
+        """Class labels -> index in the label's domain (classification only)."""
+        return encode_codes(values, self.domain(self.label), self.label)
+
+    def fitted_target(self, frame: pd.DataFrame) -> np.ndarray:
+        """The label column on the scale the estimator is fitted on."""
+        if self.label not in frame.columns:
+            raise DataError(f"the data has no label column {self.label!r}")
+        if self.task == "classification":
+            return self.label_codes(frame[self.label])
+        values = pd.to_numeric(frame[self.label], errors="coerce").to_numpy(dtype=float)
+        if np.isnan(values).any():
+            raise DataError(f"label column {self.label!r} has missing or non-numeric values")
+        return forward_transform(values, self.target_transform)
+
+    def fit(self, frame: pd.DataFrame, y: Any = None) -> TargetModel:
+        """Fit on ``frame`` (features and label columns, as named by the card)."""
+        if self.card is None or self.estimator is None:
+            raise ModelError("TargetModel needs a card and an estimator")
+        self.encoder_ = self._make_encoder()
+        encoded = self.encoder_.transform(frame)
+        target = self.fitted_target(frame)
+        if self.task == "classification":
+            self.classes_present_ = np.unique(target)
+            target = np.searchsorted(self.classes_present_, target)
+        self.estimator_ = clone(self.estimator).fit(encoded, target)
+        self.n_train_ = len(frame)
+        self._record_statistics(frame, encoded)
+        return self
+
+    def _record_statistics(self, frame: pd.DataFrame, encoded: np.ndarray) -> None:
+        target = self.fitted_target(frame)
+        if self.task == "regression":
+            residuals = target - self.output_encoded(encoded)
+            dof = max(len(target) - (encoded.shape[1] + 1), 1)
+            self.residual_sigma_ = float(np.sqrt(np.sum(residuals**2) / dof))
+        else:
+            n_classes = len(self.domain(self.label))
+            predicted = np.argmax(self.output_encoded(encoded), axis=1)
+            confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
+            np.add.at(confusion, (target, predicted), 1)
+            self.confusion_ = confusion
+        self.marginals_ = {
+            f: np.bincount(encode_codes(frame[f], self.domain(f), f),
+                           minlength=len(self.domain(f))).astype(np.int64)
+            for f in self.features if f in self.encoder_.domains
+        }
+
+    # -- prediction -------------------------------------------------------------------
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, "estimator_")
+        return self.encoder_.transform(frame)
+
+    def output_encoded(self, encoded: np.ndarray) -> np.ndarray:
+        """Raw model output on encoded rows.
+
+        Regression: predictions on the fitted scale, shape (n,).
+        Classification: probabilities over the label's whole domain, shape (n, C).
+        """
+        if self.task == "regression":
+            return np.asarray(self.estimator_.predict(encoded), dtype=float)
+        present = np.asarray(self.estimator_.predict_proba(encoded), dtype=float)
+        full = np.zeros((encoded.shape[0], len(self.domain(self.label))))
+        full[:, self.classes_present_] = present
+        return full
+
+    def predict_fitted(self, frame: pd.DataFrame) -> np.ndarray:
+        """Predictions on the fitted scale (regression) or class indices (classification)."""
+        output = self.output_encoded(self.encode(frame))
+        return output if self.task == "regression" else np.argmax(output, axis=1)
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Predictions on the label's own scale (dose in mg/week, class label values)."""
+        fitted = self.predict_fitted(frame)
+        if self.task == "regression":
+            return inverse_transform(fitted, self.target_transform)
+        return np.asarray(self.domain(self.label), dtype=object)[fitted]
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        if self.task != "classification":
+            raise ModelError(f"the {self.family} model is a regression; it has no predict_proba")
+        return self.output_encoded(self.encode(frame))
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-friendly facts about the model (no training records)."""
+        check_is_fitted(self, "estimator_")
+        facts: dict[str, Any] = {
+            "family": self.family, "task": self.task, "label": self.label,
+            "features": list(self.features), "target_transform": self.target_transform,
+            "categorical_encoding": self.categorical, "n_train": int(self.n_train_),
+            "estimator": type(self.estimator_).__name__, "dataset": (self.card or {})["name"],
+        }
+        if self.task == "regression":
+            facts["residual_sigma"] = self.residual_sigma_
+        return facts
+
+    def check_features(self, columns: Sequence[str], origin: str) -> None:
+        """Raise ModelError if the data lacks features this model was trained on."""
+        missing = [f for f in self.features if f not in columns]
+        if missing:
+            raise ModelError(
+                f"{origin} does not match the model: the model was trained on "
+                f"{list(self.features)} but the data lacks {missing}"
+            )
