@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import numpy as np
 
 from .exceptions import TabinvError
 
 __all__ = ["check_random_state", "RandomState"]
 
-RandomState = int | np.random.Generator | None
+RandomState: TypeAlias = int | np.random.Generator | None
 
 
 def check_random_state(random_state: RandomState) -> np.random.Generator:

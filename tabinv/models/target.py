@@ -110,12 +110,17 @@ class TargetModel(BaseEstimator):
         """The label column on the scale the estimator is fitted on."""
         if self.label not in frame.columns:
             raise DataError(f"the data has no label column {self.label!r}")
+        return self.encode_label(frame[self.label])
+
+    def encode_label(self, values: Any) -> np.ndarray:
+        """Label values -> class indices (classification) or the fitted scale (regression)."""
         if self.task == "classification":
-            return self.label_codes(frame[self.label])
-        values = pd.to_numeric(frame[self.label], errors="coerce").to_numpy(dtype=float)
-        if np.isnan(values).any():
+            return self.label_codes(values)
+        numeric = pd.to_numeric(pd.Series(np.asarray(values)), errors="coerce")
+        numeric = numeric.to_numpy(dtype=float)
+        if np.isnan(numeric).any():
             raise DataError(f"label column {self.label!r} has missing or non-numeric values")
-        return forward_transform(values, self.target_transform)
+        return forward_transform(numeric, self.target_transform)
 
     def fit(self, frame: pd.DataFrame, y: Any = None) -> TargetModel:
         """Fit on ``frame`` (features and label columns, as named by the card)."""

@@ -1,0 +1,132 @@
+"""Base class and registry of attribute-inference attacks.
+
+Attacks are estimators: ``__init__`` stores keyword-only parameters, ``fit`` validates
+the threat model (oracle, sensitive and known columns, the attacker's reference data)
+and returns ``self``, ``infer`` returns a :class:`Posterior` over the candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from sklearn.utils.validation import check_is_fitted
+
+from ..data.dataset import require_columns
+from ..exceptions import AttackError, closest
+from ..models.oracle import Oracle
+from .candidates import Candidates, Posterior
+
+__all__ = ["BaseAttack", "ATTACKS", "register", "get_attack", "attack_names"]
+
+ATTACKS: dict[str, type[BaseAttack]] = {}
+
+
+def register(cls: type[BaseAttack]) -> type[BaseAttack]:
+    """Class decorator: make an attack available by its ``name`` (CLI ``--attack``)."""
+    ATTACKS[cls.name] = cls
+    return cls
+
+
+def attack_names() -> list[str]:
+    return sorted(ATTACKS)
+
+
+def get_attack(name: str, **params: Any) -> BaseAttack:
+    """Instantiate a registered attack by name."""
+    if name not in ATTACKS:
+        raise AttackError(f"unknown attack {name!r}{closest(name, ATTACKS)}; "
+                          f"attacks are: {', '.join(attack_names())}")
+    return ATTACKS[name](**params)
+
+
+class BaseAttack:
+    """Common validation for attacks; subclasses implement ``_fit`` and ``_infer``."""
+
+    name: ClassVar[str] = ""
+    #: oracle access levels the attack can work with
+    requires: ClassVar[tuple[str, ...]] = ()
+
+    def fit(self, oracle: Oracle, *, sensitive: Sequence[str], known: Sequence[str],
+            reference: pd.DataFrame | None = None) -> BaseAttack:
+        """Fix the threat model and learn what the attacker can learn before attacking.
+
+        Parameters
+        ----------
+        oracle : Oracle
+            What the attacker may query.
+        sensitive : sequence of str
+            Categorical model features to infer (jointly when several).
+        known : sequence of str
+            Model features the attacker knows; the others are summed out.
+        reference : DataFrame, optional
+            The attacker's own sample of the population (priors, unknown features).
+        """
+        if oracle.access not in self.requires:
+            raise AttackError(
+                f"attack {self.name!r} needs {' or '.join(repr(a) for a in self.requires)} "
+                f"access, but the oracle gives {oracle.access!r}"
+            )
+        model = oracle.model
+        sensitive = tuple(dict.fromkeys(sensitive))
+        for column in (*sensitive, *known):
+            if column not in model.features:
+                raise AttackError(
+                    f"column {column!r} is not a feature of the model"
+                    f"{closest(column, model.features)}; features are: "
+                    f"{', '.join(model.features)}"
+                )
+        for column in sensitive:
+            if not model.encoder_.is_categorical(column):
+                raise AttackError(
+                    f"sensitive column {column!r} is numeric; attacks infer categorical "
+                    "attributes (give it a domain in the card)"
+                )
+        overlap = set(sensitive) & set(known)
+        if overlap:
+            raise AttackError(f"column(s) {sorted(overlap)} cannot be both sensitive and known")
+        self.oracle_ = oracle
+        self.sensitive_ = sensitive
+        self.known_ = tuple(f for f in model.features if f in set(known))
+        self.unknown_names_ = tuple(f for f in model.features
+                                    if f not in set(sensitive) | set(known))
+        self.candidates_ = Candidates.from_domains(
+            {s: model.encoder_.domain(s) for s in sensitive})
+        self._fit(reference)
+        return self
+
+    def _fit(self, reference: pd.DataFrame | None) -> None:
+        raise NotImplementedError
+
+    def infer(self, records: pd.DataFrame, labels: Any = None) -> Posterior:
+        """Posterior over the candidates for every record.
+
+        Parameters
+        ----------
+        records : DataFrame
+            The attacked records: at least the known columns.
+        labels : array-like, optional
+            The label the attacker holds for each record, on the label's own scale;
+            defaults to the records' label column (the true label).
+        """
+        check_is_fitted(self, "candidates_")
+        require_columns(records, self.known_, "attacked records")
+        model = self.oracle_.model
+        if labels is None:
+            require_columns(records, [model.label], "attacked records")
+            labels = records[model.label]
+        y = model.encode_label(labels)
+        if len(y) != len(records):
+            raise AttackError(f"{len(y)} labels for {len(records)} records")
+        return self._infer(records.reset_index(drop=True), np.asarray(y))
+
+    def _infer(self, records: pd.DataFrame, y: np.ndarray) -> Posterior:
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        check_is_fitted(self, "candidates_")
+        return {"attack": self.name, "sensitive": list(self.sensitive_),
+                "known": list(self.known_), "unknown": list(self.unknown_names_),
+                **self.oracle_.describe()}

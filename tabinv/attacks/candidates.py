@@ -1,0 +1,134 @@
+"""The candidate set of the sensitive attribute(s) and the posterior over it.
+
+With several sensitive attributes the candidates are their Cartesian product
+(VKORC1 x CYP2C9 gives 3 x 6 = 18 joint candidates); posteriors are over the joint
+candidates and each attribute's marginal is a sum over the others.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import AttackError
+from ..models.encoding import encode_codes
+
+__all__ = ["Candidates", "Posterior"]
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Joint candidates of one or more categorical sensitive attributes.
+
+    Attributes
+    ----------
+    names : tuple of str
+        The sensitive attributes, in order.
+    domains : tuple of tuple
+        Each attribute's values, in the card's order.
+    """
+
+    names: tuple[str, ...]
+    domains: tuple[tuple[Any, ...], ...]
+
+    @classmethod
+    def from_domains(cls, domains: Mapping[str, Sequence[Any]]) -> Candidates:
+        if not domains:
+            raise AttackError("an attack needs at least one sensitive attribute")
+        return cls(tuple(domains), tuple(tuple(d) for d in domains.values()))
+
+    @property
+    def codes(self) -> np.ndarray:
+        """(K, n_attributes) category indices of every joint candidate (C order)."""
+        return np.array(list(itertools.product(*(range(len(d)) for d in self.domains))),
+                        dtype=np.int64).reshape(-1, len(self.names))
+
+    @property
+    def size(self) -> int:
+        return int(np.prod([len(d) for d in self.domains]))
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Readable names of the joint candidates ("A/G", or "A/G | *1/*1")."""
+        return tuple(" | ".join(str(self.domains[a][c]) for a, c in enumerate(row))
+                     for row in self.codes)
+
+    @property
+    def joint_name(self) -> str:
+        return "+".join(self.names)
+
+    def joint_index(self, frame: pd.DataFrame) -> np.ndarray:
+        """The true joint candidate index of each row of ``frame`` (n,)."""
+        index = np.zeros(len(frame), dtype=np.int64)
+        for name, domain in zip(self.names, self.domains, strict=True):
+            if name not in frame.columns:
+                raise AttackError(f"the records have no column {name!r} to score against")
+            index = index * len(domain) + encode_codes(frame[name], domain, name)
+        return index
+
+    def marginal(self, joint: np.ndarray, attribute: int) -> np.ndarray:
+        """Sum joint probabilities (n, K) onto one attribute's values (n, K_a)."""
+        sizes = [len(d) for d in self.domains]
+        shaped = joint.reshape(joint.shape[0], *sizes)
+        others = tuple(1 + a for a in range(len(sizes)) if a != attribute)
+        return shaped.sum(axis=others) if others else shaped
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """Normalised scores of every candidate for every record (rows sum to 1).
+
+    ``method`` names what produced it (an attack or a baseline).
+    """
+
+    candidates: Candidates
+    probabilities: np.ndarray
+    method: str
+
+    def __post_init__(self) -> None:
+        probabilities = np.asarray(self.probabilities, dtype=float)
+        if probabilities.ndim != 2 or probabilities.shape[1] != self.candidates.size:
+            raise AttackError(
+                f"posterior of shape {probabilities.shape} does not match "
+                f"{self.candidates.size} candidates"
+            )
+        object.__setattr__(self, "probabilities", probabilities)
+
+    @classmethod
+    def from_log_scores(cls, candidates: Candidates, log_scores: np.ndarray,
+                        method: str) -> Posterior:
+        """Normalise unnormalised log scores (n, K) row-wise."""
+        peak = np.max(log_scores, axis=1, keepdims=True)
+        if not np.isfinite(peak).all():
+            raise AttackError(f"{method}: a record has no candidate with a finite score")
+        weights = np.exp(log_scores - peak)
+        return cls(candidates, weights / weights.sum(axis=1, keepdims=True), method)
+
+    @property
+    def n_records(self) -> int:
+        return int(self.probabilities.shape[0])
+
+    def predicted_index(self) -> np.ndarray:
+        """Joint MAP candidate index per record (first maximum on ties)."""
+        return np.argmax(self.probabilities, axis=1)
+
+    def marginal(self, attribute: str) -> np.ndarray:
+        return self.candidates.marginal(self.probabilities, self.candidates.names.index(attribute))
+
+    def to_frame(self, include_probabilities: bool = True) -> pd.DataFrame:
+        """Per-record inferred values (joint MAP) and, optionally, every marginal posterior."""
+        codes = self.candidates.codes[self.predicted_index()]
+        columns: dict[str, Any] = {}
+        for a, (name, domain) in enumerate(zip(self.candidates.names, self.candidates.domains,
+                                                strict=True)):
+            columns[f"inferred_{name}"] = np.asarray(domain, dtype=object)[codes[:, a]]
+            if include_probabilities:
+                marginal = self.marginal(name)
+                for k, value in enumerate(domain):
+                    columns[f"p_{name}={value}"] = marginal[:, k]
+        return pd.DataFrame(columns)

@@ -1,0 +1,134 @@
+"""The N x K candidate grid, built in encoded space and scored in memory-bounded chunks.
+
+Known features are encoded once per record. Candidate rows are formed by repeating the
+encoded record G = K x U times and overwriting only the columns of the sensitive
+attribute(s) (K joint candidates) and of the features the attacker does not know
+(U support points, weighted by their priors). No Python loop runs over records or
+candidates: only over chunks of records.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import logsumexp
+
+from ..models.encoding import TabularEncoder
+from ..models.oracle import Oracle
+from .candidates import Candidates
+
+__all__ = ["UnknownFeatures", "CandidateGrid", "DEFAULT_MEMORY"]
+
+DEFAULT_MEMORY = 1 << 30  # bytes for one chunk of grid rows and model outputs
+
+
+@dataclass(frozen=True)
+class UnknownFeatures:
+    """Features nobody gives the attacker, with support points and prior weights.
+
+    ``values[j]`` are the support points of ``names[j]`` (categories, or quantiles of a
+    numeric feature) and ``log_weights[j]`` their log prior probabilities.
+    """
+
+    names: tuple[str, ...] = ()
+    values: tuple[tuple[Any, ...], ...] = ()
+    log_weights: tuple[np.ndarray, ...] = ()
+
+    @property
+    def size(self) -> int:
+        return int(np.prod([len(v) for v in self.values])) if self.names else 1
+
+    def combos(self) -> tuple[np.ndarray, np.ndarray]:
+        """(U, n_unknown) support indices of every combination and their (U,) log weight."""
+        if not self.names:
+            return np.zeros((1, 0), dtype=np.int64), np.zeros(1)
+        index = np.array(list(itertools.product(*(range(len(v)) for v in self.values))),
+                         dtype=np.int64)
+        log_weight = np.zeros(len(index))
+        for j, weights in enumerate(self.log_weights):
+            log_weight += np.asarray(weights)[index[:, j]]
+        return index, log_weight
+
+
+class CandidateGrid:
+    """Encoded candidate rows for a fixed encoder, candidate set and unknown features."""
+
+    def __init__(self, encoder: TabularEncoder, candidates: Candidates,
+                 unknown: UnknownFeatures) -> None:
+        self.encoder = encoder
+        self.candidates = candidates
+        self.unknown = unknown
+        k, (unknown_index, unknown_log_weight) = candidates.size, unknown.combos()
+        u = len(unknown_index)
+        self.log_weight = np.tile(unknown_log_weight, k)  # (G,)
+        self.n_points = k * u
+        self.patches: list[tuple[slice, np.ndarray]] = []
+        codes = np.repeat(candidates.codes, u, axis=0)  # grid point g = k * U + u
+        for a, name in enumerate(candidates.names):
+            self.patches.append((self._slice(name), encoder.block(name, codes[:, a])))
+        tiled = np.tile(unknown_index, (k, 1))
+        for j, name in enumerate(unknown.names):
+            support = unknown.values[j]
+            if encoder.is_categorical(name):
+                block = encoder.block(name, tiled[:, j])
+            else:
+                block = encoder.scale(name, np.asarray(support, float)[tiled[:, j]])[:, None]
+            self.patches.append((self._slice(name), block))
+
+    def _slice(self, name: str) -> slice:
+        start, stop = self.encoder.slices_[name]
+        return slice(start, stop)
+
+    def placeholder_frame(self, known: pd.DataFrame) -> pd.DataFrame:
+        """``known`` completed with a valid placeholder for every patched column."""
+        frame = known.copy()
+        for name in (*self.candidates.names, *self.unknown.names):
+            if self.encoder.is_categorical(name):
+                frame[name] = self.encoder.domain(name)[0]
+            else:
+                frame[name] = 0.0
+        return frame
+
+    def rows(self, encoded: np.ndarray) -> np.ndarray:
+        """(n * G, d) candidate rows for encoded records (n, d)."""
+        n, d = encoded.shape
+        grid = np.repeat(encoded, self.n_points, axis=0).reshape(n, self.n_points, d)
+        for columns, block in self.patches:
+            grid[:, :, columns] = block
+        return grid.reshape(n * self.n_points, d)
+
+    def chunk_size(self, width: int, memory: int) -> int:
+        """Records per chunk so that rows plus outputs fit in ``memory`` bytes."""
+        per_record = self.n_points * (width + 8) * 8 * 2
+        return max(1, int(memory // max(per_record, 1)))
+
+    def log_likelihood(self, oracle: Oracle, encoded: np.ndarray,
+                       score: Callable[[np.ndarray, np.ndarray], np.ndarray], y: np.ndarray,
+                       memory: int = DEFAULT_MEMORY) -> np.ndarray:
+        """log p(y | candidate, known) with unknowns summed out, shape (n, K).
+
+        ``score(outputs, y)`` turns the oracle's outputs (n, G, ...) into (n, G) log
+        likelihoods.
+        """
+        n = encoded.shape[0]
+        k = self.candidates.size
+        out = np.empty((n, k))
+        step = self.chunk_size(encoded.shape[1], memory)
+        for start in range(0, n, step):
+            stop = min(n, start + step)
+            outputs = oracle.query_encoded(self.rows(encoded[start:stop]))
+            outputs = outputs.reshape(stop - start, self.n_points, *outputs.shape[1:])
+            log_lik = score(outputs, y[start:stop]) + self.log_weight[None, :]
+            out[start:stop] = logsumexp(log_lik.reshape(stop - start, k, -1), axis=2)
+        return out
+
+    @staticmethod
+    def known_columns(features: Sequence[str], sensitive: Sequence[str],
+                      unknown: Sequence[str]) -> list[str]:
+        hidden = set(sensitive) | set(unknown)
+        return [f for f in features if f not in hidden]

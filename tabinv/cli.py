@@ -1,0 +1,269 @@
+"""The ``tabinv`` command line: each command parses, calls :mod:`tabinv.api`, renders."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import api
+from .data.registry import builtin_card, builtin_names, load_builtin
+from .data.schema import read_card
+from .data.splits import split_dataset
+from .data.tables import load_table, read_table
+from .exceptions import TabinvError
+from .report.json import to_json
+from .report.tables import SUMMARY_HEADER, assessment_markdown, headlines, summary_rows
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_show_locals=False,
+                  add_completion=False)
+datasets_app = typer.Typer(help="Built-in data sets and their cards.", no_args_is_help=True)
+demo_app = typer.Typer(help="Reproductions of published results.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(demo_app, name="demo")
+# Wide enough for the results table when output goes to a file or a pipe.
+out = Console(width=None if sys.stdout.isatty() else 170)
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(command: F) -> F:
+    """Turn tabinv's errors (and unreadable files) into one line on stderr and exit 2."""
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (TabinvError, OSError) as error:
+            err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def working(message: str) -> Iterator[None]:
+    with err.status(message):
+        yield
+
+
+def _attack_specs(priors: list[str] | None) -> tuple[api.AttackSpec, ...]:
+    specs = []
+    for text in priors or ["marginal", "learned"]:
+        kind, _, given = text.partition(":")
+        specs.append(api.AttackSpec(prior=kind, prior_given=tuple(
+            g for g in given.split(",") if g)))
+    return tuple(specs)
+
+
+def _render(assessments: list[api.Assessment], as_json: bool, markdown: bool = False) -> None:
+    if as_json:
+        typer.echo(to_json(api.combine(assessments)))
+        return
+    if markdown:
+        typer.echo(assessment_markdown(assessments))
+        return
+    table = Table(*SUMMARY_HEADER, title=f"{assessments[0].dataset.get('name')}: "
+                  f"{assessments[0].model.get('family')} model, label "
+                  f"{assessments[0].model.get('label')!r}")
+    for assessment in assessments:
+        for row in summary_rows(assessment):
+            table.add_row(*row)
+        table.add_section()
+    out.print(table)
+    for assessment in assessments:
+        for line in headlines(assessment):
+            out.print(f"- {line}", highlight=False, markup=False)
+
+
+Sensitive = Annotated[list[str], typer.Option("--sensitive", "-s",
+                                              help="Sensitive column (repeat for joint).")]
+Known = Annotated[list[str] | None, typer.Option(
+    "--known", "-k", help="Column the attacker knows (default: all other features).")]
+Prior = Annotated[list[str] | None, typer.Option(
+    "--prior", help="Prior of the MAP attack, repeatable: marginal, learned, published, "
+    "conditional:COL[,COL]. Default: marginal and learned.")]
+LabelSource = Annotated[str, typer.Option(
+    "--label-source", help="Label the attacker holds: 'true' (the record's) or 'predicted' "
+    "(the model's own prediction for the full record).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed (splits, models, intervals).")]
+
+
+@datasets_app.command("list")
+@friendly
+def datasets_list() -> None:
+    """List the built-in data sets."""
+    table = Table("name", "title", "label", "sensitive")
+    for name in builtin_names():
+        card = builtin_card(name)
+        table.add_row(name, card.title, card.label, ", ".join(card.sensitive))
+    out.print(table)
+
+
+@datasets_app.command("show")
+@friendly
+def datasets_show(name: str, as_json: AsJson = False) -> None:
+    """Show a built-in data set's card and its cleaning report."""
+    data = load_builtin(name)
+    if as_json:
+        typer.echo(to_json({**data.card.to_dict(), "rows": data.n_rows,
+                            "raw_rows": data.raw_rows, "cleaning": data.cleaning_summary()}))
+        return
+    card = data.card
+    out.print(f"[bold]{card.title}[/] ({card.name})\n{card.description.strip()}\n")
+    out.print(f"source: {card.source}\nlabel: {card.label} ({card.task}, "
+              f"transform {card.target_transform})\nsensitive: {', '.join(card.sensitive)}")
+    table = Table("column", "kind", "domain / public bounds", "description")
+    for column in card.columns:
+        spec = column.domain if column.domain is not None else column.bounds
+        table.add_row(column.name, column.kind, str(list(spec)) if spec else "-",
+                      column.description)
+    out.print(table)
+    out.print(f"{data.raw_rows} raw rows -> {data.n_rows} after cleaning:")
+    for step in data.cleaning:
+        count = f"{step.dropped} dropped" + (f", {step.changed} changed" if step.changed else "")
+        out.print(f"  - {step.description}: {count}", highlight=False)
+
+
+@app.command()
+@friendly
+def train(
+    model: Annotated[str, typer.Option("--model", "-m", help="Model family.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Model file to write.")],
+    dataset: Annotated[str | None, typer.Option(help="Built-in data set name.")] = None,
+    data: Annotated[Path | None, typer.Option(help="CSV or Parquet file (with --card).")] = None,
+    card: Annotated[Path | None, typer.Option(help="Card (TOML) describing --data.")] = None,
+    label: Annotated[str | None, typer.Option(help="Use another column as label.")] = None,
+    splits_out: Annotated[Path | None, typer.Option(
+        "--splits-out", help="Write members.csv, non_members.csv, reference.csv here.")] = None,
+    seed: Seed = 0,
+) -> None:
+    """Train a target model on the members split and save it (skops, or xgboost JSON)."""
+    from .models.families import make_model
+    from .models.persist import save_model
+
+    loaded = _load_data(dataset, data, card)
+    chosen = api._dataset(loaded, label)
+    splits = split_dataset(chosen.frame, random_state=seed)
+    fitted = make_model(model, chosen.card, random_state=seed).fit(splits.members)
+    path = save_model(fitted, out_path)
+    if splits_out is not None:
+        splits_out.mkdir(parents=True, exist_ok=True)
+        for name, frame in (("members", splits.members), ("non_members", splits.non_members),
+                            ("reference", splits.reference)):
+            frame.to_csv(splits_out / f"{name}.csv", index=False)
+    out.print(f"trained {model} on {len(splits.members)} members of {chosen.name} "
+              f"(label {chosen.card.label!r}) -> {path}", highlight=False)
+
+
+def _load_data(dataset: str | None, data: Path | None, card: Path | None) -> Any:
+    if (dataset is None) == (data is None):
+        raise TabinvError("give exactly one of --dataset NAME or --data FILE (with --card)")
+    if dataset is not None:
+        return load_builtin(dataset)
+    if card is None:
+        raise TabinvError("--data needs --card CARD.toml describing its columns")
+    return load_table(data, read_card(card))  # type: ignore[arg-type]
+
+
+@app.command()
+@friendly
+def attack(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model file (tabinv train).")],
+    data: Annotated[Path, typer.Option(help="Records to attack (CSV or Parquet).")],
+    sensitive: Sensitive,
+    label: Annotated[str, typer.Option(help="Label column the attacker holds.")],
+    known: Known = None,
+    priors: Annotated[Path | None, typer.Option(
+        help="Prior table (CSV: given columns, sensitive columns, probability).")] = None,
+    reference: Annotated[Path | None, typer.Option(
+        help="The attacker's population sample (priors, imputation baselines).")] = None,
+    prior: Prior = None,
+    population: Annotated[str, typer.Option(help="Name of the attacked records in the "
+                                            "results (members, non-members ...).")] = "given",
+    label_source: LabelSource = "true",
+    records: Annotated[Path | None, typer.Option(
+        help="Write per-record inferred values and posteriors here (CSV).")] = None,
+    trust: Annotated[bool, typer.Option(help="Load types the model file flags as "
+                                        "untrusted (only for files you trust).")] = False,
+    allow_pickle: Annotated[bool, typer.Option(help="Allow pickle/joblib model files "
+                                               "(they can run code on load).")] = False,
+    as_json: AsJson = False,
+    seed: Seed = 0,
+) -> None:
+    """Attack the records of --data with a saved model."""
+    from .attacks.priors import TablePrior
+    from .models.persist import load_model
+
+    target = load_model(model, trust=trust, allow_pickle=allow_pickle)
+    if label != target.label:
+        raise TabinvError(f"--label {label!r} is not the model's label {target.label!r}")
+    frame = read_table(data)
+    reference_frame = read_table(reference) if reference is not None else None
+    specs = _attack_specs(prior if prior or reference_frame is not None or priors else
+                          ["published"])
+    if priors is not None:
+        table_prior = TablePrior(read_table(priors), origin=str(priors))
+        specs = (api.AttackSpec(prior=table_prior),)
+    known = known if known is not None else [
+        f for f in target.features if f not in sensitive and f in frame.columns]
+    with working("attacking"):
+        assessment, posterior = api.attack_records(
+            target, frame, sensitive=sensitive, known=known, reference=reference_frame,
+            attacks=specs, population=population, label_source=label_source,
+            random_state=seed, origin=str(data))
+    if records is not None:
+        posterior.to_frame().to_csv(records, index=False)
+    if assessment.results or as_json:
+        _render([assessment], as_json)
+    else:
+        out.print(f"inferred {', '.join(sensitive)} for {posterior.n_records} records "
+                  f"(no true values in {data} to score against)", highlight=False)
+    if records is not None and not as_json:
+        out.print(f"per-record inferences written to {records}", highlight=False)
+
+
+@app.command()
+@friendly
+def assess(
+    sensitive: Sensitive,
+    dataset: Annotated[str, typer.Option(help="Built-in data set name.")] = "iwpc",
+    model: Annotated[str, typer.Option("--model", "-m", help="Model family.")] = "linear",
+    known: Known = None,
+    label: Annotated[str | None, typer.Option(help="Use another column as label.")] = None,
+    prior: Prior = None,
+    label_source: LabelSource = "true",
+    as_json: AsJson = False,
+    markdown: Annotated[bool, typer.Option(help="Print Markdown tables.")] = False,
+    seed: Seed = 0,
+) -> None:
+    """Split, train, attack members and non-members, and compare with every baseline."""
+    with working(f"assessing {model} on {dataset}"):
+        result = api.assess(dataset, model, sensitive=sensitive, known=known, label=label,
+                            attacks=_attack_specs(prior), label_source=label_source,
+                            random_state=seed)
+    _render([result], as_json, markdown)
+
+
+@demo_app.command("warfarin")
+@friendly
+def demo_warfarin(
+    as_json: AsJson = False,
+    markdown: Annotated[bool, typer.Option(help="Print Markdown tables.")] = False,
+    label_source: LabelSource = "true",
+    seed: Seed = 0,
+) -> None:
+    """Fredrikson et al. (2014): recover VKORC1 / CYP2C9 from an OLS warfarin model."""
+    with working("inverting the IWPC warfarin model"):
+        results = api.demo_warfarin(random_state=seed, label_source=label_source)
+    _render(results, as_json, markdown)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

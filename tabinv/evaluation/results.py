@@ -1,0 +1,179 @@
+"""Frozen result types and the scoring of posteriors against the truth."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..attacks.candidates import Posterior
+from .estimate import Estimate
+from .metrics import accuracy, auc_ovr, balanced_accuracy, paired_accuracy_difference, per_value
+
+__all__ = ["MethodResult", "Leakage", "Assessment", "score_posterior", "leakage_over",
+           "membership_gap", "verdict"]
+
+
+@dataclass(frozen=True)
+class MethodResult:
+    """Metrics of one method (attack or baseline) on one attribute and population."""
+
+    method: str
+    sensitive: str
+    population: str
+    n: int
+    metrics: Mapping[str, Estimate]
+    per_value: tuple[Mapping[str, Any], ...] = ()
+    hidden: tuple[str, ...] = ()
+    variant: str = ""
+    label_source: str = "true"
+    correct: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} ({self.variant})" if self.variant else self.method
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method, "variant": self.variant, "sensitive": self.sensitive,
+            "hidden": list(self.hidden), "population": self.population, "n": self.n,
+            "label_source": self.label_source,
+            **{name: estimate.to_dict() for name, estimate in self.metrics.items()},
+            "per_value": [{k: (v.to_dict() if isinstance(v, Estimate) else v)
+                           for k, v in row.items()} for row in self.per_value],
+        }
+
+
+@dataclass(frozen=True)
+class Leakage:
+    """Attack accuracy minus a baseline's, on the same records (paired bootstrap)."""
+
+    method: str
+    variant: str
+    sensitive: str
+    population: str
+    over: str
+    estimate: Estimate
+    verdict: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "variant": self.variant, "sensitive": self.sensitive,
+                "population": self.population, "over": self.over,
+                "difference": self.estimate.to_dict(), "verdict": self.verdict}
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Everything one assessment found, ready for the report writers."""
+
+    dataset: Mapping[str, Any]
+    model: Mapping[str, Any]
+    threat: Mapping[str, Any]
+    results: tuple[MethodResult, ...]
+    leakage: tuple[Leakage, ...] = ()
+    membership: tuple[Mapping[str, Any], ...] = ()
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def verdicts(self) -> tuple[str, ...]:
+        return tuple(item.verdict for item in self.leakage)
+
+    def result(self, method: str, sensitive: str, population: str,
+               variant: str | None = None) -> MethodResult:
+        for item in self.results:
+            if (item.method, item.sensitive, item.population) == (method, sensitive, population) \
+                    and (variant is None or item.variant == variant):
+                return item
+        raise KeyError(f"no result for {method!r}/{sensitive!r}/{population!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": dict(self.dataset), "model": dict(self.model),
+            "threat": dict(self.threat), "settings": dict(self.settings),
+            "results": [r.to_dict() for r in self.results],
+            "leakage": [item.to_dict() for item in self.leakage],
+            "membership": [dict(m) for m in self.membership],
+            "verdicts": list(self.verdicts),
+        }
+
+
+def score_posterior(posterior: Posterior, truth: np.ndarray, *, population: str,
+                    variant: str = "", label_source: str = "true", n_boot: int = 200,
+                    random_state: int = 0) -> list[MethodResult]:
+    """Metrics of a posterior against true joint indices, per attribute and jointly.
+
+    Each attribute is predicted by the argmax of its marginal posterior; with several
+    attributes a joint entry (``a+b``) scores the joint MAP.
+    """
+    candidates = posterior.candidates
+    truth_codes = candidates.codes[truth]
+    targets: list[tuple[str, np.ndarray, np.ndarray, Sequence[Any]]] = []
+    for a, name in enumerate(candidates.names):
+        targets.append((name, truth_codes[:, a], posterior.marginal(name),
+                        candidates.domains[a]))
+    if len(candidates.names) > 1:
+        targets.append((candidates.joint_name, truth, posterior.probabilities,
+                        candidates.labels))
+    results = []
+    for name, true_codes, probabilities, values in targets:
+        predicted = np.argmax(probabilities, axis=1)
+        rows = per_value(true_codes, predicted, len(values))
+        results.append(MethodResult(
+            method=posterior.method, sensitive=name, population=population,
+            n=len(true_codes), hidden=candidates.names, variant=variant,
+            label_source=label_source,
+            metrics={
+                "accuracy": accuracy(true_codes, predicted),
+                "balanced_accuracy": balanced_accuracy(true_codes, predicted, n_boot=n_boot,
+                                                       random_state=random_state),
+                "auc": auc_ovr(true_codes, probabilities, n_boot=n_boot,
+                               random_state=random_state),
+            },
+            per_value=tuple({"value": str(v), **row} for v, row in zip(values, rows,
+                                                                       strict=True)),
+            correct=predicted == true_codes,
+        ))
+    return results
+
+
+def verdict(leak: Estimate, method: str, sensitive: str, population: str, over: str) -> str:
+    """One sentence saying whether the attack beats the baseline, in plain words."""
+    figures = f"{leak.value:+.3f} [{leak.low:+.3f}, {leak.high:+.3f}]"
+    who = f"{method} on {sensitive} ({population})"
+    if leak.low > 0:
+        return (f"{who} is better than {over} by {figures}: the model leaks {sensitive} "
+                "beyond what population statistics reveal.")
+    if leak.high < 0:
+        return (f"{who} is worse than {over} ({figures}): no evidence that the model "
+                f"leaks {sensitive} beyond population statistics.")
+    return (f"{who} is not better than {over} ({figures}; the interval includes 0): no "
+            f"measurable leakage of {sensitive} attributable to the model.")
+
+
+def leakage_over(attack: MethodResult, baseline: MethodResult, *, n_boot: int = 1000,
+                 random_state: int = 0) -> Leakage:
+    """Paired difference of accuracies of ``attack`` and ``baseline`` on the same records."""
+    if attack.correct is None or baseline.correct is None:
+        raise ValueError("leakage needs per-record correctness of both methods")
+    estimate = paired_accuracy_difference(attack.correct, baseline.correct, n_boot=n_boot,
+                                          random_state=random_state)
+    return Leakage(attack.method, attack.variant, attack.sensitive, attack.population,
+                   baseline.method, estimate,
+                   verdict(estimate, attack.key, attack.sensitive, attack.population,
+                           baseline.method))
+
+
+def membership_gap(members: MethodResult, non_members: MethodResult) -> dict[str, Any]:
+    """Members' minus non-members' accuracy (Newcombe's interval for two proportions)."""
+    first, second = members.metrics["accuracy"], non_members.metrics["accuracy"]
+    difference = first.value - second.value
+    low = difference - math.hypot(first.value - first.low, second.high - second.value)
+    high = difference + math.hypot(first.high - first.value, second.value - second.low)
+    return {"method": members.method, "variant": members.variant,
+            "sensitive": members.sensitive,
+            "difference": Estimate(difference, low, high).to_dict()}
+
+

@@ -1,0 +1,94 @@
+"""Oracles: exactly what the threat model lets an attacker get from a target model.
+
+An attack never touches the model directly; it queries an oracle, which applies the
+output defences (rounding, label only) and exposes the published statistics the threat
+model grants (a regression's residual sigma, a classifier's confusion counts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..exceptions import AttackError
+from .target import TargetModel
+
+__all__ = ["Oracle", "ACCESS_LEVELS"]
+
+#: what an attacker can see of one query
+ACCESS_LEVELS = ("output", "confidence", "label")
+
+
+@dataclass(frozen=True)
+class Oracle:
+    """Query access to a fitted :class:`TargetModel`.
+
+    Parameters
+    ----------
+    model : TargetModel
+    access : {"output", "confidence", "label"}
+        ``output``: a regression's prediction on its fitted scale, plus its residual
+        sigma. ``confidence``: a classifier's class probabilities. ``label``: only the
+        predicted class, plus the training confusion counts.
+    rounding : int, optional
+        Confidences are rounded to this many decimals before the attacker sees them.
+    """
+
+    model: TargetModel
+    access: str
+    rounding: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.access not in ACCESS_LEVELS:
+            raise AttackError(f"access {self.access!r} is not one of {ACCESS_LEVELS}")
+        task = self.model.task
+        if task == "regression" and self.access != "output":
+            raise AttackError(
+                f"a regression model offers 'output' access, not {self.access!r}"
+            )
+        if task == "classification" and self.access == "output":
+            raise AttackError("a classifier offers 'confidence' or 'label' access, not 'output'")
+        if self.rounding is not None and (self.access != "confidence" or self.rounding < 0):
+            raise AttackError("rounding applies to 'confidence' access, with 0 or more decimals")
+
+    @classmethod
+    def for_model(cls, model: TargetModel, *, label_only: bool = False,
+                  rounding: int | None = None) -> Oracle:
+        """The natural oracle of ``model``: output, or confidences / labels for classifiers."""
+        if model.task == "regression":
+            if label_only or rounding is not None:
+                raise AttackError(
+                    "label-only access and rounding apply to classifiers; "
+                    f"the {model.family} model is a regression"
+                )
+            return cls(model, "output")
+        return cls(model, "label" if label_only else "confidence", rounding)
+
+    @property
+    def residual_sigma(self) -> float:
+        if self.access != "output":
+            raise AttackError("residual sigma is published for regression models only")
+        return float(self.model.residual_sigma_)
+
+    @property
+    def confusion(self) -> np.ndarray:
+        if self.model.task != "classification":
+            raise AttackError("confusion counts exist for classifiers only")
+        return np.asarray(self.model.confusion_)
+
+    def query_encoded(self, encoded: np.ndarray) -> np.ndarray:
+        """What the attacker sees for already encoded rows.
+
+        Returns (n,) floats for ``output``, (n, C) probabilities for ``confidence``,
+        (n,) class indices for ``label``.
+        """
+        raw = self.model.output_encoded(encoded)
+        if self.access == "output":
+            return raw
+        if self.access == "label":
+            return np.argmax(raw, axis=1)
+        return np.round(raw, self.rounding) if self.rounding is not None else raw
+
+    def describe(self) -> dict[str, object]:
+        return {"access": self.access, "rounding": self.rounding}

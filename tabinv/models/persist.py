@@ -1,0 +1,524 @@
+"""Saving and loading fitted tabinv models without running code from the file.
+
+``.skops`` files (any family) are read with :mod:`skops.io`, which builds objects only from
+types it has been told to trust. tabinv trusts the types in :data:`REVIEWED_TYPES` on top
+of skops' own list; any other type makes :func:`load_model` refuse the file unless the
+caller passes ``trust=True``. The xgboost family can also be stored in XGBoost's native
+``.json`` / ``.ubj`` formats, with tabinv's metadata (card, statistics, version) kept as JSON
+in the booster attribute ``"tabinv"``. Pickle and joblib files run code when read, so they
+are refused unless ``allow_pickle=True``.
+
+A type being trusted does not make its content safe: scikit-learn and XGBoost index tree
+node arrays without bounds checks, so a crafted file can crash the process (or worse) at
+the first prediction. Every tree inside a loaded model is therefore checked first.
+"""
+
+from __future__ import annotations
+
+import bz2
+import io
+import json
+import lzma
+import os
+import sys
+import tempfile
+import zlib
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import skops.io as sio
+from sklearn.base import clone
+from sklearn.tree._tree import Tree
+
+from ..exceptions import ModelError, UnsafeModelError
+from .target import TargetModel
+
+__all__ = ["REVIEWED_TYPES", "describe_file", "load_model", "save_model"]
+
+#: Types skops does not trust by default that tabinv accepts without ``trust=True``.
+#: ``Tree`` and ``Booster`` hold raw node indices; they are accepted only because
+#: :func:`load_model` validates every tree before the model is returned.
+REVIEWED_TYPES: tuple[str, ...] = (
+    "tabinv.models.target.TargetModel",
+    "tabinv.models.encoding.TabularEncoder",
+    "tabinv.models.published.FixedLinearModel",
+    "sklearn.tree._tree.Tree",
+    "xgboost.core.Booster",
+    "xgboost.sklearn.XGBClassifier",
+    "xgboost.sklearn.XGBRegressor",
+)
+
+_SAVE_FORMATS = {"skops": "skops", "json": "xgboost-json", "ubj": "xgboost-ubj"}
+_XGB_FORMATS = {"xgboost-json": "json", "xgboost-ubj": "ubj"}
+_META_KEY = "tabinv"
+_COMPRESSED = ((b"\x1f\x8b", "gzip", lambda: zlib.decompressobj(31)),
+               (b"BZh", "bz2", bz2.BZ2Decompressor),
+               (b"\xfd7zXZ\x00", "xz", lzma.LZMADecompressor),
+               (b"x", "zlib", zlib.decompressobj))
+
+
+# -- saving ----------------------------------------------------------------------------
+def save_model(model: TargetModel, path: str | os.PathLike[str], *,
+               format: str = "auto") -> Path:  # noqa: A002 - mirrors the CLI option
+    """Write a fitted model to ``path`` atomically and return the path.
+
+    Parameters
+    ----------
+    model : TargetModel
+        A fitted tabinv model.
+    path : str or path
+        Destination. With ``format="auto"`` a ``.json`` / ``.ubj`` suffix selects XGBoost's
+        native format and anything else is written as skops.
+    format : {"auto", "skops", "json", "ubj"}
+        ``json`` and ``ubj`` are only for the xgboost family.
+
+    Raises
+    ------
+    ModelError
+        Unfitted model, unknown format, a native format for a non-xgboost model, or the
+        file cannot be written.
+    """
+    path = Path(path)
+    if not isinstance(model, TargetModel) or not hasattr(model, "estimator_"):
+        raise ModelError(f"save_model needs a fitted TargetModel, not {_kind(model)}; "
+                         "call fit before saving")
+    if format == "auto":
+        chosen = _SAVE_FORMATS.get(path.suffix.lstrip(".").lower(), "skops")
+    else:
+        chosen = _SAVE_FORMATS.get(format, "")
+    if not chosen:
+        raise ModelError(f"unknown model file format {format!r}; use 'auto', 'skops', 'json' "
+                         "or 'ubj'")
+    if chosen in _XGB_FORMATS and model.family != "xgboost":
+        raise ModelError(f"a {model.family!r} model can only be saved as .skops; .json and "
+                         ".ubj are XGBoost's native formats, for the xgboost family only")
+    data = sio.dumps(model) if chosen == "skops" else _xgboost_bytes(model, chosen)
+    _write_atomic(path, data)
+    return path
+
+
+def _xgboost_bytes(model: TargetModel, chosen: str) -> bytes:
+    booster = model.estimator_.get_booster().copy()  # never touch the caller's booster
+    booster.set_attr(**{_META_KEY: json.dumps(_metadata(model))})
+    return bytes(booster.save_raw(raw_format=_XGB_FORMATS[chosen]))
+
+
+def _metadata(model: TargetModel) -> dict[str, Any]:
+    params = {key: value for key, value in model.estimator_.get_params().items()
+              if value is None or isinstance(value, (str, int, float, bool))}
+    facts: dict[str, Any] = {
+        "tabinv_version": _version(), "family": model.family, "card": model.card,
+        "categorical": model.categorical, "n_train": int(model.n_train_),
+        "marginals": {name: counts.tolist() for name, counts in model.marginals_.items()},
+        "estimator_params": params,
+    }
+    if model.task == "regression":
+        facts["residual_sigma"] = float(model.residual_sigma_)
+    else:
+        facts["confusion"] = model.confusion_.tolist()
+        facts["classes_present"] = model.classes_present_.tolist()
+    return facts
+
+
+def _version() -> str:
+    try:
+        return metadata.version("tabinv")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    try:
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                             suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except OSError as error:
+        raise ModelError(f"cannot write model file {path}: {error.strerror}") from None
+
+
+# -- recognising a file ----------------------------------------------------------------
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"model file {path} does not exist") from None
+    except OSError as error:
+        raise ModelError(f"cannot read model file {path}: {error.strerror}") from None
+
+
+def _sniff(data: bytes) -> str:
+    """Format by content: skops, xgboost-json, xgboost-ubj, pickle, joblib-<codec>, ..."""
+    if not data:
+        return "empty"
+    if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return "skops"
+    if data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "pickle"
+    for magic, codec, decompressor in _COMPRESSED:
+        if data.startswith(magic):
+            try:
+                head = decompressor().decompress(data, 2)
+            except (zlib.error, OSError, EOFError, ValueError, lzma.LZMAError):
+                head = b""
+            if head[:1] == b"\x80":
+                return f"joblib-{codec}"
+    stripped = data.lstrip()
+    if stripped[:1] == b"{":
+        return "xgboost-json" if stripped[1:].lstrip()[:1] in (b'"', b"}") else "xgboost-ubj"
+    try:
+        data[:4096].decode("utf-8")
+    except UnicodeDecodeError:
+        return "unknown"
+    return "text"
+
+
+def _unreadable(path: Path, found: str) -> ModelError:
+    holds = {"empty": "is empty", "text": "holds plain text (a CSV or similar?)"}.get(
+        found, "holds unrecognised binary data")
+    return ModelError(f"{path} is not a model file tabinv can read: it {holds}; expected a "
+                      ".skops file (or an XGBoost .json/.ubj file) written by save_model")
+
+
+def _reason(error: BaseException) -> str:
+    text = (str(error).strip().splitlines() or [""])[0][:160]
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _kind(obj: Any) -> str:
+    if isinstance(obj, dict):
+        return "a plain dict"
+    return f"a {type(obj).__module__}.{type(obj).__qualname__}"
+
+
+# -- loading ---------------------------------------------------------------------------
+def load_model(path: str | os.PathLike[str], *, trust: bool = False,
+               allow_pickle: bool = False) -> TargetModel:
+    """Load a model written by :func:`save_model`, refusing anything that could run code.
+
+    Parameters
+    ----------
+    path : str or path
+        A ``.skops`` file, an XGBoost ``.json`` / ``.ubj`` file with tabinv metadata, or
+        (with ``allow_pickle``) a pickle/joblib file. The format is read from the content.
+    trust : bool
+        Load skops files even if they contain types outside :data:`REVIEWED_TYPES` and
+        skops' own trusted list. Only for files from a trusted source.
+    allow_pickle : bool
+        Unpickle pickle/joblib files (this runs code from the file).
+
+    Raises
+    ------
+    UnsafeModelError
+        Unreviewed types, a pickle file, or a tree whose node arrays fail a safety check.
+    ModelError
+        Anything else that is not a readable, fitted tabinv model.
+    """
+    path = Path(path)
+    data = _read(path)
+    found = _sniff(data)
+    if found == "skops":
+        loaded = _load_skops(path, data, trust)
+    elif found in _XGB_FORMATS:
+        loaded = _load_xgboost(path, data, found)
+    elif found == "pickle" or found.startswith("joblib-"):
+        loaded = _load_pickle(path, data, found, allow_pickle)
+    else:
+        raise _unreadable(path, found)
+    check_loaded_model(loaded, path)
+    return loaded  # type: ignore[no-any-return]
+
+
+def _unreviewed(untrusted: list[str]) -> list[str]:
+    return [name for name in untrusted if name not in REVIEWED_TYPES]
+
+
+def _load_skops(path: Path, data: bytes, trust: bool) -> Any:
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
+    except Exception as error:  # noqa: BLE001 - any failure inside skops means "corrupt"
+        raise ModelError(f"{path} is a zip archive but not a readable skops file "
+                         f"(truncated or corrupt? {_reason(error)})") from None
+    unreviewed = _unreviewed(untrusted)
+    if unreviewed and not trust:
+        raise UnsafeModelError(
+            f"{path} contains types tabinv has not reviewed: {', '.join(unreviewed)}; loading "
+            "them can run code, so pass trust=True (CLI --trust) only if the file comes from "
+            "a trusted source")
+    try:
+        return sio.loads(data, trusted=untrusted)
+    except Exception as error:  # noqa: BLE001
+        raise ModelError(f"{path} is a skops file that cannot be rebuilt "
+                         f"({_reason(error)})") from None
+
+
+def _load_pickle(path: Path, data: bytes, found: str, allow_pickle: bool) -> Any:
+    if not allow_pickle:
+        kind = "pickle" if found == "pickle" else f"{found[7:]}-compressed joblib pickle"
+        raise UnsafeModelError(
+            f"{path} is a {kind} file and unpickling runs arbitrary code from the file, so "
+            "tabinv refuses it; pass "
+            "allow_pickle=True only if you trust its source, or re-save the model as .skops")
+    import joblib
+
+    try:
+        return joblib.load(io.BytesIO(data))
+    except Exception as error:  # noqa: BLE001
+        raise ModelError(f"{path} could not be unpickled ({_reason(error)})") from None
+
+
+def _load_xgboost(path: Path, data: bytes, found: str) -> TargetModel:
+    import xgboost
+
+    booster = xgboost.Booster()
+    try:
+        booster.load_model(bytearray(data))
+    except Exception as error:  # noqa: BLE001
+        raise ModelError(f"{path} looks like {found} but XGBoost cannot read it "
+                         f"({_reason(error)})") from None
+    text = booster.attr(_META_KEY)
+    if text is None:
+        raise ModelError(f"{path} is an XGBoost model without tabinv's metadata (card, family, "
+                         "statistics); save it with tabinv's save_model")
+    _check_booster(booster, "the booster", path)  # before anything can predict with it
+    try:
+        return _model_from_metadata(json.loads(text), data)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ModelError(f"{path} has malformed tabinv metadata in its booster attribute "
+                         f"'{_META_KEY}' ({_reason(error)})") from None
+
+
+def _model_from_metadata(meta: dict[str, Any], data: bytes) -> TargetModel:
+    from xgboost import XGBClassifier, XGBRegressor
+
+    card = meta["card"]
+    kind = XGBRegressor if card["task"] == "regression" else XGBClassifier
+    known = kind().get_params()
+    estimator = kind(**{k: v for k, v in meta["estimator_params"].items() if k in known})
+    fitted = clone(estimator)
+    fitted.load_model(bytearray(data))
+    fitted.get_booster().set_attr(**{_META_KEY: None})
+    model = TargetModel(family=str(meta["family"]), estimator=estimator, card=card,
+                        categorical=str(meta["categorical"]))
+    model.encoder_ = model._make_encoder()
+    model.estimator_ = fitted
+    model.n_train_ = int(meta["n_train"])
+    model.marginals_ = {str(k): np.asarray(v, dtype=np.int64)
+                        for k, v in meta["marginals"].items()}
+    if card["task"] == "regression":
+        model.residual_sigma_ = float(meta["residual_sigma"])
+    else:
+        model.confusion_ = np.asarray(meta["confusion"], dtype=np.int64)
+        model.classes_present_ = np.asarray(meta["classes_present"], dtype=np.int64)
+    return model
+
+
+# -- checking what was loaded ----------------------------------------------------------
+def check_loaded_model(model: Any, path: str | os.PathLike[str]) -> None:
+    """Raise unless ``model`` is a fitted, self-consistent TargetModel with sound trees."""
+    if not isinstance(model, TargetModel):
+        raise ModelError(f"{path} holds {_kind(model)}, not a tabinv TargetModel; "
+                         "expected a model written by tabinv's save_model")
+    needed = ["encoder_", "estimator_", "n_train_", "marginals_"]
+    needed += ["residual_sigma_"] if _task(model) == "regression" else ["confusion_",
+                                                                         "classes_present_"]
+    missing = [name for name in needed if not hasattr(model, name)]
+    if missing:
+        raise ModelError(f"{path} holds an unfitted or incomplete TargetModel (missing "
+                         f"{', '.join(missing)})")
+    width = _check_layout(model, path)
+    xgboost = sys.modules.get("xgboost")  # a Booster can only exist if xgboost is imported
+    for where, obj in _walk(model):
+        if isinstance(obj, Tree):
+            _check_sklearn_tree(obj, where, path, width)
+        elif xgboost is not None and isinstance(obj, xgboost.Booster):
+            _check_booster(obj, where, path, width)
+        elif hasattr(obj, "__dict__") and vars(obj).get("n_features_in_", width) != width:
+            raise UnsafeModelError(f"refusing {path}: {where} takes "
+                                   f"{vars(obj)['n_features_in_']} features but the "
+                                   f"model's encoder produces {width}")
+
+
+def _task(model: TargetModel) -> str:
+    try:
+        return model.task
+    except (KeyError, TypeError) as error:
+        raise ModelError(f"the model's card is malformed ({_reason(error)})") from None
+
+
+def _check_layout(model: TargetModel, path: str | os.PathLike[str]) -> int:
+    try:
+        expected = model._make_encoder()
+    except Exception as error:  # noqa: BLE001 - a malformed card in the file
+        raise ModelError(f"{path} holds a model whose card is malformed "
+                         f"({_reason(error)})") from None
+    encoder = model.encoder_
+    if getattr(encoder, "output_names_", None) != expected.output_names_ or \
+            getattr(encoder, "n_output_", None) != expected.n_output_:
+        raise ModelError(f"{path} holds a model whose encoder does not match its card")
+    if _task(model) == "classification":
+        present = np.asarray(model.classes_present_)
+        n_classes = len(model.domain(model.label))
+        if present.ndim != 1 or present.size == 0 or present.min() < 0 or \
+                present.max() >= n_classes or (np.diff(present) <= 0).any():
+            raise ModelError(f"{path} holds a classifier whose classes_present_ are not "
+                             f"increasing indices into the {n_classes} label classes")
+    return int(expected.n_output_)
+
+
+def _walk(root: Any) -> Iterator[tuple[str, Any]]:
+    """Every object reachable from ``root`` through attributes and containers, named."""
+    seen: set[int] = set()
+    stack: list[tuple[str, Any]] = [("model", root)]
+    while stack:
+        where, obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, (str, bytes, int, float, type)):
+            continue
+        seen.add(id(obj))
+        yield where, obj
+        if isinstance(obj, dict):
+            items = [(f"{where}[{key!r}]", value) for key, value in obj.items()]
+        elif isinstance(obj, (list, tuple)) or (isinstance(obj, np.ndarray)
+                                                and obj.dtype == object):
+            items = [(f"{where}[{i}]", value) for i, value in enumerate(np.ravel(obj)
+                     if isinstance(obj, np.ndarray) else obj)]
+        elif hasattr(obj, "__dict__") and not isinstance(obj, np.ndarray):
+            items = [(f"{where}.{key}", value) for key, value in vars(obj).items()]
+        else:
+            items = []
+        stack.extend(reversed(items))
+
+
+def _refuse(path: Any, where: str, check: str) -> UnsafeModelError:
+    return UnsafeModelError(f"refusing {path}: {where} fails a safety check: {check}")
+
+
+def _check_sklearn_tree(tree: Any, where: str, path: Any, width: int) -> None:
+    n = int(tree.node_count)
+    left, right = tree.children_left, tree.children_right
+    feature, threshold, value = tree.feature, tree.threshold, tree.value
+    if n < 1 or any(a.shape != (n,) for a in (left, right, feature, threshold,
+                                                tree.n_node_samples)):
+        raise _refuse(path, where, f"node_count {n} does not match the node arrays")
+    leaf = left == -1
+    if not np.array_equal(leaf, right == -1):
+        raise _refuse(path, where, "children_left and children_right are not both -1 at leaves")
+    parent = np.flatnonzero(~leaf)
+    for side, children in (("children_left", left), ("children_right", right)):
+        if ((children[parent] <= parent) | (children[parent] >= n)).any():
+            raise _refuse(path, where, f"{side} points outside [0, {n}) or not past its parent")
+    if not np.array_equal(np.sort(np.concatenate([left[parent], right[parent]])),
+                          np.arange(1, n)):
+        raise _refuse(path, where, "the nodes do not form one tree (a node has two parents "
+                                   "or none)")
+    if int(tree.n_features) != width or (feature[leaf] != -2).any() or \
+            ((feature[parent] < 0) | (feature[parent] >= width)).any():
+        raise _refuse(path, where, f"feature indices are not in [0, {width}) at internal "
+                                   "nodes and -2 at leaves")
+    if not np.isfinite(threshold[parent]).all():
+        raise _refuse(path, where, "a threshold at an internal node is not finite")
+    if value.shape != (n, tree.n_outputs, tree.max_n_classes) or not np.isfinite(value).all():
+        raise _refuse(path, where, "the value array has the wrong shape or non-finite entries")
+    if (tree.n_node_samples < 0).any():
+        raise _refuse(path, where, "n_node_samples has negative entries")
+
+
+def _check_booster(booster: Any, where: str, path: Any, width: int | None = None) -> None:
+    """Validate the trees of an XGBoost booster (XGBoost itself does not bounds-check)."""
+    try:
+        learner = json.loads(bytes(booster.save_raw(raw_format="json")))["learner"]
+        params = learner["learner_model_param"]
+        gbm = learner["gradient_booster"]
+        gbm = gbm["gbtree"] if gbm["name"] == "dart" else gbm
+        name, model = gbm["name"], gbm.get("model", {})
+        n_features = int(params["num_feature"])
+        groups = max(int(params["num_class"]), int(params.get("num_target", 1)), 1)
+        info, trees = np.asarray(model.get("tree_info", []), dtype=np.int64), model.get("trees")
+    except (KeyError, TypeError, ValueError) as error:
+        raise _refuse(path, where, f"its model JSON is incomplete ({_reason(error)})") from None
+    if name != "gbtree" or not isinstance(trees, list):
+        raise _refuse(path, where, f"booster {name!r} is not a tree booster")
+    if width is not None and n_features != width:
+        raise _refuse(path, where, f"it takes {n_features} features, the encoder gives {width}")
+    if len(trees) != len(info) or ((info < 0) | (info >= groups)).any():
+        raise _refuse(path, where, "tree_info does not give each tree an output group")
+    for number, tree in enumerate(trees):
+        _check_xgboost_tree(tree, f"{where} tree {number}", path, n_features)
+
+
+def _check_xgboost_tree(tree: dict[str, Any], where: str, path: Any, n_features: int) -> None:
+    try:
+        n = int(tree["tree_param"]["num_nodes"])
+        left, right, split, kind = (np.asarray(tree[key], dtype=np.int64) for key in (
+            "left_children", "right_children", "split_indices", "split_type"))
+        condition = np.asarray(tree["split_conditions"], dtype=float)
+        vector = int(tree["tree_param"].get("size_leaf_vector", 1))
+    except (KeyError, TypeError, ValueError) as error:
+        raise _refuse(path, where, f"node arrays are missing ({_reason(error)})") from None
+    if n < 1 or vector > 1 or any(a.shape != (n,) for a in (left, right, split, kind,
+                                                              condition)):
+        raise _refuse(path, where, f"num_nodes {n} does not match the node arrays")
+    reached = np.zeros(n, dtype=bool)
+    frontier = np.array([0])
+    while frontier.size:  # children come after their parent, so this ends
+        reached[frontier] = True
+        inner = frontier[left[frontier] != -1]
+        if (right[frontier[left[frontier] == -1]] != -1).any():
+            raise _refuse(path, where, "left_children and right_children disagree at a leaf")
+        children = np.concatenate([left[inner], right[inner]])
+        if ((children <= np.tile(inner, 2)) | (children >= n)).any() or \
+                reached[children].any() or np.unique(children).size != children.size:
+            raise _refuse(path, where, f"a child index is outside [0, {n}), not past its "
+                                       "parent, or shared")
+        if ((split[inner] < 0) | (split[inner] >= n_features) | (kind[inner] != 0)).any():
+            raise _refuse(path, where, f"a split uses a feature outside [0, {n_features}) "
+                                       "or a categorical split")
+        frontier = children
+    if not np.isfinite(condition[reached]).all():
+        raise _refuse(path, where, "a split condition or leaf value is not finite")
+
+
+# -- describing a file for the CLI -----------------------------------------------------
+def describe_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Format, size and (for skops) the untrusted types of a model file, without loading it.
+
+    Raises ModelError only if the file cannot be read at all.
+    """
+    path = Path(path)
+    data = _read(path)
+    found = _sniff(data)
+    facts: dict[str, Any] = {"path": str(path), "format": found, "size": len(data)}
+    if found == "skops":
+        try:
+            untrusted = sio.get_untrusted_types(data=data)
+        except Exception as error:  # noqa: BLE001
+            facts["error"] = f"not a readable skops file ({_reason(error)})"
+        else:
+            facts["untrusted_types"] = untrusted
+            facts["unreviewed_types"] = _unreviewed(untrusted)
+    elif found in _XGB_FORMATS:
+        import xgboost
+
+        try:
+            booster = xgboost.Booster()
+            booster.load_model(bytearray(data))
+            meta = json.loads(booster.attr(_META_KEY) or "null")
+        except Exception as error:  # noqa: BLE001
+            facts["error"] = f"not a readable XGBoost model ({_reason(error)})"
+        else:
+            facts["tabinv_metadata"] = isinstance(meta, dict)
+            if isinstance(meta, dict):
+                facts.update({key: meta.get(key) for key in ("family", "tabinv_version")})
+    elif found == "pickle" or found.startswith("joblib-"):
+        facts["runs_code_on_load"] = True
+    return facts
