@@ -19,7 +19,7 @@ from .attacks.base import BaseAttack, get_attack
 from .attacks.baselines import BaselineSuite
 from .attacks.candidates import Posterior
 from .attacks.priors import Prior
-from .data.dataset import Dataset
+from .data.dataset import Dataset, require_columns
 from .data.registry import load_builtin
 from .data.splits import DEFAULT_FRACTIONS, Splits, split_dataset
 from .evaluation.results import (Assessment, MethodResult, leakage_over, membership_gap,
@@ -48,7 +48,7 @@ class AttackSpec:
         if isinstance(self.prior, Prior):
             return f"{self.prior.name} prior"
         if self.prior == "conditional":
-            return f"prior | {', '.join(self.prior_given)}"
+            return f"prior given {', '.join(self.prior_given)}"
         return f"{self.prior} prior"
 
     def build(self, random_state: RandomState, memory: int | None = None) -> BaseAttack:
@@ -210,7 +210,13 @@ def attack_records(model: TargetModel, records: pd.DataFrame, *, sensitive: Sequ
                    label_only: bool = False, rounding: int | None = None,
                    random_state: int = 0, n_boot: int = 200,
                    origin: str = "data") -> tuple[Assessment, Posterior]:
-    """Attack ``records`` with a fitted model; scored when they hold the true values."""
+    """Attack ``records`` with a fitted model; scored when they hold the true values.
+
+    Model features absent from ``records`` (and not sensitive) are unknown to the
+    attacker and summed out; ``known`` columns must all be present.
+    """
+    model.check_features([*records.columns, *sensitive], origin)
+    require_columns(records, known or (), origin)
     assessment, posteriors = run_attacks(
         model, {population: records}, sensitive=sensitive, known=known, reference=reference,
         attacks=attacks, label_source=label_source, label_only=label_only, rounding=rounding,

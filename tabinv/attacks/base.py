@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ..data.dataset import require_columns
@@ -42,7 +43,7 @@ def get_attack(name: str, **params: Any) -> BaseAttack:
     return ATTACKS[name](**params)
 
 
-class BaseAttack:
+class BaseAttack(BaseEstimator):
     """Common validation for attacks; subclasses implement ``_fit`` and ``_infer``."""
 
     name: ClassVar[str] = ""

@@ -20,6 +20,7 @@ import io
 import json
 import lzma
 import os
+import re
 import sys
 import tempfile
 import zlib
@@ -62,7 +63,7 @@ _COMPRESSED = ((b"\x1f\x8b", "gzip", lambda: zlib.decompressobj(31)),
 
 # -- saving ----------------------------------------------------------------------------
 def save_model(model: TargetModel, path: str | os.PathLike[str], *,
-               format: str = "auto") -> Path:  # noqa: A002 - mirrors the CLI option
+               format: str = "auto") -> Path:
     """Write a fitted model to ``path`` atomically and return the path.
 
     Parameters
@@ -191,7 +192,8 @@ def _unreadable(path: Path, found: str) -> ModelError:
 
 
 def _reason(error: BaseException) -> str:
-    text = (str(error).strip().splitlines() or [""])[0][:160]
+    text = (str(error).strip().splitlines() or [""])[0]
+    text = re.sub(r"^\[[\d:]+\] \S+:\d+: ", "", text).rstrip(" :")[:160]  # XGBoost's prefix
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
@@ -235,8 +237,7 @@ def load_model(path: str | os.PathLike[str], *, trust: bool = False,
         loaded = _load_pickle(path, data, found, allow_pickle)
     else:
         raise _unreadable(path, found)
-    check_loaded_model(loaded, path)
-    return loaded  # type: ignore[no-any-return]
+    return check_loaded_model(loaded, path)
 
 
 def _unreviewed(untrusted: list[str]) -> list[str]:
@@ -284,7 +285,8 @@ def _load_xgboost(path: Path, data: bytes, found: str) -> TargetModel:
     try:
         booster.load_model(bytearray(data))
     except Exception as error:  # noqa: BLE001
-        raise ModelError(f"{path} looks like {found} but XGBoost cannot read it "
+        raise ModelError(f"{path} looks like an XGBoost {_XGB_FORMATS[found].upper()} model "
+                         "but XGBoost cannot read it "
                          f"({_reason(error)})") from None
     text = booster.attr(_META_KEY)
     if text is None:
@@ -324,8 +326,12 @@ def _model_from_metadata(meta: dict[str, Any], data: bytes) -> TargetModel:
 
 
 # -- checking what was loaded ----------------------------------------------------------
-def check_loaded_model(model: Any, path: str | os.PathLike[str]) -> None:
-    """Raise unless ``model`` is a fitted, self-consistent TargetModel with sound trees."""
+def check_loaded_model(model: Any, path: str | os.PathLike[str]) -> TargetModel:
+    """Return ``model`` if it is a fitted, self-consistent TargetModel with sound trees.
+
+    Raises UnsafeModelError for a tree or width that could make prediction read out of
+    bounds, ModelError for anything else that is not a usable TargetModel.
+    """
     if not isinstance(model, TargetModel):
         raise ModelError(f"{path} holds {_kind(model)}, not a tabinv TargetModel; "
                          "expected a model written by tabinv's save_model")
@@ -347,6 +353,7 @@ def check_loaded_model(model: Any, path: str | os.PathLike[str]) -> None:
             raise UnsafeModelError(f"refusing {path}: {where} takes "
                                    f"{vars(obj)['n_features_in_']} features but the "
                                    f"model's encoder produces {width}")
+    return model
 
 
 def _task(model: TargetModel) -> str:
@@ -403,42 +410,42 @@ def _refuse(path: Any, where: str, check: str) -> UnsafeModelError:
     return UnsafeModelError(f"refusing {path}: {where} fails a safety check: {check}")
 
 
+def _must(condition: Any, path: Any, where: str, check: str) -> None:
+    if not condition:
+        raise _refuse(path, where, check)
+
+
 def _check_sklearn_tree(tree: Any, where: str, path: Any, width: int) -> None:
     n = int(tree.node_count)
-    left, right = tree.children_left, tree.children_right
-    feature, threshold, value = tree.feature, tree.threshold, tree.value
-    if n < 1 or any(a.shape != (n,) for a in (left, right, feature, threshold,
-                                                tree.n_node_samples)):
-        raise _refuse(path, where, f"node_count {n} does not match the node arrays")
+    left, right, feature = tree.children_left, tree.children_right, tree.feature
+    arrays = (left, right, feature, tree.threshold, tree.n_node_samples)
+    _must(n >= 1 and all(a.shape == (n,) for a in arrays), path, where,
+          f"node_count {n} must match the length of every node array")
     leaf = left == -1
-    if not np.array_equal(leaf, right == -1):
-        raise _refuse(path, where, "children_left and children_right are not both -1 at leaves")
+    _must(np.array_equal(leaf, right == -1), path, where,
+          "children_left and children_right must both be -1 at leaves")
     parent = np.flatnonzero(~leaf)
     for side, children in (("children_left", left), ("children_right", right)):
-        if ((children[parent] <= parent) | (children[parent] >= n)).any():
-            raise _refuse(path, where, f"{side} points outside [0, {n}) or not past its parent")
-    if not np.array_equal(np.sort(np.concatenate([left[parent], right[parent]])),
-                          np.arange(1, n)):
-        raise _refuse(path, where, "the nodes do not form one tree (a node has two parents "
-                                   "or none)")
-    if int(tree.n_features) != width or (feature[leaf] != -2).any() or \
-            ((feature[parent] < 0) | (feature[parent] >= width)).any():
-        raise _refuse(path, where, f"feature indices are not in [0, {width}) at internal "
-                                   "nodes and -2 at leaves")
-    if not np.isfinite(threshold[parent]).all():
-        raise _refuse(path, where, "a threshold at an internal node is not finite")
-    if value.shape != (n, tree.n_outputs, tree.max_n_classes) or not np.isfinite(value).all():
-        raise _refuse(path, where, "the value array has the wrong shape or non-finite entries")
-    if (tree.n_node_samples < 0).any():
-        raise _refuse(path, where, "n_node_samples has negative entries")
+        _must(((children[parent] > parent) & (children[parent] < n)).all(), path, where,
+              f"{side} must be -1 or a later node in [0, {n})")
+    _must(np.array_equal(np.sort(np.r_[left[parent], right[parent]]), np.arange(1, n)), path,
+          where, "every node but the root must have exactly one parent")
+    _must(int(tree.n_features) == width and (feature[leaf] == -2).all()
+          and ((feature[parent] >= 0) & (feature[parent] < width)).all(), path, where,
+          f"feature must be in [0, {width}) at internal nodes and -2 at leaves")
+    _must(np.isfinite(tree.threshold[parent]).all(), path, where,
+          "thresholds must be finite at internal nodes")
+    _must(tree.value.shape == (n, tree.n_outputs, tree.max_n_classes)
+          and np.isfinite(tree.value).all(), path, where,
+          "value must have shape (node_count, n_outputs, n_classes) and be finite")
+    _must((tree.n_node_samples >= 0).all(), path, where, "n_node_samples must be non-negative")
 
 
 def _check_booster(booster: Any, where: str, path: Any, width: int | None = None) -> None:
     """Validate the trees of an XGBoost booster (XGBoost itself does not bounds-check)."""
     try:
         learner = json.loads(bytes(booster.save_raw(raw_format="json")))["learner"]
-        params = learner["learner_model_param"]
-        gbm = learner["gradient_booster"]
+        params, gbm = learner["learner_model_param"], learner["gradient_booster"]
         gbm = gbm["gbtree"] if gbm["name"] == "dart" else gbm
         name, model = gbm["name"], gbm.get("model", {})
         n_features = int(params["num_feature"])
@@ -446,12 +453,12 @@ def _check_booster(booster: Any, where: str, path: Any, width: int | None = None
         info, trees = np.asarray(model.get("tree_info", []), dtype=np.int64), model.get("trees")
     except (KeyError, TypeError, ValueError) as error:
         raise _refuse(path, where, f"its model JSON is incomplete ({_reason(error)})") from None
-    if name != "gbtree" or not isinstance(trees, list):
-        raise _refuse(path, where, f"booster {name!r} is not a tree booster")
-    if width is not None and n_features != width:
-        raise _refuse(path, where, f"it takes {n_features} features, the encoder gives {width}")
-    if len(trees) != len(info) or ((info < 0) | (info >= groups)).any():
-        raise _refuse(path, where, "tree_info does not give each tree an output group")
+    _must(name == "gbtree" and isinstance(trees, list), path, where,
+          f"the booster must be a tree booster, not {name!r}")
+    _must(width is None or n_features == width, path, where,
+          f"it must take the {width} features the encoder gives, not {n_features}")
+    _must(len(trees) == len(info) and ((info >= 0) & (info < groups)).all(), path, where,
+          f"tree_info must give each tree an output group in [0, {groups})")
     for number, tree in enumerate(trees):
         _check_xgboost_tree(tree, f"{where} tree {number}", path, n_features)
 
@@ -464,28 +471,26 @@ def _check_xgboost_tree(tree: dict[str, Any], where: str, path: Any, n_features:
         condition = np.asarray(tree["split_conditions"], dtype=float)
         vector = int(tree["tree_param"].get("size_leaf_vector", 1))
     except (KeyError, TypeError, ValueError) as error:
-        raise _refuse(path, where, f"node arrays are missing ({_reason(error)})") from None
-    if n < 1 or vector > 1 or any(a.shape != (n,) for a in (left, right, split, kind,
-                                                              condition)):
-        raise _refuse(path, where, f"num_nodes {n} does not match the node arrays")
+        raise _refuse(path, where, f"its node arrays are malformed ({_reason(error)})") from None
+    _must(n >= 1 and vector <= 1 and all(a.shape == (n,) for a in (left, right, split, kind,
+                                                                     condition)),
+          path, where, f"num_nodes {n} must match every node array (scalar leaves only)")
     reached = np.zeros(n, dtype=bool)
     frontier = np.array([0])
-    while frontier.size:  # children come after their parent, so this ends
+    while frontier.size:  # every child lies after its parent, so this ends
         reached[frontier] = True
-        inner = frontier[left[frontier] != -1]
-        if (right[frontier[left[frontier] == -1]] != -1).any():
-            raise _refuse(path, where, "left_children and right_children disagree at a leaf")
-        children = np.concatenate([left[inner], right[inner]])
-        if ((children <= np.tile(inner, 2)) | (children >= n)).any() or \
-                reached[children].any() or np.unique(children).size != children.size:
-            raise _refuse(path, where, f"a child index is outside [0, {n}), not past its "
-                                       "parent, or shared")
-        if ((split[inner] < 0) | (split[inner] >= n_features) | (kind[inner] != 0)).any():
-            raise _refuse(path, where, f"a split uses a feature outside [0, {n_features}) "
-                                       "or a categorical split")
+        leaves, inner = frontier[left[frontier] == -1], frontier[left[frontier] != -1]
+        _must((right[leaves] == -1).all(), path, where,
+              "left_children and right_children must both be -1 at leaves")
+        children = np.r_[left[inner], right[inner]]
+        _must(((children > np.tile(inner, 2)) & (children < n)).all()
+              and not reached[children].any() and np.unique(children).size == children.size,
+              path, where, f"each child index must be a later node in [0, {n}) with one parent")
+        _must(((split[inner] >= 0) & (split[inner] < n_features) & (kind[inner] == 0)).all(),
+              path, where, f"splits must be numerical on a feature in [0, {n_features})")
         frontier = children
-    if not np.isfinite(condition[reached]).all():
-        raise _refuse(path, where, "a split condition or leaf value is not finite")
+    _must(np.isfinite(condition[reached]).all(), path, where,
+          "split conditions and leaf values must be finite")
 
 
 # -- describing a file for the CLI -----------------------------------------------------

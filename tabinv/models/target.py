@@ -204,9 +204,13 @@ class TargetModel(BaseEstimator):
         return facts
 
     def check_features(self, columns: Sequence[str], origin: str) -> None:
-        """Raise ModelError if the data lacks features this model was trained on."""
+        """Raise ModelError if the data shares too few columns with the model's features.
+
+        Missing features are allowed (an attack sums them out) as long as at least half
+        of the model's features are present: fewer means the file is not this model's data.
+        """
         missing = [f for f in self.features if f not in columns]
-        if missing:
+        if len(missing) * 2 > len(self.features):
             raise ModelError(
                 f"{origin} does not match the model: the model was trained on "
                 f"{list(self.features)} but the data lacks {missing}"
