@@ -37,7 +37,7 @@ from sklearn.tree._tree import Tree
 from ..exceptions import ModelError, UnsafeModelError
 from .target import TargetModel
 
-__all__ = ["REVIEWED_TYPES", "describe_file", "load_model", "save_model"]
+__all__ = ["REVIEWED_TYPES", "check_loaded_model", "describe_file", "load_model", "save_model"]
 
 #: Types skops does not trust by default that tabinv accepts without ``trust=True``.
 #: ``Tree`` and ``Booster`` hold raw node indices; they are accepted only because
@@ -247,7 +247,7 @@ def _unreviewed(untrusted: list[str]) -> list[str]:
 def _load_skops(path: Path, data: bytes, trust: bool) -> Any:
     try:
         untrusted = sio.get_untrusted_types(data=data)
-    except Exception as error:  # noqa: BLE001 - any failure inside skops means "corrupt"
+    except Exception as error:  # any failure inside skops means "corrupt"
         raise ModelError(f"{path} is a zip archive but not a readable skops file "
                          f"(truncated or corrupt? {_reason(error)})") from None
     unreviewed = _unreviewed(untrusted)
@@ -258,7 +258,7 @@ def _load_skops(path: Path, data: bytes, trust: bool) -> Any:
             "a trusted source")
     try:
         return sio.loads(data, trusted=untrusted)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise ModelError(f"{path} is a skops file that cannot be rebuilt "
                          f"({_reason(error)})") from None
 
@@ -274,7 +274,7 @@ def _load_pickle(path: Path, data: bytes, found: str, allow_pickle: bool) -> Any
 
     try:
         return joblib.load(io.BytesIO(data))
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise ModelError(f"{path} could not be unpickled ({_reason(error)})") from None
 
 
@@ -284,7 +284,7 @@ def _load_xgboost(path: Path, data: bytes, found: str) -> TargetModel:
     booster = xgboost.Booster()
     try:
         booster.load_model(bytearray(data))
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise ModelError(f"{path} looks like an XGBoost {_XGB_FORMATS[found].upper()} model "
                          "but XGBoost cannot read it "
                          f"({_reason(error)})") from None
@@ -292,7 +292,6 @@ def _load_xgboost(path: Path, data: bytes, found: str) -> TargetModel:
     if text is None:
         raise ModelError(f"{path} is an XGBoost model without tabinv's metadata (card, family, "
                          "statistics); save it with tabinv's save_model")
-    _check_booster(booster, "the booster", path)  # before anything can predict with it
     try:
         return _model_from_metadata(json.loads(text), data)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
@@ -343,17 +342,38 @@ def check_loaded_model(model: Any, path: str | os.PathLike[str]) -> TargetModel:
         raise ModelError(f"{path} holds an unfitted or incomplete TargetModel (missing "
                          f"{', '.join(missing)})")
     width = _check_layout(model, path)
+    takes = getattr(model.estimator_, "n_features_in_", width)
+    if takes != width:
+        raise UnsafeModelError(f"refusing {path}: model.estimator_ takes {takes} features but "
+                               f"the model's encoder produces {width}")
     xgboost = sys.modules.get("xgboost")  # a Booster can only exist if xgboost is imported
     for where, obj in _walk(model):
         if isinstance(obj, Tree):
-            _check_sklearn_tree(obj, where, path, width)
+            _check_sklearn_tree(obj, where, path)
         elif xgboost is not None and isinstance(obj, xgboost.Booster):
-            _check_booster(obj, where, path, width)
-        elif hasattr(obj, "__dict__") and vars(obj).get("n_features_in_", width) != width:
-            raise UnsafeModelError(f"refusing {path}: {where} takes "
-                                   f"{vars(obj)['n_features_in_']} features but the "
-                                   f"model's encoder produces {width}")
+            _check_booster(obj, where, path)
+        elif hasattr(obj, "__dict__"):
+            _check_part_widths(vars(obj), where, path)
     return model
+
+
+def _check_part_widths(state: dict[str, Any], where: str, path: Any) -> None:
+    """A fitted tree, and the members of a forest or boosting ensemble, are called on the
+    owner's input without re-validation, so they must take exactly the owner's width."""
+    width = state.get("n_features_in_")
+    if width is None:
+        return
+    parts = [("tree_", state["tree_"])] if isinstance(state.get("tree_"), Tree) else []
+    members = state.get("estimators_")
+    if isinstance(members, (list, tuple, np.ndarray)) and "estimators_features_" not in state:
+        flat = np.ravel(members) if isinstance(members, np.ndarray) else members
+        parts += [(f"estimators_[{i}]", member) for i, member in enumerate(flat)]
+    for name, part in parts:
+        takes = part.n_features if isinstance(part, Tree) else \
+            vars(part).get("n_features_in_") if hasattr(part, "__dict__") else None
+        if takes is not None and takes != width:
+            raise UnsafeModelError(f"refusing {path}: {where}.{name} takes {takes} features "
+                                   f"but {where} takes {width}")
 
 
 def _task(model: TargetModel) -> str:
@@ -366,7 +386,7 @@ def _task(model: TargetModel) -> str:
 def _check_layout(model: TargetModel, path: str | os.PathLike[str]) -> int:
     try:
         expected = model._make_encoder()
-    except Exception as error:  # noqa: BLE001 - a malformed card in the file
+    except Exception as error:  # a malformed card in the file
         raise ModelError(f"{path} holds a model whose card is malformed "
                          f"({_reason(error)})") from None
     encoder = model.encoder_
@@ -415,7 +435,7 @@ def _must(condition: Any, path: Any, where: str, check: str) -> None:
         raise _refuse(path, where, check)
 
 
-def _check_sklearn_tree(tree: Any, where: str, path: Any, width: int) -> None:
+def _check_sklearn_tree(tree: Any, where: str, path: Any) -> None:
     n = int(tree.node_count)
     left, right, feature = tree.children_left, tree.children_right, tree.feature
     arrays = (left, right, feature, tree.threshold, tree.n_node_samples)
@@ -430,7 +450,8 @@ def _check_sklearn_tree(tree: Any, where: str, path: Any, width: int) -> None:
               f"{side} must be -1 or a later node in [0, {n})")
     _must(np.array_equal(np.sort(np.r_[left[parent], right[parent]]), np.arange(1, n)), path,
           where, "every node but the root must have exactly one parent")
-    _must(int(tree.n_features) == width and (feature[leaf] == -2).all()
+    width = int(tree.n_features)
+    _must((feature[leaf] == -2).all()
           and ((feature[parent] >= 0) & (feature[parent] < width)).all(), path, where,
           f"feature must be in [0, {width}) at internal nodes and -2 at leaves")
     _must(np.isfinite(tree.threshold[parent]).all(), path, where,
@@ -441,7 +462,7 @@ def _check_sklearn_tree(tree: Any, where: str, path: Any, width: int) -> None:
     _must((tree.n_node_samples >= 0).all(), path, where, "n_node_samples must be non-negative")
 
 
-def _check_booster(booster: Any, where: str, path: Any, width: int | None = None) -> None:
+def _check_booster(booster: Any, where: str, path: Any) -> None:
     """Validate the trees of an XGBoost booster (XGBoost itself does not bounds-check)."""
     try:
         learner = json.loads(bytes(booster.save_raw(raw_format="json")))["learner"]
@@ -455,8 +476,6 @@ def _check_booster(booster: Any, where: str, path: Any, width: int | None = None
         raise _refuse(path, where, f"its model JSON is incomplete ({_reason(error)})") from None
     _must(name == "gbtree" and isinstance(trees, list), path, where,
           f"the booster must be a tree booster, not {name!r}")
-    _must(width is None or n_features == width, path, where,
-          f"it must take the {width} features the encoder gives, not {n_features}")
     _must(len(trees) == len(info) and ((info >= 0) & (info < groups)).all(), path, where,
           f"tree_info must give each tree an output group in [0, {groups})")
     for number, tree in enumerate(trees):
@@ -506,7 +525,7 @@ def describe_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     if found == "skops":
         try:
             untrusted = sio.get_untrusted_types(data=data)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             facts["error"] = f"not a readable skops file ({_reason(error)})"
         else:
             facts["untrusted_types"] = untrusted
@@ -518,7 +537,7 @@ def describe_file(path: str | os.PathLike[str]) -> dict[str, Any]:
             booster = xgboost.Booster()
             booster.load_model(bytearray(data))
             meta = json.loads(booster.attr(_META_KEY) or "null")
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             facts["error"] = f"not a readable XGBoost model ({_reason(error)})"
         else:
             facts["tabinv_metadata"] = isinstance(meta, dict)
