@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench lint install clean
 
 # Re-install only when pyproject.toml is newer than the stamp.
 $(STAMP): pyproject.toml
@@ -26,3 +26,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+lint: $(STAMP)
+	$(BIN)/ruff check tabinv tests benchmarks

@@ -9,7 +9,8 @@ from typing import Any
 from ..evaluation.estimate import Estimate
 from ..evaluation.results import Assessment
 
-__all__ = ["headlines", "summary_rows", "SUMMARY_HEADER", "markdown_table", "assessment_markdown", "fmt"]
+__all__ = ["SUMMARY_HEADER", "assessment_markdown", "fmt", "headlines", "markdown_table",
+           "summary_rows"]
 
 SUMMARY_HEADER = ("hidden", "inferred", "method", "members acc [95% CI]", "AUC",
                   "non-members acc [95% CI]", "AUC", "members: acc - imputation")

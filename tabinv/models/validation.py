@@ -1,0 +1,223 @@
+"""Checks run on every loaded model before it is returned.
+
+scikit-learn and XGBoost index tree node arrays without bounds checks, so a crafted file
+whose types are all trusted can still crash the process (or worse) at the first
+prediction. These checks make accepting ``Tree`` and ``Booster`` safe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from sklearn.tree._tree import Tree
+
+from ..exceptions import ModelError, UnsafeModelError
+from .target import TargetModel
+
+__all__ = ["check_loaded_model"]
+
+
+def _reason(error: BaseException) -> str:
+    text = (str(error).strip().splitlines() or [""])[0]
+    text = re.sub(r"^\[[\d:]+\] \S+:\d+: ", "", text).rstrip(" :")[:160]  # XGBoost's prefix
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _kind(obj: Any) -> str:
+    if isinstance(obj, dict):
+        return "a plain dict"
+    return f"a {type(obj).__module__}.{type(obj).__qualname__}"
+
+
+# -- checking what was loaded ----------------------------------------------------------
+def check_loaded_model(model: Any, path: str | os.PathLike[str]) -> TargetModel:
+    """Return ``model`` if it is a fitted, self-consistent TargetModel with sound trees.
+
+    Raises UnsafeModelError for a tree or width that could make prediction read out of
+    bounds, ModelError for anything else that is not a usable TargetModel.
+    """
+    if not isinstance(model, TargetModel):
+        raise ModelError(f"{path} holds {_kind(model)}, not a tabinv TargetModel; "
+                         "expected a model written by tabinv's save_model")
+    needed = ["encoder_", "estimator_", "n_train_", "marginals_"]
+    needed += ["residual_sigma_"] if _task(model) == "regression" else ["confusion_",
+                                                                         "classes_present_"]
+    missing = [name for name in needed if not hasattr(model, name)]
+    if missing:
+        raise ModelError(f"{path} holds an unfitted or incomplete TargetModel (missing "
+                         f"{', '.join(missing)})")
+    width = _check_layout(model, path)
+    takes = getattr(model.estimator_, "n_features_in_", width)
+    if takes != width:
+        raise UnsafeModelError(f"refusing {path}: model.estimator_ takes {takes} features but "
+                               f"the model's encoder produces {width}")
+    xgboost = sys.modules.get("xgboost")  # a Booster can only exist if xgboost is imported
+    for where, obj in _walk(model):
+        if isinstance(obj, Tree):
+            _check_sklearn_tree(obj, where, path)
+        elif xgboost is not None and isinstance(obj, xgboost.Booster):
+            _check_booster(obj, where, path)
+        elif hasattr(obj, "__dict__"):
+            _check_part_widths(vars(obj), where, path)
+    return model
+
+
+def _check_part_widths(state: dict[str, Any], where: str, path: Any) -> None:
+    """A fitted tree, and the members of a forest or boosting ensemble, are called on the
+    owner's input without re-validation, so they must take exactly the owner's width."""
+    width = state.get("n_features_in_")
+    if width is None:
+        return
+    parts = [("tree_", state["tree_"])] if isinstance(state.get("tree_"), Tree) else []
+    members = state.get("estimators_")
+    if isinstance(members, (list, tuple, np.ndarray)) and "estimators_features_" not in state:
+        flat = np.ravel(members) if isinstance(members, np.ndarray) else members
+        parts += [(f"estimators_[{i}]", member) for i, member in enumerate(flat)]
+    for name, part in parts:
+        takes = part.n_features if isinstance(part, Tree) else \
+            vars(part).get("n_features_in_") if hasattr(part, "__dict__") else None
+        if takes is not None and takes != width:
+            raise UnsafeModelError(f"refusing {path}: {where}.{name} takes {takes} features "
+                                   f"but {where} takes {width}")
+
+
+def _task(model: TargetModel) -> str:
+    try:
+        return model.task
+    except (KeyError, TypeError) as error:
+        raise ModelError(f"the model's card is malformed ({_reason(error)})") from None
+
+
+def _check_layout(model: TargetModel, path: str | os.PathLike[str]) -> int:
+    try:
+        expected = model._make_encoder()
+    except Exception as error:  # a malformed card in the file
+        raise ModelError(f"{path} holds a model whose card is malformed "
+                         f"({_reason(error)})") from None
+    encoder = model.encoder_
+    if getattr(encoder, "output_names_", None) != expected.output_names_ or \
+            getattr(encoder, "n_output_", None) != expected.n_output_:
+        raise ModelError(f"{path} holds a model whose encoder does not match its card")
+    if _task(model) == "classification":
+        present = np.asarray(model.classes_present_)
+        n_classes = len(model.domain(model.label))
+        if present.ndim != 1 or present.size == 0 or present.min() < 0 or \
+                present.max() >= n_classes or (np.diff(present) <= 0).any():
+            raise ModelError(f"{path} holds a classifier whose classes_present_ are not "
+                             f"increasing indices into the {n_classes} label classes")
+    return int(expected.n_output_)
+
+
+def _walk(root: Any) -> Iterator[tuple[str, Any]]:
+    """Every object reachable from ``root`` through attributes and containers, named."""
+    seen: set[int] = set()
+    stack: list[tuple[str, Any]] = [("model", root)]
+    while stack:
+        where, obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, (str, bytes, int, float, type)):
+            continue
+        seen.add(id(obj))
+        yield where, obj
+        if isinstance(obj, dict):
+            items = [(f"{where}[{key!r}]", value) for key, value in obj.items()]
+        elif isinstance(obj, (list, tuple)) or (isinstance(obj, np.ndarray)
+                                                and obj.dtype == object):
+            items = [(f"{where}[{i}]", value) for i, value in enumerate(np.ravel(obj)
+                     if isinstance(obj, np.ndarray) else obj)]
+        elif hasattr(obj, "__dict__") and not isinstance(obj, np.ndarray):
+            items = [(f"{where}.{key}", value) for key, value in vars(obj).items()]
+        else:
+            items = []
+        stack.extend(reversed(items))
+
+
+def _refuse(path: Any, where: str, check: str) -> UnsafeModelError:
+    return UnsafeModelError(f"refusing {path}: {where} fails a safety check: {check}")
+
+
+def _must(condition: Any, path: Any, where: str, check: str) -> None:
+    if not condition:
+        raise _refuse(path, where, check)
+
+
+def _check_sklearn_tree(tree: Any, where: str, path: Any) -> None:
+    n = int(tree.node_count)
+    left, right, feature = tree.children_left, tree.children_right, tree.feature
+    arrays = (left, right, feature, tree.threshold, tree.n_node_samples)
+    _must(n >= 1 and all(a.shape == (n,) for a in arrays), path, where,
+          f"node_count {n} must match the length of every node array")
+    leaf = left == -1
+    _must(np.array_equal(leaf, right == -1), path, where,
+          "children_left and children_right must both be -1 at leaves")
+    parent = np.flatnonzero(~leaf)
+    for side, children in (("children_left", left), ("children_right", right)):
+        _must(((children[parent] > parent) & (children[parent] < n)).all(), path, where,
+              f"{side} must be -1 or a later node in [0, {n})")
+    _must(np.array_equal(np.sort(np.r_[left[parent], right[parent]]), np.arange(1, n)), path,
+          where, "every node but the root must have exactly one parent")
+    width = int(tree.n_features)
+    _must((feature[leaf] == -2).all()
+          and ((feature[parent] >= 0) & (feature[parent] < width)).all(), path, where,
+          f"feature must be in [0, {width}) at internal nodes and -2 at leaves")
+    _must(np.isfinite(tree.threshold[parent]).all(), path, where,
+          "thresholds must be finite at internal nodes")
+    _must(tree.value.shape == (n, tree.n_outputs, tree.max_n_classes)
+          and np.isfinite(tree.value).all(), path, where,
+          "value must have shape (node_count, n_outputs, n_classes) and be finite")
+    _must((tree.n_node_samples >= 0).all(), path, where, "n_node_samples must be non-negative")
+
+
+def _check_booster(booster: Any, where: str, path: Any) -> None:
+    """Validate the trees of an XGBoost booster (XGBoost itself does not bounds-check)."""
+    try:
+        learner = json.loads(bytes(booster.save_raw(raw_format="json")))["learner"]
+        params, gbm = learner["learner_model_param"], learner["gradient_booster"]
+        gbm = gbm["gbtree"] if gbm["name"] == "dart" else gbm
+        name, model = gbm["name"], gbm.get("model", {})
+        n_features = int(params["num_feature"])
+        groups = max(int(params["num_class"]), int(params.get("num_target", 1)), 1)
+        info, trees = np.asarray(model.get("tree_info", []), dtype=np.int64), model.get("trees")
+    except (KeyError, TypeError, ValueError) as error:
+        raise _refuse(path, where, f"its model JSON is incomplete ({_reason(error)})") from None
+    _must(name == "gbtree" and isinstance(trees, list), path, where,
+          f"the booster must be a tree booster, not {name!r}")
+    _must(len(trees) == len(info) and ((info >= 0) & (info < groups)).all(), path, where,
+          f"tree_info must give each tree an output group in [0, {groups})")
+    for number, tree in enumerate(trees):
+        _check_xgboost_tree(tree, f"{where} tree {number}", path, n_features)
+
+
+def _check_xgboost_tree(tree: dict[str, Any], where: str, path: Any, n_features: int) -> None:
+    try:
+        n = int(tree["tree_param"]["num_nodes"])
+        left, right, split, kind = (np.asarray(tree[key], dtype=np.int64) for key in (
+            "left_children", "right_children", "split_indices", "split_type"))
+        condition = np.asarray(tree["split_conditions"], dtype=float)
+        vector = int(tree["tree_param"].get("size_leaf_vector", 1))
+    except (KeyError, TypeError, ValueError) as error:
+        raise _refuse(path, where, f"its node arrays are malformed ({_reason(error)})") from None
+    _must(n >= 1 and vector <= 1 and all(a.shape == (n,) for a in (left, right, split, kind,
+                                                                     condition)),
+          path, where, f"num_nodes {n} must match every node array (scalar leaves only)")
+    reached = np.zeros(n, dtype=bool)
+    frontier = np.array([0])
+    while frontier.size:  # every child lies after its parent, so this ends
+        reached[frontier] = True
+        leaves, inner = frontier[left[frontier] == -1], frontier[left[frontier] != -1]
+        _must((right[leaves] == -1).all(), path, where,
+              "left_children and right_children must both be -1 at leaves")
+        children = np.r_[left[inner], right[inner]]
+        _must(((children > np.tile(inner, 2)) & (children < n)).all()
+              and not reached[children].any() and np.unique(children).size == children.size,
+              path, where, f"each child index must be a later node in [0, {n}) with one parent")
+        _must(((split[inner] >= 0) & (split[inner] < n_features) & (kind[inner] == 0)).all(),
+              path, where, f"splits must be numerical on a feature in [0, {n_features})")
+        frontier = children
+    _must(np.isfinite(condition[reached]).all(), path, where,
+          "split conditions and leaf values must be finite")
