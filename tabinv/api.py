@@ -22,8 +22,13 @@ from .attacks.priors import Prior
 from .data.dataset import Dataset, require_columns
 from .data.registry import load_builtin
 from .data.splits import DEFAULT_FRACTIONS, Splits, split_dataset
-from .evaluation.results import (Assessment, MethodResult, leakage_over, membership_gap,
-                                 score_posterior)
+from .evaluation.results import (
+    Assessment,
+    MethodResult,
+    leakage_over,
+    membership_gap,
+    score_posterior,
+)
 from .exceptions import AttackError
 from .models.families import make_model
 from .models.oracle import Oracle

@@ -43,12 +43,13 @@ def confusion_table(confusion: np.ndarray, form: str = "bayes",
     code uses. ``smoothing`` is added to every count.
     """
     counts = np.asarray(confusion, dtype=float) + smoothing
-    if form == "bayes":
-        table = counts / counts.sum(axis=0, keepdims=True)
-    elif form == "row":
-        table = counts / counts.sum(axis=1, keepdims=True)
-    else:
+    if form not in ("bayes", "row"):
         raise AttackError(f"confusion form {form!r} is not 'bayes' or 'row'")
+    axis = 0 if form == "bayes" else 1
+    totals = counts.sum(axis=axis, keepdims=True)
+    # a class never predicted (bayes) or never true (row) carries no information: uniform
+    table = np.where(totals > 0, counts / np.where(totals > 0, totals, 1.0),
+                     1.0 / counts.shape[0])
     return np.log(np.maximum(table, LOG_FLOOR))
 
 

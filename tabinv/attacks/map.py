@@ -16,13 +16,18 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import AttackError
+from ..models.encoding import encode_codes
 from ..utils import RandomState
 from .base import BaseAttack, register
 from .candidates import Posterior
 from .grid import DEFAULT_MEMORY, CandidateGrid, UnknownFeatures
-from .likelihood import (confidence_log_likelihood, confusion_log_likelihood, confusion_table,
-                         gaussian_log_likelihood)
-from .priors import (ConditionalPrior, LearnedPrior, MarginalPrior, Prior, independent_prior)
+from .likelihood import (
+    confidence_log_likelihood,
+    confusion_log_likelihood,
+    confusion_table,
+    gaussian_log_likelihood,
+)
+from .priors import ConditionalPrior, LearnedPrior, MarginalPrior, Prior, independent_prior
 
 __all__ = ["MAPInversion", "PRIOR_KINDS"]
 
@@ -138,14 +143,14 @@ class MAPInversion(BaseAttack):
             if encoder.is_categorical(name):
                 domain = encoder.domain(name)
                 if reference is not None and name in reference.columns:
-                    from ..models.encoding import encode_codes
                     counts = np.bincount(encode_codes(reference[name], domain, name),
                                          minlength=len(domain))
                 else:
                     counts = model.marginals_[name]
                 counts = counts + self.smoothing
                 values.append(domain)
-                weights.append(np.log(counts / counts.sum()))
+                with np.errstate(divide="ignore"):
+                    weights.append(np.log(counts / counts.sum()))
             else:
                 if reference is None or name not in reference.columns:
                     raise AttackError(
@@ -171,8 +176,8 @@ class MAPInversion(BaseAttack):
     # -- inference --------------------------------------------------------------------
     def log_likelihood(self, records: pd.DataFrame, y: np.ndarray) -> np.ndarray:
         """log p(y | candidate, known columns), unknowns summed out: (n, K)."""
-        frame = self.grid_.placeholder_frame(records[list(self.known_)])
-        encoded = self.oracle_.model.encoder_.transform(frame)
+        hidden = (*self.sensitive_, *self.unknown_names_)
+        encoded = self.oracle_.model.encoder_.transform(records[list(self.known_)], skip=hidden)
         return self.grid_.log_likelihood(self.oracle_, encoded, self.score_, y, self.memory)
 
     def _infer(self, records: pd.DataFrame, y: np.ndarray) -> Posterior:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import AttackError, DataError
-from ..models.encoding import encode_codes
+from ..models.encoding import _as_text, encode_codes
 from .candidates import Candidates
 from .imputation import Imputer
 
@@ -40,7 +40,7 @@ class Prior:
 def _smoothed_log(counts: np.ndarray, smoothing: float) -> np.ndarray:
     counts = np.asarray(counts, dtype=float) + smoothing
     total = counts.sum(axis=-1, keepdims=True)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         return np.log(counts / total)
 
 
@@ -149,8 +149,7 @@ class TablePrior(Prior):
         self.given_ = tuple(c for c in table.columns if c not in (*candidates.names,
                                                                    "probability"))
         joint = candidates.joint_index(table)
-        keys = [tuple(str(v) for v in row) for row in table[list(self.given_)].itertuples(
-            index=False)] if self.given_ else [()] * len(table)
+        keys = _group_keys(table, self.given_) if self.given_ else [()] * len(table)
         groups = sorted(set(keys))
         lookup = {g: i for i, g in enumerate(groups)}
         probs = np.zeros((len(groups), candidates.size))
@@ -172,13 +171,18 @@ class TablePrior(Prior):
         missing = [c for c in self.given_ if c not in records.columns]
         if missing:
             raise DataError(f"{self.origin}: the records lack column(s) {missing}")
-        keys = [tuple(str(v) for v in row) for row in records[list(self.given_)].itertuples(
-            index=False)]
+        keys = _group_keys(records, self.given_)
         index = np.array([self.lookup_.get(k, -1) for k in keys], dtype=np.int64)
         if (index < 0).any():
             raise DataError(f"{self.origin}: {int((index < 0).sum())} record(s) belong to no "
                             f"group of the table (given columns {list(self.given_)})")
         return self.log_table_[index]
+
+
+def _group_keys(frame: pd.DataFrame, columns: Sequence[str]) -> list[tuple[str, ...]]:
+    """Text keys of the given columns; 1, 1.0 and "1" are the same group."""
+    return [tuple(_as_text(v) for v in row)
+            for row in frame[list(columns)].itertuples(index=False)]
 
 
 class LearnedPrior(Prior):

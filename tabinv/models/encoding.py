@@ -24,24 +24,32 @@ __all__ = ["TabularEncoder", "encode_codes"]
 
 def encode_codes(values: pd.Series | np.ndarray | Sequence[Any], domain: Sequence[Any],
                  name: str) -> np.ndarray:
-    """Map values onto their index in ``domain`` (int64); unseen values raise DataError."""
-    series = pd.Series(np.asarray(values, dtype=object))
-    if series.isna().any():
-        raise DataError(f"column {name!r} has {int(series.isna().sum())} missing value(s)")
-    if all(isinstance(v, str) for v in domain):
-        series = series.map(lambda v: v if isinstance(v, str) else _as_text(v))
-    lookup = {value: index for index, value in enumerate(domain)}
-    codes = series.map(lookup)
-    if codes.isna().any():
-        unseen = sorted({str(v) for v in series[codes.isna()]})
+    """Map values onto their index in ``domain`` (int64); unseen values raise DataError.
+
+    Numbers match a text domain by their text (``1`` matches ``"1"``).
+    """
+    array = np.asarray(values, dtype=object).ravel()
+    lookup = pd.Index(list(domain), dtype=object)
+    codes = lookup.get_indexer(array)
+    bad = codes < 0
+    if bad.any() and all(isinstance(v, str) for v in domain):
+        codes[bad] = lookup.get_indexer(np.array([_as_text(v) for v in array[bad]],
+                                                 dtype=object))
+        bad = codes < 0
+    if bad.any():
+        missing = pd.isna(array[bad])
+        if missing.any():
+            raise DataError(f"column {name!r} has {int(missing.sum())} missing value(s)")
+        unseen = sorted({str(v) for v in array[bad]})
         raise DataError(
             f"column {name!r} has value(s) {unseen[:5]} that are not in its domain "
             f"{list(domain)}"
         )
-    return codes.to_numpy(dtype=np.int64)
+    return codes.astype(np.int64)
 
 
 def _as_text(value: Any) -> str:
+    """Text form of a value; whole floats lose their ".0" (1.0 -> "1")."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -124,14 +132,19 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         low, high = float(bounds[0]), float(bounds[1])
         return (values - low) / (high - low)
 
-    def transform(self, X: pd.DataFrame) -> np.ndarray:
-        """Encode ``X``; raises DataError naming the column on missing or unseen values."""
+    def transform(self, X: pd.DataFrame, skip: Sequence[str] = ()) -> np.ndarray:
+        """Encode ``X``; raises DataError naming the column on missing or unseen values.
+
+        Columns in ``skip`` need not be in ``X`` and are left as zeros (an attack
+        overwrites them with candidate values).
+        """
         check_is_fitted(self, "slices_")
         if not isinstance(X, pd.DataFrame):
             raise DataError(f"tabinv models take a pandas DataFrame, not {type(X).__name__}")
-        require_columns(X, self.features, "model input")
-        out = np.empty((len(X), self.n_output_))
-        for feature in self.features:
+        encoded = [f for f in self.features if f not in set(skip)]
+        require_columns(X, encoded, "model input")
+        out = np.zeros((len(X), self.n_output_))
+        for feature in encoded:
             start, stop = self.slices_[feature]
             if self.is_categorical(feature):
                 codes = encode_codes(X[feature], self.domain(feature), feature)

@@ -1,0 +1,23 @@
+"""The benchmark suites still run: every benchmark once, on tiny inputs, untimed."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_benchmarks_pass_on_tiny_inputs() -> None:
+    environment = {**os.environ, "TABINV_BENCH_SIZES": "500"}
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "benchmarks", "--benchmark-disable",
+         "-p", "no:cacheprovider", "-q"],
+        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120, check=False,
+    )
+    report = completed.stdout + completed.stderr
+    assert completed.returncode == 0, report
+    assert re.search(r"\b\d+ passed\b", report), report
