@@ -49,6 +49,8 @@ class BaseAttack(BaseEstimator):
     name: ClassVar[str] = ""
     #: oracle access levels the attack can work with
     requires: ClassVar[tuple[str, ...]] = ()
+    #: whether the attack reads the model's structure (the model file)
+    needs_white_box: ClassVar[bool] = False
 
     def fit(self, oracle: Oracle, *, sensitive: Sequence[str], known: Sequence[str],
             reference: pd.DataFrame | None = None) -> BaseAttack:
@@ -70,6 +72,9 @@ class BaseAttack(BaseEstimator):
                 f"attack {self.name!r} needs {' or '.join(repr(a) for a in self.requires)} "
                 f"access, but the oracle gives {oracle.access!r}"
             )
+        if self.needs_white_box and not oracle.white_box:
+            raise AttackError(f"attack {self.name!r} needs white-box access (the model "
+                              "file), but the oracle only answers queries")
         model = oracle.model
         sensitive = tuple(dict.fromkeys(sensitive))
         for column in (*sensitive, *known):

@@ -67,7 +67,7 @@ class BaselineSuite:
         if self.model.task == "classification":
             domains[LABEL_COLUMN] = self.model.domain(self.model.label)
         return Imputer((*self.known, LABEL_COLUMN), domains, self.candidates,
-                       self.random_state)
+                       self.random_state, ordinal=encoder.ordinal)
 
     def fit(self, reference: pd.DataFrame, members: pd.DataFrame | None) -> BaselineSuite:
         """Fit on the reference sample (and, for ``ideal``, on the members)."""

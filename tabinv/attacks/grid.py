@@ -101,6 +101,25 @@ class CandidateGrid:
         per_record = self.n_points * (width + 8) * 8 * 2
         return max(1, int(min(memory, CACHE_FRIENDLY) // max(per_record, 1)))
 
+    def map_chunks(self, oracle: Oracle, encoded: np.ndarray,
+                   reduce: Callable[[np.ndarray, slice], np.ndarray],
+                   memory: int = DEFAULT_MEMORY) -> np.ndarray:
+        """Query the oracle on the grid chunk by chunk and reduce each chunk.
+
+        ``reduce(outputs, records)`` receives the oracle's outputs shaped (n_c, G, ...)
+        for the records ``records`` (a slice) and returns an array (n_c, ...); the
+        chunks' results are stacked.
+        """
+        n = encoded.shape[0]
+        step = self.chunk_size(encoded.shape[1], memory)
+        parts = []
+        for start in range(0, max(n, 1), step):
+            stop = min(n, start + step)
+            outputs = oracle.query_encoded(self.rows(encoded[start:stop]))
+            outputs = outputs.reshape(stop - start, self.n_points, *outputs.shape[1:])
+            parts.append(reduce(outputs, slice(start, stop)))
+        return np.concatenate(parts, axis=0)
+
     def log_likelihood(self, oracle: Oracle, encoded: np.ndarray,
                        score: Callable[[np.ndarray, np.ndarray], np.ndarray], y: np.ndarray,
                        memory: int = DEFAULT_MEMORY) -> np.ndarray:
@@ -109,17 +128,34 @@ class CandidateGrid:
         ``score(outputs, y)`` turns the oracle's outputs (n, G, ...) into (n, G) log
         likelihoods.
         """
-        n = encoded.shape[0]
         k = self.candidates.size
-        out = np.empty((n, k))
-        step = self.chunk_size(encoded.shape[1], memory)
-        for start in range(0, n, step):
-            stop = min(n, start + step)
-            outputs = oracle.query_encoded(self.rows(encoded[start:stop]))
-            outputs = outputs.reshape(stop - start, self.n_points, *outputs.shape[1:])
-            log_lik = score(outputs, y[start:stop]) + self.log_weight[None, :]
-            out[start:stop] = logsumexp(log_lik.reshape(stop - start, k, -1), axis=2)
-        return out
+
+        def reduce(outputs: np.ndarray, records: slice) -> np.ndarray:
+            log_lik = score(outputs, y[records]) + self.log_weight[None, :]
+            return logsumexp(log_lik.reshape(log_lik.shape[0], k, -1), axis=2)
+
+        return self.map_chunks(oracle, encoded, reduce, memory)
+
+    def expected_outputs(self, oracle: Oracle, encoded: np.ndarray, n_classes: int = 0,
+                         memory: int = DEFAULT_MEMORY) -> np.ndarray:
+        """The oracle's output per candidate, averaged over unknowns with their priors.
+
+        Confidences give (n, K, C); labels give the (n, K, C) distribution of the
+        predicted label (one-hot when no feature is unknown; ``n_classes`` = C);
+        regression outputs give (n, K).
+        """
+        k = self.candidates.size
+        weights = np.exp(self.log_weight).reshape(k, -1)
+
+        def reduce(outputs: np.ndarray, records: slice) -> np.ndarray:
+            if outputs.ndim == 2 and n_classes:
+                outputs = np.eye(n_classes)[outputs]
+            shaped = outputs.reshape(outputs.shape[0], k, weights.shape[1], *outputs.shape[2:])
+            expand = weights.reshape(1, k, -1, *([1] * (shaped.ndim - 3)))
+            return (shaped * expand).sum(axis=2) / weights.sum(axis=1).reshape(
+                1, k, *([1] * (shaped.ndim - 3)))
+
+        return self.map_chunks(oracle, encoded, reduce, memory)
 
     @staticmethod
     def known_columns(features: Sequence[str], sensitive: Sequence[str],

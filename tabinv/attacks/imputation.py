@@ -39,18 +39,23 @@ class Imputer:
     candidates : Candidates
         The output classes.
     random_state : int, Generator or None
+    ordinal : sequence of str
+        Categorical inputs encoded as one index column (SNP dosages), as the model does.
     """
 
     def __init__(self, features: Sequence[str], domains: dict[str, Sequence[Any]],
-                 candidates: Candidates, random_state: RandomState = 0) -> None:
+                 candidates: Candidates, random_state: RandomState = 0,
+                 ordinal: Sequence[str] = ()) -> None:
         self.features = tuple(features)
         self.domains = {f: list(d) for f, d in domains.items() if f in self.features}
         self.candidates = candidates
         self.random_state = random_state
+        self.ordinal = tuple(f for f in ordinal if f in self.domains)
 
     def fit(self, frame: pd.DataFrame, target: np.ndarray) -> Imputer:
         """Fit on ``frame`` (input columns) and joint candidate indices ``target``."""
-        self.encoder_ = TabularEncoder(features=self.features, domains=self.domains).fit()
+        self.encoder_ = TabularEncoder(features=self.features, domains=self.domains,
+                                       ordinal=self.ordinal).fit()
         self.present_ = np.unique(target)
         if len(self.present_) == 1 or not self.features:
             self.constant_ = np.bincount(target, minlength=self.candidates.size) / len(target)

@@ -131,8 +131,8 @@ class MAPInversion(BaseAttack):
             return ConditionalPrior(self.prior_given, self._domains(),
                                     self.smoothing).fit(reference, self.candidates_)
         if self.prior == "learned":
-            return LearnedPrior(self.known_, self._domains(),
-                                self.random_state).fit(reference, self.candidates_)
+            return LearnedPrior(self.known_, self._domains(), self.random_state,
+                                model.encoder_.ordinal).fit(reference, self.candidates_)
         raise AttackError(f"prior {self.prior!r} is not one of {PRIOR_KINDS} or a Prior")
 
     def _unknown_support(self, reference: pd.DataFrame | None) -> UnknownFeatures:

@@ -195,14 +195,15 @@ class LearnedPrior(Prior):
     name = "learned"
 
     def __init__(self, known: Sequence[str], domains: dict[str, Sequence[Any]],
-                 random_state: Any = 0) -> None:
+                 random_state: Any = 0, ordinal: Sequence[str] = ()) -> None:
         self.known = tuple(known)
         self.domains = domains
         self.random_state = random_state
+        self.ordinal = tuple(ordinal)
 
     def fit(self, reference: pd.DataFrame, candidates: Candidates) -> LearnedPrior:
-        self.imputer_ = Imputer(self.known, self.domains, candidates,
-                                self.random_state).fit(reference,
+        self.imputer_ = Imputer(self.known, self.domains, candidates, self.random_state,
+                                self.ordinal).fit(reference,
                                                        candidates.joint_index(reference))
         return self
 

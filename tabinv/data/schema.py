@@ -37,6 +37,9 @@ class Column:
         Public (never data-derived) lower and upper bound of a numeric column.
     description : str
         What the column means, for people.
+    encoding : {"ordinal"}, optional
+        ``ordinal``: a categorical column models always see as its category index (a SNP
+        dosage 0/1/2); by default the model family decides.
     """
 
     name: str
@@ -44,6 +47,7 @@ class Column:
     domain: tuple[Any, ...] | None = None
     bounds: tuple[float, float] | None = None
     description: str = ""
+    encoding: str | None = None
 
     @property
     def is_categorical(self) -> bool:
@@ -107,6 +111,7 @@ class Card:
                     ("domain", list(c.domain) if c.domain is not None else None),
                     ("bounds", list(c.bounds) if c.bounds is not None else None),
                     ("description", c.description or None),
+                    ("encoding", c.encoding),
                 ) if v is not None}
                 for c in self.columns
             },
@@ -165,8 +170,15 @@ def _parse_column(name: str, spec: Any, origin: str) -> Column:
                 "with low < high"
             )
         bounds = (float(bounds[0]), float(bounds[1]))
+    encoding = spec.get("encoding")
+    if encoding not in (None, "ordinal"):
+        raise CardError(f"{origin}: column {name!r} has encoding {encoding!r}; the only "
+                        "encoding a card can force is 'ordinal'")
+    if encoding is not None and kind != "categorical":
+        raise CardError(f"{origin}: column {name!r} is numeric; only categorical columns "
+                        "take an encoding")
     return Column(name=name, kind=kind, domain=domain, bounds=bounds,
-                  description=str(spec.get("description", "")))
+                  description=str(spec.get("description", "")), encoding=encoding)
 
 
 def card_from_dict(raw: dict[str, Any], origin: str = "card") -> Card:

@@ -69,15 +69,19 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         ``(x - low) / (high - low)`` (no statistic of the data is used).
     categorical : {"onehot", "ordinal"}
         One indicator column per category, or one column holding the category index.
+    ordinal : sequence of str
+        Categorical features always encoded as their category index, whatever
+        ``categorical`` says (SNP dosages 0/1/2 are one such column, not three).
     """
 
     def __init__(self, *, features: Sequence[str] = (), domains: Mapping[str, Sequence[Any]]
                  | None = None, bounds: Mapping[str, Sequence[float]] | None = None,
-                 categorical: str = "onehot") -> None:
+                 categorical: str = "onehot", ordinal: Sequence[str] = ()) -> None:
         self.features = features
         self.domains = domains
         self.bounds = bounds
         self.categorical = categorical
+        self.ordinal = ordinal
 
     def fit(self, X: pd.DataFrame | None = None, y: Any = None) -> TabularEncoder:
         """Compute the layout from the parameters (the data are only checked)."""
@@ -91,7 +95,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         start = 0
         for feature in self.features:
             domain = domains.get(feature)
-            if domain is not None and self.categorical == "onehot":
+            if domain is not None and not self.is_ordinal(feature):
                 width = len(domain)
                 names.extend(f"{feature}={value}" for value in domain)
             else:
@@ -106,6 +110,10 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             self.transform(X)
         return self
 
+    def is_ordinal(self, feature: str) -> bool:
+        """True when a categorical feature is one column holding its category index."""
+        return self.categorical == "ordinal" or feature in set(self.ordinal)
+
     def is_categorical(self, feature: str) -> bool:
         return feature in (self.domains or {})
 
@@ -117,7 +125,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "slices_")
         start, stop = self.slices_[feature]
         codes = np.asarray(codes)
-        if self.categorical == "ordinal":
+        if self.is_ordinal(feature):
             return codes.astype(float).reshape(-1, 1)
         out = np.zeros((codes.shape[0], stop - start))
         out[np.arange(codes.shape[0]), codes] = 1.0

@@ -33,11 +33,15 @@ class Oracle:
         predicted class, plus the training confusion counts.
     rounding : int, optional
         Confidences are rounded to this many decimals before the attacker sees them.
+    white_box : bool
+        The attacker also holds the model file: its structure (tree paths, thresholds,
+        training counts) is visible through :meth:`structure`.
     """
 
     model: TargetModel
     access: str
     rounding: int | None = None
+    white_box: bool = False
 
     def __post_init__(self) -> None:
         if self.access not in ACCESS_LEVELS:
@@ -54,7 +58,7 @@ class Oracle:
 
     @classmethod
     def for_model(cls, model: TargetModel, *, label_only: bool = False,
-                  rounding: int | None = None) -> Oracle:
+                  rounding: int | None = None, white_box: bool = False) -> Oracle:
         """The natural oracle of ``model``: output, or confidences / labels for classifiers."""
         if model.task == "regression":
             if label_only or rounding is not None:
@@ -62,8 +66,15 @@ class Oracle:
                     "label-only access and rounding apply to classifiers; "
                     f"the {model.family} model is a regression"
                 )
-            return cls(model, "output")
-        return cls(model, "label" if label_only else "confidence", rounding)
+            return cls(model, "output", white_box=white_box)
+        return cls(model, "label" if label_only else "confidence", rounding, white_box)
+
+    def structure(self) -> object:
+        """The fitted estimator on the encoded matrix (white-box access only)."""
+        if not self.white_box:
+            raise AttackError("this attack needs white-box access (the model file); the "
+                              "oracle only answers queries")
+        return self.model.estimator_
 
     @property
     def residual_sigma(self) -> float:
@@ -91,4 +102,4 @@ class Oracle:
         return np.round(raw, self.rounding) if self.rounding is not None else raw
 
     def describe(self) -> dict[str, object]:
-        return {"access": self.access, "rounding": self.rounding}
+        return {"access": self.access, "rounding": self.rounding, "white_box": self.white_box}

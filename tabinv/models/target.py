@@ -99,8 +99,9 @@ class TargetModel(BaseEstimator):
                    if "domain" in columns[f]}
         bounds = {f: list(columns[f]["bounds"]) for f in self.features
                   if "bounds" in columns[f] and f not in domains}
+        ordinal = [f for f in self.features if columns[f].get("encoding") == "ordinal"]
         return TabularEncoder(features=self.features, domains=domains, bounds=bounds,
-                              categorical=self.categorical).fit()
+                              categorical=self.categorical, ordinal=ordinal).fit()
 
     def label_codes(self, values: Any) -> np.ndarray:
         """Class labels -> index in the label's domain (classification only)."""
