@@ -2,23 +2,25 @@
 
 ``assess`` runs the whole pipeline on a data set (splits, target model, attacks,
 baselines, metrics); ``attack_records`` attacks given records with a given model;
-``demo_warfarin`` is the 2014 warfarin case study.
+``demo_warfarin`` is the 2014 warfarin case study. All three describe the attacker with
+the same :class:`ThreatModel` and run :func:`run_attacks`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from . import __version__
-from .attacks.base import BaseAttack, get_attack
-from .attacks.baselines import BaselineSuite
+from .attacks.base import BaseAttack
+from .attacks.baselines import BASELINES, BaselineSuite
 from .attacks.candidates import Posterior
-from .attacks.priors import Prior
+from .attacks.specs import AttackSpec, expand_specs
 from .data.dataset import Dataset, require_columns
 from .data.registry import load_builtin
 from .data.splits import DEFAULT_FRACTIONS, Splits, split_dataset
@@ -33,88 +35,126 @@ from .exceptions import AttackError
 from .models.families import make_model
 from .models.oracle import Oracle
 from .models.target import TargetModel
-from .utils import RandomState
 
-__all__ = ["Assessment", "AttackSpec", "assess", "attack_records", "demo_warfarin", "LABEL_SOURCES"]
+__all__ = ["LABEL_SOURCES", "Assessment", "AttackSpec", "ThreatModel", "assess",
+           "attack_records", "combine", "demo_warfarin", "expand_specs", "run_attacks"]
 
 LABEL_SOURCES = ("true", "predicted")
 
 
 @dataclass(frozen=True)
-class AttackSpec:
-    """An attack by name with its prior settings (one row of the results table)."""
+class ThreatModel:
+    """What the attacker knows and can query, and how results are scored.
 
-    name: str = "map"
-    prior: str | Prior = "marginal"
-    prior_given: tuple[str, ...] = ()
+    Parameters
+    ----------
+    sensitive : tuple of str
+        Attribute(s) to infer; several are inferred jointly.
+    known : tuple of str, optional
+        Features the attacker knows (default: every model feature not sensitive).
+    attacks : tuple of AttackSpec
+        Attacks and prior settings (see :func:`expand_specs`).
+    label_source : {"true", "predicted"}
+        The attacker holds the record's true label (the papers' threat model) or the
+        model's prediction for the full record.
+    label_only, rounding
+        Output defences at the oracle: top-1 label only, confidences rounded to
+        ``rounding`` decimals.
+    positive : mapping, optional
+        Attribute -> positive value, for precision / recall / G-mean ... of that value.
+    top_k : int
+        k of the top-k precision.
+    n_boot, random_state, memory
+        Bootstrap replicates, seed, bytes per candidate-grid chunk.
+    """
 
-    @property
-    def variant(self) -> str:
-        if isinstance(self.prior, Prior):
-            return f"{self.prior.name} prior"
-        if self.prior == "conditional":
-            return f"prior given {', '.join(self.prior_given)}"
-        return f"{self.prior} prior"
+    sensitive: tuple[str, ...]
+    known: tuple[str, ...] | None = None
+    attacks: tuple[AttackSpec, ...] = (AttackSpec(),)
+    label_source: str = "true"
+    label_only: bool = False
+    rounding: int | None = None
+    positive: Mapping[str, Any] = field(default_factory=dict)
+    top_k: int = 100
+    n_boot: int = 200
+    random_state: int = 0
+    memory: int | None = None
 
-    def build(self, random_state: RandomState, memory: int | None = None) -> BaseAttack:
-        params: dict[str, Any] = {"prior": self.prior, "prior_given": self.prior_given,
-                                  "random_state": random_state}
-        if memory is not None:
-            params["memory"] = memory
-        return get_attack(self.name, **params)
+    def __post_init__(self) -> None:
+        if self.label_source not in LABEL_SOURCES:
+            raise AttackError(f"label source {self.label_source!r} is not one of "
+                              f"{LABEL_SOURCES}")
+        object.__setattr__(self, "sensitive", tuple(self.sensitive))
+        object.__setattr__(self, "attacks", tuple(self.attacks))
+        if self.known is not None:
+            object.__setattr__(self, "known", tuple(self.known))
+
+    def known_for(self, model: TargetModel) -> list[str]:
+        if self.known is not None:
+            return list(self.known)
+        return [f for f in model.features if f not in set(self.sensitive)]
+
+    def oracle_for(self, model: TargetModel) -> Oracle:
+        return Oracle.for_model(model, label_only=self.label_only, rounding=self.rounding,
+                                white_box=any(s.needs_white_box for s in self.attacks))
 
 
 def _labels(model: TargetModel, records: pd.DataFrame, label_source: str) -> Any:
-    if label_source == "true":
-        return records[model.label]
-    if label_source == "predicted":
-        return model.predict(records)
-    raise AttackError(f"label source {label_source!r} is not one of {LABEL_SOURCES}")
+    return records[model.label] if label_source == "true" else model.predict(records)
 
 
-def _default_known(model: TargetModel, sensitive: Sequence[str]) -> list[str]:
-    return [f for f in model.features if f not in set(sensitive)]
+def _fit_attacks(threat: ThreatModel, oracle: Oracle, known: list[str],
+                 reference: pd.DataFrame | None, timings: dict[str, float]
+                 ) -> tuple[list[tuple[AttackSpec, BaseAttack]], list[str]]:
+    fitted, skipped = [], []
+    for spec in threat.attacks:
+        started = time.perf_counter()
+        try:
+            attack = spec.build(threat.random_state, threat.memory).fit(
+                oracle, sensitive=threat.sensitive, known=known, reference=reference)
+        except AttackError as error:
+            if not spec.optional:
+                raise
+            skipped.append(f"{spec.label}: {error}")
+            continue
+        timings[f"fit {spec.label}"] = time.perf_counter() - started
+        fitted.append((spec, attack))
+    if not fitted:
+        raise AttackError("none of the attacks applies here: " + "; ".join(skipped))
+    return fitted, skipped
 
 
-def run_attacks(model: TargetModel, populations: Mapping[str, pd.DataFrame], *,
-                sensitive: Sequence[str], known: Sequence[str] | None = None,
-                reference: pd.DataFrame | None = None, members: pd.DataFrame | None = None,
-                attacks: Sequence[AttackSpec] = (AttackSpec(),), label_source: str = "true",
-                label_only: bool = False, rounding: int | None = None,
-                n_boot: int = 200, random_state: int = 0,
-                memory: int | None = None) -> tuple[Assessment, dict[str, list[Posterior]]]:
+def run_attacks(model: TargetModel, populations: Mapping[str, pd.DataFrame],
+                threat: ThreatModel, *, reference: pd.DataFrame | None = None,
+                members: pd.DataFrame | None = None
+                ) -> tuple[Assessment, dict[str, list[Posterior]]]:
     """Attack each population with every attack and baseline and score them.
 
     Returns the assessment (without dataset facts) and the posteriors by population.
     """
-    known = list(known) if known is not None else _default_known(model, sensitive)
-    oracle = Oracle.for_model(model, label_only=label_only, rounding=rounding)
-    fitted: list[tuple[AttackSpec, BaseAttack]] = []
+    known = threat.known_for(model)
+    oracle = threat.oracle_for(model)
     timings: dict[str, float] = {}
-    for spec in attacks:
-        started = time.perf_counter()
-        attack = spec.build(random_state, memory).fit(oracle, sensitive=sensitive,
-                                                      known=known, reference=reference)
-        timings[f"fit {spec.name} ({spec.variant})"] = time.perf_counter() - started
-        fitted.append((spec, attack))
+    fitted, skipped = _fit_attacks(threat, oracle, known, reference, timings)
     candidates = fitted[0][1].candidates_
     baselines = None
     if reference is not None:
         baselines = BaselineSuite(model, candidates, known,
-                                  random_state=random_state).fit(reference, members)
+                                  random_state=threat.random_state).fit(reference, members)
     results: list[MethodResult] = []
     posteriors: dict[str, list[Posterior]] = {}
-    score = {"n_boot": n_boot, "random_state": random_state, "label_source": label_source}
+    score = {"n_boot": threat.n_boot, "random_state": threat.random_state,
+             "label_source": threat.label_source, "positive": threat.positive,
+             "top_k": threat.top_k}
     for population, records in populations.items():
-        labels = _labels(model, records, label_source)
+        labels = _labels(model, records, threat.label_source)
         truth = candidates.joint_index(records) if all(
             s in records.columns for s in candidates.names) else None
         posteriors[population] = []
         for spec, attack in fitted:
             started = time.perf_counter()
             posterior = attack.infer(records, labels)
-            timings[f"infer {spec.name} ({spec.variant}) on {population}"] = \
-                time.perf_counter() - started
+            timings[f"infer {spec.label} on {population}"] = time.perf_counter() - started
             posteriors[population].append(posterior)
             if truth is not None:
                 results += score_posterior(posterior, truth, population=population,
@@ -127,11 +167,14 @@ def run_attacks(model: TargetModel, populations: Mapping[str, pd.DataFrame], *,
         dataset={}, model=model.describe(),
         threat={"sensitive": list(candidates.names), "known": known,
                 "unknown": list(fitted[0][1].unknown_names_), "label": model.label,
-                "label_source": label_source, **oracle.describe(),
-                "attacks": [{**a.describe(), "variant": s.variant} for s, a in fitted]},
-        results=tuple(results), leakage=tuple(_leakage(results, n_boot, random_state)),
+                "label_source": threat.label_source, **oracle.describe(),
+                "attacks": [{**a.describe(), "variant": s.variant} for s, a in fitted],
+                "skipped": skipped},
+        results=tuple(results),
+        leakage=tuple(_leakage(results, threat.n_boot, threat.random_state)),
         membership=tuple(_membership(results)),
-        settings={"random_state": random_state, "n_boot": n_boot, "tabinv": __version__,
+        settings={"random_state": threat.random_state, "n_boot": threat.n_boot,
+                  "tabinv": __version__,
                   "timings_seconds": {k: round(v, 4) for k, v in timings.items()}},
     )
     return assessment, posteriors
@@ -141,7 +184,8 @@ def _leakage(results: Sequence[MethodResult], n_boot: int, random_state: int) ->
     imputation = {(r.sensitive, r.population): r for r in results if r.method == "imputation"}
     return [leakage_over(r, imputation[(r.sensitive, r.population)], n_boot=n_boot * 5,
                          random_state=random_state)
-            for r in results if r.variant and (r.sensitive, r.population) in imputation]
+            for r in results if r.method not in BASELINES
+            and (r.sensitive, r.population) in imputation]
 
 
 def _membership(results: Sequence[MethodResult]) -> list[dict[str, Any]]:
@@ -151,23 +195,25 @@ def _membership(results: Sequence[MethodResult]) -> list[dict[str, Any]]:
             and (r.method, r.variant, r.sensitive, "non-members") in by_key]
 
 
-def _dataset(dataset: str | Dataset, label: str | None) -> Dataset:
-    data = load_builtin(dataset) if isinstance(dataset, str) else dataset
+def _dataset(dataset: str | Dataset, label: str | None,
+             params: Mapping[str, Any] | None = None) -> Dataset:
+    data = load_builtin(dataset, **dict(params or {})) if isinstance(dataset, str) else dataset
     if label is not None and label != data.card.label:
         data = Dataset(data.name, data.card.with_label(label), data.frame, data.cleaning,
                        data.raw_rows)
     return data
 
 
+def _with_facts(assessment: Assessment, facts: dict[str, Any]) -> Assessment:
+    return dataclasses.replace(assessment, dataset=facts)
+
+
 def assess(dataset: str | Dataset, model: str | TargetModel = "linear", *,
-           sensitive: Sequence[str], known: Sequence[str] | None = None,
-           label: str | None = None, attacks: Sequence[AttackSpec] = (AttackSpec(),),
-           label_source: str = "true", label_only: bool = False,
-           rounding: int | None = None,
+           sensitive: Sequence[str], label: str | None = None,
+           dataset_params: Mapping[str, Any] | None = None,
            fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
-           random_state: int = 0, n_boot: int = 200,
-           model_params: Mapping[str, Any] | None = None,
-           splits: Splits | None = None) -> Assessment:
+           model_params: Mapping[str, Any] | None = None, splits: Splits | None = None,
+           **threat: Any) -> Assessment:
     """Split, train the target, attack members and non-members, compare with baselines.
 
     Parameters
@@ -178,57 +224,54 @@ def assess(dataset: str | Dataset, model: str | TargetModel = "linear", *,
         A family name (trained on the members) or an already fitted model.
     sensitive : sequence of str
         Attribute(s) to infer; several are inferred jointly.
-    known : sequence of str, optional
-        Features the attacker knows (default: every feature not sensitive).
     label : str, optional
         Another card column to use as the label.
-    attacks : sequence of AttackSpec
-    label_source : {"true", "predicted"}
-        The attacker holds the record's true label (default, the papers' threat
-        model) or the model's prediction for the full record.
+    dataset_params : mapping, optional
+        Parameters of a built-in data set (``people``, ``snps``, ``seed`` for genomic).
+    **threat
+        The other fields of :class:`ThreatModel` (``known``, ``attacks``,
+        ``label_source``, ``rounding``, ``label_only``, ``positive``, ``random_state`` ...).
 
     Returns
     -------
     Assessment
+
+    Examples
+    --------
+    >>> result = assess("iwpc", "linear", sensitive=["cyp2c9"], n_boot=20)
+    >>> result.result("prior-mode", "cyp2c9", "members").n
+    2081
     """
-    data = _dataset(dataset, label)
-    splits = splits or split_dataset(data.frame, fractions, random_state)
+    options = ThreatModel(sensitive=tuple(sensitive), **threat)
+    data = _dataset(dataset, label, dataset_params)
+    splits = splits or split_dataset(data.frame, fractions, options.random_state)
     if isinstance(model, str):
-        model = make_model(model, data.card, random_state=random_state,
+        model = make_model(model, data.card, random_state=options.random_state,
                            **dict(model_params or {})).fit(splits.members)
     assessment, _ = run_attacks(
-        model, {"members": splits.members, "non-members": splits.non_members},
-        sensitive=sensitive, known=known, reference=splits.reference, members=splits.members,
-        attacks=attacks, label_source=label_source, label_only=label_only, rounding=rounding,
-        n_boot=n_boot, random_state=random_state)
-    facts = {"name": data.name, "title": data.card.title, "rows": data.n_rows,
-             "raw_rows": data.raw_rows, "cleaning": data.cleaning_summary(),
-             "splits": splits.sizes(), "citation": data.card.citation}
-    return Assessment(facts, assessment.model, assessment.threat, assessment.results,
-                      assessment.leakage, assessment.membership, assessment.settings)
+        model, {"members": splits.members, "non-members": splits.non_members}, options,
+        reference=splits.reference, members=splits.members)
+    return _with_facts(assessment, {
+        "name": data.name, "title": data.card.title, "rows": data.n_rows,
+        "raw_rows": data.raw_rows, "cleaning": data.cleaning_summary(),
+        "splits": splits.sizes(), "citation": data.card.citation})
 
 
 def attack_records(model: TargetModel, records: pd.DataFrame, *, sensitive: Sequence[str],
-                   known: Sequence[str] | None = None, reference: pd.DataFrame | None = None,
-                   attacks: Sequence[AttackSpec] = (AttackSpec(),),
-                   population: str = "given", label_source: str = "true",
-                   label_only: bool = False, rounding: int | None = None,
-                   random_state: int = 0, n_boot: int = 200,
-                   origin: str = "data") -> tuple[Assessment, Posterior]:
+                   reference: pd.DataFrame | None = None, population: str = "given",
+                   origin: str = "data", **threat: Any) -> tuple[Assessment, Posterior]:
     """Attack ``records`` with a fitted model; scored when they hold the true values.
 
     Model features absent from ``records`` (and not sensitive) are unknown to the
-    attacker and summed out; ``known`` columns must all be present.
+    attacker and summed out; ``known`` columns must all be present. Returns the
+    assessment and the first attack's posterior.
     """
+    options = ThreatModel(sensitive=tuple(sensitive), **threat)
     model.check_features([*records.columns, *sensitive], origin)
-    require_columns(records, known or (), origin)
-    assessment, posteriors = run_attacks(
-        model, {population: records}, sensitive=sensitive, known=known, reference=reference,
-        attacks=attacks, label_source=label_source, label_only=label_only, rounding=rounding,
-        n_boot=n_boot, random_state=random_state)
-    facts = {"name": origin, "rows": len(records)}
-    return (Assessment(facts, assessment.model, assessment.threat, assessment.results,
-                       assessment.leakage, assessment.membership, assessment.settings),
+    require_columns(records, options.known or (), origin)
+    assessment, posteriors = run_attacks(model, {population: records}, options,
+                                         reference=reference)
+    return (_with_facts(assessment, {"name": origin, "rows": len(records)}),
             posteriors[population][0])
 
 
@@ -265,5 +308,3 @@ def combine(assessments: Sequence[Assessment]) -> dict[str, Any]:
             "leakage": [row for a in assessments for row in a.to_dict()["leakage"]],
             "assessments": [{k: v for k, v in a.to_dict().items()
                              if k not in ("dataset", "model")} for a in assessments]}
-
-

@@ -14,11 +14,12 @@ from rich.console import Console
 from rich.table import Table
 
 from . import api
-from .data.registry import builtin_card, builtin_names, load_builtin
+from .data.registry import builtin_card, builtin_names, builtin_parameters, load_builtin
 from .data.schema import read_card
 from .data.splits import split_dataset
 from .data.tables import load_table, read_table
 from .exceptions import TabinvError
+from .report.files import write_report
 from .report.json import to_json
 from .report.tables import SUMMARY_HEADER, assessment_markdown, headlines, summary_rows
 
@@ -52,16 +53,42 @@ def working(message: str) -> Iterator[None]:
         yield
 
 
-def _attack_specs(priors: list[str] | None) -> tuple[api.AttackSpec, ...]:
-    specs = []
-    for text in priors or ["marginal", "learned"]:
-        kind, _, given = text.partition(":")
-        specs.append(api.AttackSpec(prior=kind, prior_given=tuple(
-            g for g in given.split(",") if g)))
-    return tuple(specs)
+def _positive(values: list[str] | None) -> dict[str, str]:
+    positive = {}
+    for text in values or []:
+        column, sep, value = text.partition("=")
+        if not sep:
+            raise TabinvError(f"--positive {text!r} must be COLUMN=VALUE (e.g. partyid=strong "
+                              "democrat)")
+        positive[column] = value
+    return positive
 
 
-def _render(assessments: list[api.Assessment], as_json: bool, markdown: bool = False) -> None:
+def _threat(attack: list[str] | None, prior: list[str] | None, **options: Any
+            ) -> dict[str, Any]:
+    """Keyword arguments of api.ThreatModel from the shared CLI options."""
+    options["positive"] = _positive(options.get("positive"))
+    return {"attacks": api.expand_specs(attack, prior), **options}
+
+
+def _dataset_params(dataset: str, seed: int, people: int | None, snps: int | None
+                    ) -> dict[str, Any]:
+    accepted = builtin_parameters(dataset)
+    params = {k: v for k, v in (("people", people), ("snps", snps)) if v is not None}
+    for key in params:
+        if key not in accepted:
+            raise TabinvError(f"--{key} applies to data sets that take it (genomic); "
+                              f"{dataset!r} does not")
+    if "seed" in accepted:
+        params["seed"] = seed
+    return params
+
+
+def _render(assessments: list[api.Assessment], as_json: bool, markdown: bool = False,
+            report: Path | None = None) -> None:
+    if report is not None:
+        write_report(assessments, report, command=" ".join(["tabinv", *sys.argv[1:]]))
+        err.print(f"results written to {report}", highlight=False)
     if as_json:
         typer.echo(to_json(api.combine(assessments)))
         return
@@ -86,12 +113,25 @@ Sensitive = Annotated[list[str], typer.Option("--sensitive", "-s",
 Known = Annotated[list[str] | None, typer.Option(
     "--known", "-k", help="Column the attacker knows (default: all other features).")]
 Prior = Annotated[list[str] | None, typer.Option(
-    "--prior", help="Prior of the MAP attack, repeatable: marginal, learned, published, "
-    "conditional:COL[,COL]. Default: marginal and learned.")]
+    "--prior", help="Prior of the attacks that take one, repeatable: marginal, learned, "
+    "published, conditional:COL[,COL]. Default: marginal and learned.")]
 LabelSource = Annotated[str, typer.Option(
     "--label-source", help="Label the attacker holds: 'true' (the record's) or 'predicted' "
     "(the model's own prediction for the full record).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+AttackOpt = Annotated[list[str] | None, typer.Option(
+    "--attack", "-a", help="Attack to run, repeatable (map, confidence, whitebox-tree, csmia, "
+    "lomia) or 'all' (every one that applies). Default: map.")]
+Rounding = Annotated[int | None, typer.Option(
+    help="Defence: the API rounds confidences to this many decimals.")]
+LabelOnly = Annotated[bool, typer.Option(
+    "--label-only", help="Defence: the API returns only the predicted label.")]
+Positive = Annotated[list[str] | None, typer.Option(
+    help="COLUMN=VALUE: also report precision, recall, F1, G-mean, MCC, FPR and top-k "
+    "precision for this value.")]
+TopK = Annotated[int, typer.Option("--top-k", help="k of the top-k precision.")]
+Report = Annotated[Path | None, typer.Option(
+    "--out", help="Also write the results to this file (.md Markdown or .json).")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed (splits, models, intervals).")]
 
 
@@ -184,10 +224,15 @@ def attack(
         help="Prior table (CSV: given columns, sensitive columns, probability).")] = None,
     reference: Annotated[Path | None, typer.Option(
         help="The attacker's population sample (priors, imputation baselines).")] = None,
+    attack_name: AttackOpt = None,
     prior: Prior = None,
     population: Annotated[str, typer.Option(help="Name of the attacked records in the "
                                             "results (members, non-members ...).")] = "given",
     label_source: LabelSource = "true",
+    rounding: Rounding = None,
+    label_only: LabelOnly = False,
+    positive: Positive = None,
+    top_k: TopK = 100,
     records: Annotated[Path | None, typer.Option(
         help="Write per-record inferred values and posteriors here (CSV).")] = None,
     trust: Annotated[bool, typer.Option(help="Load types the model file flags as "
@@ -195,6 +240,7 @@ def attack(
     allow_pickle: Annotated[bool, typer.Option(help="Allow pickle/joblib model files "
                                                "(they can run code on load).")] = False,
     as_json: AsJson = False,
+    report: Report = None,
     seed: Seed = 0,
 ) -> None:
     """Attack the records of --data with a saved model."""
@@ -206,22 +252,24 @@ def attack(
         raise TabinvError(f"--label {label!r} is not the model's label {target.label!r}")
     frame = read_table(data)
     reference_frame = read_table(reference) if reference is not None else None
-    specs = _attack_specs(prior if prior or reference_frame is not None or priors else
-                          ["published"])
+    chosen_priors: list[Any] | None = prior
     if priors is not None:
-        table_prior = TablePrior(read_table(priors), origin=str(priors))
-        specs = (api.AttackSpec(prior=table_prior),)
+        chosen_priors = [TablePrior(read_table(priors), origin=str(priors))]
+    elif not prior and reference_frame is None:
+        chosen_priors = ["published"]  # no population sample: the model's own marginals
     known = known if known is not None else [
         f for f in target.features if f not in sensitive and f in frame.columns]
+    threat = _threat(attack_name, chosen_priors, known=known, label_source=label_source,
+                     rounding=rounding, label_only=label_only, positive=positive,
+                     top_k=top_k, random_state=seed)
     with working("attacking"):
         assessment, posterior = api.attack_records(
-            target, frame, sensitive=sensitive, known=known, reference=reference_frame,
-            attacks=specs, population=population, label_source=label_source,
-            random_state=seed, origin=str(data))
+            target, frame, sensitive=sensitive, reference=reference_frame,
+            population=population, origin=str(data), **threat)
     if records is not None:
         posterior.to_frame().to_csv(records, index=False)
     if assessment.results or as_json:
-        _render([assessment], as_json)
+        _render([assessment], as_json, report=report)
     else:
         out.print(f"inferred {', '.join(sensitive)} for {posterior.n_records} records "
                   f"(no true values in {data} to score against)", highlight=False)
@@ -237,18 +285,29 @@ def assess(
     model: Annotated[str, typer.Option("--model", "-m", help="Model family.")] = "linear",
     known: Known = None,
     label: Annotated[str | None, typer.Option(help="Use another column as label.")] = None,
+    attack_name: AttackOpt = None,
     prior: Prior = None,
     label_source: LabelSource = "true",
+    rounding: Rounding = None,
+    label_only: LabelOnly = False,
+    positive: Positive = None,
+    top_k: TopK = 100,
+    people: Annotated[int | None, typer.Option(help="genomic: people to simulate.")] = None,
+    snps: Annotated[int | None, typer.Option(help="genomic: SNPs to keep.")] = None,
     as_json: AsJson = False,
     markdown: Annotated[bool, typer.Option(help="Print Markdown tables.")] = False,
+    report: Report = None,
     seed: Seed = 0,
 ) -> None:
     """Split, train, attack members and non-members, and compare with every baseline."""
+    threat = _threat(attack_name, prior, known=known, label_source=label_source,
+                     rounding=rounding, label_only=label_only, positive=positive,
+                     top_k=top_k, random_state=seed)
     with working(f"assessing {model} on {dataset}"):
-        result = api.assess(dataset, model, sensitive=sensitive, known=known, label=label,
-                            attacks=_attack_specs(prior), label_source=label_source,
-                            random_state=seed)
-    _render([result], as_json, markdown)
+        result = api.assess(dataset, model, sensitive=sensitive, label=label,
+                            dataset_params=_dataset_params(dataset, seed, people, snps),
+                            **threat)
+    _render([result], as_json, markdown, report)
 
 
 @demo_app.command("warfarin")
@@ -257,12 +316,13 @@ def demo_warfarin(
     as_json: AsJson = False,
     markdown: Annotated[bool, typer.Option(help="Print Markdown tables.")] = False,
     label_source: LabelSource = "true",
+    report: Report = None,
     seed: Seed = 0,
 ) -> None:
     """Fredrikson et al. (2014): recover VKORC1 / CYP2C9 from an OLS warfarin model."""
     with working("inverting the IWPC warfarin model"):
         results = api.demo_warfarin(random_state=seed, label_source=label_source)
-    _render(results, as_json, markdown)
+    _render(results, as_json, markdown, report)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,8 +10,17 @@ from typing import Any
 import numpy as np
 
 from ..attacks.candidates import Posterior
+from ..exceptions import AttackError
 from .estimate import Estimate
-from .metrics import accuracy, auc_ovr, balanced_accuracy, paired_accuracy_difference, per_value
+from .metrics import (
+    accuracy,
+    auc_ovr,
+    balanced_accuracy,
+    binary_metrics,
+    paired_accuracy_difference,
+    per_value,
+    top_k_precision,
+)
 
 __all__ = ["MethodResult", "Leakage", "Assessment", "score_posterior", "leakage_over",
            "membership_gap", "verdict"]
@@ -102,11 +111,15 @@ class Assessment:
 
 def score_posterior(posterior: Posterior, truth: np.ndarray, *, population: str,
                     variant: str = "", label_source: str = "true", n_boot: int = 200,
-                    random_state: int = 0) -> list[MethodResult]:
+                    random_state: int = 0, positive: Mapping[str, Any] | None = None,
+                    top_k: int = 100) -> list[MethodResult]:
     """Metrics of a posterior against true joint indices, per attribute and jointly.
 
     Each attribute is predicted by the argmax of its marginal posterior; with several
-    attributes a joint entry (``a+b``) scores the joint MAP.
+    attributes a joint entry (``a+b``) scores the joint MAP. ``positive`` maps an
+    attribute to its positive value: that attribute also gets precision, recall, F1,
+    G-mean, MCC, FPR and the precision among the ``top_k`` records ranked most likely
+    positive (Mehnaz et al. 2022).
     """
     candidates = posterior.candidates
     truth_codes = candidates.codes[truth]
@@ -121,6 +134,14 @@ def score_posterior(posterior: Posterior, truth: np.ndarray, *, population: str,
     for name, true_codes, probabilities, values in targets:
         predicted = np.argmax(probabilities, axis=1)
         rows = per_value(true_codes, predicted, len(values))
+        extra: dict[str, Estimate] = {}
+        if positive and name in positive:
+            code = _positive_code(positive[name], values, name)
+            extra = {f"{key}": value for key, value in binary_metrics(
+                true_codes, predicted, code, n_boot=n_boot, random_state=random_state).items()
+                if key != "accuracy"}
+            extra[f"top_{min(top_k, len(true_codes))}_precision"] = top_k_precision(
+                true_codes, probabilities, code, min(top_k, len(true_codes)))
         results.append(MethodResult(
             method=posterior.method, sensitive=name, population=population,
             n=len(true_codes), hidden=candidates.names, variant=variant,
@@ -131,12 +152,21 @@ def score_posterior(posterior: Posterior, truth: np.ndarray, *, population: str,
                                                        random_state=random_state),
                 "auc": auc_ovr(true_codes, probabilities, n_boot=n_boot,
                                random_state=random_state),
+                **extra,
             },
             per_value=tuple({"value": str(v), **row} for v, row in zip(values, rows,
                                                                        strict=True)),
             correct=predicted == true_codes,
         ))
     return results
+
+
+def _positive_code(value: Any, values: Sequence[Any], name: str) -> int:
+    texts = [str(v) for v in values]
+    if str(value) not in texts:
+        raise AttackError(f"positive value {value!r} is not a value of {name!r}; its values "
+                          f"are {texts}")
+    return texts.index(str(value))
 
 
 def verdict(leak: Estimate, method: str, sensitive: str, population: str, over: str) -> str:

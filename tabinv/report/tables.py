@@ -119,3 +119,21 @@ def _strongest(assessment: Assessment) -> list[Any]:
         if current is None or score > current[0]:
             best[item.sensitive] = (score, item)
     return [pair[1] for pair in best.values()]
+
+
+def threat_sentence(assessment: Assessment) -> str:
+    """The threat model in plain words."""
+    threat = assessment.threat
+    access = {"output": "the model's prediction and its residual spread",
+              "confidence": "the model's confidence scores",
+              "label": "only the model's predicted label"}[threat["access"]]
+    if threat.get("rounding") is not None:
+        access += f" rounded to {threat['rounding']} decimals"
+    if threat.get("white_box"):
+        access += ", and the model file itself (white box)"
+    unknown = threat.get("unknown") or []
+    return (f"The attacker wants {' and '.join(threat['sensitive'])}; knows "
+            f"{', '.join(threat['known']) or 'nothing else'}"
+            f"{'; does not know ' + ', '.join(unknown) if unknown else ''}; holds the "
+            f"{'true' if threat['label_source'] == 'true' else 'model-predicted'} "
+            f"`{threat['label']}`; and sees {access}.")
