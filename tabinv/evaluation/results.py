@@ -39,6 +39,7 @@ class MethodResult:
     hidden: tuple[str, ...] = ()
     variant: str = ""
     label_source: str = "true"
+    confusion: tuple[tuple[int, ...], ...] = ()
     correct: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -50,6 +51,7 @@ class MethodResult:
             "method": self.method, "variant": self.variant, "sensitive": self.sensitive,
             "hidden": list(self.hidden), "population": self.population, "n": self.n,
             "label_source": self.label_source,
+            "confusion": [list(row) for row in self.confusion],
             **{name: estimate.to_dict() for name, estimate in self.metrics.items()},
             "per_value": [{k: (v.to_dict() if isinstance(v, Estimate) else v)
                            for k, v in row.items()} for row in self.per_value],
@@ -146,6 +148,7 @@ def score_posterior(posterior: Posterior, truth: np.ndarray, *, population: str,
             method=posterior.method, sensitive=name, population=population,
             n=len(true_codes), hidden=candidates.names, variant=variant,
             label_source=label_source,
+            confusion=_confusion(true_codes, predicted, len(values)),
             metrics={
                 "accuracy": accuracy(true_codes, predicted),
                 "balanced_accuracy": balanced_accuracy(true_codes, predicted, n_boot=n_boot,
@@ -159,6 +162,13 @@ def score_posterior(posterior: Posterior, truth: np.ndarray, *, population: str,
             correct=predicted == true_codes,
         ))
     return results
+
+
+def _confusion(truth: np.ndarray, predicted: np.ndarray, size: int
+               ) -> tuple[tuple[int, ...], ...]:
+    """Counts of (true value, inferred value): aggregate, never per record."""
+    counts = np.bincount(truth * size + predicted, minlength=size * size).reshape(size, size)
+    return tuple(tuple(int(c) for c in row) for row in counts)
 
 
 def _positive_code(value: Any, values: Sequence[Any], name: str) -> int:
