@@ -71,10 +71,18 @@ def _threat(attack: list[str] | None, prior: list[str] | None, **options: Any
     return {"attacks": api.expand_specs(attack, prior), **options}
 
 
-def _dataset_params(dataset: str, seed: int, people: int | None, snps: int | None
-                    ) -> dict[str, Any]:
+def _dataset_params(dataset: str, seed: int, people: int | None, snps: int | None,
+                    extra: list[str] | None = None) -> dict[str, Any]:
+    """Parameters of a built-in data set from --people/--snps/--seed and --data-param."""
     accepted = builtin_parameters(dataset)
-    params = {k: v for k, v in (("people", people), ("snps", snps)) if v is not None}
+    params: dict[str, Any] = {k: v for k, v in (("people", people), ("snps", snps))
+                              if v is not None}
+    for text in extra or []:
+        key, sep, value = text.partition("=")
+        if not sep or key not in accepted:
+            raise TabinvError(f"--data-param {text!r}: dataset {dataset!r} takes "
+                              f"{sorted(accepted) or 'no parameters'} as KEY=VALUE")
+        params[key] = _typed(value, accepted[key], key)
     for key in params:
         if key not in accepted:
             raise TabinvError(f"--{key} applies to data sets that take it (genomic); "
@@ -82,6 +90,19 @@ def _dataset_params(dataset: str, seed: int, people: int | None, snps: int | Non
     if "seed" in accepted:
         params["seed"] = seed
     return params
+
+
+def _typed(value: str, default: Any, key: str) -> Any:
+    if isinstance(default, bool):
+        if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise TabinvError(f"--data-param {key}={value!r}: expected true or false")
+        return value.lower() in ("true", "1", "yes")
+    if isinstance(default, int):
+        try:
+            return int(value)
+        except ValueError:
+            raise TabinvError(f"--data-param {key}={value!r}: expected a whole number") from None
+    return value
 
 
 def _render(assessments: list[api.Assessment], as_json: bool, markdown: bool = False,
@@ -151,14 +172,20 @@ def datasets_list() -> None:
 def datasets_show(name: str, as_json: AsJson = False) -> None:
     """Show a built-in data set's card and its cleaning report."""
     data = load_builtin(name)
+    parameters = builtin_parameters(name)
     if as_json:
         typer.echo(to_json({**data.card.to_dict(), "rows": data.n_rows,
-                            "raw_rows": data.raw_rows, "cleaning": data.cleaning_summary()}))
+                            "raw_rows": data.raw_rows, "cleaning": data.cleaning_summary(),
+                            "parameters": parameters}))
         return
     card = data.card
     out.print(f"[bold]{card.title}[/] ({card.name})\n{card.description.strip()}\n")
     out.print(f"source: {card.source}\nlabel: {card.label} ({card.task}, "
-              f"transform {card.target_transform})\nsensitive: {', '.join(card.sensitive)}")
+              f"transform {card.target_transform})\nsensitive: {', '.join(card.sensitive)}",
+              highlight=False)
+    if parameters:
+        out.print("parameters (assess --data-param KEY=VALUE): " + ", ".join(
+            f"{k}={v}" for k, v in parameters.items()), highlight=False)
     table = Table("column", "kind", "domain / public bounds", "description")
     for column in card.columns:
         spec = column.domain if column.domain is not None else column.bounds
@@ -294,6 +321,9 @@ def assess(
     top_k: TopK = 100,
     people: Annotated[int | None, typer.Option(help="genomic: people to simulate.")] = None,
     snps: Annotated[int | None, typer.Option(help="genomic: SNPs to keep.")] = None,
+    data_param: Annotated[list[str] | None, typer.Option(
+        "--data-param", help="KEY=VALUE parameter of the built-in data set "
+        "(`tabinv datasets show NAME` lists them).")] = None,
     as_json: AsJson = False,
     markdown: Annotated[bool, typer.Option(help="Print Markdown tables.")] = False,
     report: Report = None,
@@ -305,7 +335,8 @@ def assess(
                      top_k=top_k, random_state=seed)
     with working(f"assessing {model} on {dataset}"):
         result = api.assess(dataset, model, sensitive=sensitive, label=label,
-                            dataset_params=_dataset_params(dataset, seed, people, snps),
+                            dataset_params=_dataset_params(dataset, seed, people, snps,
+                                                           data_param),
                             **threat)
     _render([result], as_json, markdown, report)
 
