@@ -2,7 +2,10 @@
 
 from .base import ATTACKS, BaseAttack, attack_names, get_attack
 from .candidates import Candidates, Posterior
+from .confidence import ConfidenceInversion
+from .csmia import CSMIA
+from .lomia import LOMIA
 from .map import MAPInversion
 
-__all__ = ["ATTACKS", "BaseAttack", "Candidates", "MAPInversion", "Posterior",
-           "attack_names", "get_attack"]
+__all__ = ["ATTACKS", "CSMIA", "LOMIA", "BaseAttack", "Candidates", "ConfidenceInversion",
+           "MAPInversion", "Posterior", "attack_names", "get_attack"]

@@ -53,14 +53,16 @@ class BaselineSuite:
         self.smoothing = smoothing
         self.random_state = random_state
 
-    def _inputs(self, frame: pd.DataFrame, labels: Any) -> pd.DataFrame:
+    def inputs(self, frame: pd.DataFrame, labels: Any) -> pd.DataFrame:
+        """The imputation classifier's inputs: known columns plus the label."""
         inputs = frame[list(self.known)].copy()
         y = self.model.encode_label(labels)
         inputs[LABEL_COLUMN] = y if self.model.task == "regression" else \
             np.asarray(self.model.domain(self.model.label), dtype=object)[y]
         return inputs
 
-    def _imputer(self) -> Imputer:
+    def imputer(self) -> Imputer:
+        """An unfitted imputation classifier over the known columns and the label."""
         encoder = self.model.encoder_
         domains: dict[str, Sequence[Any]] = {f: encoder.domain(f) for f in self.known
                                              if encoder.is_categorical(f)}
@@ -78,11 +80,11 @@ class BaselineSuite:
         truth = self.candidates.joint_index(reference)
         counts = np.bincount(truth, minlength=self.candidates.size) + self.smoothing
         self.prior_ = counts / counts.sum()
-        self.imputation_ = self._imputer().fit(self._inputs(reference, reference[label]),
+        self.imputation_ = self.imputer().fit(self.inputs(reference, reference[label]),
                                                truth)
         self.ideal_ = None
         if members is not None:
-            self.ideal_ = self._imputer().fit(self._inputs(members, members[label]),
+            self.ideal_ = self.imputer().fit(self.inputs(members, members[label]),
                                               self.candidates.joint_index(members))
         self.label_rule_ = None
         if self.model.task == "classification":
@@ -108,9 +110,9 @@ class BaselineSuite:
         if name == "prior-mode":
             probabilities = np.tile(self.prior_, (n, 1))
         elif name == "imputation":
-            probabilities = self.imputation_.predict_proba(self._inputs(records, labels))
+            probabilities = self.imputation_.predict_proba(self.inputs(records, labels))
         elif name == "ideal" and self.ideal_ is not None:
-            probabilities = self.ideal_.predict_proba(self._inputs(records, labels))
+            probabilities = self.ideal_.predict_proba(self.inputs(records, labels))
         elif name == "label-rule" and self.label_rule_ is not None:
             probabilities = self.label_rule_[self.model.encode_label(labels)]
         else:

@@ -15,13 +15,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy.special import logsumexp
 
-from ..models.encoding import TabularEncoder
+from ..exceptions import AttackError
+from ..models.encoding import TabularEncoder, encode_codes
 from ..models.oracle import Oracle
+from ..models.target import TargetModel
 from .candidates import Candidates
 
-__all__ = ["UnknownFeatures", "CandidateGrid", "DEFAULT_MEMORY"]
+__all__ = ["UnknownFeatures", "CandidateGrid", "DEFAULT_MEMORY", "unknown_support"]
 
 DEFAULT_MEMORY = 1 << 30  # bytes one chunk of grid rows and model outputs may take
 CACHE_FRIENDLY = 64 << 20  # bytes per chunk that measured fastest
@@ -162,3 +165,38 @@ class CandidateGrid:
                       unknown: Sequence[str]) -> list[str]:
         hidden = set(sensitive) | set(unknown)
         return [f for f in features if f not in hidden]
+
+
+def unknown_support(model: TargetModel, names: Sequence[str], reference: pd.DataFrame | None,
+                    smoothing: float = 1.0, numeric_points: int = 10) -> UnknownFeatures:
+    """Support points and prior weights of the features the attacker does not know.
+
+    Categorical: every category, weighted by its smoothed frequency in the reference
+    sample (or, without one, in the model's published training marginals). Numeric:
+    ``numeric_points`` quantiles of the reference sample, equally weighted.
+    """
+    encoder = model.encoder_
+    values: list[tuple[Any, ...]] = []
+    weights: list[np.ndarray] = []
+    for name in names:
+        if encoder.is_categorical(name):
+            domain = encoder.domain(name)
+            if reference is not None and name in reference.columns:
+                counts = np.bincount(encode_codes(reference[name], domain, name),
+                                     minlength=len(domain))
+            else:
+                counts = model.marginals_[name]
+            counts = counts + smoothing
+            values.append(domain)
+            with np.errstate(divide="ignore"):
+                weights.append(np.log(counts / counts.sum()))
+            continue
+        if reference is None or name not in reference.columns:
+            raise AttackError(
+                f"unknown numeric feature {name!r} is summed out over quantiles of the "
+                "reference sample; give a reference sample that has it"
+            )
+        points = (np.arange(numeric_points) + 0.5) / numeric_points
+        values.append(tuple(np.quantile(reference[name].to_numpy(float), points)))
+        weights.append(np.full(numeric_points, -np.log(numeric_points)))
+    return UnknownFeatures(tuple(names), tuple(values), tuple(weights))

@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import AttackError
-from ..models.encoding import encode_codes
 from ..utils import RandomState
 from .base import BaseAttack, register
 from .candidates import Posterior
-from .grid import DEFAULT_MEMORY, CandidateGrid, UnknownFeatures
+from .grid import DEFAULT_MEMORY, CandidateGrid, UnknownFeatures, unknown_support
 from .likelihood import (
     confidence_log_likelihood,
     confusion_log_likelihood,
@@ -136,32 +135,8 @@ class MAPInversion(BaseAttack):
         raise AttackError(f"prior {self.prior!r} is not one of {PRIOR_KINDS} or a Prior")
 
     def _unknown_support(self, reference: pd.DataFrame | None) -> UnknownFeatures:
-        model = self.oracle_.model
-        encoder = model.encoder_
-        names, values, weights = [], [], []
-        for name in self.unknown_names_:
-            if encoder.is_categorical(name):
-                domain = encoder.domain(name)
-                if reference is not None and name in reference.columns:
-                    counts = np.bincount(encode_codes(reference[name], domain, name),
-                                         minlength=len(domain))
-                else:
-                    counts = model.marginals_[name]
-                counts = counts + self.smoothing
-                values.append(domain)
-                with np.errstate(divide="ignore"):
-                    weights.append(np.log(counts / counts.sum()))
-            else:
-                if reference is None or name not in reference.columns:
-                    raise AttackError(
-                        f"unknown numeric feature {name!r} is summed out over quantiles of "
-                        "the reference sample; give a reference sample that has it"
-                    )
-                points = (np.arange(self.numeric_points) + 0.5) / self.numeric_points
-                values.append(tuple(np.quantile(reference[name].to_numpy(float), points)))
-                weights.append(np.full(self.numeric_points, -np.log(self.numeric_points)))
-            names.append(name)
-        return UnknownFeatures(tuple(names), tuple(values), tuple(weights))
+        return unknown_support(self.oracle_.model, self.unknown_names_, reference,
+                               self.smoothing, self.numeric_points)
 
     def _make_likelihood(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
         oracle = self.oracle_

@@ -1,0 +1,371 @@
+"""Tree structure read from a fitted model, and the leaves a partly known record reaches.
+
+A leaf of a binary tree is a box in the encoded feature space: the conjunction of the
+splits on its path (scikit-learn goes left when ``x <= threshold``, XGBoost when
+``x < split_condition``, both after casting the input to float32). A record whose
+features are only partly known is *consistent* with a leaf when it lies in the leaf's
+box on every known column; splits on the other columns constrain nothing.
+
+:meth:`Router.descend` computes that consistency for many records at once, as the sparse
+(records x leaves) matrix it is: all records move down the tree together, one level per
+step; at a split on a known column each record takes its branch, at a split on a free
+column it takes both. This evaluates exactly the box tests of the leaves a record can
+reach, so it costs O(consistent paths) instead of O(records x leaves x columns), with a
+handful of numpy calls per tree level and no call to the model.
+
+:func:`extract_ensemble` reads scikit-learn decision trees and forests (random forests,
+extra trees; diffprivlib's subclasses included) and XGBoost boosters into
+:class:`TreeEnsemble`, the one representation the white-box attack scores.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import AttackError
+
+__all__ = ["Tree", "Router", "TreeEnsemble", "extract_ensemble", "SUPPORTED_ESTIMATORS"]
+
+SUPPORTED_ESTIMATORS = (
+    "DecisionTreeClassifier", "DecisionTreeRegressor", "ExtraTreeClassifier",
+    "ExtraTreeRegressor", "RandomForestClassifier", "RandomForestRegressor",
+    "ExtraTreesClassifier", "ExtraTreesRegressor", "XGBClassifier", "XGBRegressor",
+    "xgboost.Booster",
+)
+
+#: XGBoost objectives -> link from the summed margin to the output
+_XGB_LINKS = {"binary:logistic": "logistic", "multi:softprob": "softmax",
+              "multi:softmax": "softmax", "reg:squarederror": "identity",
+              "reg:absoluteerror": "identity", "reg:pseudohubererror": "identity"}
+
+
+@dataclass(frozen=True)
+class Tree:
+    """One binary tree over the encoded matrix.
+
+    Attributes
+    ----------
+    left, right : ndarray of int, (n_nodes,)
+        Child node ids; -1 at leaves. Node 0 is the root.
+    feature : ndarray of int, (n_nodes,)
+        Encoded column a node splits on (0 at leaves, never read there).
+    threshold : ndarray of float, (n_nodes,)
+        Split value; a float32 value for XGBoost (stored exactly as float64).
+    strict : bool
+        Go left when ``x < threshold`` (XGBoost) instead of ``x <= threshold``.
+    leaf_index : ndarray of int, (n_nodes,)
+        Position of each leaf among the leaves; -1 for internal nodes.
+    weight : ndarray of float, (L,)
+        Training weight of each leaf: the (weighted) training count for scikit-learn,
+        the cover (hessian sum) for XGBoost.
+    value : ndarray of float, (L, P)
+        Class fractions (scikit-learn classifiers, P = classes), the mean target
+        (scikit-learn regressors, P = 1) or the leaf value added to the margin
+        (XGBoost, P = 1).
+    depth : ndarray of int, (n_nodes,)
+        Depth of every node (the root has depth 0).
+    """
+
+    left: np.ndarray
+    right: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    strict: bool
+    weight: np.ndarray
+    value: np.ndarray
+    leaf_index: np.ndarray = field(init=False)
+    depth: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        leaves = np.flatnonzero(self.left < 0)
+        leaf_index = np.full(len(self.left), -1, dtype=np.int64)
+        leaf_index[leaves] = np.arange(len(leaves))
+        depth = np.zeros(len(self.left), dtype=np.int64)
+        frontier, level = np.array([0]), 0
+        while frontier.size:
+            depth[frontier] = level
+            inner = frontier[self.left[frontier] >= 0]
+            frontier, level = np.concatenate([self.left[inner], self.right[inner]]), level + 1
+        object.__setattr__(self, "leaf_index", leaf_index)
+        object.__setattr__(self, "depth", depth)
+        if len(self.weight) != len(leaves) or len(self.value) != len(leaves):
+            raise AttackError("tree structure: one weight and one value per leaf expected")
+
+    @property
+    def n_leaves(self) -> int:
+        return int(len(self.weight))
+
+    @property
+    def max_depth(self) -> int:
+        return int(self.depth.max())
+
+    def router(self, free: np.ndarray, alive: np.ndarray | None = None) -> Router:
+        """The tree prepared for :meth:`Router.descend` with these free and alive nodes.
+
+        Parameters
+        ----------
+        free : ndarray of bool, (n_nodes,)
+            Nodes whose split column is not known: a record follows both branches.
+        alive : ndarray of bool, (n_nodes,), optional
+            Nodes worth entering (default: all); paths into the others are dropped.
+        """
+        n = len(self.left)
+        sink = n  # an extra node where paths into dead subtrees end
+        alive = np.ones(n, dtype=bool) if alive is None else np.asarray(alive, dtype=bool)
+        is_leaf = self.left < 0
+        inner = ~is_leaf
+        left = np.where(inner, self.left, sink)
+        right = np.where(inner, self.right, sink)
+        left_alive = inner & alive[np.where(inner, self.left, 0)]
+        right_alive = inner & alive[np.where(inner, self.right, 0)]
+        # float32 thresholds t' with  x <= t'  <=>  the model's own rule, for float32 x
+        threshold = self.threshold.astype(np.float32)
+        below = np.nextafter(threshold, np.float32(-np.inf))
+        if self.strict:  # x < t  <=>  x <= (the float32 just below t)
+            threshold = below
+        else:  # x <= t (float64)  <=>  x <= (the largest float32 not above t)
+            threshold = np.where(threshold.astype(float) > self.threshold, below, threshold)
+        fork = inner & free & left_alive & right_alive
+        # a free split with one live branch is a fixed move to it
+        one_way = inner & free & ~fork
+        threshold = np.where(one_way, np.where(left_alive, np.inf, -np.inf), threshold)
+        feature = np.where(one_way, 0, self.feature)
+        kind = np.where(is_leaf, 2, np.where(fork, 1, 0)).astype(np.int8)
+        children = np.stack([np.where(left_alive, left, sink),
+                             np.where(right_alive, right, sink)], axis=1)
+        if not alive[0]:
+            kind[0] = 3
+        return Router(kind=np.append(kind, np.int8(3)),
+                      feature=np.append(feature, 0).astype(np.int64),
+                      threshold=np.append(threshold, np.float32(0)).astype(np.float32),
+                      children=np.append(children, [[sink, sink]], axis=0).ravel(),
+                      leaf_index=np.append(self.leaf_index, -1))
+
+    def alive_nodes(self, leaf_alive: np.ndarray) -> np.ndarray:
+        """Nodes with at least one alive leaf below them, (n_nodes,) bool."""
+        alive = np.zeros(len(self.left), dtype=bool)
+        is_leaf = self.left < 0
+        alive[is_leaf] = leaf_alive[self.leaf_index[is_leaf]]
+        for level in range(self.max_depth - 1, -1, -1):
+            inner = np.flatnonzero((self.depth == level) & ~is_leaf)
+            alive[inner] = alive[self.left[inner]] | alive[self.right[inner]]
+        return alive
+
+
+@dataclass(frozen=True)
+class Router:
+    """A tree's node tables for one attack: which nodes fork, compare or end a path.
+
+    ``kind``: 0 compares a known column (go left when ``x <= threshold``, in float32),
+    1 forks (both branches), 2 is a leaf, 3 is the sink where dead paths end (the last
+    node). ``children`` holds (left, right) of node j at 2j and 2j + 1.
+    """
+
+    kind: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    children: np.ndarray
+    leaf_index: np.ndarray
+
+    def descend(self, encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every (record, leaf) pair where the record is consistent with the leaf.
+
+        Parameters
+        ----------
+        encoded : ndarray of float32, (n, d)
+            Encoded records (float32: the precision trees compare in); the values of
+            free columns are never read.
+
+        Returns
+        -------
+        rows, leaves : ndarray of int, (P,)
+            Record index and leaf position of each consistent pair (each pair once).
+        """
+        n, width = encoded.shape
+        flat = np.ascontiguousarray(encoded, dtype=np.float32).ravel()
+        rows = np.arange(n, dtype=np.int64)
+        nodes = np.zeros(n, dtype=np.int64)
+        found_rows, found_leaves = [], []
+        while rows.size:
+            kind = self.kind[nodes]
+            ended = kind >= 2
+            if ended.any():
+                leaf = kind == 2
+                found_rows.append(rows[leaf])
+                found_leaves.append(self.leaf_index[nodes[leaf]])
+                going = ~ended
+                rows, nodes, kind = rows[going], nodes[going], kind[going]
+            fork = kind == 1
+            if fork.any():
+                fork_rows, fork_nodes = rows[fork], nodes[fork]
+                rows, nodes = rows[~fork], nodes[~fork]
+            values = flat[rows * width + self.feature[nodes]]
+            moved = self.children[2 * nodes + (values > self.threshold[nodes])]
+            if fork.any():
+                rows = np.concatenate([rows, fork_rows, fork_rows])
+                moved = np.concatenate([moved, self.children[2 * fork_nodes],
+                                        self.children[2 * fork_nodes + 1]])
+            nodes = moved
+        if not found_rows:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.concatenate(found_rows), np.concatenate(found_leaves)
+
+
+@dataclass(frozen=True)
+class TreeEnsemble:
+    """The trees of a model and how their leaves combine into an output.
+
+    Attributes
+    ----------
+    kind : {"classifier", "regressor", "booster"}
+        ``classifier`` / ``regressor``: scikit-learn trees (one tree, or a forest
+        averaging its trees). ``booster``: XGBoost, leaf values summed into margins.
+    trees : tuple of Tree
+    estimator : str
+        Type name of the fitted estimator.
+    classes : ndarray of int
+        Classifiers and classifying boosters: the estimator's class labels (column j of
+        a leaf's fractions, or margin j, is class ``classes[j]``); empty otherwise.
+    groups : ndarray of int, (T,)
+        Boosters: the margin (output group) each tree adds to.
+    base_margin : ndarray of float, (n_groups,)
+        Boosters: the margin before any tree.
+    link : {"identity", "logistic", "softmax"}
+        Boosters: margin -> output (regression value, or class probabilities).
+    """
+
+    kind: str
+    trees: tuple[Tree, ...]
+    estimator: str
+    classes: np.ndarray
+    groups: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    base_margin: np.ndarray = field(default_factory=lambda: np.zeros(1))
+    link: str = "identity"
+
+    @property
+    def max_leaves(self) -> int:
+        return max(t.n_leaves for t in self.trees)
+
+
+def _unsupported(estimator: Any, detail: str = "") -> AttackError:
+    return AttackError(
+        f"white-box tree inversion reads tree ensembles; {type(estimator).__name__} is "
+        f"not one{detail}. Supported: {', '.join(SUPPORTED_ESTIMATORS)}"
+    )
+
+
+def extract_ensemble(estimator: Any) -> TreeEnsemble:
+    """Read the trees of a fitted estimator on the encoded matrix.
+
+    Raises
+    ------
+    AttackError
+        The estimator is not a supported tree ensemble (the message names its type and
+        the supported ones), or it uses a feature the attack does not model
+        (multi-output trees, categorical XGBoost splits, DART, a non-NaN ``missing``).
+    """
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        ExtraTreesRegressor,
+        RandomForestClassifier,
+        RandomForestRegressor,
+    )
+    from sklearn.tree import BaseDecisionTree
+
+    if isinstance(estimator, BaseDecisionTree):
+        return _sklearn_ensemble(estimator, [estimator])
+    if isinstance(estimator, (RandomForestClassifier, RandomForestRegressor,
+                              ExtraTreesClassifier, ExtraTreesRegressor)):
+        return _sklearn_ensemble(estimator, list(estimator.estimators_))
+    module = type(estimator).__module__ or ""
+    if module.startswith("xgboost"):
+        return _xgboost_ensemble(estimator)
+    raise _unsupported(estimator)
+
+
+def _sklearn_tree(fitted: Any, classifier: bool) -> Tree:
+    structure = fitted.tree_
+    if structure.n_outputs != 1:
+        raise _unsupported(fitted, " with a single output")
+    left = np.asarray(structure.children_left, dtype=np.int64)
+    leaves = np.flatnonzero(left < 0)
+    raw = np.asarray(structure.value, dtype=float)[leaves, 0, :]
+    if classifier:
+        totals = raw.sum(axis=1, keepdims=True)  # fractions (>= 1.4) or counts (older)
+        value = np.divide(raw, totals, out=np.zeros_like(raw), where=totals > 0)
+    else:
+        value = raw[:, :1]
+    feature = np.where(left < 0, 0, np.asarray(structure.feature, dtype=np.int64))
+    return Tree(left=left, right=np.asarray(structure.children_right, dtype=np.int64),
+                feature=feature, threshold=np.asarray(structure.threshold, dtype=float),
+                strict=False,
+                weight=np.asarray(structure.weighted_n_node_samples, dtype=float)[leaves],
+                value=value)
+
+
+def _sklearn_ensemble(estimator: Any, fitted_trees: list[Any]) -> TreeEnsemble:
+    from sklearn.base import is_classifier
+
+    classifier = is_classifier(estimator)
+    if classifier and np.ndim(estimator.classes_) != 1:
+        raise _unsupported(estimator, " with a single output")
+    trees = tuple(_sklearn_tree(t, classifier) for t in fitted_trees)
+    classes = np.asarray(estimator.classes_ if classifier else [], dtype=np.int64)
+    return TreeEnsemble("classifier" if classifier else "regressor", trees,
+                        type(estimator).__name__, classes)
+
+
+def _xgboost_ensemble(estimator: Any) -> TreeEnsemble:
+    booster = estimator.get_booster() if hasattr(estimator, "get_booster") else estimator
+    if not hasattr(booster, "save_raw"):
+        raise _unsupported(estimator)
+    missing = getattr(estimator, "missing", np.nan)
+    if missing is not None and not np.isnan(missing):
+        raise _unsupported(estimator, f" with missing={missing!r} (only NaN is modelled)")
+    learner = json.loads(bytes(booster.save_raw(raw_format="json")))["learner"]
+    objective = learner["objective"]["name"]
+    if learner["gradient_booster"]["name"] != "gbtree":
+        raise _unsupported(estimator, f" with booster {learner['gradient_booster']['name']!r}"
+                                      " (gbtree only)")
+    if objective not in _XGB_LINKS:
+        raise _unsupported(estimator, f" with objective {objective!r} (supported objectives: "
+                                      f"{', '.join(_XGB_LINKS)})")
+    params = learner["learner_model_param"]
+    if int(params.get("num_target", 1)) != 1:
+        raise _unsupported(estimator, " with a single target")
+    model = learner["gradient_booster"]["model"]
+    n_trees = len(model["trees"])
+    best = booster.attr("best_iteration")  # XGBModel.predict stops there too
+    if best is not None:
+        n_trees = int(model["iteration_indptr"][int(best) + 1])
+    trees = tuple(_xgboost_tree(estimator, model["trees"][t]) for t in range(n_trees))
+    n_groups = max(int(params.get("num_class", 0)), 1)
+    base = np.array([float(v) for v in str(params["base_score"]).strip("[]").split(",")])
+    base = np.broadcast_to(base, (n_groups,)).astype(float)
+    link = _XGB_LINKS[objective]
+    if link == "logistic":  # base_score is a probability
+        base = np.log(base) - np.log1p(-base)
+    classifier = link != "identity"
+    classes = np.arange(max(n_groups, 2) if classifier else 0, dtype=np.int64)
+    if classifier and hasattr(estimator, "classes_"):
+        classes = np.asarray(estimator.classes_, dtype=np.int64)
+    groups = np.asarray(model["tree_info"][:n_trees], dtype=np.int64)
+    return TreeEnsemble("booster", trees, type(estimator).__name__, classes, groups, base,
+                        link)
+
+
+def _xgboost_tree(estimator: Any, tree: dict[str, Any]) -> Tree:
+    if any(int(s) != 0 for s in tree["split_type"]):
+        raise _unsupported(estimator, " with numerical splits only (categorical split found)")
+    left = np.asarray(tree["left_children"], dtype=np.int64)
+    leaves = np.flatnonzero(left < 0)
+    conditions = np.asarray(tree["split_conditions"], dtype=np.float32).astype(float)
+    return Tree(left=left, right=np.asarray(tree["right_children"], dtype=np.int64),
+                feature=np.where(left < 0, 0, np.asarray(tree["split_indices"], dtype=np.int64)),
+                threshold=conditions, strict=True,
+                weight=np.asarray(tree["sum_hessian"], dtype=float)[leaves],
+                value=conditions[leaves, None])
