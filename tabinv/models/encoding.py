@@ -28,6 +28,11 @@ def encode_codes(values: pd.Series | np.ndarray | Sequence[Any], domain: Sequenc
 
     Numbers match a text domain by their text (``1`` matches ``"1"``).
     """
+    numeric = np.asarray(values)
+    if numeric.dtype.kind in "iuf" and _is_numeric_domain(domain):
+        codes = _numeric_codes(numeric.ravel(), domain)
+        if (codes >= 0).all():
+            return codes
     array = np.asarray(values, dtype=object).ravel()
     lookup = pd.Index(list(domain), dtype=object)
     codes = lookup.get_indexer(array)
@@ -46,6 +51,21 @@ def encode_codes(values: pd.Series | np.ndarray | Sequence[Any], domain: Sequenc
             f"{list(domain)}"
         )
     return codes.astype(np.int64)
+
+
+def _is_numeric_domain(domain: Sequence[Any]) -> bool:
+    return all(isinstance(v, (int, float, np.integer, np.floating))
+               and not isinstance(v, (bool, np.bool_)) for v in domain)
+
+
+def _numeric_codes(values: np.ndarray, domain: Sequence[Any]) -> np.ndarray:
+    """Index in a numeric domain by binary search (-1 where absent), no Python objects."""
+    levels = np.asarray(domain, dtype=float)
+    order = np.argsort(levels, kind="stable")
+    ordered = levels[order]
+    position = np.clip(np.searchsorted(ordered, values), 0, len(ordered) - 1)
+    found = ordered[position] == values
+    return np.where(found, order[position], -1).astype(np.int64)
 
 
 def _as_text(value: Any) -> str:
