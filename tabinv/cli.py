@@ -18,6 +18,7 @@ from .data.registry import builtin_card, builtin_names, builtin_parameters, load
 from .data.schema import read_card
 from .data.splits import split_dataset
 from .data.tables import load_table, read_table
+from .defences.commands import register as register_defence_commands
 from .exceptions import TabinvError
 from .report.files import write_report
 from .report.json import to_json
@@ -29,6 +30,7 @@ datasets_app = typer.Typer(help="Built-in data sets and their cards.", no_args_i
 demo_app = typer.Typer(help="Reproductions of published results.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(demo_app, name="demo")
+register_defence_commands(app, demo_app)
 # Wide enough for the results table when output goes to a file or a pipe.
 out = Console(width=None if sys.stdout.isatty() else 170)
 err = Console(stderr=True)

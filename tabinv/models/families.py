@@ -56,7 +56,8 @@ def family_names() -> list[str]:
 
 
 def make_model(family: str, card: Card, *, random_state: RandomState = 0,
-               categorical: str = "onehot", **params: Any) -> TargetModel:
+               categorical: str = "onehot", epsilon: float | None = None,
+               accountant: Any = None, **params: Any) -> TargetModel:
     """Build an unfitted :class:`TargetModel` of ``family`` for ``card``'s label and features.
 
     Parameters
@@ -70,6 +71,11 @@ def make_model(family: str, card: Card, *, random_state: RandomState = 0,
         Seed for randomised estimators.
     categorical : {"onehot", "ordinal"}
         How categorical features are encoded.
+    epsilon : float, optional
+        Train diffprivlib's differentially private counterpart at this epsilon, with
+        bounds from the card's public bounds (see :mod:`tabinv.models.dp`).
+    accountant : diffprivlib BudgetAccountant, optional
+        The run's budget accountant (DP models only).
     **params
         Passed to the estimator (``max_depth=4`` ...).
 
@@ -85,6 +91,10 @@ def make_model(family: str, card: Card, *, random_state: RandomState = 0,
     >>> model.family
     'linear'
     """
+    if epsilon is not None:
+        from .dp import dp_model
+        return dp_model(family, card, epsilon, random_state=random_state,
+                        accountant=accountant, categorical=categorical, **params)
     if family == IWPC_PUBLISHED:
         return published_iwpc_model(card)
     if family not in FAMILIES:

@@ -47,6 +47,15 @@ REVIEWED_TYPES: tuple[str, ...] = (
     "xgboost.core.Booster",
     "xgboost.sklearn.XGBClassifier",
     "xgboost.sklearn.XGBRegressor",
+    # differentially private models (tabinv.models.dp) and diffprivlib's estimators
+    "tabinv.models.dp.DPTargetModel",
+    "tabinv.models.dp.ReferenceCoded",
+    "diffprivlib.accountant.BudgetAccountant",
+    "diffprivlib.models.linear_regression.LinearRegression",
+    "diffprivlib.models.logistic_regression.LogisticRegression",
+    "diffprivlib.models.naive_bayes.GaussianNB",
+    "diffprivlib.models.forest.DecisionTreeClassifier",
+    "diffprivlib.models.forest.RandomForestClassifier",
 )
 
 _SAVE_FORMATS = {"skops": "skops", "json": "xgboost-json", "ubj": "xgboost-ubj"}

@@ -1,0 +1,202 @@
+"""CLI commands of the defences: ``tabinv sweep`` and ``tabinv demo warfarin-dp``.
+
+Registered on the main app by :func:`register` (``tabinv.cli`` calls it), so this module
+does not import :mod:`tabinv.cli` and no import cycle can form.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..api import expand_specs
+from ..exceptions import TabinvError
+from ..report.json import to_json
+from .sweep import SweepResult, sweep, warfarin_dp
+
+__all__ = ["demo_warfarin_dp", "register", "sweep_command"]
+
+out = Console(width=None if sys.stdout.isatty() else 170)
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_WARFARIN_OUT = Path("reports/warfarin-dp/result.json")
+
+
+def friendly(command: F) -> F:
+    """tabinv's errors (and unreadable files) as one line on stderr, exit code 2."""
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (TabinvError, OSError) as error:
+            err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def progress_bar(title: str) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on stderr; yields the ``progress(done, total)`` callback."""
+    columns = (TextColumn(title), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(title, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def parse_epsilons(text: str) -> list[float]:
+    """``"0.25,1,5"`` -> ``[0.25, 1.0, 5.0]``."""
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise TabinvError(f"--epsilons {text!r} must be numbers separated by commas, "
+                          "e.g. 0.25,1,5,20,100") from None
+    if not values:
+        raise TabinvError("--epsilons needs at least one value, e.g. 0.25,1,5,20,100")
+    return values
+
+
+def _number(value: float, sign: str) -> str:
+    return f"{value:{sign}.3f}" if abs(value) < 1000 else f"{value:{sign}.3g}"
+
+
+def _cell(estimate: Any, signed: bool = False) -> str:
+    sign = "+" if signed else ""
+    return (f"{_number(estimate.value, sign)} [{_number(estimate.low, sign)}, "
+            f"{_number(estimate.high, sign)}]")
+
+
+def _label(epsilon: float | None) -> str:
+    return "no DP" if epsilon is None else f"{epsilon:g}"
+
+
+def render(result: SweepResult) -> None:
+    """Utility and attack tables (training members), then the verdict."""
+    metrics = list(result.utility_metrics)
+    table = Table("epsilon", "spent", *metrics, title=f"{result.dataset['name']}: "
+                  f"{result.model['family']} model, utility on non-members "
+                  f"(mean [95% CI] over {len(result.seeds)} seeds)")
+    for point in result.points:
+        spent = point["epsilon_spent"]
+        table.add_row(_label(point["epsilon"]), "-" if spent is None else f"{spent:g}",
+                      *(_cell(point["utility"][m]) for m in metrics))
+    out.print(table)
+    attacks = Table("epsilon", "attack", "sensitive", "accuracy", "- imputation",
+                    "- prior-mode", "prior-mode", "imputation",
+                    title="attacks on training members")
+    for point in result.points:
+        baselines = {(b["method"], b["sensitive"]): b["accuracy"] for b in point["baselines"]
+                     if b["population"] == "members"}
+        for row in point["attacks"]:
+            if row["population"] != "members":
+                continue
+            name = f"{row['method']} ({row['variant']})" if row["variant"] else row["method"]
+            missing = baselines.get(("imputation", row["sensitive"]))
+            attacks.add_row(
+                _label(point["epsilon"]), name, row["sensitive"], _cell(row["accuracy"]),
+                _cell(row["advantage"], True), _cell(row["advantage_over_prior_mode"], True),
+                f"{baselines[('prior-mode', row['sensitive'])].value:.3f}"
+                if ("prior-mode", row["sensitive"]) in baselines else "-",
+                f"{missing.value:.3f}" if missing is not None else "-")
+        attacks.add_section()
+    out.print(attacks)
+    out.print(result.verdict, highlight=False, markup=False)
+
+
+def _emit(result: SweepResult, as_json: bool, path: Path | None) -> None:
+    text = to_json(result.to_dict())
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n", encoding="utf-8")
+        err.print(f"sweep written to {path}", highlight=False)
+    if as_json:
+        typer.echo(text)
+    else:
+        render(result)
+
+
+Sensitive = Annotated[list[str], typer.Option("--sensitive", "-s",
+                                              help="Sensitive column (repeat for joint).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the sweep document on stdout.")]
+Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Parallel processes (-1: all cores); "
+                                   "results do not depend on it.")]
+Seeds = Annotated[int, typer.Option("--seeds", help="Seeds (independent splits and DP "
+                                    "noise) per epsilon.")]
+Seed = Annotated[int, typer.Option("--seed", help="First seed; the others follow it.")]
+LabelSource = Annotated[str, typer.Option(
+    "--label-source", help="Label the attacker holds: 'true' or 'predicted'.")]
+
+
+@friendly
+def sweep_command(
+    sensitive: Sensitive,
+    dataset: Annotated[str, typer.Option(help="Built-in data set name.")] = "iwpc",
+    model: Annotated[str, typer.Option("--model", "-m", help="Model family with a DP "
+                                       "counterpart.")] = "linear",
+    epsilons: Annotated[str, typer.Option(help="Comma-separated epsilon grid.")]
+    = "0.25,1,5,20,100",
+    seeds: Seeds = 5,
+    attack_name: Annotated[list[str] | None, typer.Option(
+        "--attack", "-a", help="Attack to run, repeatable, or 'all'. Default: map.")] = None,
+    prior: Annotated[list[str] | None, typer.Option(
+        "--prior", help="Prior, repeatable: marginal, learned, published, "
+        "conditional:COL[,COL]. Default: marginal and learned.")] = None,
+    rounding: Annotated[int | None, typer.Option(
+        help="Defence on top of DP: confidences rounded to this many decimals.")] = None,
+    known: Annotated[list[str] | None, typer.Option(
+        "--known", "-k", help="Column the attacker knows (default: all other features).")]
+    = None,
+    label: Annotated[str | None, typer.Option(help="Use another column as label.")] = None,
+    label_source: LabelSource = "true",
+    jobs: Jobs = 1,
+    as_json: AsJson = False,
+    out_path: Annotated[Path | None, typer.Option(
+        "--out", help="Also write the sweep document (JSON) here.")] = None,
+    seed: Seed = 0,
+) -> None:
+    """Train the plain and DP models over seeds; compare attacks, baselines and utility."""
+    with progress_bar(f"sweeping {model} on {dataset}") as progress:
+        result = sweep(dataset, model, epsilons=parse_epsilons(epsilons), seeds=seeds,
+                       sensitive=sensitive, attacks=expand_specs(attack_name, prior),
+                       label=label, rounding=rounding, known=known,
+                       label_source=label_source, jobs=jobs, progress=progress,
+                       random_state=seed)
+    _emit(result, as_json, out_path)
+
+
+@friendly
+def demo_warfarin_dp(
+    seeds: Seeds = 5,
+    jobs: Jobs = 1,
+    epsilons: Annotated[str | None, typer.Option(
+        help="Override the grid (default: the paper's 0.25,1,5,20,100 plus "
+        "35,50,70,200,1000).")] = None,
+    label_source: LabelSource = "true",
+    as_json: AsJson = False,
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the sweep "
+                                           "document (JSON).")] = DEFAULT_WARFARIN_OUT,
+    seed: Seed = 0,
+) -> None:
+    """Fredrikson et al. (2014) under DP: genotype inversion vs dosing over epsilon."""
+    grid = parse_epsilons(epsilons) if epsilons is not None else None
+    with progress_bar("warfarin under DP") as progress:
+        result = warfarin_dp(seeds=seeds, epsilons=grid, jobs=jobs, progress=progress,
+                             random_state=seed, label_source=label_source)
+    _emit(result, as_json, out_path)
+    if not as_json:
+        for note in result.notes:
+            out.print(f"- {note}", highlight=False, markup=False)
+
+
+def register(app: typer.Typer, demo_app: typer.Typer) -> None:
+    """Add ``sweep`` to the main app and ``warfarin-dp`` to the demo sub-app."""
+    app.command("sweep")(sweep_command)
+    demo_app.command("warfarin-dp")(demo_warfarin_dp)
