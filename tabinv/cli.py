@@ -154,7 +154,7 @@ Positive = Annotated[list[str] | None, typer.Option(
     "precision for this value.")]
 TopK = Annotated[int, typer.Option("--top-k", help="k of the top-k precision.")]
 Report = Annotated[Path | None, typer.Option(
-    "--out", help="Also write the results to this file (.md Markdown or .json).")]
+    "--out", help="Also write the results to this file (.json, .md or .html).")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed (splits, models, intervals).")]
 
 
@@ -356,6 +356,28 @@ def demo_warfarin(
     with working("inverting the IWPC warfarin model"):
         results = api.demo_warfarin(random_state=seed, label_source=label_source)
     _render(results, as_json, markdown, report)
+
+
+@app.command("report")
+@friendly
+def report_command(
+    result: Annotated[Path, typer.Argument(help="Stored result (--out x.json or --json).")],
+    html: Annotated[Path | None, typer.Option("--html", help="Self-contained HTML.")] = None,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="Markdown.")] = None,
+    png: Annotated[Path | None, typer.Option("--png", help="Folder for the figures.")] = None,
+) -> None:
+    """Re-render a stored result (assessment or sweep) without running anything again."""
+    from .report.files import read_document, render_file
+    from .report.plots import write_png
+
+    if html is None and markdown is None and png is None:
+        raise TabinvError("give --html OUT, --markdown OUT and/or --png FOLDER")
+    for target in (html, markdown):
+        if target is not None:
+            err.print(f"report written to {render_file(result, target)}", highlight=False)
+    if png is not None:
+        written = write_png(read_document(result), png)
+        err.print(f"{len(written)} figures written to {png}", highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

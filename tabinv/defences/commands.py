@@ -111,14 +111,27 @@ def render(result: SweepResult) -> None:
     out.print(result.verdict, highlight=False, markup=False)
 
 
-def _emit(result: SweepResult, as_json: bool, path: Path | None) -> None:
-    text = to_json(result.to_dict())
+def _emit(result: SweepResult, as_json: bool, path: Path | None,
+          figures: bool = False) -> None:
+    """Print the sweep (table or JSON) and write it: .json, .md or .html by the suffix.
+
+    A .json path also gets the Markdown (with PNG figures) and HTML reports beside it
+    when ``figures`` is set (the demo's committed example).
+    """
+    from ..report.files import write_report
+
+    document = result.to_dict()
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text + "\n", encoding="utf-8")
-        err.print(f"sweep written to {path}", highlight=False)
+        command = " ".join(["tabinv", *sys.argv[1:]])
+        write_report(document, path, command=command)
+        written = [path]
+        if figures and path.suffix == ".json":
+            for suffix in (".md", ".html"):
+                written.append(write_report(document, path.with_suffix(suffix),
+                                            command=command, figures=True))
+        err.print(f"sweep written to {', '.join(map(str, written))}", highlight=False)
     if as_json:
-        typer.echo(text)
+        typer.echo(to_json(document))
     else:
         render(result)
 
@@ -182,7 +195,8 @@ def demo_warfarin_dp(
     label_source: LabelSource = "true",
     as_json: AsJson = False,
     out_path: Annotated[Path, typer.Option("--out", help="Where to write the sweep "
-                                           "document (JSON).")] = DEFAULT_WARFARIN_OUT,
+                                           "document (JSON); the Markdown (with PNGs) and "
+                                           "HTML reports go beside it.")] = DEFAULT_WARFARIN_OUT,
     seed: Seed = 0,
 ) -> None:
     """Fredrikson et al. (2014) under DP: genotype inversion vs dosing over epsilon."""
@@ -190,7 +204,7 @@ def demo_warfarin_dp(
     with progress_bar("warfarin under DP") as progress:
         result = warfarin_dp(seeds=seeds, epsilons=grid, jobs=jobs, progress=progress,
                              random_state=seed, label_source=label_source)
-    _emit(result, as_json, out_path)
+    _emit(result, as_json, out_path, figures=True)
     if not as_json:
         for note in result.notes:
             out.print(f"- {note}", highlight=False, markup=False)

@@ -1,75 +1,93 @@
-"""Assessment results as rows of text, rendered to the terminal (rich) or Markdown."""
+"""Results as rows of text, for the terminal (rich), Markdown and HTML.
+
+Every function takes the dict form of the results (see :mod:`tabinv.report.document`);
+the ones the CLI uses also accept live :class:`Assessment` objects.
+"""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..evaluation.estimate import Estimate
 from ..evaluation.results import Assessment
+from .document import (
+    as_document,
+    epsilon_text,
+    fmt,
+    is_baseline,
+    method_key,
+    reading,
+    scenarios,
+    signed,
+    strongest,
+    sweep_points,
+)
+from .document import headlines as _headlines
+from .document import threat_sentence as _threat_sentence
+from .json import to_json
 
-__all__ = ["SUMMARY_HEADER", "assessment_markdown", "fmt", "headlines", "markdown_table",
-           "summary_rows"]
+__all__ = ["SUMMARY_HEADER", "POSITIVE_METRICS", "assessment_markdown", "fmt", "headlines",
+           "markdown_table", "summary_rows", "threat_sentence", "populations",
+           "method_rows", "method_header", "leakage_rows", "membership_rows",
+           "positive_table", "per_value_rows", "cleaning_rows", "timing_rows",
+           "utility_rows", "sweep_attack_rows"]
 
 SUMMARY_HEADER = ("hidden", "inferred", "method", "members acc [95% CI]", "AUC",
                   "non-members acc [95% CI]", "AUC", "members: acc - imputation")
+POSITIVE_METRICS = ("precision", "recall", "f1", "g_mean", "mcc", "fpr")
 
 
-def fmt(estimate: Estimate | None, interval: bool = True) -> str:
-    """``.572 [.551, .593]``, or ``-`` when undefined."""
-    if estimate is None or math.isnan(estimate.value):
-        return "-"
-    value = f"{estimate.value:.3f}"
-    if not interval:
-        return value
-    return f"{value} [{estimate.low:.3f}, {estimate.high:.3f}]"
+def _scenario(assessment: Assessment | Mapping[str, Any]) -> Mapping[str, Any]:
+    if isinstance(assessment, Assessment):
+        return json.loads(to_json(assessment.to_dict(), indent=None))
+    return assessment
 
 
-def _signed(estimate: Estimate) -> str:
-    return f"{estimate.value:+.3f} [{estimate.low:+.3f}, {estimate.high:+.3f}]"
+def _scenarios(source: Any) -> list[dict[str, Any]]:
+    return scenarios(as_document(source))
 
 
-def _leak_cell(leak: Any) -> str:
-    if leak is None:
-        return ""
-    if leak.estimate.low > 0:
-        mark = "leaks"
-    elif leak.estimate.high < 0:
-        mark = "below"
-    else:
-        mark = "no gain"
-    return f"{_signed(leak.estimate)} {mark}"
+def _find(scenario: Mapping[str, Any], row: Mapping[str, Any], population: str
+          ) -> Mapping[str, Any] | None:
+    for other in scenario.get("results", []):
+        if (other["sensitive"], other["method"], other.get("variant", ""),
+                other["population"]) == (row["sensitive"], row["method"],
+                                         row.get("variant", ""), population):
+            return other
+    return None
 
 
-def summary_rows(assessment: Assessment) -> list[tuple[str, ...]]:
+def _unique(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The first result of each (sensitive, method, variant)."""
+    seen, unique = set(), []
+    for row in rows:
+        key = (row["sensitive"], row["method"], row.get("variant", ""))
+        if key not in seen:
+            seen.add(key)
+            unique.append(row)
+    return unique
+
+
+def summary_rows(assessment: Assessment | Mapping[str, Any]) -> list[tuple[str, ...]]:
     """One row per (sensitive attribute, method): members next to non-members."""
-    hidden = " + ".join(assessment.threat["sensitive"])
-    leaks = {(item.method, item.variant, item.sensitive, item.population): item
-             for item in assessment.leakage}
-    rows = []
-    seen = set()
-    for result in assessment.results:
-        key = (result.sensitive, result.method, result.variant)
-        if key in seen:
-            continue
-        seen.add(key)
-        cells = {}
-        for population in ("members", "non-members", "given"):
-            match = [r for r in assessment.results if (r.sensitive, r.method, r.variant,
-                                                        r.population) == (*key, population)]
-            cells[population] = match[0] if match else None
-        leak = leaks.get((result.method, result.variant, result.sensitive, "members")) or \
-            leaks.get((result.method, result.variant, result.sensitive, "given"))
-        first = cells["members"] or cells["given"]
+    scenario = _scenario(assessment)
+    hidden = " + ".join(scenario["threat"]["sensitive"])
+    leaks = {(i["method"], i.get("variant", ""), i["sensitive"], i["population"]): i
+             for i in scenario.get("leakage", [])}
+    rows: list[tuple[str, ...]] = []
+    for result in _unique(scenario.get("results", [])):
+        first = _find(scenario, result, "members") or _find(scenario, result, "given")
+        outside = _find(scenario, result, "non-members")
+        key = (result["method"], result.get("variant", ""), result["sensitive"])
+        leak = leaks.get((*key, "members")) or leaks.get((*key, "given"))
         rows.append((
-            hidden if not rows else "", result.sensitive, result.key,
-            fmt(first.metrics["accuracy"]) if first else "-",
-            fmt(first.metrics["auc"], interval=False) if first else "-",
-            fmt(cells["non-members"].metrics["accuracy"]) if cells["non-members"] else "-",
-            fmt(cells["non-members"].metrics["auc"], interval=False)
-            if cells["non-members"] else "-",
-            _leak_cell(leak),
+            hidden if not rows else "", result["sensitive"], method_key(result),
+            fmt(first["accuracy"]) if first else "-",
+            fmt(first.get("auc"), interval=False) if first else "-",
+            fmt(outside["accuracy"]) if outside else "-",
+            fmt(outside.get("auc"), interval=False) if outside else "-",
+            f"{signed(leak['difference'])} {reading(leak['difference'])}" if leak else "",
         ))
     return rows
 
@@ -80,60 +98,163 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def assessment_markdown(assessments: Sequence[Assessment]) -> str:
+def headlines(assessment: Assessment | Mapping[str, Any]) -> list[str]:
+    """Per inferred attribute: the strongest attack on members, against imputation and
+    against non-members, in one sentence each."""
+    return _headlines(_scenario(assessment))
+
+
+def threat_sentence(assessment: Assessment | Mapping[str, Any]) -> str:
+    """The threat model in plain words (from an assessment or its ``threat`` dict)."""
+    scenario = _scenario(assessment)
+    return _threat_sentence(scenario.get("threat", scenario))
+
+
+def assessment_markdown(assessments: Any) -> str:
     """A Markdown summary: one table for all scenarios, then the verdicts."""
-    rows = [row for a in assessments for row in summary_rows(a)]
+    items = _scenarios(assessments)
+    rows = [row for scenario in items for row in summary_rows(scenario)]
     text = [markdown_table(SUMMARY_HEADER, rows), ""]
-    for assessment in assessments:
-        text += [f"- {line}" for line in headlines(assessment)]
+    for scenario in items:
+        text += [f"- {line}" for line in _headlines(scenario)]
     return "\n".join(text) + "\n"
 
 
-def headlines(assessment: Assessment) -> list[str]:
-    """Per inferred attribute: the strongest attack on members, against imputation and
-    against non-members, in one sentence each."""
-    lines = []
-    membership = {(m["method"], m["variant"], m["sensitive"]): m["difference"]
-                  for m in assessment.membership}
-    for item in _strongest(assessment):
-        gap = membership.get((item.method, item.variant, item.sensitive))
-        text = item.verdict
-        if gap is not None:
-            gap_estimate = Estimate(gap["value"], gap["low"], gap["high"])
-            effect = ("members are easier to attack" if gap_estimate.low > 0 else
-                      "no measurable membership effect")
-            text += f" Members vs non-members: {_signed(gap_estimate)} ({effect})."
-        lines.append(f"[{' + '.join(assessment.threat['sensitive'])} hidden] {text}")
-    return lines
+# -- the full report's tables ----------------------------------------------------------
+
+def populations(scenario: Mapping[str, Any]) -> list[str]:
+    """Populations in order of appearance (members, non-members, given ...)."""
+    return list(dict.fromkeys(r["population"] for r in scenario.get("results", [])))
 
 
-def _strongest(assessment: Assessment) -> list[Any]:
-    best: dict[str, Any] = {}
-    accuracy = {(r.method, r.variant, r.sensitive, r.population): r.metrics["accuracy"].value
-                for r in assessment.results}
-    for item in assessment.leakage:
-        if item.population not in ("members", "given"):
-            continue
-        score = accuracy[(item.method, item.variant, item.sensitive, item.population)]
-        current = best.get(item.sensitive)
-        if current is None or score > current[0]:
-            best[item.sensitive] = (score, item)
-    return [pair[1] for pair in best.values()]
+def method_header(scenario: Mapping[str, Any]) -> tuple[str, ...]:
+    columns: list[str] = ["inferred", "method", "kind"]
+    for population in populations(scenario):
+        columns += [f"{population}: accuracy [95% CI]", f"{population}: AUC [95% CI]"]
+    return tuple(columns)
 
 
-def threat_sentence(assessment: Assessment) -> str:
-    """The threat model in plain words."""
-    threat = assessment.threat
-    access = {"output": "the model's prediction and its residual spread",
-              "confidence": "the model's confidence scores",
-              "label": "only the model's predicted label"}[threat["access"]]
-    if threat.get("rounding") is not None:
-        access += f" rounded to {threat['rounding']} decimals"
-    if threat.get("white_box"):
-        access += ", and the model file itself (white box)"
-    unknown = threat.get("unknown") or []
-    return (f"The attacker wants {' and '.join(threat['sensitive'])}; knows "
-            f"{', '.join(threat['known']) or 'nothing else'}"
-            f"{'; does not know ' + ', '.join(unknown) if unknown else ''}; holds the "
-            f"{'true' if threat['label_source'] == 'true' else 'model-predicted'} "
-            f"`{threat['label']}`; and sees {access}.")
+def method_rows(scenario: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """Every attack and every baseline, one row each, populations side by side."""
+    rows = []
+    unique = _unique(scenario.get("results", []))
+    attributes = list(dict.fromkeys(r["sensitive"] for r in unique))
+    ordered = sorted(unique, key=lambda r: (attributes.index(r["sensitive"]), is_baseline(r)))
+    for result in ordered:
+        cells = [result["sensitive"], method_key(result),
+                 "baseline" if is_baseline(result) else "attack"]
+        for population in populations(scenario):
+            match = _find(scenario, result, population)
+            cells += [fmt(match["accuracy"]) if match else "-",
+                      fmt(match.get("auc")) if match else "-"]
+        rows.append(tuple(cells))
+    return rows
+
+
+def leakage_rows(scenario: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """Each attack's accuracy minus the imputation baseline's, on the same records."""
+    return [(str(item["sensitive"]), method_key(item), str(item["population"]),
+             str(item["over"]), signed(item["difference"]), reading(item["difference"]))
+            for item in scenario.get("leakage", [])]
+
+
+def membership_rows(scenario: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """Each attack on members next to the same attack on non-members."""
+    rows: list[tuple[str, ...]] = []
+    for item in scenario.get("membership", []):
+        row = {**item, "population": "members"}
+        inside, outside = _find(scenario, row, "members"), _find(scenario, row, "non-members")
+        rows.append((str(item["sensitive"]), method_key(item),
+                     fmt(inside["accuracy"]) if inside else "-",
+                     fmt(outside["accuracy"]) if outside else "-",
+                     signed(item["difference"]),
+                     reading(item["difference"], "members easier", "non-members easier",
+                             "no difference")))
+    return rows
+
+
+def positive_table(scenario: Mapping[str, Any]
+                   ) -> tuple[tuple[str, ...], list[tuple[str, ...]]] | None:
+    """Precision, recall ... of the positive value (``--positive``), if any."""
+    scored = [r for r in scenario.get("results", []) if "precision" in r]
+    if not scored:
+        return None
+    top = next((k for r in scored for k in r if k.startswith("top_")), None)
+    metrics = [*POSITIVE_METRICS, *([top] if top else [])]
+    header = ("inferred", "method", "population",
+              *(m.replace("_", "-", 1).replace("_", " ") for m in metrics))
+    rows = [(r["sensitive"], method_key(r), r["population"],
+             *(fmt(r.get(m)) for m in metrics)) for r in scored]
+    return header, rows
+
+
+def per_value_rows(scenario: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """Per hidden value: precision and recall of the strongest attack on members
+    (counts of records per value, never which records)."""
+    rows: list[tuple[str, ...]] = []
+    for item in strongest(scenario):
+        row = _find(scenario, item, item["population"])
+        for entry in (row or {}).get("per_value", []):
+            rows.append((str(item["sensitive"]), method_key(item), str(entry.get("value")),
+                         str(entry.get("support", "-")), str(entry.get("predicted", "-")),
+                         fmt(entry.get("precision")), fmt(entry.get("recall"))))
+    return rows
+
+
+def cleaning_rows(dataset: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    return [(str(step.get("step")), str(step.get("dropped", 0)), str(step.get("changed", 0)))
+            for step in dataset.get("cleaning", [])]
+
+
+def timing_rows(settings: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """Seconds per step (``timings_seconds``), then the total (``seconds``) if recorded."""
+    steps = dict(settings.get("timings_seconds") or {})
+    if settings.get("seconds") is not None:
+        steps["total"] = settings["seconds"]
+    return [(str(step), f"{float(seconds):.3f}") for step, seconds in steps.items()]
+
+
+# -- sweeps ------------------------------------------------------------------------------
+
+def utility_rows(document: Mapping[str, Any]) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """Utility of the target at each epsilon, mean and interval over seeds."""
+    metrics = list(document.get("utility_metrics") or [])
+    header = ("epsilon", "epsilon spent", *metrics)
+    rows = []
+    for point in sweep_points(document):
+        spent = point.get("epsilon_spent")
+        rows.append((epsilon_text(point.get("epsilon")),
+                     "-" if spent is None else f"{spent:g}",
+                     *(fmt(point.get("utility", {}).get(m)) for m in metrics)))
+    return header, rows
+
+
+SWEEP_ATTACK_HEADER = ("epsilon", "method", "kind", "members: accuracy [95% CI]",
+                       "members: acc - imputation", "members: acc - prior-mode",
+                       "non-members: accuracy [95% CI]", "non-members: acc - imputation")
+_SWEEP_CELLS = {"members": ("advantage", "advantage_over_prior_mode"),
+                "non-members": ("advantage",)}
+
+
+def _sweep_cells(entries: Sequence[Mapping[str, Any]], name: str) -> list[str]:
+    cells = []
+    for population, differences in _SWEEP_CELLS.items():
+        match: Mapping[str, Any] = next((e for e in entries if method_key(e) == name and
+                                         e.get("population") == population), {})
+        cells += [fmt(match.get("accuracy")), *(signed(match.get(k)) for k in differences)]
+    return cells
+
+
+def sweep_attack_rows(document: Mapping[str, Any], sensitive: str) -> list[tuple[str, ...]]:
+    """Per epsilon: every attack, then every baseline, members next to non-members."""
+    rows: list[tuple[str, ...]] = []
+    for point in sweep_points(document):
+        epsilon = epsilon_text(point.get("epsilon"))
+        start = len(rows)
+        for kind, entries in (("attack", point.get("attacks", [])),
+                              ("baseline", point.get("baselines", []))):
+            chosen = [e for e in entries if e.get("sensitive") == sensitive]
+            for name in dict.fromkeys(method_key(e) for e in chosen):
+                rows.append((epsilon if len(rows) == start else "", name, kind,
+                             *_sweep_cells(chosen, name)))
+    return rows

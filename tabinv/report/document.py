@@ -1,0 +1,292 @@
+"""Result documents as plain dicts: the one input every report writer renders from.
+
+A *document* is what ``tabinv ... --json`` prints (and what ``--out x.json`` stores):
+
+- an assessment document: ``{"dataset", "model", "results", "leakage", "assessments":
+  [{"threat", "settings", "results", "leakage", "membership", "verdicts"}, ...]}``;
+- a sweep document: ``{"kind": "sweep", "dataset", "model", "threat", "epsilons",
+  "seeds", "utility_metrics", "points": [...], "verdict", "settings"}``.
+
+Optional keys any document may hold: ``command`` (the command that produced it),
+``notes`` (paragraphs to print, e.g. how a reproduction differs from the paper) and
+``records`` (a per-record table, only with ``--include-records``: personal data).
+
+Writers first call :func:`as_document`, so live objects and a stored JSON file give the
+same input (NaN as ``None``, tuples as lists) and hence byte-identical reports.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..evaluation.estimate import Estimate
+from ..evaluation.results import Assessment
+from ..exceptions import TabinvError
+from .json import to_json
+
+__all__ = ["SWEEP", "BASELINE_NAMES", "BASELINE_MEANINGS", "as_document", "scenarios",
+           "triple", "fmt", "signed", "reading", "is_baseline", "method_key", "strongest",
+           "headlines", "threat_sentence", "verdict_paragraph", "epsilon_text",
+           "has_records", "sweep_points"]
+
+SWEEP = "sweep"
+BASELINE_NAMES = ("prior-mode", "imputation", "ideal", "label-rule")
+BASELINE_MEANINGS = {
+    "prior-mode": "always guesses the most frequent value in the attacker's reference "
+                  "sample (no model, no record-specific knowledge)",
+    "imputation": "a classifier trained on the reference sample that predicts the hidden "
+                  "value from what the attacker knows and the label, without the model: "
+                  "what population statistics alone reveal",
+    "ideal": "the same classifier trained on the members themselves: the best a "
+             "model-free guess could do with the training data in hand",
+    "label-rule": "the most likely hidden value given the label alone, from the "
+                  "reference sample",
+}
+_ACCESS = {"output": "the model's prediction and its residual spread",
+           "confidence": "the model's confidence scores",
+           "label": "only the model's predicted label"}
+
+
+def as_document(source: Any) -> dict[str, Any]:
+    """The JSON document of ``source``, made of plain JSON values.
+
+    Parameters
+    ----------
+    source : Assessment, sequence of Assessment, or mapping
+        Live results, a stored document (assessment or sweep), or one
+        ``Assessment.to_dict()``.
+
+    Raises
+    ------
+    TabinvError
+        When ``source`` is none of these.
+    """
+    if isinstance(source, Assessment):
+        source = [source]
+    if isinstance(source, Mapping):
+        document = dict(source)
+        if document.get("kind") != SWEEP and "assessments" not in document \
+                and "threat" in document:
+            document = _wrap(document)
+    elif isinstance(source, Sequence) and source and all(
+            isinstance(item, Assessment) for item in source):
+        from ..api import combine
+
+        document = combine(list(source))
+    else:
+        raise TabinvError(f"cannot report on {type(source).__name__}: expected an "
+                          "Assessment, a list of them, or a tabinv JSON document")
+    _check(document)
+    return json.loads(to_json(document, indent=None))
+
+
+def _wrap(single: dict[str, Any]) -> dict[str, Any]:
+    rest = {k: v for k, v in single.items() if k not in ("dataset", "model")}
+    return {"dataset": single.get("dataset", {}), "model": single.get("model", {}),
+            "results": single.get("results", []), "leakage": single.get("leakage", []),
+            "assessments": [rest]}
+
+
+def _check(document: Mapping[str, Any]) -> None:
+    needed = ("dataset", "model", "points") if document.get("kind") == SWEEP else \
+        ("dataset", "model", "assessments")
+    missing = [key for key in needed if key not in document]
+    if missing:
+        kind = "sweep" if document.get("kind") == SWEEP else "assessment"
+        raise TabinvError(f"not a tabinv {kind} document: missing {', '.join(missing)} "
+                          f"(has {', '.join(sorted(map(str, document))) or 'no keys'})")
+
+
+def scenarios(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each assessment of a document, with the shared dataset and model put back."""
+    return [{**item, "dataset": document.get("dataset", {}),
+             "model": document.get("model", {})} for item in document.get("assessments", [])]
+
+
+def has_records(document: Mapping[str, Any]) -> bool:
+    """True when the document carries per-record data (``--include-records``)."""
+    return bool(document.get("records"))
+
+
+# -- numbers -------------------------------------------------------------------------
+
+def triple(estimate: Any) -> tuple[float, float, float] | None:
+    """``(value, low, high)`` of an Estimate or its dict; None when undefined."""
+    if estimate is None:
+        return None
+    values: tuple[Any, Any, Any]
+    if isinstance(estimate, Estimate):
+        values = (estimate.value, estimate.low, estimate.high)
+    elif isinstance(estimate, Mapping):
+        values = (estimate.get("value"), estimate.get("low"), estimate.get("high"))
+    else:
+        values = (estimate, None, None)
+    value, low, high = (math.nan if v is None else float(v) for v in values)
+    return None if math.isnan(value) else (value, low, high)
+
+
+def _number(x: float, sign: str = "") -> str:
+    """Three decimals; three significant digits for huge values (a DP model's R^2)."""
+    return f"{x:{sign}.3f}" if abs(x) < 1e4 else f"{x:{sign}.3g}"
+
+
+def fmt(estimate: Any, interval: bool = True, sign: str = "") -> str:
+    """``0.572 [0.551, 0.593]``, or ``-`` when undefined."""
+    numbers = triple(estimate)
+    if numbers is None:
+        return "-"
+    value, low, high = numbers
+    if not interval or math.isnan(low) or math.isnan(high):
+        return _number(value, sign)
+    return f"{_number(value, sign)} [{_number(low, sign)}, {_number(high, sign)}]"
+
+
+def signed(estimate: Any) -> str:
+    """``+0.042 [+0.027, +0.056]`` (a difference), or ``-`` when undefined."""
+    return fmt(estimate, sign="+")
+
+
+def reading(difference: Any, above: str = "leaks", below: str = "below",
+            neither: str = "no gain") -> str:
+    """One word for a difference's interval: above 0, below 0, or containing 0."""
+    numbers = triple(difference)
+    if numbers is None or math.isnan(numbers[1]) or math.isnan(numbers[2]):
+        return ""
+    return above if numbers[1] > 0 else below if numbers[2] < 0 else neither
+
+
+def sweep_points(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A sweep's points by increasing epsilon, the non-private model last."""
+    return sorted(document.get("points", []), key=lambda p: (
+        p.get("epsilon") is None, p.get("epsilon") or 0.0))
+
+
+def epsilon_text(epsilon: Any) -> str:
+    """``non-private`` for None, else the epsilon in short form (``0.25``, ``100``)."""
+    return "non-private" if epsilon is None else f"{float(epsilon):g}"
+
+
+# -- methods -------------------------------------------------------------------------
+
+def is_baseline(row: Mapping[str, Any]) -> bool:
+    return row.get("method") in BASELINE_NAMES
+
+
+def method_key(row: Mapping[str, Any]) -> str:
+    """``map (learned prior)``, or the bare method name without a variant."""
+    variant = row.get("variant") or ""
+    return f"{row.get('method')} ({variant})" if variant else str(row.get("method"))
+
+
+def strongest(scenario: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per inferred attribute, the leakage entry of the most accurate attack on members
+    (or on the given records when there are no members)."""
+    accuracy = {(r["method"], r.get("variant", ""), r["sensitive"], r["population"]):
+                (triple(r.get("accuracy")) or (-1.0,))[0] for r in scenario.get("results", [])}
+    best: dict[str, tuple[float, dict[str, Any]]] = {}
+    for item in scenario.get("leakage", []):
+        if item["population"] not in ("members", "given"):
+            continue
+        score = accuracy.get((item["method"], item.get("variant", ""), item["sensitive"],
+                              item["population"]), -1.0)
+        if item["sensitive"] not in best or score > best[item["sensitive"]][0]:
+            best[item["sensitive"]] = (score, item)
+    return [pair[1] for pair in best.values()]
+
+
+def headlines(scenario: Mapping[str, Any]) -> list[str]:
+    """Per inferred attribute: the strongest attack against imputation and against
+    non-members, in one sentence each."""
+    gaps = {(m["method"], m.get("variant", ""), m["sensitive"]): m["difference"]
+            for m in scenario.get("membership", [])}
+    hidden = " + ".join(scenario.get("threat", {}).get("sensitive", []))
+    lines = []
+    for item in strongest(scenario):
+        text = item["verdict"]
+        gap = gaps.get((item["method"], item.get("variant", ""), item["sensitive"]))
+        if triple(gap) is not None:
+            effect = reading(gap, "members are easier to attack",
+                             "non-members are easier to attack",
+                             "no measurable membership effect")
+            text += f" Members vs non-members: {signed(gap)} ({effect})."
+        lines.append(f"[{hidden} hidden] {text}")
+    return lines
+
+
+# -- sentences -----------------------------------------------------------------------
+
+def threat_sentence(threat: Mapping[str, Any]) -> str:
+    """The threat model in plain words: what the attacker wants, knows and sees."""
+    access = _ACCESS.get(threat.get("access", ""), str(threat.get("access", "the model")))
+    if threat.get("rounding") is not None:
+        access += f" rounded to {threat['rounding']} decimals"
+    if threat.get("white_box"):
+        access += ", and the model file itself (white box)"
+    unknown = threat.get("unknown") or []
+    holds = "true" if threat.get("label_source", "true") == "true" else "model-predicted"
+    label = f" `{threat['label']}`" if threat.get("label") else " label"
+    known = ", ".join(threat.get("known") or []) or "nothing else"
+    return (f"The attacker wants {' and '.join(threat.get('sensitive', [])) or '?'} of "
+            f"each targeted person; knows their {known}"
+            f"{'; does not know ' + ', '.join(unknown) if unknown else ''}; holds their "
+            f"{holds}{label}; and can query {access}. The attacker never sees the training "
+            "records.")
+
+
+def _scope(item: Mapping[str, Any], hidden: Sequence[str], several: bool) -> str:
+    name = str(item["sensitive"])
+    if "+" in name:
+        return f"{name} jointly"
+    if several and list(hidden) != [name]:
+        return f"{name} (with {' and '.join(hidden)} hidden)"
+    return name
+
+
+def _finding(item: Mapping[str, Any], scope: str, gap: Any) -> str:
+    verb = {"leaks": "beats", "below": "does worse than"}.get(
+        reading(item["difference"]), "is no better than")
+    population = "the given records" if item["population"] == "given" else item["population"]
+    text = (f"{scope}: the strongest attack on {population}, {method_key(item)}, "
+            f"{verb} imputation ({signed(item['difference'])})")
+    if triple(gap) is not None:
+        effect = reading(gap, "members are easier to attack",
+                         "non-members are easier to attack", "no membership effect")
+        text += f"; members vs non-members {signed(gap)}, {effect}"
+    return text + "."
+
+
+def verdict_paragraph(document: Mapping[str, Any]) -> str:
+    """One paragraph: the sweep's own verdict, or, for assessments, the strongest attack
+    per attribute against imputation and against non-members."""
+    if document.get("kind") == SWEEP:
+        return str(document.get("verdict") or "The sweep document holds no verdict.")
+    items = scenarios(document)
+    leaking: list[str] = []
+    quiet: list[str] = []
+    findings: list[str] = []
+    for scenario in items:
+        hidden = scenario.get("threat", {}).get("sensitive", [])
+        gaps = {(m["method"], m.get("variant", ""), m["sensitive"]): m["difference"]
+                for m in scenario.get("membership", [])}
+        for item in strongest(scenario):
+            scope = _scope(item, hidden, len(items) > 1)
+            (leaking if reading(item["difference"]) == "leaks" else quiet).append(scope)
+            findings.append(_finding(item, scope, gaps.get(
+                (item["method"], item.get("variant", ""), item["sensitive"]))))
+    if not findings:
+        return "No attack was scored against a baseline, so there is no verdict."
+    if leaking:
+        opening = (f"The model leaks {', '.join(leaking)}: the strongest attack infers it "
+                   "more accurately than imputation from population statistics (the whole "
+                   "95% interval of the difference is above 0), so the gain is attributable "
+                   "to the model.")
+        if quiet:
+            opening += f" No measurable leakage of {', '.join(quiet)}."
+    else:
+        opening = ("No attack infers a hidden attribute measurably better than imputation "
+                   "from population statistics: no leakage attributable to the model was "
+                   "found.")
+    return " ".join([opening, *findings])

@@ -1,0 +1,98 @@
+"""Plots: valid, small, deterministic PNGs for both document kinds, no global side effects."""
+
+from __future__ import annotations
+
+import functools
+import struct
+import sys
+
+import matplotlib
+
+from tabinv.report.document import as_document, scenarios
+from tabinv.report.plots import Figure, assessment_figures, figures, sweep_figures, write_png
+
+from . import fake_sweep, planted_assessments
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def size_of(png: bytes) -> tuple[int, int]:
+    """Width and height from the IHDR chunk."""
+    assert png.startswith(PNG) and png[12:16] == b"IHDR"
+    return struct.unpack(">II", png[16:24])
+
+
+def check_png(png: bytes) -> None:
+    width, height = size_of(png)
+    assert 200 <= width <= 1600 and 150 <= height <= 1200, (width, height)
+    assert 2_000 < len(png) < 250_000
+    assert png.endswith(b"IEND\xaeB`\x82")
+
+
+@functools.cache
+def sweep_pngs() -> tuple[Figure, ...]:
+    return tuple(sweep_figures(fake_sweep()))
+
+
+def test_sweep_figures_are_small_pngs():
+    assert [f.name for f in sweep_pngs()] == ["privacy-utility", "accuracy-vs-epsilon",
+                                              "utility-vs-epsilon"]
+    for figure in sweep_pngs():
+        check_png(figure.png)
+        assert figure.caption
+
+
+def test_assessment_figures_bars_and_confusion_per_attribute():
+    document = as_document(list(planted_assessments()))
+    single, joint = scenarios(document)
+    names = [f.name for f in assessment_figures(single, 1)]
+    assert names == ["accuracy-1-vkorc1", "confusion-1-vkorc1"]
+    names = [f.name for f in assessment_figures(joint, 2)]
+    assert names[0] == "accuracy-2-vkorc1-cyp2c9"
+    # the joint attribute has 18 values: too many for a matrix, left to the table
+    assert sorted(names[1:]) == ["confusion-2-cyp2c9", "confusion-2-vkorc1"]
+    for figure in figures(document):
+        check_png(figure.png)
+
+
+def test_confusion_matrix_is_skipped_without_counts():
+    document = as_document(list(planted_assessments())[:1])
+    for row in document["assessments"][0]["results"]:
+        row.pop("confusion", None)
+    assert [f.name for f in figures(document)] == ["accuracy-1-vkorc1"]
+
+
+def test_write_png_gives_the_same_bytes_and_changes_nothing_global(tmp_path):
+    had_pyplot = "matplotlib.pyplot" in sys.modules
+    settings = {key: matplotlib.rcParams[key] for key in matplotlib.rcParams
+                if key != "backend"}  # reading the backend would resolve it
+    paths = write_png(fake_sweep(), tmp_path / "figures")
+    assert [p.read_bytes() for p in paths] == [f.png for f in sweep_pngs()]
+    assert [p.name for p in paths] == [f"{f.name}.png" for f in sweep_pngs()]
+    assert {key: matplotlib.rcParams[key] for key in settings} == settings
+    assert ("matplotlib.pyplot" in sys.modules) == had_pyplot
+
+
+def _renamed(document: dict, old: str, new: str) -> dict:
+    for point in document["points"]:
+        for entry in (*point["attacks"], *point["baselines"]):
+            if entry["sensitive"] == old:
+                entry["sensitive"] = new
+    return document
+
+
+def test_odd_labels_neither_warn_nor_fail():
+    # pytest turns warnings into errors: a missing glyph or bad mathtext would fail here
+    document = _renamed(fake_sweep((1.0, 10.0)), "cyp2c9", "caf\u00e9 $x_1$ \u2713 \u4e2d")
+    for figure in sweep_figures(_renamed(document, "vkorc1", "50% $")):
+        check_png(figure.png)
+
+
+def test_sweeps_with_gaps_still_plot():
+    document = fake_sweep((0.5, 2.0))
+    document["points"] = document["points"][:-1]  # no non-private model
+    document["points"][0]["utility"]["r2"] = {"value": None, "low": None, "high": None}
+    document["points"][1]["attacks"] = document["points"][1]["attacks"][:1]
+    for figure in sweep_figures(document):
+        check_png(figure.png)
+    assert sweep_figures({**fake_sweep(), "points": []}) == []
