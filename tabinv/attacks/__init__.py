@@ -6,6 +6,8 @@ from .confidence import ConfidenceInversion
 from .csmia import CSMIA
 from .lomia import LOMIA
 from .map import MAPInversion
+from .whitebox import WhiteBoxTreeInversion
 
 __all__ = ["ATTACKS", "CSMIA", "LOMIA", "BaseAttack", "Candidates", "ConfidenceInversion",
-           "MAPInversion", "Posterior", "attack_names", "get_attack"]
+           "MAPInversion", "Posterior", "WhiteBoxTreeInversion", "attack_names",
+           "get_attack"]

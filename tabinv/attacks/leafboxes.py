@@ -25,10 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 from ..exceptions import AttackError
 
-__all__ = ["Tree", "Router", "TreeEnsemble", "extract_ensemble", "SUPPORTED_ESTIMATORS"]
+__all__ = ["Tree", "Router", "TreeEnsemble", "BoxReach", "extract_ensemble",
+           "SUPPORTED_ESTIMATORS"]
 
 SUPPORTED_ESTIMATORS = (
     "DecisionTreeClassifier", "DecisionTreeRegressor", "ExtraTreeClassifier",
@@ -116,12 +118,10 @@ class Tree:
         n = len(self.left)
         sink = n  # an extra node where paths into dead subtrees end
         alive = np.ones(n, dtype=bool) if alive is None else np.asarray(alive, dtype=bool)
-        is_leaf = self.left < 0
-        inner = ~is_leaf
-        left = np.where(inner, self.left, sink)
-        right = np.where(inner, self.right, sink)
-        left_alive = inner & alive[np.where(inner, self.left, 0)]
-        right_alive = inner & alive[np.where(inner, self.right, 0)]
+        inner = self.left >= 0
+        left = np.where(inner, self.left, 0)
+        right = np.where(inner, self.right, 0)
+        left_alive, right_alive = inner & alive[left], inner & alive[right]
         # float32 thresholds t' with  x <= t'  <=>  the model's own rule, for float32 x
         threshold = self.threshold.astype(np.float32)
         below = np.nextafter(threshold, np.float32(-np.inf))
@@ -130,20 +130,22 @@ class Tree:
         else:  # x <= t (float64)  <=>  x <= (the largest float32 not above t)
             threshold = np.where(threshold.astype(float) > self.threshold, below, threshold)
         fork = inner & free & left_alive & right_alive
-        # a free split with one live branch is a fixed move to it
-        one_way = inner & free & ~fork
+        one_way = inner & free & ~fork  # a free split with one live branch: a fixed move
         threshold = np.where(one_way, np.where(left_alive, np.inf, -np.inf), threshold)
-        feature = np.where(one_way, 0, self.feature)
-        kind = np.where(is_leaf, 2, np.where(fork, 1, 0)).astype(np.int8)
-        children = np.stack([np.where(left_alive, left, sink),
-                             np.where(right_alive, right, sink)], axis=1)
+        kind = np.where(inner, np.where(fork, 1, 0), 2)
+        itself = np.arange(n)
+        children = np.stack([np.where(left_alive, left, np.where(inner, sink, itself)),
+                             np.where(right_alive, right, np.where(inner, sink, itself))],
+                            axis=1)
         if not alive[0]:
-            kind[0] = 3
-        return Router(kind=np.append(kind, np.int8(3)),
-                      feature=np.append(feature, 0).astype(np.int64),
+            kind[0], children[0] = 3, sink
+        fork_levels = np.zeros(self.max_depth, dtype=bool)
+        fork_levels[self.depth[fork]] = True
+        return Router(kind=np.append(kind, 3).astype(np.int8),
+                      feature=np.append(np.where(one_way, 0, self.feature), 0),
                       threshold=np.append(threshold, np.float32(0)).astype(np.float32),
                       children=np.append(children, [[sink, sink]], axis=0).ravel(),
-                      leaf_index=np.append(self.leaf_index, -1))
+                      leaf_index=np.append(self.leaf_index, -1), fork_levels=fork_levels)
 
     def alive_nodes(self, leaf_alive: np.ndarray) -> np.ndarray:
         """Nodes with at least one alive leaf below them, (n_nodes,) bool."""
@@ -160,9 +162,11 @@ class Tree:
 class Router:
     """A tree's node tables for one attack: which nodes fork, compare or end a path.
 
-    ``kind``: 0 compares a known column (go left when ``x <= threshold``, in float32),
+    ``kind``: 0 compares a known column (go right when ``x > threshold``, in float32),
     1 forks (both branches), 2 is a leaf, 3 is the sink where dead paths end (the last
-    node). ``children`` holds (left, right) of node j at 2j and 2j + 1.
+    node). ``children`` holds (left, right) of node j at 2j and 2j + 1; a leaf and the
+    sink are their own children, so a finished path may take more steps and stay put.
+    ``fork_levels[d]`` says whether any node at depth d forks.
     """
 
     kind: np.ndarray
@@ -170,6 +174,10 @@ class Router:
     threshold: np.ndarray
     children: np.ndarray
     leaf_index: np.ndarray
+    fork_levels: np.ndarray
+
+    #: finished paths are dropped every this many levels (bookkeeping vs wasted steps)
+    DROP_EVERY = 4
 
     def descend(self, encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every (record, leaf) pair where the record is consistent with the leaf.
@@ -189,30 +197,87 @@ class Router:
         flat = np.ascontiguousarray(encoded, dtype=np.float32).ravel()
         rows = np.arange(n, dtype=np.int64)
         nodes = np.zeros(n, dtype=np.int64)
-        found_rows, found_leaves = [], []
-        while rows.size:
-            kind = self.kind[nodes]
-            ended = kind >= 2
-            if ended.any():
-                leaf = kind == 2
-                found_rows.append(rows[leaf])
-                found_leaves.append(self.leaf_index[nodes[leaf]])
-                going = ~ended
-                rows, nodes, kind = rows[going], nodes[going], kind[going]
-            fork = kind == 1
-            if fork.any():
+        found_rows: list[np.ndarray] = []
+        found_leaves: list[np.ndarray] = []
+        for level, forks in enumerate(self.fork_levels):
+            if level % self.DROP_EVERY == self.DROP_EVERY - 1:
+                rows, nodes = self._drop_finished(rows, nodes, found_rows, found_leaves)
+            if forks:
+                fork = self.kind[nodes] == 1
                 fork_rows, fork_nodes = rows[fork], nodes[fork]
                 rows, nodes = rows[~fork], nodes[~fork]
             values = flat[rows * width + self.feature[nodes]]
-            moved = self.children[2 * nodes + (values > self.threshold[nodes])]
-            if fork.any():
+            nodes = self.children[2 * nodes + (values > self.threshold[nodes])]
+            if forks:
                 rows = np.concatenate([rows, fork_rows, fork_rows])
-                moved = np.concatenate([moved, self.children[2 * fork_nodes],
+                nodes = np.concatenate([nodes, self.children[2 * fork_nodes],
                                         self.children[2 * fork_nodes + 1]])
-            nodes = moved
-        if not found_rows:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        self._drop_finished(rows, nodes, found_rows, found_leaves)
         return np.concatenate(found_rows), np.concatenate(found_leaves)
+
+    def _drop_finished(self, rows: np.ndarray, nodes: np.ndarray, found_rows: list[np.ndarray],
+                       found_leaves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Record the paths at leaves, forget those at the sink, return the others."""
+        kind = self.kind[nodes]
+        leaf = kind == 2
+        found_rows.append(rows[leaf])
+        found_leaves.append(self.leaf_index[nodes[leaf]])
+        going = kind < 2
+        return rows[going], nodes[going]
+
+
+class BoxReach:
+    """The leaves of one tree a chunk of records reaches, with some columns free.
+
+    ``consistency`` is A, the sparse (n x L) matrix with a 1 where the record's known
+    columns lie in the leaf's box; ``consistent`` is B, (K x L), the same for the
+    candidates' sensitive columns. A pair (record, leaf) has ``rows[p]``,
+    ``leaves[p]``; :meth:`mean` averages per-pair values over the leaves consistent
+    with both, weighted by the leaves' counts.
+    """
+
+    def __init__(self, consistency: csr_matrix, consistent: np.ndarray,
+                 weight: np.ndarray) -> None:
+        if (np.diff(consistency.indptr) == 0).any():
+            raise AssertionError("a record reaches no leaf of a tree")
+        self.consistency = consistency
+        self.consistent = consistent
+        self.weight = weight
+        self.rows = np.repeat(np.arange(consistency.shape[0]), np.diff(consistency.indptr))
+        self.leaves = consistency.indices
+
+    @classmethod
+    def descend(cls, router: Router, encoded: np.ndarray, consistent: np.ndarray,
+                weight: np.ndarray) -> BoxReach:
+        rows, leaves = router.descend(encoded)
+        shape = (len(encoded), consistent.shape[1])
+        return cls(csr_matrix((np.ones(len(rows)), (rows, leaves)), shape=shape), consistent,
+                   weight)
+
+    def mean(self, values: np.ndarray) -> np.ndarray:
+        """(n, K): sum_l A B count value / sum_l A B count, for per-pair ``values``.
+
+        Where the consistent leaves weigh nothing, they are weighted uniformly instead.
+        """
+        valued = csr_matrix((values, self.consistency.indices, self.consistency.indptr),
+                            shape=self.consistency.shape)
+        weights = self.weight[:, None] * self.consistent.T
+        total, part = self.consistency @ weights, valued @ weights
+        empty = total <= 0
+        if empty.any():
+            uniform = self.consistent.T.astype(float)
+            count = self.consistency @ uniform
+            if not (count > 0).all():
+                raise AssertionError("a candidate reaches no leaf of a tree")
+            total = np.where(empty, count, total)
+            part = np.where(empty, valued @ uniform, part)
+        return part / total
+
+    def log_mean(self, log_values: np.ndarray) -> np.ndarray:
+        """log of :meth:`mean` of exp(``log_values``), without underflow."""
+        shift = np.maximum.reduceat(log_values, self.consistency.indptr[:-1])
+        with np.errstate(divide="ignore"):
+            return np.log(self.mean(np.exp(log_values - shift[self.rows]))) + shift[:, None]
 
 
 @dataclass(frozen=True)
