@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -110,7 +111,7 @@ def _typed(value: str, default: Any, key: str) -> Any:
 def _render(assessments: list[api.Assessment], as_json: bool, markdown: bool = False,
             report: Path | None = None) -> None:
     if report is not None:
-        write_report(assessments, report, command=" ".join(["tabinv", *sys.argv[1:]]))
+        write_report(assessments, report, command=shlex.join(["tabinv", *sys.argv[1:]]))
         err.print(f"results written to {report}", highlight=False)
     if as_json:
         typer.echo(to_json(api.combine(assessments)))

@@ -7,6 +7,7 @@ does not import :mod:`tabinv.cli` and no import cycle can form.
 from __future__ import annotations
 
 import functools
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -122,7 +123,7 @@ def _emit(result: SweepResult, as_json: bool, path: Path | None,
 
     document = result.to_dict()
     if path is not None:
-        command = " ".join(["tabinv", *sys.argv[1:]])
+        command = shlex.join(["tabinv", *sys.argv[1:]])
         write_report(document, path, command=command)
         written = [path]
         if figures and path.suffix == ".json":
