@@ -41,7 +41,9 @@ BASELINE_MEANINGS = {
                   "value from what the attacker knows and the label, without the model: "
                   "what population statistics alone reveal",
     "ideal": "the same classifier trained on the members themselves: the best a "
-             "model-free guess could do with the training data in hand",
+             "model-free guess could do with the training data in hand (scored in-sample "
+             "on members, so with many features, e.g. thousands of SNPs, it can reach 1.0 "
+             "there; its non-member figure is the fair one)",
     "label-rule": "the most likely hidden value given the label alone, from the "
                   "reference sample",
 }
@@ -218,6 +220,13 @@ def headlines(scenario: Mapping[str, Any]) -> list[str]:
 
 # -- sentences -----------------------------------------------------------------------
 
+def _listing(names: Sequence[str], shown: int = 12) -> str:
+    """Column names for a sentence; long lists (thousands of SNPs) are shortened."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more columns"
+
+
 def threat_sentence(threat: Mapping[str, Any]) -> str:
     """The threat model in plain words: what the attacker wants, knows and sees."""
     access = _ACCESS.get(threat.get("access", ""), str(threat.get("access", "the model")))
@@ -225,13 +234,13 @@ def threat_sentence(threat: Mapping[str, Any]) -> str:
         access += f" rounded to {threat['rounding']} decimals"
     if threat.get("white_box"):
         access += ", and the model file itself (white box)"
-    unknown = threat.get("unknown") or []
+    unknown = _listing(threat.get("unknown") or [])
     holds = "true" if threat.get("label_source", "true") == "true" else "model-predicted"
     label = f" `{threat['label']}`" if threat.get("label") else " label"
-    known = ", ".join(threat.get("known") or []) or "nothing else"
+    known = _listing(threat.get("known") or []) or "nothing else"
     return (f"The attacker wants {' and '.join(threat.get('sensitive', [])) or '?'} of "
             f"each targeted person; knows their {known}"
-            f"{'; does not know ' + ', '.join(unknown) if unknown else ''}; holds their "
+            f"{'; does not know ' + unknown if unknown else ''}; holds their "
             f"{holds}{label}; and can query {access}. The attacker never sees the training "
             "records.")
 

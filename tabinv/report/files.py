@@ -19,6 +19,7 @@ from ..exceptions import TabinvError
 from .document import (
     BASELINE_MEANINGS,
     SWEEP,
+    _listing,
     as_document,
     epsilon_text,
     has_records,
@@ -130,7 +131,7 @@ def _model(model: Mapping[str, Any]) -> list[Block]:
     if model.get("target_transform") not in (None, "identity"):
         text += f" (on the {model['target_transform']} scale)"
     if model.get("features"):
-        text += " from " + ", ".join(model["features"])
+        text += " from " + _listing(model["features"])
     if model.get("n_train"):
         text += f"; trained on {model['n_train']} members"
     if model.get("epsilon") is not None:
