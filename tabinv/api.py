@@ -37,7 +37,8 @@ from .models.oracle import Oracle
 from .models.target import TargetModel
 
 __all__ = ["LABEL_SOURCES", "Assessment", "AttackSpec", "ThreatModel", "assess",
-           "attack_records", "combine", "demo_warfarin", "expand_specs", "run_attacks"]
+           "attack_records", "combine", "demo_warfarin", "expand_specs", "run_attacks",
+           "run_inventory", "sweep_defences"]
 
 LABEL_SOURCES = ("true", "predicted")
 
@@ -308,3 +309,27 @@ def combine(assessments: Sequence[Assessment]) -> dict[str, Any]:
             "leakage": [row for a in assessments for row in a.to_dict()["leakage"]],
             "assessments": [{k: v for k, v in a.to_dict().items()
                              if k not in ("dataset", "model")} for a in assessments]}
+
+
+def sweep_defences(dataset: str | Dataset, family: str, **options: Any) -> Any:
+    """Plain and DP models over an epsilon grid and seeds.
+
+    See :func:`tabinv.defences.sweep.sweep` for the options.
+    """
+    from .defences.sweep import sweep
+
+    return sweep(dataset, family, **options)
+
+
+def run_inventory(inventory: Any, out: Any, *, executor: str = "local", jobs: int = 1,
+                  scheduler: str | None = None, progress: Any = None) -> Any:
+    """Assess every entry of a model inventory (TOML file or parsed), resumably.
+
+    See :mod:`tabinv.batch`; returns the :class:`~tabinv.batch.runner.BatchResult`.
+    """
+    from .batch import Inventory, make_executor, read_inventory, run_batch
+
+    parsed = inventory if isinstance(inventory, Inventory) else read_inventory(inventory)
+    return run_batch(parsed, out, executor=make_executor(executor, jobs=jobs,
+                                                         scheduler=scheduler),
+                     progress=progress)

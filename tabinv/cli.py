@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from . import api
+from .batch.commands import batch as batch_command
+from .batch.commands import inventory_app
 from .data.registry import builtin_card, builtin_names, builtin_parameters, load_builtin
 from .data.schema import read_card
 from .data.splits import split_dataset
@@ -25,13 +27,17 @@ from .report.files import write_report
 from .report.json import to_json
 from .report.tables import SUMMARY_HEADER, assessment_markdown, headlines, summary_rows
 
-app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_show_locals=False,
+app = typer.Typer(help="Measure how much a trained model leaks about the people in its "
+                  "training data: attribute inversion against honest baselines.",
+                  no_args_is_help=True, pretty_exceptions_show_locals=False,
                   add_completion=False)
 datasets_app = typer.Typer(help="Built-in data sets and their cards.", no_args_is_help=True)
 demo_app = typer.Typer(help="Reproductions of published results.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(demo_app, name="demo")
 register_defence_commands(app, demo_app)
+app.command("batch")(batch_command)
+app.add_typer(inventory_app, name="inventory")
 # Wide enough for the results table when output goes to a file or a pipe.
 out = Console(width=None if sys.stdout.isatty() else 170)
 err = Console(stderr=True)

@@ -1,0 +1,128 @@
+"""Commands of batch runs: ``tabinv batch`` and ``tabinv inventory example|check``.
+
+Each parses, calls :mod:`tabinv.batch`, renders. ``tabinv batch`` exits 0 when every entry
+succeeded, 1 when some failed (their results are still written), 2 when it could not run
+(an invalid inventory, an unusable output directory or scheduler).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..exceptions import TabinvError
+from .executors import make_executor
+from .inventory import read_inventory
+from .runner import BatchProgress, BatchResult, run_batch
+
+__all__ = ["batch", "inventory_app", "inventory_check", "inventory_example", "main"]
+
+inventory_app = typer.Typer(help="Model inventories for `tabinv batch`.", no_args_is_help=True)
+err = Console(stderr=True)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """tabinv's errors (an invalid inventory lists every problem) -> stderr, exit 2."""
+    try:
+        yield
+    except (TabinvError, OSError) as error:
+        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def _progress_bar(total: int) -> Iterator[Callable[[BatchProgress], None]]:
+    columns = (TextColumn("[bold]batch"), BarColumn(), TextColumn(
+        "{task.fields[done]} done, [red]{task.fields[failed]} failed[/], "
+        "{task.fields[remaining]} remaining"), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task("batch", total=total, done=0, failed=0, remaining=total)
+
+        def show(state: BatchProgress) -> None:
+            bar.update(task, completed=state.done, done=state.done, failed=state.failed,
+                       remaining=state.remaining)
+        yield show
+
+
+def _render(result: BatchResult, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    reused = f" ({result.reused} reused from earlier runs)" if result.reused else ""
+    typer.echo(f"{result.total} entries: {result.succeeded} succeeded{reused}, "
+               f"{result.failed} failed in {result.seconds:.1f} s ({result.executor})")
+    for name, error in result.failures:
+        typer.echo(f"  failed {name}: {error}")
+    typer.echo(f"summary: {result.out / 'summary.parquet'} (and .csv); "
+               f"index: {result.out / 'index.html'}")
+    if result.failed:
+        typer.echo(f"tracebacks: {result.out / 'batch.log'}")
+
+
+def batch(
+    inventory: Annotated[Path, typer.Argument(help="Inventory file (TOML).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (reused: "
+                                      "finished entries are not redone).")],
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (local) or "
+                                      "LocalCluster workers (dask).")] = 1,
+    executor: Annotated[str, typer.Option(help="local (worker processes on this machine), "
+                                          "dask, or serial (in this process).")] = "local",
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address; default: "
+                                                  "a LocalCluster on 127.0.0.1.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """Assess every model of an inventory; rerun to resume. Exit 0 only if all succeeded."""
+    with _errors():
+        parsed = read_inventory(inventory)
+        chosen = make_executor(executor, jobs=jobs, scheduler=scheduler)
+        with _progress_bar(len(parsed)) as show:
+            result = run_batch(parsed, out, executor=chosen, progress=show)
+    _render(result, as_json)
+    raise typer.Exit(result.exit_code)
+
+
+@inventory_app.command("example")
+def inventory_example(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for models/ and "
+                                      "inventory.toml.")],
+    entries: Annotated[int, typer.Option(help="Number of models to train.")] = 20,
+    seed: Annotated[int, typer.Option(help="Seed of the first entry (then +1 each).")] = 0,
+) -> None:
+    """Train N small models of mixed families on IWPC and write their inventory."""
+    from .example import write_example_inventory
+
+    with _errors(), err.status(f"training {entries} models"):
+        path = write_example_inventory(out, entries=entries, seed=seed)
+    typer.echo(f"wrote {entries} models and {path}")
+
+
+@inventory_app.command("check")
+def inventory_check(
+    inventory: Annotated[Path, typer.Argument(help="Inventory file (TOML).")],
+) -> None:
+    """Validate an inventory and list every problem (nothing is run)."""
+    with _errors():
+        parsed = read_inventory(inventory)
+    typer.echo(f"{inventory}: {len(parsed)} entries, no problems")
+
+
+def main() -> None:  # pragma: no cover - ``python -m tabinv.batch.commands``
+    """The batch commands on their own (tests run them in a subprocess)."""
+    app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False,
+                      add_completion=False)
+    app.command("batch")(batch)
+    app.add_typer(inventory_app, name="inventory")
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

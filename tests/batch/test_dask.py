@@ -1,0 +1,96 @@
+"""The Dask executor on a real LocalCluster (two worker processes on 127.0.0.1), with a
+worker killed while it assesses an entry: the task is retried and the results match the
+local executor's exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from tabinv.batch.executors import DaskExecutor, LocalExecutor
+from tabinv.batch.inventory import read_inventory
+from tabinv.batch.runner import run_batch
+
+from . import save, save_onnx, train, write_inventory
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def inventory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("dask")
+    save(train("linear", seed=2), folder / "linear.skops")
+    save(train("xgboost", "dose_class", seed=3, n_estimators=5), folder / "boost.ubj")
+    onnx = save_onnx(train("tree", "dose_class", seed=4, max_depth=4), folder / "tree.onnx")
+    return write_inventory(folder / "inventory.toml", [
+        {"name": "linear", "model": "linear.skops", "seed": 2,
+         "sensitive": [["vkorc1", "cyp2c9"]]},
+        {"name": "boost", "model": "boost.ubj", "label": "dose_class", "seed": 3,
+         "access": "label-only"},
+        {"name": "tree", **{**onnx, "model": "tree.onnx"}, "seed": 4, "access": "rounded",
+         "decimals": 1},
+    ])
+
+
+def worker_pids(client: Any) -> dict[str, int]:
+    return client.run(os.getpid)
+
+
+def test_cluster_listens_on_loopback_only(client: Any) -> None:
+    addresses = [client.scheduler.address, *worker_pids(client)]
+    assert all(address.startswith("tcp://127.0.0.1:") for address in addresses), addresses
+
+
+def test_killed_worker_task_is_retried_and_results_match_local(
+        client: Any, inventory: Path, tmp_path: Path) -> None:
+    entries = read_inventory(inventory)
+    outcome: dict[str, Any] = {}
+    runner = threading.Thread(target=lambda: outcome.update(result=run_batch(
+        entries, tmp_path / "dask", executor=DaskExecutor(client=client))))
+    before = worker_pids(client)
+    runner.start()
+    killed = None
+    deadline = time.monotonic() + 60
+    while killed is None and time.monotonic() < deadline:
+        busy = {w: keys for w, keys in client.processing().items()
+                if any(str(k).startswith("tabinv-entry-") for k in keys)}
+        if busy:
+            time.sleep(0.3)  # well inside the task (an entry takes about a second)
+            address, keys = next(iter(busy.items()))
+            if client.processing([address])[address] == keys:  # the same task, mid-run
+                killed = before[address]
+                os.kill(killed, signal.SIGKILL)
+        time.sleep(0.02)
+    runner.join(timeout=120)
+    assert killed is not None, "no task was seen running"
+    result = outcome["result"]
+    assert (result.succeeded, result.failed) == (3, 0), result.failures
+    client.wait_for_workers(2, timeout=30)
+    assert killed not in worker_pids(client).values()  # the nanny started a new worker
+
+    local = run_batch(entries, tmp_path / "local", executor=LocalExecutor(1))
+    pd.testing.assert_frame_equal(result.summary, local.summary)
+    for name in ("linear", "boost", "tree"):
+        dask_report, local_report = (
+            json.loads((tmp_path / where / "entries" / name / "report.json").read_text())
+            for where in ("dask", "local"))
+        for report in (dask_report, local_report):
+            for assessment in report["assessments"]:
+                assessment["settings"].pop("timings_seconds")
+        assert dask_report == local_report
