@@ -5,6 +5,11 @@ encoded record G = K x U times and overwriting only the columns of the sensitive
 attribute(s) (K joint candidates) and of the features the attacker does not know
 (U support points, weighted by their priors). No Python loop runs over records or
 candidates: only over chunks of records.
+
+Linear and logistic models are not queried on the grid at all: their outputs on every
+grid row follow from one product per record plus one per grid point
+(:mod:`tabinv.attacks.fastpath`), chosen automatically when the oracle offers the
+model's linear parts.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from ..models.encoding import TabularEncoder, encode_codes
 from ..models.oracle import Oracle
 from ..models.target import TargetModel
 from .candidates import Candidates
+from .fastpath import LinearGridScorer
 
 __all__ = ["UnknownFeatures", "CandidateGrid", "DEFAULT_MEMORY", "unknown_support"]
 
@@ -98,8 +104,9 @@ class CandidateGrid:
     def chunk_size(self, width: int, memory: int) -> int:
         """Records per chunk so that rows plus outputs fit in ``memory`` bytes.
 
-        Chunks are also kept near ``CACHE_FRIENDLY`` bytes: larger temporaries were
-        measured to be slower (page faults), not faster.
+        ``width`` is the number of floats held per grid point (the encoded width plus
+        outputs for the generic path). Chunks are also kept near ``CACHE_FRIENDLY``
+        bytes: larger temporaries were measured to be slower (page faults), not faster.
         """
         per_record = self.n_points * (width + 8) * 8 * 2
         return max(1, int(min(memory, CACHE_FRIENDLY) // max(per_record, 1)))
@@ -114,12 +121,20 @@ class CandidateGrid:
         chunks' results are stacked.
         """
         n = encoded.shape[0]
-        step = self.chunk_size(encoded.shape[1], memory)
+        fast = oracle.linear_parts()
+        if fast is None:
+            step = self.chunk_size(encoded.shape[1], memory)
+        else:
+            scorer = LinearGridScorer(oracle, fast, self.patches)
+            step = self.chunk_size(scorer.outputs_per_point, memory)
         parts = []
         for start in range(0, max(n, 1), step):
             stop = min(n, start + step)
-            outputs = oracle.query_encoded(self.rows(encoded[start:stop]))
-            outputs = outputs.reshape(stop - start, self.n_points, *outputs.shape[1:])
+            if fast is not None:
+                outputs = scorer.outputs(encoded[start:stop])
+            else:
+                outputs = oracle.query_encoded(self.rows(encoded[start:stop]))
+                outputs = outputs.reshape(stop - start, self.n_points, *outputs.shape[1:])
             parts.append(reduce(outputs, slice(start, stop)))
         return np.concatenate(parts, axis=0)
 
@@ -134,7 +149,10 @@ class CandidateGrid:
         k = self.candidates.size
 
         def reduce(outputs: np.ndarray, records: slice) -> np.ndarray:
-            log_lik = score(outputs, y[records]) + self.log_weight[None, :]
+            log_lik = score(outputs, y[records])
+            if not self.unknown.names:  # one point per candidate, log weight 0
+                return log_lik
+            log_lik += self.log_weight[None, :]
             return logsumexp(log_lik.reshape(log_lik.shape[0], k, -1), axis=2)
 
         return self.map_chunks(oracle, encoded, reduce, memory)

@@ -8,16 +8,79 @@ model grants (a regression's residual sigma, a classifier's confusion counts).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ..exceptions import AttackError
 from .target import TargetModel
 
-__all__ = ["Oracle", "ACCESS_LEVELS"]
+__all__ = ["Oracle", "ACCESS_LEVELS", "LinearParts", "linear_parts"]
 
 #: what an attacker can see of one query
 ACCESS_LEVELS = ("output", "confidence", "label")
+#: links of :class:`LinearParts`: decision values -> the estimator's own output
+LINKS = ("identity", "ovr", "softmax")
+
+
+@dataclass(frozen=True)
+class LinearParts:
+    """A linear model's output as decision values ``X @ coef.T + intercept`` plus a link.
+
+    ``coef`` is (m, d) on the full encoded width, ``intercept`` (m,). ``link``:
+    ``identity`` (regression, m = 1), ``ovr`` (scikit-learn's one-vs-rest logistic
+    probabilities: expit, then normalised over classes; binary: [1 - p, p]) or
+    ``softmax`` (multinomial; binary: softmax of [-z, z]). The output covers the
+    estimator's classes (``TargetModel.classes_present_`` places them in the label's
+    domain).
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    link: str
+
+
+def _linear_types() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """(regressors, logistic classifiers) whose outputs are exactly a linear map + link."""
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
+    from .dp import LinearRegression as DPLinear
+    from .dp import LogisticRegression as DPLogistic
+    from .published import FixedLinearModel
+    return (LinearRegression, FixedLinearModel, DPLinear), (LogisticRegression, DPLogistic)
+
+
+def linear_parts(estimator: Any) -> LinearParts | None:
+    """The :class:`LinearParts` of a fitted linear estimator, or None for any other model.
+
+    Exact classes only (scikit-learn and diffprivlib ``LinearRegression`` /
+    ``LogisticRegression``, :class:`~tabinv.models.published.FixedLinearModel`,
+    :class:`~tabinv.models.dp.ReferenceCoded` around a linear regressor): a subclass
+    could change ``predict``.
+    """
+    from .dp import ReferenceCoded
+    regressors, classifiers = _linear_types()
+    kind = type(estimator)
+    if kind is ReferenceCoded:
+        inner = linear_parts(getattr(estimator, "estimator_", None))
+        if inner is None or inner.link != "identity":
+            return None
+        coef = np.zeros((1, int(estimator.n_columns)))
+        coef[:, list(estimator.keep)] = inner.coef
+        return LinearParts(coef, inner.intercept, "identity")
+    if kind not in (*regressors, *classifiers) or not isinstance(
+            getattr(estimator, "coef_", None), np.ndarray):
+        return None
+    coef = np.atleast_2d(np.asarray(estimator.coef_, dtype=float))
+    intercept = np.broadcast_to(np.asarray(estimator.intercept_, dtype=float),
+                                (coef.shape[0],)).copy()
+    if kind in regressors:
+        return LinearParts(coef, intercept, "identity") if coef.shape[0] == 1 else None
+    multi_class = getattr(estimator, "multi_class", "deprecated")
+    ovr = multi_class in ("ovr", "warn") or (
+        multi_class in ("auto", "deprecated")
+        and (len(estimator.classes_) <= 2 or estimator.solver == "liblinear"))
+    return LinearParts(coef, intercept, "ovr" if ovr else "softmax")
 
 
 @dataclass(frozen=True)
@@ -87,6 +150,18 @@ class Oracle:
         if self.model.task != "classification":
             raise AttackError("confusion counts exist for classifiers only")
         return np.asarray(self.model.confusion_)
+
+    def linear_parts(self) -> LinearParts | None:
+        """The model as a linear map plus link, when it is one (else None).
+
+        This is the same information as answering queries (any output of the model is
+        a function of it), so it is offered at every access level; attacks use it to
+        score the candidate grid without building it (:mod:`tabinv.attacks.fastpath`).
+        Models whose ``output_encoded`` is not :class:`TargetModel`'s own get None.
+        """
+        if type(self.model).output_encoded is not TargetModel.output_encoded:
+            return None
+        return linear_parts(getattr(self.model, "estimator_", None))
 
     def query_encoded(self, encoded: np.ndarray) -> np.ndarray:
         """What the attacker sees for already encoded rows.

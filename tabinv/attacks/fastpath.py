@@ -1,0 +1,92 @@
+"""Linear and logistic models scored on the candidate grid without building it.
+
+A linear model's decision values on a candidate row are the known part of the record
+plus the candidate's part: with the grid's patched columns P (sensitive attributes and
+unknown features) and the other columns Q,
+
+    z(record i, grid point g) = X[i, Q] @ coef[:, Q].T + intercept   (base, once per record)
+                              + block[g, P] @ coef[:, P].T          (contribution, once per g)
+
+so the (n x G) decision values cost one (n, d) product and one broadcast addition instead
+of a model call on n x G rows of width d. The oracle's output follows from them exactly
+as the estimator computes it (identity for a regression; scikit-learn's one-vs-rest or
+softmax probabilities for logistic regression), then placed on the label's domain, then
+rounded or reduced to the predicted label as the oracle does. Tests check the outputs
+against the black-box path to 1e-9 (``tests/attacks/test_fastpath.py``).
+
+This is the same information as black-box queries, so it is used at every access level
+when :meth:`~tabinv.models.oracle.Oracle.linear_parts` gives the model's parts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.special import expit, softmax
+
+from ..models.oracle import LinearParts, Oracle
+
+__all__ = ["LinearGridScorer"]
+
+
+class LinearGridScorer:
+    """Oracle outputs on the candidate grid of a linear or logistic model.
+
+    Parameters
+    ----------
+    oracle : Oracle
+        Decides the output (regression value, confidences, rounded confidences, label).
+    parts : LinearParts
+        From ``oracle.linear_parts()``.
+    patches : sequence of (slice, (G, width) array)
+        The grid's patched columns and their values at every grid point.
+    """
+
+    def __init__(self, oracle: Oracle, parts: LinearParts,
+                 patches: Sequence[tuple[slice, np.ndarray]]) -> None:
+        self.oracle = oracle
+        self.link = parts.link
+        coef = np.array(parts.coef, dtype=float)  # (m, d)
+        n_points = patches[0][1].shape[0] if patches else 1
+        contribution = np.zeros((n_points, coef.shape[0]))
+        for columns, block in patches:
+            contribution += block @ coef[:, columns].T
+            coef[:, columns] = 0.0  # the record's own values there are overwritten
+        self.known_coef = coef.T  # (d, m): base = encoded @ known_coef + intercept
+        self.intercept = np.asarray(parts.intercept, dtype=float)
+        self.contribution = contribution  # (G, m)
+        model = oracle.model
+        self.classes = (np.asarray(model.classes_present_) if model.task == "classification"
+                        else None)
+        self.n_classes = len(model.domain(model.label)) if self.classes is not None else 0
+
+    @property
+    def outputs_per_point(self) -> int:
+        """Floats held per (record, grid point) while a chunk is scored."""
+        return 1 if self.classes is None else 2 * (self.n_classes + self.contribution.shape[1])
+
+    def outputs(self, encoded: np.ndarray) -> np.ndarray:
+        """What the oracle answers on every grid row of ``encoded`` records: (n, G, ...)."""
+        base = encoded @ self.known_coef + self.intercept  # (n, m)
+        decision = base[:, None, :] + self.contribution[None, :, :]  # (n, G, m)
+        if self.classes is None:
+            return decision[:, :, 0]
+        present = self._probabilities(decision)
+        full = np.zeros((*decision.shape[:2], self.n_classes))
+        full[:, :, self.classes] = present
+        if self.oracle.access == "label":
+            return np.argmax(full, axis=2)
+        rounding = self.oracle.rounding
+        return np.round(full, rounding) if rounding is not None else full
+
+    def _probabilities(self, decision: np.ndarray) -> np.ndarray:
+        """scikit-learn's ``LogisticRegression.predict_proba`` from decision values."""
+        if self.link == "ovr":
+            positive = expit(decision)
+            if positive.shape[2] == 1:
+                return np.concatenate([1 - positive, positive], axis=2)
+            return positive / positive.sum(axis=2, keepdims=True)
+        if decision.shape[2] == 1:
+            decision = np.concatenate([-decision, decision], axis=2)
+        return softmax(decision, axis=2)

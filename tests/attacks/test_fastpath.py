@@ -1,0 +1,217 @@
+"""The linear / logistic fast path equals the black-box grid path to 1e-9.
+
+Random small worlds (``reference.ToyWorld``) and models: scikit-learn LinearRegression,
+LogisticRegression (binary and 3-class; softmax and one-vs-rest), diffprivlib
+LinearRegression (through the ReferenceCoded adapter) and LogisticRegression, the
+published IWPC formula (FixedLinearModel). Every access level (output, confidences,
+rounded confidences, labels only), one or two sensitive attributes, unknown
+categorical and numeric features, one-hot and ordinal encoding. The same attack is run
+through an oracle that hides the model's linear parts (so the grid is built and queried)
+and through the normal oracle (fast path); grid outputs and posteriors must agree.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+from tabinv.attacks.grid import CandidateGrid
+from tabinv.attacks.map import MAPInversion
+from tabinv.data.registry import builtin_card
+from tabinv.data.synthetic import synthetic_iwpc
+from tabinv.models.families import make_model
+from tabinv.models.oracle import LinearParts, Oracle, linear_parts
+from tabinv.models.target import TargetModel
+
+from .reference import ToyWorld
+
+TOLERANCE = 1e-9
+N_MEMBERS, N_REFERENCE = 60, 40
+
+
+class BlackBoxOracle(Oracle):
+    """The same oracle without the linear parts: forces the generic grid path."""
+
+    def linear_parts(self) -> LinearParts | None:
+        return None
+
+
+@dataclass(frozen=True)
+class Case:
+    model: str  # linear | logistic | logistic-ovr | dp-linear | dp-logistic
+    access: str
+    rounding: int | None
+    n_classes: int
+    n_sensitive: int
+    unknown: tuple[str, ...]
+    encoding: str
+    seed: int
+
+    @property
+    def task(self) -> str:
+        return "regression" if self.model in ("linear", "dp-linear") else "classification"
+
+    def id(self) -> str:
+        return (f"{self.model}-{self.access}-r{self.rounding}-c{self.n_classes}-"
+                f"s{self.n_sensitive}-u{'+'.join(self.unknown) or 'none'}-{self.encoding}")
+
+
+UNKNOWN = [(), ("c2",), ("n0",), ("c2", "n0")]
+ACCESS = [("confidence", None), ("confidence", 2), ("confidence", 1), ("label", None)]
+
+
+def _cases() -> list[Case]:
+    combos: list[tuple[str, str, int | None, int]] = [
+        ("linear", "output", None, 0), ("dp-linear", "output", None, 0)]
+    for model, (access, rounding), n_classes in itertools.product(
+            ("logistic", "logistic-ovr", "dp-logistic"), ACCESS, (2, 3)):
+        combos.append((model, access, rounding, n_classes))
+    cases = []
+    for i, (model, access, rounding, n_classes) in enumerate(combos):
+        cases.append(Case(model, access, rounding, n_classes, 1 + i % 2,
+                          UNKNOWN[i % len(UNKNOWN)], "ordinal" if i % 3 == 0 else "onehot",
+                          500 + i))
+    # regression: every unknown set and both encodings
+    for j, unknown in enumerate(UNKNOWN):
+        for model in ("linear", "dp-linear"):
+            cases.append(Case(model, "output", None, 0, 2 - j % 2, unknown,
+                              "onehot" if j % 2 else "ordinal", 600 + j))
+    return cases
+
+
+CASES = _cases()
+
+
+def _model(case: Case, world: ToyWorld) -> TargetModel:
+    card = world.card()
+    if case.model in ("dp-linear", "dp-logistic"):
+        return make_model(case.model[3:], card, epsilon=50.0, random_state=case.seed,
+                          categorical=case.encoding)
+    if case.model == "logistic-ovr":
+        return TargetModel.from_card("logistic", LogisticRegression(solver="liblinear"),
+                                     card, categorical=case.encoding)
+    return make_model(case.model, card, random_state=case.seed, categorical=case.encoding)
+
+
+def _setup(case: Case) -> tuple[TargetModel, Any, Any, tuple[str, ...]]:
+    world = ToyWorld(case.seed, task=case.task, n_classes=max(case.n_classes, 2),
+                     n_numeric=2)
+    members, reference = world.sample(N_MEMBERS), world.sample(N_REFERENCE)
+    with warnings.catch_warnings():  # one-vs-rest liblinear, deprecated for 3+ classes
+        warnings.filterwarnings("ignore", "Using the 'liblinear' solver", FutureWarning)
+        model = _model(case, world).fit(members)
+    sensitive = ("c0", "c1")[: case.n_sensitive]
+    known = tuple(f for f in model.features if f not in sensitive and f not in case.unknown)
+    return model, members, reference, known
+
+
+def _attack(oracle: Oracle, case: Case, reference: Any, known: tuple[str, ...],
+            **params: Any) -> MAPInversion:
+    return MAPInversion(numeric_points=3, **params).fit(
+        oracle, sensitive=("c0", "c1")[: case.n_sensitive], known=known, reference=reference)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id() for c in CASES])
+def test_fast_path_equals_black_box(case: Case) -> None:
+    model, members, reference, known = _setup(case)
+    fast_oracle = Oracle(model, case.access, case.rounding)
+    slow_oracle = BlackBoxOracle(model, case.access, case.rounding)
+    assert fast_oracle.linear_parts() is not None
+    fast = _attack(fast_oracle, case, reference, known)
+    slow = _attack(slow_oracle, case, reference, known)
+
+    # the grid outputs themselves (identity reduce), then the posteriors
+    hidden = (*fast.sensitive_, *fast.unknown_names_)
+    encoded = model.encoder_.transform(members[list(known)], skip=hidden)
+    grid: CandidateGrid = fast.grid_
+    fast_out = grid.map_chunks(fast_oracle, encoded, lambda out, rows: out)
+    slow_out = grid.map_chunks(slow_oracle, encoded, lambda out, rows: out)
+    assert fast_out.shape == slow_out.shape
+    if case.access == "label":
+        np.testing.assert_array_equal(fast_out, slow_out)
+    else:
+        np.testing.assert_allclose(fast_out, slow_out, rtol=0, atol=TOLERANCE)
+    fast_post = fast.infer(members).probabilities
+    slow_post = slow.infer(members).probabilities
+    np.testing.assert_allclose(fast_post, slow_post, rtol=0, atol=TOLERANCE)
+    np.testing.assert_array_equal(fast_post.argmax(axis=1), slow_post.argmax(axis=1))
+
+
+def test_cases_cover_the_brief() -> None:
+    assert {c.model for c in CASES} == {"linear", "logistic", "logistic-ovr", "dp-linear",
+                                        "dp-logistic"}
+    assert {(c.access, c.rounding) for c in CASES} == {("output", None), *ACCESS}
+    assert {c.n_classes for c in CASES if c.task == "classification"} == {2, 3}
+    assert {c.unknown for c in CASES} == set(UNKNOWN)
+    assert {c.n_sensitive for c in CASES} == {1, 2}
+    assert {c.encoding for c in CASES} == {"onehot", "ordinal"}
+
+
+@pytest.mark.parametrize("memory", [1, 10_000])
+def test_small_chunks_and_expected_outputs(memory: int) -> None:
+    """One-record chunks, and ``expected_outputs`` (confidences averaged over unknowns)."""
+    case = Case("logistic", "confidence", None, 3, 2, ("c2", "n0"), "onehot", 7)
+    model, members, reference, known = _setup(case)
+    fast_oracle, slow_oracle = Oracle(model, "confidence"), BlackBoxOracle(model, "confidence")
+    attack = _attack(fast_oracle, case, reference, known, memory=memory)
+    encoded = model.encoder_.transform(members[list(known)],
+                                       skip=(*attack.sensitive_, *attack.unknown_names_))
+    fast = attack.grid_.expected_outputs(fast_oracle, encoded, memory=memory)
+    slow = attack.grid_.expected_outputs(slow_oracle, encoded, memory=memory)
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=TOLERANCE)
+
+
+def test_published_iwpc_formula() -> None:
+    """FixedLinearModel (the published IWPC formula), VKORC1 x CYP2C9, race unknown."""
+    card = builtin_card("iwpc")
+    members, reference = synthetic_iwpc(300, random_state=0), synthetic_iwpc(200, 1)
+    model = make_model("iwpc-published", card).fit(members)
+    sensitive, unknown = ("vkorc1", "cyp2c9"), ("race",)
+    known = [f for f in model.features if f not in (*sensitive, *unknown)]
+    posteriors = []
+    for oracle in (Oracle.for_model(model), BlackBoxOracle(model, "output")):
+        attack = MAPInversion().fit(oracle, sensitive=sensitive, known=known,
+                                    reference=reference)
+        posteriors.append(attack.infer(members).probabilities)
+    assert Oracle.for_model(model).linear_parts() is not None
+    np.testing.assert_allclose(posteriors[0], posteriors[1], rtol=0, atol=TOLERANCE)
+
+
+def test_fast_path_does_not_query_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    case = Case("logistic", "label", None, 3, 1, (), "onehot", 11)
+    model, members, reference, known = _setup(case)
+    oracle = Oracle(model, "label")
+    attack = _attack(oracle, case, reference, known)
+
+    def refuse(*args: Any) -> None:
+        raise AssertionError("the fast path queried the model on the grid")
+
+    monkeypatch.setattr(Oracle, "query_encoded", refuse)
+    assert attack.infer(members).probabilities.shape == (N_MEMBERS, 3)
+
+
+class _Shifted(LinearRegression):
+    def predict(self, X: Any) -> Any:  # type: ignore[override]
+        return super().predict(X) + 1.0
+
+
+def test_other_models_have_no_linear_parts() -> None:
+    world = ToyWorld(3)
+    members = world.sample(N_MEMBERS)
+    tree = make_model("tree", world.card(), max_depth=2).fit(members)
+    shifted = TargetModel.from_card("linear", _Shifted(), world.card()).fit(members)
+    assert Oracle.for_model(tree).linear_parts() is None
+    assert Oracle.for_model(shifted).linear_parts() is None  # a subclass may change predict
+    assert linear_parts(None) is None
+    plain = make_model("linear", world.card()).fit(members)
+    parts = Oracle.for_model(plain).linear_parts()
+    assert parts is not None and parts.link == "identity"
+    encoded = plain.encode(members)
+    np.testing.assert_allclose(encoded @ parts.coef[0] + parts.intercept[0],
+                               plain.output_encoded(encoded), rtol=0, atol=TOLERANCE)
