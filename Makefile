@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint install clean
+.PHONY: demo test bench bench-quick bench-peers lint install clean
 
 # Re-install only when pyproject.toml is newer than the stamp.
 $(STAMP): pyproject.toml
@@ -22,7 +22,14 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 bench: $(STAMP)
-	$(BIN)/python -m pytest benchmarks --benchmark-only -p no:cacheprovider
+	$(BIN)/python -m pytest benchmarks --benchmark-only -p no:cacheprovider --ignore=benchmarks/peers --benchmark-json=benchmarks/results/bench.json
+
+bench-quick: $(STAMP)
+	TABINV_BENCH_SIZES=10000,100000 $(BIN)/python -m pytest benchmarks --benchmark-only -p no:cacheprovider --ignore=benchmarks/peers
+
+bench-peers: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[peers]'
+	TABINV_BENCH_SIZES=100000 $(BIN)/python -m pytest benchmarks/peers -p no:cacheprovider -q -s
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,104 @@
+"""Attacks of every model family against the floor: one model evaluation over the grid.
+
+For each family (``benchmarks/memory.py`` describes the world), K = 3 / 18 / 27 and
+N in ``TABINV_BENCH_SIZES`` (default 10^4, 10^5, 10^6), pytest-benchmark times the
+attack's ``infer``; the floor (the model's ``predict`` / ``predict_proba`` over the
+N x K grid, rows pre-built outside the timer in the attack's own chunks) is timed on
+the same records and ``extra_info["ratio"]`` = attack / floor. Attacks: ``map`` (the
+black-box MAP / confidence attack; linear and logistic models take the fast path) and,
+for tree families, ``whitebox`` (leaf boxes: the model is not evaluated at all).
+
+Black-box attacks on forests and XGBoost above N = 10^5 take minutes (the floor itself
+is 6 s / 2.5 s per 10^6 grid rows on one core) and run only with
+``TABINV_BENCH_SLOW=1``. ``test_peak_memory`` runs each family's attack at the largest
+N and K = 27 in a child process (``ru_maxrss``). With timings enabled, the session's
+numbers and the machine description go to ``benchmarks/results/families.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
+
+from . import memory
+from .conftest import bench_sizes
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SLOW = os.environ.get("TABINV_BENCH_SLOW") == "1"
+KS = (3, 18, 27)
+CASES = [(f, "map") for f in memory.FAMILIES] + [(f, "whitebox") for f in memory.TREE_FAMILIES]
+_collected: list[dict[str, Any]] = []
+
+
+def floor_seconds(attack: Any, records: Any) -> float:
+    """Seconds of one model evaluation over the whole N x K grid (rows built untimed)."""
+    target = attack.oracle_.model
+    hidden = (*attack.sensitive_, *attack.unknown_names_)
+    encoded = target.encoder_.transform(records[list(attack.known_)], skip=hidden)
+    from tabinv.attacks.grid import CandidateGrid, UnknownFeatures  # white-box: no grid_
+    grid = CandidateGrid(target.encoder_, attack.candidates_, UnknownFeatures())
+    step = grid.chunk_size(encoded.shape[1], attack.memory)
+    total = 0.0
+    for start in range(0, len(encoded), step):
+        rows = grid.rows(encoded[start:start + step])
+        began = time.perf_counter()
+        target.output_encoded(rows)
+        total += time.perf_counter() - began
+    return total
+
+
+def rounds_for(n: int) -> int:
+    return 5 if n <= 10_000 else 3 if n <= 100_000 else 1
+
+
+@pytest.fixture(scope="module", autouse=True)
+def save_results() -> Any:
+    yield
+    timed = [r for r in _collected if r.get("seconds") is not None]
+    if any("floor_seconds" in r for r in timed):
+        RESULTS.mkdir(exist_ok=True)
+        report = {"machine": memory.machine(), "sizes": list(bench_sizes()), "cases": timed}
+        (RESULTS / "families.json").write_text(json.dumps(report, indent=1))
+
+
+@pytest.mark.parametrize("k", KS, ids=[f"K={k}" for k in KS])
+@pytest.mark.parametrize(("family", "kind"), CASES, ids=[f"{f}-{a}" for f, a in CASES])
+def test_attack_vs_floor(benchmark: BenchmarkFixture, family: str, kind: str, k: int,
+                         n_records: int) -> None:
+    if kind == "map" and family in ("forest", "xgboost") and n_records > 100_000 and not SLOW:
+        pytest.skip("black-box forest / XGBoost above 10^5 records: TABINV_BENCH_SLOW=1")
+    attack = memory.attack(family, kind, k)
+    records = memory.records(n_records)
+    benchmark.group = f"{family} K={k}"
+    posterior = benchmark.pedantic(attack.infer, args=(records,), rounds=rounds_for(n_records),
+                                   iterations=1, warmup_rounds=0)
+    assert posterior.probabilities.shape == (n_records, k)
+    assert np.isfinite(posterior.probabilities).all()
+    row: dict[str, Any] = {"family": family, "attack": kind, "k": k, "n": n_records,
+                           "seconds": None}
+    if benchmark.stats is not None:
+        seconds = benchmark.stats.stats.min
+        floor = min(floor_seconds(attack, records) for _ in range(min(2, rounds_for(n_records))))
+        row.update(seconds=seconds, floor_seconds=floor, ratio=seconds / floor)
+        benchmark.extra_info.update(row)
+    _collected.append(row)
+
+
+@pytest.mark.parametrize(("family", "kind"), CASES, ids=[f"{f}-{a}" for f, a in CASES])
+def test_peak_memory(request: pytest.FixtureRequest, family: str, kind: str) -> None:
+    """Peak resident memory of the attack at the largest N, K = 27, in a child process."""
+    if request.config.getoption("benchmark_disable"):
+        pytest.skip("memory probes run with timings only")
+    n = max(bench_sizes())
+    if kind == "map" and family in ("forest", "xgboost") and n > 100_000 and not SLOW:
+        pytest.skip("black-box forest / XGBoost above 10^5 records: TABINV_BENCH_SLOW=1")
+    report = memory.probe(family, kind, 27, n)
+    _collected.append({**report, "measure": "peak_memory"})
+    assert report["peak_bytes"] < 1.5 * 2**30, report
