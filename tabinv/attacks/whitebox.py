@@ -367,9 +367,17 @@ class WhiteBoxTreeInversion(MAPInversion):
             rule = "count-weighted Gaussian mixture over consistent leaves"
         else:
             rule = f"count share of consistent leaves voting y ({self.leaf_label})"
-        return {**BaseAttack.describe(self), "prior": self.prior_.describe(),
-                "likelihood": f"white-box {ensemble.estimator} ({len(ensemble.trees)} "
-                              f"tree(s)): {rule}"}
+        facts = {**BaseAttack.describe(self), "prior": self.prior_.describe(),
+                 "likelihood": f"white-box {ensemble.estimator} ({len(ensemble.trees)} "
+                               f"tree(s)): {rule}"}
+        blind = sum(1 for tree in ensemble.trees if not np.any(tree.weight > 0))
+        if blind:
+            facts["notes"] = (
+                f"{blind} of {len(ensemble.trees)} tree(s) export no training counts (as "
+                "diffprivlib's trees do): the attacker saw their structure, thresholds and "
+                "leaf labels but not how many training records reached each leaf, so their "
+                "consistent leaves were weighted equally")
+        return facts
 
 
 def _apply(estimator: Any, grid: np.ndarray, n_trees: int) -> np.ndarray:

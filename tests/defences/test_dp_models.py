@@ -165,3 +165,27 @@ def test_clone_keeps_parameters(class_card):
     model = dp_model("forest", class_card, 2.0)
     copy = clone(model)
     assert copy.epsilon == 2.0 and copy.family == "forest"
+
+
+def test_whitebox_attack_on_a_dp_tree_states_what_the_attacker_could_not_see():
+    """diffprivlib trees export no training counts: the documented rule is used and said."""
+    import tabinv
+    from tabinv.api import expand_specs
+    from tabinv.data.dataset import Dataset
+    from tabinv.data.registry import load_builtin
+    from tabinv.data.splits import split_dataset
+    from tabinv.models.families import make_model
+    from tabinv.report.files import as_document, render_markdown
+
+    data = load_builtin("iwpc")
+    card = data.card.with_label("dose_class")
+    splits = split_dataset(data.frame.head(600), random_state=0)
+    model = make_model("tree", card, epsilon=5.0, random_state=0).fit(splits.members)
+    assert not model.estimator_.tree_.n_node_samples.any()
+    result = tabinv.assess(Dataset("iwpc", card, data.frame.head(600)), model,
+                           sensitive=["vkorc1"], splits=splits, n_boot=10,
+                           attacks=expand_specs(["whitebox-tree"], ["marginal"]))
+    accuracy = result.result("whitebox-tree", "vkorc1", "members").metrics["accuracy"]
+    assert 0.0 <= accuracy.value <= 1.0
+    assert any("no training counts" in note for note in result.threat["notes"])
+    assert "no training counts" in render_markdown(as_document([result]))
