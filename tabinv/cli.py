@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import functools
 import shlex
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from . import api
 from .batch.commands import batch as batch_command
 from .batch.commands import inventory_app
+from .console import err, friendly, out
 from .data.registry import builtin_card, builtin_names, builtin_parameters, load_builtin
 from .data.schema import read_card
 from .data.splits import split_dataset
@@ -38,22 +37,8 @@ app.add_typer(demo_app, name="demo")
 register_defence_commands(app, demo_app)
 app.command("batch")(batch_command)
 app.add_typer(inventory_app, name="inventory")
-# Wide enough for the results table when output goes to a file or a pipe.
-out = Console(width=None if sys.stdout.isatty() else 170)
-err = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
 
 
-def friendly(command: F) -> F:
-    """Turn tabinv's errors (and unreadable files) into one line on stderr and exit 2."""
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (TabinvError, OSError) as error:
-            err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-    return wrapper  # type: ignore[return-value]
 
 
 @contextmanager

@@ -6,42 +6,28 @@ does not import :mod:`tabinv.cli` and no import cycle can form.
 
 from __future__ import annotations
 
-import functools
 import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..api import expand_specs
+from ..console import err, friendly, out
 from ..exceptions import TabinvError
 from ..report.json import to_json
 from .sweep import SweepResult, sweep, warfarin_dp
 
 __all__ = ["demo_warfarin_dp", "register", "sweep_command"]
 
-out = Console(width=None if sys.stdout.isatty() else 170)
-err = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_WARFARIN_OUT = Path("reports/warfarin-dp/result.json")
 
 
-def friendly(command: F) -> F:
-    """tabinv's errors (and unreadable files) as one line on stderr, exit code 2."""
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (TabinvError, OSError) as error:
-            err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-    return wrapper  # type: ignore[return-value]
 
 
 @contextmanager
