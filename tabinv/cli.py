@@ -203,13 +203,18 @@ def train(
     label: Annotated[str | None, typer.Option(help="Use another column as label.")] = None,
     splits_out: Annotated[Path | None, typer.Option(
         "--splits-out", help="Write members.csv, non_members.csv, reference.csv here.")] = None,
+    people: Annotated[int | None, typer.Option(help="genomic: people to simulate.")] = None,
+    snps: Annotated[int | None, typer.Option(help="genomic: SNPs to keep.")] = None,
+    data_param: Annotated[list[str] | None, typer.Option(
+        "--data-param", help="KEY=VALUE parameter of the built-in data set.")] = None,
     seed: Seed = 0,
 ) -> None:
     """Train a target model on the members split and save it (skops, or xgboost JSON)."""
     from .models.families import make_model
     from .models.persist import save_model
 
-    loaded = _load_data(dataset, data, card)
+    params = _dataset_params(dataset, seed, people, snps, data_param) if dataset else {}
+    loaded = _load_data(dataset, data, card, params)
     chosen = api._dataset(loaded, label)
     splits = split_dataset(chosen.frame, random_state=seed)
     fitted = make_model(model, chosen.card, random_state=seed).fit(splits.members)
@@ -223,11 +228,12 @@ def train(
               f"(label {chosen.card.label!r}) -> {path}", highlight=False)
 
 
-def _load_data(dataset: str | None, data: Path | None, card: Path | None) -> Any:
+def _load_data(dataset: str | None, data: Path | None, card: Path | None,
+               params: dict[str, Any]) -> Any:
     if (dataset is None) == (data is None):
         raise TabinvError("give exactly one of --dataset NAME or --data FILE (with --card)")
     if dataset is not None:
-        return load_builtin(dataset)
+        return load_builtin(dataset, **params)
     if card is None:
         raise TabinvError("--data needs --card CARD.toml describing its columns")
     return load_table(data, read_card(card))  # type: ignore[arg-type]

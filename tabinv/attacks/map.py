@@ -136,7 +136,7 @@ class MAPInversion(BaseAttack):
 
     def _unknown_support(self, reference: pd.DataFrame | None) -> UnknownFeatures:
         return unknown_support(self.oracle_.model, self.unknown_names_, reference,
-                               self.smoothing, self.numeric_points)
+                               self.smoothing, self.numeric_points, self.random_state)
 
     def _make_likelihood(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
         oracle = self.oracle_
