@@ -21,7 +21,8 @@ from ..api import expand_specs
 from ..console import err, friendly, out
 from ..exceptions import TabinvError
 from ..report.json import to_json
-from .sweep import SweepResult, sweep, warfarin_dp
+from .sweep import SweepResult, sweep
+from .warfarin import warfarin_dp
 
 __all__ = ["demo_warfarin_dp", "register", "sweep_command"]
 

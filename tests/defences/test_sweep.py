@@ -18,8 +18,10 @@ from tabinv.data.registry import builtin_card
 from tabinv.data.synthetic import synthetic_iwpc
 from tabinv.defences import commands
 from tabinv.defences.commands import register
-from tabinv.defences.sweep import summarise, sweep, sweep_verdict, warfarin_dp
+from tabinv.defences.sweep import summarise, sweep
 from tabinv.defences.utility import utility, utility_metric_names, utility_values
+from tabinv.defences.verdict import sweep_verdict
+from tabinv.defences.warfarin import warfarin_dp
 from tabinv.evaluation.estimate import Estimate
 from tabinv.exceptions import ModelError
 from tabinv.models.families import make_model
