@@ -7,6 +7,7 @@ and returns ``self``, ``infer`` returns a :class:`Posterior` over the candidates
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -18,7 +19,9 @@ from sklearn.utils.validation import check_is_fitted
 from ..data.dataset import require_columns
 from ..exceptions import AttackError, closest
 from ..models.oracle import Oracle
+from ..utils import RandomState
 from .candidates import Candidates, Posterior
+from .grid import CandidateGrid, unknown_support
 
 __all__ = ["BaseAttack", "ATTACKS", "register", "get_attack", "attack_names"]
 
@@ -43,7 +46,7 @@ def get_attack(name: str, **params: Any) -> BaseAttack:
     return ATTACKS[name](**params)
 
 
-class BaseAttack(BaseEstimator):
+class BaseAttack(BaseEstimator, ABC):
     """Common validation for attacks; subclasses implement ``_fit`` and ``_infer``."""
 
     name: ClassVar[str] = ""
@@ -103,8 +106,24 @@ class BaseAttack(BaseEstimator):
         self._fit(reference)
         return self
 
+    @abstractmethod
     def _fit(self, reference: pd.DataFrame | None) -> None:
-        raise NotImplementedError
+        """Learn what the attacker can learn before attacking (priors, grids, ...)."""
+
+    def encode_known(self, records: pd.DataFrame) -> np.ndarray:
+        """Encode the records' known columns once; hidden columns are left as zeros for
+        the candidate grid to patch."""
+        hidden = (*self.sensitive_, *self.unknown_names_)
+        return self.oracle_.model.encoder_.transform(records[list(self.known_)], skip=hidden)
+
+    def candidate_grid(self, reference: pd.DataFrame | None, *, smoothing: float,
+                       numeric_points: int, random_state: RandomState = 0) -> CandidateGrid:
+        """The candidate grid of this threat model: every candidate x the unknown features'
+        support points (see :func:`~tabinv.attacks.grid.unknown_support`)."""
+        model = self.oracle_.model
+        unknown = unknown_support(model, self.unknown_names_, reference, smoothing,
+                                  numeric_points, random_state)
+        return CandidateGrid(model.encoder_, self.candidates_, unknown)
 
     def infer(self, records: pd.DataFrame, labels: Any = None) -> Posterior:
         """Posterior over the candidates for every record.
@@ -128,8 +147,9 @@ class BaseAttack(BaseEstimator):
             raise AttackError(f"{len(y)} labels for {len(records)} records")
         return self._infer(records.reset_index(drop=True), np.asarray(y))
 
+    @abstractmethod
     def _infer(self, records: pd.DataFrame, y: np.ndarray) -> Posterior:
-        raise NotImplementedError
+        """Posterior for validated records and their labels on the fitted scale."""
 
     def describe(self) -> dict[str, Any]:
         check_is_fitted(self, "candidates_")

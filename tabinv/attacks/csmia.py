@@ -25,9 +25,9 @@ import pandas as pd
 from ..utils import RandomState, check_random_state
 from .base import BaseAttack, register
 from .candidates import Posterior
-from .grid import DEFAULT_MEMORY, CandidateGrid, unknown_support
+from .grid import DEFAULT_MEMORY
 
-__all__ = ["CSMIA", "TIE_TOLERANCE", "candidate_grid", "encode_known", "predicts_label",
+__all__ = ["CSMIA", "TIE_TOLERANCE", "predicts_label",
            "csmia_decision", "csmia_scores"]
 
 #: values closer than this count as equal (differences below it are floating-point noise
@@ -35,27 +35,6 @@ __all__ = ["CSMIA", "TIE_TOLERANCE", "candidate_grid", "encode_known", "predicts
 TIE_TOLERANCE = 1e-12
 #: weight added to the decided candidate so that it is the strict maximum of the scores
 TIE_BONUS = 1e-9
-
-
-def candidate_grid(attack: BaseAttack, reference: pd.DataFrame | None, *,
-                   smoothing: float, numeric_points: int) -> CandidateGrid:
-    """The candidate grid of a fitted attack's threat model.
-
-    Unknown features get the same support points and prior weights as in
-    :class:`~tabinv.attacks.map.MAPInversion` (categorical: smoothed frequencies in the
-    reference sample, else the model's training marginals; numeric: ``numeric_points``
-    reference quantiles with equal weights).
-    """
-    model = attack.oracle_.model
-    unknown = unknown_support(model, attack.unknown_names_, reference, smoothing,
-                              numeric_points)
-    return CandidateGrid(model.encoder_, attack.candidates_, unknown)
-
-
-def encode_known(attack: BaseAttack, records: pd.DataFrame) -> np.ndarray:
-    """Encode the attacked records' known columns (hidden columns left as zeros)."""
-    hidden = (*attack.sensitive_, *attack.unknown_names_)
-    return attack.oracle_.model.encoder_.transform(records[list(attack.known_)], skip=hidden)
 
 
 def predicts_label(outputs: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -173,12 +152,12 @@ class CSMIA(BaseAttack):
         self.random_state = random_state
 
     def _fit(self, reference: pd.DataFrame | None) -> None:
-        self.grid_ = candidate_grid(self, reference, smoothing=self.smoothing,
-                                    numeric_points=self.numeric_points)
+        self.grid_ = self.candidate_grid(reference, smoothing=self.smoothing,
+                                         numeric_points=self.numeric_points)
 
     def expected_confidences(self, records: pd.DataFrame) -> np.ndarray:
         """(n, K, C) confidences per candidate, unknown features averaged out."""
-        return self.grid_.expected_outputs(self.oracle_, encode_known(self, records),
+        return self.grid_.expected_outputs(self.oracle_, self.encode_known(records),
                                            memory=self.memory)
 
     def _infer(self, records: pd.DataFrame, y: np.ndarray) -> Posterior:

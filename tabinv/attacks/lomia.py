@@ -29,7 +29,7 @@ from ..utils import RandomState
 from .base import BaseAttack, register
 from .baselines import BaselineSuite
 from .candidates import Posterior
-from .csmia import candidate_grid, encode_known, predicts_label
+from .csmia import predicts_label
 from .grid import DEFAULT_MEMORY
 from .priors import MarginalPrior, Prior, independent_prior
 
@@ -104,8 +104,8 @@ class LOMIA(BaseAttack):
 
     def _fit(self, reference: pd.DataFrame | None) -> None:
         model = self.oracle_.model
-        self.grid_ = candidate_grid(self, reference, smoothing=self.smoothing,
-                                    numeric_points=self.numeric_points)
+        self.grid_ = self.candidate_grid(reference, smoothing=self.smoothing,
+                                         numeric_points=self.numeric_points)
         self.prior_: Prior
         if reference is not None and all(s in reference.columns for s in self.sensitive_):
             self.prior_ = MarginalPrior(self.smoothing).fit(reference, self.candidates_)
@@ -129,7 +129,7 @@ class LOMIA(BaseAttack):
             shaped = onehot.reshape(len(onehot), k, -1, n_classes)
             return np.einsum("nkuc,ku->nkc", shaped, weights)
 
-        return self.grid_.map_chunks(self.oracle_, encode_known(self, records), reduce,
+        return self.grid_.map_chunks(self.oracle_, self.encode_known(records), reduce,
                                      self.memory)
 
     def reproduces(self, records: pd.DataFrame, labels: Any = None) -> np.ndarray:

@@ -19,7 +19,7 @@ from ..exceptions import AttackError
 from ..utils import RandomState
 from .base import BaseAttack, register
 from .candidates import Posterior
-from .grid import DEFAULT_MEMORY, CandidateGrid, UnknownFeatures, unknown_support
+from .grid import DEFAULT_MEMORY
 from .likelihood import (
     confidence_log_likelihood,
     confusion_log_likelihood,
@@ -95,16 +95,17 @@ class MAPInversion(BaseAttack):
 
     # -- fitting ----------------------------------------------------------------------
     def _fit(self, reference: pd.DataFrame | None) -> None:
-        model = self.oracle_.model
-        if reference is None and not (self.prior in ("published",) or
+        if reference is None and not (self.prior == "published" or
                                       isinstance(self.prior, Prior)):
             raise AttackError(
                 f"prior {self.prior!r} is estimated from a reference sample; give one, or "
                 "use prior='published' (the marginals stored with the model)"
             )
         self.prior_ = self._make_prior(reference)
-        self.unknown_ = self._unknown_support(reference)
-        self.grid_ = CandidateGrid(model.encoder_, self.candidates_, self.unknown_)
+        self.grid_ = self.candidate_grid(reference, smoothing=self.smoothing,
+                                         numeric_points=self.numeric_points,
+                                         random_state=self.random_state)
+        self.unknown_ = self.grid_.unknown
         self.score_ = self._make_likelihood()
 
     def _domains(self) -> dict[str, Sequence[Any]]:
@@ -134,10 +135,6 @@ class MAPInversion(BaseAttack):
                                 model.encoder_.ordinal).fit(reference, self.candidates_)
         raise AttackError(f"prior {self.prior!r} is not one of {PRIOR_KINDS} or a Prior")
 
-    def _unknown_support(self, reference: pd.DataFrame | None) -> UnknownFeatures:
-        return unknown_support(self.oracle_.model, self.unknown_names_, reference,
-                               self.smoothing, self.numeric_points, self.random_state)
-
     def _make_likelihood(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
         oracle = self.oracle_
         if oracle.access == "output":
@@ -151,9 +148,8 @@ class MAPInversion(BaseAttack):
     # -- inference --------------------------------------------------------------------
     def log_likelihood(self, records: pd.DataFrame, y: np.ndarray) -> np.ndarray:
         """log p(y | candidate, known columns), unknowns summed out: (n, K)."""
-        hidden = (*self.sensitive_, *self.unknown_names_)
-        encoded = self.oracle_.model.encoder_.transform(records[list(self.known_)], skip=hidden)
-        return self.grid_.log_likelihood(self.oracle_, encoded, self.score_, y, self.memory)
+        return self.grid_.log_likelihood(self.oracle_, self.encode_known(records), self.score_,
+                                         y, self.memory)
 
     def _infer(self, records: pd.DataFrame, y: np.ndarray) -> Posterior:
         log_scores = self.log_likelihood(records, y) + self.prior_.log_prob(records)

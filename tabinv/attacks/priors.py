@@ -7,6 +7,7 @@ prior of shape (n, K) for the records under attack.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,16 +23,18 @@ __all__ = ["Prior", "MarginalPrior", "ConditionalPrior", "TablePrior", "LearnedP
            "independent_prior"]
 
 
-class Prior:
+class Prior(ABC):
     """Base class: ``fit`` on the attacker's data, ``log_prob`` for the attacked records."""
 
     name = "prior"
 
+    @abstractmethod
     def fit(self, reference: pd.DataFrame, candidates: Candidates) -> Prior:
-        raise NotImplementedError
+        """Estimate the prior from the attacker's own data; returns ``self``."""
 
+    @abstractmethod
     def log_prob(self, records: pd.DataFrame) -> np.ndarray:
-        raise NotImplementedError
+        """(n, K) log prior of every candidate for every attacked record."""
 
     def describe(self) -> str:
         return self.name

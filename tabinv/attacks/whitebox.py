@@ -273,8 +273,7 @@ class WhiteBoxTreeInversion(MAPInversion):
 
     def log_likelihood(self, records: pd.DataFrame, y: np.ndarray) -> np.ndarray:
         """log p(y | candidate, known columns) from the trees, shape (n, K)."""
-        hidden = (*self.sensitive_, *self.unknown_names_)
-        encoded = self.oracle_.model.encoder_.transform(records[list(self.known_)], skip=hidden)
+        encoded = self.encode_known(records)
         encoded = encoded.astype(np.float32)  # the precision trees compare in
         n, step = len(encoded), self.chunk_size()
         parts = [self._chunk(encoded[start:start + step], y[start:start + step])
