@@ -152,20 +152,19 @@ class TablePrior(Prior):
         self.given_ = tuple(c for c in table.columns if c not in (*candidates.names,
                                                                    "probability"))
         joint = candidates.joint_index(table)
-        keys = _group_keys(table, self.given_) if self.given_ else [()] * len(table)
-        groups = sorted(set(keys))
-        lookup = {g: i for i, g in enumerate(groups)}
-        probs = np.zeros((len(groups), candidates.size))
-        np.add.at(probs, (np.array([lookup[k] for k in keys], dtype=np.int64), joint),
-                  probability.to_numpy(dtype=float))
+        keys = _group_keys(table, self.given_)
+        self.groups_ = keys.unique()
+        group = self.groups_.get_indexer(keys)
+        probs = np.zeros((len(self.groups_), candidates.size))
+        np.add.at(probs, (group, joint), probability.to_numpy(dtype=float))
         sums = probs.sum(axis=1)
         if not np.allclose(sums, 1.0, atol=1e-6):
-            bad = groups[int(np.argmax(np.abs(sums - 1)))]
-            raise DataError(f"{self.origin}: probabilities of group {bad} sum to "
-                            f"{sums[np.argmax(np.abs(sums - 1))]:.4f}, not 1")
+            worst = int(np.argmax(np.abs(sums - 1)))
+            raise DataError(f"{self.origin}: probabilities of group "
+                            f"{tuple(str(v) for v in np.atleast_1d(self.groups_[worst]))} sum to "
+                            f"{sums[worst]:.4f}, not 1")
         with np.errstate(divide="ignore"):
             self.log_table_ = np.log(probs)
-        self.lookup_ = lookup
         return self
 
     def log_prob(self, records: pd.DataFrame) -> np.ndarray:
@@ -174,18 +173,32 @@ class TablePrior(Prior):
         missing = [c for c in self.given_ if c not in records.columns]
         if missing:
             raise DataError(f"{self.origin}: the records lack column(s) {missing}")
-        keys = _group_keys(records, self.given_)
-        index = np.array([self.lookup_.get(k, -1) for k in keys], dtype=np.int64)
+        index = self.groups_.get_indexer(_group_keys(records, self.given_))
         if (index < 0).any():
             raise DataError(f"{self.origin}: {int((index < 0).sum())} record(s) belong to no "
                             f"group of the table (given columns {list(self.given_)})")
         return self.log_table_[index]
 
 
-def _group_keys(frame: pd.DataFrame, columns: Sequence[str]) -> list[tuple[str, ...]]:
-    """Text keys of the given columns; 1, 1.0 and "1" are the same group."""
-    return [tuple(_as_text(v) for v in row)
-            for row in frame[list(columns)].itertuples(index=False)]
+def _group_keys(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Index:
+    """Text keys of the given columns, one per row, without a Python loop over rows;
+    1, 1.0 and "1" are the same group. No given columns: one group for everyone."""
+    if not columns:
+        return pd.Index(np.zeros(len(frame), dtype=np.int64))
+    return pd.MultiIndex.from_arrays([_as_text_column(frame[c]) for c in columns])
+
+
+def _as_text_column(values: pd.Series) -> np.ndarray:
+    """A column as text, whole numbers without ".0" (as ``encode_codes`` matches them)."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        numbers = values.to_numpy(dtype=float)
+        whole = np.isfinite(numbers) & (numbers == np.round(numbers))
+        text = numbers.astype(str).astype(object)  # NaN stays "nan": matches no group
+        text[whole] = numbers[whole].astype(np.int64).astype(str)
+        return text
+    codes, levels = pd.factorize(values)  # one conversion per distinct value
+    text = np.array([_as_text(v) for v in levels] + ["<missing>"], dtype=object)
+    return text[codes]  # code -1 (missing) picks "<missing>": matches no group
 
 
 class LearnedPrior(Prior):
