@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TypeAlias
 
 import numpy as np
+import pandas as pd
 
 from .exceptions import TabinvError
 
-__all__ = ["check_random_state", "RandomState"]
+__all__ = ["RandomState", "as_text", "as_text_column", "check_random_state", "seed_from"]
 
 RandomState: TypeAlias = int | np.random.Generator | None
 
@@ -27,3 +28,21 @@ def check_random_state(random_state: RandomState) -> np.random.Generator:
 def seed_from(random_state: RandomState) -> int:
     """An int seed for libraries that take one (scikit-learn, xgboost)."""
     return int(check_random_state(random_state).integers(0, 2**31 - 1))
+
+
+def as_text(value: object) -> str:
+    """Text form of a category value; whole floats lose their ".0" (1.0 -> "1")."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def as_text_column(values: pd.Series, missing: str = "<missing>") -> np.ndarray:
+    """A column as text (object array), converting each distinct value once.
+
+    Whole numbers lose their ".0", so 1, 1.0 and "1" give the same text; missing values
+    become ``missing``.
+    """
+    codes, levels = pd.factorize(values)
+    text = np.array([as_text(v) for v in levels] + [missing], dtype=object)
+    return text[codes]

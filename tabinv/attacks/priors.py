@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import AttackError, DataError
-from ..models.encoding import _as_text, encode_codes
+from ..models.encoding import encode_codes
+from ..utils import as_text_column
 from .candidates import Candidates
 from .imputation import Imputer
 
@@ -185,20 +186,7 @@ def _group_keys(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Index:
     1, 1.0 and "1" are the same group. No given columns: one group for everyone."""
     if not columns:
         return pd.Index(np.zeros(len(frame), dtype=np.int64))
-    return pd.MultiIndex.from_arrays([_as_text_column(frame[c]) for c in columns])
-
-
-def _as_text_column(values: pd.Series) -> np.ndarray:
-    """A column as text, whole numbers without ".0" (as ``encode_codes`` matches them)."""
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        numbers = values.to_numpy(dtype=float)
-        whole = np.isfinite(numbers) & (numbers == np.round(numbers))
-        text = numbers.astype(str).astype(object)  # NaN stays "nan": matches no group
-        text[whole] = numbers[whole].astype(np.int64).astype(str)
-        return text
-    codes, levels = pd.factorize(values)  # one conversion per distinct value
-    text = np.array([_as_text(v) for v in levels] + ["<missing>"], dtype=object)
-    return text[codes]  # code -1 (missing) picks "<missing>": matches no group
+    return pd.MultiIndex.from_arrays([as_text_column(frame[c]) for c in columns])
 
 
 class LearnedPrior(Prior):

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ColumnError, DataError, closest
+from ..utils import as_text_column
 from .schema import Card, Column
 
 __all__ = ["CleaningStep", "Dataset", "validate_frame", "require_columns"]
@@ -71,7 +72,7 @@ def _coerce_categorical(values: pd.Series, column: Column, origin: str) -> pd.Se
     domain = column.domain or ()
     as_domain_type = values
     if all(isinstance(v, str) for v in domain):
-        as_domain_type = values.map(lambda v: v if isinstance(v, str) else _num_to_str(v))
+        as_domain_type = pd.Series(as_text_column(values), index=values.index, dtype=object)
     elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in domain):
         numeric = pd.to_numeric(values, errors="coerce")
         bad = values[numeric.isna()]
@@ -89,12 +90,6 @@ def _coerce_categorical(values: pd.Series, column: Column, origin: str) -> pd.Se
             f"card's domain {list(domain)}"
         )
     return as_domain_type
-
-
-def _num_to_str(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def validate_frame(frame: pd.DataFrame, card: Card, columns: Sequence[str],

@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..data.dataset import require_columns
 from ..exceptions import DataError
+from ..utils import as_text
 
 __all__ = ["TabularEncoder", "encode_codes"]
 
@@ -38,7 +39,7 @@ def encode_codes(values: pd.Series | np.ndarray | Sequence[Any], domain: Sequenc
     codes = lookup.get_indexer(array)
     bad = codes < 0
     if bad.any() and all(isinstance(v, str) for v in domain):
-        codes[bad] = lookup.get_indexer(np.array([_as_text(v) for v in array[bad]],
+        codes[bad] = lookup.get_indexer(np.array([as_text(v) for v in array[bad]],
                                                  dtype=object))
         bad = codes < 0
     if bad.any():
@@ -66,13 +67,6 @@ def _numeric_codes(values: np.ndarray, domain: Sequence[Any]) -> np.ndarray:
     position = np.clip(np.searchsorted(ordered, values), 0, len(ordered) - 1)
     found = ordered[position] == values
     return np.where(found, order[position], -1).astype(np.int64)
-
-
-def _as_text(value: Any) -> str:
-    """Text form of a value; whole floats lose their ".0" (1.0 -> "1")."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 class TabularEncoder(TransformerMixin, BaseEstimator):
