@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from typing import TypeAlias
 
 import numpy as np
@@ -9,7 +12,8 @@ import pandas as pd
 
 from .exceptions import TabinvError
 
-__all__ = ["RandomState", "as_text", "as_text_column", "check_random_state", "seed_from"]
+__all__ = ["RandomState", "as_text", "as_text_column", "check_random_state", "seed_from",
+           "write_atomic"]
 
 RandomState: TypeAlias = int | np.random.Generator | None
 
@@ -46,3 +50,27 @@ def as_text_column(values: pd.Series, missing: str = "<missing>") -> np.ndarray:
     codes, levels = pd.factorize(values)
     text = np.array([as_text(v) for v in levels] + [missing], dtype=object)
     return text[codes]
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
+    """Write ``data`` beside ``path`` under a temporary name, flush it to disk and rename
+    it into place: readers see the old file or the whole new one, never half of it.
+
+    The temporary file is ``.NAME.*.tmp`` in the same folder and is removed on failure.
+    The result is readable by everyone (mode 0644), as reports and results are meant to be.
+    """
+    path = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                         suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path

@@ -20,7 +20,6 @@ import io
 import json
 import lzma
 import os
-import tempfile
 import zlib
 from importlib import metadata
 from pathlib import Path
@@ -31,6 +30,7 @@ import skops.io as sio
 from sklearn.base import clone
 
 from ..exceptions import ModelError, UnsafeModelError
+from ..utils import write_atomic
 from .target import TargetModel
 from .validation import _kind, _reason, check_loaded_model
 
@@ -139,17 +139,7 @@ def _version() -> str:
 
 def _write_atomic(path: Path, data: bytes) -> None:
     try:
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                             suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomic(path, data)
     except OSError as error:
         raise ModelError(f"cannot write model file {path}: {error.strerror}") from None
 

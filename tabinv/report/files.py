@@ -7,15 +7,14 @@ document), so they say the same things; a stored JSON re-renders without re-runn
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..exceptions import TabinvError
+from ..utils import write_atomic
 from .document import (
     BASELINE_MEANINGS,
     SWEEP,
@@ -366,11 +365,7 @@ def markdown_report(assessments: Any, command: str = "") -> str:
 
 def _write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(text)
-    os.chmod(temporary, 0o644)  # mkstemp makes it private; a report is meant to be read
-    os.replace(temporary, path)
+    write_atomic(path, text)
 
 
 def write_report(source: Any, path: str | Path, command: str = "",

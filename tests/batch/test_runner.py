@@ -220,7 +220,7 @@ def test_white_box_attacks_need_white_box_access_and_never_meet_onnx(
     import dataclasses
 
     from tabinv.attacks.base import ATTACKS
-    from tabinv.batch.runner import _threat
+    from tabinv.batch.task import _threat
     from tabinv.exceptions import AttackError
 
     white = sorted(name for name, attack in ATTACKS.items() if attack.needs_white_box)

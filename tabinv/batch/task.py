@@ -1,0 +1,275 @@
+"""One inventory entry as a task: its key, its assessment, its rows and reports (never raises)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import html
+import json
+import math
+import tempfile
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .. import __version__
+from ..exceptions import TabinvError
+from .inventory import Entry
+
+__all__ = ["POPULATIONS", "REPORTS", "RESULT_FORMAT", "ROW_COLUMNS", "EntryOutcome",
+           "assess_entry", "entry_key", "failure_rows", "one_line"]
+
+RESULT_FORMAT = 1
+REPORTS = ("report.json", "report.md", "report.html")
+
+POPULATIONS = ("members", "non-members")
+ROW_COLUMNS = (
+    "entry", "status", "error", "sensitive", "hidden", "population", "n", "attack",
+    "attack_accuracy", "attack_low", "attack_high", "attack_auc", "baseline_prior_mode",
+    "baseline_imputation", "baseline_imputation_low", "baseline_imputation_high",
+    "baseline_label_rule", "baseline_ideal", "leakage", "leakage_low", "leakage_high",
+    "verdict", "data", "label", "family", "format", "access", "key")
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def entry_key(entry: Entry) -> str:
+    """SHA-256 of the entry's settings, the bytes of its files and tabinv's version."""
+    try:
+        files = {key: _digest(path.read_bytes()) for key, path in entry.files().items()}
+    except OSError as error:
+        raise TabinvError(f"cannot read {error.filename}: {error.strerror}") from None
+    document = {"result_format": RESULT_FORMAT, "tabinv": __version__,
+                "entry": entry.settings(), "files": files}
+    return _digest(json.dumps(document, sort_keys=True, separators=(",", ":"),
+                              default=str).encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class EntryOutcome:
+    """What a worker sends back for one entry: rows and report bytes, or the error."""
+
+    name: str
+    key: str
+    status: str
+    error: str = ""
+    rows: tuple[Mapping[str, Any], ...] = ()
+    files: Mapping[str, bytes] = field(default_factory=dict)
+    log: str = ""
+    seconds: float = 0.0
+
+
+def one_line(error: BaseException) -> str:
+    """tabinv's own message, or "Type: first line" for anything unexpected."""
+    text = (str(error).strip().splitlines() or [""])[0][:300]
+    if isinstance(error, TabinvError) and text:
+        return text
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def assess_entry(entry: Entry) -> EntryOutcome:
+    """Load the entry's data and model, run its attacks and render its reports.
+
+    Never raises: an error becomes a failed outcome with a one-line message, and the
+    traceback in ``log``.
+    """
+    from threadpoolctl import threadpool_limits
+
+    started = time.perf_counter()
+    key = ""
+    try:
+        key = entry_key(entry)
+        with threadpool_limits(limits=1):  # the executor decides the parallelism
+            assessments, model = _assess(entry)
+            files = _render(assessments, entry)
+        rows = [row for a in assessments for row in _rows(entry, a, model, key)]
+        return EntryOutcome(entry.name, key, "ok", rows=tuple(rows), files=files,
+                            seconds=time.perf_counter() - started)
+    except Exception as error:  # one bad entry never stops the batch
+        return EntryOutcome(entry.name, key, "failed", error=one_line(error),
+                            log=traceback.format_exc(), seconds=time.perf_counter() - started)
+
+
+@functools.lru_cache(maxsize=4)
+def _builtin(name: str, params: str) -> Any:
+    """A built-in data set, loaded once per worker process (its frame is never changed)."""
+    from ..data.registry import load_builtin
+
+    return load_builtin(name, **json.loads(params))
+
+
+def _dataset(entry: Entry) -> Any:
+    from ..data.dataset import Dataset
+    from ..data.schema import read_card
+    from ..data.tables import load_table
+
+    if entry.data is not None:
+        data = _builtin(entry.data, json.dumps(dict(entry.data_params), sort_keys=True))
+    else:
+        card = read_card(entry.card)  # type: ignore[arg-type]
+        return load_table(entry.data_file, card.with_label(entry.label))  # type: ignore
+    if data.card.label == entry.label:
+        return data
+    return Dataset(data.name, data.card.with_label(entry.label), data.frame, data.cleaning,
+                   data.raw_rows)
+
+
+def _model(entry: Entry, card: Any, members: pd.DataFrame) -> Any:
+    from ..exceptions import ModelError, UnsafeModelError
+    from ..models.onnx import load_onnx_model
+    from ..models.persist import _sniff, load_model
+
+    if entry.format == "onnx":
+        return load_onnx_model(entry.model, card, categorical=entry.onnx_encoding,
+                               classes=entry.onnx_classes, output=entry.onnx_output
+                               ).fit(members)
+    found = _sniff(entry.model.read_bytes())
+    kind = "pickle" if found == "pickle" or found.startswith("joblib") else found
+    declared = "pickle" if entry.format in ("pickle", "joblib") else entry.format
+    if kind == "pickle" and declared != "pickle":
+        raise UnsafeModelError(f"{entry.model} is a pickle file (reading it runs code), not "
+                               f"the {entry.format} file the inventory declares; refused")
+    if kind in _KINDS and kind != declared:
+        raise ModelError(f"{entry.model} is {_KINDS[kind]}, not the {entry.format} file the "
+                         "inventory declares")
+    model = load_model(entry.model, allow_pickle=entry.allow_pickle and declared == "pickle")
+    if model.label != entry.label:
+        raise ModelError(f"{entry.model} predicts {model.label!r}, but the entry's label is "
+                         f"{entry.label!r}")
+    return model
+
+
+_KINDS = {"skops": "a skops file", "xgboost-json": "an XGBoost JSON file",
+          "xgboost-ubj": "an XGBoost UBJ file", "pickle": "a pickle file"}
+
+
+def _threat(entry: Entry, onnx: bool) -> dict[str, Any]:
+    from ..api import expand_specs
+    from ..attacks.priors import TablePrior
+    from ..data.tables import read_table
+    from ..exceptions import AttackError
+
+    priors: list[Any] = list(entry.priors)
+    if entry.prior_table is not None:
+        priors = [TablePrior(read_table(entry.prior_table), origin=entry.prior_table.name)]
+    specs = expand_specs(entry.attacks, priors)
+    if entry.access != "white-box" or onnx:
+        forced = [s.name for s in specs if s.needs_white_box and not s.optional]
+        if forced:
+            why = "an ONNX graph does not give tabinv (it is a black box)" if onnx else \
+                "the entry's access does not grant (set access = 'white-box')"
+            raise AttackError(f"attack {forced[0]!r} needs the model's structure, which {why}")
+        specs = tuple(s for s in specs if not s.needs_white_box)
+    return {"known": entry.known, "attacks": specs, "label_source": entry.label_source,
+            "label_only": entry.access == "label-only",
+            "rounding": entry.decimals if entry.access == "rounded" else None,
+            "positive": dict(entry.positive), "top_k": entry.top_k, "n_boot": entry.n_boot,
+            "random_state": entry.seed}
+
+
+def _assess(entry: Entry) -> tuple[list[Any], Any]:
+    from ..api import assess
+    from ..data.splits import split_dataset
+
+    data = _dataset(entry)
+    splits = split_dataset(data.frame, random_state=entry.seed)
+    model = _model(entry, data.card, splits.members)
+    threat = _threat(entry, entry.format == "onnx")
+    return [assess(data, model, sensitive=group, splits=splits, **threat)
+            for group in entry.sensitive], model
+
+
+def _render(assessments: Sequence[Any], entry: Entry) -> dict[str, bytes]:
+    from ..report.files import markdown_report, write_report
+
+    command = f"tabinv batch (entry {entry.name})"
+    files: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory(prefix="tabinv-entry-") as scratch:
+        for name in REPORTS:
+            try:
+                files[name] = write_report(assessments, Path(scratch) / name,
+                                           command=command).read_bytes()
+            except TabinvError:  # a report writer without HTML: the Markdown, escaped
+                text = html.escape(markdown_report(assessments, command))
+                files[name] = (f"<!doctype html><meta charset='utf-8'><title>{entry.name}"
+                               f"</title><pre>{text}</pre>\n").encode()
+    return files
+
+
+def _estimate(metrics: Mapping[str, Any], name: str) -> tuple[float, float, float]:
+    estimate = metrics.get(name)
+    if estimate is None:
+        return math.nan, math.nan, math.nan
+    return estimate.value, estimate.low, estimate.high
+
+
+def _rows(entry: Entry, assessment: Any, model: Any, key: str) -> list[dict[str, Any]]:
+    """Per inferred attribute and population: the attack that leaks most over imputation,
+    next to the baselines."""
+    from ..attacks.baselines import BASELINES
+
+    common = _common(entry, key, family=model.family)
+    hidden = " + ".join(assessment.threat["sensitive"])
+    pairs = dict.fromkeys((r.sensitive, r.population) for r in assessment.results)
+    rows = []
+    for sensitive, population in pairs:
+        results = [r for r in assessment.results
+                   if (r.sensitive, r.population) == (sensitive, population)]
+        baselines = {r.method: r for r in results if r.method in BASELINES}
+        attacks = [r for r in results if r.method not in BASELINES]
+        leaks = {(x.method, x.variant): x for x in assessment.leakage if x.over == "imputation"
+                 and (x.sensitive, x.population) == (sensitive, population)}
+        if leaks:
+            worst = max(leaks.values(), key=lambda x: x.estimate.value)
+            attack = next(r for r in attacks if (r.method, r.variant) ==
+                          (worst.method, worst.variant))
+            leak = (worst.estimate.value, worst.estimate.low, worst.estimate.high)
+        else:
+            attack = max(attacks, key=lambda r: r.metrics["accuracy"].value)
+            leak = (math.nan, math.nan, math.nan)
+        accuracy = _estimate(attack.metrics, "accuracy")
+        imputation = _estimate(getattr(baselines.get("imputation"), "metrics", {}), "accuracy")
+        rows.append({**common, "sensitive": sensitive, "hidden": hidden,
+                     "population": population, "n": attack.n, "attack": attack.key,
+                     "attack_accuracy": accuracy[0], "attack_low": accuracy[1],
+                     "attack_high": accuracy[2],
+                     "attack_auc": _estimate(attack.metrics, "auc")[0],
+                     **{f"baseline_{name.replace('-', '_')}":
+                        _estimate(getattr(baselines.get(name), "metrics", {}), "accuracy")[0]
+                        for name in BASELINES},
+                     "baseline_imputation_low": imputation[1],
+                     "baseline_imputation_high": imputation[2],
+                     "leakage": leak[0], "leakage_low": leak[1], "leakage_high": leak[2],
+                     "verdict": _verdict(*leak)})
+    return rows
+
+
+def _verdict(value: float, low: float, high: float) -> str:
+    if math.isnan(value):
+        return ""
+    return "leaks" if low > 0 else "below" if high < 0 else "no gain"
+
+
+def _common(entry: Entry, key: str, *, family: str = "", status: str = "ok",
+            error: str = "") -> dict[str, Any]:
+    return {"entry": entry.name, "status": status, "error": error, "data": entry.data_name,
+            "label": entry.label, "family": family, "format": entry.format,
+            "access": entry.access, "key": key}
+
+
+def failure_rows(entry: Entry, key: str, error: str) -> list[dict[str, Any]]:
+    """A failed entry's rows: each attribute it should infer, in each population."""
+    rows = []
+    for group in entry.sensitive:
+        for name in (*group, *(["+".join(group)] if len(group) > 1 else [])):
+            rows += [{**_common(entry, key, status="failed", error=error), "sensitive": name,
+                      "hidden": " + ".join(group), "population": population}
+                     for population in POPULATIONS]
+    return rows
