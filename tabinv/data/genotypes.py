@@ -1,4 +1,5 @@
-"""Genotype files users bring: PLINK 1 (.bed/.bim/.fam) and VCF, joined to a phenotype table.
+"""Genotype files users bring: PLINK 1 (.bed/.bim/.fam) and VCF (see phenotypes.py to join
+them to a phenotype table).
 
 Every reader returns a :class:`GenotypeTable`: sample ids, SNP ids, chromosomes, positions,
 the allele each dosage counts, and one int8 matrix of dosages (samples x SNPs, values
@@ -19,7 +20,7 @@ Rules (never silent):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -28,21 +29,19 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ColumnError, DataError, closest
-from .dataset import CleaningStep, Dataset, require_columns, validate_frame
-from .schema import Card, card_from_dict
+from .dataset import CleaningStep
 
-__all__ = ["GenotypeTable", "JoinReport", "MISSING_RULES", "read_plink", "read_vcf",
-           "write_plink", "write_vcf", "select_snps", "join_phenotypes", "genomic_card",
-           "genotype_dataset"]
+__all__ = ["GenotypeTable", "MISSING_RULES", "SHOWN", "check_rule", "read_plink", "read_vcf",
+           "select_snps", "shown_ids", "write_plink", "write_vcf"]
 
 MISSING_RULES = ("error", "drop-snp", "drop-sample")
 MULTIALLELIC_RULES = ("error", "drop")
 #: bed-reader's int8 missing value; readers mark missing calls with it before the rule runs.
 _MISSING = -127
-_SHOWN = 5
+SHOWN = 5
 
 
-def _first(values: Sequence[Any], n: int = _SHOWN) -> str:
+def shown_ids(values: Sequence[Any], n: int = SHOWN) -> str:
     shown = ", ".join(str(v) for v in list(values)[:n])
     return shown + (", ..." if len(values) > n else "")
 
@@ -92,7 +91,7 @@ class GenotypeTable:
             repeated = pd.Index(ids)[pd.Index(ids).duplicated()].unique()
             if len(repeated):
                 raise DataError(f"{self.source}: {len(repeated)} {kind} id(s) appear more than "
-                                f"once ({_first(repeated)}); ids must be unique")
+                                f"once ({shown_ids(repeated)}); ids must be unique")
 
     @property
     def n_samples(self) -> int:
@@ -108,7 +107,7 @@ class GenotypeTable:
                             index=pd.Index(self.samples, name="sample_id"))
 
 
-def _check_rule(value: str, rules: Sequence[str], name: str) -> None:
+def check_rule(value: str, rules: Sequence[str], name: str) -> None:
     if value not in rules:
         raise DataError(f"{name}={value!r} is not one of {list(rules)}")
 
@@ -127,7 +126,7 @@ def _apply_missing_rule(raw: np.ndarray, fields: dict[str, Any], rule: str) -> G
         worst = [f"{snps[j]} ({per_snp[j]})" for j in np.flatnonzero(per_snp)]
         raise DataError(
             f"{source}: {total} genotype call(s) are missing in {len(worst)} SNP(s) "
-            f"[{_first(worst)}]; tabinv does not guess genotypes: pass missing='drop-snp' "
+            f"[{shown_ids(worst)}]; tabinv does not guess genotypes: pass missing='drop-snp' "
             "to drop those SNPs or missing='drop-sample' to drop the samples with a missing "
             "call (the counts dropped are reported)"
         )
@@ -193,7 +192,7 @@ def read_plink(prefix_or_bed: str | Path, *, missing: str = "error") -> Genotype
     """
     from bed_reader import open_bed
 
-    _check_rule(missing, MISSING_RULES, "missing")
+    check_rule(missing, MISSING_RULES, "missing")
     bed_path, _, _ = _plink_paths(prefix_or_bed)
     try:
         with open_bed(bed_path, count_A1=True, num_threads=1) as bed:
@@ -241,8 +240,8 @@ def read_vcf(path: str | Path, *, missing: str = "error",
     """
     from cyvcf2 import VCF
 
-    _check_rule(missing, MISSING_RULES, "missing")
-    _check_rule(multiallelic, MULTIALLELIC_RULES, "multiallelic")
+    check_rule(missing, MISSING_RULES, "missing")
+    check_rule(multiallelic, MULTIALLELIC_RULES, "multiallelic")
     source = str(path)
     if not Path(path).is_file():
         raise DataError(f"VCF file {source!r} does not exist")
@@ -279,7 +278,7 @@ def read_vcf(path: str | Path, *, missing: str = "error",
         reader.close()
     if multi and multiallelic == "error":
         raise DataError(
-            f"VCF file {source!r} has {len(multi)} multi-allelic site(s) ({_first(multi)}); "
+            f"VCF file {source!r} has {len(multi)} multi-allelic site(s) ({shown_ids(multi)}); "
             "tabinv reads biallelic SNPs only: split them (bcftools norm -m-) or pass "
             "multiallelic='drop' to drop them (the count dropped is reported)"
         )
@@ -348,7 +347,7 @@ def select_snps(genotypes: GenotypeTable, names: Sequence[str]) -> GenotypeTable
         if name not in index:
             raise ColumnError(
                 f"SNP {name!r} is not in {genotypes.source}{closest(name, genotypes.snps)}; "
-                f"the file has {genotypes.n_snps} SNPs ({_first(genotypes.snps)})"
+                f"the file has {genotypes.n_snps} SNPs ({shown_ids(genotypes.snps)})"
             )
     columns = np.array([index[n] for n in names], dtype=np.int64)
     return replace(
@@ -361,182 +360,3 @@ def select_snps(genotypes: GenotypeTable, names: Sequence[str]) -> GenotypeTable
     )
 
 
-@dataclass(frozen=True)
-class JoinReport:
-    """How the genotype samples matched the phenotype table's rows."""
-
-    genotyped: int
-    phenotyped: int
-    joined: int
-    genotypes_only: int
-    phenotypes_only: int
-    how: str
-
-    def steps(self) -> tuple[CleaningStep, ...]:
-        """The drops as cleaning steps (empty when every id matched)."""
-        steps = []
-        if self.genotypes_only:
-            steps.append(CleaningStep("dropped genotyped samples without a phenotype row "
-                                      "(how='inner')", self.genotypes_only))
-        if self.phenotypes_only:
-            steps.append(CleaningStep("dropped phenotype rows without genotypes "
-                                      "(how='inner')", self.phenotypes_only))
-        return tuple(steps)
-
-
-def _sample_ids(table: pd.DataFrame, id_column: str, origin: str) -> pd.Index:
-    require_columns(table, [id_column], origin)
-    raw = table[id_column]
-    if raw.isna().any():
-        raise DataError(f"{origin}: id column {id_column!r} has {int(raw.isna().sum())} "
-                        "missing value(s)")
-    ids = pd.Index([_id_text(v) for v in raw], dtype=object)
-    repeated = ids[ids.duplicated()].unique()
-    if len(repeated):
-        raise DataError(f"{origin}: {len(repeated)} sample id(s) appear in more than one row "
-                        f"({_first(repeated)})")
-    return ids
-
-
-def _id_text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def join_phenotypes(genotypes: GenotypeTable, table: pd.DataFrame, *,
-                    id_column: str = "sample_id", how: str = "exact",
-                    origin: str = "phenotype table") -> tuple[pd.DataFrame, JoinReport]:
-    """Join a phenotype/covariate table to the genotypes by sample id.
-
-    Parameters
-    ----------
-    genotypes : GenotypeTable
-    table : pandas.DataFrame
-        One row per sample, with the id in ``id_column`` (compared as text).
-    how : {"exact", "inner"}
-        ``exact`` (default): every genotyped sample must have a row and every row must
-        have genotypes. ``inner``: keep the samples present in both; the counts dropped
-        are in the report.
-
-    Returns
-    -------
-    frame : pandas.DataFrame
-        ``id_column``, the table's other columns, then one int8 column per SNP, in the
-        genotype file's sample order.
-    report : JoinReport
-
-    Raises
-    ------
-    DataError
-        Ids missing on either side under ``how="exact"`` (count and first ids named),
-        repeated or missing ids, or no sample in common.
-    ColumnError
-        ``id_column`` is absent, or a table column has the name of a SNP.
-    """
-    _check_rule(how, ("exact", "inner"), "how")
-    ids = _sample_ids(table, id_column, origin)
-    clashes = [c for c in table.columns if c in set(genotypes.snps)]
-    if clashes:
-        raise ColumnError(f"{origin}: column(s) {clashes[:_SHOWN]} have the name of a SNP of "
-                          f"{genotypes.source}; rename them")
-    samples = pd.Index(genotypes.samples, dtype=object)
-    geno_only = samples[~samples.isin(ids)]
-    pheno_only = ids[~ids.isin(samples)]
-    if how == "exact" and (len(geno_only) or len(pheno_only)):
-        problems = []
-        if len(geno_only):
-            problems.append(f"{len(geno_only)} sample(s) of {genotypes.source} have no row in "
-                            f"the {origin} ({_first(geno_only)})")
-        if len(pheno_only):
-            problems.append(f"{len(pheno_only)} row(s) of the {origin} have no genotypes in "
-                            f"{genotypes.source} ({_first(pheno_only)})")
-        raise DataError("; ".join(problems) + "; fix the ids or pass how='inner' to keep only "
-                        "the samples present in both (the counts dropped are reported)")
-    rows = np.flatnonzero(samples.isin(ids))
-    if len(rows) == 0:
-        raise DataError(f"no sample id of {genotypes.source} appears in the {origin}'s "
-                        f"{id_column!r} column")
-    covariates = table.set_axis(ids, axis=0).loc[samples[rows]].reset_index(drop=True)
-    covariates[id_column] = list(samples[rows])
-    snp_frame = pd.DataFrame(genotypes.dosages[rows], columns=list(genotypes.snps))
-    frame = pd.concat([covariates, snp_frame], axis=1)
-    report = JoinReport(genotyped=genotypes.n_samples, phenotyped=len(ids), joined=len(rows),
-                        genotypes_only=len(geno_only), phenotypes_only=len(pheno_only), how=how)
-    return frame, report
-
-
-def _snp_spec(genotypes: GenotypeTable, j: int) -> dict[str, Any]:
-    return {"kind": "categorical", "domain": [0, 1, 2], "encoding": "ordinal",
-            "description": f"copies of allele {genotypes.counted[j]} (other allele "
-                           f"{genotypes.other[j]}) at {genotypes.chromosomes[j]}:"
-                           f"{genotypes.positions[j]}"}
-
-
-def genomic_card(genotypes: GenotypeTable, columns: Mapping[str, Mapping[str, Any]],
-                 label: str, *, sensitive: Sequence[str] = (), name: str = "genotypes",
-                 title: str = "", description: str = "", source: str = "",
-                 citation: str = "") -> Card:
-    """A card for a user's genotype file plus phenotype/covariate columns.
-
-    Parameters
-    ----------
-    columns : mapping
-        Covariate and label columns as in a card's ``[columns]`` table, e.g.
-        ``{"age": {"kind": "numeric", "bounds": [18, 90]}, "case": {"kind":
-        "categorical", "domain": ["no", "yes"]}}``.
-    label : str
-        The column the model predicts (one of ``columns``).
-    sensitive : sequence of str
-        SNP ids (or categorical covariates) the attacker targets.
-
-    Returns
-    -------
-    Card
-        Features are the covariates then every SNP; each SNP is categorical ``[0, 1, 2]``
-        with ``encoding = "ordinal"`` (one column holding the dosage).
-
-    Raises
-    ------
-    ColumnError
-        A sensitive name is neither a SNP of the file nor a column (closest name suggested),
-        or a covariate has the name of a SNP.
-    """
-    clashes = [c for c in columns if c in set(genotypes.snps)]
-    if clashes:
-        raise ColumnError(f"covariate column(s) {clashes[:_SHOWN]} have the name of a SNP of "
-                          f"{genotypes.source}; rename them")
-    for target in sensitive:
-        if target not in columns:
-            select_snps(genotypes, [target])
-    specs: dict[str, Any] = {k: dict(v) for k, v in columns.items()}
-    specs.update((snp, _snp_spec(genotypes, j)) for j, snp in enumerate(genotypes.snps))
-    raw = {
-        "name": name, "title": title or f"genotypes of {genotypes.source}", "label": label,
-        "columns": specs, "features": [c for c in specs if c != label],
-        "sensitive": list(sensitive), "description": description,
-        "source": source or genotypes.source, "citation": citation,
-        "cleaning": [step.description for step in genotypes.dropped],
-        "genotypes": {"file": genotypes.source, "samples": genotypes.n_samples,
-                      "snps": genotypes.n_snps},
-    }
-    return card_from_dict(raw, origin=name)
-
-
-def genotype_dataset(genotypes: GenotypeTable, table: pd.DataFrame,
-                     columns: Mapping[str, Mapping[str, Any]], label: str, *,
-                     sensitive: Sequence[str] = (), id_column: str = "sample_id",
-                     how: str = "exact", name: str = "genotypes") -> Dataset:
-    """Join, describe and validate in one step: a :class:`Dataset` tabinv can train on.
-
-    The cleaning record lists what the reader dropped and what the join dropped.
-    """
-    frame, report = join_phenotypes(genotypes, table, id_column=id_column, how=how)
-    card = genomic_card(genotypes, {k: v for k, v in columns.items() if k != id_column},
-                        label, sensitive=sensitive, name=name)
-    frame = frame[[id_column, *card.column_names]]
-    covariates = [c for c in card.column_names if c not in set(genotypes.snps)]
-    frame[covariates] = validate_frame(frame, card, covariates, origin=name)[covariates]
-    return Dataset(name=name, card=card, frame=frame,
-                   cleaning=genotypes.dropped + report.steps(),
-                   raw_rows=max(report.genotyped, report.phenotyped))

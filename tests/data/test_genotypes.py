@@ -13,15 +13,13 @@ from tabinv.data.dataset import validate_frame
 from tabinv.data.genomic import cohort_genotypes, simulate_cohort
 from tabinv.data.genotypes import (
     GenotypeTable,
-    genomic_card,
-    genotype_dataset,
-    join_phenotypes,
     read_plink,
     read_vcf,
     select_snps,
     write_plink,
     write_vcf,
 )
+from tabinv.data.phenotypes import genomic_card, genotype_dataset, join_phenotypes
 from tabinv.exceptions import ColumnError, DataError
 from tabinv.models.families import make_model
 
