@@ -23,7 +23,15 @@ import numpy as np
 
 from ..exceptions import DataError
 from ..utils import RandomState
+from .cells import (
+    auc_ovr_weighted,
+    balanced_accuracy_from_confusion,
+    binary_cells,
+    binary_scores,
+    group_sums,
+)
 from .estimate import Estimate
+from .inputs import as_flags, check_below, check_pair, check_posterior
 from .intervals import (
     bootstrap_cell_counts,
     bootstrap_indices,
@@ -42,143 +50,11 @@ __all__ = [
     "top_k_precision",
 ]
 
-_ROW_SUM_TOLERANCE = 1e-6
-
 
 # ---------------------------------------------------------------- input validation
 
 
-def _as_codes(values: Any, name: str) -> np.ndarray:
-    """A non-empty 1-D int64 array of non-negative codes, or :class:`DataError`."""
-    codes = np.asarray(values)
-    if codes.ndim != 1 or codes.size == 0:
-        raise DataError(f"{name} must be a non-empty 1-D array, received shape {codes.shape}")
-    if codes.dtype.kind not in "iub":
-        raise DataError(f"{name} must hold integer codes, received dtype {codes.dtype}")
-    codes = codes.astype(np.int64)
-    if codes.min() < 0:
-        raise DataError(f"{name} must hold codes >= 0, received {codes.min()}")
-    return codes
-
-
-def _check_below(codes: np.ndarray, name: str, n_values: int) -> None:
-    if codes.max() >= n_values:
-        raise DataError(
-            f"{name} must hold codes in [0, {n_values}), received the code {codes.max()}"
-        )
-
-
-def _check_pair(truth: Any, predicted: Any) -> tuple[np.ndarray, np.ndarray]:
-    true_codes = _as_codes(truth, "truth")
-    predicted_codes = _as_codes(predicted, "predicted")
-    if true_codes.shape != predicted_codes.shape:
-        raise DataError(
-            "truth and predicted must have the same length, received "
-            f"{true_codes.size} and {predicted_codes.size}"
-        )
-    return true_codes, predicted_codes
-
-
-def _as_flags(values: Any, name: str) -> np.ndarray:
-    """A non-empty 1-D boolean array (bool or 0/1 integers), or :class:`DataError`."""
-    flags = _as_codes(values, name)
-    if flags.max() > 1:
-        raise DataError(f"{name} must hold booleans or 0/1, received the value {flags.max()}")
-    return flags.astype(bool)
-
-
-def _check_posterior(truth: Any, posterior: Any) -> tuple[np.ndarray, np.ndarray]:
-    true_codes = _as_codes(truth, "truth")
-    scores = np.asarray(posterior)
-    if scores.dtype.kind not in "iuf" or scores.ndim != 2 or scores.shape[1] == 0:
-        raise DataError(
-            f"posterior must be a numeric (n, K) array with K >= 1, received shape "
-            f"{scores.shape} and dtype {scores.dtype}"
-        )
-    scores = scores.astype(float)
-    if scores.shape[0] != true_codes.size:
-        raise DataError(
-            f"posterior must have one row per record ({true_codes.size}), received "
-            f"{scores.shape[0]} rows"
-        )
-    if not np.isfinite(scores).all() or scores.min() < 0.0:
-        raise DataError("posterior must hold finite non-negative probabilities")
-    worst = float(np.abs(scores.sum(axis=1) - 1.0).max())
-    if worst > _ROW_SUM_TOLERANCE:
-        raise DataError(f"posterior rows must sum to 1, received a row summing to {1 + worst:g}")
-    _check_below(true_codes, "truth", scores.shape[1])
-    return true_codes, scores
-
-
 # ------------------------------------------------------- vectorised statistics
-
-
-def _ratio(numerator: Any, denominator: Any) -> np.ndarray:
-    """Element-wise ``numerator / denominator``, NaN where the denominator is 0."""
-    top, bottom = np.broadcast_arrays(
-        np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
-    )
-    return np.divide(top, bottom, out=np.full(top.shape, np.nan), where=bottom > 0)
-
-
-def _mean_defined(values: np.ndarray) -> np.ndarray:
-    """Mean over the last axis ignoring NaN; NaN when nothing is defined (no warning)."""
-    defined = ~np.isnan(values)
-    return _ratio(np.where(defined, values, 0.0).sum(axis=-1), defined.sum(axis=-1))
-
-
-def _balanced_accuracy_from_confusion(confusion: np.ndarray) -> np.ndarray:
-    """Balanced accuracy of each (..., K, K) confusion matrix (rows = truth)."""
-    recall = _ratio(np.diagonal(confusion, axis1=-2, axis2=-1), confusion.sum(axis=-1))
-    return _mean_defined(recall)
-
-
-def _group_sums(weights: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
-    """Per-row sums of ``weights`` (B, n) by ``group`` ((n,) or (B, n)): (B, n_groups)."""
-    offsets = np.arange(weights.shape[0])[:, np.newaxis] * n_groups
-    sums = np.bincount((offsets + group).ravel(), weights.ravel(), weights.shape[0] * n_groups)
-    return sums.reshape(weights.shape[0], n_groups)
-
-
-def _auc_ovr_weighted(truth: np.ndarray, posterior: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Macro one-vs-rest AUC of each resample; ``weights[b, i]`` = copies of record i.
-
-    Mann-Whitney with average ranks, computed as the weighted count of (positive, negative)
-    pairs where the positive scores higher, ties counting one half. Records are sorted
-    once per value (not once per resample), so a batch costs O(n_boot * n).
-    """
-    n_values = posterior.shape[1]
-    classes = [1] if n_values == 2 else list(range(n_values))
-    per_class = np.empty((weights.shape[0], len(classes)))
-    for column, value in enumerate(classes):
-        ties, group = np.unique(posterior[:, value], return_inverse=True)
-        positive = truth == value
-        positive_weight = _group_sums(weights * positive, group, ties.size)
-        negative_weight = _group_sums(weights * ~positive, group, ties.size)
-        negatives_below = np.cumsum(negative_weight, axis=1) - negative_weight
-        wins = (positive_weight * (negatives_below + 0.5 * negative_weight)).sum(axis=1)
-        pairs = positive_weight.sum(axis=1) * negative_weight.sum(axis=1)
-        per_class[:, column] = _ratio(wins, pairs)
-    return _mean_defined(per_class)
-
-
-def _binary_cells(truth: np.ndarray, predicted: np.ndarray, positive: int) -> np.ndarray:
-    """Counts ``[tp, fn, fp, tn]`` for one positive value."""
-    cell = 2 * (truth != positive) + (predicted != positive)
-    return np.bincount(cell, minlength=4)
-
-
-def _binary_scores(cells: np.ndarray) -> dict[str, np.ndarray]:
-    """F1, G-mean and MCC of each (..., 4) array of ``[tp, fn, fp, tn]`` counts."""
-    tp, fn, fp, tn = np.moveaxis(np.asarray(cells, dtype=float), -1, 0)
-    tpr = _ratio(tp, tp + fn)
-    tnr = _ratio(tn, tn + fp)
-    mcc_denominator = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-    return {
-        "f1": _ratio(2.0 * tp, 2.0 * tp + fp + fn),
-        "g_mean": np.sqrt(tpr * tnr),
-        "mcc": np.clip(_ratio(tp * tn - fp * fn, mcc_denominator), -1.0, 1.0),
-    }
 
 
 # ------------------------------------------------------------------ public API
@@ -203,7 +79,7 @@ def accuracy(truth: Any, predicted: Any, *, confidence: float = 0.95) -> Estimat
     >>> accuracy([0, 1, 1, 0], [0, 1, 0, 0]).value
     0.75
     """
-    true_codes, predicted_codes = _check_pair(truth, predicted)
+    true_codes, predicted_codes = check_pair(truth, predicted)
     return wilson(int((true_codes == predicted_codes).sum()), true_codes.size, confidence)
 
 
@@ -234,13 +110,13 @@ def balanced_accuracy(
     >>> round(balanced_accuracy([0, 0, 0, 1], [0, 0, 1, 1]).value, 4)
     0.8333
     """
-    true_codes, predicted_codes = _check_pair(truth, predicted)
+    true_codes, predicted_codes = check_pair(truth, predicted)
     values, codes = np.unique(np.concatenate([true_codes, predicted_codes]), return_inverse=True)
     size, n_records = values.size, true_codes.size
     counts = np.bincount(codes[:n_records] * size + codes[n_records:], minlength=size**2)
-    point = _balanced_accuracy_from_confusion(counts.reshape(size, size))
+    point = balanced_accuracy_from_confusion(counts.reshape(size, size))
     replicates = bootstrap_cell_counts(counts, n_boot, random_state).reshape(-1, size, size)
-    scores = _balanced_accuracy_from_confusion(replicates)
+    scores = balanced_accuracy_from_confusion(replicates)
     return percentile_interval(float(point), scores, confidence)
 
 
@@ -283,12 +159,12 @@ def auc_ovr(
     >>> auc_ovr([0, 1, 1], [[0.8, 0.2], [0.3, 0.7], [0.6, 0.4]]).value
     1.0
     """
-    true_codes, scores = _check_posterior(truth, posterior)
+    true_codes, scores = check_posterior(truth, posterior)
     n_records = true_codes.size
-    point = float(_auc_ovr_weighted(true_codes, scores, np.ones((1, n_records)))[0])
+    point = float(auc_ovr_weighted(true_codes, scores, np.ones((1, n_records)))[0])
     indices = bootstrap_indices(n_records, n_boot, random_state)
-    copies = _group_sums(np.ones(indices.shape), indices, n_records)
-    return percentile_interval(point, _auc_ovr_weighted(true_codes, scores, copies), confidence)
+    copies = group_sums(np.ones(indices.shape), indices, n_records)
+    return percentile_interval(point, auc_ovr_weighted(true_codes, scores, copies), confidence)
 
 
 def per_value(
@@ -318,10 +194,10 @@ def per_value(
     >>> rows[0]["precision"].value, rows[1]["recall"].value, rows[1]["support"]
     (0.5, 0.5, 2)
     """
-    true_codes, predicted_codes = _check_pair(truth, predicted)
+    true_codes, predicted_codes = check_pair(truth, predicted)
     size = check_count(K, "K", minimum=1)
-    _check_below(true_codes, "truth", size)
-    _check_below(predicted_codes, "predicted", size)
+    check_below(true_codes, "truth", size)
+    check_below(predicted_codes, "predicted", size)
     cells = np.bincount(true_codes * size + predicted_codes, minlength=size**2)
     confusion = cells.reshape(size, size)
     hits, support, called = confusion.diagonal(), confusion.sum(1), confusion.sum(0)
@@ -367,7 +243,7 @@ def paired_accuracy_difference(
     >>> paired_accuracy_difference([1, 1, 1, 0], [1, 0, 0, 0]).value
     0.5
     """
-    flags_a, flags_b = _as_flags(correct_a, "correct_a"), _as_flags(correct_b, "correct_b")
+    flags_a, flags_b = as_flags(correct_a, "correct_a"), as_flags(correct_b, "correct_b")
     if flags_a.shape != flags_b.shape:
         raise DataError(
             "correct_a and correct_b must describe the same records, received lengths "
@@ -418,11 +294,11 @@ def binary_metrics(
     >>> scores["precision"].value, scores["recall"].value, scores["fpr"].value
     (1.0, 0.5, 0.0)
     """
-    true_codes, predicted_codes = _check_pair(truth, predicted)
-    cells = _binary_cells(true_codes, predicted_codes, check_count(positive, "positive"))
+    true_codes, predicted_codes = check_pair(truth, predicted)
+    cells = binary_cells(true_codes, predicted_codes, check_count(positive, "positive"))
     tp, fn, fp, tn = (int(count) for count in cells)
-    point = _binary_scores(cells)
-    replicates = _binary_scores(bootstrap_cell_counts(cells, n_boot, random_state))
+    point = binary_scores(cells)
+    replicates = binary_scores(bootstrap_cell_counts(cells, n_boot, random_state))
     bootstrapped = {
         name: percentile_interval(float(point[name]), replicates[name], confidence)
         for name in ("f1", "g_mean", "mcc")
@@ -464,7 +340,7 @@ def top_k_precision(
     >>> top_k_precision([1, 0, 1], [[0.1, 0.9], [0.2, 0.8], [0.9, 0.1]], 1, k=2).value
     0.5
     """
-    true_codes, scores = _check_posterior(truth, posterior)
+    true_codes, scores = check_posterior(truth, posterior)
     column, top = check_count(positive, "positive"), check_count(k, "k", minimum=1)
     if column >= scores.shape[1]:
         raise DataError(f"positive must be a code in [0, {scores.shape[1]}), received {column}")

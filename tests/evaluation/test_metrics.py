@@ -26,11 +26,13 @@ from tabinv.evaluation.intervals import (
     bootstrap_indices,
     percentile_interval,
 )
+from tabinv.evaluation.cells import (
+    auc_ovr_weighted,
+    balanced_accuracy_from_confusion,
+    binary_cells,
+    binary_scores,
+)
 from tabinv.evaluation.metrics import (
-    _auc_ovr_weighted,
-    _balanced_accuracy_from_confusion,
-    _binary_cells,
-    _binary_scores,
     accuracy,
     auc_ovr,
     balanced_accuracy,
@@ -376,7 +378,7 @@ def rank_auc(truth: np.ndarray, posterior: np.ndarray, indices: np.ndarray) -> n
 def test_auc_replicates_match_brute_force_and_ranks(seed: int, n_values: int) -> None:
     truth, _, posterior = random_case(seed, 25, n_values)
     indices = bootstrap_indices(25, 30, random_state=seed)
-    batch = _auc_ovr_weighted(truth, posterior, copies_per_record(indices, 25))
+    batch = auc_ovr_weighted(truth, posterior, copies_per_record(indices, 25))
     expected = [brute_force_auc(truth[row].tolist(), posterior[row].tolist()) for row in indices]
     np.testing.assert_allclose(batch, expected, rtol=1e-12, equal_nan=True)
     np.testing.assert_allclose(
@@ -402,9 +404,9 @@ def test_confusion_replicates_match_brute_force() -> None:
     expected = [
         brute_force_balanced_accuracy(truth[r].tolist(), predicted[r].tolist()) for r in indices
     ]
-    np.testing.assert_allclose(_balanced_accuracy_from_confusion(confusion), expected, rtol=1e-12)
-    binary_cells = np.stack([_binary_cells(truth[r], predicted[r], 2) for r in indices])
-    batch = _binary_scores(binary_cells)
+    np.testing.assert_allclose(balanced_accuracy_from_confusion(confusion), expected, rtol=1e-12)
+    binary_cells = np.stack([binary_cells(truth[r], predicted[r], 2) for r in indices])
+    batch = binary_scores(binary_cells)
     for name in ("f1", "g_mean", "mcc"):
         reference = [
             brute_force_binary(truth[r].tolist(), predicted[r].tolist(), 2)[name] for r in indices
@@ -420,7 +422,7 @@ def test_cell_bootstrap_has_the_distribution_of_record_bootstrap() -> None:
         for r in indices[:400]
     ]
     counts = np.bincount(truth * 3 + predicted, minlength=9)
-    by_cells = _balanced_accuracy_from_confusion(
+    by_cells = balanced_accuracy_from_confusion(
         bootstrap_cell_counts(counts, 3000, random_state=3).reshape(-1, 3, 3)
     )
     assert np.mean(by_cells) == pytest.approx(np.mean(by_records), abs=0.01)
