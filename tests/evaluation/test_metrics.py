@@ -20,17 +20,17 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from tabinv.evaluation.estimate import Estimate
-from tabinv.evaluation.intervals import (
-    bootstrap_cell_counts,
-    bootstrap_indices,
-    percentile_interval,
-)
 from tabinv.evaluation.cells import (
     auc_ovr_weighted,
     balanced_accuracy_from_confusion,
     binary_cells,
     binary_scores,
+)
+from tabinv.evaluation.estimate import Estimate
+from tabinv.evaluation.intervals import (
+    bootstrap_cell_counts,
+    bootstrap_indices,
+    percentile_interval,
 )
 from tabinv.evaluation.metrics import (
     accuracy,
@@ -405,8 +405,8 @@ def test_confusion_replicates_match_brute_force() -> None:
         brute_force_balanced_accuracy(truth[r].tolist(), predicted[r].tolist()) for r in indices
     ]
     np.testing.assert_allclose(balanced_accuracy_from_confusion(confusion), expected, rtol=1e-12)
-    binary_cells = np.stack([binary_cells(truth[r], predicted[r], 2) for r in indices])
-    batch = binary_scores(binary_cells)
+    cells = np.stack([binary_cells(truth[r], predicted[r], 2) for r in indices])
+    batch = binary_scores(cells)
     for name in ("f1", "g_mean", "mcc"):
         reference = [
             brute_force_binary(truth[r].tolist(), predicted[r].tolist(), 2)[name] for r in indices
