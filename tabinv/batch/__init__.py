@@ -7,8 +7,9 @@
 (0, 0)
 """
 
+from .entry import Entry
 from .executors import DaskExecutor, LocalExecutor, SerialExecutor, TaskFailure, make_executor
-from .inventory import Entry, Inventory, InventoryError, parse_inventory, read_inventory
+from .inventory import Inventory, InventoryError, parse_inventory, read_inventory
 from .runner import BatchProgress, BatchResult, assess_entry, entry_key, run_batch
 
 __all__ = ["BatchProgress", "BatchResult", "DaskExecutor", "Entry", "Inventory",

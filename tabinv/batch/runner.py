@@ -33,8 +33,9 @@ import pandas as pd
 from .. import __version__
 from ..exceptions import TabinvError
 from ..utils import write_atomic
+from .entry import Entry
 from .executors import Executor, LocalExecutor, TaskFailure
-from .inventory import Entry, Inventory
+from .inventory import Inventory
 from .summary import _strict, write_summary
 from .task import (
     REPORTS,

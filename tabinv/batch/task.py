@@ -19,7 +19,7 @@ import pandas as pd
 
 from .. import __version__
 from ..exceptions import TabinvError
-from .inventory import Entry
+from .entry import Entry
 
 __all__ = ["POPULATIONS", "REPORTS", "RESULT_FORMAT", "ROW_COLUMNS", "EntryOutcome",
            "assess_entry", "entry_key", "failure_rows", "one_line"]

@@ -10,7 +10,8 @@ import typer
 from typer.testing import CliRunner
 
 from tabinv.batch.commands import batch, inventory_app
-from tabinv.batch.inventory import Entry, InventoryError, read_inventory
+from tabinv.batch.entry import Entry
+from tabinv.batch.inventory import InventoryError, read_inventory
 from tabinv.batch.runner import entry_key
 
 from . import FAST, make_marker_pickle, save, train, write_inventory

@@ -1,0 +1,84 @@
+"""One inventory entry: the formats and access levels it may name, and the Entry record."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ACCESS", "ENTRY_ONLY", "FORMATS", "ONNX_KEYS", "PATH_KEYS", "PICKLE_FORMATS",
+           "SUFFIX_FORMATS", "Entry"]
+
+
+FORMATS = ("skops", "xgboost-json", "xgboost-ubj", "onnx", "pickle", "joblib")
+
+
+PICKLE_FORMATS = ("pickle", "joblib")
+
+
+ACCESS = ("confidences", "rounded", "label-only", "white-box")
+
+
+SUFFIX_FORMATS = {".skops": "skops", ".json": "xgboost-json", ".ubj": "xgboost-ubj",
+                  ".onnx": "onnx", ".pkl": "pickle", ".pickle": "pickle", ".joblib": "joblib"}
+
+
+ENTRY_ONLY = ("name", "model", "allow_pickle")
+
+
+PATH_KEYS = ("model", "data_file", "card", "prior_table")
+
+
+ONNX_KEYS = ("onnx_encoding", "onnx_classes", "onnx_output")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One validated inventory entry, with defaults applied and paths resolved."""
+
+    name: str
+    model: Path
+    format: str
+    label: str
+    sensitive: tuple[tuple[str, ...], ...]
+    data: str | None = None
+    data_params: Mapping[str, Any] = field(default_factory=dict)
+    data_file: Path | None = None
+    card: Path | None = None
+    known: tuple[str, ...] | None = None
+    access: str = "confidences"
+    decimals: int | None = None
+    attacks: tuple[str, ...] = ("map",)
+    priors: tuple[str, ...] = ("marginal", "learned")
+    prior_table: Path | None = None
+    label_source: str = "true"
+    seed: int = 0
+    n_boot: int = 200
+    positive: Mapping[str, Any] = field(default_factory=dict)
+    top_k: int = 100
+    allow_pickle: bool = False
+    onnx_encoding: str = "onehot"
+    onnx_classes: tuple[Any, ...] | None = None
+    onnx_output: str | None = None
+    description: str = ""
+
+    def files(self) -> dict[str, Path]:
+        """The files this entry reads, by key."""
+        return {key: getattr(self, key) for key in PATH_KEYS if getattr(self, key) is not None}
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting except file paths (their bytes are hashed instead), JSON-ready."""
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__
+                  if name not in PATH_KEYS}
+        values["sensitive"] = [list(group) for group in self.sensitive]
+        for name in ("data_params", "positive"):
+            values[name] = dict(values[name])
+        for name in ("known", "attacks", "priors", "onnx_classes"):
+            values[name] = None if values[name] is None else list(values[name])
+        return values
+
+    @property
+    def data_name(self) -> str:
+        return self.data if self.data is not None else str(self.data_file.name
+                                                           if self.data_file else "")
