@@ -9,7 +9,7 @@ from typing import Any
 from ..exceptions import TabinvError, closest
 from .entry import FORMATS, ONNX_KEYS, PATH_KEYS, PICKLE_FORMATS, SUFFIX_FORMATS, Entry
 
-__all__ = ["format_for"]
+__all__ = ["check_entry", "format_for"]
 
 
 def format_for(path: Path) -> str | None:
