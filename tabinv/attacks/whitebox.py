@@ -48,10 +48,11 @@ from ..exceptions import AttackError
 from .base import BaseAttack, register
 from .candidates import Posterior
 from .grid import DEFAULT_MEMORY
-from .leafboxes import BoxReach, Router, Tree, TreeEnsemble, extract_ensemble
+from .leafboxes import BoxReach, Router, Tree, TreeEnsemble
 from .likelihood import LOG_FLOOR, gaussian_log_likelihood
 from .map import MAPInversion
 from .priors import Prior
+from .treereader import extract_ensemble
 
 __all__ = ["WhiteBoxTreeInversion", "LEAF_LABELS"]
 

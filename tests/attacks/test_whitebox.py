@@ -20,8 +20,9 @@ import pytest
 
 from tabinv.attacks import base as attacks_base
 from tabinv.attacks import whitebox
-from tabinv.attacks.leafboxes import BoxReach, extract_ensemble
+from tabinv.attacks.leafboxes import BoxReach
 from tabinv.attacks.map import MAPInversion
+from tabinv.attacks.treereader import extract_ensemble
 from tabinv.attacks.whitebox import WhiteBoxTreeInversion
 from tabinv.data.schema import card_from_dict
 from tabinv.exceptions import AttackError
