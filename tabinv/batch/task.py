@@ -187,7 +187,8 @@ def _assess(entry: Entry) -> tuple[list[Any], Any]:
 
 
 def _render(assessments: Sequence[Any], entry: Entry) -> dict[str, bytes]:
-    from ..report.files import markdown_report, write_report
+    from ..report.files import write_report
+    from ..report.markdown import markdown_report
 
     command = f"tabinv batch (entry {entry.name})"
     files: dict[str, bytes] = {}

@@ -13,7 +13,7 @@ import html
 import re
 from typing import Any
 
-from .files import Block, outline
+from .outline import Block, outline
 
 __all__ = ["render_html", "STYLE"]
 

@@ -175,7 +175,8 @@ def test_whitebox_attack_on_a_dp_tree_states_what_the_attacker_could_not_see():
     from tabinv.data.registry import load_builtin
     from tabinv.data.splits import split_dataset
     from tabinv.models.families import make_model
-    from tabinv.report.files import as_document, render_markdown
+    from tabinv.report.document import as_document
+    from tabinv.report.markdown import render_markdown
 
     data = load_builtin("iwpc")
     card = data.card.with_label("dose_class")

@@ -11,8 +11,8 @@ from html.parser import HTMLParser
 import pytest
 
 from tabinv.report.document import as_document, threat_sentence, verdict_paragraph
-from tabinv.report.files import PERSONAL_DATA
 from tabinv.report.html import render_html
+from tabinv.report.outline import PERSONAL_DATA
 
 from . import COMMAND, fake_sweep, planted_assessments, planted_html
 

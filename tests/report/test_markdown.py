@@ -9,7 +9,9 @@ import pytest
 from tabinv import api
 from tabinv.exceptions import TabinvError
 from tabinv.report.document import as_document, verdict_paragraph
-from tabinv.report.files import PERSONAL_DATA, render_file, render_markdown, write_report
+from tabinv.report.files import render_file, write_report
+from tabinv.report.markdown import render_markdown
+from tabinv.report.outline import PERSONAL_DATA
 from tabinv.report.tables import (
     SUMMARY_HEADER,
     assessment_markdown,
