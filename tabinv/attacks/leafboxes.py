@@ -31,9 +31,6 @@ from ..exceptions import AttackError
 __all__ = ["BoxReach", "Router", "Tree", "TreeEnsemble"]
 
 
-#: XGBoost objectives -> link from the summed margin to the output
-
-
 @dataclass(frozen=True)
 class Tree:
     """One binary tree over the encoded matrix.

@@ -22,6 +22,7 @@ SUPPORTED_ESTIMATORS = (
 )
 
 
+#: XGBoost objectives -> link from the summed margin to the output
 _XGB_LINKS = {"binary:logistic": "logistic", "multi:softprob": "softmax",
               "multi:softmax": "softmax", "reg:squarederror": "identity",
               "reg:absoluteerror": "identity", "reg:pseudohubererror": "identity"}

@@ -247,6 +247,3 @@ def _convert(table: Mapping[str, Any], where: str, base: Path, problems: list[st
     return values
 
 
-# -- an entry as a whole -----------------------------------------------------------------
-
-

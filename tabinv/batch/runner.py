@@ -54,15 +54,6 @@ __all__ = ["ROW_COLUMNS", "BatchProgress", "BatchResult", "EntryOutcome", "asses
 RESULT_FILE = "result.json"
 
 
-# -- keys ------------------------------------------------------------------------------
-
-
-# -- one entry (runs in a worker) ------------------------------------------------------
-
-
-# -- summary rows ----------------------------------------------------------------------
-
-
 # -- records on disk -------------------------------------------------------------------
 def _entry_directory(out: Path, name: str) -> Path:
     return out / "entries" / name
@@ -267,8 +258,5 @@ def _record(out: Path, entry: Entry, outcome: EntryOutcome) -> dict[str, Any]:
             log.write(f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] entry {entry.name} failed: "
                       f"{outcome.error}\n{outcome.log or '(no traceback)'}\n")
     return write_outcome(out, outcome, rows)
-
-
-# -- summary files ---------------------------------------------------------------------
 
 

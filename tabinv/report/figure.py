@@ -1,0 +1,76 @@
+"""What every report figure shares: the Figure record, colours, and rendering a matplotlib
+figure to PNG bytes without pyplot (no global matplotlib state is touched)."""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["BASELINE_COLOURS", "DPI", "FLOOR", "MAX_CONFUSION", "POPULATION_COLOURS",
+           "SERIES_COLOURS", "UTILITY_NAMES", "Figure", "error_bars", "label_text", "render_png",
+           "slug"]
+
+
+DPI = 100
+#: utilities below this are drawn as an arrow at the axis floor (R^2 can be -1e7)
+FLOOR = -1.0
+#: larger confusion matrices (joint attributes) are left to the per-value table
+MAX_CONFUSION = 12
+POPULATION_COLOURS = {"members": "#1f5f99", "non-members": "#e08a1e", "given": "#1f5f99"}
+BASELINE_COLOURS = {"prior-mode": "#7f7f7f", "imputation": "#2ca02c", "ideal": "#9467bd",
+                    "label-rule": "#8c564b"}
+SERIES_COLOURS = ("#1f5f99", "#d62728", "#e08a1e", "#17becf", "#bcbd22", "#e377c2",
+                  "#393b79", "#637939")
+
+
+UTILITY_NAMES = {"r2": "R$^2$", "within_20": "share within 20% of stable dose",
+                 "accuracy": "accuracy", "auc": "AUC"}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One rendered figure: file name (``name.png``), caption, PNG bytes."""
+
+    name: str
+    caption: str
+    png: bytes
+
+
+def label_text(value: Any) -> str:
+    """A label safe for matplotlib: no mathtext from ``$`` in data values."""
+    return str(value).replace("$", r"\$")
+
+
+def render_png(draw: Any, size: tuple[float, float], *args: Any) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure as MplFigure
+
+    figure = MplFigure(figsize=size, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    with warnings.catch_warnings():  # data labels may hold glyphs the font lacks
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from")
+        draw(figure, *args)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=DPI,
+                       metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def slug(*parts: Any) -> str:
+    return "-".join(re.sub(r"[^a-z0-9]+", "-", str(p).lower()).strip("-") for p in parts)
+
+
+def error_bars(estimates: Sequence[tuple[float, float, float] | None]
+            ) -> tuple[list[float], list[list[float]]]:
+    values, low, high = [], [], []
+    for numbers in estimates:
+        value, lo, hi = numbers if numbers is not None else (math.nan,) * 3
+        values.append(value)
+        low.append(0.0 if math.isnan(lo) else max(value - lo, 0.0))
+        high.append(0.0 if math.isnan(hi) else max(hi - value, 0.0))
+    return values, [low, high]
