@@ -32,7 +32,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
@@ -277,14 +276,11 @@ class DPTargetModel(TargetModel):
         self.epsilon = epsilon
         self.accountant = accountant
 
-    def fit(self, frame: pd.DataFrame, y: Any = None) -> DPTargetModel:
-        """Fit on ``frame``; classes come from the card, every bound from the card."""
-        if self.card is None or self.estimator is None:
-            raise ModelError("DPTargetModel needs a card and an estimator")
+    def _fit_estimator(self, encoded: np.ndarray, target: np.ndarray
+                       ) -> tuple[Any, np.ndarray | None]:
+        """diffprivlib training: classes and every bound from the card, the epsilon spent
+        recorded from the run's budget accountant."""
         accountant = self.accountant if self.accountant is not None else BudgetAccountant()
-        self.encoder_ = self._make_encoder()
-        encoded = self.encoder_.transform(frame)
-        target = self.fitted_target(frame)
         estimator = _set_accountant(clone(self.estimator), accountant)
         spent_before = len(accountant.spent_budget)
         with warnings.catch_warnings():
@@ -299,15 +295,12 @@ class DPTargetModel(TargetModel):
                     from None
             except BudgetError as error:
                 raise ModelError(f"the privacy budget is exhausted: {error}") from None
-        self.estimator_ = estimator
-        if self.task == "classification":
-            self.classes_present_ = np.asarray(estimator.classes_, dtype=np.int64)
         spends = accountant.spent_budget[spent_before:]
         self.epsilon_spent_ = float(sum(e for e, _ in spends))
         self.delta_spent_ = float(sum(d for _, d in spends))
-        self.n_train_ = len(frame)
-        self._record_statistics(frame, encoded)
-        return self
+        classes = (np.asarray(estimator.classes_, dtype=np.int64)
+                   if self.task == "classification" else None)
+        return estimator, classes
 
     def describe(self) -> dict[str, Any]:
         facts = super().describe()

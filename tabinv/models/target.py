@@ -130,16 +130,29 @@ class TargetModel(BaseEstimator):
         self.encoder_ = self._make_encoder()
         encoded = self.encoder_.transform(frame)
         target = self.fitted_target(frame)
+        self.estimator_, classes_present = self._fit_estimator(encoded, target)
         if self.task == "classification":
-            self.classes_present_ = np.unique(target)
-            target = np.searchsorted(self.classes_present_, target)
-        self.estimator_ = clone(self.estimator).fit(encoded, target)
+            self.classes_present_ = classes_present
         self.n_train_ = len(frame)
-        self._record_statistics(frame, encoded)
+        self._record_statistics(frame, encoded, target)
         return self
 
-    def _record_statistics(self, frame: pd.DataFrame, encoded: np.ndarray) -> None:
-        target = self.fitted_target(frame)
+    def _fit_estimator(self, encoded: np.ndarray, target: np.ndarray
+                       ) -> tuple[Any, np.ndarray | None]:
+        """Fit a clone of the estimator; returns it and, for a classifier, the label
+        indices it knows (its class k is the label's domain value ``classes_present[k]``).
+
+        The one step subclasses change (differentially private training, ...).
+        """
+        if self.task == "classification":
+            present = np.unique(target)
+            return clone(self.estimator).fit(encoded, np.searchsorted(present, target)), present
+        return clone(self.estimator).fit(encoded, target), None
+
+    def _record_statistics(self, frame: pd.DataFrame, encoded: np.ndarray,
+                           target: np.ndarray | None = None) -> None:
+        if target is None:
+            target = self.fitted_target(frame)
         if self.task == "regression":
             residuals = target - self.output_encoded(encoded)
             dof = max(len(target) - (encoded.shape[1] + 1), 1)
