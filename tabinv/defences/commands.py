@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -56,46 +56,26 @@ def _number(value: float, sign: str) -> str:
     return f"{value:{sign}.3f}" if abs(value) < 1000 else f"{value:{sign}.3g}"
 
 
-def _cell(estimate: Any, signed: bool = False) -> str:
-    sign = "+" if signed else ""
-    return (f"{_number(estimate.value, sign)} [{_number(estimate.low, sign)}, "
-            f"{_number(estimate.high, sign)}]")
-
-
-def _label(epsilon: float | None) -> str:
-    return "no DP" if epsilon is None else f"{epsilon:g}"
-
-
 def render(result: SweepResult) -> None:
-    """Utility and attack tables (training members), then the verdict."""
-    metrics = list(result.utility_metrics)
-    table = Table("epsilon", "spent", *metrics, title=f"{result.dataset['name']}: "
-                  f"{result.model['family']} model, utility on non-members "
-                  f"(mean [95% CI] over {len(result.seeds)} seeds)")
-    for point in result.points:
-        spent = point["epsilon_spent"]
-        table.add_row(_label(point["epsilon"]), "-" if spent is None else f"{spent:g}",
-                      *(_cell(point["utility"][m]) for m in metrics))
+    """Utility and attack tables (the report's own rows), then the verdict."""
+    from ..report.document import as_document
+    from ..report.tables import SWEEP_ATTACK_HEADER, sweep_attack_rows, utility_rows
+
+    document = as_document(result.to_dict())
+    header, rows = utility_rows(document)
+    table = Table(*header, title=f"{result.dataset['name']}: {result.model['family']} model, "
+                  f"utility on non-members (mean [95% CI] over {len(result.seeds)} seeds)")
+    for row in rows:
+        table.add_row(*row)
     out.print(table)
-    attacks = Table("epsilon", "attack", "sensitive", "accuracy", "- imputation",
-                    "- prior-mode", "prior-mode", "imputation",
-                    title="attacks on training members")
-    for point in result.points:
-        baselines = {(b["method"], b["sensitive"]): b["accuracy"] for b in point["baselines"]
-                     if b["population"] == "members"}
-        for row in point["attacks"]:
-            if row["population"] != "members":
-                continue
-            name = f"{row['method']} ({row['variant']})" if row["variant"] else row["method"]
-            missing = baselines.get(("imputation", row["sensitive"]))
-            attacks.add_row(
-                _label(point["epsilon"]), name, row["sensitive"], _cell(row["accuracy"]),
-                _cell(row["advantage"], True), _cell(row["advantage_over_prior_mode"], True),
-                f"{baselines[('prior-mode', row['sensitive'])].value:.3f}"
-                if ("prior-mode", row["sensitive"]) in baselines else "-",
-                f"{missing.value:.3f}" if missing is not None else "-")
-        attacks.add_section()
-    out.print(attacks)
+    for sensitive in result.threat["sensitive"]:
+        attacks = Table(*SWEEP_ATTACK_HEADER,
+                        title=f"{sensitive}: attacks on training members and non-members")
+        for row in sweep_attack_rows(document, sensitive):
+            if row[0] and attacks.row_count:
+                attacks.add_section()
+            attacks.add_row(*row)
+        out.print(attacks)
     out.print(result.verdict, highlight=False, markup=False)
 
 
