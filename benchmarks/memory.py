@@ -1,8 +1,8 @@
 """The benchmark world (models of every family, K = 3 / 18 / 27) and a peak-memory probe.
 
 World: the IWPC card plus two synthetic SNPs ``snp_a`` and ``snp_b`` (dosages 0/1/2,
-Hardy-Weinberg with allele frequencies 0.3 and 0.4, each shifting sqrt dose a little so
-that models use them). Candidate sets:
+Hardy-Weinberg with allele frequencies 0.3 and 0.4) and a synthetic 5-level
+``haplotype``, each shifting sqrt dose a little so that models use them. Candidate sets:
 
 - K=3:  ``vkorc1``
 - K=18: ``vkorc1`` x ``cyp2c9`` (3 x 6)
@@ -45,6 +45,9 @@ SENSITIVE = {3: ("vkorc1",), 18: ("vkorc1", "cyp2c9"), 27: ("vkorc1", "snp_a", "
 PARAMS: dict[str, dict[str, Any]] = {"tree": {"max_depth": 12}, "forest": {},
                                      "xgboost": {}, "linear": {}, "logistic": {}}
 SNPS = {"snp_a": (0.3, 0.15), "snp_b": (0.4, -0.1)}  # allele frequency, effect on sqrt dose
+#: a 5-level haplotype (frequencies, effect of each level on sqrt dose): the K = 5
+#: sensitive attribute of the peer comparison
+HAPLOTYPE = ((0.35, 0.25, 0.2, 0.12, 0.08), (0.0, 0.1, -0.1, 0.2, -0.2))
 
 
 def with_snps(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
@@ -56,6 +59,10 @@ def with_snps(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
         dosage = rng.binomial(2, p, len(frame))
         frame[name] = dosage
         root = root + effect * dosage
+    frequencies, effects = HAPLOTYPE
+    haplotype = rng.choice(len(frequencies), size=len(frame), p=frequencies)
+    frame["haplotype"] = haplotype
+    root = root + np.asarray(effects)[haplotype]
     frame["dose"] = np.square(np.clip(root, 0.5, 20.0))
     return frame
 
@@ -65,10 +72,15 @@ def card(task: str) -> Any:
     from tabinv.data.registry import builtin_card
     from tabinv.data.schema import card_from_dict
     raw = builtin_card("iwpc").to_dict()
-    raw["features"] = [*raw["features"], *SNPS]
+    # haplotype first: ART cannot attack the last column (its attack_feature must index
+    # a column of the records without it)
+    raw["features"] = ["haplotype", *raw["features"], *SNPS]
     for name in SNPS:
         raw["columns"][name] = {"kind": "categorical", "domain": [0, 1, 2],
                                 "description": "synthetic SNP dosage"}
+    raw["columns"]["haplotype"] = {"kind": "categorical",
+                                   "domain": list(range(len(HAPLOTYPE[0]))),
+                                   "description": "synthetic 5-level haplotype"}
     result = card_from_dict(raw, "benchmark card")
     return result if task == "regression" else result.with_label("dose_class")
 

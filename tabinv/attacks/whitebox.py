@@ -219,6 +219,8 @@ class WhiteBoxTreeInversion(MAPInversion):
         values = np.concatenate([t.value[:, 0] for t in trees])
         self.node_votes_ = np.where((leaf >= 0)[:, None], votes[leaf + leaf_offsets], 0.0)
         self.node_values_ = np.where(leaf >= 0, values[leaf + leaf_offsets], 0.0)
+        weights = np.concatenate([t.weight for t in trees])
+        self.node_weights_ = np.where(leaf >= 0, weights[leaf + leaf_offsets], 0.0)
         groups = self.ensemble_.groups
         self.group_matrix_ = np.zeros((len(trees), len(self.ensemble_.base_margin)))
         if len(groups):
@@ -339,11 +341,7 @@ class WhiteBoxTreeInversion(MAPInversion):
         """No split on an unknown column: one leaf per (record, candidate, tree), read from
         the model's own traversal of the candidate grid; all trees at once."""
         k, n = self.candidates_.size, len(encoded)
-        grid = np.repeat(encoded, k, axis=0)
-        columns = np.flatnonzero(self.sensitive_columns_)
-        grid.reshape(n, k, -1)[:, :, columns] = self.patches_[:, columns]
-        nodes = _apply(self.oracle_.structure(), grid, len(self.plans_))
-        nodes += self.node_offsets_  # (n K, trees): global node ids
+        nodes = self._grid_nodes(encoded)
         kind = self.ensemble_.kind
         if kind == "booster":
             margins = self.node_values_[nodes] @ self.group_matrix_ + self.ensemble_.base_margin
@@ -354,6 +352,17 @@ class WhiteBoxTreeInversion(MAPInversion):
             return np.log(np.maximum(likelihood, LOG_FLOOR)).reshape(n, k)
         log_density = self._log_density(np.repeat(y, k)[:, None], self.node_values_[nodes])
         return (logsumexp(log_density, axis=1) - np.log(len(self.plans_))).reshape(n, k)
+
+    def _grid_nodes(self, encoded: np.ndarray) -> np.ndarray:
+        """(n K, trees) global node id of the leaf each (record, candidate) reaches in each
+        tree (record-major), by the model's own traversal of the candidate grid."""
+        k, n = self.candidates_.size, len(encoded)
+        grid = np.repeat(encoded, k, axis=0)
+        columns = np.flatnonzero(self.sensitive_columns_)
+        grid.reshape(n, k, -1)[:, :, columns] = self.patches_[:, columns]
+        nodes = _apply(self.oracle_.structure(), grid, len(self.plans_))
+        nodes += self.node_offsets_
+        return nodes
 
     def _infer(self, records: pd.DataFrame, y: np.ndarray) -> Posterior:
         log_scores = self.log_likelihood(records, y) + self.prior_.log_prob(records)

@@ -34,19 +34,26 @@ def encode_codes(values: pd.Series | np.ndarray | Sequence[Any], domain: Sequenc
         codes = _numeric_codes(numeric.ravel(), domain)
         if (codes >= 0).all():
             return codes
-    array = np.asarray(values, dtype=object).ravel()
+    if isinstance(values, (pd.Series, pd.Index)):
+        array: Any = values
+    else:
+        array = np.asarray(values, dtype=object).ravel()
+    # each distinct value is looked up once: hashing the column is far cheaper than
+    # matching every row's object against the domain
+    local, uniques = pd.factorize(array, use_na_sentinel=True)
+    distinct = np.asarray(uniques, dtype=object)
     lookup = pd.Index(list(domain), dtype=object)
-    codes = lookup.get_indexer(array)
-    bad = codes < 0
+    matched = lookup.get_indexer(distinct)
+    bad = matched < 0
     if bad.any() and all(isinstance(v, str) for v in domain):
-        codes[bad] = lookup.get_indexer(np.array([as_text(v) for v in array[bad]],
-                                                 dtype=object))
-        bad = codes < 0
-    if bad.any():
-        missing = pd.isna(array[bad])
-        if missing.any():
-            raise DataError(f"column {name!r} has {int(missing.sum())} missing value(s)")
-        unseen = sorted({str(v) for v in array[bad]})
+        matched[bad] = lookup.get_indexer(np.array([as_text(v) for v in distinct[bad]],
+                                                   dtype=object))
+    codes = np.append(matched, -1)[local]  # local -1 (missing) -> the appended -1
+    missing = int((local < 0).sum())
+    if missing:
+        raise DataError(f"column {name!r} has {missing} missing value(s)")
+    if (matched < 0).any():
+        unseen = sorted({str(v) for v in distinct[matched < 0]})
         raise DataError(
             f"column {name!r} has value(s) {unseen[:5]} that are not in its domain "
             f"{list(domain)}"
