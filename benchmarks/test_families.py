@@ -38,10 +38,12 @@ _collected: list[dict[str, Any]] = []
 
 
 def floor_seconds(attack: Any, records: Any) -> float:
-    """Seconds of one model evaluation over the whole N x K grid (rows built untimed)."""
+    """Seconds of one model evaluation over the whole N x K grid (rows built untimed, in
+    the float type the model computes in, so the floor does not pay a conversion)."""
     target = attack.oracle_.model
     hidden = (*attack.sensitive_, *attack.unknown_names_)
-    encoded = target.encoder_.transform(records[list(attack.known_)], skip=hidden)
+    encoded = target.encoder_.transform(records[list(attack.known_)], skip=hidden,
+                                        dtype=target.input_dtype)
     from tabinv.attacks.grid import CandidateGrid, UnknownFeatures  # white-box: no grid_
     grid = CandidateGrid(target.encoder_, attack.candidates_, UnknownFeatures())
     step = grid.chunk_size(encoded.shape[1], attack.memory)

@@ -135,8 +135,8 @@ LabelSource = Annotated[str, typer.Option(
     "(the model's own prediction for the full record).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 AttackOpt = Annotated[list[str] | None, typer.Option(
-    "--attack", "-a", help="Attack to run, repeatable (map, confidence, whitebox-tree, whitebox-dt, "
-    "csmia, lomia) or 'all' (every one that applies). Default: map.")]
+    "--attack", "-a", help="Attack to run, repeatable (map, confidence, whitebox-tree, "
+    "whitebox-dt, csmia, lomia) or 'all' (every one that applies). Default: map.")]
 Rounding = Annotated[int | None, typer.Option(
     help="Defence: the API rounds confidences to this many decimals.")]
 LabelOnly = Annotated[bool, typer.Option(

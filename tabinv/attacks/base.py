@@ -111,10 +111,12 @@ class BaseAttack(BaseEstimator, ABC):
         """Learn what the attacker can learn before attacking (priors, grids, ...)."""
 
     def encode_known(self, records: pd.DataFrame) -> np.ndarray:
-        """Encode the records' known columns once; hidden columns are left as zeros for
-        the candidate grid to patch."""
+        """Encode the records' known columns once, in the float type the model computes
+        in; hidden columns are left as zeros for the candidate grid to patch."""
         hidden = (*self.sensitive_, *self.unknown_names_)
-        return self.oracle_.model.encoder_.transform(records[list(self.known_)], skip=hidden)
+        model = self.oracle_.model
+        return model.encoder_.transform(records[list(self.known_)], skip=hidden,
+                                        dtype=model.input_dtype)
 
     def candidate_grid(self, reference: pd.DataFrame | None, *, smoothing: float,
                        numeric_points: int, random_state: RandomState = 0) -> CandidateGrid:

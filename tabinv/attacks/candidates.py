@@ -79,6 +79,10 @@ class Candidates:
         return shaped.sum(axis=others) if others else shaped
 
 
+#: rows normalised together by :meth:`Posterior.from_log_scores` (fits in cache)
+NORMALISE_BLOCK = 8192
+
+
 @dataclass(frozen=True)
 class Posterior:
     """Normalised scores of every candidate for every record (rows sum to 1).
@@ -100,14 +104,26 @@ class Posterior:
         object.__setattr__(self, "probabilities", probabilities)
 
     @classmethod
-    def from_log_scores(cls, candidates: Candidates, log_scores: np.ndarray,
-                        method: str) -> Posterior:
-        """Normalise unnormalised log scores (n, K) row-wise."""
-        peak = np.max(log_scores, axis=1, keepdims=True)
-        if not np.isfinite(peak).all():
-            raise AttackError(f"{method}: a record has no candidate with a finite score")
-        weights = np.exp(log_scores - peak)
-        return cls(candidates, weights / weights.sum(axis=1, keepdims=True), method)
+    def from_log_scores(cls, candidates: Candidates, log_scores: np.ndarray, method: str,
+                        *, overwrite: bool = False) -> Posterior:
+        """Normalise unnormalised log scores (n, K) row-wise.
+
+        Rows are normalised in blocks that stay in cache (one pass over memory instead of
+        four); ``overwrite=True`` reuses ``log_scores`` (float64) for the result.
+        """
+        log_scores = np.asarray(log_scores, dtype=float)
+        out = log_scores if overwrite else np.empty_like(log_scores)
+        ones = np.ones(log_scores.shape[1])
+        for start in range(0, len(log_scores), NORMALISE_BLOCK):
+            block = log_scores[start:start + NORMALISE_BLOCK]
+            target = out[start:start + NORMALISE_BLOCK]
+            peak = block.max(axis=1, keepdims=True)
+            if not np.isfinite(peak).all():
+                raise AttackError(f"{method}: a record has no candidate with a finite score")
+            np.subtract(block, peak, out=target)
+            np.exp(target, out=target)
+            target /= (target @ ones)[:, None]  # row sums (a matrix-vector product: faster)
+        return cls(candidates, out, method)
 
     @property
     def n_records(self) -> int:

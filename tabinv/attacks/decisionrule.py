@@ -108,7 +108,7 @@ class WhiteBoxDecisionRule(WhiteBoxTreeInversion):
     def _infer(self, records: pd.DataFrame, y: np.ndarray) -> Posterior:
         k = self.candidates_.size
         prior = np.exp(self.prior_.log_prob(records))
-        encoded = self.encode_known(records).astype(np.float32)
+        encoded = self.encode_known(records).astype(np.float32, copy=False)
         columns = self.label_columns_[y]
         probabilities = np.empty((len(encoded), k))
         step = self.chunk_size()

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.special import expit, softmax
+from scipy.special import expit
 
 from ..models.oracle import LinearParts, Oracle
 
@@ -67,26 +67,54 @@ class LinearGridScorer:
         return 1 if self.classes is None else 2 * (self.n_classes + self.contribution.shape[1])
 
     def outputs(self, encoded: np.ndarray) -> np.ndarray:
-        """What the oracle answers on every grid row of ``encoded`` records: (n, G, ...)."""
+        """What the oracle answers on every grid row of ``encoded`` records: (n, G, ...).
+
+        Class probabilities are computed class-major, (C, n, G), so that every step is an
+        elementwise operation on whole (n, G) planes; the result is returned as an
+        (n, G, C) view of them.
+        """
         base = encoded @ self.known_coef + self.intercept  # (n, m)
-        decision = base[:, None, :] + self.contribution[None, :, :]  # (n, G, m)
         if self.classes is None:
-            return decision[:, :, 0]
+            return base[:, 0][:, None] + self.contribution[None, :, 0]
+        decision = np.empty((base.shape[1], *base.shape[:1], len(self.contribution)))
+        # out= keeps (m, n, G) C-ordered (numpy would follow base.T's transposed layout)
+        np.add(base.T[:, :, None], self.contribution.T[:, None, :], out=decision)
         present = self._probabilities(decision)
-        full = np.zeros((*decision.shape[:2], self.n_classes))
-        full[:, :, self.classes] = present
+        if np.array_equal(self.classes, np.arange(self.n_classes)):
+            full = present
+        else:
+            full = np.zeros((self.n_classes, *decision.shape[1:]))
+            full[self.classes] = present
         if self.oracle.access == "label":
-            return np.argmax(full, axis=2)
+            return _first_argmax(full)
         rounding = self.oracle.rounding
-        return np.round(full, rounding) if rounding is not None else full
+        if rounding is not None:
+            full = np.round(full, rounding, out=full)
+        return np.moveaxis(full, 0, 2)
 
     def _probabilities(self, decision: np.ndarray) -> np.ndarray:
-        """scikit-learn's ``LogisticRegression.predict_proba`` from decision values."""
+        """scikit-learn's ``LogisticRegression.predict_proba`` from decision values, class
+        axis first: (m, n, G) -> (C, n, G)."""
         if self.link == "ovr":
             positive = expit(decision)
-            if positive.shape[2] == 1:
-                return np.concatenate([1 - positive, positive], axis=2)
-            return positive / positive.sum(axis=2, keepdims=True)
-        if decision.shape[2] == 1:
-            decision = np.concatenate([-decision, decision], axis=2)
-        return softmax(decision, axis=2)
+            if len(positive) == 1:
+                return np.concatenate([1 - positive, positive], axis=0)
+            positive /= positive.sum(axis=0)
+            return positive
+        if len(decision) == 1:
+            decision = np.concatenate([-decision, decision], axis=0)
+        decision = decision - decision.max(axis=0)
+        np.exp(decision, out=decision)
+        decision /= decision.sum(axis=0)
+        return decision
+
+
+def _first_argmax(planes: np.ndarray) -> np.ndarray:
+    """Index of the largest plane at every position (the first on ties), (C, ...) -> (...)."""
+    best = planes[0].copy()
+    index = np.zeros(best.shape, dtype=np.int64)
+    for c in range(1, len(planes)):
+        better = planes[c] > best
+        index[better] = c
+        np.maximum(best, planes[c], out=best)
+    return index

@@ -136,7 +136,7 @@ class CandidateGrid:
         else:
             scorer = LinearGridScorer(oracle, fast, self.patches)
             step = self.chunk_size(scorer.outputs_per_point, memory)
-        parts = []
+        result: np.ndarray | None = None
         for start in range(0, max(n, 1), step):
             stop = min(n, start + step)
             if fast is not None:
@@ -144,8 +144,12 @@ class CandidateGrid:
             else:
                 outputs = oracle.query_encoded(self.rows(encoded[start:stop]))
                 outputs = outputs.reshape(stop - start, self.n_points, *outputs.shape[1:])
-            parts.append(reduce(outputs, slice(start, stop)))
-        return np.concatenate(parts, axis=0)
+            part = reduce(outputs, slice(start, stop))
+            if result is None:  # written in place: no list of parts to concatenate
+                result = np.empty((n, *part.shape[1:]), dtype=part.dtype)
+            result[start:stop] = part
+        assert result is not None
+        return result
 
     def log_likelihood(self, oracle: Oracle, encoded: np.ndarray,
                        score: Callable[[np.ndarray, np.ndarray], np.ndarray], y: np.ndarray,

@@ -152,8 +152,10 @@ class MAPInversion(BaseAttack):
                                          y, self.memory)
 
     def _infer(self, records: pd.DataFrame, y: np.ndarray) -> Posterior:
-        log_scores = self.log_likelihood(records, y) + self.prior_.log_prob(records)
-        return Posterior.from_log_scores(self.candidates_, log_scores, self.name)
+        log_scores = self.log_likelihood(records, y)
+        log_scores += self.prior_.log_prob(records)
+        return Posterior.from_log_scores(self.candidates_, log_scores, self.name,
+                                         overwrite=True)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "prior": self.prior_.describe(),

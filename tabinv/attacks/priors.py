@@ -35,7 +35,8 @@ class Prior(ABC):
 
     @abstractmethod
     def log_prob(self, records: pd.DataFrame) -> np.ndarray:
-        """(n, K) log prior of every candidate for every attacked record."""
+        """(n, K) log prior of every candidate for every attacked record (may be a
+        read-only view: callers must not write into it)."""
 
     def describe(self) -> str:
         return self.name
@@ -62,7 +63,8 @@ class MarginalPrior(Prior):
         return self
 
     def log_prob(self, records: pd.DataFrame) -> np.ndarray:
-        return np.tile(self.log_prior_, (len(records), 1))
+        """The same row for every record: a read-only (n, K) view, no copy."""
+        return np.broadcast_to(self.log_prior_, (len(records), len(self.log_prior_)))
 
 
 def independent_prior(candidates: Candidates, marginal_counts: Sequence[np.ndarray],

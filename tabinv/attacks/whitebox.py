@@ -277,7 +277,7 @@ class WhiteBoxTreeInversion(MAPInversion):
     def log_likelihood(self, records: pd.DataFrame, y: np.ndarray) -> np.ndarray:
         """log p(y | candidate, known columns) from the trees, shape (n, K)."""
         encoded = self.encode_known(records)
-        encoded = encoded.astype(np.float32)  # the precision trees compare in
+        encoded = encoded.astype(np.float32, copy=False)  # the precision trees compare in
         n, step = len(encoded), self.chunk_size()
         parts = [self._chunk(encoded[start:start + step], y[start:start + step])
                  for start in range(0, n, step)]
@@ -365,8 +365,10 @@ class WhiteBoxTreeInversion(MAPInversion):
         return nodes
 
     def _infer(self, records: pd.DataFrame, y: np.ndarray) -> Posterior:
-        log_scores = self.log_likelihood(records, y) + self.prior_.log_prob(records)
-        return Posterior.from_log_scores(self.candidates_, log_scores, self.name)
+        log_scores = self.log_likelihood(records, y)
+        log_scores += self.prior_.log_prob(records)
+        return Posterior.from_log_scores(self.candidates_, log_scores, self.name,
+                                         overwrite=True)
 
     def describe(self) -> dict[str, Any]:
         ensemble = self.ensemble_

@@ -66,9 +66,22 @@ def _is_numeric_domain(domain: Sequence[Any]) -> bool:
                and not isinstance(v, (bool, np.bool_)) for v in domain)
 
 
+#: integer domains spanning fewer values than this are matched through a lookup table
+TABLE_SPAN = 4096
+
+
 def _numeric_codes(values: np.ndarray, domain: Sequence[Any]) -> np.ndarray:
-    """Index in a numeric domain by binary search (-1 where absent), no Python objects."""
+    """Index in a numeric domain (-1 where absent), no Python objects: a lookup table for
+    integers in a small integer domain, binary search otherwise."""
     levels = np.asarray(domain, dtype=float)
+    if (values.dtype.kind in "iu" and len(levels) and np.all(levels == np.round(levels))
+            and levels.max() - levels.min() < TABLE_SPAN):
+        low = int(levels.min())
+        table = np.full(int(levels.max()) - low + 2, -1, dtype=np.int64)  # last: absent
+        table[levels.astype(np.int64) - low] = np.arange(len(levels))
+        shifted = values.astype(np.int64) - low
+        shifted[(shifted < 0) | (shifted >= len(table))] = len(table) - 1
+        return table[shifted]
     order = np.argsort(levels, kind="stable")
     ordered = levels[order]
     position = np.clip(np.searchsorted(ordered, values), 0, len(ordered) - 1)
@@ -161,23 +174,30 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         low, high = float(bounds[0]), float(bounds[1])
         return (values - low) / (high - low)
 
-    def transform(self, X: pd.DataFrame, skip: Sequence[str] = ()) -> np.ndarray:
+    def transform(self, X: pd.DataFrame, skip: Sequence[str] = (),
+                  dtype: type = np.float64) -> np.ndarray:
         """Encode ``X``; raises DataError naming the column on missing or unseen values.
 
         Columns in ``skip`` need not be in ``X`` and are left as zeros (an attack
-        overwrites them with candidate values).
+        overwrites them with candidate values). ``dtype`` is the float type of the result
+        (values are computed in float64 and rounded once).
         """
         check_is_fitted(self, "slices_")
         if not isinstance(X, pd.DataFrame):
             raise DataError(f"tabinv models take a pandas DataFrame, not {type(X).__name__}")
         encoded = [f for f in self.features if f not in set(skip)]
         require_columns(X, encoded, "model input")
-        out = np.zeros((len(X), self.n_output_))
+        out = np.zeros((len(X), self.n_output_), dtype=dtype)
+        rows = np.arange(len(X)) * self.n_output_
+        flat = out.reshape(-1)
         for feature in encoded:
             start, stop = self.slices_[feature]
             if self.is_categorical(feature):
                 codes = encode_codes(X[feature], self.domain(feature), feature)
-                out[:, start:stop] = self.block(feature, codes)
+                if self.is_ordinal(feature):
+                    out[:, start] = codes
+                else:  # one-hot: set the one indicator of each row in place
+                    flat[rows + start + codes] = 1.0
             else:
                 values = pd.to_numeric(X[feature], errors="coerce").to_numpy(dtype=float)
                 if np.isnan(values).any():

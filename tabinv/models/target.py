@@ -174,6 +174,16 @@ class TargetModel(BaseEstimator):
         check_is_fitted(self, "estimator_")
         return self.encoder_.transform(frame)
 
+    @property
+    def input_dtype(self) -> type:
+        """The float type the estimator compares encoded values in.
+
+        scikit-learn trees and forests and XGBoost cast every input to float32 before
+        predicting; rows built in float32 skip that copy and give the same answers.
+        Everything else takes float64.
+        """
+        return np.float32 if _computes_in_float32(self.estimator_) else np.float64
+
     def output_encoded(self, encoded: np.ndarray) -> np.ndarray:
         """Raw model output on encoded rows.
 
@@ -183,7 +193,10 @@ class TargetModel(BaseEstimator):
         if self.task == "regression":
             return np.asarray(self.estimator_.predict(encoded), dtype=float)
         present = np.asarray(self.estimator_.predict_proba(encoded), dtype=float)
-        full = np.zeros((encoded.shape[0], len(self.domain(self.label))))
+        n_classes = len(self.domain(self.label))
+        if np.array_equal(self.classes_present_, np.arange(n_classes)):
+            return present  # every class trained: the columns are already in order
+        full = np.zeros((encoded.shape[0], n_classes))
         full[:, self.classes_present_] = present
         return full
 
@@ -229,3 +242,20 @@ class TargetModel(BaseEstimator):
                 f"{origin} does not match the model: the model was trained on "
                 f"{list(self.features)} but the data lacks {missing}"
             )
+
+
+def _computes_in_float32(estimator: Any) -> bool:
+    """scikit-learn decision trees and forests (diffprivlib's subclasses included) and
+    XGBoost models, which cast their input to float32."""
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        ExtraTreesRegressor,
+        RandomForestClassifier,
+        RandomForestRegressor,
+    )
+    from sklearn.tree import BaseDecisionTree
+
+    forests = (ExtraTreesClassifier, ExtraTreesRegressor, RandomForestClassifier,
+               RandomForestRegressor)
+    return (isinstance(estimator, (BaseDecisionTree, *forests))
+            or (type(estimator).__module__ or "").startswith("xgboost"))
