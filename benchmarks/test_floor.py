@@ -13,23 +13,29 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from . import memory
-from .test_families import SLOW, floor_seconds, rounds_for
+from .test_families import floor_seconds, is_slow, rounds_for
 
 
 @pytest.mark.parametrize("family", memory.FAMILIES)
 def test_floor(benchmark: BenchmarkFixture, family: str, n_records: int) -> None:
-    if family in ("forest", "xgboost") and n_records > 100_000 and not SLOW:
-        pytest.skip("forest / XGBoost floor above 10^5 records: TABINV_BENCH_SLOW=1")
+    """The floor at K = 18; ``extra_info`` also has it for a float64 grid (what a default
+    numpy grid costs: scikit-learn trees and XGBoost convert it to float32 first)."""
+    if is_slow(family, n_records):
+        pytest.skip("forests / XGBoost above 10^5: their floors are in families.json")
     attack = memory.attack(family, "map", 18)
     records = memory.records(n_records)
     benchmark.group = f"floor K=18 {family}"
     benchmark.extra_info.update({"family": family, "k": 18, "n": n_records})
     benchmark.pedantic(floor_seconds, args=(attack, records), rounds=rounds_for(n_records),
-                       iterations=1)
+                       iterations=1, warmup_rounds=1)
+    if benchmark.stats is not None:
+        benchmark.extra_info["float64_grid_seconds"] = min(
+            floor_seconds(attack, records, np.float64) for _ in range(rounds_for(n_records)))
 
 
 def _best(function: Any, rounds: int) -> float:

@@ -17,11 +17,12 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ..data.dataset import require_columns
-from ..exceptions import AttackError, closest
+from ..exceptions import AttackError, DataError, closest
 from ..models.oracle import Oracle
 from ..utils import RandomState
 from .candidates import Candidates, Posterior
 from .grid import CandidateGrid, unknown_support
+from .pipeline import LazyRecords
 
 __all__ = ["BaseAttack", "ATTACKS", "register", "get_attack", "attack_names"]
 
@@ -117,6 +118,20 @@ class BaseAttack(BaseEstimator, ABC):
         model = self.oracle_.model
         return model.encoder_.transform(records[list(self.known_)], skip=hidden,
                                         dtype=model.input_dtype)
+
+    def lazy_known(self, records: pd.DataFrame) -> LazyRecords:
+        """:meth:`encode_known`, block by block as the grid's chunks reach the records (so
+        encoding overlaps the model's queries; the values are the same)."""
+        records = records[list(self.known_)]
+
+        def encode(start: int, stop: int) -> np.ndarray:
+            try:
+                return self.encode_known(records.iloc[start:stop])
+            except DataError:
+                self.encode_known(records)  # the message counts every record, not a block
+                raise
+
+        return LazyRecords(encode, len(records), self.oracle_.model.encoder_.n_output_)
 
     def candidate_grid(self, reference: pd.DataFrame | None, *, smoothing: float,
                        numeric_points: int, random_state: RandomState = 0) -> CandidateGrid:

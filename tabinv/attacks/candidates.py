@@ -79,8 +79,32 @@ class Candidates:
         return shaped.sum(axis=others) if others else shaped
 
 
-#: rows normalised together by :meth:`Posterior.from_log_scores` (fits in cache)
+#: rows normalised together by :func:`normalise_log_scores` (fits in cache)
 NORMALISE_BLOCK = 8192
+
+
+def normalise_log_scores(log_scores: np.ndarray, method: str,
+                         out: np.ndarray | None = None) -> np.ndarray:
+    """Row-wise softmax of log scores (n, K), in blocks that stay in cache (one pass over
+    memory instead of four). ``out`` may be ``log_scores`` itself.
+
+    Raises
+    ------
+    AttackError
+        A record has no candidate with a finite score (``method`` names the culprit).
+    """
+    out = np.empty_like(log_scores, dtype=float) if out is None else out
+    ones = np.ones(log_scores.shape[1])
+    for start in range(0, len(log_scores), NORMALISE_BLOCK):
+        block = log_scores[start:start + NORMALISE_BLOCK]
+        target = out[start:start + NORMALISE_BLOCK]
+        peak = block.max(axis=1, keepdims=True)
+        if not np.isfinite(peak).all():
+            raise AttackError(f"{method}: a record has no candidate with a finite score")
+        np.subtract(block, peak, out=target)
+        np.exp(target, out=target)
+        target /= (target @ ones)[:, None]  # row sums (a matrix-vector product: faster)
+    return out
 
 
 @dataclass(frozen=True)
@@ -113,17 +137,7 @@ class Posterior:
         """
         log_scores = np.asarray(log_scores, dtype=float)
         out = log_scores if overwrite else np.empty_like(log_scores)
-        ones = np.ones(log_scores.shape[1])
-        for start in range(0, len(log_scores), NORMALISE_BLOCK):
-            block = log_scores[start:start + NORMALISE_BLOCK]
-            target = out[start:start + NORMALISE_BLOCK]
-            peak = block.max(axis=1, keepdims=True)
-            if not np.isfinite(peak).all():
-                raise AttackError(f"{method}: a record has no candidate with a finite score")
-            np.subtract(block, peak, out=target)
-            np.exp(target, out=target)
-            target /= (target @ ones)[:, None]  # row sums (a matrix-vector product: faster)
-        return cls(candidates, out, method)
+        return cls(candidates, normalise_log_scores(log_scores, method, out=out), method)
 
     @property
     def n_records(self) -> int:

@@ -157,7 +157,7 @@ class CSMIA(BaseAttack):
 
     def expected_confidences(self, records: pd.DataFrame) -> np.ndarray:
         """(n, K, C) confidences per candidate, unknown features averaged out."""
-        return self.grid_.expected_outputs(self.oracle_, self.encode_known(records),
+        return self.grid_.expected_outputs(self.oracle_, self.lazy_known(records),
                                            memory=self.memory)
 
     def _infer(self, records: pd.DataFrame, y: np.ndarray) -> Posterior:

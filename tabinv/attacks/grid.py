@@ -28,8 +28,9 @@ from ..models.encoding import TabularEncoder, encode_codes
 from ..models.oracle import Oracle
 from ..models.target import TargetModel
 from ..utils import RandomState, check_random_state
-from .candidates import Candidates
+from .candidates import Candidates, normalise_log_scores
 from .fastpath import LinearGridScorer
+from .pipeline import AHEAD, LazyRecords, pipelined
 
 __all__ = ["UnknownFeatures", "CandidateGrid", "DEFAULT_MEMORY", "unknown_support"]
 
@@ -111,54 +112,62 @@ class CandidateGrid:
         return grid.reshape(n * self.n_points, d)
 
     def chunk_size(self, width: int, memory: int) -> int:
-        """Records per chunk so that rows plus outputs fit in ``memory`` bytes.
+        """Records per chunk so that the chunks in flight fit in ``memory`` bytes.
 
         ``width`` is the number of floats held per grid point (the encoded width plus
-        outputs for the generic path). Chunks are also kept near ``CACHE_FRIENDLY``
+        outputs for the generic path). The pipeline holds up to three chunks at once
+        (two prepared, one being queried). Chunks are also kept near ``CACHE_FRIENDLY``
         bytes: larger temporaries were measured to be slower (page faults), not faster.
         """
         per_record = self.n_points * (width + 8) * 8 * 2
-        return max(1, int(min(memory, CACHE_FRIENDLY) // max(per_record, 1)))
+        budget = min(memory // (AHEAD + 1), CACHE_FRIENDLY)
+        return max(1, int(budget // max(per_record, 1)))
 
-    def map_chunks(self, oracle: Oracle, encoded: np.ndarray,
+    def map_chunks(self, oracle: Oracle, encoded: np.ndarray | LazyRecords,
                    reduce: Callable[[np.ndarray, slice], np.ndarray],
                    memory: int = DEFAULT_MEMORY) -> np.ndarray:
         """Query the oracle on the grid chunk by chunk and reduce each chunk.
 
         ``reduce(outputs, records)`` receives the oracle's outputs shaped (n_c, G, ...)
         for the records ``records`` (a slice) and returns an array (n_c, ...); the
-        chunks' results are stacked.
+        chunks' results are stacked. Building rows and reducing run in a worker thread
+        while the model answers the previous chunk (:func:`~tabinv.attacks.pipeline.
+        pipelined`); ``encoded`` may be :class:`~tabinv.attacks.pipeline.LazyRecords`
+        so that encoding overlaps too.
         """
-        n = encoded.shape[0]
+        source = encoded if isinstance(encoded, LazyRecords) else LazyRecords.of(encoded)
         fast = oracle.linear_parts()
         if fast is None:
-            step = self.chunk_size(encoded.shape[1], memory)
+            step = self.chunk_size(source.width, memory)
+
+            def prepare(chunk: tuple[int, int]) -> np.ndarray:
+                return self.rows(source.get(*chunk))
+
+            query: Callable[[np.ndarray], np.ndarray] = oracle.query_encoded
         else:
             scorer = LinearGridScorer(oracle, fast, self.patches)
             step = self.chunk_size(scorer.outputs_per_point, memory)
-        result: np.ndarray | None = None
-        for start in range(0, max(n, 1), step):
-            stop = min(n, start + step)
-            if fast is not None:
-                outputs = scorer.outputs(encoded[start:stop])
-            else:
-                outputs = oracle.query_encoded(self.rows(encoded[start:stop]))
+
+            def prepare(chunk: tuple[int, int]) -> np.ndarray:
+                return source.get(*chunk)
+
+            query = scorer.outputs
+        stored: list[np.ndarray] = []
+
+        def finish(outputs: np.ndarray, chunk: tuple[int, int]) -> None:
+            start, stop = chunk
+            if fast is None:  # the model answered (n_c G, ...) rows
                 outputs = outputs.reshape(stop - start, self.n_points, *outputs.shape[1:])
             part = reduce(outputs, slice(start, stop))
-            if result is None:  # written in place: no list of parts to concatenate
-                result = np.empty((n, *part.shape[1:]), dtype=part.dtype)
-            result[start:stop] = part
-        assert result is not None
-        return result
+            if not stored:  # written in place: no list of parts to concatenate
+                stored.append(np.empty((source.n, *part.shape[1:]), dtype=part.dtype))
+            stored[0][start:stop] = part
 
-    def log_likelihood(self, oracle: Oracle, encoded: np.ndarray,
-                       score: Callable[[np.ndarray, np.ndarray], np.ndarray], y: np.ndarray,
-                       memory: int = DEFAULT_MEMORY) -> np.ndarray:
-        """log p(y | candidate, known) with unknowns summed out, shape (n, K).
+        pipelined(source.chunks(step), prepare, query, finish)
+        return stored[0]
 
-        ``score(outputs, y)`` turns the oracle's outputs (n, G, ...) into (n, G) log
-        likelihoods.
-        """
+    def _log_likelihood_reduce(self, score: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                               y: np.ndarray) -> Callable[[np.ndarray, slice], np.ndarray]:
         k = self.candidates.size
 
         def reduce(outputs: np.ndarray, records: slice) -> np.ndarray:
@@ -167,6 +176,31 @@ class CandidateGrid:
                 return log_lik
             log_lik += self.log_weight[None, :]
             return logsumexp(log_lik.reshape(log_lik.shape[0], k, -1), axis=2)
+
+        return reduce
+
+    def log_likelihood(self, oracle: Oracle, encoded: np.ndarray | LazyRecords,
+                       score: Callable[[np.ndarray, np.ndarray], np.ndarray], y: np.ndarray,
+                       memory: int = DEFAULT_MEMORY) -> np.ndarray:
+        """log p(y | candidate, known) with unknowns summed out, shape (n, K).
+
+        ``score(outputs, y)`` turns the oracle's outputs (n, G, ...) into (n, G) log
+        likelihoods.
+        """
+        return self.map_chunks(oracle, encoded, self._log_likelihood_reduce(score, y), memory)
+
+    def posterior(self, oracle: Oracle, encoded: np.ndarray | LazyRecords,
+                  score: Callable[[np.ndarray, np.ndarray], np.ndarray], y: np.ndarray,
+                  log_prior: np.ndarray, method: str,
+                  memory: int = DEFAULT_MEMORY) -> np.ndarray:
+        """Posterior probabilities (n, K): the log likelihood plus ``log_prior`` (n, K),
+        normalised chunk by chunk while the chunk is still in cache."""
+        log_likelihood = self._log_likelihood_reduce(score, y)
+
+        def reduce(outputs: np.ndarray, records: slice) -> np.ndarray:
+            log_scores = log_likelihood(outputs, records)
+            log_scores += log_prior[records]
+            return normalise_log_scores(log_scores, method, out=log_scores)
 
         return self.map_chunks(oracle, encoded, reduce, memory)
 

@@ -129,7 +129,7 @@ class LOMIA(BaseAttack):
             shaped = onehot.reshape(len(onehot), k, -1, n_classes)
             return np.einsum("nkuc,ku->nkc", shaped, weights)
 
-        return self.grid_.map_chunks(self.oracle_, self.encode_known(records), reduce,
+        return self.grid_.map_chunks(self.oracle_, self.lazy_known(records), reduce,
                                      self.memory)
 
     def reproduces(self, records: pd.DataFrame, labels: Any = None) -> np.ndarray:

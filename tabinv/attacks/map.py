@@ -148,14 +148,14 @@ class MAPInversion(BaseAttack):
     # -- inference --------------------------------------------------------------------
     def log_likelihood(self, records: pd.DataFrame, y: np.ndarray) -> np.ndarray:
         """log p(y | candidate, known columns), unknowns summed out: (n, K)."""
-        return self.grid_.log_likelihood(self.oracle_, self.encode_known(records), self.score_,
+        return self.grid_.log_likelihood(self.oracle_, self.lazy_known(records), self.score_,
                                          y, self.memory)
 
     def _infer(self, records: pd.DataFrame, y: np.ndarray) -> Posterior:
-        log_scores = self.log_likelihood(records, y)
-        log_scores += self.prior_.log_prob(records)
-        return Posterior.from_log_scores(self.candidates_, log_scores, self.name,
-                                         overwrite=True)
+        probabilities = self.grid_.posterior(self.oracle_, self.lazy_known(records),
+                                             self.score_, y, self.prior_.log_prob(records),
+                                             self.name, self.memory)
+        return Posterior(self.candidates_, probabilities, self.name)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "prior": self.prior_.describe(),
