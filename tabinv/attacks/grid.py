@@ -163,7 +163,9 @@ class CandidateGrid:
                 stored.append(np.empty((source.n, *part.shape[1:]), dtype=part.dtype))
             stored[0][start:stop] = part
 
-        pipelined(source.chunks(step), prepare, query, finish)
+        # the fast path's "query" is cheap arithmetic: reduce right after it, in this
+        # thread, and leave encoding to the worker
+        pipelined(source.chunks(step), prepare, query, finish, finish_here=fast is not None)
         return stored[0]
 
     def _log_likelihood_reduce(self, score: Callable[[np.ndarray, np.ndarray], np.ndarray],

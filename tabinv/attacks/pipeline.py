@@ -77,12 +77,15 @@ class LazyRecords:
 
 
 def pipelined(chunks: Sequence[Chunk], prepare: Callable[[Chunk], T],
-              query: Callable[[T], Any], finish: Callable[[Any, Chunk], None]) -> None:
+              query: Callable[[T], Any], finish: Callable[[Any, Chunk], None],
+              finish_here: bool = False) -> None:
     """``finish(query(prepare(chunk)), chunk)`` for every chunk, in order.
 
-    ``query`` runs in the calling thread, one chunk at a time; ``prepare`` and ``finish``
-    run in one worker thread, in submission order (``prepare`` of a chunk always before
-    its ``finish``). An exception from any stage stops the pipeline and is raised here.
+    ``query`` runs in the calling thread, one chunk at a time; ``prepare`` runs in one
+    worker thread, and so does ``finish`` unless ``finish_here`` (for a cheap ``query``,
+    so that the two threads share the work evenly), in submission order (``prepare`` of
+    a chunk always before its ``finish``). An exception from any stage stops the
+    pipeline and is raised here.
     """
     if len(chunks) == 1:
         finish(query(prepare(chunks[0])), chunks[0])
@@ -93,11 +96,14 @@ def pipelined(chunks: Sequence[Chunk], prepare: Callable[[Chunk], T],
         finished: list[Future[None]] = []
         for i, chunk in enumerate(chunks):
             outputs = query(prepared.popleft().result())
-            finished.append(worker.submit(finish, outputs, chunk))
+            if finish_here:
+                finish(outputs, chunk)
+            else:
+                finished.append(worker.submit(finish, outputs, chunk))
             del outputs
             if i + AHEAD < len(chunks):
                 prepared.append(worker.submit(prepare, chunks[i + AHEAD]))
-            if finished[0].done():  # surface a failed reduction early
+            if finished and finished[0].done():  # surface a failed reduction early
                 finished.pop(0).result()
         for future in finished:
             future.result()

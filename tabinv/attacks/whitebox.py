@@ -62,6 +62,9 @@ LEAF_LABELS = ("majority", "fractions")
 PAIR_BYTES = 96
 #: records per chunk at most: larger chunks were not faster
 MAX_CHUNK = 1 << 15
+#: bytes per chunk at most, whatever ``memory`` allows: a forest's (rows x trees) node
+#: tables are large, and smaller chunks keep the peak low at no cost in speed
+CHUNK_BYTES = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -272,7 +275,7 @@ class WhiteBoxTreeInversion(MAPInversion):
             per_record = k * (4 * width + 24 * trees + 64)
         else:
             per_record = PAIR_BYTES * self.ensemble_.max_leaves + 64 * k
-        return int(np.clip(self.memory // per_record, 1, MAX_CHUNK))
+        return int(np.clip(min(self.memory, CHUNK_BYTES) // per_record, 1, MAX_CHUNK))
 
     def log_likelihood(self, records: pd.DataFrame, y: np.ndarray) -> np.ndarray:
         """log p(y | candidate, known columns) from the trees, shape (n, K)."""

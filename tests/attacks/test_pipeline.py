@@ -35,6 +35,14 @@ def test_pipeline_runs_every_chunk_in_order_and_queries_in_the_calling_thread() 
     assert finished == [(10 * i, (i, i + 1)) for i in range(9)]
 
 
+def test_finish_here_runs_the_reduction_in_the_calling_thread() -> None:
+    caller = threading.get_ident()
+    threads = set()
+    pipelined([(i, i + 1) for i in range(5)], lambda chunk: chunk[0], lambda value: value,
+              lambda output, chunk: threads.add(threading.get_ident()), finish_here=True)
+    assert threads == {caller}
+
+
 @pytest.mark.parametrize("stage", ["prepare", "query", "finish"])
 def test_an_error_in_any_stage_is_raised(stage: str) -> None:
     def fail_at_3(name: str) -> Any:
