@@ -25,6 +25,7 @@ from .exceptions import TabinvError
 from .report.files import write_report
 from .report.json import to_json
 from .report.tables import SUMMARY_HEADER, assessment_markdown, headlines, summary_rows
+from .utils import parse_bytes
 
 app = typer.Typer(help="Measure how much a trained model leaks about the people in its "
                   "training data: attribute inversion against honest baselines.",
@@ -148,6 +149,9 @@ TopK = Annotated[int, typer.Option("--top-k", help="k of the top-k precision.")]
 Report = Annotated[Path | None, typer.Option(
     "--out", help="Also write the results to this file (.json, .md or .html).")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed (splits, models, intervals).")]
+Memory = Annotated[str, typer.Option(
+    "--memory", help="Memory budget of the candidate grid's chunks (e.g. 1GiB, 512MiB); "
+    "peak memory stays flat as the number of records grows.")]
 
 
 @datasets_app.command("list")
@@ -269,6 +273,7 @@ def attack(
     as_json: AsJson = False,
     report: Report = None,
     seed: Seed = 0,
+    memory: Memory = "1GiB",
 ) -> None:
     """Attack the records of --data with a saved model."""
     from .attacks.priors import TablePrior
@@ -288,7 +293,7 @@ def attack(
         f for f in target.features if f not in sensitive and f in frame.columns]
     threat = _threat(attack_name, chosen_priors, known=known, label_source=label_source,
                      rounding=rounding, label_only=label_only, positive=positive,
-                     top_k=top_k, random_state=seed)
+                     top_k=top_k, random_state=seed, memory=parse_bytes(memory))
     with working("attacking"):
         assessment, posterior = api.attack_records(
             target, frame, sensitive=sensitive, reference=reference_frame,
@@ -328,11 +333,12 @@ def assess(
     markdown: Annotated[bool, typer.Option(help="Print Markdown tables.")] = False,
     report: Report = None,
     seed: Seed = 0,
+    memory: Memory = "1GiB",
 ) -> None:
     """Split, train, attack members and non-members, and compare with every baseline."""
     threat = _threat(attack_name, prior, known=known, label_source=label_source,
                      rounding=rounding, label_only=label_only, positive=positive,
-                     top_k=top_k, random_state=seed)
+                     top_k=top_k, random_state=seed, memory=parse_bytes(memory))
     with working(f"assessing {model} on {dataset}"):
         result = api.assess(dataset, model, sensitive=sensitive, label=label,
                             dataset_params=_dataset_params(dataset, seed, people, snps,

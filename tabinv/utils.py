@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import TypeAlias
@@ -12,7 +13,8 @@ import pandas as pd
 
 from .exceptions import TabinvError
 
-__all__ = ["RandomState", "as_text", "as_text_column", "check_random_state", "seed_from",
+__all__ = ["RandomState", "as_text", "as_text_column", "check_random_state", "parse_bytes",
+           "seed_from",
            "write_atomic"]
 
 RandomState: TypeAlias = int | np.random.Generator | None
@@ -74,3 +76,28 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6,
+          "mib": 2**20, "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12,
+          "tib": 2**40}
+
+
+def parse_bytes(text: str) -> int:
+    """A size such as ``"1GiB"``, ``"512MiB"``, ``"2GB"``, ``"1.5g"`` or ``"1073741824"``.
+
+    Raises
+    ------
+    TabinvError
+        The text is not a positive number with an optional unit (the message says which
+        units are understood).
+    """
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in _UNITS:
+        raise TabinvError(f"size {text!r} is not a number of bytes with an optional unit "
+                          "(B, KB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. 1GiB or 512MiB")
+    size = int(float(match.group(1)) * _UNITS[unit])
+    if size < 1:
+        raise TabinvError(f"size {text!r} must be at least one byte")
+    return size

@@ -116,3 +116,10 @@ def test_bad_card(tmp_path, model_dir):
     fails_cleanly(["train", "--data", model_dir / "members.csv", "--card",
                    tmp_path / "card.toml", "--model", "linear", "--out", tmp_path / "m.skops"],
                   "kind")
+
+
+def test_memory_budget_must_be_a_size():
+    fails_cleanly(["assess", "--dataset", "iwpc", "--sensitive", "vkorc1", "--memory", "lots"],
+                  "size 'lots'", "GiB")
+    fails_cleanly(["assess", "--dataset", "iwpc", "--sensitive", "vkorc1", "--memory", "0"],
+                  "at least one byte")
