@@ -87,6 +87,7 @@ class CandidateGrid:
         self.log_weight = np.tile(unknown_log_weight, k)  # (G,)
         self.n_points = k * u
         self.patches: list[tuple[slice, np.ndarray]] = []
+        self._byte_cache: dict[np.dtype, list[tuple[int, int, np.ndarray]]] = {}
         codes = np.repeat(candidates.codes, u, axis=0)  # grid point g = k * U + u
         for a, name in enumerate(candidates.names):
             self.patches.append((self._slice(name), encoder.block(name, codes[:, a])))
@@ -104,12 +105,38 @@ class CandidateGrid:
         return slice(start, stop)
 
     def rows(self, encoded: np.ndarray) -> np.ndarray:
-        """(n * G, d) candidate rows for encoded records (n, d)."""
+        """(n * G, d) candidate rows for encoded records (n, d), in their float type.
+
+        Each run of adjacent patched columns is written as one opaque item of its bytes
+        per row (a void view), not as a few floats each: numpy then copies one item per
+        row instead of running a short inner loop per row (about twice as fast).
+        """
         n, d = encoded.shape
-        grid = np.repeat(encoded, self.n_points, axis=0).reshape(n, self.n_points, d)
-        for columns, block in self.patches:
-            grid[:, :, columns] = block
-        return grid.reshape(n * self.n_points, d)
+        grid = np.repeat(encoded, self.n_points, axis=0)
+        row_bytes = grid.view(np.uint8).reshape(n, self.n_points, d * grid.itemsize)
+        for start, stop, items in self._byte_patches(grid.dtype):
+            row_bytes[:, :, start:stop].view(items.dtype)[..., 0] = items
+        return grid
+
+    def _byte_patches(self, dtype: np.dtype) -> list[tuple[int, int, np.ndarray]]:
+        """Runs of adjacent patched columns as (first byte, end byte, (G,) void items)."""
+        cached = self._byte_cache.get(dtype)
+        if cached is None:
+            width = self.encoder.n_output_
+            values = np.zeros((self.n_points, width), dtype=dtype)
+            patched = np.zeros(width, dtype=bool)
+            for columns, block in self.patches:
+                values[:, columns] = block
+                patched[columns] = True
+            edges = np.flatnonzero(np.diff(np.concatenate([[0], patched.astype(int), [0]])))
+            size = np.dtype(dtype).itemsize
+            cached = []
+            for first, end in zip(edges[::2], edges[1::2], strict=True):
+                run = np.ascontiguousarray(values[:, first:end])
+                items = run.view(np.dtype((np.void, (end - first) * size)))[:, 0]
+                cached.append((int(first) * size, int(end) * size, items))
+            self._byte_cache[dtype] = cached
+        return cached
 
     def chunk_size(self, width: int, memory: int) -> int:
         """Records per chunk so that the chunks in flight fit in ``memory`` bytes.
@@ -125,7 +152,7 @@ class CandidateGrid:
 
     def map_chunks(self, oracle: Oracle, encoded: np.ndarray | LazyRecords,
                    reduce: Callable[[np.ndarray, slice], np.ndarray],
-                   memory: int = DEFAULT_MEMORY) -> np.ndarray:
+                   memory: int = DEFAULT_MEMORY, out: np.ndarray | None = None) -> np.ndarray:
         """Query the oracle on the grid chunk by chunk and reduce each chunk.
 
         ``reduce(outputs, records)`` receives the oracle's outputs shaped (n_c, G, ...)
@@ -133,7 +160,8 @@ class CandidateGrid:
         chunks' results are stacked. Building rows and reducing run in a worker thread
         while the model answers the previous chunk (:func:`~tabinv.attacks.pipeline.
         pipelined`); ``encoded`` may be :class:`~tabinv.attacks.pipeline.LazyRecords`
-        so that encoding overlaps too.
+        so that encoding overlaps too. ``out`` receives the stacked result; a ``reduce``
+        that already wrote its part into ``out`` is not copied again.
         """
         source = encoded if isinstance(encoded, LazyRecords) else LazyRecords.of(encoded)
         fast = oracle.linear_parts()
@@ -152,7 +180,7 @@ class CandidateGrid:
                 return source.get(*chunk)
 
             query = scorer.outputs
-        stored: list[np.ndarray] = []
+        stored: list[np.ndarray] = [] if out is None else [out]
 
         def finish(outputs: np.ndarray, chunk: tuple[int, int]) -> None:
             start, stop = chunk
@@ -161,7 +189,9 @@ class CandidateGrid:
             part = reduce(outputs, slice(start, stop))
             if not stored:  # written in place: no list of parts to concatenate
                 stored.append(np.empty((source.n, *part.shape[1:]), dtype=part.dtype))
-            stored[0][start:stop] = part
+            target = stored[0][start:stop]
+            if not np.shares_memory(part, target):
+                target[...] = part
 
         # the fast path's "query" is cheap arithmetic: reduce right after it, in this
         # thread, and leave encoding to the worker
@@ -197,14 +227,37 @@ class CandidateGrid:
                   memory: int = DEFAULT_MEMORY) -> np.ndarray:
         """Posterior probabilities (n, K): the log likelihood plus ``log_prior`` (n, K),
         normalised chunk by chunk while the chunk is still in cache."""
+        source = encoded if isinstance(encoded, LazyRecords) else LazyRecords.of(encoded)
+        result = np.empty((source.n, self.candidates.size))
+        fast = oracle.linear_parts()
+        scorer = None if fast is None else LinearGridScorer(oracle, fast, self.patches)
+        if scorer is not None and scorer.gaussian_shortcut and not self.unknown.names:
+            sigma = oracle.residual_sigma  # a linear regression: no grid output at all
+            if not sigma > 0:
+                raise AttackError(f"residual sigma must be positive, got {sigma!r}")
+
+            def encode(chunk: tuple[int, int]) -> np.ndarray:
+                return source.get(*chunk)  # in the worker thread
+
+            def gaussian(encoded_chunk: np.ndarray, chunk: tuple[int, int]) -> None:
+                start, stop = chunk
+                scores = scorer.gaussian_log_scores(encoded_chunk, y[start:stop], sigma,
+                                                    log_prior[start:stop])
+                normalise_log_scores(scores, method, out=result[start:stop])
+
+            step = self.chunk_size(1, memory)
+            pipelined(source.chunks(step), encode, lambda encoded_chunk: encoded_chunk,
+                      gaussian, finish_here=True)
+            return result
         log_likelihood = self._log_likelihood_reduce(score, y)
 
         def reduce(outputs: np.ndarray, records: slice) -> np.ndarray:
             log_scores = log_likelihood(outputs, records)
             log_scores += log_prior[records]
-            return normalise_log_scores(log_scores, method, out=log_scores)
+            return normalise_log_scores(log_scores, method, out=result[records])
 
-        return self.map_chunks(oracle, encoded, reduce, memory)
+        self.map_chunks(oracle, source, reduce, memory, out=result)
+        return result
 
     def expected_outputs(self, oracle: Oracle, encoded: np.ndarray, n_classes: int = 0,
                          memory: int = DEFAULT_MEMORY) -> np.ndarray:

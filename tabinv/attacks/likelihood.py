@@ -27,10 +27,23 @@ def gaussian_log_likelihood(outputs: np.ndarray, y: np.ndarray, sigma: float) ->
     return -0.5 * z * z - np.log(sigma) - 0.5 * np.log(2.0 * np.pi)
 
 
+#: up to this many classes, confidences are picked class by class (faster than a gather)
+CLASSWISE = 16
+
+
 def confidence_log_likelihood(outputs: np.ndarray, y: np.ndarray) -> np.ndarray:
     """log f_y(x): the reported confidence of the record's label, outputs (n, G, C)."""
-    chosen = np.take_along_axis(outputs, y[:, None, None], axis=2)[:, :, 0]
-    return np.log(np.maximum(chosen, LOG_FLOOR))
+    if len(y) and (y.min() < 0 or y.max() >= outputs.shape[2]):
+        raise AttackError(f"label index out of range for {outputs.shape[2]} classes")
+    if outputs.shape[2] <= CLASSWISE:
+        chosen = np.empty(outputs.shape[:2])
+        for c in range(outputs.shape[2]):
+            records = y == c
+            chosen[records] = outputs[records, :, c]
+    else:
+        chosen = np.take_along_axis(outputs, y[:, None, None], axis=2)[:, :, 0]
+    np.maximum(chosen, LOG_FLOOR, out=chosen)
+    return np.log(chosen, out=chosen)
 
 
 def confusion_table(confusion: np.ndarray, form: str = "bayes",

@@ -47,7 +47,7 @@ from scipy.special import expit, logsumexp, softmax
 from ..exceptions import AttackError
 from .base import BaseAttack, register
 from .candidates import Posterior
-from .grid import DEFAULT_MEMORY
+from .grid import DEFAULT_MEMORY, CandidateGrid, UnknownFeatures
 from .leafboxes import BoxReach, Router, Tree, TreeEnsemble
 from .likelihood import LOG_FLOOR, gaussian_log_likelihood
 from .map import MAPInversion
@@ -204,6 +204,8 @@ class WhiteBoxTreeInversion(MAPInversion):
                                  for t in self.ensemble_.trees)
         if self.use_grid_:
             self._index_nodes()
+            # candidate rows as the black-box attacks build them (no unknown is split on)
+            self.grid_rows_ = CandidateGrid(encoder, self.candidates_, UnknownFeatures())
         if classifier:
             self.label_columns_ = self._label_columns()
         else:
@@ -359,10 +361,7 @@ class WhiteBoxTreeInversion(MAPInversion):
     def _grid_nodes(self, encoded: np.ndarray) -> np.ndarray:
         """(n K, trees) global node id of the leaf each (record, candidate) reaches in each
         tree (record-major), by the model's own traversal of the candidate grid."""
-        k, n = self.candidates_.size, len(encoded)
-        grid = np.repeat(encoded, k, axis=0)
-        columns = np.flatnonzero(self.sensitive_columns_)
-        grid.reshape(n, k, -1)[:, :, columns] = self.patches_[:, columns]
+        grid = self.grid_rows_.rows(encoded)
         nodes = _apply(self.oracle_.structure(), grid, len(self.plans_))
         nodes += self.node_offsets_
         return nodes

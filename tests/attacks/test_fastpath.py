@@ -215,3 +215,33 @@ def test_other_models_have_no_linear_parts() -> None:
     encoded = plain.encode(members)
     np.testing.assert_allclose(encoded @ parts.coef[0] + parts.intercept[0],
                                plain.output_encoded(encoded), rtol=0, atol=TOLERANCE)
+
+
+@pytest.mark.parametrize("prior", ["marginal", "conditional"])
+def test_gaussian_shortcut_equals_black_box_far_from_the_model(
+        prior: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Linear regression, output access: the posterior from r c - c^2 / 2 (the per-record
+    term cancelled) equals the black-box Gaussian posterior, also for labels far from the
+    model's predictions (large residuals) and for a prior that differs per record."""
+    from tabinv.attacks.fastpath import LinearGridScorer
+
+    case = Case("linear", "output", None, 0, 2, (), "onehot", 7)
+    model, members, reference, known = _setup(case)
+    attacked = members.copy()
+    attacked["y"] = attacked["y"] * 3.0 + 40.0  # far from every prediction
+    calls = []
+    original = LinearGridScorer.gaussian_log_scores
+
+    def counted(self: Any, *args: Any) -> Any:
+        calls.append(1)
+        return original(self, *args)
+
+    monkeypatch.setattr(LinearGridScorer, "gaussian_log_scores", counted)
+    params = {"prior": prior, "prior_given": ("c2",) if prior == "conditional" else ()}
+    fast = _attack(Oracle(model, "output", None), case, reference, known, **params)
+    slow = _attack(BlackBoxOracle(model, "output", None), case, reference, known, **params)
+    fast_post = fast.infer(attacked).probabilities
+    assert calls, "the shortcut was not taken"
+    slow_post = slow.infer(attacked).probabilities
+    np.testing.assert_allclose(fast_post, slow_post, rtol=0, atol=TOLERANCE)
+    np.testing.assert_array_equal(fast_post.argmax(axis=1), slow_post.argmax(axis=1))
