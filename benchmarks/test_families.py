@@ -13,7 +13,7 @@ Forests and XGBoost above N = 10^5 take minutes per case (the floor itself is ab
 and run only with ``TABINV_BENCH_SLOW=1``. ``test_peak_memory`` runs each family's
 attack at the largest N and K = 27 in a child process (``ru_maxrss``). With timings
 enabled, the session's numbers and the machine description go to
-``benchmarks/results/families.json``.
+``benchmarks/results/families.json`` (timings) and ``memory.json`` (peaks).
 """
 
 from __future__ import annotations
@@ -74,11 +74,14 @@ _floors: dict[tuple[str, int, int], float] = {}
 @pytest.fixture(scope="module", autouse=True)
 def save_results() -> Any:
     yield
-    timed = [r for r in _collected if r.get("seconds") is not None]
-    if any("floor_seconds" in r for r in timed):
-        RESULTS.mkdir(exist_ok=True)
-        report = {"machine": memory.machine(), "sizes": list(bench_sizes()), "cases": timed}
-        (RESULTS / "families.json").write_text(json.dumps(report, indent=1))
+    timed = [r for r in _collected if "floor_seconds" in r]
+    probes = [r for r in _collected if r.get("measure") == "peak_memory"]
+    for name, rows in (("families.json", timed), ("memory.json", probes)):
+        if rows:  # only what this session measured: a partial run keeps the other file
+            RESULTS.mkdir(exist_ok=True)
+            report = {"machine": memory.machine(), "sizes": list(bench_sizes()),
+                      "cases": rows}
+            (RESULTS / name).write_text(json.dumps(report, indent=1))
 
 
 @pytest.mark.parametrize("k", KS, ids=[f"K={k}" for k in KS])

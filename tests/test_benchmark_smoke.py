@@ -21,3 +21,13 @@ def test_benchmarks_pass_on_tiny_inputs() -> None:
     report = completed.stdout + completed.stderr
     assert completed.returncode == 0, report
     assert re.search(r"\b\d+ passed\b", report), report
+
+
+def test_profile_script_prints_a_table() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.profiles", "linear:map:300", "tree:whitebox:300"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.count("| tottime s |") == 2, completed.stdout
+    assert "tree whitebox, N=300, K=18" in completed.stdout
