@@ -30,6 +30,7 @@ from ..models.target import TargetModel
 from ..utils import RandomState, check_random_state
 from .candidates import Candidates, normalise_log_scores
 from .fastpath import LinearGridScorer
+from .likelihood import confidence_log_likelihood, label_confidence
 from .pipeline import AHEAD, LazyRecords, pipelined
 
 __all__ = ["UnknownFeatures", "CandidateGrid", "DEFAULT_MEMORY", "unknown_support"]
@@ -249,15 +250,40 @@ class CandidateGrid:
             pipelined(source.chunks(step), encode, lambda encoded_chunk: encoded_chunk,
                       gaussian, finish_here=True)
             return result
-        log_likelihood = self._log_likelihood_reduce(score, y)
+        if score is confidence_log_likelihood and not self.unknown.names:
+            reduce = self._confidence_posterior(y, log_prior, method, result)
+        else:
+            log_likelihood = self._log_likelihood_reduce(score, y)
 
-        def reduce(outputs: np.ndarray, records: slice) -> np.ndarray:
-            log_scores = log_likelihood(outputs, records)
-            log_scores += log_prior[records]
-            return normalise_log_scores(log_scores, method, out=result[records])
+            def reduce(outputs: np.ndarray, records: slice) -> np.ndarray:
+                log_scores = log_likelihood(outputs, records)
+                log_scores += log_prior[records]
+                return normalise_log_scores(log_scores, method, out=result[records])
 
         self.map_chunks(oracle, source, reduce, memory, out=result)
         return result
+
+    @staticmethod
+    def _confidence_posterior(y: np.ndarray, log_prior: np.ndarray, method: str,
+                              result: np.ndarray) -> Callable[[np.ndarray, slice], np.ndarray]:
+        """Confidence access, nothing unknown: posterior = f_y(x) p(s) / sum, computed
+        in probability space (no log and exp per grid point: the confidence is at least
+        1e-12 and the prior a probability, so nothing underflows)."""
+        same_row = log_prior.strides[0] == 0
+        prior_row = np.exp(log_prior[0]) if same_row and len(log_prior) else None
+        ones = np.ones(log_prior.shape[1])
+
+        def reduce(outputs: np.ndarray, records: slice) -> np.ndarray:
+            target = result[records]
+            label_confidence(outputs, y[records], out=target)
+            target *= prior_row if prior_row is not None else np.exp(log_prior[records])
+            totals = target @ ones
+            if not (totals > 0).all():
+                raise AttackError(f"{method}: a record has no candidate with a finite score")
+            target /= totals[:, None]
+            return target
+
+        return reduce
 
     def expected_outputs(self, oracle: Oracle, encoded: np.ndarray, n_classes: int = 0,
                          memory: int = DEFAULT_MEMORY) -> np.ndarray:

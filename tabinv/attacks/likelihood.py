@@ -11,7 +11,7 @@ import numpy as np
 
 from ..exceptions import AttackError
 
-__all__ = ["gaussian_log_likelihood", "confidence_log_likelihood",
+__all__ = ["gaussian_log_likelihood", "confidence_log_likelihood", "label_confidence",
            "confusion_log_likelihood", "confusion_table", "LOG_FLOOR"]
 
 #: probabilities below this count as this (a zero confidence must not veto a candidate
@@ -31,18 +31,25 @@ def gaussian_log_likelihood(outputs: np.ndarray, y: np.ndarray, sigma: float) ->
 CLASSWISE = 16
 
 
-def confidence_log_likelihood(outputs: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """log f_y(x): the reported confidence of the record's label, outputs (n, G, C)."""
+def label_confidence(outputs: np.ndarray, y: np.ndarray,
+                     out: np.ndarray | None = None) -> np.ndarray:
+    """The reported confidence of each record's label on every grid point, (n, G), at
+    least ``LOG_FLOOR``; outputs (n, G, C), labels (n,) class indices."""
     if len(y) and (y.min() < 0 or y.max() >= outputs.shape[2]):
         raise AttackError(f"label index out of range for {outputs.shape[2]} classes")
+    chosen = np.empty(outputs.shape[:2]) if out is None else out
     if outputs.shape[2] <= CLASSWISE:
-        chosen = np.empty(outputs.shape[:2])
         for c in range(outputs.shape[2]):
             records = y == c
             chosen[records] = outputs[records, :, c]
     else:
-        chosen = np.take_along_axis(outputs, y[:, None, None], axis=2)[:, :, 0]
-    np.maximum(chosen, LOG_FLOOR, out=chosen)
+        chosen[...] = np.take_along_axis(outputs, y[:, None, None], axis=2)[:, :, 0]
+    return np.maximum(chosen, LOG_FLOOR, out=chosen)
+
+
+def confidence_log_likelihood(outputs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """log f_y(x): the reported confidence of the record's label, outputs (n, G, C)."""
+    chosen = label_confidence(outputs, y)
     return np.log(chosen, out=chosen)
 
 
