@@ -106,7 +106,8 @@ class WhiteBoxDecisionRule(WhiteBoxTreeInversion):
                 "whitebox-tree, which sums over the consistent leaves")
 
     def _infer(self, records: pd.DataFrame, y: np.ndarray) -> Posterior:
-        k = self.candidates_.size
+        k, leaves = self.candidates_.size, self.leaves_
+        assert leaves is not None  # fit refuses models that split on unknown features
         prior = np.exp(self.prior_.log_prob(records))
         encoded = self.encode_known(records).astype(np.float32, copy=False)
         columns = self.label_columns_[y]
@@ -114,10 +115,10 @@ class WhiteBoxDecisionRule(WhiteBoxTreeInversion):
         step = self.chunk_size()
         for start in range(0, len(encoded), step):
             stop = min(start + step, len(encoded))
-            nodes = self._grid_nodes(encoded[start:stop])[:, 0]
-            predicts_y = self.node_votes_[nodes, np.repeat(columns[start:stop], k)] > 0
+            nodes = leaves.nodes(encoded[start:stop])[:, 0]
+            predicts_y = leaves.votes[nodes, np.repeat(columns[start:stop], k)] > 0
             predicts_y = predicts_y.reshape(-1, k)
-            score = self.node_weights_[nodes].reshape(-1, k) * prior[start:stop]
+            score = leaves.weights[nodes].reshape(-1, k) * prior[start:stop]
             single = predicts_y.sum(axis=1) == 1
             score[single] = predicts_y[single]
             total = score.sum(axis=1, keepdims=True)

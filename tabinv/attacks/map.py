@@ -95,12 +95,6 @@ class MAPInversion(BaseAttack):
 
     # -- fitting ----------------------------------------------------------------------
     def _fit(self, reference: pd.DataFrame | None) -> None:
-        if reference is None and not (self.prior == "published" or
-                                      isinstance(self.prior, Prior)):
-            raise AttackError(
-                f"prior {self.prior!r} is estimated from a reference sample; give one, or "
-                "use prior='published' (the marginals stored with the model)"
-            )
         self.prior_ = self._make_prior(reference)
         self.grid_ = self.candidate_grid(reference, smoothing=self.smoothing,
                                          numeric_points=self.numeric_points,
@@ -114,6 +108,12 @@ class MAPInversion(BaseAttack):
 
     def _make_prior(self, reference: pd.DataFrame | None) -> Prior:
         model = self.oracle_.model
+        if reference is None and not (self.prior == "published" or
+                                      isinstance(self.prior, Prior)):
+            raise AttackError(
+                f"prior {self.prior!r} is estimated from a reference sample; give one, or "
+                "use prior='published' (the marginals stored with the model)"
+            )
         if isinstance(self.prior, Prior):
             return self.prior.fit(reference, self.candidates_)
         if self.prior == "published":

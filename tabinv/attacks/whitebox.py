@@ -47,7 +47,8 @@ from scipy.special import expit, logsumexp, softmax
 from ..exceptions import AttackError
 from .base import BaseAttack, register
 from .candidates import Posterior
-from .grid import DEFAULT_MEMORY, CandidateGrid, UnknownFeatures
+from .grid import DEFAULT_MEMORY
+from .gridleaves import GridLeaves
 from .leafboxes import BoxReach, Router, Tree, TreeEnsemble
 from .likelihood import LOG_FLOOR, gaussian_log_likelihood
 from .map import MAPInversion
@@ -182,12 +183,6 @@ class WhiteBoxTreeInversion(MAPInversion):
         if classifier != (model.task == "classification"):
             raise AttackError(f"the {self.ensemble_.estimator} does not match the model's "
                               f"{model.task} task")
-        if reference is None and not (self.prior == "published" or
-                                      isinstance(self.prior, Prior)):
-            raise AttackError(
-                f"prior {self.prior!r} is estimated from a reference sample; give one, or "
-                "use prior='published' (the marginals stored with the model)"
-            )
         self.prior_ = self._make_prior(reference)
         encoder = model.encoder_
         sensitive_columns = self._column_mask(self.sensitive_)
@@ -202,34 +197,15 @@ class WhiteBoxTreeInversion(MAPInversion):
         unknown_columns = self._column_mask(self.unknown_names_)
         self.use_grid_ = not any(unknown_columns[t.feature[t.left >= 0]].any()
                                  for t in self.ensemble_.trees)
-        if self.use_grid_:
-            self._index_nodes()
-            # candidate rows as the black-box attacks build them (no unknown is split on)
-            self.grid_rows_ = CandidateGrid(encoder, self.candidates_, UnknownFeatures())
+        self.leaves_ = GridLeaves.build(
+            self.oracle_.structure(), self.ensemble_, [plan.votes for plan in self.plans_],
+            encoder, self.candidates_) if self.use_grid_ else None
         if classifier:
             self.label_columns_ = self._label_columns()
         else:
             self.sigma_ = self.oracle_.residual_sigma
             if not self.sigma_ > 0:
                 raise AttackError(f"residual sigma must be positive, got {self.sigma_!r}")
-
-    def _index_nodes(self) -> None:
-        """Per-node tables over all trees, for the grid path (global id = offset + node)."""
-        trees = self.ensemble_.trees
-        sizes = [len(t.left) for t in trees]
-        self.node_offsets_ = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        leaf = np.concatenate([t.leaf_index for t in trees])  # -1 at internal nodes
-        leaf_offsets = np.repeat(np.cumsum([0] + [t.n_leaves for t in trees])[:-1], sizes)
-        votes = np.concatenate([plan.votes for plan in self.plans_])
-        values = np.concatenate([t.value[:, 0] for t in trees])
-        self.node_votes_ = np.where((leaf >= 0)[:, None], votes[leaf + leaf_offsets], 0.0)
-        self.node_values_ = np.where(leaf >= 0, values[leaf + leaf_offsets], 0.0)
-        weights = np.concatenate([t.weight for t in trees])
-        self.node_weights_ = np.where(leaf >= 0, weights[leaf + leaf_offsets], 0.0)
-        groups = self.ensemble_.groups
-        self.group_matrix_ = np.zeros((len(trees), len(self.ensemble_.base_margin)))
-        if len(groups):
-            self.group_matrix_[np.arange(len(trees)), groups] = 1.0
 
     def _column_mask(self, features: Sequence[str]) -> np.ndarray:
         encoder = self.oracle_.model.encoder_
@@ -345,26 +321,19 @@ class WhiteBoxTreeInversion(MAPInversion):
     def _grid_log_likelihood(self, encoded: np.ndarray, y: np.ndarray) -> np.ndarray:
         """No split on an unknown column: one leaf per (record, candidate, tree), read from
         the model's own traversal of the candidate grid; all trees at once."""
-        k, n = self.candidates_.size, len(encoded)
-        nodes = self._grid_nodes(encoded)
+        k, n, leaves = self.candidates_.size, len(encoded), self.leaves_
+        assert leaves is not None
+        nodes = leaves.nodes(encoded)
         kind = self.ensemble_.kind
         if kind == "booster":
-            margins = self.node_values_[nodes] @ self.group_matrix_ + self.ensemble_.base_margin
+            margins = leaves.values[nodes] @ leaves.groups + self.ensemble_.base_margin
             return self._margin_log_likelihood(margins.reshape(n, k, -1), y)
         if kind == "classifier":
             label_columns = np.repeat(self.label_columns_[y], k)[:, None]
-            likelihood = self.node_votes_[nodes, label_columns].mean(axis=1)
+            likelihood = leaves.votes[nodes, label_columns].mean(axis=1)
             return np.log(np.maximum(likelihood, LOG_FLOOR)).reshape(n, k)
-        log_density = self._log_density(np.repeat(y, k)[:, None], self.node_values_[nodes])
+        log_density = self._log_density(np.repeat(y, k)[:, None], leaves.values[nodes])
         return (logsumexp(log_density, axis=1) - np.log(len(self.plans_))).reshape(n, k)
-
-    def _grid_nodes(self, encoded: np.ndarray) -> np.ndarray:
-        """(n K, trees) global node id of the leaf each (record, candidate) reaches in each
-        tree (record-major), by the model's own traversal of the candidate grid."""
-        grid = self.grid_rows_.rows(encoded)
-        nodes = _apply(self.oracle_.structure(), grid, len(self.plans_))
-        nodes += self.node_offsets_
-        return nodes
 
     def _infer(self, records: pd.DataFrame, y: np.ndarray) -> Posterior:
         log_scores = self.log_likelihood(records, y)
@@ -392,14 +361,3 @@ class WhiteBoxTreeInversion(MAPInversion):
                 "consistent leaves were weighted equally")
         return facts
 
-
-def _apply(estimator: Any, grid: np.ndarray, n_trees: int) -> np.ndarray:
-    """(rows, trees) node id of the leaf each grid row reaches, by the model's own code."""
-    if (type(estimator).__module__ or "").startswith("xgboost"):
-        import xgboost
-
-        booster = estimator.get_booster() if hasattr(estimator, "get_booster") else estimator
-        nodes = booster.predict(xgboost.DMatrix(grid), pred_leaf=True)
-    else:
-        nodes = estimator.apply(grid)
-    return np.asarray(nodes).reshape(len(grid), -1)[:, :n_trees].astype(np.int64)

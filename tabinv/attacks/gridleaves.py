@@ -1,0 +1,97 @@
+"""The leaf every (record, candidate) reaches in every tree, by the model's own traversal.
+
+When no tree splits on a feature the attacker does not know, each candidate row of the
+grid reaches exactly one leaf per tree. The white-box attacks then read those leaves
+from the estimator's compiled traversal of the candidate grid (scikit-learn ``apply``,
+XGBoost ``pred_leaf``) instead of descending the trees in numpy, and look up what they
+need per leaf in tables indexed by a global node id (tree offset + node).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..models.encoding import TabularEncoder
+from .candidates import Candidates
+from .grid import CandidateGrid, UnknownFeatures
+from .leafboxes import TreeEnsemble
+
+__all__ = ["GridLeaves"]
+
+
+@dataclass(frozen=True)
+class GridLeaves:
+    """Per-node tables of a tree ensemble and the candidate rows to traverse.
+
+    Attributes
+    ----------
+    estimator : object
+        The fitted estimator whose own traversal finds the leaves.
+    rows : CandidateGrid
+        Builds the (n K, d) candidate rows, as the black-box attacks do.
+    offsets : ndarray of int, (T,)
+        Global id of each tree's node 0.
+    votes : ndarray, (nodes, C + 1)
+        Each leaf's vote per class column (0 at internal nodes; column -1: never trained).
+    values : ndarray, (nodes,)
+        Each leaf's value (regression mean or booster leaf value).
+    weights : ndarray, (nodes,)
+        Each leaf's training weight (count or cover).
+    groups : ndarray, (T, n_groups)
+        Boosters: one-hot output group of each tree.
+    """
+
+    estimator: Any
+    rows: CandidateGrid
+    offsets: np.ndarray
+    votes: np.ndarray
+    values: np.ndarray
+    weights: np.ndarray
+    groups: np.ndarray
+
+    @classmethod
+    def build(cls, estimator: Any, ensemble: TreeEnsemble, votes: list[np.ndarray],
+              encoder: TabularEncoder, candidates: Candidates) -> GridLeaves:
+        """Tables for ``ensemble`` (``votes``: each tree's per-leaf votes)."""
+        trees = ensemble.trees
+        sizes = [len(t.left) for t in trees]
+        leaf = np.concatenate([t.leaf_index for t in trees])  # -1 at internal nodes
+        leaf += np.repeat(np.cumsum([0] + [t.n_leaves for t in trees])[:-1], sizes)
+        internal = np.concatenate([t.leaf_index for t in trees]) < 0
+
+        def per_node(per_leaf: np.ndarray) -> np.ndarray:
+            table = per_leaf[leaf]
+            table[internal] = 0.0
+            return table
+
+        groups = np.zeros((len(trees), len(ensemble.base_margin)))
+        if len(ensemble.groups):
+            groups[np.arange(len(trees)), ensemble.groups] = 1.0
+        return cls(estimator=estimator,
+                   rows=CandidateGrid(encoder, candidates, UnknownFeatures()),
+                   offsets=np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64),
+                   votes=per_node(np.concatenate(votes)),
+                   values=per_node(np.concatenate([t.value[:, 0] for t in trees])),
+                   weights=per_node(np.concatenate([t.weight for t in trees])),
+                   groups=groups)
+
+    def nodes(self, encoded: np.ndarray) -> np.ndarray:
+        """(n K, trees) global node id of the leaf each (record, candidate) reaches in each
+        tree, record-major."""
+        grid = self.rows.rows(encoded)
+        return _apply(self.estimator, grid, len(self.offsets)) + self.offsets
+
+
+def _apply(estimator: Any, grid: np.ndarray, n_trees: int) -> np.ndarray:
+    """(rows, trees) node id of the leaf each grid row reaches, by the model's own code."""
+    if (type(estimator).__module__ or "").startswith("xgboost"):
+        import xgboost
+
+        booster = estimator.get_booster() if hasattr(estimator, "get_booster") else estimator
+        nodes = booster.predict(xgboost.DMatrix(grid), pred_leaf=True)
+    else:
+        nodes = estimator.apply(grid)
+    return np.asarray(nodes).reshape(len(grid), -1)[:, :n_trees].astype(np.int64)
