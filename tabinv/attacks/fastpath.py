@@ -26,6 +26,7 @@ import numpy as np
 from scipy.special import expit
 
 from ..models.oracle import LinearParts, Oracle
+from .priors import shared_row
 
 __all__ = ["LinearGridScorer"]
 
@@ -87,8 +88,9 @@ class LinearGridScorer:
         residual = (y - base) / sigma
         scaled = self.contribution[:, 0] / sigma
         scores = np.multiply.outer(residual, scaled)
-        if log_prior.strides[0] == 0:  # the same prior row for every record
-            scores += log_prior[0] - 0.5 * scaled * scaled
+        row = shared_row(log_prior)
+        if row is not None:  # the same prior for every record: one row to add
+            scores += row - 0.5 * scaled * scaled
         else:
             scores += -0.5 * scaled * scaled
             scores += log_prior

@@ -32,6 +32,7 @@ from .candidates import Candidates, normalise_log_scores
 from .fastpath import LinearGridScorer
 from .likelihood import confidence_log_likelihood, label_confidence
 from .pipeline import AHEAD, LazyRecords, pipelined
+from .priors import shared_row
 
 __all__ = ["UnknownFeatures", "CandidateGrid", "DEFAULT_MEMORY", "unknown_support"]
 
@@ -269,8 +270,8 @@ class CandidateGrid:
         """Confidence access, nothing unknown: posterior = f_y(x) p(s) / sum, computed
         in probability space (no log and exp per grid point: the confidence is at least
         1e-12 and the prior a probability, so nothing underflows)."""
-        same_row = log_prior.strides[0] == 0
-        prior_row = np.exp(log_prior[0]) if same_row and len(log_prior) else None
+        row = shared_row(log_prior)
+        prior_row = None if row is None else np.exp(row)
         ones = np.ones(log_prior.shape[1])
 
         def reduce(outputs: np.ndarray, records: slice) -> np.ndarray:

@@ -42,6 +42,15 @@ class Prior(ABC):
         return self.name
 
 
+def shared_row(log_prior: np.ndarray) -> np.ndarray | None:
+    """The one row of an (n, K) log prior that is the same for every record (a broadcast
+    view, as :meth:`MarginalPrior.log_prob` returns), or None when rows may differ or
+    there is none."""
+    if len(log_prior) and log_prior.strides[0] == 0:
+        return np.asarray(log_prior[0])
+    return None
+
+
 def _smoothed_log(counts: np.ndarray, smoothing: float) -> np.ndarray:
     counts = np.asarray(counts, dtype=float) + smoothing
     total = counts.sum(axis=-1, keepdims=True)

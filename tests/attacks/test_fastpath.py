@@ -245,3 +245,14 @@ def test_gaussian_shortcut_equals_black_box_far_from_the_model(
     slow_post = slow.infer(attacked).probabilities
     np.testing.assert_allclose(fast_post, slow_post, rtol=0, atol=TOLERANCE)
     np.testing.assert_array_equal(fast_post.argmax(axis=1), slow_post.argmax(axis=1))
+
+
+@pytest.mark.parametrize("model_name", ["linear", "logistic"])
+def test_no_records_give_an_empty_posterior(model_name: str) -> None:
+    """An empty chunk of a shared-row (marginal) prior has no row to read."""
+    case = Case(model_name, "output" if model_name == "linear" else "confidence", None,
+                0 if model_name == "linear" else 3, 1, (), "onehot", 11)
+    model, members, reference, known = _setup(case)
+    attack = _attack(Oracle(model, case.access, None), case, reference, known)
+    posterior = attack.infer(members.iloc[:0])
+    assert posterior.probabilities.shape == (0, attack.candidates_.size)
