@@ -8,8 +8,10 @@ candidates: only over chunks of records.
 
 Linear and logistic models are not queried on the grid at all: their outputs on every
 grid row follow from one product per record plus one per grid point
-(:mod:`tabinv.attacks.fastpath`), chosen automatically when the oracle offers the
-model's linear parts.
+(:mod:`tabinv.attacks.fastpath`). Tree ensembles are not queried either: one compiled
+walk per record and tree finds the leaves of all its grid points
+(:mod:`tabinv.attacks.treegrid`). Both are chosen automatically when the oracle offers
+the model's parts, and give the same answers as the queries.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from .fastpath import LinearGridScorer
 from .likelihood import confidence_log_likelihood, label_confidence
 from .pipeline import AHEAD, LazyRecords, pipelined
 from .priors import shared_row
+from .treegrid import TreeGridScorer, tree_parts
 
 __all__ = ["UnknownFeatures", "CandidateGrid", "DEFAULT_MEMORY", "unknown_support"]
 
@@ -166,8 +169,8 @@ class CandidateGrid:
         that already wrote its part into ``out`` is not copied again.
         """
         source = encoded if isinstance(encoded, LazyRecords) else LazyRecords.of(encoded)
-        fast = oracle.linear_parts()
-        if fast is None:
+        scorer = self.scorer(oracle)
+        if scorer is None:
             step = self.chunk_size(source.width, memory)
 
             def prepare(chunk: tuple[int, int]) -> np.ndarray:
@@ -175,7 +178,6 @@ class CandidateGrid:
 
             query: Callable[[np.ndarray], np.ndarray] = oracle.query_encoded
         else:
-            scorer = LinearGridScorer(oracle, fast, self.patches)
             step = self.chunk_size(scorer.outputs_per_point, memory)
 
             def prepare(chunk: tuple[int, int]) -> np.ndarray:
@@ -186,7 +188,7 @@ class CandidateGrid:
 
         def finish(outputs: np.ndarray, chunk: tuple[int, int]) -> None:
             start, stop = chunk
-            if fast is None:  # the model answered (n_c G, ...) rows
+            if scorer is None:  # the model answered (n_c G, ...) rows
                 outputs = outputs.reshape(stop - start, self.n_points, *outputs.shape[1:])
             part = reduce(outputs, slice(start, stop))
             if not stored:  # written in place: no list of parts to concatenate
@@ -195,10 +197,22 @@ class CandidateGrid:
             if not np.shares_memory(part, target):
                 target[...] = part
 
-        # the fast path's "query" is cheap arithmetic: reduce right after it, in this
+        # the linear path's "query" is cheap arithmetic: reduce right after it, in this
         # thread, and leave encoding to the worker
-        pipelined(source.chunks(step), prepare, query, finish, finish_here=fast is not None)
+        pipelined(source.chunks(step), prepare, query, finish,
+                  finish_here=isinstance(scorer, LinearGridScorer))
         return stored[0]
+
+    def scorer(self, oracle: Oracle) -> LinearGridScorer | TreeGridScorer | None:
+        """What answers the grid's queries without building its rows, when the model's
+        parts allow it (a linear model, a tree ensemble), else None (query the model)."""
+        linear = oracle.linear_parts()
+        if linear is not None:
+            return LinearGridScorer(oracle, linear, self.patches)
+        trees = tree_parts(oracle)
+        if trees is not None and TreeGridScorer.fits(trees, self.n_points):
+            return TreeGridScorer(trees, self.patches, self.n_points, oracle)
+        return None
 
     def _log_likelihood_reduce(self, score: Callable[[np.ndarray, np.ndarray], np.ndarray],
                                y: np.ndarray) -> Callable[[np.ndarray, slice], np.ndarray]:
@@ -231,8 +245,8 @@ class CandidateGrid:
         normalised chunk by chunk while the chunk is still in cache."""
         source = encoded if isinstance(encoded, LazyRecords) else LazyRecords.of(encoded)
         result = np.empty((source.n, self.candidates.size))
-        fast = oracle.linear_parts()
-        scorer = None if fast is None else LinearGridScorer(oracle, fast, self.patches)
+        linear = oracle.linear_parts()
+        scorer = None if linear is None else LinearGridScorer(oracle, linear, self.patches)
         if scorer is not None and scorer.gaussian_shortcut and not self.unknown.names:
             sigma = oracle.residual_sigma  # a linear regression: no grid output at all
             if not sigma > 0:

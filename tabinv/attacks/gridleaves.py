@@ -1,23 +1,24 @@
-"""The leaf every (record, candidate) reaches in every tree, by the model's own traversal.
+"""The leaf every (record, candidate) reaches in every tree, by one compiled walk.
 
 When no tree splits on a feature the attacker does not know, each candidate row of the
 grid reaches exactly one leaf per tree. The white-box attacks then read those leaves
-from the estimator's compiled traversal of the candidate grid (scikit-learn ``apply``,
-XGBoost ``pred_leaf``) instead of descending the trees in numpy, and look up what they
-need per leaf in tables indexed by a global node id (tree offset + node).
+from :class:`~tabinv.attacks.treegrid.TreeGridScorer` (one walk per record and tree for
+all its candidates, the same leaves as scikit-learn's ``apply`` and XGBoost's
+``pred_leaf`` on the grid rows) instead of descending the trees in numpy, and look up
+what they need per leaf in tables indexed by a global node id (tree offset + node).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-
 import numpy as np
 
 from ..models.encoding import TabularEncoder
 from .candidates import Candidates
 from .grid import CandidateGrid, UnknownFeatures
 from .leafboxes import TreeEnsemble
+from .treegrid import TreeGridScorer
 
 __all__ = ["GridLeaves"]
 
@@ -28,10 +29,15 @@ class GridLeaves:
 
     Attributes
     ----------
+    walker : TreeGridScorer or None
+        Finds the leaves of every (record, candidate); None when its plan would be too
+        large (:meth:`TreeGridScorer.fits`): then the estimator's own traversal
+        (scikit-learn ``apply``, XGBoost ``pred_leaf``) reads them from the candidate
+        rows.
     estimator : object
-        The fitted estimator whose own traversal finds the leaves.
+        The fitted estimator.
     rows : CandidateGrid
-        Builds the (n K, d) candidate rows, as the black-box attacks do.
+        The candidates' patched columns (and their rows, without a walker).
     offsets : ndarray of int, (T,)
         Global id of each tree's node 0.
     votes : ndarray, (nodes, C + 1)
@@ -44,6 +50,7 @@ class GridLeaves:
         Boosters: one-hot output group of each tree.
     """
 
+    walker: TreeGridScorer | None
     estimator: Any
     rows: CandidateGrid
     offsets: np.ndarray
@@ -70,8 +77,10 @@ class GridLeaves:
         groups = np.zeros((len(trees), len(ensemble.base_margin)))
         if len(ensemble.groups):
             groups[np.arange(len(trees)), ensemble.groups] = 1.0
-        return cls(estimator=estimator,
-                   rows=CandidateGrid(encoder, candidates, UnknownFeatures()),
+        grid = CandidateGrid(encoder, candidates, UnknownFeatures())
+        walker = (TreeGridScorer(ensemble, grid.patches, grid.n_points)
+                  if TreeGridScorer.fits(ensemble, grid.n_points) else None)
+        return cls(walker=walker, estimator=estimator, rows=grid,
                    offsets=np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64),
                    votes=per_node(np.concatenate(votes)),
                    values=per_node(np.concatenate([t.value[:, 0] for t in trees])),
@@ -81,8 +90,11 @@ class GridLeaves:
     def nodes(self, encoded: np.ndarray) -> np.ndarray:
         """(n K, trees) global node id of the leaf each (record, candidate) reaches in each
         tree, record-major."""
-        grid = self.rows.rows(encoded)
-        return _apply(self.estimator, grid, len(self.offsets)) + self.offsets
+        if self.walker is None:
+            grid = self.rows.rows(encoded)
+            return _apply(self.estimator, grid, len(self.offsets)) + self.offsets
+        nodes = self.walker.nodes(encoded)
+        return nodes.reshape(-1, nodes.shape[2])
 
 
 def _apply(estimator: Any, grid: np.ndarray, n_trees: int) -> np.ndarray:

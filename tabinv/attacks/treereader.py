@@ -124,8 +124,11 @@ def _xgboost_ensemble(estimator: Any) -> TreeEnsemble:
     base = np.array([float(v) for v in str(params["base_score"]).strip("[]").split(",")])
     base = np.broadcast_to(base, (n_groups,)).astype(float)
     link = _XGB_LINKS[objective]
-    if link == "logistic":  # base_score is a probability
-        base = np.log(base) - np.log1p(-base)
+    if link == "logistic":  # base_score is a probability: its margin, as XGBoost computes
+        from ._treewalk import logf  # it in float32 with C's logf
+
+        base = np.array([-logf(np.float32(1) / np.float32(p) - np.float32(1)) for p in base])
+    base = base.astype(np.float32).astype(float)  # XGBoost adds float32 margins
     classifier = link != "identity"
     classes = np.arange(max(n_groups, 2) if classifier else 0, dtype=np.int64)
     if classifier and hasattr(estimator, "classes_"):

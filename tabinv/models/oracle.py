@@ -99,12 +99,19 @@ class Oracle:
     white_box : bool
         The attacker also holds the model file: its structure (tree paths, thresholds,
         training counts) is visible through :meth:`structure`.
+    shortcuts : bool
+        Let attacks compute the answers to their queries from the model's parts
+        (linear coefficients, tree nodes) when these give exactly the same answers
+        (:meth:`linear_parts`, :func:`tabinv.attacks.treegrid.tree_parts`); False
+        makes them query the model on every grid row (to cross-check, or to time
+        the queries).
     """
 
     model: TargetModel
     access: str
     rounding: int | None = None
     white_box: bool = False
+    shortcuts: bool = True
 
     def __post_init__(self) -> None:
         if self.access not in ACCESS_LEVELS:
@@ -159,7 +166,8 @@ class Oracle:
         score the candidate grid without building it (:mod:`tabinv.attacks.fastpath`).
         Models whose ``output_encoded`` is not :class:`TargetModel`'s own get None.
         """
-        if type(self.model).output_encoded is not TargetModel.output_encoded:
+        if not self.shortcuts or type(self.model).output_encoded is not \
+                TargetModel.output_encoded:
             return None
         return linear_parts(getattr(self.model, "estimator_", None))
 
@@ -169,11 +177,15 @@ class Oracle:
         Returns (n,) floats for ``output``, (n, C) probabilities for ``confidence``,
         (n,) class indices for ``label``.
         """
-        raw = self.model.output_encoded(encoded)
+        return self.answer(self.model.output_encoded(encoded))
+
+    def answer(self, raw: np.ndarray) -> np.ndarray:
+        """What the attacker sees of the model's raw outputs (from ``output_encoded``):
+        the output itself, rounded confidences, or the predicted class (last axis)."""
         if self.access == "output":
             return raw
         if self.access == "label":
-            return np.argmax(raw, axis=1)
+            return np.argmax(raw, axis=-1)
         return np.round(raw, self.rounding) if self.rounding is not None else raw
 
     def describe(self) -> dict[str, object]:

@@ -192,12 +192,17 @@ class TargetModel(BaseEstimator):
         """
         if self.task == "regression":
             return np.asarray(self.estimator_.predict(encoded), dtype=float)
-        present = np.asarray(self.estimator_.predict_proba(encoded), dtype=float)
+        return self.place_classes(np.asarray(self.estimator_.predict_proba(encoded),
+                                             dtype=float))
+
+    def place_classes(self, present: np.ndarray) -> np.ndarray:
+        """Probabilities over the classes the estimator was trained on, (..., C'), placed
+        on the label's whole domain, (..., C) (0 for a class absent from training)."""
         n_classes = len(self.domain(self.label))
         if np.array_equal(self.classes_present_, np.arange(n_classes)):
             return present  # every class trained: the columns are already in order
-        full = np.zeros((encoded.shape[0], n_classes))
-        full[:, self.classes_present_] = present
+        full = np.zeros((*present.shape[:-1], n_classes))
+        full[..., self.classes_present_] = present
         return full
 
     def predict_fitted(self, frame: pd.DataFrame) -> np.ndarray:

@@ -129,17 +129,29 @@ def xgboost_leaves(node: dict[str, Any], x: Sequence[float | None]) -> list[tupl
     return xgboost_leaves(children[node["no"]], x)
 
 
+def _logf(value: float) -> float:
+    """C's float32 logarithm (libm), as XGBoost turns a base score into a margin."""
+    import ctypes
+    import ctypes.util
+
+    libm = ctypes.CDLL(ctypes.util.find_library("m"))
+    libm.logf.restype, libm.logf.argtypes = ctypes.c_float, [ctypes.c_float]
+    return float(libm.logf(value))
+
+
 def xgboost_likelihood(model: Any, x: Sequence[float | None], y: Any) -> float:
     booster = model.estimator_.get_booster()
     dump = [json.loads(text) for text in booster.get_dump(dump_format="json", with_stats=True)]
     config = json.loads(booster.save_config())["learner"]
     objective = config["objective"]["name"]
     n_groups = max(int(config["learner_model_param"]["num_class"]), 1)
-    base = [float(v) for v in config["learner_model_param"]["base_score"].strip("[]").split(",")]
+    # XGBoost holds its base score as a float32
+    base = [float(np.float32(v))
+            for v in config["learner_model_param"]["base_score"].strip("[]").split(",")]
     if len(base) == 1:
         base = base * n_groups
-    if objective == "binary:logistic":
-        base = [math.log(p / (1 - p)) for p in base]
+    if objective == "binary:logistic":  # the margin XGBoost adds: in float32, C's logf
+        base = [-_logf(float(np.float32(1) / np.float32(p) - np.float32(1))) for p in base]
     margins = list(base)
     for t, tree in enumerate(dump):
         leaves = xgboost_leaves(tree, x)
