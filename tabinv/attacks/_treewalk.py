@@ -35,25 +35,25 @@ BLOCK = 256  # records that walk one tree before the next tree
 
 
 @njit(nogil=True, cache=True)
-def walk(x, plan, roots, first, last, points, leaf_node, table, columns, nodes, sums,
-         want_nodes, want_sums):  # pragma: no cover - compiled; tested through treegrid
+def walk(x, n_points, plan, roots, first, last, points, leaf_node, table, columns, nodes,
+         sums, want_nodes, want_sums):  # pragma: no cover - compiled; tested via treegrid
     """Leaves of every (record, grid point) in every tree, one walk per (record, tree).
 
-    x (n, d) float32 encoded records. ``plan`` (nodes,) of :data:`NODE`, every tree's
-    nodes numbered breadth first with siblings adjacent; ``feature`` says what a node
-    does: a column (< ``COLUMNS``): go to ``child`` when ``x[feature] <= threshold``,
-    else to ``child + 1``; FORK: a split on a patched column with grid points on both
-    sides (visit both children); JUMP: all grid points that reach it go on to
-    ``child``; LEAF: ``child`` is the leaf's slot, reached by grid points
-    ``points[first[slot]:last[slot]]``. ``roots`` (T,) plan index of each tree's root.
-    With ``want_nodes``, nodes[i, g, t] = leaf_node[slot]; with ``want_sums``,
-    sums[i, g, columns[t] + p] += table[slot, p] for every tree in order (an array not
-    wanted may have a single row). Every index array is unsigned.
+    x (n, d) float32 encoded records, ``n_points`` grid points each. ``plan`` (nodes,)
+    of :data:`NODE`: every tree's nodes numbered breadth first with siblings adjacent;
+    ``feature`` says what a node does: a column (< ``COLUMNS``): go to ``child`` when
+    ``x[feature] <= threshold``, else to ``child + 1``; FORK: a split on a patched
+    column with grid points on both sides (visit both children); JUMP: all grid points
+    that reach it go on to ``child``; LEAF: ``child`` is the leaf's slot, reached by
+    grid points ``points[first[slot]:last[slot]]``. ``roots`` (T,) plan index of each
+    tree's root. With ``want_nodes``, nodes[i, g, t] = leaf_node[slot]; with
+    ``want_sums``, sums[i, g, columns[t] + p] += table[slot, p] for every tree in order
+    (an array not wanted may have a single row). Every index array is unsigned.
     """
     n = x.shape[0]
     n_trees = roots.shape[0]
     width = table.shape[1]
-    stack = np.empty(points.shape[0] + 1, dtype=np.uint32)
+    stack = np.empty(n_points + 1, dtype=np.uint32)  # forks pending: disjoint points
     for block in range(0, n, BLOCK):  # every tree over a block of records: the tree
         end = min(n, block + BLOCK)  # stays in cache while the block walks it
         for t in range(n_trees):

@@ -151,8 +151,8 @@ class TreeGridScorer:
 
     def _plan(self, tree: Tree, root: int, first_slot: int) -> tuple[np.ndarray, ...]:
         """One tree's walk plan (its nodes breadth first, siblings adjacent, placed from
-        plan position ``root``), its leaves' node ids in slot order, and the grid points that reach each leaf (counts per
-        slot, then the points slot by slot).
+        plan position ``root``), its leaves' node ids in slot order, and the grid points
+        that reach each leaf (counts per slot, then the points slot by slot).
 
         A grid point reaches a node when its patched values pass every patched split on
         the node's path (compared as the model compares its float32 input); the record's
@@ -218,7 +218,8 @@ class TreeGridScorer:
     def _walk(self, encoded: np.ndarray, nodes: np.ndarray | None,
               sums: np.ndarray | None) -> None:
         x = np.ascontiguousarray(encoded, dtype=np.float32)
-        _compiled().walk(x, self.plan, self.roots, self.first, self.last, self.points,
+        _compiled().walk(x, self.n_points, self.plan, self.roots, self.first, self.last,
+                         self.points,
                          self.leaf_node, self.table, self.columns,
                          np.zeros((1, 1, 1), dtype=np.int64) if nodes is None else nodes,
                          np.zeros((1, 1, 1), dtype=self.table.dtype) if sums is None
