@@ -223,7 +223,7 @@ class CandidateGrid:
             if not self.unknown.names:  # one point per candidate, log weight 0
                 return log_lik
             log_lik += self.log_weight[None, :]
-            return logsumexp(log_lik.reshape(log_lik.shape[0], k, -1), axis=2)
+            return logsumexp(log_lik.reshape(log_lik.shape[0], k, self.n_points // k), axis=2)
 
         return reduce
 
