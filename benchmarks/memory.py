@@ -103,8 +103,11 @@ def model(family: str, categorical: str = "onehot") -> Any:
 
 
 def attack(family: str, kind: str, k: int) -> Any:
-    """A fitted tabinv attack: ``map`` (black-box, fast path for linear / logistic) or
-    ``whitebox`` (leaf boxes; tree families)."""
+    """A fitted tabinv attack: ``map`` (the black-box MAP / confidence attack as it runs
+    by default: linear and logistic models answer from their coefficients, tree
+    ensembles from one compiled walk), ``queries`` (the same attack with
+    ``shortcuts=False``: the model is queried on every grid row) or ``whitebox`` (the
+    white-box tree attack; tree families)."""
     from tabinv.attacks.map import MAPInversion
     from tabinv.attacks.whitebox import WhiteBoxTreeInversion
     from tabinv.models.oracle import Oracle
@@ -113,8 +116,11 @@ def attack(family: str, kind: str, k: int) -> Any:
     known = [f for f in target.features if f not in sensitive]
     white = kind == "whitebox"
     cls = WhiteBoxTreeInversion if white else MAPInversion
-    return cls().fit(Oracle.for_model(target, white_box=white), sensitive=sensitive,
-                     known=known, reference=records(5_000, 2))
+    oracle = Oracle.for_model(target, white_box=white)
+    if kind == "queries":
+        oracle = Oracle(target, oracle.access, shortcuts=False)
+    return cls().fit(oracle, sensitive=sensitive, known=known,
+                     reference=records(5_000, 2))
 
 
 def machine() -> dict[str, Any]:

@@ -5,8 +5,11 @@ N in ``TABINV_BENCH_SIZES`` (default 10^4, 10^5, 10^6), pytest-benchmark times t
 attack's ``infer``; the floor (the model's ``predict`` / ``predict_proba`` over the
 N x K grid, rows pre-built outside the timer in the attack's own chunks) is timed on
 the same records and ``extra_info["ratio"]`` = attack / floor. Attacks: ``map`` (the
-black-box MAP / confidence attack; linear and logistic models take the fast path) and,
-for tree families, ``whitebox`` (leaf boxes: the model is not evaluated at all).
+black-box MAP / confidence attack as it runs by default: linear and logistic models
+answer the grid from their coefficients, tree ensembles from one compiled walk per
+record and tree; the answers are the model's own, bit for bit), ``queries`` (the same
+attack with ``Oracle(shortcuts=False)``: the model is queried on every grid row) and,
+for tree families, ``whitebox`` (the white-box tree attack).
 
 Forests and XGBoost above N = 10^5 take minutes per case (the floor itself is about
 6 s / 2.5 s per 10^6 grid rows on one core; the white-box attack reads as many leaves)
@@ -34,7 +37,8 @@ from .conftest import bench_sizes
 RESULTS = Path(__file__).resolve().parent / "results"
 SLOW = os.environ.get("TABINV_BENCH_SLOW") == "1"
 KS = (3, 18, 27)
-CASES = [(f, "map") for f in memory.FAMILIES] + [(f, "whitebox") for f in memory.TREE_FAMILIES]
+CASES = ([(f, "map") for f in memory.FAMILIES] + [(f, "queries") for f in memory.FAMILIES]
+         + [(f, "whitebox") for f in memory.TREE_FAMILIES])
 _collected: list[dict[str, Any]] = []
 
 

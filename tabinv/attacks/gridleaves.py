@@ -88,6 +88,16 @@ class GridLeaves:
                    weights=per_node(np.concatenate([t.weight for t in trees])),
                    groups=groups)
 
+    def sums(self, encoded: np.ndarray, node_table: np.ndarray, columns: np.ndarray,
+             initial: np.ndarray) -> np.ndarray:
+        """(n K, P) per (record, candidate), record-major: ``initial`` (P,) plus, tree by
+        tree, ``node_table[leaf]`` ((nodes, p), by global node id) placed from column
+        ``columns[t]``. Summed in the walk, without an (n K, trees) array of leaves."""
+        if self.walker is None:
+            return _sums(self.nodes(encoded), node_table, columns, initial)
+        sums = self.walker.accumulate(encoded, node_table, columns, initial)
+        return sums.reshape(-1, sums.shape[2])
+
     def nodes(self, encoded: np.ndarray) -> np.ndarray:
         """(n K, trees) global node id of the leaf each (record, candidate) reaches in each
         tree, record-major."""
@@ -96,6 +106,17 @@ class GridLeaves:
             return _apply(self.estimator, grid, len(self.offsets)) + self.offsets
         nodes = self.walker.nodes(encoded)
         return nodes.reshape(-1, nodes.shape[2])
+
+
+def _sums(nodes: np.ndarray, node_table: np.ndarray, columns: np.ndarray,
+          initial: np.ndarray) -> np.ndarray:
+    """:meth:`GridLeaves.sums` from (rows, trees) leaf ids, tree by tree."""
+    sums = np.empty((len(nodes), len(initial)))
+    sums[...] = initial
+    width = node_table.shape[1]
+    for t, column in enumerate(columns):
+        sums[:, column:column + width] += node_table[nodes[:, t]]
+    return sums
 
 
 def _apply(estimator: Any, grid: np.ndarray, n_trees: int) -> np.ndarray:

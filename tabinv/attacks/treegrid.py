@@ -232,6 +232,21 @@ class TreeGridScorer:
         self._walk(encoded, nodes, None)
         return nodes
 
+    def accumulate(self, encoded: np.ndarray, node_table: np.ndarray, columns: np.ndarray,
+                   initial: np.ndarray) -> np.ndarray:
+        """(n, G, P) sums over trees, in tree order, of ``node_table[leaf]`` (a (nodes, p)
+        float table by global node id) placed from column ``columns[t]`` for tree t,
+        starting from ``initial`` (P,)."""
+        table = np.ascontiguousarray(node_table[self.leaf_node], dtype=np.float64)
+        sums = np.empty((len(encoded), self.n_points, len(initial)))
+        sums[...] = initial
+        x = np.ascontiguousarray(encoded, dtype=np.float32)
+        _compiled().walk(x, self.n_points, self.plan, self.roots, self.first, self.last,
+                         self.points, self.leaf_node, table,
+                         np.asarray(columns, dtype=np.uint32),
+                         np.zeros((1, 1, 1), dtype=np.int64), sums, False, True)
+        return sums
+
     def raw(self, encoded: np.ndarray) -> np.ndarray:
         """The estimator's output on every grid row: (n, G) for a regression, (n, G, C')
         probabilities over the classes it was trained on for a classifier."""

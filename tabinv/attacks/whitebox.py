@@ -319,19 +319,22 @@ class WhiteBoxTreeInversion(MAPInversion):
         return np.log(np.maximum(chosen, LOG_FLOOR))
 
     def _grid_log_likelihood(self, encoded: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """No split on an unknown column: one leaf per (record, candidate, tree), read from
-        the model's own traversal of the candidate grid; all trees at once."""
+        """No split on an unknown column: one leaf per (record, candidate, tree), found by
+        one compiled walk per record and tree (:class:`GridLeaves`); all trees at once."""
         k, n, leaves = self.candidates_.size, len(encoded), self.leaves_
         assert leaves is not None
-        nodes = leaves.nodes(encoded)
-        kind = self.ensemble_.kind
-        if kind == "booster":
-            margins = leaves.values[nodes] @ leaves.groups + self.ensemble_.base_margin
+        kind, n_trees = self.ensemble_.kind, len(leaves.offsets)
+        if kind == "booster":  # margins summed in the walk
+            margins = leaves.sums(encoded, leaves.values[:, None],
+                                  np.argmax(leaves.groups, axis=1), self.ensemble_.base_margin)
             return self._margin_log_likelihood(margins.reshape(n, k, -1), y)
-        if kind == "classifier":
-            label_columns = np.repeat(self.label_columns_[y], k)[:, None]
-            likelihood = leaves.votes[nodes, label_columns].mean(axis=1)
+        if kind == "classifier":  # every class's votes summed in the walk
+            votes = leaves.sums(encoded, leaves.votes, np.zeros(n_trees, dtype=np.int64),
+                                np.zeros(leaves.votes.shape[1]))
+            label_columns = np.repeat(self.label_columns_[y], k)
+            likelihood = votes[np.arange(len(votes)), label_columns] / n_trees
             return np.log(np.maximum(likelihood, LOG_FLOOR)).reshape(n, k)
+        nodes = leaves.nodes(encoded)
         log_density = self._log_density(np.repeat(y, k)[:, None], leaves.values[nodes])
         return (logsumexp(log_density, axis=1) - np.log(len(self.plans_))).reshape(n, k)
 

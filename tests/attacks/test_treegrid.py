@@ -227,6 +227,10 @@ def test_too_large_a_plan_falls_back_to_queries(monkeypatch: pytest.MonkeyPatch)
     applied = GridLeaves.build(*args)
     assert applied.walker is None
     np.testing.assert_array_equal(applied.nodes(encoded), leaves.nodes(encoded))
+    columns, initial = np.zeros(len(ensemble.trees), dtype=np.int64), np.arange(4.0)
+    np.testing.assert_allclose(applied.sums(encoded, leaves.votes, columns, initial),
+                               leaves.sums(encoded, leaves.votes, columns, initial),
+                               rtol=0, atol=1e-12)
 
 
 # -- hand-built trees: values exactly on thresholds, strict and inclusive splits -------
