@@ -67,6 +67,11 @@ class ThreatModel:
         k of the top-k precision.
     n_boot, random_state, memory
         Bootstrap replicates, seed, bytes per candidate-grid chunk.
+    shortcuts : bool
+        Let attacks answer the candidate grid from the model's parts (linear
+        coefficients, tree nodes) where that gives the model's own answers (default);
+        False queries the model on every grid row (same results, slower: to
+        cross-check, or to time the queries).
     """
 
     sensitive: tuple[str, ...]
@@ -80,6 +85,7 @@ class ThreatModel:
     n_boot: int = 200
     random_state: int = 0
     memory: int | None = None
+    shortcuts: bool = True
 
     def __post_init__(self) -> None:
         if self.label_source not in LABEL_SOURCES:
@@ -97,7 +103,8 @@ class ThreatModel:
 
     def oracle_for(self, model: TargetModel) -> Oracle:
         return Oracle.for_model(model, label_only=self.label_only, rounding=self.rounding,
-                                white_box=any(s.needs_white_box for s in self.attacks))
+                                white_box=any(s.needs_white_box for s in self.attacks),
+                                shortcuts=self.shortcuts)
 
 
 def _labels(model: TargetModel, records: pd.DataFrame, label_source: str) -> Any:

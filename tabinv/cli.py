@@ -152,6 +152,10 @@ Seed = Annotated[int, typer.Option("--seed", help="Random seed (splits, models, 
 Memory = Annotated[str, typer.Option(
     "--memory", help="Memory budget of the candidate grid's chunks (e.g. 1GiB, 512MiB); "
     "peak memory stays flat as the number of records grows.")]
+Shortcuts = Annotated[bool, typer.Option(
+    "--shortcuts/--no-shortcuts", help="Answer the candidate grid from the model's parts "
+    "(linear coefficients, tree nodes), which give the model's own answers; "
+    "--no-shortcuts queries the model on every grid row (same results, slower).")]
 
 
 @datasets_app.command("list")
@@ -274,6 +278,7 @@ def attack(
     report: Report = None,
     seed: Seed = 0,
     memory: Memory = "1GiB",
+    shortcuts: Shortcuts = True,
 ) -> None:
     """Attack the records of --data with a saved model."""
     from .attacks.priors import TablePrior
@@ -293,7 +298,8 @@ def attack(
         f for f in target.features if f not in sensitive and f in frame.columns]
     threat = _threat(attack_name, chosen_priors, known=known, label_source=label_source,
                      rounding=rounding, label_only=label_only, positive=positive,
-                     top_k=top_k, random_state=seed, memory=parse_bytes(memory))
+                     top_k=top_k, random_state=seed, memory=parse_bytes(memory),
+                     shortcuts=shortcuts)
     with working("attacking"):
         assessment, posterior = api.attack_records(
             target, frame, sensitive=sensitive, reference=reference_frame,
@@ -334,11 +340,13 @@ def assess(
     report: Report = None,
     seed: Seed = 0,
     memory: Memory = "1GiB",
+    shortcuts: Shortcuts = True,
 ) -> None:
     """Split, train, attack members and non-members, and compare with every baseline."""
     threat = _threat(attack_name, prior, known=known, label_source=label_source,
                      rounding=rounding, label_only=label_only, positive=positive,
-                     top_k=top_k, random_state=seed, memory=parse_bytes(memory))
+                     top_k=top_k, random_state=seed, memory=parse_bytes(memory),
+                     shortcuts=shortcuts)
     with working(f"assessing {model} on {dataset}"):
         result = api.assess(dataset, model, sensitive=sensitive, label=label,
                             dataset_params=_dataset_params(dataset, seed, people, snps,

@@ -86,3 +86,15 @@ def test_genomic_attacker_who_knows_only_covariates():
     threat = document["assessments"][0]["threat"]
     assert threat["known"] == ["age", "sex", "ancestry"] and len(threat["unknown"]) == 59
     assert {"map", "whitebox-tree", "imputation"} <= {r["method"] for r in document["results"]}
+
+
+def test_no_shortcuts_queries_the_model_with_the_same_results():
+    """--no-shortcuts makes MAP query the forest on every grid row instead of walking its
+    trees: the threat records it, and every number is the same."""
+    args = ("assess", "--model", "forest", "--label", "dose_class", "-s", "vkorc1",
+            "--attack", "map", "--prior", "marginal")
+    walked = run_json(*args)
+    queried = run_json(*args, "--no-shortcuts")
+    assert walked["assessments"][0]["threat"]["shortcuts"] is True
+    assert queried["assessments"][0]["threat"]["shortcuts"] is False
+    assert walked["results"] == queried["results"]

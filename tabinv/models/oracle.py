@@ -128,7 +128,8 @@ class Oracle:
 
     @classmethod
     def for_model(cls, model: TargetModel, *, label_only: bool = False,
-                  rounding: int | None = None, white_box: bool = False) -> Oracle:
+                  rounding: int | None = None, white_box: bool = False,
+                  shortcuts: bool = True) -> Oracle:
         """The natural oracle of ``model``: output, or confidences / labels for classifiers."""
         if model.task == "regression":
             if label_only or rounding is not None:
@@ -136,8 +137,9 @@ class Oracle:
                     "label-only access and rounding apply to classifiers; "
                     f"the {model.family} model is a regression"
                 )
-            return cls(model, "output", white_box=white_box)
-        return cls(model, "label" if label_only else "confidence", rounding, white_box)
+            return cls(model, "output", white_box=white_box, shortcuts=shortcuts)
+        return cls(model, "label" if label_only else "confidence", rounding, white_box,
+                   shortcuts)
 
     def structure(self) -> object:
         """The fitted estimator on the encoded matrix (white-box access only)."""
@@ -189,4 +191,5 @@ class Oracle:
         return np.round(raw, self.rounding) if self.rounding is not None else raw
 
     def describe(self) -> dict[str, object]:
-        return {"access": self.access, "rounding": self.rounding, "white_box": self.white_box}
+        return {"access": self.access, "rounding": self.rounding, "white_box": self.white_box,
+                "shortcuts": self.shortcuts}

@@ -338,3 +338,53 @@ class ToyWorld:
         else:
             frame["y"] = latent
         return frame
+
+
+def assert_same_answers(fast: Any, slow: Any, records: pd.DataFrame,
+                        tolerance: float = 1e-9) -> None:
+    """Two fitted MAP attacks that differ only in how their oracles answer the grid
+    (``fast`` from the model's parts, ``slow`` by queries): the grid outputs (identity
+    reduce) and the posteriors agree to ``tolerance`` (labels exactly), and so do the
+    guesses."""
+    model, access = fast.oracle_.model, fast.oracle_.access
+    hidden = (*fast.sensitive_, *fast.unknown_names_)
+    encoded = model.encoder_.transform(records[list(fast.known_)], skip=hidden)
+    fast_out = fast.grid_.map_chunks(fast.oracle_, encoded, lambda out, rows: out)
+    slow_out = slow.grid_.map_chunks(slow.oracle_, encoded, lambda out, rows: out)
+    assert fast_out.shape == slow_out.shape
+    if access == "label":
+        np.testing.assert_array_equal(fast_out, slow_out)
+    else:
+        np.testing.assert_allclose(fast_out, slow_out, rtol=0, atol=tolerance)
+    fast_post = fast.infer(records).probabilities
+    slow_post = slow.infer(records).probabilities
+    np.testing.assert_allclose(fast_post, slow_post, rtol=0, atol=tolerance)
+    np.testing.assert_array_equal(fast_post.argmax(axis=1), slow_post.argmax(axis=1))
+
+
+def fit_toy_world(case: Any, build: Any, n_members: int, n_reference: int
+                  ) -> tuple[Any, pd.DataFrame, pd.DataFrame, tuple[str, ...]]:
+    """(model, members, reference, known) of a grid test case: a ToyWorld of the case's
+    seed, task and classes (two numeric features), the model ``build(case, world)``
+    fitted on the members (estimator warnings silenced), sensitive ``c0`` (and ``c1``
+    for two) and every feature but those and ``case.unknown`` known."""
+    import warnings
+
+    world = ToyWorld(case.seed, task=case.task, n_classes=max(case.n_classes, 2),
+                     n_numeric=2)
+    members, reference = world.sample(n_members), world.sample(n_reference)
+    with warnings.catch_warnings():  # liblinear's and diffprivlib's warnings
+        warnings.simplefilter("ignore")
+        model = build(case, world).fit(members)
+    sensitive = ("c0", "c1")[: case.n_sensitive]
+    known = tuple(f for f in model.features if f not in sensitive and f not in case.unknown)
+    return model, members, reference, known
+
+
+def fit_map(oracle: Any, case: Any, reference: pd.DataFrame, known: Sequence[str],
+            **params: Any) -> Any:
+    """MAPInversion (3 numeric support points) of the case's sensitive attributes."""
+    from tabinv.attacks.map import MAPInversion
+
+    return MAPInversion(numeric_points=3, **params).fit(
+        oracle, sensitive=("c0", "c1")[: case.n_sensitive], known=known, reference=reference)

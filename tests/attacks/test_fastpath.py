@@ -13,7 +13,6 @@ and through the normal oracle (fast path); grid outputs and posteriors must agre
 from __future__ import annotations
 
 import itertools
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +20,6 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
-from tabinv.attacks.grid import CandidateGrid
 from tabinv.attacks.map import MAPInversion
 from tabinv.data.registry import builtin_card
 from tabinv.data.synthetic import synthetic_iwpc
@@ -29,7 +27,7 @@ from tabinv.models.families import make_model
 from tabinv.models.oracle import LinearParts, Oracle, linear_parts
 from tabinv.models.target import TargetModel
 
-from .reference import ToyWorld
+from .reference import ToyWorld, assert_same_answers, fit_map, fit_toy_world
 
 TOLERANCE = 1e-9
 N_MEMBERS, N_REFERENCE = 60, 40
@@ -100,21 +98,12 @@ def _model(case: Case, world: ToyWorld) -> TargetModel:
 
 
 def _setup(case: Case) -> tuple[TargetModel, Any, Any, tuple[str, ...]]:
-    world = ToyWorld(case.seed, task=case.task, n_classes=max(case.n_classes, 2),
-                     n_numeric=2)
-    members, reference = world.sample(N_MEMBERS), world.sample(N_REFERENCE)
-    with warnings.catch_warnings():  # one-vs-rest liblinear, deprecated for 3+ classes
-        warnings.filterwarnings("ignore", "Using the 'liblinear' solver", FutureWarning)
-        model = _model(case, world).fit(members)
-    sensitive = ("c0", "c1")[: case.n_sensitive]
-    known = tuple(f for f in model.features if f not in sensitive and f not in case.unknown)
-    return model, members, reference, known
+    return fit_toy_world(case, _model, N_MEMBERS, N_REFERENCE)
 
 
 def _attack(oracle: Oracle, case: Case, reference: Any, known: tuple[str, ...],
             **params: Any) -> MAPInversion:
-    return MAPInversion(numeric_points=3, **params).fit(
-        oracle, sensitive=("c0", "c1")[: case.n_sensitive], known=known, reference=reference)
+    return fit_map(oracle, case, reference, known, **params)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id() for c in CASES])
@@ -126,21 +115,7 @@ def test_fast_path_equals_black_box(case: Case) -> None:
     fast = _attack(fast_oracle, case, reference, known)
     slow = _attack(slow_oracle, case, reference, known)
 
-    # the grid outputs themselves (identity reduce), then the posteriors
-    hidden = (*fast.sensitive_, *fast.unknown_names_)
-    encoded = model.encoder_.transform(members[list(known)], skip=hidden)
-    grid: CandidateGrid = fast.grid_
-    fast_out = grid.map_chunks(fast_oracle, encoded, lambda out, rows: out)
-    slow_out = grid.map_chunks(slow_oracle, encoded, lambda out, rows: out)
-    assert fast_out.shape == slow_out.shape
-    if case.access == "label":
-        np.testing.assert_array_equal(fast_out, slow_out)
-    else:
-        np.testing.assert_allclose(fast_out, slow_out, rtol=0, atol=TOLERANCE)
-    fast_post = fast.infer(members).probabilities
-    slow_post = slow.infer(members).probabilities
-    np.testing.assert_allclose(fast_post, slow_post, rtol=0, atol=TOLERANCE)
-    np.testing.assert_array_equal(fast_post.argmax(axis=1), slow_post.argmax(axis=1))
+    assert_same_answers(fast, slow, members, TOLERANCE)
 
 
 def test_cases_cover_the_brief() -> None:
