@@ -93,6 +93,7 @@ class CandidateGrid:
         self.n_points = k * u
         self.patches: list[tuple[slice, np.ndarray]] = []
         self._byte_cache: dict[np.dtype, list[tuple[int, int, np.ndarray]]] = {}
+        self._scorers: dict[int, tuple[Oracle, Any, Any]] = {}
         codes = np.repeat(candidates.codes, u, axis=0)  # grid point g = k * U + u
         for a, name in enumerate(candidates.names):
             self.patches.append((self._slice(name), encoder.block(name, codes[:, a])))
@@ -205,14 +206,22 @@ class CandidateGrid:
 
     def scorer(self, oracle: Oracle) -> LinearGridScorer | TreeGridScorer | None:
         """What answers the grid's queries without building its rows, when the model's
-        parts allow it (a linear model, a tree ensemble), else None (query the model)."""
+        parts allow it (a linear model, a tree ensemble), else None (query the model).
+        Made once per oracle: a forest's walk plan takes tens of milliseconds."""
+        estimator = getattr(oracle.model, "estimator_", None)  # a refit model: remade
+        cached = self._scorers.get(id(oracle))
+        if cached is not None and cached[0] is oracle and cached[1] is estimator:
+            return cached[2]
+        scorer: LinearGridScorer | TreeGridScorer | None = None
         linear = oracle.linear_parts()
         if linear is not None:
-            return LinearGridScorer(oracle, linear, self.patches)
-        trees = tree_parts(oracle)
-        if trees is not None and TreeGridScorer.fits(trees, self.n_points):
-            return TreeGridScorer(trees, self.patches, self.n_points, oracle)
-        return None
+            scorer = LinearGridScorer(oracle, linear, self.patches)
+        else:
+            trees = tree_parts(oracle)
+            if trees is not None and TreeGridScorer.fits(trees, self.n_points):
+                scorer = TreeGridScorer(trees, self.patches, self.n_points, oracle)
+        self._scorers = {id(oracle): (oracle, estimator, scorer)}  # the latest only
+        return scorer
 
     def _log_likelihood_reduce(self, score: Callable[[np.ndarray, np.ndarray], np.ndarray],
                                y: np.ndarray) -> Callable[[np.ndarray, slice], np.ndarray]:
@@ -245,9 +254,9 @@ class CandidateGrid:
         normalised chunk by chunk while the chunk is still in cache."""
         source = encoded if isinstance(encoded, LazyRecords) else LazyRecords.of(encoded)
         result = np.empty((source.n, self.candidates.size))
-        linear = oracle.linear_parts()
-        scorer = None if linear is None else LinearGridScorer(oracle, linear, self.patches)
-        if scorer is not None and scorer.gaussian_shortcut and not self.unknown.names:
+        scorer = self.scorer(oracle)
+        if (isinstance(scorer, LinearGridScorer) and scorer.gaussian_shortcut
+                and not self.unknown.names):
             sigma = oracle.residual_sigma  # a linear regression: no grid output at all
             if not sigma > 0:
                 raise AttackError(f"residual sigma must be positive, got {sigma!r}")

@@ -167,6 +167,20 @@ def test_the_walk_does_not_query_the_model(monkeypatch: pytest.MonkeyPatch) -> N
     assert attack.infer(members.iloc[:0]).probabilities.shape == (0, attack.candidates_.size)
 
 
+def test_the_walk_plan_is_made_once_per_oracle_and_model() -> None:
+    case = Case("forest", "classification", "confidence", None, 3, 1, (), "onehot", 51)
+    model, members, reference, known = _setup(case)
+    oracle = Oracle(model, "confidence")
+    grid = _attack(oracle, case, reference, known).grid_
+    first = grid.scorer(oracle)
+    assert isinstance(first, TreeGridScorer) and grid.scorer(oracle) is first
+    assert grid.scorer(Oracle(model, "confidence")) is not first  # another oracle
+    other = Oracle(model, "confidence")
+    before = grid.scorer(other)
+    model.fit(members)  # refit: a new estimator, a new plan
+    assert grid.scorer(other) is not before
+
+
 class _Shifted(DecisionTreeClassifier):
     def predict_proba(self, X: Any, check_input: bool = True) -> Any:  # type: ignore[override]
         return super().predict_proba(X, check_input)[:, ::-1]
@@ -190,8 +204,7 @@ def test_too_large_a_plan_falls_back_to_queries(monkeypatch: pytest.MonkeyPatch)
     ``apply`` (white-box grid leaves), with the same results."""
     case = Case("forest", "classification", "confidence", None, 3, 2, (), "onehot", 41)
     model, members, reference, known = _setup(case)
-    oracle = Oracle(model, "confidence")
-    attack = _attack(oracle, case, reference, known)
+    attack = _attack(Oracle(model, "confidence"), case, reference, known)
     walked = attack.infer(members).probabilities
     ensemble = extract_ensemble(model.estimator_)
     votes = [np.hstack([t.value, np.zeros((t.n_leaves, 1))]) for t in ensemble.trees]
@@ -200,8 +213,9 @@ def test_too_large_a_plan_falls_back_to_queries(monkeypatch: pytest.MonkeyPatch)
     leaves = GridLeaves.build(*args)
     assert leaves.walker is not None
     monkeypatch.setattr(treegrid, "MAX_PLAN_ENTRIES", 10)
-    assert attack.grid_.scorer(oracle) is None
-    np.testing.assert_array_equal(attack.infer(members).probabilities, walked)
+    queried = _attack(Oracle(model, "confidence"), case, reference, known)
+    assert queried.grid_.scorer(queried.oracle_) is None
+    np.testing.assert_array_equal(queried.infer(members).probabilities, walked)
     applied = GridLeaves.build(*args)
     assert applied.walker is None
     np.testing.assert_array_equal(applied.nodes(encoded), leaves.nodes(encoded))
