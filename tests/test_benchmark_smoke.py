@@ -31,3 +31,14 @@ def test_profile_script_prints_a_table() -> None:
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.count("| tottime s |") == 2, completed.stdout
     assert "tree whitebox, N=300, K=18" in completed.stdout
+
+
+def test_spot_script_prints_rows_and_growth() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.spot", "tree:map:3", "--rounds", "2",
+         "--sizes", "200,400"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.count("| tree | map | 3 |") == 2, completed.stdout
+    assert "growth 200 -> 400:" in completed.stdout
