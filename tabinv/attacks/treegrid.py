@@ -3,13 +3,15 @@
 A record's grid points differ only in the patched columns (sensitive attributes and
 unknown features). Descending a tree, every grid point of a record takes the same branch
 at a split on a known column; only a split on a patched column can send them different
-ways, and which way each grid point goes there is fixed by the split alone. So one walk
-per (record, tree) serves all G grid points: it starts with all of them at the root,
-follows known splits once, and at a patched split partitions the grid points between the
-two children (a depth-first walk over a permutation of the points, in place). It visits
-each node on the union of the grid points' paths once, so its cost is
-O(depth x distinct leaves reached) per record and tree, instead of O(G x depth) for the
-model's own traversal of G rows, and no (n G, d) rows are ever formed.
+ways, and which way each grid point goes there is fixed by the split alone, whatever
+the record. So, once per model and grid, a *walk plan* marks each split on a patched
+column as a fork (grid points go both ways) or a jump (all that reach it go one way)
+and lists the grid points that reach each leaf. Then one walk per (record, tree)
+serves all G grid points: it follows known splits once, takes both branches at forks,
+and at each leaf it reaches writes that leaf for the leaf's grid points. It visits
+each node on the union of the grid points' paths once, O(depth x distinct leaves
+reached) per record and tree instead of O(G x depth) for the model's own traversal of
+G rows, and no (n G, d) rows are ever formed.
 
 The walk is compiled with numba (``nogil``, so the chunk pipeline's worker thread keeps
 reducing while it runs) and cached on disk after its first compilation. It compares
@@ -19,8 +21,10 @@ exactly as the models do: scikit-learn goes left when ``float32(x) <= threshold`
 :class:`TreeGridScorer` turns the leaves into the oracle's outputs with the estimator's
 own arithmetic (per-leaf class fractions normalised as ``predict_proba`` does, summed
 tree by tree in the estimator's order and divided by the number of trees; XGBoost
-margins summed in float32 from the base margin, then its link in float32), so they equal
-the black-box outputs (tests: ``tests/attacks/test_treegrid.py``).
+margins summed in float32 from its float32 base margin, then its link in float32 with
+C's ``expf``), so they equal the black-box outputs bit for bit (tests:
+``tests/attacks/test_treegrid.py``); a forest predicting with ``n_jobs`` > 1 sums its
+trees in the order its threads finish, which can differ in the last bit.
 """
 
 from __future__ import annotations
@@ -33,9 +37,6 @@ import numpy as np
 from ..exceptions import AttackError
 from ..models.oracle import Oracle
 from .leafboxes import Tree, TreeEnsemble
-
-#: node kinds of the compiled walk (``tabinv.attacks._treewalk``)
-SPLIT, FORK, JUMP, LEAF = 0, 1, 2, 3
 
 __all__ = ["TreeGridScorer", "tree_parts"]
 
@@ -90,8 +91,8 @@ def tree_parts(oracle: Oracle) -> TreeEnsemble | None:
 
 
 def _compiled() -> Any:
-    """The compiled module (imported lazily: numba's import and cache lookup take
-    about 0.3 s)."""
+    """The compiled module (imported lazily: importing numba and loading the cached
+    machine code take about a second)."""
     from . import _treewalk
 
     return _treewalk
@@ -147,7 +148,7 @@ class TreeGridScorer:
         ``MAX_PLAN_ENTRIES`` (else the grid is queried row by row instead)."""
         leaves = sum(t.n_leaves for t in ensemble.trees)
         nodes = max((len(t.left) for t in ensemble.trees), default=0)
-        return max(leaves, nodes) * n_points <= MAX_PLAN_ENTRIES
+        return bool(ensemble.trees) and max(leaves, nodes) * n_points <= MAX_PLAN_ENTRIES
 
     def _plan(self, tree: Tree, root: int, first_slot: int) -> tuple[np.ndarray, ...]:
         """One tree's walk plan (its nodes breadth first, siblings adjacent, placed from
