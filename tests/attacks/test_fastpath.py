@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -97,13 +98,8 @@ def _model(case: Case, world: ToyWorld) -> TargetModel:
     return make_model(case.model, card, random_state=case.seed, categorical=case.encoding)
 
 
-def _setup(case: Case) -> tuple[TargetModel, Any, Any, tuple[str, ...]]:
-    return fit_toy_world(case, _model, N_MEMBERS, N_REFERENCE)
-
-
-def _attack(oracle: Oracle, case: Case, reference: Any, known: tuple[str, ...],
-            **params: Any) -> MAPInversion:
-    return fit_map(oracle, case, reference, known, **params)
+_setup = partial(fit_toy_world, build=_model, n_members=N_MEMBERS, n_reference=N_REFERENCE)
+_attack = fit_map
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id() for c in CASES])

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,6 @@ from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier, ExtraTreeR
 from tabinv.attacks import treegrid
 from tabinv.attacks.gridleaves import GridLeaves
 from tabinv.attacks.leafboxes import Tree, TreeEnsemble
-from tabinv.attacks.map import MAPInversion
 from tabinv.attacks.treegrid import TreeGridScorer, tree_parts
 from tabinv.attacks.treereader import extract_ensemble
 from tabinv.models.families import make_model
@@ -96,13 +96,8 @@ def _model(case: Case, world: ToyWorld) -> TargetModel:
     return make_model(case.model, card, random_state=seed, categorical=encoding, **params)
 
 
-def _setup(case: Case) -> tuple[TargetModel, Any, Any, tuple[str, ...]]:
-    return fit_toy_world(case, _model, N_MEMBERS, N_REFERENCE)
-
-
-def _attack(oracle: Oracle, case: Case, reference: Any, known: tuple[str, ...],
-            **params: Any) -> MAPInversion:
-    return fit_map(oracle, case, reference, known, **params)
+_setup = partial(fit_toy_world, build=_model, n_members=N_MEMBERS, n_reference=N_REFERENCE)
+_attack = fit_map
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id() for c in CASES])
