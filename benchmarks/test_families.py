@@ -49,7 +49,8 @@ def floor_seconds(attack: Any, records: Any, dtype: Any = None) -> float:
     hidden = (*attack.sensitive_, *attack.unknown_names_)
     encoded = target.encoder_.transform(records[list(attack.known_)], skip=hidden,
                                         dtype=dtype or target.input_dtype)
-    from tabinv.attacks.grid import CandidateGrid, UnknownFeatures  # white-box: no grid_
+    from tabinv.attacks.grid import CandidateGrid  # white-box: no grid_
+    from tabinv.attacks.unknowns import UnknownFeatures
     grid = CandidateGrid(target.encoder_, attack.candidates_, UnknownFeatures())
     step = grid.chunk_size(encoded.shape[1], attack.memory)
     total = 0.0

@@ -21,8 +21,9 @@ from ..exceptions import AttackError, DataError, closest
 from ..models.oracle import Oracle
 from ..utils import RandomState
 from .candidates import Candidates, Posterior
-from .grid import CandidateGrid, unknown_support
+from .grid import CandidateGrid
 from .pipeline import LazyRecords
+from .unknowns import unknown_support
 
 __all__ = ["BaseAttack", "ATTACKS", "register", "get_attack", "attack_names"]
 
@@ -136,7 +137,7 @@ class BaseAttack(BaseEstimator, ABC):
     def candidate_grid(self, reference: pd.DataFrame | None, *, smoothing: float,
                        numeric_points: int, random_state: RandomState = 0) -> CandidateGrid:
         """The candidate grid of this threat model: every candidate x the unknown features'
-        support points (see :func:`~tabinv.attacks.grid.unknown_support`)."""
+        support points (see :func:`~tabinv.attacks.unknowns.unknown_support`)."""
         model = self.oracle_.model
         unknown = unknown_support(model, self.unknown_names_, reference, smoothing,
                                   numeric_points, random_state)

@@ -17,9 +17,10 @@ import numpy as np
 
 from ..models.encoding import TabularEncoder
 from .candidates import Candidates
-from .grid import CandidateGrid, UnknownFeatures
+from .grid import CandidateGrid
 from .leafboxes import TreeEnsemble
 from .treegrid import TreeGridScorer
+from .unknowns import UnknownFeatures
 
 __all__ = ["GridLeaves"]
 

@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import norm
 
 from tabinv.attacks import MAPInversion
-from tabinv.attacks.grid import JOINT_SAMPLES, MAX_COMBINATIONS
+from tabinv.attacks.unknowns import JOINT_SAMPLES, MAX_COMBINATIONS
 from tabinv.data.schema import card_from_dict
 from tabinv.exceptions import AttackError
 from tabinv.models.families import make_model
