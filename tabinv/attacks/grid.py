@@ -84,18 +84,24 @@ class CandidateGrid:
             row_bytes[:, :, start:stop].view(items.dtype)[..., 0] = items
         return grid
 
+    def patch_values(self, dtype: Any = float) -> tuple[np.ndarray, np.ndarray]:
+        """(G, width) values of the patched columns at every grid point (zeros in the
+        other columns) in ``dtype``, and the (width,) mask of patched columns."""
+        width = self.encoder.n_output_
+        values = np.zeros((self.n_points, width), dtype=dtype)
+        patched = np.zeros(width, dtype=bool)
+        for columns, block in self.patches:
+            values[:, columns] = block
+            patched[columns] = True
+        return values, patched
+
     def _byte_patches(self, dtype: np.dtype) -> list[tuple[int, int, np.ndarray]]:
         """Runs of adjacent patched columns as (first byte, end byte, (G,) void items)."""
         cached = self._byte_cache.get(dtype)
         if cached is None:
-            width = self.encoder.n_output_
-            values = np.zeros((self.n_points, width), dtype=dtype)
-            patched = np.zeros(width, dtype=bool)
-            for columns, block in self.patches:
-                values[:, columns] = block
-                patched[columns] = True
+            values, patched = self.patch_values(dtype)
             edges = np.flatnonzero(np.diff(np.concatenate([[0], patched.astype(int), [0]])))
-            size = np.dtype(dtype).itemsize
+            size = values.itemsize
             cached = []
             for first, end in zip(edges[::2], edges[1::2], strict=True):
                 run = np.ascontiguousarray(values[:, first:end])
@@ -179,7 +185,7 @@ class CandidateGrid:
         else:
             trees = tree_parts(oracle)
             if trees is not None and TreeGridScorer.fits(trees, self.n_points):
-                scorer = TreeGridScorer(trees, self.patches, self.n_points, oracle)
+                scorer = TreeGridScorer(trees, *self.patch_values(np.float32), oracle)
         self._scorers = {id(oracle): (oracle, estimator, scorer)}  # the latest only
         return scorer
 

@@ -48,8 +48,8 @@ class GridLeaves:
         Each leaf's value (regression mean or booster leaf value).
     weights : ndarray, (nodes,)
         Each leaf's training weight (count or cover).
-    groups : ndarray, (T, n_groups)
-        Boosters: one-hot output group of each tree.
+    groups : ndarray of int, (T,)
+        The output group (margin) each tree adds to (0 for all but multiclass boosters).
     """
 
     walker: TreeGridScorer | None
@@ -76,11 +76,10 @@ class GridLeaves:
             table[internal] = 0.0
             return table
 
-        groups = np.zeros((len(trees), len(ensemble.base_margin)))
-        if len(ensemble.groups):
-            groups[np.arange(len(trees)), ensemble.groups] = 1.0
+        groups = (np.asarray(ensemble.groups, dtype=np.int64) if len(ensemble.groups)
+                  else np.zeros(len(trees), dtype=np.int64))
         grid = CandidateGrid(encoder, candidates, UnknownFeatures())
-        walker = (TreeGridScorer(ensemble, grid.patches, grid.n_points)
+        walker = (TreeGridScorer(ensemble, *grid.patch_values(np.float32))
                   if TreeGridScorer.fits(ensemble, grid.n_points) else None)
         return cls(walker=walker, estimator=estimator, rows=grid,
                    offsets=np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64),

@@ -29,7 +29,6 @@ trees in the order its threads finish, which can differ in the last bit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -111,26 +110,30 @@ class TreeGridScorer:
     ensemble : TreeEnsemble
         The model's trees on the encoded matrix (:func:`~tabinv.attacks.treereader.
         extract_ensemble`).
-    patches : sequence of (slice, (G, width) array)
-        The grid's patched columns and their values at every grid point.
-    n_points : int
-        G, the number of grid points.
+    values : ndarray, (G, width)
+        The patched columns' values at every grid point (other columns are not read;
+        :meth:`~tabinv.attacks.grid.CandidateGrid.patch_values`).
+    patched : ndarray of bool, (width,)
+        Which encoded columns the grid patches (sensitive attributes, unknown features).
     oracle : Oracle, optional
         Decides the output (regression value, confidences, rounded confidences, label);
         needed by :meth:`outputs` only.
     """
 
-    def __init__(self, ensemble: TreeEnsemble, patches: Sequence[tuple[slice, np.ndarray]],
-                 n_points: int, oracle: Oracle | None = None) -> None:
+    def __init__(self, ensemble: TreeEnsemble, values: np.ndarray, patched: np.ndarray,
+                 oracle: Oracle | None = None) -> None:
         self.oracle = oracle
         self.ensemble = ensemble
-        self.n_points = n_points
-        self.values, self.patched = _patched_values(ensemble, patches, n_points)
+        self.n_points = len(values)
+        # compared as the model compares its input: cast to float32 (held as float64)
+        self.values = np.asarray(values, dtype=np.float32).astype(np.float64)
+        self.patched = np.asarray(patched, dtype=bool)
         plans = []
         first_slot = first_node = 0
         for tree in ensemble.trees:  # plan positions = node counts, as the nodes' ids
             plan, leaves, counts, points = self._plan(tree, first_node, first_slot)
-            plans.append((plan, leaves + first_node, counts, points))
+            plans.append((plan, leaves + first_node, counts, points,
+                          tree.value[tree.leaf_index[leaves]]))
             first_slot += len(leaves)
             first_node += len(tree.left)
         self.plan = np.concatenate([p[0] for p in plans])
@@ -140,7 +143,14 @@ class TreeGridScorer:
         self.points = np.concatenate([p[3] for p in plans]).astype(np.uint32)
         self.last = np.cumsum(counts).astype(np.uint64)
         self.first = self.last - counts.astype(np.uint64)
-        self.table, self.columns = self._tables()
+        leaf_values = np.concatenate([p[4] for p in plans])  # (slots, P)
+        if ensemble.kind == "booster":  # one margin per output group, float32 as XGBoost
+            self.table = leaf_values.astype(np.float32)
+            groups = ensemble.groups if len(ensemble.groups) else np.zeros(len(plans))
+            self.columns = np.asarray(groups, dtype=np.uint32)
+        else:
+            self.table = leaf_values.astype(np.float64)
+            self.columns = np.zeros(len(plans), dtype=np.uint32)
 
     @staticmethod
     def fits(ensemble: TreeEnsemble, n_points: int) -> bool:
@@ -201,36 +211,30 @@ class TreeGridScorer:
         points = np.nonzero(reach[leaves])[1]  # row-major: slot by slot
         return plan[sequence], leaves, counts, points
 
-    def _tables(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per-leaf-slot output table (slots, P) and each tree's first output column."""
-        ensemble = self.ensemble
-        trees = ensemble.trees
-        rows = np.concatenate([t.leaf_index for t in trees])[self.leaf_node]
-        values = np.concatenate([t.value for t in trees])  # every tree's leaves, in turn
-        values = values[rows + np.repeat(np.cumsum([0] + [t.n_leaves for t in trees])[:-1],
-                                         [t.n_leaves for t in trees])]
-        if ensemble.kind == "booster":  # one margin per output group, float32 as XGBoost
-            groups = (np.asarray(ensemble.groups, dtype=np.int64) if len(ensemble.groups)
-                      else np.zeros(len(trees), dtype=np.int64))
-            return values.astype(np.float32), groups.astype(np.uint32)
-        return values.astype(np.float64), np.zeros(len(trees), dtype=np.uint32)
-
     # -- walks ------------------------------------------------------------------------
-    def _walk(self, encoded: np.ndarray, nodes: np.ndarray | None,
-              sums: np.ndarray | None) -> None:
+    def _walk(self, encoded: np.ndarray, table: np.ndarray, columns: np.ndarray,
+              nodes: np.ndarray | None, sums: np.ndarray | None) -> None:
         x = np.ascontiguousarray(encoded, dtype=np.float32)
         _compiled().walk(x, self.n_points, self.plan, self.roots, self.first, self.last,
-                         self.points,
-                         self.leaf_node, self.table, self.columns,
+                         self.points, self.leaf_node, table, columns,
                          np.zeros((1, 1, 1), dtype=np.int64) if nodes is None else nodes,
-                         np.zeros((1, 1, 1), dtype=self.table.dtype) if sums is None
-                         else sums, nodes is not None, sums is not None)
+                         np.zeros((1, 1, 1), dtype=table.dtype) if sums is None else sums,
+                         nodes is not None, sums is not None)
+
+    def _sums(self, encoded: np.ndarray, table: np.ndarray, columns: np.ndarray,
+              initial: np.ndarray) -> np.ndarray:
+        """(n, G, P) ``initial`` plus, tree by tree in order, ``table[slot]`` of the leaf
+        reached placed from column ``columns[t]``, in the table's float type."""
+        sums = np.empty((len(encoded), self.n_points, len(initial)), dtype=table.dtype)
+        sums[...] = initial
+        self._walk(encoded, table, columns, None, sums)
+        return sums
 
     def nodes(self, encoded: np.ndarray) -> np.ndarray:
         """(n, G, T) global id of the leaf each (record, grid point) reaches in each tree
         (node j of tree t has id j + the number of nodes of the trees before t)."""
         nodes = np.empty((len(encoded), self.n_points, len(self.roots)), dtype=np.int64)
-        self._walk(encoded, nodes, None)
+        self._walk(encoded, self.table, self.columns, nodes, None)
         return nodes
 
     def accumulate(self, encoded: np.ndarray, node_table: np.ndarray, columns: np.ndarray,
@@ -239,27 +243,18 @@ class TreeGridScorer:
         float table by global node id) placed from column ``columns[t]`` for tree t,
         starting from ``initial`` (P,)."""
         table = np.ascontiguousarray(node_table[self.leaf_node], dtype=np.float64)
-        sums = np.empty((len(encoded), self.n_points, len(initial)))
-        sums[...] = initial
-        x = np.ascontiguousarray(encoded, dtype=np.float32)
-        _compiled().walk(x, self.n_points, self.plan, self.roots, self.first, self.last,
-                         self.points, self.leaf_node, table,
-                         np.asarray(columns, dtype=np.uint32),
-                         np.zeros((1, 1, 1), dtype=np.int64), sums, False, True)
-        return sums
+        return self._sums(encoded, table, np.asarray(columns, dtype=np.uint32),
+                          np.asarray(initial, dtype=np.float64))
 
     def raw(self, encoded: np.ndarray) -> np.ndarray:
         """The estimator's output on every grid row: (n, G) for a regression, (n, G, C')
         probabilities over the classes it was trained on for a classifier."""
         ensemble = self.ensemble
         if ensemble.kind == "booster":
-            base = np.asarray(ensemble.base_margin, dtype=np.float32)
-            sums = np.empty((len(encoded), self.n_points, len(base)), dtype=np.float32)
-            sums[...] = base
-            self._walk(encoded, None, sums)
-            return _xgboost_link(sums, ensemble.link)
-        sums = np.zeros((len(encoded), self.n_points, self.table.shape[1]))
-        self._walk(encoded, None, sums)
+            margins = self._sums(encoded, self.table, self.columns,
+                                 np.asarray(ensemble.base_margin, dtype=np.float32))
+            return _xgboost_link(margins, ensemble.link)
+        sums = self._sums(encoded, self.table, self.columns, np.zeros(self.table.shape[1]))
         if len(self.roots) > 1:  # a forest: the mean of its trees
             sums /= len(self.roots)
         return sums[..., 0] if ensemble.kind == "regressor" else sums
@@ -277,20 +272,6 @@ class TreeGridScorer:
     def outputs_per_point(self) -> int:
         """Floats held per (record, grid point) while a chunk is scored."""
         return 2 * max(int(self.table.shape[1]), len(self.ensemble.base_margin), 2)
-
-
-def _patched_values(ensemble: TreeEnsemble, patches: Sequence[tuple[slice, np.ndarray]],
-                    n_points: int) -> tuple[np.ndarray, np.ndarray]:
-    """The patched columns' values at every grid point, (G, width), cast to float32 as
-    the model casts its input (held as float64), and the (width,) patched mask."""
-    width = max([int(t.feature.max(initial=0)) + 1 for t in ensemble.trees]
-                + [c.stop for c, _ in patches])
-    values = np.zeros((n_points, width), dtype=np.float32)
-    patched = np.zeros(width, dtype=bool)
-    for columns, block in patches:
-        values[:, columns] = block
-        patched[columns] = True
-    return values.astype(np.float64), patched
 
 
 def _inclusive(tree: Tree) -> np.ndarray:

@@ -325,8 +325,8 @@ class WhiteBoxTreeInversion(MAPInversion):
         assert leaves is not None
         kind, n_trees = self.ensemble_.kind, len(leaves.offsets)
         if kind == "booster":  # margins summed in the walk
-            margins = leaves.sums(encoded, leaves.values[:, None],
-                                  np.argmax(leaves.groups, axis=1), self.ensemble_.base_margin)
+            margins = leaves.sums(encoded, leaves.values[:, None], leaves.groups,
+                                  self.ensemble_.base_margin)
             return self._margin_log_likelihood(margins.reshape(n, k, -1), y)
         if kind == "classifier":  # every class's votes summed in the walk
             votes = leaves.sums(encoded, leaves.votes, np.zeros(n_trees, dtype=np.int64),

@@ -131,7 +131,7 @@ def test_leaves_equal_the_models_own_traversal(name: str) -> None:
     attack = _attack(Oracle(model, "confidence"), case, reference, known)
     grid = attack.grid_
     encoded = model.encoder_.transform(members[list(known)], skip=attack.sensitive_)
-    scorer = TreeGridScorer(extract_ensemble(model.estimator_), grid.patches, grid.n_points)
+    scorer = TreeGridScorer(extract_ensemble(model.estimator_), *grid.patch_values())
     walked = scorer.nodes(encoded)
     rows = grid.rows(encoded.astype(np.float32))
     estimator = model.estimator_
@@ -258,9 +258,9 @@ def test_hand_built_trees_against_a_plain_walk(strict: bool, seed: int) -> None:
     trees = tuple(_random_tree(rng, strict) for _ in range(3))
     ensemble = TreeEnsemble("classifier", trees, "hand-built", np.arange(2))
     points = np.array(list(itertools.product([0.0, 0.5, 1.0, 2.5], [0.0, 1.0, 2.0])))
-    patches = [(slice(2, 3), points[:, :1]), (slice(3, 4), points[:, 1:])]
+    values = np.hstack([np.zeros((len(points), 2)), points])
     records = rng.choice([0.0, 0.5, 1.0, 1.5, 2.0], size=(40, 4))
-    scorer = TreeGridScorer(ensemble, patches, len(points))
+    scorer = TreeGridScorer(ensemble, values, np.array([False, False, True, True]))
     walked = scorer.nodes(records)
     offsets = np.cumsum([0] + [len(t.left) for t in trees])[:-1]
     for i, record in enumerate(records):
