@@ -15,12 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ..models.encoding import TabularEncoder
-from .candidates import Candidates
 from .grid import CandidateGrid
 from .leafboxes import TreeEnsemble
 from .treegrid import TreeGridScorer
-from .unknowns import UnknownFeatures
 
 __all__ = ["GridLeaves"]
 
@@ -63,8 +60,9 @@ class GridLeaves:
 
     @classmethod
     def build(cls, estimator: Any, ensemble: TreeEnsemble, votes: list[np.ndarray],
-              encoder: TabularEncoder, candidates: Candidates) -> GridLeaves:
-        """Tables for ``ensemble`` (``votes``: each tree's per-leaf votes)."""
+              grid: CandidateGrid) -> GridLeaves:
+        """Tables for ``ensemble`` (``votes``: each tree's per-leaf votes) over the
+        candidates of ``grid`` (no unknown features)."""
         trees = ensemble.trees
         sizes = [len(t.left) for t in trees]
         leaf = np.concatenate([t.leaf_index for t in trees])  # -1 at internal nodes
@@ -78,7 +76,6 @@ class GridLeaves:
 
         groups = (np.asarray(ensemble.groups, dtype=np.int64) if len(ensemble.groups)
                   else np.zeros(len(trees), dtype=np.int64))
-        grid = CandidateGrid(encoder, candidates, UnknownFeatures())
         walker = (TreeGridScorer(ensemble, *grid.patch_values(np.float32))
                   if TreeGridScorer.fits(ensemble, grid.n_points) else None)
         return cls(walker=walker, estimator=estimator, rows=grid,

@@ -47,13 +47,14 @@ from scipy.special import expit, logsumexp, softmax
 from ..exceptions import AttackError
 from .base import BaseAttack, register
 from .candidates import Posterior
-from .grid import DEFAULT_MEMORY
+from .grid import DEFAULT_MEMORY, CandidateGrid
 from .gridleaves import GridLeaves
 from .leafboxes import BoxReach, Router, Tree, TreeEnsemble
 from .likelihood import LOG_FLOOR, gaussian_log_likelihood
 from .map import MAPInversion
 from .priors import Prior
 from .treereader import extract_ensemble
+from .unknowns import UnknownFeatures
 
 __all__ = ["WhiteBoxTreeInversion", "LEAF_LABELS"]
 
@@ -184,14 +185,10 @@ class WhiteBoxTreeInversion(MAPInversion):
             raise AttackError(f"the {self.ensemble_.estimator} does not match the model's "
                               f"{model.task} task")
         self.prior_ = self._make_prior(reference)
-        encoder = model.encoder_
-        sensitive_columns = self._column_mask(self.sensitive_)
+        # the candidates' rows of the sensitive columns (no unknowns: those are free)
+        candidate_grid = CandidateGrid(model.encoder_, self.candidates_, UnknownFeatures())
+        patches, sensitive_columns = candidate_grid.patch_values(np.float32)
         known_columns = self._column_mask(self.known_)
-        patches = np.zeros((self.candidates_.size, encoder.n_output_), dtype=np.float32)
-        for a, name in enumerate(self.candidates_.names):
-            start, stop = encoder.slices_[name]
-            patches[:, start:stop] = encoder.block(name, self.candidates_.codes[:, a])
-        self.patches_, self.sensitive_columns_ = patches, sensitive_columns
         self.plans_ = tuple(self._plan(tree, patches, sensitive_columns, known_columns)
                             for tree in self.ensemble_.trees)
         unknown_columns = self._column_mask(self.unknown_names_)
@@ -199,7 +196,7 @@ class WhiteBoxTreeInversion(MAPInversion):
                                  for t in self.ensemble_.trees)
         self.leaves_ = GridLeaves.build(
             self.oracle_.structure(), self.ensemble_, [plan.votes for plan in self.plans_],
-            encoder, self.candidates_) if self.use_grid_ else None
+            candidate_grid) if self.use_grid_ else None
         if classifier:
             self.label_columns_ = self._label_columns()
         else:

@@ -25,10 +25,12 @@ from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
 from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier, ExtraTreeRegressor
 
 from tabinv.attacks import treegrid
+from tabinv.attacks.grid import CandidateGrid
 from tabinv.attacks.gridleaves import GridLeaves
 from tabinv.attacks.leafboxes import Tree, TreeEnsemble
 from tabinv.attacks.treegrid import TreeGridScorer, tree_parts
 from tabinv.attacks.treereader import extract_ensemble
+from tabinv.attacks.unknowns import UnknownFeatures
 from tabinv.models.families import make_model
 from tabinv.models.oracle import Oracle
 from tabinv.models.target import TargetModel
@@ -203,7 +205,8 @@ def test_too_large_a_plan_falls_back_to_queries(monkeypatch: pytest.MonkeyPatch)
     walked = attack.infer(members).probabilities
     ensemble = extract_ensemble(model.estimator_)
     votes = [np.hstack([t.value, np.zeros((t.n_leaves, 1))]) for t in ensemble.trees]
-    args = (model.estimator_, ensemble, votes, model.encoder_, attack.candidates_)
+    candidate_grid = CandidateGrid(model.encoder_, attack.candidates_, UnknownFeatures())
+    args = (model.estimator_, ensemble, votes, candidate_grid)
     encoded = model.encoder_.transform(members[list(known)], skip=attack.sensitive_)
     leaves = GridLeaves.build(*args)
     assert leaves.walker is not None
