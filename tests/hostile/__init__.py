@@ -1,0 +1,1 @@
+"""Hostile inputs: every case is built inside the test (no binaries committed)."""
