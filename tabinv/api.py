@@ -19,6 +19,7 @@ import pandas as pd
 from . import __version__
 from .attacks.base import BaseAttack
 from .attacks.baselines import BASELINES, BaselineSuite
+from .attacks.budget import posterior_bytes
 from .attacks.candidates import Posterior
 from .attacks.specs import AttackSpec, expand_specs
 from .data.dataset import Dataset, require_columns
@@ -135,22 +136,29 @@ def _fit_attacks(threat: ThreatModel, oracle: Oracle, known: list[str],
 def run_attacks(model: TargetModel, populations: Mapping[str, pd.DataFrame],
                 threat: ThreatModel, *, reference: pd.DataFrame | None = None,
                 members: pd.DataFrame | None = None
-                ) -> tuple[Assessment, dict[str, list[Posterior]]]:
+                ) -> tuple[Assessment, dict[str, Posterior]]:
     """Attack each population with every attack and baseline and score them.
 
-    Returns the assessment (without dataset facts) and the posteriors by population.
+    Returns the assessment (without dataset facts) and the first attack's posterior by
+    population (the others are dropped once scored: each is an (n, K) array). Every
+    attack checks first that its posteriors fit the memory budget next to those kept.
     """
     known = threat.known_for(model)
     oracle = threat.oracle_for(model)
     timings: dict[str, float] = {}
     fitted, skipped = _fit_attacks(threat, oracle, known, reference, timings)
     candidates = fitted[0][1].candidates_
+    kept = 0
+    for records in populations.values():  # before any inference: refuse early
+        for _, attack in fitted:
+            attack.check_memory(len(records), reserved=kept)
+        kept += posterior_bytes(len(records), candidates.size)
     baselines = None
     if reference is not None:
         baselines = BaselineSuite(model, candidates, known,
                                   random_state=threat.random_state).fit(reference, members)
     results: list[MethodResult] = []
-    posteriors: dict[str, list[Posterior]] = {}
+    posteriors: dict[str, Posterior] = {}
     score = {"n_boot": threat.n_boot, "random_state": threat.random_state,
              "label_source": threat.label_source, "positive": threat.positive,
              "top_k": threat.top_k}
@@ -158,15 +166,15 @@ def run_attacks(model: TargetModel, populations: Mapping[str, pd.DataFrame],
         labels = _labels(model, records, threat.label_source)
         truth = candidates.joint_index(records) if all(
             s in records.columns for s in candidates.names) else None
-        posteriors[population] = []
         for spec, attack in fitted:
             started = time.perf_counter()
             posterior = attack.infer(records, labels)
             timings[f"infer {spec.label} on {population}"] = time.perf_counter() - started
-            posteriors[population].append(posterior)
+            posteriors.setdefault(population, posterior)
             if truth is not None:
                 results += score_posterior(posterior, truth, population=population,
                                            variant=spec.variant, **score)
+            del posterior  # an (n, K) array: not alive during the next inference
         if truth is not None and baselines is not None:
             for name in baselines.names:
                 results += score_posterior(baselines.posterior(name, records, labels), truth,
@@ -282,7 +290,7 @@ def attack_records(model: TargetModel, records: pd.DataFrame, *, sensitive: Sequ
     assessment, posteriors = run_attacks(model, {population: records}, options,
                                          reference=reference)
     return (_with_facts(assessment, {"name": origin, "rows": len(records)}),
-            posteriors[population][0])
+            posteriors[population])
 
 
 #: the 2014 scenarios: (hidden genotypes, attack variants)

@@ -20,8 +20,9 @@ from ..data.dataset import require_columns
 from ..exceptions import AttackError, DataError, closest
 from ..models.oracle import Oracle
 from ..utils import RandomState
+from .budget import POSTERIOR_COPIES, posterior_bytes, require
 from .candidates import Candidates, Posterior
-from .grid import CandidateGrid
+from .grid import AHEAD, DEFAULT_MEMORY, CandidateGrid, record_bytes, require_grid
 from .pipeline import LazyRecords
 from .unknowns import unknown_support
 
@@ -105,8 +106,39 @@ class BaseAttack(BaseEstimator, ABC):
                                     if f not in set(sensitive) | set(known))
         self.candidates_ = Candidates.from_domains(
             {s: model.encoder_.domain(s) for s in sensitive})
+        # sized from the domains before any table over the candidates exists (priors,
+        # grid): at least one grid point per candidate
+        require_grid(model.encoder_, self.candidates_.size, sensitive, 1, self.budget)
         self._fit(reference)
         return self
+
+    @property
+    def budget(self) -> int:
+        """Bytes the attack may hold (its ``memory`` parameter, ``--memory``)."""
+        memory = getattr(self, "memory", None)
+        return DEFAULT_MEMORY if memory is None else int(memory)
+
+    def posterior_copies(self) -> int:
+        """(n, K) float64 arrays alive at once while this attack's posterior is made and
+        scored (see :data:`~tabinv.attacks.budget.POSTERIOR_COPIES`)."""
+        return POSTERIOR_COPIES
+
+    def memory_needed(self, n_records: int) -> int:
+        """Bytes inferring ``n_records`` records holds at its peak, from sizes alone: the
+        grid's tables and one record's chunks, and the (n, K) arrays of the result."""
+        check_is_fitted(self, "candidates_")
+        grid = getattr(self, "grid_", None)
+        fixed = 0 if grid is None else grid.table_bytes + (AHEAD + 1) * record_bytes(
+            grid.n_points, self.oracle_.model.encoder_.n_output_)
+        return fixed + posterior_bytes(n_records, self.candidates_.size,
+                                       self.posterior_copies())
+
+    def check_memory(self, n_records: int, reserved: int = 0) -> None:
+        """Refuse (:class:`AttackError`, with the numbers) unless inferring ``n_records``
+        records fits the budget next to ``reserved`` bytes the caller already holds."""
+        require(self.memory_needed(n_records) + reserved, self.budget,
+                f"{self.name}: the posteriors of {n_records:,} records",
+                self.candidates_.size, per_record=True)
 
     @abstractmethod
     def _fit(self, reference: pd.DataFrame | None) -> None:
@@ -141,7 +173,7 @@ class BaseAttack(BaseEstimator, ABC):
         model = self.oracle_.model
         unknown = unknown_support(model, self.unknown_names_, reference, smoothing,
                                   numeric_points, random_state)
-        return CandidateGrid(model.encoder_, self.candidates_, unknown)
+        return CandidateGrid(model.encoder_, self.candidates_, unknown, self.budget)
 
     def infer(self, records: pd.DataFrame, labels: Any = None) -> Posterior:
         """Posterior over the candidates for every record.
@@ -163,6 +195,7 @@ class BaseAttack(BaseEstimator, ABC):
         y = model.encode_label(labels)
         if len(y) != len(records):
             raise AttackError(f"{len(y)} labels for {len(records)} records")
+        self.check_memory(len(records))
         return self._infer(records.reset_index(drop=True), np.asarray(y))
 
     @abstractmethod

@@ -7,7 +7,7 @@ candidates and each attribute's marginal is a sum over the others.
 
 from __future__ import annotations
 
-import itertools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,18 +45,29 @@ class Candidates:
     @property
     def codes(self) -> np.ndarray:
         """(K, n_attributes) category indices of every joint candidate (C order)."""
-        return np.array(list(itertools.product(*(range(len(d)) for d in self.domains))),
-                        dtype=np.int64).reshape(-1, len(self.names))
+        return self.decode(np.arange(self.size))
 
     @property
     def size(self) -> int:
-        return int(np.prod([len(d) for d in self.domains]))
+        """K, the exact product of the domain sizes (a Python int: never overflows)."""
+        return math.prod(len(d) for d in self.domains)
+
+    def decode(self, index: np.ndarray) -> np.ndarray:
+        """(n, n_attributes) category indices of the joint candidates ``index`` (n,),
+        without building the (K, n_attributes) table of every candidate."""
+        sizes = tuple(len(d) for d in self.domains)
+        return np.stack(np.unravel_index(np.asarray(index, dtype=np.int64), sizes),
+                        axis=1).reshape(-1, len(sizes))
+
+    def label(self, index: int) -> str:
+        """Readable name of one joint candidate ("A/G", or "A/G | *1/*1")."""
+        return " | ".join(str(self.domains[a][c])
+                          for a, c in enumerate(self.decode(np.array([index]))[0]))
 
     @property
     def labels(self) -> tuple[str, ...]:
-        """Readable names of the joint candidates ("A/G", or "A/G | *1/*1")."""
-        return tuple(" | ".join(str(self.domains[a][c]) for a, c in enumerate(row))
-                     for row in self.codes)
+        """Readable names of every joint candidate (K of them: for small K only)."""
+        return tuple(self.label(k) for k in range(self.size))
 
     @property
     def joint_name(self) -> str:
@@ -152,7 +163,7 @@ class Posterior:
 
     def to_frame(self, include_probabilities: bool = True) -> pd.DataFrame:
         """Per-record inferred values (joint MAP) and, optionally, every marginal posterior."""
-        codes = self.candidates.codes[self.predicted_index()]
+        codes = self.candidates.decode(self.predicted_index())
         columns: dict[str, Any] = {}
         for a, (name, domain) in enumerate(zip(self.candidates.names, self.candidates.domains,
                                                 strict=True)):

@@ -24,6 +24,7 @@ import pandas as pd
 
 from ..utils import RandomState, check_random_state
 from .base import BaseAttack, register
+from .budget import POSTERIOR_COPIES
 from .candidates import Posterior
 from .grid import DEFAULT_MEMORY
 
@@ -154,6 +155,11 @@ class CSMIA(BaseAttack):
     def _fit(self, reference: pd.DataFrame | None) -> None:
         self.grid_ = self.candidate_grid(reference, smoothing=self.smoothing,
                                          numeric_points=self.numeric_points)
+
+    def posterior_copies(self) -> int:
+        """The (n, K, C) confidences, and the (n, K) confidence, matches, priorities and
+        scores made from them."""
+        return len(self.oracle_.model.domain(self.oracle_.model.label)) + POSTERIOR_COPIES + 1
 
     def expected_confidences(self, records: pd.DataFrame) -> np.ndarray:
         """(n, K, C) confidences per candidate, unknown features averaged out."""

@@ -25,6 +25,7 @@ from scipy.special import logsumexp
 from ..exceptions import AttackError
 from ..models.encoding import TabularEncoder
 from ..models.oracle import Oracle
+from .budget import FLOAT_BYTES, posterior_bytes, require
 from .candidates import Candidates, normalise_log_scores
 from .fastpath import LinearGridScorer
 from .likelihood import confidence_log_likelihood, label_confidence
@@ -33,20 +34,51 @@ from .priors import shared_row
 from .treegrid import TreeGridScorer, tree_parts
 from .unknowns import UnknownFeatures
 
-__all__ = ["CandidateGrid", "DEFAULT_MEMORY"]
+__all__ = ["CandidateGrid", "DEFAULT_MEMORY", "require_grid"]
 
 DEFAULT_MEMORY = 1 << 30  # bytes one chunk of grid rows and model outputs may take
 CACHE_FRIENDLY = 64 << 20  # bytes per chunk that measured fastest
 
 
+def record_bytes(n_points: int, width: int) -> int:
+    """Bytes one record takes in a chunk: its G grid rows of ``width`` floats plus outputs,
+    and the temporaries made from them (twice that)."""
+    return n_points * (width + 8) * FLOAT_BYTES * 2
+
+
+def require_grid(encoder: TabularEncoder, n_candidates: int, hidden: tuple[str, ...],
+                 n_support: int, memory: int) -> int:
+    """Bytes of the grid's tables for K candidates x ``n_support`` unknown combinations;
+    refuses (:class:`AttackError`) unless they fit ``memory`` with one record's chunks.
+
+    Per grid point the grid keeps the hidden columns' codes and their encoded blocks,
+    and builds the patch matrix (every encoded column) and its byte runs from them; a
+    chunk holds its records' grid rows and outputs, up to ``AHEAD + 1`` chunks at once.
+    """
+    patched = sum(stop - start for start, stop in (encoder.slices_[n] for n in hidden))
+    width = encoder.n_output_
+    n_points = n_candidates * n_support
+    tables = n_points * (len(hidden) + 2 * patched + 2 * width + 1) * FLOAT_BYTES
+    need = tables + (AHEAD + 1) * record_bytes(n_points, width)
+    require(need, memory, f"one record's candidate grid ({n_points:,} grid points of "
+            f"{width} encoded columns)", n_candidates)
+    return tables
+
+
 class CandidateGrid:
-    """Encoded candidate rows for a fixed encoder, candidate set and unknown features."""
+    """Encoded candidate rows for a fixed encoder, candidate set and unknown features.
+
+    Its size is checked against ``memory`` (bytes) before any of it is built.
+    """
 
     def __init__(self, encoder: TabularEncoder, candidates: Candidates,
-                 unknown: UnknownFeatures) -> None:
+                 unknown: UnknownFeatures, memory: int = DEFAULT_MEMORY) -> None:
         self.encoder = encoder
         self.candidates = candidates
         self.unknown = unknown
+        self.table_bytes = require_grid(encoder, candidates.size,
+                                        (*candidates.names, *unknown.names), unknown.size,
+                                        memory)
         k, (unknown_index, unknown_log_weight) = candidates.size, unknown.combos()
         u = len(unknown_index)
         self.log_weight = np.tile(unknown_log_weight, k)  # (G,)
@@ -110,21 +142,29 @@ class CandidateGrid:
             self._byte_cache[dtype] = cached
         return cached
 
-    def chunk_size(self, width: int, memory: int) -> int:
+    def chunk_size(self, width: int, memory: int, reserved: int = 0) -> int:
         """Records per chunk so that the chunks in flight fit in ``memory`` bytes.
 
         ``width`` is the number of floats held per grid point (the encoded width plus
         outputs for the generic path). The pipeline holds up to three chunks at once
-        (two prepared, one being queried). Chunks are also kept near ``CACHE_FRIENDLY``
-        bytes: larger temporaries were measured to be slower (page faults), not faster.
+        (two prepared, one being queried); the grid's tables and ``reserved`` bytes (the
+        result being filled) come out of the budget first. Chunks go down to one record;
+        when one record's chunks do not fit, the attack refuses. They are also kept near
+        ``CACHE_FRIENDLY`` bytes: larger temporaries were measured to be slower (page
+        faults), not faster.
         """
-        per_record = self.n_points * (width + 8) * 8 * 2
-        budget = min(memory // (AHEAD + 1), CACHE_FRIENDLY)
-        return max(1, int(budget // max(per_record, 1)))
+        per_record = record_bytes(self.n_points, width)
+        limit = (memory - self.table_bytes - reserved) // (AHEAD + 1)
+        if per_record > limit:
+            require(self.table_bytes + reserved + (AHEAD + 1) * per_record, memory,
+                    f"one record's chunk of the candidate grid ({self.n_points:,} grid "
+                    "points) next to the result", self.candidates.size)
+        return max(1, int(min(limit, CACHE_FRIENDLY) // max(per_record, 1)))
 
     def map_chunks(self, oracle: Oracle, encoded: np.ndarray | LazyRecords,
                    reduce: Callable[[np.ndarray, slice], np.ndarray],
-                   memory: int = DEFAULT_MEMORY, out: np.ndarray | None = None) -> np.ndarray:
+                   memory: int = DEFAULT_MEMORY, out: np.ndarray | None = None,
+                   reserved: int = 0) -> np.ndarray:
         """Query the oracle on the grid chunk by chunk and reduce each chunk.
 
         ``reduce(outputs, records)`` receives the oracle's outputs shaped (n_c, G, ...)
@@ -133,19 +173,20 @@ class CandidateGrid:
         while the model answers the previous chunk (:func:`~tabinv.attacks.pipeline.
         pipelined`); ``encoded`` may be :class:`~tabinv.attacks.pipeline.LazyRecords`
         so that encoding overlaps too. ``out`` receives the stacked result; a ``reduce``
-        that already wrote its part into ``out`` is not copied again.
+        that already wrote its part into ``out`` is not copied again. ``reserved``: bytes
+        of the budget already taken by the caller (the result and the prior).
         """
         source = encoded if isinstance(encoded, LazyRecords) else LazyRecords.of(encoded)
         scorer = self.scorer(oracle)
         if scorer is None:
-            step = self.chunk_size(source.width, memory)
+            step = self.chunk_size(source.width, memory, reserved)
 
             def prepare(chunk: tuple[int, int]) -> np.ndarray:
                 return self.rows(source.get(*chunk))
 
             query: Callable[[np.ndarray], np.ndarray] = oracle.query_encoded
         else:
-            step = self.chunk_size(scorer.outputs_per_point, memory)
+            step = self.chunk_size(scorer.outputs_per_point, memory, reserved)
 
             def prepare(chunk: tuple[int, int]) -> np.ndarray:
                 return source.get(*chunk)
@@ -210,7 +251,9 @@ class CandidateGrid:
         ``score(outputs, y)`` turns the oracle's outputs (n, G, ...) into (n, G) log
         likelihoods.
         """
-        return self.map_chunks(oracle, encoded, self._log_likelihood_reduce(score, y), memory)
+        n = encoded.n if isinstance(encoded, LazyRecords) else len(encoded)
+        return self.map_chunks(oracle, encoded, self._log_likelihood_reduce(score, y), memory,
+                               reserved=posterior_bytes(n, self.candidates.size))
 
     def posterior(self, oracle: Oracle, encoded: np.ndarray | LazyRecords,
                   score: Callable[[np.ndarray, np.ndarray], np.ndarray], y: np.ndarray,
@@ -219,7 +262,9 @@ class CandidateGrid:
         """Posterior probabilities (n, K): the log likelihood plus ``log_prior`` (n, K),
         normalised chunk by chunk while the chunk is still in cache."""
         source = encoded if isinstance(encoded, LazyRecords) else LazyRecords.of(encoded)
-        result = np.empty((source.n, self.candidates.size))
+        k = self.candidates.size
+        reserved = posterior_bytes(source.n, k, 1 if shared_row(log_prior) is not None else 2)
+        result = np.empty((source.n, k))
         scorer = self.scorer(oracle)
         if (isinstance(scorer, LinearGridScorer) and scorer.gaussian_shortcut
                 and not self.unknown.names):
@@ -236,7 +281,7 @@ class CandidateGrid:
                                                     log_prior[start:stop])
                 normalise_log_scores(scores, method, out=result[start:stop])
 
-            step = self.chunk_size(1, memory)
+            step = self.chunk_size(1, memory, reserved)
             pipelined(source.chunks(step), encode, lambda encoded_chunk: encoded_chunk,
                       gaussian, finish_here=True)
             return result
@@ -250,7 +295,7 @@ class CandidateGrid:
                 log_scores += log_prior[records]
                 return normalise_log_scores(log_scores, method, out=result[records])
 
-        self.map_chunks(oracle, source, reduce, memory, out=result)
+        self.map_chunks(oracle, source, reduce, memory, out=result, reserved=reserved)
         return result
 
     @staticmethod
@@ -275,7 +320,8 @@ class CandidateGrid:
 
         return reduce
 
-    def expected_outputs(self, oracle: Oracle, encoded: np.ndarray, n_classes: int = 0,
+    def expected_outputs(self, oracle: Oracle, encoded: np.ndarray | LazyRecords,
+                         n_classes: int = 0,
                          memory: int = DEFAULT_MEMORY) -> np.ndarray:
         """The oracle's output per candidate, averaged over unknowns with their priors.
 
@@ -285,6 +331,9 @@ class CandidateGrid:
         """
         k = self.candidates.size
         weights = np.exp(self.log_weight).reshape(k, -1)
+        model = oracle.model
+        classes = len(model.domain(model.label)) if model.task == "classification" else 1
+        n = encoded.n if isinstance(encoded, LazyRecords) else len(encoded)
 
         def reduce(outputs: np.ndarray, records: slice) -> np.ndarray:
             if outputs.ndim == 2 and n_classes:
@@ -294,7 +343,8 @@ class CandidateGrid:
             return (shaped * expand).sum(axis=2) / weights.sum(axis=1).reshape(
                 1, k, *([1] * (shaped.ndim - 3)))
 
-        return self.map_chunks(oracle, encoded, reduce, memory)
+        return self.map_chunks(oracle, encoded, reduce, memory,
+                               reserved=posterior_bytes(n, k, classes))
 
     @staticmethod
     def known_columns(features: Sequence[str], sensitive: Sequence[str],

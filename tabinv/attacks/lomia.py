@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..utils import RandomState
 from .base import BaseAttack, register
 from .baselines import BaselineSuite
+from .budget import POSTERIOR_COPIES, posterior_bytes
 from .candidates import Posterior
 from .csmia import predicts_label
 from .grid import DEFAULT_MEMORY
@@ -115,6 +116,10 @@ class LOMIA(BaseAttack):
                                              self.smoothing)
         self.training_: dict[str, Any] = {}
 
+    def posterior_copies(self) -> int:
+        """The (n, K, C) label distribution and the (n, K) arrays made from it."""
+        return len(self.oracle_.model.domain(self.oracle_.model.label)) + POSTERIOR_COPIES
+
     def predicted_labels(self, records: pd.DataFrame) -> np.ndarray:
         """(n, K, C) distribution of the predicted label per candidate over unknowns."""
         n_classes = len(self.oracle_.model.domain(self.oracle_.model.label))
@@ -130,7 +135,8 @@ class LOMIA(BaseAttack):
             return np.einsum("nkuc,ku->nkc", shaped, weights)
 
         return self.grid_.map_chunks(self.oracle_, self.lazy_known(records), reduce,
-                                     self.memory)
+                                     self.memory,
+                                     reserved=posterior_bytes(len(records), k, n_classes))
 
     def reproduces(self, records: pd.DataFrame, labels: Any = None) -> np.ndarray:
         """(n, K) whether the model predicts each record's label for each candidate.
@@ -151,7 +157,7 @@ class LOMIA(BaseAttack):
         target = np.argmax(matches[unique], axis=1)
         distinct = np.unique(target)
         self.training_ = {"records": int(unique.sum()), "of": len(records),
-                          "candidates": [self.candidates_.labels[k] for k in distinct],
+                          "candidates": [self.candidates_.label(k) for k in distinct],
                           "fallback": None}
         if len(distinct) < 2:
             self.training_["fallback"] = f"prior ({self.prior_.describe()})"

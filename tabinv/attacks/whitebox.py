@@ -46,6 +46,7 @@ from scipy.special import expit, logsumexp, softmax
 
 from ..exceptions import AttackError
 from .base import BaseAttack, register
+from .budget import posterior_bytes, require
 from .candidates import Posterior
 from .grid import DEFAULT_MEMORY, CandidateGrid
 from .gridleaves import GridLeaves
@@ -186,7 +187,12 @@ class WhiteBoxTreeInversion(MAPInversion):
                               f"{model.task} task")
         self.prior_ = self._make_prior(reference)
         # the candidates' rows of the sensitive columns (no unknowns: those are free)
-        candidate_grid = CandidateGrid(model.encoder_, self.candidates_, UnknownFeatures())
+        candidate_grid = CandidateGrid(model.encoder_, self.candidates_, UnknownFeatures(),
+                                       self.budget)
+        k = self.candidates_.size  # each tree's (K, leaves) consistency table
+        require(candidate_grid.table_bytes + k * sum(t.n_leaves for t in self.ensemble_.trees),
+                self.budget, f"the leaves consistent with each candidate in "
+                f"{len(self.ensemble_.trees)} tree(s)", k)
         patches, sensitive_columns = candidate_grid.patch_values(np.float32)
         known_columns = self._column_mask(self.known_)
         self.plans_ = tuple(self._plan(tree, patches, sensitive_columns, known_columns)
@@ -250,7 +256,9 @@ class WhiteBoxTreeInversion(MAPInversion):
             per_record = k * (4 * width + 24 * trees + 64)
         else:
             per_record = PAIR_BYTES * self.ensemble_.max_leaves + 64 * k
-        return int(np.clip(min(self.memory, CHUNK_BYTES) // per_record, 1, MAX_CHUNK))
+        require(per_record + posterior_bytes(1, k, self.posterior_copies()), self.budget,
+                "one record's chunk of the white-box walk", k)
+        return int(np.clip(min(self.budget, CHUNK_BYTES) // per_record, 1, MAX_CHUNK))
 
     def log_likelihood(self, records: pd.DataFrame, y: np.ndarray) -> np.ndarray:
         """log p(y | candidate, known columns) from the trees, shape (n, K)."""

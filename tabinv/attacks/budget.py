@@ -1,0 +1,76 @@
+"""The ``--memory`` budget: what an attack will hold, computed from sizes before allocating.
+
+Everything an attack allocates in proportion to the number of joint candidates K (their
+product of domain sizes) is sized here first, with Python integers (no overflow):
+the candidate grid's tables (K x U grid points x the patched columns), one record's
+chunk of grid rows and model outputs, and the (n, K) float64 posterior with the arrays
+made alongside it (prior, likelihood, baselines). When the total does not fit the
+budget the attack refuses in one line that gives the numbers and how to narrow it,
+before anything of that size exists.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from ..exceptions import AttackError
+
+__all__ = ["FLOAT_BYTES", "POSTERIOR_COPIES", "format_bytes", "joint_size", "posterior_bytes",
+           "require"]
+
+FLOAT_BYTES = 8
+#: (n, K) float64 arrays alive at once while one attack's posterior is made and scored:
+#: the posterior, a per-record prior or likelihood, and a baseline's posterior (or the
+#: learned prior's classifier output) next to it
+POSTERIOR_COPIES = 3
+
+NARROW = ("infer fewer or smaller sensitive columns (or let the attacker know more "
+          "columns), or raise --memory")
+
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+
+
+def joint_size(domain_sizes: Iterable[int]) -> int:
+    """Number of joint candidates: the exact product of the domain sizes."""
+    return math.prod(int(size) for size in domain_sizes)
+
+
+def posterior_bytes(n_records: int, n_candidates: int, copies: int = 1) -> int:
+    """Bytes of ``copies`` (n, K) float64 arrays."""
+    return int(n_records) * int(n_candidates) * FLOAT_BYTES * int(copies)
+
+
+def format_bytes(size: int) -> str:
+    """``1.50 GiB``: a byte count in the largest binary unit below it."""
+    value, unit = float(size), _UNITS[0]
+    for unit in _UNITS:
+        if value < 1024 or unit == _UNITS[-1]:
+            break
+        value /= 1024
+    return f"{int(size)} B" if unit == "B" else f"{value:.2f} {unit}"
+
+
+def require(need: int, memory: int, what: str, n_candidates: int,
+            per_record: bool = False) -> None:
+    """Refuse (:class:`AttackError`) unless ``need`` bytes fit the ``memory`` budget.
+
+    Parameters
+    ----------
+    need : int
+        Bytes the step would hold at its peak.
+    memory : int
+        The budget (``--memory``).
+    what : str
+        What needs them ("one record's candidate grid", "the posteriors of 750 records").
+    n_candidates : int
+        Joint candidates K (named in the message).
+    per_record : bool
+        The need grows with the records attacked: fewer records is a way to narrow it.
+    """
+    if need <= memory:
+        return
+    raise AttackError(
+        f"{what} over {n_candidates:,} joint candidates needs {format_bytes(need)}, more "
+        f"than the memory budget of {format_bytes(memory)}; to narrow it: "
+        f"{'attack fewer records, ' if per_record else ''}{NARROW}")
