@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["auc_ovr_weighted", "balanced_accuracy_from_confusion", "binary_cells",
-           "binary_scores", "group_sums", "mean_defined", "ratio"]
+           "binary_scores", "group_sums",
+           "recall_mean_from_cells", "mean_defined", "ratio"]
 
 
 def ratio(numerator: Any, denominator: Any) -> np.ndarray:
@@ -31,6 +32,12 @@ def balanced_accuracy_from_confusion(confusion: np.ndarray) -> np.ndarray:
     return mean_defined(recall)
 
 
+def recall_mean_from_cells(cells: np.ndarray) -> np.ndarray:
+    """Mean recall over the values present, from (..., values, 2) counts of (missed,
+    recovered) records per true value: the balanced accuracy."""
+    return mean_defined(ratio(cells[..., 1], cells.sum(axis=-1)))
+
+
 def group_sums(weights: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
     """Per-row sums of ``weights`` (B, n) by ``group`` ((n,) or (B, n)): (B, n_groups)."""
     offsets = np.arange(weights.shape[0])[:, np.newaxis] * n_groups
@@ -43,10 +50,13 @@ def auc_ovr_weighted(truth: np.ndarray, posterior: np.ndarray, weights: np.ndarr
 
     Mann-Whitney with average ranks, computed as the weighted count of (positive, negative)
     pairs where the positive scores higher, ties counting one half. Records are sorted
-    once per value (not once per resample), so a batch costs O(n_boot * n).
+    once per value present (not once per resample, nor per absent value), so a batch
+    costs O(n_boot * n) per value present, whatever the number of candidates.
     """
     n_values = posterior.shape[1]
-    classes = [1] if n_values == 2 else list(range(n_values))
+    # a value no record holds has no positive: its AUC is undefined (NaN) in every
+    # resample and left out of the mean, so only the values present are ranked
+    classes = [1] if n_values == 2 else np.unique(truth).tolist()
     per_class = np.empty((weights.shape[0], len(classes)))
     for column, value in enumerate(classes):
         ties, group = np.unique(posterior[:, value], return_inverse=True)

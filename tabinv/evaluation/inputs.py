@@ -62,7 +62,7 @@ def check_posterior(truth: Any, posterior: Any) -> tuple[np.ndarray, np.ndarray]
             f"posterior must be a numeric (n, K) array with K >= 1, received shape "
             f"{scores.shape} and dtype {scores.dtype}"
         )
-    scores = scores.astype(float)
+    scores = scores.astype(float, copy=False)  # an (n, K) posterior is not copied
     if scores.shape[0] != true_codes.size:
         raise DataError(
             f"posterior must have one row per record ({true_codes.size}), received "

@@ -29,6 +29,7 @@ from .cells import (
     binary_cells,
     binary_scores,
     group_sums,
+    recall_mean_from_cells,
 )
 from .estimate import Estimate
 from .inputs import as_flags, check_below, check_pair, check_posterior
@@ -49,6 +50,10 @@ __all__ = [
     "per_value",
     "top_k_precision",
 ]
+
+
+#: confusion cells bootstrapped as such (above: merged, see ``balanced_accuracy``)
+MAX_CONFUSION_CELLS = 4096
 
 
 # ------------------------------------------------------------------ public API
@@ -99,6 +104,13 @@ def balanced_accuracy(
     Estimate
         Equal to :func:`sklearn.metrics.balanced_accuracy_score`.
 
+    Notes
+    -----
+    The replicates draw the confusion matrix's cells; above ``MAX_CONFUSION_CELLS``
+    cells (values seen, squared) they draw the (true value, recovered or not) cells
+    instead: the same distribution of recalls (merged multinomial cells are
+    multinomial), in O(n_boot * values) memory instead of O(n_boot * values^2).
+
     Examples
     --------
     >>> round(balanced_accuracy([0, 0, 0, 1], [0, 0, 1, 1]).value, 4)
@@ -107,6 +119,14 @@ def balanced_accuracy(
     true_codes, predicted_codes = check_pair(truth, predicted)
     values, codes = np.unique(np.concatenate([true_codes, predicted_codes]), return_inverse=True)
     size, n_records = values.size, true_codes.size
+    if size * size > MAX_CONFUSION_CELLS:  # many values (joint candidates): see Notes
+        true_index = codes[:n_records]
+        hit = true_index == codes[n_records:]
+        cells = np.bincount(true_index * 2 + hit, minlength=2 * size)
+        point = recall_mean_from_cells(cells.reshape(size, 2))
+        replicates = bootstrap_cell_counts(cells, n_boot, random_state).reshape(-1, size, 2)
+        return percentile_interval(float(point), recall_mean_from_cells(replicates),
+                                   confidence)
     counts = np.bincount(codes[:n_records] * size + codes[n_records:], minlength=size**2)
     point = balanced_accuracy_from_confusion(counts.reshape(size, size))
     replicates = bootstrap_cell_counts(counts, n_boot, random_state).reshape(-1, size, size)
@@ -192,9 +212,9 @@ def per_value(
     size = check_count(K, "K", minimum=1)
     check_below(true_codes, "truth", size)
     check_below(predicted_codes, "predicted", size)
-    cells = np.bincount(true_codes * size + predicted_codes, minlength=size**2)
-    confusion = cells.reshape(size, size)
-    hits, support, called = confusion.diagonal(), confusion.sum(1), confusion.sum(0)
+    support = np.bincount(true_codes, minlength=size)  # O(K), not a K x K confusion
+    called = np.bincount(predicted_codes, minlength=size)
+    hits = np.bincount(true_codes[true_codes == predicted_codes], minlength=size)
     return [
         {
             "precision": wilson(int(hits[k]), int(called[k]), confidence),

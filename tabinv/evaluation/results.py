@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,34 +121,36 @@ def score_posterior(posterior: Posterior, truth: np.ndarray, *, population: str,
     attributes a joint entry (``a+b``) scores the joint MAP. ``positive`` maps an
     attribute to its positive value: that attribute also gets precision, recall, F1,
     G-mean, MCC, FPR and the precision among the ``top_k`` records ranked most likely
-    positive (Mehnaz et al. 2022).
+    positive (Mehnaz et al. 2022). Above ``MAX_TABLE_VALUES`` values (joint candidates)
+    the per-value table lists the values that occur and the confusion is left out.
     """
     candidates = posterior.candidates
-    truth_codes = candidates.codes[truth]
-    targets: list[tuple[str, np.ndarray, np.ndarray, Sequence[Any]]] = []
+    truth_codes = candidates.decode(truth)
+    # (name, true codes, probabilities, readable name of value k)
+    targets: list[tuple[str, np.ndarray, np.ndarray, Callable[[int], str]]] = []
     for a, name in enumerate(candidates.names):
         targets.append((name, truth_codes[:, a], posterior.marginal(name),
-                        candidates.domains[a]))
+                        lambda k, a=a: str(candidates.domains[a][k])))
     if len(candidates.names) > 1:
         targets.append((candidates.joint_name, truth, posterior.probabilities,
-                        candidates.labels))
+                        candidates.label))
     results = []
-    for name, true_codes, probabilities, values in targets:
+    for name, true_codes, probabilities, label_of in targets:
         predicted = np.argmax(probabilities, axis=1)
-        rows = per_value(true_codes, predicted, len(values))
         extra: dict[str, Estimate] = {}
         if positive and name in positive:
-            code = _positive_code(positive[name], values, name)
+            code = _positive_code(positive[name], probabilities.shape[1], label_of, name)
             extra = {f"{key}": value for key, value in binary_metrics(
                 true_codes, predicted, code, n_boot=n_boot, random_state=random_state).items()
                 if key != "accuracy"}
             extra[f"top_{min(top_k, len(true_codes))}_precision"] = top_k_precision(
                 true_codes, probabilities, code, min(top_k, len(true_codes)))
+        rows, confusion = _value_tables(true_codes, predicted, probabilities.shape[1],
+                                        label_of)
         results.append(MethodResult(
             method=posterior.method, sensitive=name, population=population,
             n=len(true_codes), hidden=candidates.names, variant=variant,
-            label_source=label_source,
-            confusion=_confusion(true_codes, predicted, len(values)),
+            label_source=label_source, confusion=confusion,
             metrics={
                 "accuracy": accuracy(true_codes, predicted),
                 "balanced_accuracy": balanced_accuracy(true_codes, predicted, n_boot=n_boot,
@@ -157,11 +159,33 @@ def score_posterior(posterior: Posterior, truth: np.ndarray, *, population: str,
                                random_state=random_state),
                 **extra,
             },
-            per_value=tuple({"value": str(v), **row} for v, row in zip(values, rows,
-                                                                       strict=True)),
+            per_value=rows,
             correct=predicted == true_codes,
         ))
     return results
+
+
+#: values of an attribute listed one by one, with a confusion matrix; above it (joint
+#: candidates), only the values some record holds or was given, and no confusion
+MAX_TABLE_VALUES = 256
+
+
+def _value_tables(truth: np.ndarray, predicted: np.ndarray, size: int,
+                  label_of: Callable[[int], str]
+                  ) -> tuple[tuple[Mapping[str, Any], ...], tuple[tuple[int, ...], ...]]:
+    """Per-value precision and recall, and the confusion counts; sized by the values
+    that occur when there are more than ``MAX_TABLE_VALUES`` (K x K cells at K = 810,000
+    joint candidates would be 5 TB; a value no record holds or was given has no count)."""
+    if size <= MAX_TABLE_VALUES:
+        shown: Sequence[int] = range(size)
+        rows = per_value(truth, predicted, size)
+        confusion = _confusion(truth, predicted, size)
+    else:
+        shown, compact = np.unique(np.concatenate([truth, predicted]), return_inverse=True)
+        rows = per_value(compact[:len(truth)], compact[len(truth):], len(shown))
+        confusion = ()
+    return tuple({"value": label_of(int(v)), **row}
+                 for v, row in zip(shown, rows, strict=True)), confusion
 
 
 def _confusion(truth: np.ndarray, predicted: np.ndarray, size: int
@@ -171,12 +195,14 @@ def _confusion(truth: np.ndarray, predicted: np.ndarray, size: int
     return tuple(tuple(int(c) for c in row) for row in counts)
 
 
-def _positive_code(value: Any, values: Sequence[Any], name: str) -> int:
-    texts = [str(v) for v in values]
-    if str(value) not in texts:
-        raise AttackError(f"positive value {value!r} is not a value of {name!r}; its values "
-                          f"are {texts}")
-    return texts.index(str(value))
+def _positive_code(value: Any, size: int, label_of: Callable[[int], str], name: str) -> int:
+    text = str(value)
+    for code in range(size):
+        if label_of(code) == text:
+            return code
+    shown = [label_of(k) for k in range(min(size, 20))]
+    raise AttackError(f"positive value {value!r} is not a value of {name!r}; its values "
+                      f"are {shown}{' ...' if size > 20 else ''}")
 
 
 def verdict(leak: Estimate, method: str, sensitive: str, population: str, over: str) -> str:
