@@ -22,7 +22,7 @@ from ..models.oracle import Oracle
 from ..utils import RandomState
 from .budget import POSTERIOR_COPIES, posterior_bytes, require
 from .candidates import Candidates, Posterior
-from .grid import AHEAD, DEFAULT_MEMORY, CandidateGrid, record_bytes, require_grid
+from .grid import DEFAULT_MEMORY, CandidateGrid, require_grid
 from .pipeline import LazyRecords
 from .unknowns import unknown_support
 
@@ -128,10 +128,13 @@ class BaseAttack(BaseEstimator, ABC):
         grid's tables and one record's chunks, and the (n, K) arrays of the result."""
         check_is_fitted(self, "candidates_")
         grid = getattr(self, "grid_", None)
-        fixed = 0 if grid is None else grid.table_bytes + (AHEAD + 1) * record_bytes(
-            grid.n_points, self.oracle_.model.encoder_.n_output_)
-        return fixed + posterior_bytes(n_records, self.candidates_.size,
-                                       self.posterior_copies())
+        fixed = 0 if grid is None else grid.fixed_bytes(self.oracle_)
+        return fixed + self.reserved_bytes(n_records)
+
+    def reserved_bytes(self, n_records: int) -> int:
+        """The (n, K) arrays of inferring ``n_records`` records, kept out of the grid's
+        chunks: at :meth:`memory_needed` the chunks hold one record each."""
+        return posterior_bytes(n_records, self.candidates_.size, self.posterior_copies())
 
     def check_memory(self, n_records: int, reserved: int = 0) -> None:
         """Refuse (:class:`AttackError`, with the numbers) unless inferring ``n_records``

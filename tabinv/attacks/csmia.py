@@ -164,7 +164,8 @@ class CSMIA(BaseAttack):
     def expected_confidences(self, records: pd.DataFrame) -> np.ndarray:
         """(n, K, C) confidences per candidate, unknown features averaged out."""
         return self.grid_.expected_outputs(self.oracle_, self.lazy_known(records),
-                                           memory=self.memory)
+                                           memory=self.budget,
+                                           reserved=self.reserved_bytes(len(records)))
 
     def _infer(self, records: pd.DataFrame, y: np.ndarray) -> Posterior:
         outputs = self.expected_confidences(records)

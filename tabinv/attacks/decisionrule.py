@@ -112,7 +112,7 @@ class WhiteBoxDecisionRule(WhiteBoxTreeInversion):
         encoded = self.encode_known(records).astype(np.float32, copy=False)
         columns = self.label_columns_[y]
         probabilities = np.empty((len(encoded), k))
-        step = self.chunk_size()
+        step = self.chunk_size(len(encoded))
         for start in range(0, len(encoded), step):
             stop = min(start + step, len(encoded))
             nodes = leaves.nodes(encoded[start:stop])[:, 0]

@@ -161,6 +161,23 @@ class CandidateGrid:
                     "points) next to the result", self.candidates.size)
         return max(1, int(min(limit, CACHE_FRIENDLY) // max(per_record, 1)))
 
+    def point_width(self, oracle: Oracle) -> int:
+        """Floats a chunk holds per grid point on ``oracle``'s path: the encoded width
+        when the model is queried, the scorer's outputs otherwise (one number for a
+        linear regression's Gaussian shortcut)."""
+        scorer = self.scorer(oracle)
+        if scorer is None:
+            return int(self.encoder.n_output_)
+        if isinstance(scorer, LinearGridScorer) and scorer.gaussian_shortcut \
+                and not self.unknown.names:
+            return 1
+        return int(scorer.outputs_per_point)
+
+    def fixed_bytes(self, oracle: Oracle) -> int:
+        """The grid's tables plus the chunks in flight when each holds one record."""
+        return self.table_bytes + (AHEAD + 1) * record_bytes(self.n_points,
+                                                             self.point_width(oracle))
+
     def map_chunks(self, oracle: Oracle, encoded: np.ndarray | LazyRecords,
                    reduce: Callable[[np.ndarray, slice], np.ndarray],
                    memory: int = DEFAULT_MEMORY, out: np.ndarray | None = None,
@@ -245,25 +262,31 @@ class CandidateGrid:
 
     def log_likelihood(self, oracle: Oracle, encoded: np.ndarray | LazyRecords,
                        score: Callable[[np.ndarray, np.ndarray], np.ndarray], y: np.ndarray,
-                       memory: int = DEFAULT_MEMORY) -> np.ndarray:
+                       memory: int = DEFAULT_MEMORY, reserved: int | None = None
+                       ) -> np.ndarray:
         """log p(y | candidate, known) with unknowns summed out, shape (n, K).
 
         ``score(outputs, y)`` turns the oracle's outputs (n, G, ...) into (n, G) log
         likelihoods.
         """
         n = encoded.n if isinstance(encoded, LazyRecords) else len(encoded)
+        if reserved is None:
+            reserved = posterior_bytes(n, self.candidates.size)
         return self.map_chunks(oracle, encoded, self._log_likelihood_reduce(score, y), memory,
-                               reserved=posterior_bytes(n, self.candidates.size))
+                               reserved=reserved)
 
     def posterior(self, oracle: Oracle, encoded: np.ndarray | LazyRecords,
                   score: Callable[[np.ndarray, np.ndarray], np.ndarray], y: np.ndarray,
                   log_prior: np.ndarray, method: str,
-                  memory: int = DEFAULT_MEMORY) -> np.ndarray:
+                  memory: int = DEFAULT_MEMORY, reserved: int | None = None) -> np.ndarray:
         """Posterior probabilities (n, K): the log likelihood plus ``log_prior`` (n, K),
-        normalised chunk by chunk while the chunk is still in cache."""
+        normalised chunk by chunk while the chunk is still in cache. ``reserved``: bytes
+        of the budget the caller holds (default: the result and a per-record prior)."""
         source = encoded if isinstance(encoded, LazyRecords) else LazyRecords.of(encoded)
         k = self.candidates.size
-        reserved = posterior_bytes(source.n, k, 1 if shared_row(log_prior) is not None else 2)
+        if reserved is None:
+            reserved = posterior_bytes(source.n, k,
+                                       1 if shared_row(log_prior) is not None else 2)
         result = np.empty((source.n, k))
         scorer = self.scorer(oracle)
         if (isinstance(scorer, LinearGridScorer) and scorer.gaussian_shortcut
@@ -321,8 +344,8 @@ class CandidateGrid:
         return reduce
 
     def expected_outputs(self, oracle: Oracle, encoded: np.ndarray | LazyRecords,
-                         n_classes: int = 0,
-                         memory: int = DEFAULT_MEMORY) -> np.ndarray:
+                         n_classes: int = 0, memory: int = DEFAULT_MEMORY,
+                         reserved: int | None = None) -> np.ndarray:
         """The oracle's output per candidate, averaged over unknowns with their priors.
 
         Confidences give (n, K, C); labels give the (n, K, C) distribution of the
@@ -343,8 +366,9 @@ class CandidateGrid:
             return (shaped * expand).sum(axis=2) / weights.sum(axis=1).reshape(
                 1, k, *([1] * (shaped.ndim - 3)))
 
-        return self.map_chunks(oracle, encoded, reduce, memory,
-                               reserved=posterior_bytes(n, k, classes))
+        if reserved is None:
+            reserved = posterior_bytes(n, k, classes)
+        return self.map_chunks(oracle, encoded, reduce, memory, reserved=reserved)
 
     @staticmethod
     def known_columns(features: Sequence[str], sensitive: Sequence[str],

@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..utils import RandomState
 from .base import BaseAttack, register
 from .baselines import BaselineSuite
-from .budget import POSTERIOR_COPIES, posterior_bytes
+from .budget import POSTERIOR_COPIES
 from .candidates import Posterior
 from .csmia import predicts_label
 from .grid import DEFAULT_MEMORY
@@ -135,8 +135,7 @@ class LOMIA(BaseAttack):
             return np.einsum("nkuc,ku->nkc", shaped, weights)
 
         return self.grid_.map_chunks(self.oracle_, self.lazy_known(records), reduce,
-                                     self.memory,
-                                     reserved=posterior_bytes(len(records), k, n_classes))
+                                     self.budget, reserved=self.reserved_bytes(len(records)))
 
     def reproduces(self, records: pd.DataFrame, labels: Any = None) -> np.ndarray:
         """(n, K) whether the model predicts each record's label for each candidate.

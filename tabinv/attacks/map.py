@@ -149,12 +149,13 @@ class MAPInversion(BaseAttack):
     def log_likelihood(self, records: pd.DataFrame, y: np.ndarray) -> np.ndarray:
         """log p(y | candidate, known columns), unknowns summed out: (n, K)."""
         return self.grid_.log_likelihood(self.oracle_, self.lazy_known(records), self.score_,
-                                         y, self.memory)
+                                         y, self.budget, self.reserved_bytes(len(records)))
 
     def _infer(self, records: pd.DataFrame, y: np.ndarray) -> Posterior:
         probabilities = self.grid_.posterior(self.oracle_, self.lazy_known(records),
                                              self.score_, y, self.prior_.log_prob(records),
-                                             self.name, self.memory)
+                                             self.name, self.budget,
+                                             self.reserved_bytes(len(records)))
         return Posterior(self.candidates_, probabilities, self.name)
 
     def describe(self) -> dict[str, Any]:

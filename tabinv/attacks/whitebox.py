@@ -46,7 +46,7 @@ from scipy.special import expit, logsumexp, softmax
 
 from ..exceptions import AttackError
 from .base import BaseAttack, register
-from .budget import posterior_bytes, require
+from .budget import require
 from .candidates import Posterior
 from .grid import DEFAULT_MEMORY, CandidateGrid
 from .gridleaves import GridLeaves
@@ -189,10 +189,11 @@ class WhiteBoxTreeInversion(MAPInversion):
         # the candidates' rows of the sensitive columns (no unknowns: those are free)
         candidate_grid = CandidateGrid(model.encoder_, self.candidates_, UnknownFeatures(),
                                        self.budget)
-        k = self.candidates_.size  # each tree's (K, leaves) consistency table
-        require(candidate_grid.table_bytes + k * sum(t.n_leaves for t in self.ensemble_.trees),
-                self.budget, f"the leaves consistent with each candidate in "
-                f"{len(self.ensemble_.trees)} tree(s)", k)
+        k = self.candidates_.size  # and each tree's (K, leaves) consistency table
+        self.table_bytes_ = candidate_grid.table_bytes + k * sum(
+            t.n_leaves for t in self.ensemble_.trees)
+        require(self.table_bytes_, self.budget, f"the leaves consistent with each candidate "
+                f"in {len(self.ensemble_.trees)} tree(s)", k)
         patches, sensitive_columns = candidate_grid.patch_values(np.float32)
         known_columns = self._column_mask(self.known_)
         self.plans_ = tuple(self._plan(tree, patches, sensitive_columns, known_columns)
@@ -244,8 +245,8 @@ class WhiteBoxTreeInversion(MAPInversion):
         return columns
 
     # -- inference --------------------------------------------------------------------
-    def chunk_size(self) -> int:
-        """Records per chunk, so that one tree's pairs or one grid chunk fit ``memory``.
+    def record_bytes(self) -> int:
+        """Bytes one record takes in a chunk: one tree's pairs, or its grid chunk.
 
         With free splits every record may be consistent with every leaf of a tree;
         without, a record is K grid rows and K leaves per tree.
@@ -253,18 +254,30 @@ class WhiteBoxTreeInversion(MAPInversion):
         k, trees = self.candidates_.size, len(self.plans_)
         if self.use_grid_:
             width = self.oracle_.model.encoder_.n_output_
-            per_record = k * (4 * width + 24 * trees + 64)
-        else:
-            per_record = PAIR_BYTES * self.ensemble_.max_leaves + 64 * k
-        require(per_record + posterior_bytes(1, k, self.posterior_copies()), self.budget,
-                "one record's chunk of the white-box walk", k)
-        return int(np.clip(min(self.budget, CHUNK_BYTES) // per_record, 1, MAX_CHUNK))
+            return k * (4 * width + 24 * trees + 64)
+        return PAIR_BYTES * self.ensemble_.max_leaves + 64 * k
+
+    def memory_needed(self, n_records: int) -> int:
+        """The fitted tables, one record's chunk and the (n, K) arrays of the result."""
+        return self.table_bytes_ + self.record_bytes() + self.reserved_bytes(n_records)
+
+    def chunk_size(self, n_records: int) -> int:
+        """Records per chunk, so that the chunk fits ``memory`` next to the tables and
+        the result; one record at :meth:`memory_needed`, refused below it."""
+        per_record = self.record_bytes()
+        available = self.budget - self.table_bytes_ - self.reserved_bytes(n_records)
+        if per_record > available:
+            require(self.memory_needed(n_records), self.budget,
+                    f"{self.name}: one record's chunk of the walk next to the posteriors of "
+                    f"{n_records:,} records", self.candidates_.size, per_record=True)
+        return int(np.clip(min(available, CHUNK_BYTES) // per_record, 1, MAX_CHUNK))
 
     def log_likelihood(self, records: pd.DataFrame, y: np.ndarray) -> np.ndarray:
         """log p(y | candidate, known columns) from the trees, shape (n, K)."""
         encoded = self.encode_known(records)
         encoded = encoded.astype(np.float32, copy=False)  # the precision trees compare in
-        n, step = len(encoded), self.chunk_size()
+        n = len(encoded)
+        step = self.chunk_size(n)
         parts = [self._chunk(encoded[start:start + step], y[start:start + step])
                  for start in range(0, n, step)]
         return np.concatenate(parts) if parts else np.zeros((0, self.candidates_.size))

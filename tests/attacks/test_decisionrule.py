@@ -91,7 +91,8 @@ def test_same_answer_as_arts_loop_on_every_record(seed: int, encoding: str, orde
     np.testing.assert_array_equal(posterior.predicted_index(), expected)
     np.testing.assert_allclose(posterior.probabilities.sum(axis=1), 1.0, atol=1e-12)
     # one-record chunks change nothing
-    attack.memory = 1
+    attack.memory = attack.memory_needed(len(attacked))  # the least that fits
+    assert attack.chunk_size(len(attacked)) == 1
     np.testing.assert_array_equal(attack.infer(attacked).probabilities,
                                   posterior.probabilities)
 

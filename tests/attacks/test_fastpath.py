@@ -124,17 +124,21 @@ def test_cases_cover_the_brief() -> None:
     assert {c.encoding for c in CASES} == {"onehot", "ordinal"}
 
 
-@pytest.mark.parametrize("memory", [1, 10_000])
-def test_small_chunks_and_expected_outputs(memory: int) -> None:
+@pytest.mark.parametrize("extra", [0, 10_000])
+def test_small_chunks_and_expected_outputs(extra: int) -> None:
     """One-record chunks, and ``expected_outputs`` (confidences averaged over unknowns)."""
     case = Case("logistic", "confidence", None, 3, 2, ("c2", "n0"), "onehot", 7)
     model, members, reference, known = _setup(case)
     fast_oracle, slow_oracle = Oracle(model, "confidence"), BlackBoxOracle(model, "confidence")
-    attack = _attack(fast_oracle, case, reference, known, memory=memory)
+    attack = _attack(fast_oracle, case, reference, known)
+    # the least budget that fits both paths' one-record chunks, plus ``extra``
+    memory = max(attack.grid_.fixed_bytes(o) for o in (fast_oracle, slow_oracle)) + \
+        attack.reserved_bytes(len(members)) + extra
     encoded = model.encoder_.transform(members[list(known)],
                                        skip=(*attack.sensitive_, *attack.unknown_names_))
-    fast = attack.grid_.expected_outputs(fast_oracle, encoded, memory=memory)
-    slow = attack.grid_.expected_outputs(slow_oracle, encoded, memory=memory)
+    reserved = attack.reserved_bytes(len(members))
+    fast = attack.grid_.expected_outputs(fast_oracle, encoded, memory=memory, reserved=reserved)
+    slow = attack.grid_.expected_outputs(slow_oracle, encoded, memory=memory, reserved=reserved)
     np.testing.assert_allclose(fast, slow, rtol=0, atol=TOLERANCE)
 
 

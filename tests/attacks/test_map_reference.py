@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from tabinv.attacks.map import MAPInversion
+from tabinv.exceptions import AttackError
 from tabinv.models.families import make_model
 from tabinv.models.oracle import Oracle
 
@@ -237,11 +238,19 @@ MEMORY_CASES = [c for c in CASES if c.unknown == ("c2", "n0")][:2] + \
 
 @pytest.mark.parametrize("case", MEMORY_CASES, ids=Case.id)
 def test_one_record_chunks_change_nothing(case: Case) -> None:
-    """memory=1 forces one record per chunk; the posterior must not change."""
+    """The least budget that fits forces one record per chunk; the posterior must not
+    change (a byte less is refused)."""
     setup = build(case)
     whole = attack(setup).infer(setup.attacked).probabilities
-    chunked_attack = attack(setup, memory=1)
-    assert chunked_attack.grid_.chunk_size(setup.model.encoder_.n_output_, 1) == 1
+    chunked_attack = attack(setup)
+    least = chunked_attack.memory_needed(len(setup.attacked))
+    chunked_attack.set_params(memory=least)
+    grid = chunked_attack.grid_
+    assert grid.chunk_size(grid.point_width(chunked_attack.oracle_), least,
+                           chunked_attack.reserved_bytes(len(setup.attacked))) == 1
+    with pytest.raises(AttackError, match="memory budget"):
+        chunked_attack.set_params(memory=least - 1).infer(setup.attacked)
+    chunked_attack.set_params(memory=least)
     chunked = chunked_attack.infer(setup.attacked).probabilities
     np.testing.assert_allclose(chunked, whole, rtol=0, atol=1e-12)
     assert_same_posterior(chunked, reference_posterior(setup))

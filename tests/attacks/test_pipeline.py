@@ -94,7 +94,8 @@ def test_map_posterior_is_the_same_for_any_chunk_and_block_size(
         toy: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     whole = _attack(toy).infer(toy["records"]).probabilities
     monkeypatch.setattr(pipeline, "ENCODE_BLOCK", 13)
-    for memory in (1, 5_000, 50_000):
+    least = _attack(toy).memory_needed(len(toy["records"]))  # one-record chunks
+    for memory in (least, least + 5_000, least + 50_000):
         chunked = _attack(toy, memory=memory).infer(toy["records"]).probabilities
         np.testing.assert_array_equal(chunked, whole)
 
@@ -105,4 +106,4 @@ def test_a_bad_value_is_reported_for_all_records_not_one_block(
     records = toy["records"].copy()
     records.loc[[3, 150, 250], "c1"] = None  # three blocks
     with pytest.raises(DataError, match="'c1' has 3 missing value"):
-        _attack(toy, memory=1).infer(records)
+        _attack(toy, memory=_attack(toy).memory_needed(len(records))).infer(records)

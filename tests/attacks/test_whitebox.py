@@ -177,8 +177,9 @@ def test_posterior_matches_brute_force(case: Case) -> None:
 def test_one_record_chunks_change_nothing(case: Case) -> None:
     setup = build(case)
     whole = attack(setup).infer(setup.attacked).probabilities
-    chunked = attack(setup, memory=1)
-    assert chunked.chunk_size() == 1
+    chunked = attack(setup)
+    chunked.set_params(memory=chunked.memory_needed(len(setup.attacked)))
+    assert chunked.chunk_size(len(setup.attacked)) == 1
     np.testing.assert_allclose(chunked.infer(setup.attacked).probabilities, whole,
                                rtol=0, atol=1e-12)
 
