@@ -86,11 +86,11 @@ def test_item6_posteriors_over_the_budget_are_refused_before_inference(tmp_path:
     """item 6: the grid fits, but n x K posteriors do not: refused with the records'
     count and "attack fewer records", before the grid is queried."""
     model, frame = _model(tmp_path, 2)  # K = 900
-    attack = MAPInversion(memory=6 << 20).fit(Oracle.for_model(model), sensitive=["s0", "s1"],
+    attack = MAPInversion(memory=5 << 20).fit(Oracle.for_model(model), sensitive=["s0", "s1"],
                                               known=["age"], reference=frame)
-    with pytest.raises(AttackError, match=r"120 records over 900 joint candidates needs .*"
+    with pytest.raises(AttackError, match=r"360 records over 900 joint candidates needs .*"
                                           r"attack fewer records"):
-        attack.infer(frame)
+        attack.infer(pd.concat([frame] * 3, ignore_index=True))
 
 
 def test_item6_one_record_chunks_give_the_same_answer(tmp_path: Path) -> None:
