@@ -54,14 +54,17 @@ def require_grid(encoder: TabularEncoder, n_candidates: int, hidden: tuple[str, 
     Per grid point the grid keeps the hidden columns' codes and their encoded blocks,
     and builds the patch matrix (every encoded column) and its byte runs from them; a
     chunk holds its records' grid rows and outputs, up to ``AHEAD + 1`` chunks at once.
+    The chunks' width depends on the path the oracle allows (the model's parts answer
+    with a few numbers per point): here the narrowest, one number per point; the exact
+    check is made before inference (:meth:`CandidateGrid.fixed_bytes`).
     """
     patched = sum(stop - start for start, stop in (encoder.slices_[n] for n in hidden))
     width = encoder.n_output_
     n_points = n_candidates * n_support
     tables = n_points * (len(hidden) + 2 * patched + 2 * width + 1) * FLOAT_BYTES
-    need = tables + (AHEAD + 1) * record_bytes(n_points, width)
-    require(need, memory, f"one record's candidate grid ({n_points:,} grid points of "
-            f"{width} encoded columns)", n_candidates)
+    need = tables + (AHEAD + 1) * record_bytes(n_points, 1)
+    require(need, memory, f"the candidate grid ({n_points:,} grid points of {width} "
+            "encoded columns) and one record's chunks", n_candidates)
     return tables
 
 

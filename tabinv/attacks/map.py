@@ -18,6 +18,7 @@ import pandas as pd
 from ..exceptions import AttackError
 from ..utils import RandomState
 from .base import BaseAttack, register
+from .budget import joint_size, posterior_bytes, require
 from .candidates import Posterior
 from .grid import DEFAULT_MEMORY
 from .likelihood import (
@@ -128,8 +129,12 @@ class MAPInversion(BaseAttack):
                 if column not in self.known_:
                     raise AttackError(f"the prior is conditioned on {column!r}, which the "
                                       "attacker does not know")
-            return ConditionalPrior(self.prior_given, self._domains(),
-                                    self.smoothing).fit(reference, self.candidates_)
+            prior = ConditionalPrior(self.prior_given, self._domains(), self.smoothing)
+            groups = joint_size(len(d) for d in prior.domains.values())
+            require(posterior_bytes(groups, self.candidates_.size, 3), self.budget,
+                    f"the prior's table for {groups:,} groups of "
+                    f"{', '.join(prior.given)}", self.candidates_.size)
+            return prior.fit(reference, self.candidates_)
         if self.prior == "learned":
             return LearnedPrior(self.known_, self._domains(), self.random_state,
                                 model.encoder_.ordinal).fit(reference, self.candidates_)

@@ -7,6 +7,7 @@ prior of shape (n, K) for the records under attack.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
@@ -121,7 +122,7 @@ class ConditionalPrior(Prior):
         return index
 
     def fit(self, reference: pd.DataFrame, candidates: Candidates) -> ConditionalPrior:
-        n_groups = int(np.prod([len(d) for d in self.domains.values()]))
+        n_groups = math.prod(len(d) for d in self.domains.values())
         counts = np.zeros((n_groups, candidates.size))
         np.add.at(counts, (self._group(reference), candidates.joint_index(reference)), 1)
         marginal = counts.sum(axis=0)

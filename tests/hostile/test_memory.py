@@ -109,3 +109,13 @@ def test_item6_one_record_chunks_give_the_same_answer(tmp_path: Path) -> None:
     np.testing.assert_allclose(attack.infer(frame).probabilities, whole, rtol=0, atol=1e-12)
     with pytest.raises(AttackError, match="memory budget"):
         attack.set_params(memory=least - 1).infer(frame)
+
+
+def test_item6_a_conditional_prior_table_is_sized_first(tmp_path: Path) -> None:
+    """item 6: a prior conditioned on given columns is a (groups x K) table: refused
+    from the sizes when it cannot fit."""
+    model, frame = _model(tmp_path, 4, values=12)  # K = 144 (s0, s1); s2, s3 given
+    attack = MAPInversion(prior="conditional", prior_given=["s2", "s3"], memory=400_000)
+    with pytest.raises(AttackError, match=r"prior's table for 144 groups of s2, s3 over 144 "):
+        attack.fit(Oracle.for_model(model), sensitive=["s0", "s1"], known=["age", "s2", "s3"],
+                   reference=frame)
