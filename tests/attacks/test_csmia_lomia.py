@@ -156,7 +156,12 @@ def test_same_seed_same_bytes_and_generators_are_consumed() -> None:
 def test_csmia_one_record_chunks_change_nothing(case: Case) -> None:
     setup = setup_of(case)
     whole = fit(CSMIA, setup).infer(setup.attacked).probabilities
-    chunked = fit(CSMIA, setup, memory=1).infer(setup.attacked).probabilities
+    attack = fit(CSMIA, setup)  # at the least budget that fits, chunks hold one record
+    attack.set_params(memory=attack.memory_needed(len(setup.attacked)))
+    grid = attack.grid_
+    assert grid.chunk_size(grid.point_width(attack.oracle_), attack.memory,
+                           attack.reserved_bytes(len(setup.attacked))) == 1
+    chunked = attack.infer(setup.attacked).probabilities
     np.testing.assert_array_equal(chunked.argmax(axis=1), whole.argmax(axis=1))
     np.testing.assert_allclose(chunked, whole, rtol=0, atol=1e-12)
 
@@ -276,7 +281,9 @@ def test_lomia_uses_only_labels_of_a_confidence_oracle() -> None:
 def test_lomia_one_record_chunks_change_nothing() -> None:
     setup = setup_of(LOMIA_CASES[3])
     whole = fit(LOMIA, setup).infer(setup.attacked).probabilities
-    chunked = fit(LOMIA, setup, memory=1).infer(setup.attacked).probabilities
+    attack = fit(LOMIA, setup)  # at the least budget that fits, chunks hold one record
+    attack.set_params(memory=attack.memory_needed(len(setup.attacked)))
+    chunked = attack.infer(setup.attacked).probabilities
     np.testing.assert_allclose(chunked, whole, rtol=0, atol=1e-12)
 
 
