@@ -67,7 +67,8 @@ class ThreatModel:
     top_k : int
         k of the top-k precision.
     n_boot, random_state, memory
-        Bootstrap replicates, seed, bytes per candidate-grid chunk.
+        Bootstrap replicates, seed, bytes the attacks may hold (their grids, chunks
+        and (n, K) posteriors; default 1 GiB; refused with the numbers when short).
     shortcuts : bool
         Let attacks answer the candidate grid from the model's parts (linear
         coefficients, tree nodes) where that gives the model's own answers (default);

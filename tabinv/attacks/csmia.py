@@ -109,7 +109,9 @@ class CSMIA(BaseAttack):
     numeric_points : int
         Support points (reference quantiles) for each unknown numeric feature.
     memory : int
-        Bytes one chunk of the candidate grid may take.
+        Bytes the attack may hold (``--memory``): the candidate grid, its chunks (down
+        to one record) and the (n, K) posteriors; what cannot fit is refused with the
+        numbers (:mod:`~tabinv.attacks.budget`).
     random_state : int, Generator or None
         Seed of the tie-break priorities, drawn when ``infer`` runs: the same seed gives
         the same decisions.

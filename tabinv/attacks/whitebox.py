@@ -128,8 +128,10 @@ class WhiteBoxTreeInversion(MAPInversion):
         How a scikit-learn classifier leaf votes for the label (see above); boosters and
         regressors ignore it.
     memory : int
-        Bytes one chunk of records may take (budgeted for every record consistent with
-        every leaf of a tree, or for its K candidate rows when nothing is free).
+        Bytes the attack may hold (``--memory``): the candidates' leaf tables, the
+        (n, K) posteriors and one chunk of records (budgeted for every record consistent
+        with every leaf of a tree, or for its K candidate rows when nothing is free),
+        down to one record; what cannot fit is refused with the numbers.
     random_state : int, Generator or None
         Seed of the learned prior's classifier.
 
