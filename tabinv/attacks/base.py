@@ -20,9 +20,9 @@ from ..data.dataset import require_columns
 from ..exceptions import AttackError, DataError, closest
 from ..models.oracle import Oracle
 from ..utils import RandomState
-from .budget import POSTERIOR_COPIES, posterior_bytes, require
+from .budget import POSTERIOR_COPIES, posterior_bytes, require, require_grid
 from .candidates import Candidates, Posterior
-from .grid import DEFAULT_MEMORY, CandidateGrid, require_grid
+from .grid import DEFAULT_MEMORY, CandidateGrid
 from .pipeline import LazyRecords
 from .unknowns import unknown_support
 

@@ -15,9 +15,11 @@ import math
 from collections.abc import Iterable
 
 from ..exceptions import AttackError
+from ..models.encoding import TabularEncoder
+from .pipeline import AHEAD
 
 __all__ = ["FLOAT_BYTES", "POSTERIOR_COPIES", "format_bytes", "joint_size", "posterior_bytes",
-           "require"]
+           "record_bytes", "require", "require_grid"]
 
 FLOAT_BYTES = 8
 #: (n, K) float64 arrays alive at once while one attack's posterior is made and scored:
@@ -74,3 +76,32 @@ def require(need: int, memory: int, what: str, n_candidates: int,
         f"{what} over {n_candidates:,} joint candidates needs {format_bytes(need)}, more "
         f"than the memory budget of {format_bytes(memory)}; to narrow it: "
         f"{'attack fewer records, ' if per_record else ''}{NARROW}")
+
+
+def record_bytes(n_points: int, width: int) -> int:
+    """Bytes one record takes in a chunk: its G grid rows of ``width`` floats plus outputs,
+    and the temporaries made from them (twice that)."""
+    return n_points * (width + 8) * FLOAT_BYTES * 2
+
+
+def require_grid(encoder: TabularEncoder, n_candidates: int, hidden: tuple[str, ...],
+                 n_support: int, memory: int) -> int:
+    """Bytes of the grid's tables for K candidates x ``n_support`` unknown combinations;
+    refuses (:class:`AttackError`) unless they fit ``memory`` with one record's chunks.
+
+    Per grid point the grid keeps the hidden columns' codes and their encoded blocks,
+    and builds the patch matrix (every encoded column) and its byte runs from them; a
+    chunk holds its records' grid rows and outputs, up to ``AHEAD + 1`` chunks at once.
+    The chunks' width depends on the path the oracle allows (the model's parts answer
+    with a few numbers per point): here the narrowest, one number per point; the exact
+    check is made before inference
+    (:meth:`~tabinv.attacks.grid.CandidateGrid.fixed_bytes`).
+    """
+    patched = sum(stop - start for start, stop in (encoder.slices_[n] for n in hidden))
+    width = encoder.n_output_
+    n_points = n_candidates * n_support
+    tables = n_points * (len(hidden) + 2 * patched + 2 * width + 1) * FLOAT_BYTES
+    need = tables + (AHEAD + 1) * record_bytes(n_points, 1)
+    require(need, memory, f"the candidate grid ({n_points:,} grid points of {width} "
+            "encoded columns) and one record's chunks", n_candidates)
+    return tables

@@ -25,7 +25,7 @@ from scipy.special import logsumexp
 from ..exceptions import AttackError
 from ..models.encoding import TabularEncoder
 from ..models.oracle import Oracle
-from .budget import FLOAT_BYTES, posterior_bytes, require
+from .budget import posterior_bytes, record_bytes, require, require_grid
 from .candidates import Candidates, normalise_log_scores
 from .fastpath import LinearGridScorer
 from .likelihood import confidence_log_likelihood, label_confidence
@@ -34,38 +34,10 @@ from .priors import shared_row
 from .treegrid import TreeGridScorer, tree_parts
 from .unknowns import UnknownFeatures
 
-__all__ = ["CandidateGrid", "DEFAULT_MEMORY", "require_grid"]
+__all__ = ["CandidateGrid", "DEFAULT_MEMORY"]
 
 DEFAULT_MEMORY = 1 << 30  # bytes one chunk of grid rows and model outputs may take
 CACHE_FRIENDLY = 64 << 20  # bytes per chunk that measured fastest
-
-
-def record_bytes(n_points: int, width: int) -> int:
-    """Bytes one record takes in a chunk: its G grid rows of ``width`` floats plus outputs,
-    and the temporaries made from them (twice that)."""
-    return n_points * (width + 8) * FLOAT_BYTES * 2
-
-
-def require_grid(encoder: TabularEncoder, n_candidates: int, hidden: tuple[str, ...],
-                 n_support: int, memory: int) -> int:
-    """Bytes of the grid's tables for K candidates x ``n_support`` unknown combinations;
-    refuses (:class:`AttackError`) unless they fit ``memory`` with one record's chunks.
-
-    Per grid point the grid keeps the hidden columns' codes and their encoded blocks,
-    and builds the patch matrix (every encoded column) and its byte runs from them; a
-    chunk holds its records' grid rows and outputs, up to ``AHEAD + 1`` chunks at once.
-    The chunks' width depends on the path the oracle allows (the model's parts answer
-    with a few numbers per point): here the narrowest, one number per point; the exact
-    check is made before inference (:meth:`CandidateGrid.fixed_bytes`).
-    """
-    patched = sum(stop - start for start, stop in (encoder.slices_[n] for n in hidden))
-    width = encoder.n_output_
-    n_points = n_candidates * n_support
-    tables = n_points * (len(hidden) + 2 * patched + 2 * width + 1) * FLOAT_BYTES
-    need = tables + (AHEAD + 1) * record_bytes(n_points, 1)
-    require(need, memory, f"the candidate grid ({n_points:,} grid points of {width} "
-            "encoded columns) and one record's chunks", n_candidates)
-    return tables
 
 
 class CandidateGrid:
