@@ -120,3 +120,43 @@ def test_item6_a_conditional_prior_table_is_sized_first(tmp_path: Path) -> None:
     with pytest.raises(AttackError, match=r"prior's table for 144 groups of s2, s3 over 144 "):
         attack.fit(Oracle.for_model(model), sensitive=["s0", "s1"], known=["age", "s2", "s3"],
                    reference=frame)
+
+
+def test_item6_a_batch_entry_over_the_budget_is_a_one_line_failure(tmp_path: Path) -> None:
+    """item 6: in a batch, the refused entry is recorded as a one-line failure with the
+    numbers (entries use the default 1 GiB budget: 30^4 candidates need more)."""
+    from tabinv.api import run_inventory
+
+    model, _ = _model(tmp_path, 4)
+    save_model(model, tmp_path / "m.skops")
+    (tmp_path / "inventory.toml").write_text(
+        '[[entry]]\nname = "wide"\nmodel = "m.skops"\ndata_file = "data.csv"\n'
+        'card = "card.toml"\nsensitive = [["s0", "s1", "s2", "s3"]]\n')
+    result = run_inventory(tmp_path / "inventory.toml", tmp_path / "out", executor="serial")
+    assert result.failed == 1
+    (name, error), = result.failures
+    assert name == "wide" and "\n" not in error
+    assert "810,000 joint candidates" in error and "1.00 GiB" in error
+
+
+def test_item6_scoring_810000_candidates_needs_no_k_by_k_table() -> None:
+    """item 6: scoring a posterior over 30^4 joint candidates: no K x K confusion (5 TB),
+    per-value rows only for the values that occur, AUC over the values present."""
+    from tabinv.attacks.candidates import Candidates, Posterior
+    from tabinv.evaluation.results import score_posterior
+
+    domain = [f"v{j}" for j in range(30)]
+    candidates = Candidates.from_domains({f"s{i}": domain for i in range(4)})
+    rng = np.random.default_rng(0)
+    probabilities = rng.random((6, candidates.size))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    truth = np.array([0, 5, 5, 809_999, 123_456, 7])
+    probabilities[np.arange(3), truth[:3]] = 1.0  # three records recovered exactly
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    joint = score_posterior(Posterior(candidates, probabilities, "map"), truth,
+                            population="given", n_boot=20)[-1]
+    assert joint.sensitive == "s0+s1+s2+s3" and joint.confusion == ()
+    shown = {row["value"] for row in joint.per_value}
+    assert candidates.label(809_999) in shown and len(shown) <= 12
+    assert joint.metrics["accuracy"].value == 0.5
+    assert 0.0 <= joint.metrics["auc"].value <= 1.0
