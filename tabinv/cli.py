@@ -26,7 +26,7 @@ from .exceptions import TabinvError
 from .report.files import write_report
 from .report.json import to_json
 from .report.tables import SUMMARY_HEADER, assessment_markdown, headlines, summary_rows
-from .text import csv_safe_frame
+from .text import write_safe_csv
 from .utils import parse_bytes
 
 app = typer.Typer(help="Measure how much a trained model leaks about the people in its "
@@ -308,7 +308,7 @@ def attack(
             target, frame, sensitive=sensitive, reference=reference_frame,
             population=population, origin=str(data), **threat)
     if records is not None:
-        csv_safe_frame(posterior.to_frame()).to_csv(records, index=False)
+        write_safe_csv(posterior.to_frame(), records)
     if assessment.results or as_json:
         _render([assessment], as_json, report=report)
     else:

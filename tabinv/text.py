@@ -9,7 +9,8 @@ Every writer takes its escaping from here, one function per destination:
 - :func:`markdown_text` for Markdown (every character with meaning in CommonMark/GFM is
   escaped, ``< > &`` as entities, one line), :func:`link_target` for a link's target;
 - :func:`html_text` for HTML text and quoted attribute values;
-- :func:`csv_cell` and :func:`csv_safe_frame` for CSV files opened in a spreadsheet.
+- :func:`csv_cell`, :func:`csv_safe_frame` and :func:`write_safe_csv` for CSV files
+  opened in a spreadsheet.
 
 Reports mark code spans (a column name, the command line) with :func:`code` rather than
 backticks, so a backtick from an input is never mistaken for one; :func:`spans` splits a
@@ -18,17 +19,20 @@ text at the marks and :func:`without_marks` removes marks that came from an inpu
 
 from __future__ import annotations
 
+import csv
 import html
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pandas as pd
 
 __all__ = ["CODE_END", "CODE_START", "LINE_LIMIT", "QUOTE_LIMIT", "cap", "code",
            "csv_cell", "csv_safe_frame", "html_text", "link_target", "markdown_text",
-           "printable", "shorten", "spans", "terminal_text", "without_marks"]
+           "printable", "shorten", "spans", "terminal_text", "without_marks", "write_safe_csv"]
 
 QUOTE_LIMIT = 60
 #: longest error line the command line prints
@@ -252,3 +256,10 @@ def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
         if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
             safe.isetitem(position, column.map(csv_cell))
     return safe
+
+
+def write_safe_csv(frame: pd.DataFrame, target: str | Path) -> None:
+    """Write ``frame`` as CSV for a spreadsheet: cells through :func:`csv_safe_frame`, and
+    every text cell quoted (OWASP's advice; it also keeps a lone carriage return inside its
+    cell, which the csv module leaves unquoted otherwise). Numbers stay unquoted."""
+    csv_safe_frame(frame).to_csv(target, index=False, quoting=csv.QUOTE_NONNUMERIC)

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from .. import __version__
-from ..text import csv_safe_frame, html_text, link_target
+from ..text import html_text, link_target, write_safe_csv
 from ..utils import write_atomic
 from .inventory import Inventory
 from .task import ROW_COLUMNS
@@ -38,7 +38,7 @@ def write_summary(out: Path, inventory: Inventory, records: Mapping[str, Mapping
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     frame["n"] = pd.to_numeric(frame["n"], errors="coerce").astype("Int64")
     for name, writer in (("summary.parquet", lambda p: frame.to_parquet(p, index=False)),
-                         ("summary.csv", lambda p: csv_safe_frame(frame).to_csv(p, index=False))):
+                         ("summary.csv", lambda p: write_safe_csv(frame, p))):
         handle, temporary = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
         os.close(handle)
         try:
