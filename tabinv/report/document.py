@@ -259,7 +259,7 @@ def threat_sentence(threat: Mapping[str, Any]) -> str:
 
 def _scope(item: Mapping[str, Any], hidden: Sequence[str], several: bool) -> str:
     name = str(item["sensitive"])
-    if "+" in name:
+    if len(hidden) > 1 and name == "+".join(hidden):  # not a column whose name has a '+'
         return f"{name} jointly"
     if several and list(hidden) != [name]:
         return f"{name} (with {' and '.join(hidden)} hidden)"

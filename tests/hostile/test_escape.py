@@ -345,7 +345,7 @@ def batch(world: World) -> Any:
         lines += ["", "[[entry]]", *(f"{k} = {toml_value(v)}" for k, v in entry.items())]
     inventory = folder / "inventory.toml"
     inventory.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    out = folder / "batch\x1b[2J[red]x[/]"  # printed in the run's last lines
+    out = folder / "batch\x1b[2J[red]x"  # printed in the run's last lines
     result = invoke("batch", inventory, "--out", out, "--executor", "serial")
     assert result.exit_code == 1, result.output  # one entry failed, the run went on
     return result, out
@@ -376,14 +376,17 @@ def test_item2_batch_index_html_has_no_injected_markup(batch: Any) -> None:
 
 
 def test_item2_batch_entry_reports_escape_the_card(batch: Any) -> None:
-    """item 2: an entry's report.md and report.html show the card's title as text."""
+    """item 2: an entry's report.md and report.html show the card's title and every
+    domain value (the per-value table) as text, and add no element."""
     folder = batch[1] / "entries" / "assessed"
     markdown = (folder / "report.md").read_text(encoding="utf-8")
     assert "<" not in markdown and "\x1b" not in markdown
     shown = assert_no_injected_markup(render_markdown_as_github(markdown)).text
-    assert html.unescape(seen(TITLE)) in html.unescape(shown)
-    page = (folder / "report.html").read_text(encoding="utf-8")
-    assert printable(TITLE, keep="\n") in html.unescape(assert_no_injected_markup(page).text)
+    page = assert_no_injected_markup((folder / "report.html").read_text(encoding="utf-8"))
+    for hostile in (TITLE, *HOSTILE):
+        assert seen(hostile).strip() in shown, hostile
+        assert printable(hostile, keep="\n\t") in page.text, hostile
+    assert f"{seen(SENSITIVE)} jointly" not in shown  # a '+' in a name is not a joint one
 
 
 def test_item8_batch_terminal_lines_are_escaped(batch: Any) -> None:
@@ -391,6 +394,6 @@ def test_item8_batch_terminal_lines_are_escaped(batch: Any) -> None:
     output folder's name with the escape shown, not sent."""
     result = batch[0]
     assert "\x1b" not in result.output and "Traceback" not in result.output
-    assert "batch\\x1b[2J[red]x[/]/index.html" in result.stdout
+    assert "batch\\x1b[2J[red]x/index.html" in result.stdout
     failed = [line for line in result.stdout.splitlines() if line.startswith("  failed ")]
     assert len(failed) == 1 and failed[0].startswith("  failed refused: ")
