@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,7 @@ from markdown_it import MarkdownIt
 from typer.testing import CliRunner
 
 from tabinv.cli import app
+from tabinv.report.markdown import render_markdown
 from tabinv.report.tables import assessment_markdown
 from tabinv.text import LINE_LIMIT, csv_cell, csv_safe_frame, markdown_text, printable
 
@@ -176,8 +178,9 @@ def assert_no_injected_markup(page: str) -> Page:
     assert set(parsed.tags) <= OWN_TAGS, set(parsed.tags) - OWN_TAGS
     for tag, name, value in parsed.attributes:
         assert not name.startswith("on"), (tag, name)
-        if name in ("src", "href"):
-            assert value.startswith(("data:image/png;base64,", "entries/")), (tag, value)
+        if name in ("src", "href"):  # inline images, or a relative path (no scheme)
+            assert not re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", value) or value.startswith(
+                "data:image/png;base64,"), (tag, value)
     assert "<script" not in page.lower()
     return parsed
 
@@ -217,6 +220,20 @@ def test_item2_markdown_report_escapes_every_input(world: World, attacked: None)
     shown = assert_no_injected_markup(render_markdown_as_github(text)).text
     for hostile in (SENSITIVE, FEATURE, POPULATION, LABEL, str(world.data)):
         assert seen(hostile) in shown, hostile
+
+
+def test_item2_markdown_figure_links_and_captions(world: World, attacked: None) -> None:
+    """item 2: figures' alt text and captions are escaped, and their links (a folder
+    named after the report's file) are percent-encoded: no scheme, no early end."""
+    document = json.loads((world.folder / "result.json").read_text(encoding="utf-8"))
+    folder = "x) <img src=x onerror=alert(1)> javascript:alert(1)_figures/"
+    text = render_markdown(document, images=folder)
+    assert "<" not in text and "![" in text
+    parsed = assert_no_injected_markup(render_markdown_as_github(text))
+    sources = [value for tag, name, value in parsed.attributes if name == "src"]
+    assert sources and all(unquote(src).startswith(folder) for src in sources), sources
+    alts = [value for tag, name, value in parsed.attributes if name == "alt"]
+    assert any(seen(SENSITIVE) in alt for alt in alts), alts
 
 
 def test_item2_markdown_tables_of_the_markdown_option(world: World, attacked: None) -> None:
