@@ -92,6 +92,7 @@ def printable(value: object, keep: str = "") -> str:
 
     Controls are C0/C1 characters, DEL, Unicode line separators, zero-width and bidi
     controls (which reorder what a reader sees); those in ``keep`` are left as they are.
+    Code-span marks (:func:`code`), which no input carries, are dropped.
 
     Examples
     --------
