@@ -195,16 +195,19 @@ def markdown_text(value: object, start: bool = False) -> str:
     return "".join(parts)
 
 
-def link_target(path: str) -> str:
+def link_target(path: str, safe: str = "/") -> str:
     """A relative path as a Markdown or HTML link target: percent-encoded, so no space,
-    parenthesis, ``<`` or scheme (``javascript:``) can end or redirect the link.
+    parenthesis, quote, ``<`` or scheme (``javascript:``) can end or redirect the link.
+    With ``safe=""`` a ``/`` is encoded too (one path segment, e.g. a name).
 
     Examples
     --------
     >>> link_target("javascript:alert(1)_figures/a b.png")
     'javascript%3Aalert%281%29_figures/a%20b.png'
+    >>> link_target("../x", safe="")
+    '..%2Fx'
     """
-    return quote(path, safe="/")
+    return quote(path, safe=safe)
 
 
 # -- HTML ----------------------------------------------------------------------------------

@@ -92,7 +92,7 @@ def index_html(frame: pd.DataFrame, descriptions: Mapping[str, str] | None = Non
               "<th>attack</th><th>attack accuracy</th><th>data</th><th>label</th>"
               "<th>model</th><th>access</th></tr>"]
     for rank, row in enumerate(worst.itertuples(), start=1):
-        link = esc(link_target(f"entries/{row.entry}/report.html"))
+        link = f"entries/{esc(link_target(str(row.entry), safe=''))}/report.html"
         note = descriptions.get(str(row.entry)) or ""
         mark = " class='num leaks'" if row.verdict == "leaks" else " class='num'"
         lines.append(

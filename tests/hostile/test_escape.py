@@ -28,6 +28,8 @@ import pytest
 from markdown_it import MarkdownIt
 from typer.testing import CliRunner
 
+from tabinv.batch.summary import index_html
+from tabinv.batch.task import ROW_COLUMNS
 from tabinv.cli import app
 from tabinv.report.markdown import render_markdown
 from tabinv.report.tables import assessment_markdown
@@ -390,6 +392,20 @@ def test_item2_batch_index_html_has_no_injected_markup(batch: Any) -> None:
     assert hrefs == ["entries/assessed/report.html"]
     shown = html.unescape(parsed.text)
     assert printable(DESCRIPTION) in shown and printable(SENSITIVE) in shown
+
+
+def test_item2_index_links_stay_in_entries_whatever_the_name() -> None:
+    """item 2: index.html links an entry by its name percent-encoded as one folder, so a
+    name that got past the inventory (quotes, a scheme, a path) cannot leave entries/."""
+    names = ["x' onmouseover='alert(1)", "javascript:alert(1)", "../../etc/passwd",
+             '"><script>alert(1)</script>']
+    frame = pd.DataFrame([{column: None for column in ROW_COLUMNS} | {
+        "entry": name, "status": "ok", "leakage": 0.1, "leakage_low": 0.0,
+        "leakage_high": 0.2, "attack_accuracy": 0.5, "verdict": "leaks"} for name in names])
+    parsed = assert_no_injected_markup(index_html(frame, {name: name for name in names}))
+    hrefs = [value for tag, name, value in parsed.attributes if name == "href"]
+    assert sorted(unquote(h.split("/")[1]) for h in hrefs) == sorted(names)
+    assert all(len(h.split("/")) == 3 and h.endswith("/report.html") for h in hrefs)
 
 
 def test_item2_batch_entry_reports_escape_the_card(batch: Any) -> None:
