@@ -11,11 +11,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from . import api
 from .batch.commands import batch as batch_command
 from .batch.commands import inventory_app
-from .console import err, friendly, out
+from .console import err, friendly, out, plain
 from .data.registry import builtin_card, builtin_names, builtin_parameters, load_builtin
 from .data.schema import read_card
 from .data.splits import split_dataset
@@ -25,6 +26,7 @@ from .exceptions import TabinvError
 from .report.files import write_report
 from .report.json import to_json
 from .report.tables import SUMMARY_HEADER, assessment_markdown, headlines, summary_rows
+from .text import write_safe_csv
 from .utils import parse_bytes
 
 app = typer.Typer(help="Measure how much a trained model leaks about the people in its "
@@ -44,7 +46,7 @@ app.add_typer(inventory_app, name="inventory")
 
 @contextmanager
 def working(message: str) -> Iterator[None]:
-    with err.status(message):
+    with err.status(plain(message)):
         yield
 
 
@@ -181,7 +183,8 @@ def datasets_show(name: str, as_json: AsJson = False) -> None:
                             "parameters": parameters}))
         return
     card = data.card
-    out.print(f"[bold]{card.title}[/] ({card.name})\n{card.description.strip()}\n")
+    out.print(Text.assemble(plain(card.title, "bold"), plain(f" ({card.name})\n"
+                                                             f"{card.description.strip()}\n")))
     out.print(f"source: {card.source}\nlabel: {card.label} ({card.task}, "
               f"transform {card.target_transform})\nsensitive: {', '.join(card.sensitive)}",
               highlight=False)
@@ -305,7 +308,7 @@ def attack(
             target, frame, sensitive=sensitive, reference=reference_frame,
             population=population, origin=str(data), **threat)
     if records is not None:
-        posterior.to_frame().to_csv(records, index=False)
+        write_safe_csv(posterior.to_frame(), records)
     if assessment.results or as_json:
         _render([assessment], as_json, report=report)
     else:

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..exceptions import TabinvError
+from ..console import err
+from ..console import exit_on_error as _errors
+from ..text import terminal_text
 from .executors import make_executor
 from .inventory import read_inventory
 from .runner import BatchProgress, BatchResult, run_batch
@@ -26,17 +26,6 @@ from .runner import BatchProgress, BatchResult, run_batch
 __all__ = ["batch", "inventory_app", "inventory_check", "inventory_example", "main"]
 
 inventory_app = typer.Typer(help="Model inventories for `tabinv batch`.", no_args_is_help=True)
-err = Console(stderr=True)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """tabinv's errors (an invalid inventory lists every problem) -> stderr, exit 2."""
-    try:
-        yield
-    except (TabinvError, OSError) as error:
-        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
 
 
 @contextmanager
@@ -53,6 +42,11 @@ def _progress_bar(total: int) -> Iterator[Callable[[BatchProgress], None]]:
         yield show
 
 
+def _shown(value: object) -> str:
+    """An entry's name, error or path as one terminal line (no control characters)."""
+    return terminal_text(value, one_line=True)
+
+
 def _render(result: BatchResult, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
@@ -61,11 +55,11 @@ def _render(result: BatchResult, as_json: bool) -> None:
     typer.echo(f"{result.total} entries: {result.succeeded} succeeded{reused}, "
                f"{result.failed} failed in {result.seconds:.1f} s ({result.executor})")
     for name, error in result.failures:
-        typer.echo(f"  failed {name}: {error}")
-    typer.echo(f"summary: {result.out / 'summary.parquet'} (and .csv); "
-               f"index: {result.out / 'index.html'}")
+        typer.echo(f"  failed {_shown(name)}: {_shown(error)}")
+    typer.echo(f"summary: {_shown(result.out / 'summary.parquet')} (and .csv); "
+               f"index: {_shown(result.out / 'index.html')}")
     if result.failed:
-        typer.echo(f"tracebacks: {result.out / 'batch.log'}")
+        typer.echo(f"tracebacks: {_shown(result.out / 'batch.log')}")
 
 
 def batch(
@@ -102,7 +96,7 @@ def inventory_example(
 
     with _errors(), err.status(f"training {entries} models"):
         path = write_example_inventory(out, entries=entries, seed=seed)
-    typer.echo(f"wrote {entries} models and {path}")
+    typer.echo(f"wrote {entries} models and {_shown(path)}")
 
 
 @inventory_app.command("check")
@@ -112,7 +106,7 @@ def inventory_check(
     """Validate an inventory and list every problem (nothing is run)."""
     with _errors():
         parsed = read_inventory(inventory)
-    typer.echo(f"{inventory}: {len(parsed)} entries, no problems")
+    typer.echo(f"{_shown(inventory)}: {len(parsed)} entries, no problems")
 
 
 def main() -> None:  # pragma: no cover - ``python -m tabinv.batch.commands``

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import math
 import os
 import tempfile
@@ -13,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from .. import __version__
+from ..text import html_text, link_target, write_safe_csv
 from ..utils import write_atomic
 from .inventory import Inventory
 from .task import ROW_COLUMNS
@@ -38,7 +38,7 @@ def write_summary(out: Path, inventory: Inventory, records: Mapping[str, Mapping
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     frame["n"] = pd.to_numeric(frame["n"], errors="coerce").astype("Int64")
     for name, writer in (("summary.parquet", lambda p: frame.to_parquet(p, index=False)),
-                         ("summary.csv", lambda p: frame.to_csv(p, index=False))):
+                         ("summary.csv", lambda p: write_safe_csv(frame, p))):
         handle, temporary = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
         os.close(handle)
         try:
@@ -65,13 +65,16 @@ def _interval(value: float, low: float, high: float) -> str:
 
 
 def index_html(frame: pd.DataFrame, descriptions: Mapping[str, str] | None = None) -> str:
-    """A self-contained page (inline CSS, no scripts): entries, worst leakage first."""
+    """A self-contained page (inline CSS, no scripts): entries, worst leakage first.
+
+    Every text is escaped by :func:`tabinv.text.html_text`; an entry's link is its
+    percent-encoded folder, so no name can leave ``entries/`` or name a scheme."""
     descriptions = descriptions or {}
     ok = frame[frame["status"] == "ok"]
     failed = frame[frame["status"] != "ok"].drop_duplicates("entry")
     worst = ok.sort_values("leakage", ascending=False, na_position="last", kind="stable")
     worst = worst.drop_duplicates("entry")
-    esc = html.escape
+    esc = html_text
     lines = ["<!doctype html>", "<html lang='en'><head><meta charset='utf-8'>",
              f"<title>tabinv batch: {frame['entry'].nunique()} entries</title>",
              f"<style>{_STYLE}</style></head><body>",
@@ -89,7 +92,7 @@ def index_html(frame: pd.DataFrame, descriptions: Mapping[str, str] | None = Non
               "<th>attack</th><th>attack accuracy</th><th>data</th><th>label</th>"
               "<th>model</th><th>access</th></tr>"]
     for rank, row in enumerate(worst.itertuples(), start=1):
-        link = f"entries/{esc(str(row.entry), quote=True)}/report.html"
+        link = f"entries/{esc(link_target(str(row.entry), safe=''))}/report.html"
         note = descriptions.get(str(row.entry)) or ""
         mark = " class='num leaks'" if row.verdict == "leaks" else " class='num'"
         lines.append(

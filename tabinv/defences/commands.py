@@ -21,6 +21,7 @@ from ..api import expand_specs
 from ..console import err, friendly, out
 from ..exceptions import TabinvError
 from ..report.json import to_json
+from ..text import terminal_text
 from .sweep import SweepResult, sweep
 from .warfarin import warfarin_dp
 
@@ -33,10 +34,14 @@ DEFAULT_WARFARIN_OUT = Path("reports/warfarin-dp/result.json")
 
 @contextmanager
 def progress_bar(title: str) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar on stderr; yields the ``progress(done, total)`` callback."""
-    columns = (TextColumn(title), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    """A rich progress bar on stderr; yields the ``progress(done, total)`` callback.
+
+    ``title`` (it names the data set and model given) is shown as it is: no markup, no
+    format fields, control characters escaped."""
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(),
+               MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task(title, total=None)
+        task = bar.add_task(terminal_text(title, one_line=True), total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 

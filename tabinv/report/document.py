@@ -25,6 +25,7 @@ from typing import Any
 from ..evaluation.estimate import Estimate
 from ..evaluation.results import Assessment
 from ..exceptions import TabinvError
+from ..text import code, without_marks
 from .json import to_json
 
 __all__ = ["SWEEP", "BASELINE_NAMES", "BASELINE_MEANINGS", "as_document", "scenarios",
@@ -82,7 +83,18 @@ def as_document(source: Any) -> dict[str, Any]:
         raise TabinvError(f"cannot report on {type(source).__name__}: expected an "
                           "Assessment, a list of them, or a tabinv JSON document")
     _check(document)
-    return json.loads(to_json(document, indent=None))
+    return _unmarked(json.loads(to_json(document, indent=None)))
+
+
+def _unmarked(value: Any) -> Any:
+    """Every text of a JSON value without code-span marks: only the writers add them."""
+    if isinstance(value, str):
+        return without_marks(value)
+    if isinstance(value, dict):
+        return {without_marks(k): _unmarked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unmarked(v) for v in value]
+    return value
 
 
 def _wrap(single: dict[str, Any]) -> dict[str, Any]:
@@ -236,7 +248,7 @@ def threat_sentence(threat: Mapping[str, Any]) -> str:
         access += ", and the model file itself (white box)"
     unknown = _listing(threat.get("unknown") or [])
     holds = "true" if threat.get("label_source", "true") == "true" else "model-predicted"
-    label = f" `{threat['label']}`" if threat.get("label") else " label"
+    label = f" {code(threat['label'])}" if threat.get("label") else " label"
     known = _listing(threat.get("known") or []) or "nothing else"
     return (f"The attacker wants {' and '.join(threat.get('sensitive', [])) or '?'} of "
             f"each targeted person; knows their {known}"
@@ -247,7 +259,7 @@ def threat_sentence(threat: Mapping[str, Any]) -> str:
 
 def _scope(item: Mapping[str, Any], hidden: Sequence[str], several: bool) -> str:
     name = str(item["sensitive"])
-    if "+" in name:
+    if len(hidden) > 1 and name == "+".join(hidden):  # not a column whose name has a '+'
         return f"{name} jointly"
     if several and list(hidden) != [name]:
         return f"{name} (with {' and '.join(hidden)} hidden)"

@@ -9,10 +9,10 @@ piece of text is escaped; URLs that appear in text (a citation, say) are shown b
 from __future__ import annotations
 
 import base64
-import html
 import re
 from typing import Any
 
+from ..text import html_text, spans
 from .outline import Block, outline
 
 __all__ = ["render_html", "STYLE"]
@@ -56,13 +56,9 @@ _READINGS = {"leaks": "leaks", "members easier": "leaks", "below": "safe",
 
 
 def _text(value: Any) -> str:
-    """Escaped text; `code spans` as <code>; no ``://`` left to look like a link."""
-    text = html.escape(str(value))
-    if text.count("`") % 2 == 0:
-        parts = text.split("`")
-        text = "".join(f"<code>{part}</code>" if i % 2 else part
-                       for i, part in enumerate(parts))
-    return text.replace("://", "&#58;//")
+    """Escaped text (:func:`tabinv.text.html_text`); code spans as ``<code>``."""
+    return "".join(f"<code>{html_text(piece)}</code>" if is_code else html_text(piece)
+                   for piece, is_code in spans(str(value)))
 
 
 def _cell(value: str) -> str:
@@ -82,7 +78,7 @@ def _figure(block: Block) -> str:
     if block.figure is None:
         return ""
     data = base64.b64encode(block.figure.png).decode("ascii")
-    return (f'<figure><img src="data:image/png;base64,{data}" alt="{_text(block.text)}">'
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{html_text(block.text)}">'
             f"<figcaption>{_text(block.text)}</figcaption></figure>")
 
 
@@ -122,5 +118,5 @@ def render_html(document: Any) -> str:
         previous = block.text if block.kind == "heading" else None
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{_text(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n"
+            f"<title>{html_text(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n"
             + "\n".join(part for part in body if part) + "\n</main>\n</body>\n</html>\n")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from ..text import link_target, markdown_text
 from .document import (
     as_document,
 )
@@ -16,36 +16,26 @@ from .outline import (
 __all__ = ["markdown_report", "render_markdown"]
 
 
-_TAG = re.compile(r"<(?=[A-Za-z/!?])")  # what could open an HTML tag in Markdown
-
-
-def _md_text(text: str) -> str:
-    """Escape Markdown outside `code spans`."""
-    parts = str(text).split("`")
-    for i in range(0, len(parts), 2):
-        for char in ("\\", "*", "|"):
-            parts[i] = parts[i].replace(char, "\\" + char)
-        parts[i] = _TAG.sub(r"\\<", parts[i])
-    return "`".join(parts).replace("\n", " ")
-
-
 def _md_block(block: Block, images: str | None) -> list[str]:
+    """The lines of one block; every text escaped by :func:`tabinv.text.markdown_text`."""
     if block.kind == "heading":
-        return ["#" * block.level + " " + _md_text(block.text)]
+        return ["#" * block.level + " " + markdown_text(block.text)]
     if block.kind == "warning":
-        return [f"> **Warning.** {_md_text(block.text)}"]
+        return [f"> **Warning.** {markdown_text(block.text)}"]
     if block.kind == "list":
-        return [f"- {_md_text(item)}" for item in block.items]
+        return [f"- {markdown_text(item, start=True)}" for item in block.items]
     if block.kind == "table":
-        return ["| " + " | ".join(_md_text(c) for c in block.header) + " |",
+        return ["| " + " | ".join(markdown_text(c) for c in block.header) + " |",
                 "|" + "---|" * len(block.header),
-                *("| " + " | ".join(_md_text(c) for c in row) + " |" for row in block.rows)]
+                *("| " + " | ".join(markdown_text(c) for c in row) + " |"
+                  for row in block.rows)]
     if block.kind == "figure":
         if images is None or block.figure is None:
             return []
-        return [f"![{_md_text(block.text)}]({images}{block.figure.name}.png)", "",
-                f"*{_md_text(block.text)}*"]
-    return [_md_text(block.text)]
+        target = link_target(f"{images}{block.figure.name}.png")
+        return [f"![{markdown_text(block.text)}]({target})", "",
+                f"*{markdown_text(block.text)}*"]
+    return [markdown_text(block.text, start=True)]
 
 
 def render_markdown(document: Any, images: str | None = None) -> str:

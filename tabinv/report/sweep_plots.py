@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..text import code
 from .document import (
     epsilon_text,
     method_key,
@@ -210,7 +211,7 @@ def sweep_figures(document: Mapping[str, Any]) -> list[Figure]:
     return [
         Figure("privacy-utility",
                "Privacy-utility trade-off: the strongest attack's advantage over imputation "
-               f"on members against the model's utility (`{_headline_metric(document)}`), "
+               f"on members against the model's utility ({code(_headline_metric(document))}), "
                "one point per "
                "epsilon, with 95% intervals over seeds. Points at 0 leak nothing beyond "
                "population statistics.",

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..evaluation.results import Assessment
+from ..text import markdown_text
 from .document import (
     as_document,
     epsilon_text,
@@ -93,8 +94,10 @@ def summary_rows(assessment: Assessment | Mapping[str, Any]) -> list[tuple[str, 
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    """A GFM table; every cell escaped by :func:`tabinv.text.markdown_text`."""
+    lines = ["| " + " | ".join(markdown_text(c) for c in header) + " |",
+             "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(markdown_text(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -116,7 +119,7 @@ def assessment_markdown(assessments: Any) -> str:
     rows = [row for scenario in items for row in summary_rows(scenario)]
     text = [markdown_table(SUMMARY_HEADER, rows), ""]
     for scenario in items:
-        text += [f"- {line}" for line in _headlines(scenario)]
+        text += [f"- {markdown_text(line, start=True)}" for line in _headlines(scenario)]
     return "\n".join(text) + "\n"
 
 
