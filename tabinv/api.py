@@ -331,14 +331,17 @@ def sweep_defences(dataset: str | Dataset, family: str, **options: Any) -> Any:
 
 
 def run_inventory(inventory: Any, out: Any, *, executor: str = "local", jobs: int = 1,
-                  scheduler: str | None = None, progress: Any = None) -> Any:
+                  scheduler: str | None = None, progress: Any = None,
+                  allow_paths: Sequence[Any] = ()) -> Any:
     """Assess every entry of a model inventory (TOML file or parsed), resumably.
 
     See :mod:`tabinv.batch`; returns the :class:`~tabinv.batch.runner.BatchResult`.
+    ``allow_paths`` are folders outside the inventory's own whose files it may name.
     """
     from .batch import Inventory, make_executor, read_inventory, run_batch
 
-    parsed = inventory if isinstance(inventory, Inventory) else read_inventory(inventory)
+    parsed = inventory if isinstance(inventory, Inventory) else read_inventory(
+        inventory, allow_paths=allow_paths)
     return run_batch(parsed, out, executor=make_executor(executor, jobs=jobs,
                                                          scheduler=scheduler),
                      progress=progress)

@@ -11,6 +11,9 @@ from .entry import FORMATS, ONNX_KEYS, PATH_KEYS, PICKLE_FORMATS, SUFFIX_FORMATS
 
 __all__ = ["check_entry", "format_for"]
 
+#: keys that apply to a data_file (a built-in data set has its own card and checks)
+FILE_KEYS = ("card", "ignore_columns", "clip", "allow_out_of_bounds")
+
 
 def format_for(path: Path) -> str | None:
     """The format a model file's suffix suggests (None when the suffix says nothing)."""
@@ -91,10 +94,13 @@ def _check_data(values: dict[str, Any], where: str, problems: list[str]) -> tupl
         return None, False
     if file is not None and "card" not in values:
         problems.append(f"{where}, key 'card': data_file needs a card describing its columns")
-    for key in ("card",) if builtin is not None else ("data_params",):
+    for key in FILE_KEYS if builtin is not None else ("data_params",):
         if key in values:
             problems.append(f"{where}, key {key!r}: applies to "
-                            f"{'data_file' if key == 'card' else 'a built-in data set'} only")
+                            f"{'data_file' if key in FILE_KEYS else 'a built-in data set'} "
+                            "only")
+    if values.get("clip") and values.get("allow_out_of_bounds"):
+        problems.append(f"{where}, key 'clip': give clip or allow_out_of_bounds, not both")
     try:
         if builtin is not None:
             accepted = builtin_parameters(builtin)
