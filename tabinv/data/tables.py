@@ -59,14 +59,22 @@ class DataOptions:
         return cls(tuple(ignore_columns or ()), chosen)
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
+def read_table(path: str | Path, expected: Sequence[str] = ()) -> pd.DataFrame:
     """Read a CSV or Parquet file into a data frame, with clear errors.
+
+    Parameters
+    ----------
+    path : str or Path
+    expected : sequence of str, optional
+        Column names (a card's) of which the header must hold at least one: a file with
+        none of them is refused before it is parsed, and is not quoted.
 
     Raises
     ------
     DataError
         Missing file, not a regular file, empty file, bytes that are not a table of
-        that format, or a column name that appears twice in the header.
+        that format, a header without any ``expected`` column; :class:`ColumnError` for
+        a column name that appears twice in the header.
     """
     path = Path(path)
     if not path.exists():
@@ -76,9 +84,13 @@ def read_table(path: str | Path) -> pd.DataFrame:
                         "device or a pipe); give a .csv or a .parquet file")
     if path.stat().st_size == 0:
         raise DataError(f"data file {str(path)!r} is empty")
+    parquet = path.suffix.lower() in PARQUET_SUFFIXES
     try:
-        frame = (_read_parquet(path) if path.suffix.lower() in PARQUET_SUFFIXES
-                 else _read_csv(path))
+        header = _parquet_header(path) if parquet else _csv_header(path)
+        _refuse_duplicates(header, path)
+        if expected and not set(expected) & set(header):
+            raise _not_a_table(path, "Parquet" if parquet else "CSV", expected, len(header))
+        frame = pd.read_parquet(path) if parquet else _read_csv(path, len(header))
     except DataError:
         raise
     except pd.errors.EmptyDataError:
@@ -95,17 +107,14 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _parquet_header(path: Path) -> list[str]:
     import pyarrow.parquet as pq
 
-    # pyarrow cannot even read a table with two columns of one name: say so first
-    _refuse_duplicates([str(name) for name in pq.read_schema(path).names], path)
-    return pd.read_parquet(path)
+    return [str(name) for name in pq.read_schema(path).names]
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    """The table, after checking the header as written (pandas renames a second ``x`` to
-    ``x.1``, and makes a first column without a name the index)."""
+def _csv_header(path: Path) -> list[str]:
+    """The header as written (pandas would rename a second ``x`` to ``x.1``)."""
     with path.open("rb") as handle:
         head = handle.read(4096)
     if b"\x00" in head:
@@ -114,13 +123,24 @@ def _read_csv(path: Path) -> pd.DataFrame:
             "give a .csv or a .parquet file"
         )
     first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
-    header = [str(name) for name in first.iloc[0]]
-    _refuse_duplicates(header, path)
+    return [str(name) for name in first.iloc[0]]
+
+
+def _read_csv(path: Path, names: int) -> pd.DataFrame:
+    """The table; rows longer than the header are refused (pandas would silently make
+    their first fields the index)."""
     frame = pd.read_csv(path)
-    if not isinstance(frame.index, pd.RangeIndex) or frame.shape[1] != len(header):
+    if not isinstance(frame.index, pd.RangeIndex) or frame.shape[1] != names:
         raise DataError(f"data file {str(path)!r}: its rows have more fields than its header "
-                        f"has names ({len(header)}); every column needs a name")
+                        f"has names ({names}); every column needs a name")
     return frame
+
+
+def _not_a_table(path: Path, kind: str, expected: Sequence[str], found: int) -> ColumnError:
+    shown = ", ".join(shorten(n, 30) for n in expected[:8])
+    more = f", ... ({len(expected)} columns)" if len(expected) > 8 else ""
+    return ColumnError(f"{path} is not a {kind} table with the card's columns (expected "
+                       f"{shown}{more}; found {found} column(s))")
 
 
 def _refuse_duplicates(header: Sequence[str], path: Path) -> None:
@@ -136,18 +156,11 @@ def _refuse_duplicates(header: Sequence[str], path: Path) -> None:
 
 
 def _conform(frame: pd.DataFrame, card: Card, origin: str, options: DataOptions, *,
-             expected: Sequence[str], required: Sequence[str] = ()
-             ) -> tuple[pd.DataFrame, tuple[CleaningStep, ...]]:
-    """Drop ignored columns; refuse a table without any ``expected`` column, columns the
-    card does not name and missing ``required`` ones; check the card's columns present."""
+             required: Sequence[str] = ()) -> tuple[pd.DataFrame, tuple[CleaningStep, ...]]:
+    """Drop ignored columns; refuse columns the card does not name and missing
+    ``required`` ones; check the card's columns that are present."""
     frame = frame.drop(columns=[c for c in options.ignore_columns if c in frame.columns])
     names = set(card.column_names)
-    if not any(name in frame.columns for name in expected):
-        kind = "Parquet" if Path(origin).suffix.lower() in PARQUET_SUFFIXES else "CSV"
-        shown = ", ".join(shorten(n, 30) for n in expected[:8])
-        more = f", ... ({len(expected)} columns)" if len(expected) > 8 else ""
-        raise ColumnError(f"{origin} is not a {kind} table with the card's columns "
-                          f"(expected {shown}{more}; found {frame.shape[1]} column(s))")
     unknown = [str(c) for c in frame.columns if c not in names]
     if unknown:
         hint = next((h for c in unknown if (h := closest(c, card.column_names))), "")
@@ -175,10 +188,10 @@ def load_table(path: str | Path, card: Card, options: DataOptions | None = None)
         See :func:`read_table` and :func:`~tabinv.data.dataset.check_frame`;
         :class:`ColumnError` for a missing, unknown or duplicated column.
     """
-    frame = read_table(path)
     required = [card.label, *card.features]
+    frame = read_table(path, expected=required)
     clean, steps = _conform(frame, card, str(path), options or DataOptions(),
-                            expected=required, required=required)
+                            required=required)
     return Dataset(name=Path(path).name, card=card, frame=clean.reset_index(drop=True),
                    cleaning=steps, raw_rows=len(frame))
 
@@ -188,8 +201,7 @@ def load_records(path: str | Path, card: Card, options: DataOptions | None = Non
     """Read records to attack (or a reference sample) and check them against the model's
     card: any of the card's columns may be absent (the attack treats a missing feature
     as unknown), but every column present must be in the card and valid."""
-    frame = read_table(path)
-    clean, steps = _conform(frame, card, str(path), options or DataOptions(),
-                            expected=card.column_names)
+    frame = read_table(path, expected=card.column_names)
+    clean, steps = _conform(frame, card, str(path), options or DataOptions())
     return Dataset(name=Path(path).name, card=card, frame=clean.reset_index(drop=True),
                    cleaning=steps, raw_rows=len(frame))
