@@ -269,20 +269,23 @@ def assess(dataset: str | Dataset, model: str | TargetModel = "linear", *,
 
 def attack_records(model: TargetModel, records: pd.DataFrame, *, sensitive: Sequence[str],
                    reference: pd.DataFrame | None = None, population: str = "given",
-                   origin: str = "data", **threat: Any) -> tuple[Assessment, Posterior]:
+                   origin: str = "data", cleaning: Sequence[Mapping[str, Any]] = (),
+                   **threat: Any) -> tuple[Assessment, Posterior]:
     """Attack ``records`` with a fitted model; scored when they hold the true values.
 
     Model features absent from ``records`` (and not sensitive) are unknown to the
-    attacker and summed out; ``known`` columns must all be present. Returns the
-    assessment and the first attack's posterior.
+    attacker and summed out; ``known`` columns must all be present. ``cleaning`` (as
+    :meth:`Dataset.cleaning_summary`) says what reading the records changed, for the
+    results. Returns the assessment and the first attack's posterior.
     """
     options = ThreatModel(sensitive=tuple(sensitive), **threat)
     model.check_features([*records.columns, *sensitive], origin)
     require_columns(records, options.known or (), origin)
     assessment, posteriors = run_attacks(model, {population: records}, options,
                                          reference=reference)
-    return (_with_facts(assessment, {"name": origin, "rows": len(records)}),
-            posteriors[population][0])
+    facts = {"name": origin, "rows": len(records),
+             **({"cleaning": list(cleaning)} if cleaning else {})}
+    return _with_facts(assessment, facts), posteriors[population][0]
 
 
 #: the 2014 scenarios: (hidden genotypes, attack variants)

@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
 import typer
 from rich.table import Table
 
@@ -274,9 +273,6 @@ def _warn_cleaning(loaded: Dataset) -> Dataset:
     return loaded
 
 
-def _records(path: Path, card: Any, options: DataOptions) -> pd.DataFrame:
-    """Records (or a reference sample) read and checked against the model's card."""
-    return _warn_cleaning(load_records(path, card, options)).frame
 
 
 @app.command()
@@ -325,8 +321,10 @@ def attack(
     options = DataOptions.from_flags(ignore_column, clip=clip,
                                      allow_out_of_bounds=allow_out_of_bounds)
     card = card_from_dict(target.card, origin=f"the card in {model}")
-    frame = _records(data, card, options)
-    reference_frame = _records(reference, card, options) if reference is not None else None
+    records_data = _warn_cleaning(load_records(data, card, options))
+    frame = records_data.frame
+    reference_frame = (_warn_cleaning(load_records(reference, card, options)).frame
+                       if reference is not None else None)
     chosen_priors: list[Any] | None = prior
     if priors is not None:
         chosen_priors = [TablePrior(read_table(priors), origin=str(priors))]
@@ -341,7 +339,8 @@ def attack(
     with working("attacking"):
         assessment, posterior = api.attack_records(
             target, frame, sensitive=sensitive, reference=reference_frame,
-            population=population, origin=str(data), **threat)
+            population=population, origin=str(data),
+            cleaning=records_data.cleaning_summary(), **threat)
     if records is not None:
         posterior.to_frame().to_csv(records, index=False)
     if assessment.results or as_json:

@@ -67,7 +67,7 @@ def read_table(path: str | Path, expected: Sequence[str] = ()) -> pd.DataFrame:
     path : str or Path
     expected : sequence of str, optional
         Column names (a card's) of which the header must hold at least one: a file with
-        none of them is refused before it is parsed, and is not quoted.
+        none of them is refused without quoting it.
 
     Raises
     ------
@@ -88,9 +88,7 @@ def read_table(path: str | Path, expected: Sequence[str] = ()) -> pd.DataFrame:
     try:
         header = _parquet_header(path) if parquet else _csv_header(path)
         _refuse_duplicates(header, path)
-        if expected and not set(expected) & set(header):
-            raise _not_a_table(path, "Parquet" if parquet else "CSV", expected, len(header))
-        frame = pd.read_parquet(path) if parquet else _read_csv(path, len(header))
+        frame = pd.read_parquet(path) if parquet else pd.read_csv(path)
     except DataError:
         raise
     except pd.errors.EmptyDataError:
@@ -104,6 +102,13 @@ def read_table(path: str | Path, expected: Sequence[str] = ()) -> pd.DataFrame:
                         f"{first[:150]}") from None
     if len(frame) == 0:
         raise DataError(f"data file {str(path)!r} has a header but no rows")
+    if expected and not set(expected) & set(header):
+        raise _not_a_table(path, "Parquet" if parquet else "CSV", expected, len(header))
+    if not parquet and (not isinstance(frame.index, pd.RangeIndex)
+                        or frame.shape[1] != len(header)):
+        # pandas makes the first fields of rows longer than the header the index
+        raise DataError(f"data file {str(path)!r}: its rows have more fields than its header "
+                        f"has names ({len(header)}); every column needs a name")
     return frame
 
 
@@ -124,16 +129,6 @@ def _csv_header(path: Path) -> list[str]:
         )
     first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
     return [str(name) for name in first.iloc[0]]
-
-
-def _read_csv(path: Path, names: int) -> pd.DataFrame:
-    """The table; rows longer than the header are refused (pandas would silently make
-    their first fields the index)."""
-    frame = pd.read_csv(path)
-    if not isinstance(frame.index, pd.RangeIndex) or frame.shape[1] != names:
-        raise DataError(f"data file {str(path)!r}: its rows have more fields than its header "
-                        f"has names ({names}); every column needs a name")
-    return frame
 
 
 def _not_a_table(path: Path, kind: str, expected: Sequence[str], found: int) -> ColumnError:
