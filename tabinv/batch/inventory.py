@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import TabinvError, closest
-from ..text import shorten
+from ..text import QUOTE_LIMIT, shorten
 from .checks import check_entry
 from .entry import ACCESS, ENTRY_ONLY, FORMATS, PATH_KEYS, Entry
 
@@ -169,23 +169,29 @@ class _Bad(Exception):
     """A value of the wrong kind; the message says what was expected."""
 
 
+def _quoted(value: Any) -> str:
+    """``repr`` of a value from the file, shortened when long."""
+    text = repr(value)
+    return text if len(text) <= QUOTE_LIMIT else shorten(value)
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _Bad(f"expected a non-empty string, got {value!r}")
+        raise _Bad(f"expected a non-empty string, got {_quoted(value)}")
     return value
 
 
 def _name(value: Any) -> str:
     if not isinstance(value, str) or not _NAME.fullmatch(value):
-        raise _Bad(f"{value!r} is not a valid entry name; use 1-100 letters, digits, '.', '_' "
-                   "or '-', starting with a letter or digit")
+        raise _Bad(f"{_quoted(value)} is not a valid entry name; use 1-100 letters, digits, "
+                   "'.', '_' or '-', starting with a letter or digit")
     return value
 
 
 def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         if value not in options:
-            raise _Bad(f"{value!r} is not one of {', '.join(options)}"
+            raise _Bad(f"{_quoted(value)} is not one of {', '.join(options)}"
                        f"{closest(str(value), options)}")
         return str(value)
     return check
@@ -193,46 +199,46 @@ def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
 
 def _boolean(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise _Bad(f"expected true or false, got {value!r}")
+        raise _Bad(f"expected true or false, got {_quoted(value)}")
     return value
 
 
 def _integer(low: int) -> Callable[[Any], int]:
     def check(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise _Bad(f"expected an integer >= {low}, got {value!r}")
+            raise _Bad(f"expected an integer >= {low}, got {_quoted(value)}")
         return value
     return check
 
 
 def _strings(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise _Bad(f"expected a list of strings, got {value!r}")
+        raise _Bad(f"expected a list of strings, got {_quoted(value)}")
     return tuple(value)
 
 
 def _sensitive(value: Any) -> tuple[tuple[str, ...], ...]:
     if not isinstance(value, list) or not value:
         raise _Bad(f"expected a list of columns (a nested list is inferred jointly), got "
-                   f"{value!r}")
+                   f"{_quoted(value)}")
     groups = [[v] if isinstance(v, str) else v for v in value]
     if not all(isinstance(g, list) and g and all(isinstance(c, str) for c in g)
                for g in groups):
-        raise _Bad(f"expected column names or lists of column names, got {value!r}")
+        raise _Bad(f"expected column names or lists of column names, got {_quoted(value)}")
     return tuple(tuple(g) for g in groups)
 
 
 def _table(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict) or not all(isinstance(v, (str, int, float, bool))
                                               for v in value.values()):
-        raise _Bad(f"expected a table of simple values, got {value!r}")
+        raise _Bad(f"expected a table of simple values, got {_quoted(value)}")
     return dict(value)
 
 
 def _values(value: Any) -> tuple[Any, ...]:
     if not isinstance(value, list) or len(value) < 2 or not all(
             isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
-        raise _Bad(f"expected a list of at least two label values, got {value!r}")
+        raise _Bad(f"expected a list of at least two label values, got {_quoted(value)}")
     return tuple(value)
 
 
