@@ -138,7 +138,7 @@ def test_item3_inventory_files_stay_in_its_folder(toy: Path, tmp_path: Path) -> 
     (folder / "data.csv").symlink_to(toy / "secret")
     entries = [{"name": "linked", "model": "model.skops", "data_file": "data.csv",
                 "card": str(toy / "card.toml")},
-               {"name": "climbs", "model": "../../" + str(toy / "model.skops"),
+               {"name": "climbs", "model": f"../../{toy.name}/model.skops",
                 "data_file": str(folder / "data.csv"), "card": "sub/../../card.toml"}]
     path = write_inventory(folder / "inventory.toml", entries, {"n_boot": 5})
     with pytest.raises(InventoryError) as raised:
