@@ -278,20 +278,23 @@ def assess(dataset: str | Dataset, model: str | TargetModel = "linear", *,
 
 def attack_records(model: TargetModel, records: pd.DataFrame, *, sensitive: Sequence[str],
                    reference: pd.DataFrame | None = None, population: str = "given",
-                   origin: str = "data", **threat: Any) -> tuple[Assessment, Posterior]:
+                   origin: str = "data", cleaning: Sequence[Mapping[str, Any]] = (),
+                   **threat: Any) -> tuple[Assessment, Posterior]:
     """Attack ``records`` with a fitted model; scored when they hold the true values.
 
     Model features absent from ``records`` (and not sensitive) are unknown to the
-    attacker and summed out; ``known`` columns must all be present. Returns the
-    assessment and the first attack's posterior.
+    attacker and summed out; ``known`` columns must all be present. ``cleaning`` (as
+    :meth:`Dataset.cleaning_summary`) says what reading the records changed, for the
+    results. Returns the assessment and the first attack's posterior.
     """
     options = ThreatModel(sensitive=tuple(sensitive), **threat)
     model.check_features([*records.columns, *sensitive], origin)
     require_columns(records, options.known or (), origin)
     assessment, posteriors = run_attacks(model, {population: records}, options,
                                          reference=reference)
-    return (_with_facts(assessment, {"name": origin, "rows": len(records)}),
-            posteriors[population])
+    facts = {"name": origin, "rows": len(records),
+             **({"cleaning": list(cleaning)} if cleaning else {})}
+    return _with_facts(assessment, facts), posteriors[population]
 
 
 #: the 2014 scenarios: (hidden genotypes, attack variants)
@@ -340,14 +343,17 @@ def sweep_defences(dataset: str | Dataset, family: str, **options: Any) -> Any:
 
 
 def run_inventory(inventory: Any, out: Any, *, executor: str = "local", jobs: int = 1,
-                  scheduler: str | None = None, progress: Any = None) -> Any:
+                  scheduler: str | None = None, progress: Any = None,
+                  allow_paths: Sequence[Any] = ()) -> Any:
     """Assess every entry of a model inventory (TOML file or parsed), resumably.
 
     See :mod:`tabinv.batch`; returns the :class:`~tabinv.batch.runner.BatchResult`.
+    ``allow_paths`` are folders outside the inventory's own whose files it may name.
     """
     from .batch import Inventory, make_executor, read_inventory, run_batch
 
-    parsed = inventory if isinstance(inventory, Inventory) else read_inventory(inventory)
+    parsed = inventory if isinstance(inventory, Inventory) else read_inventory(
+        inventory, allow_paths=allow_paths)
     return run_batch(parsed, out, executor=make_executor(executor, jobs=jobs,
                                                          scheduler=scheduler),
                      progress=progress)

@@ -17,10 +17,11 @@ from . import api
 from .batch.commands import batch as batch_command
 from .batch.commands import inventory_app
 from .console import err, friendly, out, plain
+from .data.dataset import Dataset
 from .data.registry import builtin_card, builtin_names, builtin_parameters, load_builtin
-from .data.schema import read_card
+from .data.schema import card_from_dict, read_card
 from .data.splits import split_dataset
-from .data.tables import load_table, read_table
+from .data.tables import DataOptions, load_records, load_table, read_table
 from .defences.commands import register as register_defence_commands
 from .exceptions import TabinvError
 from .report.files import write_report
@@ -158,6 +159,15 @@ Shortcuts = Annotated[bool, typer.Option(
     "--shortcuts/--no-shortcuts", help="Answer the candidate grid from the model's parts "
     "(linear coefficients, tree nodes), which give the model's own answers; "
     "--no-shortcuts queries the model on every grid row (same results, slower).")]
+IgnoreColumn = Annotated[list[str] | None, typer.Option(
+    "--ignore-column", help="A column of the data file that is not in the card and is "
+    "left out (an identifier ...), repeatable; any other such column is an error.")]
+Clip = Annotated[bool, typer.Option(
+    "--clip", help="Clip numbers outside the card's public bounds to the bounds (counted "
+    "in a warning); by default they are refused.")]
+AllowOutOfBounds = Annotated[bool, typer.Option(
+    "--allow-out-of-bounds", help="Keep numbers outside the card's public bounds (counted "
+    "in a warning); by default they are refused.")]
 
 
 @datasets_app.command("list")
@@ -218,6 +228,9 @@ def train(
     snps: Annotated[int | None, typer.Option(help="genomic: SNPs to keep.")] = None,
     data_param: Annotated[list[str] | None, typer.Option(
         "--data-param", help="KEY=VALUE parameter of the built-in data set.")] = None,
+    ignore_column: IgnoreColumn = None,
+    clip: Clip = False,
+    allow_out_of_bounds: AllowOutOfBounds = False,
     seed: Seed = 0,
 ) -> None:
     """Train a target model on the members split and save it (skops, or xgboost JSON)."""
@@ -225,7 +238,8 @@ def train(
     from .models.persist import save_model
 
     params = _dataset_params(dataset, seed, people, snps, data_param) if dataset else {}
-    loaded = _load_data(dataset, data, card, params)
+    loaded = _load_data(dataset, data, card, params, DataOptions.from_flags(
+        ignore_column, clip=clip, allow_out_of_bounds=allow_out_of_bounds))
     chosen = api._dataset(loaded, label)
     splits = split_dataset(chosen.frame, random_state=seed)
     fitted = make_model(model, chosen.card, random_state=seed).fit(splits.members)
@@ -240,14 +254,28 @@ def train(
 
 
 def _load_data(dataset: str | None, data: Path | None, card: Path | None,
-               params: dict[str, Any]) -> Any:
+               params: dict[str, Any], options: DataOptions) -> Dataset:
     if (dataset is None) == (data is None):
         raise TabinvError("give exactly one of --dataset NAME or --data FILE (with --card)")
     if dataset is not None:
+        if options != DataOptions():
+            raise TabinvError("--ignore-column, --clip and --allow-out-of-bounds apply to "
+                              "--data FILE; a built-in data set is already checked")
         return load_builtin(dataset, **params)
     if card is None:
         raise TabinvError("--data needs --card CARD.toml describing its columns")
-    return load_table(data, read_card(card))  # type: ignore[arg-type]
+    return _warn_cleaning(load_table(data, read_card(card), options))  # type: ignore[arg-type]
+
+
+def _warn_cleaning(loaded: Dataset) -> Dataset:
+    """Say on stderr what checking a data file changed or let through (out-of-bounds
+    values clipped or kept)."""
+    for step in loaded.cleaning:
+        err.print(f"warning: {loaded.name}: {step.description}", markup=False,
+                  highlight=False, soft_wrap=True)
+    return loaded
+
+
 
 
 @app.command()
@@ -273,6 +301,9 @@ def attack(
     top_k: TopK = 100,
     records: Annotated[Path | None, typer.Option(
         help="Write per-record inferred values and posteriors here (CSV).")] = None,
+    ignore_column: IgnoreColumn = None,
+    clip: Clip = False,
+    allow_out_of_bounds: AllowOutOfBounds = False,
     trust: Annotated[bool, typer.Option(help="Load types the model file flags as "
                                         "untrusted (only for files you trust).")] = False,
     allow_pickle: Annotated[bool, typer.Option(help="Allow pickle/joblib model files "
@@ -290,8 +321,13 @@ def attack(
     target = load_model(model, trust=trust, allow_pickle=allow_pickle)
     if label != target.label:
         raise TabinvError(f"--label {label!r} is not the model's label {target.label!r}")
-    frame = read_table(data)
-    reference_frame = read_table(reference) if reference is not None else None
+    options = DataOptions.from_flags(ignore_column, clip=clip,
+                                     allow_out_of_bounds=allow_out_of_bounds)
+    card = card_from_dict(target.card, origin=f"the card in {model}")
+    records_data = _warn_cleaning(load_records(data, card, options))
+    frame = records_data.frame
+    reference_frame = (_warn_cleaning(load_records(reference, card, options)).frame
+                       if reference is not None else None)
     chosen_priors: list[Any] | None = prior
     if priors is not None:
         chosen_priors = [TablePrior(read_table(priors), origin=str(priors))]
@@ -306,7 +342,8 @@ def attack(
     with working("attacking"):
         assessment, posterior = api.attack_records(
             target, frame, sensitive=sensitive, reference=reference_frame,
-            population=population, origin=str(data), **threat)
+            population=population, origin=str(data),
+            cleaning=records_data.cleaning_summary(), **threat)
     if records is not None:
         write_safe_csv(posterior.to_frame(), records)
     if assessment.results or as_json:
@@ -322,7 +359,10 @@ def attack(
 @friendly
 def assess(
     sensitive: Sensitive,
-    dataset: Annotated[str, typer.Option(help="Built-in data set name.")] = "iwpc",
+    dataset: Annotated[str | None, typer.Option(
+        help="Built-in data set name (default: iwpc, unless --data is given).")] = None,
+    data: Annotated[Path | None, typer.Option(help="CSV or Parquet file (with --card).")] = None,
+    card: Annotated[Path | None, typer.Option(help="Card (TOML) describing --data.")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Model family.")] = "linear",
     known: Known = None,
     label: Annotated[str | None, typer.Option(help="Use another column as label.")] = None,
@@ -340,6 +380,9 @@ def assess(
         "(`tabinv datasets show NAME` lists them).")] = None,
     as_json: AsJson = False,
     markdown: Annotated[bool, typer.Option(help="Print Markdown tables.")] = False,
+    ignore_column: IgnoreColumn = None,
+    clip: Clip = False,
+    allow_out_of_bounds: AllowOutOfBounds = False,
     report: Report = None,
     seed: Seed = 0,
     memory: Memory = "1GiB",
@@ -350,11 +393,13 @@ def assess(
                      rounding=rounding, label_only=label_only, positive=positive,
                      top_k=top_k, random_state=seed, memory=parse_bytes(memory),
                      shortcuts=shortcuts)
-    with working(f"assessing {model} on {dataset}"):
-        result = api.assess(dataset, model, sensitive=sensitive, label=label,
-                            dataset_params=_dataset_params(dataset, seed, people, snps,
-                                                           data_param),
-                            **threat)
+    if dataset is None and data is None:
+        dataset = "iwpc"
+    params = _dataset_params(dataset, seed, people, snps, data_param) if dataset else {}
+    loaded = _load_data(dataset, data, card, params, DataOptions.from_flags(
+        ignore_column, clip=clip, allow_out_of_bounds=allow_out_of_bounds))
+    with working(f"assessing {model} on {loaded.name}"):
+        result = api.assess(loaded, model, sensitive=sensitive, label=label, **threat)
     _render([result], as_json, markdown, report)
 
 

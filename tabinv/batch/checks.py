@@ -7,9 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import TabinvError, closest
+from ..text import shorten
 from .entry import FORMATS, ONNX_KEYS, PATH_KEYS, PICKLE_FORMATS, SUFFIX_FORMATS, Entry
 
 __all__ = ["check_entry", "format_for"]
+
+#: keys that apply to a data_file (a built-in data set has its own card and checks)
+FILE_KEYS = ("card", "ignore_columns", "clip", "allow_out_of_bounds")
 
 
 def format_for(path: Path) -> str | None:
@@ -91,17 +95,21 @@ def _check_data(values: dict[str, Any], where: str, problems: list[str]) -> tupl
         return None, False
     if file is not None and "card" not in values:
         problems.append(f"{where}, key 'card': data_file needs a card describing its columns")
-    for key in ("card",) if builtin is not None else ("data_params",):
+    for key in FILE_KEYS if builtin is not None else ("data_params",):
         if key in values:
             problems.append(f"{where}, key {key!r}: applies to "
-                            f"{'data_file' if key == 'card' else 'a built-in data set'} only")
+                            f"{'data_file' if key in FILE_KEYS else 'a built-in data set'} "
+                            "only")
+    if values.get("clip") and values.get("allow_out_of_bounds"):
+        problems.append(f"{where}, key 'clip': give clip or allow_out_of_bounds, not both")
     try:
         if builtin is not None:
             accepted = builtin_parameters(builtin)
             unknown = sorted(set(values.get("data_params", {})) - set(accepted))
             if unknown:
-                problems.append(f"{where}, key 'data_params': {builtin!r} has no parameter(s) "
-                                f"{unknown}; it takes {sorted(accepted) or 'none'}")
+                problems.append(f"{where}, key 'data_params': {shorten(builtin)} has no "
+                                f"parameter(s) {unknown}; it takes "
+                                f"{sorted(accepted) or 'none'}")
             # a data set with parameters may add columns to its card when loaded
             return builtin_card(builtin), not accepted
         card = values.get("card")
@@ -119,7 +127,7 @@ def _check_columns(values: dict[str, Any], card: Any, label: str,
                    problems: list[str]) -> None:
     names = card.column_names
     if label not in names:
-        problems.append(f"{where}, key 'label': {label!r} is not a column of the card"
+        problems.append(f"{where}, key 'label': {shorten(label)} is not a column of the card"
                         f"{closest(label, names)}")
         return
     flat = [name for group in sensitive for name in group]
@@ -131,10 +139,10 @@ def _check_columns(values: dict[str, Any], card: Any, label: str,
         for column in columns:
             if column not in names:
                 if strict:
-                    problems.append(f"{where}, key {key!r}: {column!r} is not a column of the "
-                                    f"card{closest(column, names)}")
+                    problems.append(f"{where}, key {key!r}: {shorten(column)} is not a "
+                                    f"column of the card{closest(column, names)}")
             elif key == "sensitive" and not card.column(column).is_categorical:
-                problems.append(f"{where}, key 'sensitive': {column!r} is numeric; attacks "
+                problems.append(f"{where}, key 'sensitive': {shorten(column)} is numeric; attacks "
                                 "infer categorical columns")
     for key, bad in (("sensitive", [c for c in flat if c == label]),
                      ("known", [c for c in known if c in flat or c == label]),
@@ -146,7 +154,7 @@ def _check_columns(values: dict[str, Any], card: Any, label: str,
     regression = not card.column(label).is_categorical
     if regression and values.get("access") in ("rounded", "label-only"):
         problems.append(f"{where}, key 'access': {values['access']!r} applies to "
-                        f"classifiers; the label {label!r} is numeric (a regression)")
+                        f"classifiers; the label {shorten(label)} is numeric (a regression)")
 
 
 def _check_attacks(values: dict[str, Any], where: str, problems: list[str]) -> None:
@@ -157,15 +165,15 @@ def _check_attacks(values: dict[str, Any], where: str, problems: list[str]) -> N
         if name == "all":
             continue
         if name not in ATTACKS:
-            problems.append(f"{where}, key 'attacks': unknown attack {name!r}"
+            problems.append(f"{where}, key 'attacks': unknown attack {shorten(name)}"
                             f"{closest(name, ATTACKS)}; attacks are: "
                             f"{', '.join(sorted(ATTACKS))}, all")
         elif ATTACKS[name].needs_white_box and access != "white-box":
-            problems.append(f"{where}, key 'attacks': {name!r} reads the model's structure; "
+            problems.append(f"{where}, key 'attacks': {shorten(name)} reads the model's structure; "
                             "it needs access = 'white-box'")
     for prior in values.get("priors", ()):
         kind, _, given = prior.partition(":")
         if kind not in ("marginal", "learned", "published", "conditional") or \
                 (kind == "conditional") != bool(given):
-            problems.append(f"{where}, key 'priors': {prior!r} is not marginal, learned, "
+            problems.append(f"{where}, key 'priors': {shorten(prior)} is not marginal, learned, "
                             "published or conditional:COL[,COL]")

@@ -62,6 +62,12 @@ def _render(result: BatchResult, as_json: bool) -> None:
         typer.echo(f"tracebacks: {_shown(result.out / 'batch.log')}")
 
 
+AllowPath = Annotated[list[Path] | None, typer.Option(
+    "--allow-path", help="A folder outside the inventory's own whose files the inventory "
+    "may name (repeatable); by default every model, data, card and prior file must be "
+    "inside the inventory's folder, symlinks resolved.")]
+
+
 def batch(
     inventory: Annotated[Path, typer.Argument(help="Inventory file (TOML).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (reused: "
@@ -73,10 +79,11 @@ def batch(
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address; default: "
                                                   "a LocalCluster on 127.0.0.1.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+    allow_path: AllowPath = None,
 ) -> None:
     """Assess every model of an inventory; rerun to resume. Exit 0 only if all succeeded."""
     with _errors():
-        parsed = read_inventory(inventory)
+        parsed = read_inventory(inventory, allow_paths=allow_path or ())
         chosen = make_executor(executor, jobs=jobs, scheduler=scheduler)
         with _progress_bar(len(parsed)) as show:
             result = run_batch(parsed, out, executor=chosen, progress=show)
@@ -102,10 +109,11 @@ def inventory_example(
 @inventory_app.command("check")
 def inventory_check(
     inventory: Annotated[Path, typer.Argument(help="Inventory file (TOML).")],
+    allow_path: AllowPath = None,
 ) -> None:
     """Validate an inventory and list every problem (nothing is run)."""
     with _errors():
-        parsed = read_inventory(inventory)
+        parsed = read_inventory(inventory, allow_paths=allow_path or ())
     typer.echo(f"{_shown(inventory)}: {len(parsed)} entries, no problems")
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..data.tables import DataOptions
 
 __all__ = ["ACCESS", "ENTRY_ONLY", "FORMATS", "ONNX_KEYS", "PATH_KEYS", "PICKLE_FORMATS",
            "SUFFIX_FORMATS", "Entry"]
@@ -62,6 +65,9 @@ class Entry:
     onnx_classes: tuple[Any, ...] | None = None
     onnx_output: str | None = None
     description: str = ""
+    ignore_columns: tuple[str, ...] = ()
+    clip: bool = False
+    allow_out_of_bounds: bool = False
 
     def files(self) -> dict[str, Path]:
         """The files this entry reads, by key."""
@@ -74,9 +80,16 @@ class Entry:
         values["sensitive"] = [list(group) for group in self.sensitive]
         for name in ("data_params", "positive"):
             values[name] = dict(values[name])
-        for name in ("known", "attacks", "priors", "onnx_classes"):
+        for name in ("known", "attacks", "priors", "onnx_classes", "ignore_columns"):
             values[name] = None if values[name] is None else list(values[name])
         return values
+
+    def data_options(self) -> DataOptions:
+        """How the entry's data_file is checked against its card."""
+        from ..data.tables import DataOptions
+
+        return DataOptions.from_flags(self.ignore_columns, clip=self.clip,
+                                      allow_out_of_bounds=self.allow_out_of_bounds)
 
     @property
     def data_name(self) -> str:

@@ -32,9 +32,17 @@ other feature), ``decimals`` (with ``access = "rounded"``), ``attacks``, ``prior
 (``marginal``, ``learned``, ``published``, ``conditional:COL[,COL]``), ``prior_table`` (a
 CSV of prior probabilities, used instead of ``priors``), ``label_source``, ``seed`` (of the
 member / non-member / reference split, as in ``tabinv train --seed``, and of the attacks),
-``n_boot``, ``positive`` (attribute -> positive value), ``top_k``, ``description``, and for
+``n_boot``, ``positive`` (attribute -> positive value), ``top_k``, ``description``, for
 ONNX models ``onnx_encoding`` (``onehot`` or ``ordinal``), ``onnx_classes`` (label values of
-the probability columns, default the label's whole domain) and ``onnx_output``.
+the probability columns, default the label's whole domain) and ``onnx_output``, and with
+``data_file``: ``ignore_columns`` (columns of the file that are not in the card), ``clip``
+or ``allow_out_of_bounds`` (numbers outside the card's bounds clipped or kept instead of
+refused).
+
+An inventory may come from anyone: the files it names (model, data_file, card,
+prior_table) are resolved relative to its folder and must stay inside that folder once
+symlinks are resolved, unless the user allows another folder (``allow_paths``, on the
+command line ``tabinv batch --allow-path DIR``).
 
 :func:`read_inventory` checks the whole file before any work starts and raises
 :class:`InventoryError` listing every problem, each with its entry and key.
@@ -44,12 +52,13 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..exceptions import TabinvError, closest
+from ..text import QUOTE_LIMIT, shorten
 from .checks import check_entry
 from .entry import ACCESS, ENTRY_ONLY, FORMATS, PATH_KEYS, Entry
 
@@ -82,8 +91,11 @@ class Inventory:
 
 
 # -- reading ---------------------------------------------------------------------------
-def read_inventory(path: str | Path) -> Inventory:
+def read_inventory(path: str | Path, *, allow_paths: Sequence[str | Path] = ()) -> Inventory:
     """Read and validate an inventory file; paths in it are relative to its directory.
+
+    Files it names must be inside that directory, or inside one of ``allow_paths``,
+    after resolving symlinks.
 
     Raises
     ------
@@ -91,6 +103,8 @@ def read_inventory(path: str | Path) -> Inventory:
         Listing every problem at once ("entry 'x', key 'y': ...").
     """
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise InventoryError(str(path), ["is not a regular file (a folder, a device or a pipe)"])
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -99,14 +113,20 @@ def read_inventory(path: str | Path) -> Inventory:
         raise InventoryError(str(path), [f"cannot be read ({error})"]) from None
     except tomllib.TOMLDecodeError as error:
         raise InventoryError(str(path), [f"is not valid TOML: {error}"]) from None
-    inventory = parse_inventory(raw, base=path.parent, origin=str(path))
+    inventory = parse_inventory(raw, base=path.parent, origin=str(path),
+                                allow_paths=allow_paths)
     return Inventory(path, inventory.entries)
 
 
-def parse_inventory(raw: Mapping[str, Any], *, base: Path, origin: str = "inventory"
-                    ) -> Inventory:
-    """Validate a parsed inventory mapping (see the module docstring)."""
+def parse_inventory(raw: Mapping[str, Any], *, base: Path, origin: str = "inventory",
+                    allow_paths: Sequence[str | Path] = ()) -> Inventory:
+    """Validate a parsed inventory mapping (see the module docstring).
+
+    ``base`` is the folder paths are relative to and must stay inside (symlinks resolved),
+    with the folders of ``allow_paths``.
+    """
     problems: list[str] = []
+    folders = _Folders(base, allow_paths)
     for key in raw:
         if key not in ("defaults", "entry"):
             problems.append(f"top level: unknown key {key!r}{closest(key, ['defaults', 'entry'])}"
@@ -123,12 +143,13 @@ def parse_inventory(raw: Mapping[str, Any], *, base: Path, origin: str = "invent
     if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
         problems.append("the inventory needs at least one [[entry]] table")
         items = []
-    default_values = _convert(defaults, "[defaults]", base, problems, entry_only=False)
+    default_values = _convert(defaults, "[defaults]", folders, problems, entry_only=False)
     entries, names = [], set()
     for number, item in enumerate(items, start=1):
-        where = f"entry {item.get('name')!r}" if isinstance(item.get("name"), str) \
+        where = f"entry {shorten(item['name'])}" if isinstance(item.get("name"), str) \
             else f"entry #{number}"
-        values = {**default_values, **_convert(item, where, base, problems, entry_only=True)}
+        values = {**default_values, **_convert(item, where, folders, problems,
+                                               entry_only=True)}
         problems += [f"{where}: key {key!r} is required" for key in ("name", "model")
                      if key not in item]
         if "name" in values and values["name"] in names:
@@ -148,23 +169,29 @@ class _Bad(Exception):
     """A value of the wrong kind; the message says what was expected."""
 
 
+def _quoted(value: Any) -> str:
+    """``repr`` of a value from the file, shortened when long."""
+    text = repr(value)
+    return text if len(text) <= QUOTE_LIMIT else shorten(value)
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _Bad(f"expected a non-empty string, got {value!r}")
+        raise _Bad(f"expected a non-empty string, got {_quoted(value)}")
     return value
 
 
 def _name(value: Any) -> str:
     if not isinstance(value, str) or not _NAME.fullmatch(value):
-        raise _Bad(f"{value!r} is not a valid entry name; use 1-100 letters, digits, '.', '_' "
-                   "or '-', starting with a letter or digit")
+        raise _Bad(f"{_quoted(value)} is not a valid entry name; use 1-100 letters, digits, "
+                   "'.', '_' or '-', starting with a letter or digit")
     return value
 
 
 def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         if value not in options:
-            raise _Bad(f"{value!r} is not one of {', '.join(options)}"
+            raise _Bad(f"{_quoted(value)} is not one of {', '.join(options)}"
                        f"{closest(str(value), options)}")
         return str(value)
     return check
@@ -172,46 +199,46 @@ def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
 
 def _boolean(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise _Bad(f"expected true or false, got {value!r}")
+        raise _Bad(f"expected true or false, got {_quoted(value)}")
     return value
 
 
 def _integer(low: int) -> Callable[[Any], int]:
     def check(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise _Bad(f"expected an integer >= {low}, got {value!r}")
+            raise _Bad(f"expected an integer >= {low}, got {_quoted(value)}")
         return value
     return check
 
 
 def _strings(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise _Bad(f"expected a list of strings, got {value!r}")
+        raise _Bad(f"expected a list of strings, got {_quoted(value)}")
     return tuple(value)
 
 
 def _sensitive(value: Any) -> tuple[tuple[str, ...], ...]:
     if not isinstance(value, list) or not value:
         raise _Bad(f"expected a list of columns (a nested list is inferred jointly), got "
-                   f"{value!r}")
+                   f"{_quoted(value)}")
     groups = [[v] if isinstance(v, str) else v for v in value]
     if not all(isinstance(g, list) and g and all(isinstance(c, str) for c in g)
                for g in groups):
-        raise _Bad(f"expected column names or lists of column names, got {value!r}")
+        raise _Bad(f"expected column names or lists of column names, got {_quoted(value)}")
     return tuple(tuple(g) for g in groups)
 
 
 def _table(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict) or not all(isinstance(v, (str, int, float, bool))
                                               for v in value.values()):
-        raise _Bad(f"expected a table of simple values, got {value!r}")
+        raise _Bad(f"expected a table of simple values, got {_quoted(value)}")
     return dict(value)
 
 
 def _values(value: Any) -> tuple[Any, ...]:
     if not isinstance(value, list) or len(value) < 2 or not all(
             isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
-        raise _Bad(f"expected a list of at least two label values, got {value!r}")
+        raise _Bad(f"expected a list of at least two label values, got {_quoted(value)}")
     return tuple(value)
 
 
@@ -224,12 +251,33 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "n_boot": _integer(1), "positive": _table, "top_k": _integer(1), "description": _text,
     "onnx_encoding": _choice(("onehot", "ordinal")), "onnx_classes": _values,
     "onnx_output": _text,
+    "ignore_columns": _strings, "clip": _boolean, "allow_out_of_bounds": _boolean,
 }
 
 
-def _convert(table: Mapping[str, Any], where: str, base: Path, problems: list[str], *,
+class _Folders:
+    """The inventory's folder and the folders the user allowed, symlinks resolved."""
+
+    def __init__(self, base: Path, allowed: Sequence[str | Path]) -> None:
+        self.base = base
+        self.roots = [Path(base).resolve(), *(Path(p).expanduser().resolve() for p in allowed)]
+
+    def resolve(self, value: str) -> Path:
+        """``value`` relative to the inventory, symlinks resolved; _Bad outside the roots."""
+        try:
+            resolved = (self.base / Path(value).expanduser()).resolve()
+        except (OSError, RuntimeError, ValueError) as error:  # a loop, a NUL byte ...
+            raise _Bad(f"{shorten(value)} cannot be resolved ({error})") from None
+        if not any(resolved.is_relative_to(root) for root in self.roots):
+            raise _Bad(f"{shorten(str(resolved), 200)} is outside the inventory's folder "
+                       f"{shorten(str(self.roots[0]), 200)} (symlinks resolved); files "
+                       "elsewhere need `--allow-path DIR` on the command line")
+        return resolved
+
+
+def _convert(table: Mapping[str, Any], where: str, folders: _Folders, problems: list[str], *,
              entry_only: bool) -> dict[str, Any]:
-    """Check each key's kind; resolve paths against ``base``. Bad keys are left out."""
+    """Check each key's kind; resolve paths inside ``folders``. Bad keys are left out."""
     values: dict[str, Any] = {}
     for key, value in table.items():
         if key not in KEYS:
@@ -238,12 +286,10 @@ def _convert(table: Mapping[str, Any], where: str, base: Path, problems: list[st
         if key in ENTRY_ONLY and not entry_only:
             continue  # reported by the caller
         try:
-            values[key] = KEYS[key](value)
+            checked = KEYS[key](value)
+            values[key] = folders.resolve(checked) if key in PATH_KEYS else checked
         except _Bad as bad:
             problems.append(f"{where}, key {key!r}: {bad}")
-            continue
-        if key in PATH_KEYS:
-            values[key] = (base / Path(values[key]).expanduser()).resolve()
     return values
 
 

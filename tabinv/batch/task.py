@@ -114,7 +114,8 @@ def _dataset(entry: Entry) -> Any:
         data = _builtin(entry.data, json.dumps(dict(entry.data_params), sort_keys=True))
     else:
         card = read_card(entry.card)  # type: ignore[arg-type]
-        return load_table(entry.data_file, card.with_label(entry.label))  # type: ignore
+        return load_table(entry.data_file, card.with_label(entry.label),  # type: ignore
+                          entry.data_options())
     if data.card.label == entry.label:
         return data
     return Dataset(data.name, data.card.with_label(entry.label), data.frame, data.cleaning,

@@ -9,10 +9,17 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ColumnError, DataError, closest
+from ..text import shorten
 from ..utils import as_text_column
 from .schema import Card, Column
 
-__all__ = ["CleaningStep", "Dataset", "validate_frame", "require_columns"]
+__all__ = ["OUT_OF_BOUNDS", "CleaningStep", "Dataset", "check_frame", "require_columns",
+           "validate_frame"]
+
+#: what to do with numbers outside a column's public bounds
+OUT_OF_BOUNDS = ("refuse", "clip", "allow")
+#: column names a missing-column message lists
+LISTED = 12
 
 
 @dataclass(frozen=True)
@@ -57,14 +64,17 @@ class Dataset:
 
 
 def require_columns(frame: pd.DataFrame, names: Iterable[str], origin: str) -> None:
-    """Raise :class:`ColumnError` for the first name missing from ``frame``."""
+    """Raise :class:`ColumnError` for the first name missing from ``frame``.
+
+    The message lists (shortened) the table's first column names, for the suggestion.
+    """
     present = [str(c) for c in frame.columns]
     for name in names:
         if name not in frame.columns:
             raise ColumnError(
-                f"{origin}: column {name!r} is missing{closest(name, present)}; "
-                f"the table has: {', '.join(present[:30])}"
-                + (" ..." if len(present) > 30 else "")
+                f"{origin}: column {shorten(name)} is missing{closest(name, present)}; "
+                f"the table has: {', '.join(shorten(c, 30) for c in present[:LISTED])}"
+                + (f" ... ({len(present)} columns)" if len(present) > LISTED else "")
             )
 
 
@@ -78,60 +88,125 @@ def _coerce_categorical(values: pd.Series, column: Column, origin: str) -> pd.Se
         bad = values[numeric.isna()]
         if len(bad):
             raise DataError(
-                f"{origin}: column {column.name!r} must hold one of {list(domain)}; "
-                f"{len(bad)} row(s) hold other values such as {bad.iloc[0]!r}"
+                f"{origin}: column {shorten(column.name)} must hold one of "
+                f"{_listed(domain)}; {len(bad)} row(s) hold other values such as "
+                f"{shorten(bad.iloc[0])}"
             )
         as_domain_type = numeric
     allowed = set(domain)
     unseen = sorted({str(v) for v in pd.unique(as_domain_type) if v not in allowed})
     if unseen:
         raise DataError(
-            f"{origin}: column {column.name!r} has value(s) {unseen[:5]} that are not in the "
-            f"card's domain {list(domain)}"
+            f"{origin}: column {shorten(column.name)} has {len(unseen)} value(s) that are "
+            f"not in the card's domain {_listed(domain)}: {_listed(unseen)}"
         )
     return as_domain_type
 
 
-def validate_frame(frame: pd.DataFrame, card: Card, columns: Sequence[str],
-                   origin: str) -> pd.DataFrame:
+def _coerce_numeric(values: pd.Series, column: Column, origin: str) -> pd.Series:
+    """Numbers as float; raises naming the column and counting non-numbers and infinities
+    (``inf``, ``-inf`` and numbers too large for a float, such as ``1e999``)."""
+    numeric = pd.to_numeric(values, errors="coerce")
+    bad = int(numeric.isna().sum())
+    if bad:
+        raise DataError(
+            f"{origin}: numeric column {shorten(column.name)} has {bad} value(s) that are "
+            f"not numbers, such as {shorten(values[numeric.isna()].iloc[0])}"
+        )
+    numbers = numeric.astype(float)
+    infinite = ~np.isfinite(numbers.to_numpy())
+    if infinite.any():
+        raise DataError(
+            f"{origin}: numeric column {shorten(column.name)} has {int(infinite.sum())} "
+            f"infinite value(s) (inf, -inf or a number too large for a float), such as "
+            f"{shorten(values[infinite].iloc[0])} in row {int(np.argmax(infinite)) + 1}"
+        )
+    return numbers
+
+
+def _bounded(values: pd.Series, column: Column, origin: str, out_of_bounds: str
+             ) -> tuple[pd.Series, CleaningStep | None]:
+    """Values checked against the column's public bounds: refused, clipped or kept."""
+    if column.bounds is None:
+        return values, None
+    low, high = column.bounds
+    outside = (values < low) | (values > high)
+    count = int(outside.sum())
+    if not count:
+        return values, None
+    where = (f"numeric column {shorten(column.name)} has {count} value(s) outside the "
+             f"card's bounds [{low:g}, {high:g}]")
+    if out_of_bounds == "clip":
+        return values.clip(low, high), CleaningStep(f"{where}: clipped to the bounds", 0,
+                                                    count)
+    if out_of_bounds == "allow":
+        return values, CleaningStep(f"{where}: kept (out-of-bounds values allowed)", 0)
+    raise DataError(
+        f"{origin}: {where}, such as {shorten(values[outside].iloc[0])}; clip them to the "
+        "bounds (--clip) or keep them (--allow-out-of-bounds) if the bounds are wrong"
+    )
+
+
+def _listed(values: Sequence[object], limit: int = 8) -> str:
+    """``[a, b, ...]`` with each value shortened and at most ``limit`` values."""
+    shown = ", ".join(shorten(v, 30) for v in list(values)[:limit])
+    more = f", ... ({len(values)} values)" if len(values) > limit else ""
+    return f"[{shown}{more}]"
+
+
+def check_frame(frame: pd.DataFrame, card: Card, columns: Sequence[str], origin: str, *,
+                out_of_bounds: str = "refuse"
+                ) -> tuple[pd.DataFrame, tuple[CleaningStep, ...]]:
     """Check and coerce ``columns`` of ``frame`` against ``card``.
 
     Every named column must exist, hold no missing values, and (categorical) take only
-    values from the card's domain or (numeric) parse as numbers. Returns a copy with
-    categorical columns mapped onto the domain's value types and numeric ones as float.
+    values from the card's domain or (numeric) parse as finite numbers inside the card's
+    public bounds. Returns a copy with categorical columns mapped onto the domain's value
+    types and numeric ones as float, and what was done to out-of-bounds values.
+
+    Parameters
+    ----------
+    out_of_bounds : {"refuse", "clip", "allow"}
+        Numbers outside a column's public bounds raise (default), are clipped to the
+        bounds, or are kept; a clip or a keep is returned as a cleaning step that counts
+        the values.
 
     Raises
     ------
     ColumnError
         A column is missing (the message suggests the closest name).
     DataError
-        Missing values, unparseable numbers, or values outside a categorical domain.
+        Missing values, unparseable or infinite numbers, numbers outside the bounds
+        (``refuse``), or values outside a categorical domain.
     """
+    if out_of_bounds not in OUT_OF_BOUNDS:
+        raise DataError(f"out_of_bounds {shorten(out_of_bounds)} is not one of "
+                        f"{', '.join(OUT_OF_BOUNDS)}")
     if len(frame) == 0:
         raise DataError(f"{origin}: the table has no rows")
     require_columns(frame, columns, origin)
     out = frame.copy()
+    steps = []
     for name in columns:
         column = card.column(name)
         values = out[name]
         missing = int(values.isna().sum())
         if missing:
             raise DataError(
-                f"{origin}: column {name!r} has {missing} missing value(s) in {len(values)} "
-                "rows; tabinv needs it complete (clean the file, or drop those rows and "
-                "report how many)"
+                f"{origin}: column {shorten(name)} has {missing} missing value(s) in "
+                f"{len(values)} rows; tabinv needs it complete (clean the file, or drop "
+                "those rows and report how many)"
             )
         if column.is_categorical:
             out[name] = _coerce_categorical(values, column, origin)
-        else:
-            numeric = pd.to_numeric(values, errors="coerce")
-            bad = int(numeric.isna().sum())
-            if bad:
-                raise DataError(
-                    f"{origin}: numeric column {name!r} has {bad} value(s) that are not "
-                    f"numbers, such as {values[numeric.isna()].iloc[0]!r}"
-                )
-            if not np.isfinite(numeric.to_numpy(dtype=float)).all():
-                raise DataError(f"{origin}: numeric column {name!r} holds infinite values")
-            out[name] = numeric.astype(float)
-    return out
+            continue
+        out[name], step = _bounded(_coerce_numeric(values, column, origin), column, origin,
+                                   out_of_bounds)
+        steps += [step] if step is not None else []
+    return out, tuple(steps)
+
+
+def validate_frame(frame: pd.DataFrame, card: Card, columns: Sequence[str],
+                   origin: str) -> pd.DataFrame:
+    """:func:`check_frame` refusing numbers outside the bounds; returns the checked copy."""
+    return check_frame(frame, card, columns, origin)[0]

@@ -7,17 +7,21 @@ that nothing sensitive is ever derived from the records themselves.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from ..exceptions import CardError, ColumnError, closest
+from ..text import shorten
 
 __all__ = ["Column", "Card", "read_card", "card_from_dict"]
 
 ColumnKind = Literal["categorical", "numeric"]
 TARGET_TRANSFORMS = ("identity", "sqrt")
+#: largest card file read (a card lists columns; 64 MiB holds millions of them)
+CARD_LIMIT = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,11 @@ class Card:
             if column.name == name:
                 return column
         raise ColumnError(
-            f"column {name!r} is not in the {self.name!r} card"
-            f"{closest(name, self.column_names)}; "
-            f"columns are: {', '.join(self.column_names)}"
+            f"column {shorten(name)} is not in the {shorten(self.name)} card"
+            f"{closest(name, self.column_names)}; columns are: "
+            f"{', '.join(shorten(c, 30) for c in self.column_names[:30])}"
+            + (f" ... ({len(self.column_names)} columns)" if len(self.column_names) > 30
+               else "")
         )
 
     @property
@@ -133,6 +139,12 @@ def read_card(path: str | Path) -> Card:
         If the file is missing, is not TOML, or describes an inconsistent schema.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise CardError(f"card file {str(path)!r} is not a regular file (a folder, a device "
+                        "or a pipe)")
+    if path.is_file() and path.stat().st_size > CARD_LIMIT:
+        raise CardError(f"card file {str(path)!r} is {path.stat().st_size} bytes; a card is "
+                        f"at most {CARD_LIMIT} bytes")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -144,41 +156,55 @@ def read_card(path: str | Path) -> Card:
 
 def _parse_column(name: str, spec: Any, origin: str) -> Column:
     if not isinstance(spec, dict):
-        raise CardError(f"{origin}: [columns.{name}] must be a table")
+        raise CardError(f"{origin}: [columns.{shorten(name)}] must be a table")
     kind = spec.get("kind")
     if kind not in ("categorical", "numeric"):
         raise CardError(
-            f"{origin}: column {name!r} has kind {kind!r}; expected 'categorical' or 'numeric'"
+            f"{origin}: column {shorten(name)} has kind {shorten(kind)}; expected "
+            "'categorical' or 'numeric'"
         )
     domain = spec.get("domain")
     bounds = spec.get("bounds")
     if kind == "categorical":
         if not isinstance(domain, list) or len(domain) < 2:
             raise CardError(
-                f"{origin}: categorical column {name!r} needs a 'domain' list of at least "
+                f"{origin}: categorical column {shorten(name)} needs a 'domain' list of at least "
                 "two values"
             )
+        if not all(isinstance(v, (str, int, float)) for v in domain):
+            raise CardError(f"{origin}: column {shorten(name)} has a domain value that is "
+                            "not a string or a number")
         if len(set(domain)) != len(domain):
-            raise CardError(f"{origin}: column {name!r} lists a value twice in its domain")
+            raise CardError(f"{origin}: column {shorten(name)} lists a value twice in its "
+                            "domain")
         domain = tuple(domain)
     if bounds is not None:
         if (not isinstance(bounds, list) or len(bounds) != 2
-                or not all(isinstance(b, (int, float)) for b in bounds)
+                or not all(isinstance(b, (int, float)) and not isinstance(b, bool)
+                           and math.isfinite(b) for b in bounds)
                 or bounds[0] >= bounds[1]):
             raise CardError(
-                f"{origin}: column {name!r} has bounds {bounds!r}; expected [low, high] "
-                "with low < high"
+                f"{origin}: column {shorten(name)} has bounds {shorten(bounds)}; expected "
+                "[low, high] with finite low < high"
             )
         bounds = (float(bounds[0]), float(bounds[1]))
     encoding = spec.get("encoding")
     if encoding not in (None, "ordinal"):
-        raise CardError(f"{origin}: column {name!r} has encoding {encoding!r}; the only "
-                        "encoding a card can force is 'ordinal'")
+        raise CardError(f"{origin}: column {shorten(name)} has encoding "
+                        f"{shorten(encoding)}; the only encoding a card can force is "
+                        "'ordinal'")
     if encoding is not None and kind != "categorical":
-        raise CardError(f"{origin}: column {name!r} is numeric; only categorical columns "
+        raise CardError(f"{origin}: column {shorten(name)} is numeric; only categorical columns "
                         "take an encoding")
     return Column(name=name, kind=kind, domain=domain, bounds=bounds,
                   description=str(spec.get("description", "")), encoding=encoding)
+
+
+def _names(value: Any, role: str, origin: str) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise CardError(f"{origin}: {role} must be a list of column names, not "
+                        f"{shorten(value)}")
+    return tuple(value)
 
 
 def card_from_dict(raw: dict[str, Any], origin: str = "card") -> Card:
@@ -192,30 +218,35 @@ def card_from_dict(raw: dict[str, Any], origin: str = "card") -> Card:
     columns = tuple(_parse_column(n, s, origin) for n, s in specs.items())
     names = [c.name for c in columns]
     label = raw["label"]
-    features = tuple(raw.get("features", [n for n in names if n != label]))
-    sensitive = tuple(raw.get("sensitive", ()))
+    if not isinstance(label, str):
+        raise CardError(f"{origin}: label must be a column name, not {shorten(label)}")
+    features = _names(raw.get("features", [n for n in names if n != label]), "features",
+                      origin)
+    sensitive = _names(raw.get("sensitive", []), "sensitive", origin)
     for role, values in (("label", [label]), ("features", features), ("sensitive", sensitive)):
         for value in values:
             if value not in names:
                 raise CardError(
-                    f"{origin}: {role} names column {value!r}, which is not under "
+                    f"{origin}: {role} names column {shorten(value)}, which is not under "
                     f"[columns]{closest(value, names)}"
                 )
     if label in features:
-        raise CardError(f"{origin}: the label {label!r} is also listed as a feature")
+        raise CardError(f"{origin}: the label {shorten(label)} is also listed as a feature")
     label_column = columns[names.index(label)]
     task = "classification" if label_column.is_categorical else "regression"
     transform = raw.get("target_transform", "identity")
     if transform not in TARGET_TRANSFORMS:
         raise CardError(
-            f"{origin}: target_transform {transform!r} is not one of {TARGET_TRANSFORMS}"
+            f"{origin}: target_transform {shorten(transform)} is not one of "
+            f"{TARGET_TRANSFORMS}"
         )
     if transform != "identity" and task != "regression":
         raise CardError(f"{origin}: target_transform needs a numeric label")
     for name in sensitive:
         if not columns[names.index(name)].is_categorical:
             raise CardError(
-                f"{origin}: sensitive column {name!r} must be categorical (give it a domain)"
+                f"{origin}: sensitive column {shorten(name)} must be categorical (give it a "
+                "domain)"
             )
     known_keys = {"name", "title", "label", "columns", "features", "sensitive",
                   "target_transform", "source", "citation", "licence", "description",

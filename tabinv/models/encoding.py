@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..data.dataset import require_columns
 from ..exceptions import DataError
+from ..text import shorten
 from ..utils import as_text
 
 __all__ = ["TabularEncoder", "encode_codes"]
@@ -51,14 +52,25 @@ def encode_codes(values: pd.Series | np.ndarray | Sequence[Any], domain: Sequenc
     codes = np.append(matched, -1)[local]  # local -1 (missing) -> the appended -1
     missing = int((local < 0).sum())
     if missing:
-        raise DataError(f"column {name!r} has {missing} missing value(s)")
+        raise DataError(f"column {shorten(name)} has {missing} missing value(s)")
     if (matched < 0).any():
         unseen = sorted({str(v) for v in distinct[matched < 0]})
+        shown = ", ".join(shorten(v, 30) for v in unseen[:5])
         raise DataError(
-            f"column {name!r} has value(s) {unseen[:5]} that are not in its domain "
-            f"{list(domain)}"
+            f"column {shorten(name)} has {len(unseen)} value(s) that are not in its domain "
+            f"[{', '.join(shorten(v, 30) for v in list(domain)[:8])}"
+            f"{', ...' if len(domain) > 8 else ''}]: {shown}"
         )
     return codes.astype(np.int64)
+
+
+def _not_finite(values: np.ndarray, feature: str) -> None:
+    """Raise naming the column and counting missing / non-numeric and infinite values."""
+    missing, infinite = int(np.isnan(values).sum()), int(np.isinf(values).sum())
+    raise DataError(f"numeric column {shorten(feature)} has "
+                    + " and ".join(text for count, text in (
+                        (missing, f"{missing} missing or non-numeric value(s)"),
+                        (infinite, f"{infinite} infinite value(s)")) if count))
 
 
 def _is_numeric_domain(domain: Sequence[Any]) -> bool:
@@ -200,11 +212,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                     flat[rows + start + codes] = 1.0
             else:
                 values = pd.to_numeric(X[feature], errors="coerce").to_numpy(dtype=float)
-                if np.isnan(values).any():
-                    raise DataError(
-                        f"numeric column {feature!r} has {int(np.isnan(values).sum())} "
-                        "missing or non-numeric value(s)"
-                    )
+                if not np.isfinite(values).all():
+                    _not_finite(values, feature)
                 out[:, start] = self.scale(feature, values)
         return out
 

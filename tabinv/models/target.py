@@ -19,7 +19,8 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from ..data.schema import Card
-from ..exceptions import DataError, ModelError
+from ..exceptions import DataError, ModelError, TabinvError
+from ..text import shorten
 from .encoding import TabularEncoder, encode_codes
 
 __all__ = ["TargetModel", "forward_transform", "inverse_transform"]
@@ -130,7 +131,19 @@ class TargetModel(BaseEstimator):
         self.encoder_ = self._make_encoder()
         encoded = self.encoder_.transform(frame)
         target = self.fitted_target(frame)
-        self.estimator_, classes_present = self._fit_estimator(encoded, target)
+        classes = np.unique(target) if self.task == "classification" else None
+        if classes is not None and len(classes) < 2:
+            held = ", ".join(shorten(self.domain(self.label)[int(i)]) for i in classes)
+            raise DataError(f"cannot fit the {self.family} model on {len(frame)} rows: the "
+                            f"label column {shorten(self.label)} holds {len(classes)} "
+                            f"class ({held or 'no rows'}); a classifier needs at least two")
+        try:
+            self.estimator_, classes_present = self._fit_estimator(encoded, target)
+        except ValueError as error:
+            reason = _degenerate_data(error, self, frame)
+            if reason is None:
+                raise
+            raise reason from None
         if self.task == "classification":
             self.classes_present_ = classes_present
         self.n_train_ = len(frame)
@@ -247,6 +260,26 @@ class TargetModel(BaseEstimator):
                 f"{origin} does not match the model: the model was trained on "
                 f"{list(self.features)} but the data lacks {missing}"
             )
+
+
+#: what scikit-learn, SciPy and XGBoost say when numbers overflowed while fitting
+OVERFLOW = ("infinity", "infs or NaNs", "`inf` or a value too large")
+
+
+def _degenerate_data(error: ValueError, model: TargetModel, frame: pd.DataFrame
+                     ) -> DataError | None:
+    """A DataError naming the column when an estimator's ``fit`` failed because the
+    numbers are too large to compute with; None for anything else (a bug to show)."""
+    if isinstance(error, TabinvError) or not any(p in str(error) for p in OVERFLOW):
+        return None
+    numbers = frame[[c for c in (*model.features, model.label) if c in frame.columns
+                     and pd.api.types.is_numeric_dtype(frame[c])]].abs()
+    if numbers.empty:
+        return None
+    column = str(numbers.max().idxmax())
+    return DataError(f"cannot fit the {model.family} model on {len(frame)} rows: the numbers "
+                     f"are too large to compute with (column {shorten(column)} reaches "
+                     f"{numbers[column].max():.3g}); give the column public bounds in the card")
 
 
 def _computes_in_float32(estimator: Any) -> bool:

@@ -81,7 +81,7 @@ def test_every_problem_is_reported_at_once(models: Path, tmp_path: Path) -> None
         {"model": str(models / "linear.skops")},
     ], defaults={**FAST, "allow_pickle": True, "acces": "x", "n_boot": 0})
     with pytest.raises(InventoryError) as raised:
-        read_inventory(path)
+        read_inventory(path, allow_paths=[models])  # the models sit outside tmp_path
     problems = raised.value.problems
     expected = [
         "[defaults], key 'allow_pickle': must be set in each entry",
@@ -153,14 +153,15 @@ def app() -> typer.Typer:
 def test_check_command_lists_problems(models: Path, tmp_path: Path) -> None:
     good = write_inventory(tmp_path / "good.toml", [{"name": "a",
                                                      "model": str(models / "linear.skops")}])
-    result = CliRunner().invoke(app(), ["inventory", "check", str(good)])
+    allow = ["--allow-path", str(models)]  # the models sit outside the inventory's folder
+    result = CliRunner().invoke(app(), ["inventory", "check", str(good), *allow])
     assert result.exit_code == 0 and "1 entries, no problems" in result.output
     bad = write_inventory(tmp_path / "bad.toml", [
         {"name": "a", "model": str(models / "linear.skops"), "access": "everything"},
         {"name": "b", "model": str(models / "nowhere.skops")}])
     for command in (["inventory", "check", str(bad)], ["batch", str(bad), "--out",
                                                        str(tmp_path / "out")]):
-        result = CliRunner().invoke(app(), command)
+        result = CliRunner().invoke(app(), [*command, *allow])
         assert result.exit_code == 2, result.output
         assert "2 problems" in result.output and "entry 'a', key 'access'" in result.output
         assert "entry 'b', key 'model'" in result.output and "Traceback" not in result.output
@@ -177,7 +178,8 @@ def test_white_box_attacks_need_white_box_access(models: Path, tmp_path: Path) -
              "attacks": ["map", white[0]]}
     with pytest.raises(InventoryError, match=f"key 'attacks': '{white[0]}' reads the model's "
                                              "structure; it needs access = 'white-box'"):
-        read_inventory(write_inventory(tmp_path / "a.toml", [entry]))
+        read_inventory(write_inventory(tmp_path / "a.toml", [entry]), allow_paths=[models])
     granted = read_inventory(write_inventory(tmp_path / "b.toml", [{**entry,
-                                                                    "access": "white-box"}]))
+                                                                    "access": "white-box"}]),
+                             allow_paths=[models])
     assert granted.entries[0].attacks == ("map", white[0])

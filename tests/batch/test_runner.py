@@ -139,8 +139,9 @@ def test_resume_reuses_redoes_and_distrusts(first_run: Any, inventory: Path,
     tables = entry_tables(inventory.parent,
                           json.loads((inventory.parent / "onnx.json").read_text()))
     tables[2]["n_boot"] = 12
-    changed = write_inventory(tmp_path / "elsewhere.toml", tables)
-    third = run_batch(read_inventory(changed), out, executor=SerialExecutor())
+    changed = write_inventory(tmp_path / "elsewhere.toml", tables)  # names files elsewhere
+    third = run_batch(read_inventory(changed, allow_paths=[inventory.parent]), out,
+                      executor=SerialExecutor())
     assert (third.succeeded, third.reused) == (3, 0), third.summary[["entry", "key"]]
     assert not list(out.glob("entries/*/.*.tmp"))
     unchanged = "entry != 'tree-onnx'"
