@@ -243,7 +243,12 @@ class _locked:
             self.handle.close()
             raise TabinvError(f"another tabinv batch is writing to {self.folder.root}"
                               ) from None
-        self.folder.clear_scratch()
+        try:
+            self.folder.clear_scratch()
+        except OSError as error:
+            self.handle.close()
+            raise TabinvError(f"cannot clear {self.folder.scratch}: {error.strerror}"
+                              ) from None
 
     def __exit__(self, *exc: object) -> None:
         self.handle.close()

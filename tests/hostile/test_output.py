@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -296,8 +297,12 @@ def test_item9_fifo_or_folder_instead_of_a_file_is_refused(inventory: Path,
     summary.csv is refused by name instead of hanging or crashing."""
     (out / "entries/linear/result.json").unlink()
     os.mkfifo(out / "entries/linear/result.json")
-    with pytest.raises(TabinvError, match="result.json' is not a regular file"):
-        rerun(inventory, out)
+    signal.alarm(120)  # a guard: reading the FIFO would block this test for ever
+    try:
+        with pytest.raises(TabinvError, match="result.json' is not a regular file"):
+            rerun(inventory, out)
+    finally:
+        signal.alarm(0)
     (out / "entries/linear/result.json").unlink()
     (out / "summary.csv").unlink()
     (out / "summary.csv").mkdir()
