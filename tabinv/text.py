@@ -23,16 +23,16 @@ import csv
 import html
 import re
 from typing import TYPE_CHECKING, Any
+from pathlib import Path
 from urllib.parse import quote
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     import pandas as pd
 
 __all__ = ["CODE_END", "CODE_START", "LINE_LIMIT", "QUOTE_LIMIT", "cap", "code",
            "csv_cell", "csv_safe_frame", "html_text", "link_target", "markdown_text",
-           "printable", "shorten", "spans", "terminal_text", "without_marks", "write_safe_csv"]
+           "printable", "safe_csv_text", "shorten", "spans", "terminal_text", "without_marks",
+           "write_safe_csv"]
 
 QUOTE_LIMIT = 60
 #: longest error line the command line prints
@@ -266,4 +266,9 @@ def write_safe_csv(frame: pd.DataFrame, target: str | Path) -> None:
     """Write ``frame`` as CSV for a spreadsheet: cells through :func:`csv_safe_frame`, and
     every text cell quoted (OWASP's advice; it also keeps a lone carriage return inside its
     cell, which the csv module leaves unquoted otherwise). Numbers stay unquoted."""
-    csv_safe_frame(frame).to_csv(target, index=False, quoting=csv.QUOTE_NONNUMERIC)
+    Path(target).write_text(safe_csv_text(frame), encoding="utf-8")
+
+
+def safe_csv_text(frame: pd.DataFrame) -> str:
+    """The text :func:`write_safe_csv` writes, for writers that place files themselves."""
+    return csv_safe_frame(frame).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC)

@@ -54,17 +54,22 @@ def as_text_column(values: pd.Series, missing: str = "<missing>") -> np.ndarray:
     return text[codes]
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
-    """Write ``data`` beside ``path`` under a temporary name, flush it to disk and rename
-    it into place: readers see the old file or the whole new one, never half of it.
+def write_atomic(path: str | os.PathLike[str], data: bytes | str, *,
+                 scratch: str | os.PathLike[str] | None = None) -> Path:
+    """Write ``data`` under a temporary name, flush it to disk and rename it to ``path``:
+    readers see the old file or the whole new one, never half of it.
 
-    The temporary file is ``.NAME.*.tmp`` in the same folder and is removed on failure.
-    The result is readable by everyone (mode 0644), as reports and results are meant to be.
+    The temporary file is ``.NAME.*.tmp`` beside ``path``, or ``NAME.*.tmp`` in
+    ``scratch`` (a folder on the same file system, so the rename stays atomic); it is
+    removed on failure. The rename replaces a symbolic link at ``path`` itself: nothing is
+    written through it. The result is readable by everyone (mode 0644), as reports and
+    results are meant to be.
     """
     path = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".tmp")
+    folder, prefix = (path.parent, f".{path.name}.") if scratch is None else \
+        (Path(scratch), f"{path.name}.")
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(payload)

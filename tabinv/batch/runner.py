@@ -7,19 +7,27 @@ Layout of the output directory::
     DIR/batch.log                           full tracebacks of failed entries
     DIR/entries/NAME/report.json|.md|.html  the entry's reports
     DIR/entries/NAME/result.json            the entry's record: key, status, rows, hashes
+    DIR/.tabinv-scratch/                    temporary files (cleared by the next run)
 
-Every file is written under a temporary name and renamed into place, and an entry's
-record is written after its reports. The record holds the entry's **key** (SHA-256 over
-the entry's settings, the bytes of every file it reads, or a built-in data set's name
-and parameters, and tabinv's version) and the SHA-256 of each report. A rerun reuses a
-record only if it parses, its key matches the entry as it is now, its status is ``ok``
-and every report still has its hash; anything else (a changed model, a failed entry, a
-run killed halfway) is done again. Only this process writes under DIR: workers return
-their rows and reports as bytes, so a remote Dask worker needs no access to DIR.
+Every file is written under a temporary name in the scratch folder and renamed into
+place, and an entry's record is written after its reports. The record holds the entry's
+**key** (SHA-256 over the entry's settings, the bytes of every file it reads, or a
+built-in data set's name and parameters, and tabinv's version), the SHA-256 of each
+report, its rows, and a ``digest``: the SHA-256 of all of that. A rerun reuses a record
+only if its bytes are exactly what a run writes for its content, its digest matches, its
+key matches the entry as it is now, its status is ``ok`` and every report still has its
+hash; anything else (a changed model, a failed entry, an edited or truncated file, a run
+killed halfway) is done again. Every entry of the inventory has at least one summary
+row: a failed entry shows its status and error. The digests detect edits and corruption;
+they are not a signature (whoever can write DIR can also recompute them). Links and
+other surprises planted in DIR are refused before a run starts (:mod:`.outdir`). Only
+this process writes under DIR: workers return their rows and reports as bytes (rendered in
+memory), so a remote Dask worker needs no access to DIR and writes no temporary file.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -32,10 +40,10 @@ import pandas as pd
 
 from .. import __version__
 from ..exceptions import TabinvError
-from ..utils import write_atomic
 from .entry import Entry
 from .executors import Executor, LocalExecutor, TaskFailure
 from .inventory import Inventory
+from .outdir import RESULT_FILE, OutputFolder
 from .summary import _strict, write_summary
 from .task import (
     REPORTS,
@@ -51,56 +59,71 @@ from .task import (
 __all__ = ["ROW_COLUMNS", "BatchProgress", "BatchResult", "EntryOutcome", "assess_entry",
            "entry_key", "run_batch"]
 
-RESULT_FILE = "result.json"
-
-
 # -- records on disk -------------------------------------------------------------------
-def _entry_directory(out: Path, name: str) -> Path:
-    return out / "entries" / name
+def read_record(out: Path | OutputFolder, name: str, key: str) -> dict[str, Any] | None:
+    """The entry's record if it is exactly as a run wrote it, ``ok`` and made for ``key``.
 
-
-def read_record(out: Path, name: str, key: str) -> dict[str, Any] | None:
-    """The entry's record if it is complete, ``ok`` and made for ``key``; else None."""
-    directory = _entry_directory(out, name)
+    Reused only when its bytes are what :func:`write_outcome` writes for its content, its
+    ``digest`` matches that content (rows included), it has a row for this entry and key,
+    and every report still has the hash it lists; anything else returns None (redo it).
+    """
+    folder = out if isinstance(out, OutputFolder) else OutputFolder(out)
+    directory = folder.entry(name)
     try:
-        record = json.loads((directory / RESULT_FILE).read_bytes())
+        data = folder.read(directory / RESULT_FILE)
+        record = json.loads(data)
         if not (isinstance(record, dict) and record.get("format") == RESULT_FORMAT
                 and record.get("entry") == name and record.get("key") == key
-                and record.get("status") == "ok" and isinstance(record.get("rows"), list)
-                and isinstance(record.get("files"), dict)):
+                and record.get("status") == "ok" and _serialise(record) == data
+                and record.get("digest") == _content_digest(record)
+                and _rows_belong(record.get("rows"), name, key)
+                and isinstance(record.get("files"), dict)
+                and sorted(record["files"]) == sorted(REPORTS)):
             return None
         for report, digest in record["files"].items():
-            if report not in REPORTS or _digest((directory / report).read_bytes()) != digest:
+            if _digest(folder.read(directory / report)) != digest:
                 return None
     except (OSError, ValueError):
         return None
     return record
 
 
-def write_outcome(out: Path, outcome: EntryOutcome, rows: list[dict[str, Any]]
-                  ) -> dict[str, Any]:
+def write_outcome(out: Path | OutputFolder, outcome: EntryOutcome,
+                  rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Reports first, then the record that vouches for them; returns the record."""
-    directory = _entry_directory(out, outcome.name)
-    directory.mkdir(parents=True, exist_ok=True)
+    folder = out if isinstance(out, OutputFolder) else OutputFolder(out)
+    directory = folder.entry(outcome.name)
     for name, data in outcome.files.items():
-        write_atomic(directory / name, data)
+        folder.write(directory / name, data)
     record = {"format": RESULT_FORMAT, "entry": outcome.name, "key": outcome.key,
               "status": outcome.status, "error": outcome.error, "tabinv": __version__,
               "seconds": round(outcome.seconds, 3), "rows": [_strict(r) for r in rows],
               "files": {name: _digest(data) for name, data in outcome.files.items()}}
-    write_atomic(directory / RESULT_FILE, json.dumps(record, indent=1, allow_nan=False
-                                                     ).encode("utf-8"))
+    record["digest"] = _content_digest(record)
+    folder.write(directory / RESULT_FILE, _serialise(record))
     if outcome.status != "ok":  # reports of an earlier success no longer apply
         for name in REPORTS:
-            (directory / name).unlink(missing_ok=True)
+            folder.remove(directory / name)
     return record
 
 
-def _remove_temporaries(out: Path) -> None:
-    """Temporary files a killed run left behind (never trusted, just tidied)."""
-    for pattern in (".*.tmp", "entries/*/.*.tmp"):
-        for path in out.glob(pattern):
-            path.unlink(missing_ok=True)
+def _serialise(record: dict[str, Any]) -> bytes:
+    """A record's bytes on disk (deterministic: a reread record gives the same bytes)."""
+    return json.dumps(record, indent=1, allow_nan=False).encode("utf-8")
+
+
+def _content_digest(record: dict[str, Any]) -> str:
+    """SHA-256 over everything in a record but its ``digest``, in canonical JSON."""
+    content = {k: v for k, v in record.items() if k != "digest"}
+    return _digest(json.dumps(content, sort_keys=True, separators=(",", ":"),
+                              allow_nan=False).encode("utf-8"))
+
+
+def _rows_belong(rows: Any, name: str, key: str) -> bool:
+    """At least one row, each an object naming this entry, its key and status ok."""
+    return isinstance(rows, list) and bool(rows) and all(
+        isinstance(r, dict) and r.get("entry") == name and r.get("key") == key
+        and r.get("status") == "ok" for r in rows)
 
 
 # -- the run ---------------------------------------------------------------------------
@@ -169,28 +192,28 @@ def run_batch(inventory: Inventory, out: str | os.PathLike[str], *,
     Raises
     ------
     TabinvError
-        ``out`` cannot be created, or another batch is writing to it.
+        ``out`` cannot be created, holds a link or a wrong kind of file at a path the run
+        uses (see :mod:`~tabinv.batch.outdir`), or another batch is writing to it.
     """
-    out = Path(out)
+    folder = OutputFolder(out)
     executor = executor or LocalExecutor(1)
     started = time.perf_counter()
-    with _locked(out):
-        _remove_temporaries(out)
-        records, pending = _reusable(inventory, out)
+    with _locked(folder, [entry.name for entry in inventory.entries]):
+        records, pending = _reusable(inventory, folder)
         state = BatchProgress(len(inventory), succeeded=len(records), reused=len(records))
         _report(progress, state)
         for index, outcome in executor.run(assess_entry, [e for e, _ in pending]):
             entry, key = pending[index]
             outcome = _as_outcome(outcome, entry, key)
-            records[entry.name] = _record(out, entry, outcome)
-            failed = outcome.status != "ok"
+            records[entry.name] = _record(folder, entry, outcome)
+            failed = records[entry.name]["status"] != "ok"
             state = BatchProgress(state.total, state.succeeded + (not failed),
                                   state.failed + failed, state.reused, entry.name)
             _report(progress, state)
-        summary = write_summary(out, inventory, records)
+        summary = write_summary(folder.root, inventory, records, scratch=folder.scratch)
     failures = tuple((e.name, records[e.name]["error"]) for e in inventory.entries
                      if records[e.name]["status"] != "ok")
-    return BatchResult(out, len(inventory), state.succeeded, state.failed, state.reused,
+    return BatchResult(folder.root, len(inventory), state.succeeded, state.failed, state.reused,
                        time.perf_counter() - started, executor.describe(), summary, failures)
 
 
@@ -200,32 +223,38 @@ def _report(progress: Callable[[BatchProgress], None] | None, state: BatchProgre
 
 
 class _locked:
-    """Create ``out`` and hold an exclusive lock on it (released even by SIGKILL)."""
+    """Create and check ``DIR``, hold an exclusive lock on it (released even by SIGKILL)
+    and, once it is held, clear the temporaries a killed run left in its scratch folder."""
 
-    def __init__(self, out: Path) -> None:
-        self.out = out
+    def __init__(self, folder: OutputFolder, names: list[str]) -> None:
+        self.folder, self.names = folder, names
 
     def __enter__(self) -> None:
-        try:
-            (self.out / "entries").mkdir(parents=True, exist_ok=True)
-            self.handle = (self.out / ".lock").open("w")
-        except OSError as error:
-            raise TabinvError(f"cannot write to {self.out}: {error.strerror}") from None
+        self.folder.create()
+        self.folder.check(self.names)
+        self.handle = self.folder.open_lock()
         try:
             import fcntl
-        except ImportError:  # pragma: no cover - not POSIX
-            return
-        try:
+
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # pragma: no cover - not POSIX
+            pass
         except OSError:
             self.handle.close()
-            raise TabinvError(f"another tabinv batch is writing to {self.out}") from None
+            raise TabinvError(f"another tabinv batch is writing to {self.folder.root}"
+                              ) from None
+        try:
+            self.folder.clear_scratch()
+        except OSError as error:
+            self.handle.close()
+            raise TabinvError(f"cannot clear {self.folder.scratch}: {error.strerror}"
+                              ) from None
 
     def __exit__(self, *exc: object) -> None:
         self.handle.close()
 
 
-def _reusable(inventory: Inventory, out: Path
+def _reusable(inventory: Inventory, folder: OutputFolder
               ) -> tuple[dict[str, dict[str, Any]], list[tuple[Entry, str]]]:
     """Valid records of unchanged entries, and the (entry, key) pairs still to run."""
     records: dict[str, dict[str, Any]] = {}
@@ -235,7 +264,7 @@ def _reusable(inventory: Inventory, out: Path
             key = entry_key(entry)
         except TabinvError:
             key = ""  # the task reports the unreadable file
-        record = read_record(out, entry.name, key) if key else None
+        record = read_record(folder, entry.name, key) if key else None
         if record is None:
             pending.append((entry, key))
         else:
@@ -250,13 +279,15 @@ def _as_outcome(outcome: Any, entry: Entry, key: str) -> EntryOutcome:
     return EntryOutcome(entry.name, key, "failed", error=message)
 
 
-def _record(out: Path, entry: Entry, outcome: EntryOutcome) -> dict[str, Any]:
+def _record(folder: OutputFolder, entry: Entry, outcome: EntryOutcome) -> dict[str, Any]:
+    if outcome.status == "ok" and not outcome.rows:  # never an entry without a summary row
+        outcome = dataclasses.replace(outcome, status="failed", files={},
+                                      error="the assessment produced no result rows")
     rows = [dict(row) for row in outcome.rows] if outcome.status == "ok" else \
         failure_rows(entry, outcome.key, outcome.error)
     if outcome.status != "ok":
-        with (out / "batch.log").open("a", encoding="utf-8") as log:
-            log.write(f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] entry {entry.name} failed: "
-                      f"{outcome.error}\n{outcome.log or '(no traceback)'}\n")
-    return write_outcome(out, outcome, rows)
+        folder.log(f"entry {entry.name} failed: {outcome.error}\n"
+                   f"{outcome.log or '(no traceback)'}\n")
+    return write_outcome(folder, outcome, rows)
 
 

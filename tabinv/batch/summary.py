@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from .. import __version__
-from ..text import html_text, link_target, write_safe_csv
+from ..text import html_text, link_target, safe_csv_text
 from ..utils import write_atomic
 from .inventory import Inventory
 from .task import ROW_COLUMNS
@@ -29,25 +27,20 @@ def _strict(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in plain.items()}
 
 
-def write_summary(out: Path, inventory: Inventory, records: Mapping[str, Mapping[str, Any]]
-                  ) -> pd.DataFrame:
-    """DIR/summary.parquet, DIR/summary.csv and DIR/index.html, each written atomically."""
+def write_summary(out: Path, inventory: Inventory, records: Mapping[str, Mapping[str, Any]],
+                  scratch: Path | None = None) -> pd.DataFrame:
+    """DIR/summary.parquet, DIR/summary.csv and DIR/index.html, each written atomically
+    (their temporary files in ``scratch`` when given)."""
     rows = [row for entry in inventory.entries for row in records[entry.name]["rows"]]
     frame = pd.DataFrame(rows, columns=list(ROW_COLUMNS))
     for column in _NUMBERS:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     frame["n"] = pd.to_numeric(frame["n"], errors="coerce").astype("Int64")
-    for name, writer in (("summary.parquet", lambda p: frame.to_parquet(p, index=False)),
-                         ("summary.csv", lambda p: write_safe_csv(frame, p))):
-        handle, temporary = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
-        os.close(handle)
-        try:
-            writer(temporary)
-            os.replace(temporary, out / name)
-        finally:
-            Path(temporary).unlink(missing_ok=True)
+    write_atomic(out / "summary.parquet", frame.to_parquet(index=False), scratch=scratch)
+    write_atomic(out / "summary.csv", safe_csv_text(frame), scratch=scratch)
     descriptions = {e.name: e.description for e in inventory.entries}
-    write_atomic(out / "index.html", index_html(frame, descriptions).encode("utf-8"))
+    write_atomic(out / "index.html", index_html(frame, descriptions).encode("utf-8"),
+                 scratch=scratch)
     return frame
 
 

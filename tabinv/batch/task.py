@@ -7,7 +7,6 @@ import hashlib
 import html
 import json
 import math
-import tempfile
 import time
 import traceback
 from collections.abc import Mapping, Sequence
@@ -24,7 +23,7 @@ from .entry import Entry
 __all__ = ["POPULATIONS", "REPORTS", "RESULT_FORMAT", "ROW_COLUMNS", "EntryOutcome",
            "assess_entry", "entry_key", "failure_rows", "one_line"]
 
-RESULT_FORMAT = 1
+RESULT_FORMAT = 2  # 2: records carry a digest of their own content
 REPORTS = ("report.json", "report.md", "report.html")
 
 POPULATIONS = ("members", "non-members")
@@ -188,20 +187,20 @@ def _assess(entry: Entry) -> tuple[list[Any], Any]:
 
 
 def _render(assessments: Sequence[Any], entry: Entry) -> dict[str, bytes]:
-    from ..report.files import write_report
+    """The entry's reports as bytes, rendered in memory (a worker writes no file)."""
+    from ..report.files import report_text
     from ..report.markdown import markdown_report
 
     command = f"tabinv batch (entry {entry.name})"
     files: dict[str, bytes] = {}
-    with tempfile.TemporaryDirectory(prefix="tabinv-entry-") as scratch:
-        for name in REPORTS:
-            try:
-                files[name] = write_report(assessments, Path(scratch) / name,
-                                           command=command).read_bytes()
-            except TabinvError:  # a report writer without HTML: the Markdown, escaped
-                text = html.escape(markdown_report(assessments, command))
-                files[name] = (f"<!doctype html><meta charset='utf-8'><title>{entry.name}"
-                               f"</title><pre>{text}</pre>\n").encode()
+    for name in REPORTS:
+        try:
+            files[name] = report_text(assessments, Path(name).suffix,
+                                      command=command).encode("utf-8")
+        except TabinvError:  # a report writer without HTML: the Markdown, escaped
+            text = html.escape(markdown_report(assessments, command))
+            files[name] = (f"<!doctype html><meta charset='utf-8'><title>{entry.name}"
+                           f"</title><pre>{text}</pre>\n").encode()
     return files
 
 
@@ -274,4 +273,6 @@ def failure_rows(entry: Entry, key: str, error: str) -> list[dict[str, Any]]:
             rows += [{**_common(entry, key, status="failed", error=error), "sensitive": name,
                       "hidden": " + ".join(group), "population": population}
                      for population in POPULATIONS]
-    return rows
+    # an entry with nothing to infer still gets a row: the summary never drops an entry
+    return rows or [{**_common(entry, key, status="failed", error=error), "sensitive": "",
+                     "hidden": "", "population": ""}]

@@ -17,7 +17,7 @@ from .document import as_document
 from .json import to_json
 from .markdown import render_markdown
 
-__all__ = ["read_document", "render_file", "write_report"]
+__all__ = ["read_document", "render_file", "report_text", "write_report"]
 
 
 # -- files -------------------------------------------------------------------------------
@@ -36,28 +36,40 @@ def write_report(source: Any, path: str | Path, command: str = "",
     ``figures=True`` a Markdown report also gets its PNGs in ``NAME_figures/`` beside it.
     The file is written atomically; returns its path.
     """
-    from .html import render_html
-
     path = Path(path)
-    document = as_document(source)
-    if command:
-        document = {**document, "command": command}
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        text = to_json(document)
-    elif suffix in (".md", ".markdown"):
-        folder = f"{path.stem}_figures"
-        text = render_markdown(document, f"{folder}/" if figures else None)
-        if figures:
-            from .plots import write_png
+    folder = f"{path.stem}_figures" if figures else None
+    document = _document(source, command)
+    text = _render(document, path.suffix, str(path), folder)
+    if folder is not None and path.suffix.lower() in (".md", ".markdown"):
+        from .plots import write_png
 
-            write_png(document, path.parent / folder)
-    elif suffix in (".html", ".htm"):
-        text = render_html(document)
-    else:
-        raise TabinvError(f"report file {str(path)!r}: use a .json, .md or .html file name")
+        write_png(document, path.parent / folder)
     _write_text(path, text)
     return path
+
+
+def report_text(source: Any, suffix: str, command: str = "") -> str:
+    """The text :func:`write_report` would write to a file ending in ``suffix`` (no
+    figures), for callers that keep reports in memory."""
+    return _render(_document(source, command), suffix, f"*{suffix}", None)
+
+
+def _document(source: Any, command: str) -> dict[str, Any]:
+    document = as_document(source)
+    return {**document, "command": command} if command else document
+
+
+def _render(document: dict[str, Any], suffix: str, name: str, figures: str | None) -> str:
+    from .html import render_html
+
+    suffix = suffix.lower()
+    if suffix == ".json":
+        return to_json(document)
+    if suffix in (".md", ".markdown"):
+        return render_markdown(document, f"{figures}/" if figures else None)
+    if suffix in (".html", ".htm"):
+        return render_html(document)
+    raise TabinvError(f"report file {name!r}: use a .json, .md or .html file name")
 
 
 def read_document(result_json_path: str | Path) -> dict[str, Any]:

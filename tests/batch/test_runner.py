@@ -131,8 +131,9 @@ def test_resume_reuses_redoes_and_distrusts(first_run: Any, inventory: Path,
     assert {n: (out / "entries" / n / "result.json").stat().st_mtime_ns
             for n in records} == records
     pd.testing.assert_frame_equal(again.summary, first_run[0].summary)
-    # a killed writer leaves temporaries; a torn record or an edited report is not trusted
-    (out / "entries/linear/.result.json.x1.tmp").write_text("{")
+    # a killed writer leaves temporaries (in the scratch folder, cleared by the next run);
+    # a torn record or an edited report is not trusted
+    (out / ".tabinv-scratch/result.json.x1.tmp").write_text("{")
     (out / "entries/linear/result.json").write_text('{"format": 1, "entry": "lin')
     with (out / "entries/tree-skops/report.html").open("a") as stream:
         stream.write("<!-- edited -->")
@@ -143,7 +144,7 @@ def test_resume_reuses_redoes_and_distrusts(first_run: Any, inventory: Path,
     third = run_batch(read_inventory(changed, allow_paths=[inventory.parent]), out,
                       executor=SerialExecutor())
     assert (third.succeeded, third.reused) == (3, 0), third.summary[["entry", "key"]]
-    assert not list(out.glob("entries/*/.*.tmp"))
+    assert not list(out.glob(".tabinv-scratch/*"))
     unchanged = "entry != 'tree-onnx'"
     pd.testing.assert_frame_equal(third.summary.query(unchanged),
                                   first_run[0].summary.query(unchanged))
