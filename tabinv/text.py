@@ -22,8 +22,8 @@ from __future__ import annotations
 import csv
 import html
 import re
-from typing import TYPE_CHECKING, Any
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 if TYPE_CHECKING:
