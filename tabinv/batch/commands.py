@@ -8,6 +8,7 @@ succeeded, 1 when some failed (their results are still written), 2 when it could
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,11 +20,16 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..exceptions import TabinvError
-from .executors import make_executor
+from ..processes import Terminated, cap_jobs, signals_raise
+from ..utils import parse_bytes
+from .executors import Limits, make_executor
 from .inventory import read_inventory
+from .isolation import DEFAULT_MEMORY, DEFAULT_TIMEOUT, size_text
 from .runner import BatchProgress, BatchResult, run_batch
 
 __all__ = ["batch", "inventory_app", "inventory_check", "inventory_example", "main"]
+
+DASK_SCRATCH = ".tabinv-dask"  # under --out: Dask's scratch space (removed at the end)
 
 inventory_app = typer.Typer(help="Model inventories for `tabinv batch`.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -31,12 +37,20 @@ err = Console(stderr=True)
 
 @contextmanager
 def _errors() -> Iterator[None]:
-    """tabinv's errors (an invalid inventory lists every problem) -> stderr, exit 2."""
+    """tabinv's errors (an invalid inventory lists every problem) -> stderr, exit 2;
+    SIGTERM / SIGINT -> every worker process stopped, one line, exit 128 + signal."""
     try:
-        yield
+        with signals_raise():
+            yield
     except (TabinvError, OSError) as error:
         err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
+    except KeyboardInterrupt as stop:
+        signum = stop.signum if isinstance(stop, Terminated) else signal.SIGINT
+        err.print(f"[bold red]stopped[/] by {signal.Signals(signum).name}: worker processes "
+                  "ended; finished entries are kept (rerun to resume)", highlight=False,
+                  soft_wrap=True)
+        raise typer.Exit(128 + signum) from None
 
 
 @contextmanager
@@ -73,17 +87,34 @@ def batch(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (reused: "
                                       "finished entries are not redone).")],
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (local) or "
-                                      "LocalCluster workers (dask).")] = 1,
+                                      "LocalCluster workers (dask); at most the cores this "
+                                      "process may use (-1: all of them) and the entries."
+                                      )] = 1,
+    force_jobs: Annotated[bool, typer.Option("--force-jobs", help="Start --jobs workers "
+                                             "even beyond the cores.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds one entry may run before it is "
+                                           "stopped and reported (an entry's `timeout` "
+                                           "key overrides it).")] = DEFAULT_TIMEOUT,
+    entry_memory: Annotated[str, typer.Option(
+        "--entry-memory", help="Address space of one entry's worker process, e.g. 6GiB; "
+        "beyond it the entry fails (an entry's `memory` key overrides it).")]
+    = size_text(DEFAULT_MEMORY).replace(" ", ""),
     executor: Annotated[str, typer.Option(help="local (worker processes on this machine), "
-                                          "dask, or serial (in this process).")] = "local",
+                                          "dask, or serial (one worker process, one entry "
+                                          "at a time).")] = "local",
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address; default: "
                                                   "a LocalCluster on 127.0.0.1.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
 ) -> None:
     """Assess every model of an inventory; rerun to resume. Exit 0 only if all succeeded."""
     with _errors():
+        limits = Limits(timeout, parse_bytes(entry_memory))
         parsed = read_inventory(inventory)
-        chosen = make_executor(executor, jobs=jobs, scheduler=scheduler)
+        cap = cap_jobs(jobs, tasks=len(parsed), force=force_jobs)
+        if cap.note and executor != "serial":
+            err.print(f"note: {escape(cap.note)}", highlight=False, soft_wrap=True)
+        chosen = make_executor(executor, jobs=cap.jobs if executor != "serial" else jobs,
+                               scheduler=scheduler, limits=limits, scratch=out / DASK_SCRATCH)
         with _progress_bar(len(parsed)) as show:
             result = run_batch(parsed, out, executor=chosen, progress=show)
     _render(result, as_json)
