@@ -24,7 +24,7 @@ from types import FrameType
 from .exceptions import TabinvError
 
 __all__ = ["JobsCap", "Terminated", "available_cores", "cap_jobs", "signals_raise",
-           "stop_joblib_workers"]
+           "stop_joblib_workers", "stop_signal"]
 
 
 def available_cores() -> int:
@@ -79,6 +79,14 @@ class Terminated(KeyboardInterrupt):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
+
+
+def stop_signal(stop: KeyboardInterrupt) -> signal.Signals:
+    """The signal behind an interruption: SIGTERM for :class:`Terminated`, else SIGINT.
+
+    A command exits with ``128 + stop_signal(stop)``, as a shell reports it.
+    """
+    return signal.Signals(stop.signum if isinstance(stop, Terminated) else signal.SIGINT)
 
 
 def _raise(signum: int, frame: FrameType | None) -> None:

@@ -8,7 +8,6 @@ succeeded, 1 when some failed (their results are still written), 2 when it could
 from __future__ import annotations
 
 import json
-import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +19,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..exceptions import TabinvError
-from ..processes import Terminated, cap_jobs, signals_raise
+from ..processes import cap_jobs, signals_raise, stop_signal
 from ..utils import parse_bytes
 from .executors import Limits, make_executor
 from .inventory import read_inventory
@@ -46,9 +45,9 @@ def _errors() -> Iterator[None]:
         err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt as stop:
-        signum = stop.signum if isinstance(stop, Terminated) else signal.SIGINT
-        err.print(f"[bold red]stopped[/] by {signal.Signals(signum).name}: worker processes "
-                  "ended; finished entries are kept (rerun to resume)", highlight=False,
+        signum = stop_signal(stop)
+        err.print(f"[bold red]stopped[/] by {signum.name}: worker processes ended; "
+                  "finished entries are kept (rerun to resume)", highlight=False,
                   soft_wrap=True)
         raise typer.Exit(128 + signum) from None
 
