@@ -61,11 +61,11 @@ class Limits:
     def __post_init__(self) -> None:
         from ..exceptions import TabinvError
 
-        if not self.timeout > 0:
-            raise TabinvError(f"the time limit must be a positive number of seconds, got "
-                              f"{self.timeout!r}")
-        if self.memory < 1:
-            raise TabinvError(f"the memory limit must be a positive size, got "
+        if not 0 < self.timeout < 1e9:
+            raise TabinvError(f"the time limit must be a positive number of seconds (below "
+                              f"10^9), got {self.timeout!r}")
+        if not 0 < self.memory < 2**62:
+            raise TabinvError(f"the memory limit must be a positive size below 4 EiB, got "
                               f"{self.memory!r}")
 
     def for_item(self, item: Any) -> Limits:
@@ -101,11 +101,13 @@ class Worker:
             os.close(result_write)
         self.tasks = Connection(task_write, readable=False)
         self.results = Connection(result_read, writable=False)
-        self.tasks.send(list(sys.path))
         self.limits = Limits()
-        self.deadline = 0.0
-        self.started = 0.0
-        self.usable = True
+        self.deadline = self.started = 0.0
+        self.running, self.usable = False, True
+        try:
+            self.tasks.send(list(sys.path))
+        except OSError:  # the child is gone already: the first task reports how it ended
+            self.usable = False
 
     def start(self, task: Callable[[Any], Any], item: Any, limits: Limits) -> None:
         """Send ``task(item)`` to the child; its result is read by :meth:`step`.
