@@ -109,11 +109,13 @@ def batch(
     with _errors():
         limits = Limits(timeout, parse_bytes(entry_memory))
         parsed = read_inventory(inventory)
-        cap = cap_jobs(jobs, tasks=len(parsed), force=force_jobs)
-        if cap.note and executor != "serial":
-            err.print(f"note: {escape(cap.note)}", highlight=False, soft_wrap=True)
-        chosen = make_executor(executor, jobs=cap.jobs if executor != "serial" else jobs,
-                               scheduler=scheduler, limits=limits, scratch=out / DASK_SCRATCH)
+        if executor != "serial" and scheduler is None:  # processes on this machine
+            cap = cap_jobs(jobs, tasks=len(parsed), force=force_jobs)
+            if cap.note:
+                err.print(f"note: {escape(cap.note)}", highlight=False, soft_wrap=True)
+            jobs = cap.jobs
+        chosen = make_executor(executor, jobs=jobs, scheduler=scheduler, limits=limits,
+                               scratch=out / DASK_SCRATCH)
         with _progress_bar(len(parsed)) as show:
             result = run_batch(parsed, out, executor=chosen, progress=show)
     _render(result, as_json)
