@@ -15,9 +15,10 @@ the thread that started it ends (``PR_SET_PDEATHSIG``), and exits when its pipe 
 it never outlives the process that started it. Each child runs numerical libraries with
 one thread (``OMP_NUM_THREADS=1`` ...): the executor decides the parallelism, and each
 thread would reserve address space counted by the memory limit (so would glibc's malloc
-arenas, limited to two). A small entry's worker reserves about 2.3 GB of address space
-(1.7 GB once numpy, scikit-learn, XGBoost and ONNX Runtime are loaded; measured), with
-0.3-0.5 GB resident: the default limit of 4 GiB leaves room for data and attacks.
+arenas, limited to two). Measured on small IWPC entries: without a limit a worker reserves
+1.7-2.0 GB of address space, 0.3-0.45 GB resident; under a limit libraries reserve less
+(scikit-learn and XGBoost entries run within 1 GiB, an ONNX one does not), so the default
+of 4 GiB leaves room for larger data and attacks.
 """
 
 from __future__ import annotations

@@ -68,21 +68,24 @@ def cli() -> typer.Typer:
 def test_item5_hang_and_crash_are_one_line_failures_and_the_run_goes_on(
         models: Path, tmp_path: Path) -> None:
     """item 5: a model that segfaults the parser fails its entry only (`--executor serial`
-    included); the next entry runs, and is stopped when it runs past its `timeout`."""
+    included); the next entry runs, and is stopped when it runs past its `timeout`; an
+    entry needing more than its `memory` fails with that limit."""
     linear = str(models / "linear.skops")
     inventory = tmp_path / "inventory.toml"
     inventory.write_text(toml([
         {"name": "deep", "model": str(models / "deep.json"), "format": "xgboost-json",
          "label": "dose", "sensitive": ["vkorc1"]},
         {"name": "slow", "model": linear, "sensitive": ["vkorc1"], "n_boot": 100000,
-         "attacks": ["all"], "timeout": 1}]))
+         "attacks": ["all"], "timeout": 1},
+        {"name": "greedy", "model": linear, "sensitive": ["vkorc1"], "memory": "300MiB"}]))
     out = tmp_path / "out"
     result = CliRunner().invoke(cli(), ["batch", str(inventory), "--out", str(out),
                                         "--executor", "serial"])
     assert result.exit_code == 1, result.output
-    assert "2 entries: 0 succeeded, 2 failed" in result.stdout
+    assert "3 entries: 0 succeeded, 3 failed" in result.stdout
     lines = {line.split(":")[0].strip(): line for line in result.stdout.splitlines()}
     assert "stopped after" in lines["failed slow"] and "(timeout" in lines["failed slow"]
+    assert lines["failed greedy"].endswith("exceeded the memory limit of 300 MiB (MemoryError)")
     assert "failed deep" in lines and "Traceback" not in result.output
     record = (out / "entries" / "deep" / "result.json").read_text()
     assert '"status": "failed"' in record and '"entry": "deep"' in record
@@ -102,8 +105,8 @@ def test_item6_the_jobs_cap_is_shown_on_stderr(tmp_path: Path) -> None:
 
 
 def test_item5_segfault_and_memory_in_the_serial_executor() -> None:
-    """item 5: a task that segfaults, one that exceeds the memory limit: each fails alone,
-    in the serial executor too (a worker process it can replace)."""
+    """item 5: a task that exceeds the memory limit, one that segfaults (a test-only way,
+    whatever the parsers refuse): each fails alone, in the serial executor too."""
     results = dict(SerialExecutor(limits=Limits(60, 4 * 1024**3)).run(
         hostile_task, ["fine", "memory", "segfault"]))
     assert results[0] == "FINE"
