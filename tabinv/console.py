@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.text import Text
 
 from .exceptions import TabinvError
+from .processes import signals_raise, stop_signal
 from .text import LINE_LIMIT, cap, terminal_text
 
 __all__ = ["SafeConsole", "err", "error_lines", "exit_on_error", "friendly", "out", "plain"]
@@ -69,10 +70,17 @@ def error_lines(error: BaseException, limit: int = LINE_LIMIT) -> list[str]:
 
 
 @contextmanager
-def exit_on_error() -> Iterator[None]:
-    """tabinv's errors (and unreadable files) -> one line on stderr, exit code 2."""
+def exit_on_error(stopped: str = "") -> Iterator[None]:
+    """tabinv's errors (and unreadable files) -> one line on stderr, exit code 2;
+    SIGTERM / SIGINT -> one line (``stopped by SIGTERM: <stopped>``), exit 128 + signal.
+
+    SIGTERM is raised in the main thread like SIGINT (:func:`tabinv.processes.signals_raise`),
+    so every ``finally`` between the signal and the command runs: executors kill their
+    worker processes, joblib's pool and Dask's cluster are closed.
+    """
     try:
-        yield
+        with signals_raise():
+            yield
     except (TabinvError, OSError) as error:
         first, *rest = error_lines(error)
         err.print(Text.assemble(("error:", "bold red"), " ", first), highlight=False,
@@ -80,6 +88,12 @@ def exit_on_error() -> Iterator[None]:
         for line in rest:
             err.print(line, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
+    except KeyboardInterrupt as stop:
+        signum = stop_signal(stop)
+        err.print(Text.assemble(("stopped", "bold red"), f" by {signum.name}",
+                                f": {stopped}" if stopped else ""),
+                  highlight=False, soft_wrap=True)
+        raise typer.Exit(128 + signum) from None
 
 
 def friendly(command: F) -> F:

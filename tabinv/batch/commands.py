@@ -9,23 +9,32 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..console import err
-from ..console import exit_on_error as _errors
+from ..console import err, exit_on_error
+from ..processes import cap_jobs
 from ..text import terminal_text
-from .executors import make_executor
+from ..utils import parse_bytes
+from .executors import Limits, make_executor
 from .inventory import read_inventory
+from .isolation import DEFAULT_MEMORY, DEFAULT_TIMEOUT, size_text
 from .runner import BatchProgress, BatchResult, run_batch
 
 __all__ = ["batch", "inventory_app", "inventory_check", "inventory_example", "main"]
 
+DASK_SCRATCH = ".tabinv-dask"  # under --out: Dask's scratch space (removed at the end)
+
 inventory_app = typer.Typer(help="Model inventories for `tabinv batch`.", no_args_is_help=True)
+
+
+def _errors() -> AbstractContextManager[None]:
+    """Errors -> one line each, exit 2; SIGTERM / SIGINT -> workers stopped, exit 128 + n."""
+    return exit_on_error("worker processes ended; finished entries are kept (rerun to resume)")
 
 
 @contextmanager
@@ -73,9 +82,21 @@ def batch(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (reused: "
                                       "finished entries are not redone).")],
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (local) or "
-                                      "LocalCluster workers (dask).")] = 1,
+                                      "LocalCluster workers (dask); at most the cores this "
+                                      "process may use (-1: all of them) and the entries."
+                                      )] = 1,
+    force_jobs: Annotated[bool, typer.Option("--force-jobs", help="Start --jobs workers "
+                                             "even beyond the cores.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds one entry may run before it is "
+                                           "stopped and reported (an entry's `timeout` "
+                                           "key overrides it).")] = DEFAULT_TIMEOUT,
+    entry_memory: Annotated[str, typer.Option(
+        "--entry-memory", help="Address space of one entry's worker process, e.g. 6GiB; "
+        "beyond it the entry fails (an entry's `memory` key overrides it).")]
+    = size_text(DEFAULT_MEMORY).replace(" ", ""),
     executor: Annotated[str, typer.Option(help="local (worker processes on this machine), "
-                                          "dask, or serial (in this process).")] = "local",
+                                          "dask, or serial (one worker process, one entry "
+                                          "at a time).")] = "local",
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address; default: "
                                                   "a LocalCluster on 127.0.0.1.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
@@ -83,8 +104,15 @@ def batch(
 ) -> None:
     """Assess every model of an inventory; rerun to resume. Exit 0 only if all succeeded."""
     with _errors():
+        limits = Limits(timeout, parse_bytes(entry_memory))
         parsed = read_inventory(inventory, allow_paths=allow_path or ())
-        chosen = make_executor(executor, jobs=jobs, scheduler=scheduler)
+        if executor != "serial" and scheduler is None:  # processes on this machine
+            cap = cap_jobs(jobs, tasks=len(parsed), force=force_jobs)
+            if cap.note:
+                err.print(f"note: {cap.note}", highlight=False, soft_wrap=True)
+            jobs = cap.jobs
+        chosen = make_executor(executor, jobs=jobs, scheduler=scheduler, limits=limits,
+                               scratch=out / DASK_SCRATCH)
         with _progress_bar(len(parsed)) as show:
             result = run_batch(parsed, out, executor=chosen, progress=show)
     _render(result, as_json)

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..data.tables import DataOptions
 
-__all__ = ["ACCESS", "ENTRY_ONLY", "FORMATS", "ONNX_KEYS", "PATH_KEYS", "PICKLE_FORMATS",
-           "SUFFIX_FORMATS", "Entry"]
+__all__ = ["ACCESS", "ENTRY_ONLY", "FORMATS", "LIMIT_KEYS", "ONNX_KEYS", "PATH_KEYS",
+           "PICKLE_FORMATS", "SUFFIX_FORMATS", "Entry"]
 
 
 FORMATS = ("skops", "xgboost-json", "xgboost-ubj", "onnx", "pickle", "joblib")
@@ -34,6 +34,9 @@ PATH_KEYS = ("model", "data_file", "card", "prior_table")
 
 
 ONNX_KEYS = ("onnx_encoding", "onnx_classes", "onnx_output")
+
+
+LIMIT_KEYS = ("timeout", "memory")  # how the entry runs, not what it computes: not in its key
 
 
 @dataclass(frozen=True)
@@ -68,15 +71,18 @@ class Entry:
     ignore_columns: tuple[str, ...] = ()
     clip: bool = False
     allow_out_of_bounds: bool = False
+    timeout: float | None = None
+    memory: int | None = None
 
     def files(self) -> dict[str, Path]:
         """The files this entry reads, by key."""
         return {key: getattr(self, key) for key in PATH_KEYS if getattr(self, key) is not None}
 
     def settings(self) -> dict[str, Any]:
-        """Every setting except file paths (their bytes are hashed instead), JSON-ready."""
+        """Every setting except file paths (their bytes are hashed instead) and the
+        limits it runs under, JSON-ready."""
         values = {name: getattr(self, name) for name in self.__dataclass_fields__
-                  if name not in PATH_KEYS}
+                  if name not in PATH_KEYS and name not in LIMIT_KEYS}
         values["sensitive"] = [list(group) for group in self.sensitive]
         for name in ("data_params", "positive"):
             values[name] = dict(values[name])

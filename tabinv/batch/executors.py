@@ -1,38 +1,37 @@
-"""Where the entries of a batch run: local worker processes (joblib's loky) or Dask.
+"""Where the entries of a batch run: worker processes on this machine, or Dask.
 
 An executor takes a task function and its items and yields ``(index, result)`` pairs as
-tasks finish, in any order. A task that could not finish because of the machinery (its
-worker process died, the scheduler gave up on it) yields a :class:`TaskFailure` instead
-of a result, so the runner records that entry as failed and goes on.
+tasks finish, in any order. A task that could not finish yields a :class:`TaskFailure`
+(one line) instead of a result, so the runner records that entry as failed and goes on.
 
-``local`` runs every entry in a separate process, also with ``jobs=1``: a model file that
-crashes a native library takes down a worker, never the run. When a worker dies, every
-entry that was running in the pool is retried alone; an entry whose worker dies while it
-runs alone is the culprit and fails. ``dask`` submits the same tasks to a Dask
-scheduler. ``serial`` runs them in the calling process (no isolation; for debugging).
+Every executor runs each task in a worker process it can kill
+(:class:`~tabinv.batch.isolation.Worker`), under a wall-clock and a memory limit
+(:class:`~tabinv.batch.isolation.Limits`: 600 s and 4 GiB unless the executor or the item
+says otherwise): a task that runs too long is stopped, one that needs more memory fails
+with a ``MemoryError``, one that crashes native code takes down its worker only; each is
+reported for that entry and the others go on. ``local`` keeps up to ``jobs`` workers busy,
+``serial`` one (entries one after the other), ``dask`` submits the tasks to a Dask
+scheduler, each of whose workers runs them in a child process of its own. When the run
+ends, or is interrupted (an exception, SIGINT, SIGTERM turned into an exception by the
+command), every worker process is stopped.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
+import shutil
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from ..exceptions import TabinvError
+from .isolation import PENDING, Limits, TaskFailure, Worker, run_limited, wait_any
 
-__all__ = ["DaskExecutor", "Executor", "LocalExecutor", "SerialExecutor", "TaskFailure",
-           "make_executor"]
+__all__ = ["DaskExecutor", "Executor", "Limits", "LocalExecutor", "SerialExecutor",
+           "TaskFailure", "make_executor"]
 
 EXECUTORS = ("local", "dask", "serial")
-
-
-@dataclass(frozen=True)
-class TaskFailure:
-    """A task the executor could not run to the end (one line, for the summary)."""
-
-    message: str
 
 
 class Executor(Protocol):
@@ -44,99 +43,94 @@ class Executor(Protocol):
     def describe(self) -> str: ...
 
 
-class SerialExecutor:
-    """Every task in this process, one after the other (debugging, notebooks, tests).
+class LocalExecutor:
+    """Up to ``jobs`` worker processes on this machine, each running one task at a time.
 
-    No isolation: a crash in native code while loading a model ends the run.
+    A worker is reused for the next task unless its task was stopped or failed for
+    memory; there are never more workers than tasks. ``limits`` apply to each task,
+    overridden by an item's own ``timeout`` / ``memory`` attributes.
     """
 
-    def describe(self) -> str:
-        return "serial, in this process"
-
-    def run(self, task: Callable[[Any], Any], items: Sequence[Any]
-            ) -> Iterator[tuple[int, Any]]:
-        for index, item in enumerate(items):
-            yield index, task(item)
-
-
-class LocalExecutor:
-    """``jobs`` worker processes of joblib's loky pool on this machine."""
-
-    def __init__(self, jobs: int = 1) -> None:
+    def __init__(self, jobs: int = 1, *, limits: Limits | None = None) -> None:
         if jobs < 1:
             raise TabinvError(f"--jobs must be 1 or more, got {jobs}")
         self.jobs = jobs
+        self.limits = limits or Limits()
 
     def describe(self) -> str:
         return f"local, {self.jobs} worker process{'es' if self.jobs > 1 else ''}"
 
     def run(self, task: Callable[[Any], Any], items: Sequence[Any]
             ) -> Iterator[tuple[int, Any]]:
-        # joblib's own reusable pool (not loky's bare one): joblib.Parallel elsewhere in
-        # the same process (epsilon sweeps) reuses it and expects joblib's flavour
-        from joblib.executor import get_memmapping_executor
-
-        waiting, alone = deque(range(len(items))), deque[int]()
-        running: dict[concurrent.futures.Future[Any], int] = {}
-        solo = False  # an entry suspected of killing its worker runs with nothing beside it
-        while waiting or alone or running:
-            pool = get_memmapping_executor(self.jobs)
-            if alone and not running:
-                index, solo = alone.popleft(), True
-                running[pool.submit(task, items[index])] = index
-            while waiting and not alone and not solo and len(running) < self.jobs:
-                index = waiting.popleft()
-                running[pool.submit(task, items[index])] = index
-            finished, _ = concurrent.futures.wait(
-                running, return_when=concurrent.futures.FIRST_COMPLETED)
-            alone_in_pool = len(running) == 1
-            for future in finished:
-                index = running.pop(future)
-                outcome = _outcome(future)
-                if isinstance(outcome, _Died) and not alone_in_pool:
-                    alone.append(index)  # not known to be this entry's fault: retry alone
-                    continue
-                if isinstance(outcome, _Died):
-                    outcome = TaskFailure("the worker process died while assessing this "
-                                          "entry (a crash in native code, or out of memory)")
-                yield index, outcome
-            solo = solo and bool(running)
+        waiting = deque(range(len(items)))
+        busy: dict[Worker, int] = {}
+        idle: list[Worker] = []
+        try:
+            while waiting or busy:
+                while waiting and len(busy) < self.jobs:
+                    index = waiting.popleft()
+                    worker = _ready_worker(idle)
+                    worker.start(task, items[index], self.limits.for_item(items[index]))
+                    busy[worker] = index
+                for worker in wait_any(list(busy)):
+                    outcome = worker.step()
+                    if outcome is PENDING:
+                        continue
+                    index = busy.pop(worker)
+                    if worker.usable:
+                        idle.append(worker)
+                    yield index, outcome
+        finally:  # normal end: the workers exit when their pipe closes; else killed
+            for worker in idle:
+                worker.close(grace=5.0)
+            for worker in busy:
+                worker.kill()
 
 
-class _Died:
-    """Marker: the task's worker process died."""
+def _ready_worker(idle: list[Worker]) -> Worker:
+    """An idle worker whose process still runs, else a new one."""
+    while idle:
+        worker = idle.pop()
+        if worker.process.poll() is None:
+            return worker
+        worker.close()
+    return Worker()
 
 
-def _outcome(future: concurrent.futures.Future[Any]) -> Any:
-    from joblib.externals.loky.process_executor import BrokenProcessPool
+class SerialExecutor(LocalExecutor):
+    """One worker process, one entry after the other, under the same limits."""
 
-    try:
-        return future.result()
-    except BrokenProcessPool:
-        return _Died()
-    except Exception as error:  # the task could not be sent or its result not returned
-        return TaskFailure(f"the local executor could not run this entry "
-                           f"({type(error).__name__}: {str(error).splitlines()[0][:200]})")
+    def __init__(self, *, limits: Limits | None = None) -> None:
+        super().__init__(1, limits=limits)
+
+    def describe(self) -> str:
+        return "serial, one worker process"
 
 
 class DaskExecutor:
     """A Dask distributed scheduler: ``address``, a given ``client``, or a LocalCluster.
 
     The LocalCluster (when neither is given) has ``workers`` single-threaded worker
-    processes listening on 127.0.0.1 only, without dashboards, started without Dask's
-    ``MALLOC_TRIM_THRESHOLD_`` (see :func:`_keep_malloc_defaults`). A task whose worker dies is
-    rescheduled by Dask (up to ``distributed.scheduler.allowed-failures`` times, 3 by
-    default); after that the entry fails. Workers read the inventory's files by path, so
-    on a real cluster they need the same file system view as this machine.
+    processes (never more than tasks) listening on 127.0.0.1 only, without dashboards,
+    started without Dask's ``MALLOC_TRIM_THRESHOLD_`` (see :func:`_keep_malloc_defaults`),
+    with their scratch space in a folder made under ``scratch`` (removed at the end; Dask
+    would use the system's temporary folder). On each Dask worker a task runs in a child
+    process under ``limits`` (:func:`~tabinv.batch.isolation.run_limited`). A task whose
+    Dask worker dies is rescheduled by Dask (up to ``distributed.scheduler.allowed-failures``
+    times, 3 by default); after that the entry fails. Workers read the inventory's files
+    by path, so on a real cluster they need the same file system view as this machine.
     """
 
     def __init__(self, address: str | None = None, *, workers: int = 2,
-                 client: Any = None) -> None:
+                 client: Any = None, limits: Limits | None = None,
+                 scratch: Path | None = None) -> None:
         if workers < 1:
             raise TabinvError(f"--jobs must be 1 or more, got {workers}")
         self.address = address
         self.workers = workers
         self.client = client
+        self.limits = limits or Limits()
+        self.scratch = scratch
 
     def describe(self) -> str:
         if self.client is not None:
@@ -149,15 +143,21 @@ class DaskExecutor:
             ) -> Iterator[tuple[int, Any]]:
         from distributed import as_completed
 
-        with self._connect() as client:
-            futures = {client.submit(task, item, pure=False, key=f"tabinv-entry-{i}-"
-                                     f"{id(items):x}"): i for i, item in enumerate(items)}
-            for future in as_completed(futures):
-                index = futures.pop(future)
-                yield index, _dask_outcome(future)
-                future.release()
+        if not items:
+            return
+        with self._connect(len(items)) as client:
+            futures = {client.submit(run_limited, task, item, self.limits.for_item(item),
+                                     pure=False, key=f"tabinv-entry-{i}-{id(items):x}"): i
+                       for i, item in enumerate(items)}
+            try:
+                for future in as_completed(futures):
+                    index = futures.pop(future)
+                    yield index, _dask_outcome(future)
+                    future.release()
+            finally:
+                client.cancel(list(futures))
 
-    def _connect(self) -> Any:
+    def _connect(self, tasks: int) -> Any:
         from contextlib import ExitStack, nullcontext
 
         from distributed import Client, LocalCluster
@@ -170,16 +170,62 @@ class DaskExecutor:
                 client = stack.enter_context(Client(self.address, timeout="30s"))
             else:
                 stack.enter_context(_keep_malloc_defaults())
+                scratch = stack.enter_context(_scratch_folder(self.scratch))
                 cluster = stack.enter_context(LocalCluster(
-                    n_workers=self.workers, threads_per_worker=1, processes=True,
-                    host="127.0.0.1", dashboard_address="127.0.0.1:0",
-                    worker_dashboard_address=None))
+                    n_workers=min(self.workers, tasks), threads_per_worker=1,
+                    processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                    worker_dashboard_address=None, local_directory=scratch))
                 client = stack.enter_context(Client(cluster))
         except OSError as error:
             stack.close()
             raise TabinvError(f"cannot reach the Dask scheduler {self.address or ''}: "
                               f"{error}") from None
+        except BaseException:
+            stack.close()
+            raise
         return _Connected(stack, client)
+
+
+SCRATCH_PREFIX = "run-"
+
+
+class _scratch_folder:
+    """A new folder ``run-*`` under ``parent`` for Dask's scratch space, as Dask's
+    ``temporary-directory`` too; removed on exit, with any ``run-*`` folder an earlier,
+    killed run left there. Without ``parent``: Dask's default (None)."""
+
+    def __init__(self, parent: Path | None) -> None:
+        self.parent = parent
+        self.path: Path | None = None
+        self.config: Any = None
+
+    def __enter__(self) -> str | None:
+        import dask
+
+        if self.parent is None:
+            return None
+        try:
+            self.parent.mkdir(parents=True, exist_ok=True)
+            for stale in self.parent.glob(f"{SCRATCH_PREFIX}*"):
+                if stale.is_dir() and not stale.is_symlink():
+                    shutil.rmtree(stale, ignore_errors=True)
+            self.path = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=self.parent))
+        except OSError as error:
+            raise TabinvError(f"cannot make Dask's scratch folder in {self.parent}: "
+                              f"{error.strerror}") from None
+        self.config = dask.config.set({"temporary-directory": str(self.path)})
+        self.config.__enter__()
+        return str(self.path)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.config is not None:
+            self.config.__exit__(None, None, None)
+        if self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+            try:
+                self.parent.rmdir()  # type: ignore[union-attr]
+            except OSError:
+                pass  # not empty (another file was put there): left as it is
 
 
 def _keep_malloc_defaults() -> Any:
@@ -219,18 +265,20 @@ def _dask_outcome(future: Any) -> Any:
                            f"({type(error).__name__}: {str(error).splitlines()[0][:200]})")
 
 
-def make_executor(name: str, *, jobs: int = 1, scheduler: str | None = None) -> Executor:
+def make_executor(name: str, *, jobs: int = 1, scheduler: str | None = None,
+                  limits: Limits | None = None, scratch: Path | None = None) -> Executor:
     """``local`` (``jobs`` processes), ``dask`` (``scheduler`` or a LocalCluster with
-    ``jobs`` workers) or ``serial`` (this process)."""
+    ``jobs`` workers, its scratch space under ``scratch``) or ``serial`` (one worker
+    process); every entry runs under ``limits`` (default :class:`Limits`)."""
     if name == "local":
         if scheduler is not None:
             raise TabinvError("--scheduler applies to --executor dask only")
-        return LocalExecutor(jobs)
+        return LocalExecutor(jobs, limits=limits)
     if name == "dask":
-        return DaskExecutor(scheduler, workers=jobs)
+        return DaskExecutor(scheduler, workers=jobs, limits=limits, scratch=scratch)
     if name == "serial":
         if scheduler is not None or jobs != 1:
-            raise TabinvError("--executor serial runs one entry at a time in this process; "
-                              "it takes neither --jobs nor --scheduler")
-        return SerialExecutor()
+            raise TabinvError("--executor serial runs one entry at a time; it takes "
+                              "neither --jobs nor --scheduler")
+        return SerialExecutor(limits=limits)
     raise TabinvError(f"unknown executor {name!r}; use one of {', '.join(EXECUTORS)}")

@@ -38,6 +38,10 @@ the probability columns, default the label's whole domain) and ``onnx_output``, 
 ``data_file``: ``ignore_columns`` (columns of the file that are not in the card), ``clip``
 or ``allow_out_of_bounds`` (numbers outside the card's bounds clipped or kept instead of
 refused).
+Two keys bound how an entry runs (not what it computes, so changing them never redoes a
+finished entry): ``timeout`` (seconds of wall-clock time before the entry is stopped) and
+``memory`` (its worker process's address space, e.g. ``"6GiB"``); they override the
+command's ``--timeout`` and ``--entry-memory`` (600 s and 4 GiB by default).
 
 An inventory may come from anyone: the files it names (model, data_file, card,
 prior_table) are resolved relative to its folder and must stay inside that folder once
@@ -235,6 +239,25 @@ def _table(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            0 < value < 10**9):
+        raise _Bad(f"expected a number of seconds above 0, got {shorten(value)}")
+    return float(value)
+
+
+def _size(value: Any) -> int:
+    from ..utils import parse_bytes
+
+    try:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise TabinvError("not a size")
+        return parse_bytes(str(value))
+    except TabinvError:
+        raise _Bad(f"expected a size such as \"4GiB\" or \"512MiB\" (units B, KB, MB, GB, "
+                   f"KiB, MiB, GiB, TiB) or a number of bytes, got {shorten(value)}") from None
+
+
 def _values(value: Any) -> tuple[Any, ...]:
     if not isinstance(value, list) or len(value) < 2 or not all(
             isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
@@ -250,7 +273,7 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "label_source": _choice(("true", "predicted")), "seed": _integer(0),
     "n_boot": _integer(1), "positive": _table, "top_k": _integer(1), "description": _text,
     "onnx_encoding": _choice(("onehot", "ordinal")), "onnx_classes": _values,
-    "onnx_output": _text,
+    "onnx_output": _text, "timeout": _seconds, "memory": _size,
     "ignore_columns": _strings, "clip": _boolean, "allow_out_of_bounds": _boolean,
 }
 

@@ -77,7 +77,8 @@ def assess_entry(entry: Entry) -> EntryOutcome:
     """Load the entry's data and model, run its attacks and render its reports.
 
     Never raises: an error becomes a failed outcome with a one-line message, and the
-    traceback in ``log``.
+    traceback in ``log``; except ``MemoryError``, which the executor's worker process
+    reports with its memory limit.
     """
     from threadpoolctl import threadpool_limits
 
@@ -91,6 +92,8 @@ def assess_entry(entry: Entry) -> EntryOutcome:
         rows = [row for a in assessments for row in _rows(entry, a, model, key)]
         return EntryOutcome(entry.name, key, "ok", rows=tuple(rows), files=files,
                             seconds=time.perf_counter() - started)
+    except MemoryError:
+        raise
     except Exception as error:  # one bad entry never stops the batch
         return EntryOutcome(entry.name, key, "failed", error=one_line(error),
                             log=traceback.format_exc(), seconds=time.perf_counter() - started)

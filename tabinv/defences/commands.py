@@ -18,8 +18,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..api import expand_specs
-from ..console import err, friendly, out
+from ..console import err, exit_on_error, friendly, out
 from ..exceptions import TabinvError
+from ..processes import cap_jobs
 from ..report.json import to_json
 from ..text import terminal_text
 from .sweep import SweepResult, sweep
@@ -28,8 +29,18 @@ from .warfarin import warfarin_dp
 __all__ = ["demo_warfarin_dp", "register", "sweep_command"]
 
 DEFAULT_WARFARIN_OUT = Path("reports/warfarin-dp/result.json")
+#: what a SIGTERM / SIGINT line adds
+STOPPED = "worker processes ended, nothing written"
 
 
+
+
+def _jobs(requested: int, force: bool) -> int:
+    """``--jobs`` capped at the cores (unless forced), with a note on stderr."""
+    cap = cap_jobs(requested, force=force)
+    if cap.note:
+        err.print(f"note: {cap.note}", highlight=False, markup=False, soft_wrap=True)
+    return cap.jobs
 
 
 @contextmanager
@@ -112,8 +123,11 @@ def _emit(result: SweepResult, as_json: bool, path: Path | None,
 Sensitive = Annotated[list[str], typer.Option("--sensitive", "-s",
                                               help="Sensitive column (repeat for joint).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the sweep document on stdout.")]
-Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Parallel processes (-1: all cores); "
-                                   "results do not depend on it.")]
+Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Parallel processes (-1: all cores), "
+                                   "at most the cores this process may use; results do "
+                                   "not depend on it.")]
+ForceJobs = Annotated[bool, typer.Option("--force-jobs", help="Start --jobs processes even "
+                                         "beyond the cores.")]
 Seeds = Annotated[int, typer.Option("--seeds", help="Seeds (independent splits and DP "
                                     "noise) per epsilon.")]
 Seed = Annotated[int, typer.Option("--seed", help="First seed; the others follow it.")]
@@ -143,13 +157,15 @@ def sweep_command(
     label: Annotated[str | None, typer.Option(help="Use another column as label.")] = None,
     label_source: LabelSource = "true",
     jobs: Jobs = 1,
+    force_jobs: ForceJobs = False,
     as_json: AsJson = False,
     out_path: Annotated[Path | None, typer.Option(
         "--out", help="Also write the sweep document (JSON) here.")] = None,
     seed: Seed = 0,
 ) -> None:
     """Train the plain and DP models over seeds; compare attacks, baselines and utility."""
-    with progress_bar(f"sweeping {model} on {dataset}") as progress:
+    jobs = _jobs(jobs, force_jobs)
+    with exit_on_error(STOPPED), progress_bar(f"sweeping {model} on {dataset}") as progress:
         result = sweep(dataset, model, epsilons=parse_epsilons(epsilons), seeds=seeds,
                        sensitive=sensitive, attacks=expand_specs(attack_name, prior),
                        label=label, rounding=rounding, known=known,
@@ -162,6 +178,7 @@ def sweep_command(
 def demo_warfarin_dp(
     seeds: Seeds = 5,
     jobs: Jobs = 1,
+    force_jobs: ForceJobs = False,
     epsilons: Annotated[str | None, typer.Option(
         help="Override the grid (default: the paper's 0.25,1,5,20,100 plus "
         "35,50,70,200,1000).")] = None,
@@ -174,7 +191,8 @@ def demo_warfarin_dp(
 ) -> None:
     """Fredrikson et al. (2014) under DP: genotype inversion vs dosing over epsilon."""
     grid = parse_epsilons(epsilons) if epsilons is not None else None
-    with progress_bar("warfarin under DP") as progress:
+    jobs = _jobs(jobs, force_jobs)
+    with exit_on_error(STOPPED), progress_bar("warfarin under DP") as progress:
         result = warfarin_dp(seeds=seeds, epsilons=grid, jobs=jobs, progress=progress,
                              random_state=seed, label_source=label_source)
     _emit(result, as_json, out_path, figures=True)

@@ -35,6 +35,7 @@ from ..evaluation.estimate import Estimate
 from ..exceptions import ModelError
 from ..models.dp import BudgetAccountant, dp_model
 from ..models.families import make_model
+from ..processes import cap_jobs, stop_joblib_workers
 from .utility import describe_metrics, utility_metric_names, utility_values
 from .verdict import sweep_verdict
 
@@ -212,15 +213,22 @@ def _seed_list(seeds: int | Sequence[int], random_state: int) -> tuple[int, ...]
 def _run_all(tasks: list[tuple[int, float | None]], jobs: int,
              progress: Callable[[int, int], None] | None, call: Callable[..., Any]
              ) -> list[dict[str, Any]]:
+    """Every task, in ``jobs`` processes (never more than tasks); joblib's worker
+    processes are stopped when the tasks are done or interrupted."""
     runs: list[dict[str, Any]] = []
     if progress is not None:
         progress(0, len(tasks))
-    results = Parallel(n_jobs=jobs, return_as="generator_unordered")(
-        delayed(call)(seed, epsilon) for seed, epsilon in tasks)
-    for run in results:
-        runs.append(run)
-        if progress is not None:
-            progress(len(runs), len(tasks))
+    workers = cap_jobs(jobs, tasks=len(tasks), force=True).jobs
+    try:
+        results = Parallel(n_jobs=workers, return_as="generator_unordered")(
+            delayed(call)(seed, epsilon) for seed, epsilon in tasks)
+        for run in results:
+            runs.append(run)
+            if progress is not None:
+                progress(len(runs), len(tasks))
+    finally:
+        if workers > 1:
+            stop_joblib_workers()
     order = {task: i for i, task in enumerate(tasks)}
     return sorted(runs, key=lambda r: order[(r["seed"], r["epsilon"])])
 
@@ -252,7 +260,8 @@ def sweep(dataset: str | Dataset, family: str, *, epsilons: Sequence[float],
     label, rounding, dataset_params, fractions, model_params
         As in :func:`tabinv.api.assess`.
     jobs : int
-        joblib processes (-1: all cores); the result does not depend on it.
+        joblib processes (-1: all cores; never more than tasks, and stopped when the
+        sweep ends); the result does not depend on it.
     progress : callable, optional
         ``progress(done, total)`` after each finished (seed, epsilon) task.
     **threat

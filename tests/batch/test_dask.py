@@ -94,3 +94,24 @@ def test_killed_worker_task_is_retried_and_results_match_local(
             for assessment in report["assessments"]:
                 assessment["settings"].pop("timings_seconds")
         assert dask_report == local_report
+
+
+def scratch_names(folder: str) -> list[str]:
+    """A task: the names under ``folder`` (run in a Dask worker's child process)."""
+    return sorted(path.name for path in Path(folder).rglob("*"))
+
+
+def test_local_cluster_scratch_lives_under_out_and_goes(tmp_path: Path) -> None:
+    """Issue 11, item 9: the LocalCluster's scratch space is a folder tabinv makes under
+    --out (not the system's temporary folder), removed at the end, with a stale one that a
+    killed run left there."""
+    scratch = tmp_path / "out" / ".tabinv-dask"
+    stale = scratch / "run-killed"
+    stale.mkdir(parents=True)
+    (stale / "worker.lock").write_text("")
+    executor = DaskExecutor(workers=4, scratch=scratch)
+    (_, seen), = executor.run(scratch_names, [str(scratch)])
+    assert "dask-scratch-space" in seen and "run-killed" not in seen
+    workers = [n for n in seen if n.startswith("worker-") and not n.endswith(".dirlock")]
+    assert len(workers) == 1, seen  # never more workers than tasks
+    assert not scratch.exists()

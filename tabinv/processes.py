@@ -1,0 +1,119 @@
+"""Worker processes: how many a command may start, and stopping them on SIGTERM / SIGINT.
+
+:func:`cap_jobs` bounds a requested number of worker processes by the cores this process
+may run on (its CPU affinity), unless the caller forces more, and by the number of tasks
+(never an idle worker). It returns the reason next to the number, for the command line to
+show; the library itself never prints.
+
+:func:`signals_raise` turns SIGTERM (like SIGINT already) into an exception in the main
+thread, so that every ``finally`` and context manager between the signal and the command
+runs: executors kill their worker processes, joblib terminates its pool, Dask closes its
+cluster. :func:`stop_joblib_workers` ends joblib's reusable process pool, which otherwise
+outlives the call that started it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import FrameType
+
+from .exceptions import TabinvError
+
+__all__ = ["JobsCap", "Terminated", "available_cores", "cap_jobs", "signals_raise",
+           "stop_joblib_workers", "stop_signal"]
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the system has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class JobsCap:
+    """The number of worker processes to start, and why it differs from the request."""
+
+    jobs: int
+    note: str = ""
+
+
+def cap_jobs(requested: int, *, tasks: int | None = None, force: bool = False,
+             option: str = "--jobs") -> JobsCap:
+    """Bound ``requested`` workers by the available cores (unless ``force``) and ``tasks``.
+
+    ``-1`` asks for one worker per available core.
+
+    Raises
+    ------
+    TabinvError
+        ``requested`` is 0 or below -1.
+    """
+    cores = available_cores()
+    if requested == -1:
+        requested = cores
+    if requested < 1:
+        raise TabinvError(f"{option} must be 1 or more (or -1 for every core), got "
+                          f"{requested}")
+    jobs, notes = requested, []
+    if jobs > cores and not force:
+        jobs = cores
+        notes.append(f"{option} {requested} capped at {cores}, the cores this process may "
+                     "use (more workers than cores only add memory; --force-jobs starts "
+                     "them anyway)")
+    if tasks is not None and jobs > max(tasks, 1):
+        jobs = max(tasks, 1)
+        notes.append(f"{jobs} worker{'s' if jobs > 1 else ''} for {tasks} "
+                     f"task{'s' if tasks != 1 else ''}")
+    return JobsCap(jobs, "; ".join(notes))
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived; raised in the main thread like SIGINT's KeyboardInterrupt."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def stop_signal(stop: KeyboardInterrupt) -> signal.Signals:
+    """The signal behind an interruption: SIGTERM for :class:`Terminated`, else SIGINT.
+
+    A command exits with ``128 + stop_signal(stop)``, as a shell reports it.
+    """
+    return signal.Signals(stop.signum if isinstance(stop, Terminated) else signal.SIGINT)
+
+
+def _raise(signum: int, frame: FrameType | None) -> None:
+    raise Terminated(signum)
+
+
+@contextmanager
+def signals_raise() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` (SIGINT: KeyboardInterrupt).
+
+    Only in the main thread (elsewhere, signal handlers cannot be set: a no-op).
+    """
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def stop_joblib_workers() -> None:
+    """Kill the worker processes of joblib's reusable pool, if it was started."""
+    from joblib.externals.loky import reusable_executor
+
+    executor = getattr(reusable_executor, "_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True, kill_workers=True)

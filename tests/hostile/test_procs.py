@@ -1,0 +1,211 @@
+"""Issue 11, items 5, 6 and 9 (processes): a batch entry that crashes, hangs or needs too
+much memory is stopped and reported while the others go on (every executor runs entries
+in a worker process it can kill); ``--jobs`` is capped at the cores; SIGTERM leaves no
+child process behind; Dask's scratch space lives under ``--out``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from tabinv.batch.commands import batch
+from tabinv.batch.executors import SerialExecutor, TaskFailure
+from tabinv.batch.inventory import InventoryError, read_inventory
+from tabinv.batch.isolation import Limits
+from tabinv.batch.task import entry_key
+from tabinv.exceptions import TabinvError
+from tabinv.processes import available_cores, cap_jobs
+
+from .procs_tasks import hostile_task
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST = {"data": "iwpc", "n_boot": 10, "attacks": ["map"], "priors": ["marginal"]}
+
+
+def toml(entries: list[dict[str, Any]], defaults: dict[str, Any] | None = None) -> str:
+    def value(v: Any) -> str:
+        return "[" + ", ".join(map(value, v)) + "]" if isinstance(v, list) else \
+            ("true" if v is True else f'"{v}"' if isinstance(v, str) else str(v))
+    lines = ["[defaults]", *(f"{k} = {value(v)}" for k, v in (defaults or FAST).items())]
+    for entry in entries:
+        lines += ["[[entry]]", *(f"{k} = {value(v)}" for k, v in entry.items())]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tabinv.data.registry import load_builtin
+    from tabinv.data.splits import split_dataset
+    from tabinv.models.families import make_model
+    from tabinv.models.persist import save_model
+
+    folder = tmp_path_factory.mktemp("models")
+    data = load_builtin("iwpc")
+    members = split_dataset(data.frame, random_state=0).members
+    save_model(make_model("linear", data.card).fit(members), folder / "linear.skops")
+    nested = b'{"learner":' + b"[" * 50_000 + b"]" * 50_000 + b"}"  # segfaults XGBoost
+    (folder / "deep.json").write_bytes(nested)
+    return folder
+
+
+def cli() -> typer.Typer:
+    app = typer.Typer()
+    app.command("batch")(batch)
+    app.command("other")(lambda: None)
+    return app
+
+
+def test_item5_hang_and_crash_are_one_line_failures_and_the_run_goes_on(
+        models: Path, tmp_path: Path) -> None:
+    """item 5: a model that segfaults the parser fails its entry only (`--executor serial`
+    included); the next entry runs, and is stopped when it runs past its `timeout`; an
+    entry needing more than its `memory` fails with that limit."""
+    linear = str(models / "linear.skops")
+    inventory = tmp_path / "inventory.toml"
+    inventory.write_text(toml([
+        {"name": "deep", "model": str(models / "deep.json"), "format": "xgboost-json",
+         "label": "dose", "sensitive": ["vkorc1"]},
+        {"name": "slow", "model": linear, "sensitive": ["vkorc1"], "n_boot": 100000,
+         "attacks": ["all"], "timeout": 1},
+        {"name": "greedy", "model": linear, "sensitive": ["vkorc1"], "memory": "300MiB"}]))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli(), ["batch", str(inventory), "--out", str(out),
+                                        "--executor", "serial"])
+    assert result.exit_code == 1, result.output
+    assert "3 entries: 0 succeeded, 3 failed" in result.stdout
+    lines = {line.split(":")[0].strip(): line for line in result.stdout.splitlines()}
+    assert "stopped after" in lines["failed slow"] and "(timeout" in lines["failed slow"]
+    assert lines["failed greedy"].endswith("exceeded the memory limit of 300 MiB (MemoryError)")
+    assert "failed deep" in lines and "Traceback" not in result.output
+    record = (out / "entries" / "deep" / "result.json").read_text()
+    assert '"status": "failed"' in record and '"entry": "deep"' in record
+
+
+def test_item6_the_jobs_cap_is_shown_on_stderr(tmp_path: Path) -> None:
+    """item 6: `batch --jobs 1000` says it uses the cores (before anything runs)."""
+    inventory = tmp_path / "inventory.toml"
+    model = tmp_path / "m.skops"
+    model.write_bytes(b"PK\x03\x04")
+    inventory.write_text(toml([{"name": "a", "model": str(model), "sensitive": ["vkorc1"]}]))
+    (tmp_path / "file").write_text("")
+    result = CliRunner().invoke(cli(), ["batch", str(inventory), "--out",
+                                        str(tmp_path / "file"), "--jobs", "1000"])
+    assert result.exit_code == 2  # --out is a file: nothing ran
+    assert f"note: --jobs 1000 capped at {available_cores()}" in result.stderr
+
+
+def test_item5_segfault_and_memory_in_the_serial_executor() -> None:
+    """item 5: a task that exceeds the memory limit, one that segfaults (a test-only way,
+    whatever the parsers refuse): each fails alone, in the serial executor too."""
+    results = dict(SerialExecutor(limits=Limits(60, 4 * 1024**3)).run(
+        hostile_task, ["fine", "memory", "segfault"]))
+    assert results[0] == "FINE"
+    assert results[1] == TaskFailure("exceeded the memory limit of 4 GiB (MemoryError)")
+    assert isinstance(results[2], TaskFailure)
+    assert "killed by signal 11 (SIGSEGV" in results[2].message
+
+
+def test_item5_limits_are_inventory_keys_outside_the_entry_key(models: Path,
+                                                               tmp_path: Path) -> None:
+    """item 5: `timeout` and `memory` per entry (or in [defaults]); changing them does not
+    redo a finished entry; bad values are listed with the entry, in one line each."""
+    linear = str(models / "linear.skops")
+    path = tmp_path / "inventory.toml"
+    path.write_text(toml([{"name": "a", "model": linear, "sensitive": ["vkorc1"],
+                           "timeout": 2.5, "memory": "6GiB"},
+                          {"name": "b", "model": linear, "sensitive": ["vkorc1"]}]))
+    first, second = read_inventory(path).entries
+    assert (first.timeout, first.memory, second.timeout, second.memory) == \
+        (2.5, 6 * 1024**3, None, None)
+    limits = Limits(600, 4 * 1024**3)
+    assert limits.for_item(first) == Limits(2.5, 6 * 1024**3)
+    assert limits.for_item(second) == limits
+    path.write_text(toml([{"name": "a", "model": linear, "sensitive": ["vkorc1"]}]))
+    assert entry_key(read_inventory(path).entries[0]) == entry_key(first)
+    path.write_text(toml([{"name": "a", "model": linear, "sensitive": ["vkorc1"],
+                           "timeout": -1, "memory": "x" * 10_000}]))
+    with pytest.raises(InventoryError) as caught:
+        read_inventory(path)
+    assert len(caught.value.problems) == 2
+    assert all(len(p) < 300 for p in caught.value.problems)
+    assert "key 'timeout': expected a number of seconds above 0" in caught.value.problems[0]
+
+
+def test_item6_jobs_capped_at_the_cores_unless_forced() -> None:
+    """item 6: --jobs is capped at the cores (-1: all of them) and at the tasks."""
+    cores = available_cores()
+    capped = cap_jobs(cores + 998)
+    assert capped.jobs == cores and f"capped at {cores}" in capped.note
+    assert "--force-jobs" in capped.note
+    assert cap_jobs(cores + 998, force=True).jobs == cores + 998
+    assert cap_jobs(-1) == cap_jobs(cores)
+    assert cap_jobs(cores + 998, tasks=1, force=True).jobs == 1
+    assert cap_jobs(1).note == ""
+    with pytest.raises(TabinvError, match="--jobs must be 1 or more"):
+        cap_jobs(0)
+
+
+def _stop_and_check(command: list[str], workers: int, cwd: Path, signum: int) -> None:
+    """Start ``command``, wait for ``workers`` child processes, send it ``signum``; then
+    nothing it started may survive, and it says why it stopped in one line."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
+    process = subprocess.Popen(command, cwd=cwd, start_new_session=True, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen: dict[int, psutil.Process] = {}
+    try:
+        parent = psutil.Process(process.pid)
+        deadline = time.monotonic() + 120
+        while len(seen) < workers and time.monotonic() < deadline \
+                and process.poll() is None:
+            seen.update((p.pid, p) for p in parent.children(recursive=True))
+            time.sleep(0.1)
+        assert len(seen) >= workers, "the command never started its workers"
+        time.sleep(0.5)
+        seen.update((p.pid, p) for p in parent.children(recursive=True))
+        process.send_signal(signum)
+        try:
+            _, stderr = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # orphans that hold its stdout / stderr open
+            pytest.fail("the command's output stayed open 60 s after the signal")
+    finally:  # the whole session, orphans included
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    _, alive = psutil.wait_procs(list(seen.values()), timeout=20)
+    for survivor in alive:  # clean up before failing
+        survivor.kill()
+    assert not alive, f"still running after the signal: {[p.pid for p in alive]}"
+    assert process.returncode == 128 + signum
+    last = stderr.decode().strip().splitlines()[-1]
+    assert last.startswith(f"stopped by {signal.Signals(signum).name}")
+    assert "Traceback" not in stderr.decode()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_item9_sigterm_or_sigint_to_batch_leaves_no_worker(models: Path, tmp_path: Path,
+                                                           signum: int) -> None:
+    """item 9: SIGTERM / SIGINT to `tabinv batch` stops its worker processes, exits
+    128 + signal."""
+    linear = str(models / "linear.skops")
+    inventory = tmp_path / "inventory.toml"
+    inventory.write_text(toml([{"name": f"e{i}", "model": linear, "sensitive": ["vkorc1"],
+                                "n_boot": 100000} for i in range(2)]))
+    _stop_and_check([sys.executable, "-m", "tabinv.batch.commands", "batch", str(inventory),
+                     "--out", str(tmp_path / "out"), "--jobs", "2"], 2, tmp_path, signum)
+
+
+def test_item9_sigterm_to_sweep_leaves_no_worker(tmp_path: Path) -> None:
+    """item 9: SIGTERM to `tabinv sweep --jobs 2` ends joblib's workers and trackers."""
+    _stop_and_check([sys.executable, "-c", "from tabinv.cli import app; app()", "sweep",
+                     "-s", "vkorc1", "--seeds", "20", "--epsilons", "1,10", "--jobs", "2"],
+                    2, tmp_path, signal.SIGTERM)
