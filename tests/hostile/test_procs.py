@@ -80,7 +80,7 @@ def test_item5_hang_and_crash_are_one_line_failures_and_the_run_goes_on(
         {"name": "greedy", "model": linear, "sensitive": ["vkorc1"], "memory": "300MiB"}]))
     out = tmp_path / "out"
     result = CliRunner().invoke(cli(), ["batch", str(inventory), "--out", str(out),
-                                        "--executor", "serial"])
+                                        "--executor", "serial", "--allow-path", str(models)])
     assert result.exit_code == 1, result.output
     assert "3 entries: 0 succeeded, 3 failed" in result.stdout
     lines = {line.split(":")[0].strip(): line for line in result.stdout.splitlines()}
@@ -124,18 +124,18 @@ def test_item5_limits_are_inventory_keys_outside_the_entry_key(models: Path,
     path.write_text(toml([{"name": "a", "model": linear, "sensitive": ["vkorc1"],
                            "timeout": 2.5, "memory": "6GiB"},
                           {"name": "b", "model": linear, "sensitive": ["vkorc1"]}]))
-    first, second = read_inventory(path).entries
+    first, second = read_inventory(path, allow_paths=[models]).entries
     assert (first.timeout, first.memory, second.timeout, second.memory) == \
         (2.5, 6 * 1024**3, None, None)
     limits = Limits(600, 4 * 1024**3)
     assert limits.for_item(first) == Limits(2.5, 6 * 1024**3)
     assert limits.for_item(second) == limits
     path.write_text(toml([{"name": "a", "model": linear, "sensitive": ["vkorc1"]}]))
-    assert entry_key(read_inventory(path).entries[0]) == entry_key(first)
+    assert entry_key(read_inventory(path, allow_paths=[models]).entries[0]) == entry_key(first)
     path.write_text(toml([{"name": "a", "model": linear, "sensitive": ["vkorc1"],
                            "timeout": -1, "memory": "x" * 10_000}]))
     with pytest.raises(InventoryError) as caught:
-        read_inventory(path)
+        read_inventory(path, allow_paths=[models])
     assert len(caught.value.problems) == 2
     assert all(len(p) < 300 for p in caught.value.problems)
     assert "key 'timeout': expected a number of seconds above 0" in caught.value.problems[0]
@@ -201,7 +201,8 @@ def test_item9_sigterm_or_sigint_to_batch_leaves_no_worker(models: Path, tmp_pat
     inventory.write_text(toml([{"name": f"e{i}", "model": linear, "sensitive": ["vkorc1"],
                                 "n_boot": 100000} for i in range(2)]))
     _stop_and_check([sys.executable, "-m", "tabinv.batch.commands", "batch", str(inventory),
-                     "--out", str(tmp_path / "out"), "--jobs", "2"], 2, tmp_path, signum)
+                     "--out", str(tmp_path / "out"), "--jobs", "2", "--allow-path", str(models)],
+                    2, tmp_path, signum)
 
 
 def test_item9_sigterm_to_sweep_leaves_no_worker(tmp_path: Path) -> None:
