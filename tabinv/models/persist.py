@@ -15,12 +15,10 @@ the first prediction. Every tree inside a loaded model is therefore checked firs
 
 from __future__ import annotations
 
-import bz2
 import io
 import json
-import lzma
 import os
-import zlib
+import stat
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -31,40 +29,24 @@ from sklearn.base import clone
 
 from ..exceptions import ModelError, UnsafeModelError
 from ..utils import write_atomic
+from .skopsfile import REVIEWED_LOADERS, check_skops_archive
+from .sniff import describe_format, sniff
 from .target import TargetModel
 from .validation import _kind, _reason, check_loaded_model
+from .xgbfile import check_learner, read_booster_document
 
-__all__ = ["REVIEWED_TYPES", "check_loaded_model", "describe_file", "load_model", "save_model"]
+__all__ = ["MAX_MODEL_BYTES", "REVIEWED_TYPES", "check_loaded_model", "describe_file",
+           "load_model", "save_model"]
 
-#: Types skops does not trust by default that tabinv accepts without ``trust=True``.
-#: ``Tree`` and ``Booster`` hold raw node indices; they are accepted only because
-#: :func:`load_model` validates every tree before the model is returned.
-REVIEWED_TYPES: tuple[str, ...] = (
-    "tabinv.models.target.TargetModel",
-    "tabinv.models.encoding.TabularEncoder",
-    "tabinv.models.published.FixedLinearModel",
-    "sklearn.tree._tree.Tree",
-    "xgboost.core.Booster",
-    "xgboost.sklearn.XGBClassifier",
-    "xgboost.sklearn.XGBRegressor",
-    # differentially private models (tabinv.models.dp) and diffprivlib's estimators
-    "tabinv.models.dp.DPTargetModel",
-    "tabinv.models.dp.ReferenceCoded",
-    "diffprivlib.accountant.BudgetAccountant",
-    "diffprivlib.models.linear_regression.LinearRegression",
-    "diffprivlib.models.logistic_regression.LogisticRegression",
-    "diffprivlib.models.naive_bayes.GaussianNB",
-    "diffprivlib.models.forest.DecisionTreeClassifier",
-    "diffprivlib.models.forest.RandomForestClassifier",
-)
+#: Types skops does not trust by default that tabinv accepts without ``trust=True`` (each
+#: only built the way ``save_model`` writes it: see ``skopsfile.REVIEWED_LOADERS``).
+REVIEWED_TYPES: tuple[str, ...] = tuple(REVIEWED_LOADERS)
+#: The largest model file tabinv reads.
+MAX_MODEL_BYTES = 1 << 30
 
 _SAVE_FORMATS = {"skops": "skops", "json": "xgboost-json", "ubj": "xgboost-ubj"}
 _XGB_FORMATS = {"xgboost-json": "json", "xgboost-ubj": "ubj"}
 _META_KEY = "tabinv"
-_COMPRESSED = ((b"\x1f\x8b", "gzip", lambda: zlib.decompressobj(31)),
-               (b"BZh", "bz2", bz2.BZ2Decompressor),
-               (b"\xfd7zXZ\x00", "xz", lzma.LZMADecompressor),
-               (b"x", "zlib", zlib.decompressobj))
 
 
 # -- saving ----------------------------------------------------------------------------
@@ -146,51 +128,32 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 # -- recognising a file ----------------------------------------------------------------
 def _read(path: Path) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_MODEL_BYTES` (read bounded, so a
+    device or a growing file cannot exhaust memory)."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise ModelError(f"model file {path} is not a regular file")
+            data = handle.read(MAX_MODEL_BYTES + 1)
     except FileNotFoundError:
         raise ModelError(f"model file {path} does not exist") from None
     except OSError as error:
         raise ModelError(f"cannot read model file {path}: {error.strerror}") from None
+    if len(data) > MAX_MODEL_BYTES:
+        raise ModelError(f"model file {path} is larger than {MAX_MODEL_BYTES >> 20} MiB, the "
+                         "largest model file tabinv reads")
+    return data
 
 
 def _sniff(data: bytes) -> str:
-    """Format by content: skops, xgboost-json, xgboost-ubj, pickle, joblib-<codec>, ..."""
-    if not data:
-        return "empty"
-    if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        return "skops"
-    if data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
-        return "pickle"
-    for magic, codec, decompressor in _COMPRESSED:
-        if data.startswith(magic):
-            try:
-                head = decompressor().decompress(data, 2)
-            except (zlib.error, OSError, EOFError, ValueError, lzma.LZMAError):
-                head = b""
-            if head[:1] == b"\x80":
-                return f"joblib-{codec}"
-    stripped = data.lstrip()
-    if stripped[:1] == b"{":
-        return "xgboost-json" if stripped[1:].lstrip()[:1] in (b'"', b"}") else "xgboost-ubj"
-    try:
-        data[:4096].decode("utf-8")
-    except UnicodeDecodeError:
-        return "unknown"
-    return "text"
+    """Format by content (kept for callers of the old name): see :func:`sniff.sniff`."""
+    return sniff(data)
 
 
 def _unreadable(path: Path, found: str) -> ModelError:
-    holds = {"empty": "is empty", "text": "holds plain text (a CSV or similar?)"}.get(
-        found, "holds unrecognised binary data")
-    return ModelError(f"{path} is not a model file tabinv can read: it {holds}; expected a "
-                      ".skops file (or an XGBoost .json/.ubj file) written by save_model")
-
-
-
-
-
-
+    return ModelError(f"{path} is not a model file tabinv can read: it "
+                      f"{describe_format(found)}; expected a .skops file (or an XGBoost "
+                      ".json/.ubj file) written by save_model")
 
 
 # -- loading ---------------------------------------------------------------------------
@@ -218,12 +181,12 @@ def load_model(path: str | os.PathLike[str], *, trust: bool = False,
     """
     path = Path(path)
     data = _read(path)
-    found = _sniff(data)
+    found = sniff(data)
     if found == "skops":
         loaded = _load_skops(path, data, trust)
     elif found in _XGB_FORMATS:
         loaded = _load_xgboost(path, data, found)
-    elif found == "pickle" or found.startswith("joblib-"):
+    elif found.startswith(("pickle", "joblib-")):
         loaded = _load_pickle(path, data, found, allow_pickle)
     else:
         raise _unreadable(path, found)
@@ -235,6 +198,7 @@ def _unreviewed(untrusted: list[str]) -> list[str]:
 
 
 def _load_skops(path: Path, data: bytes, trust: bool) -> Any:
+    check_skops_archive(data, path)
     try:
         untrusted = sio.get_untrusted_types(data=data)
     except Exception as error:  # any failure inside skops means "corrupt"
@@ -255,11 +219,10 @@ def _load_skops(path: Path, data: bytes, trust: bool) -> Any:
 
 def _load_pickle(path: Path, data: bytes, found: str, allow_pickle: bool) -> Any:
     if not allow_pickle:
-        kind = "pickle" if found == "pickle" else f"{found[7:]}-compressed joblib pickle"
         raise UnsafeModelError(
-            f"{path} is a {kind} file and unpickling runs arbitrary code from the file, so "
-            "tabinv refuses it; pass "
-            "allow_pickle=True only if you trust its source, or re-save the model as .skops")
+            f"{path} {describe_format(found, data)}: refused without allow_pickle (CLI "
+            "--allow-pickle), because unpickling runs arbitrary code from the file; pass it "
+            "only if you trust its source, or re-save the model as .skops")
     import joblib
 
     try:
@@ -271,6 +234,12 @@ def _load_pickle(path: Path, data: bytes, found: str, allow_pickle: bool) -> Any
 def _load_xgboost(path: Path, data: bytes, found: str) -> TargetModel:
     import xgboost
 
+    document = read_booster_document(data, path, f"XGBoost {_XGB_FORMATS[found].upper()} "
+                                                 "model")
+    if not isinstance(document, dict) or not isinstance(document.get("learner"), dict):
+        raise ModelError(f"{path} looks like an XGBoost {_XGB_FORMATS[found].upper()} model "
+                         "but holds no 'learner'")
+    check_learner(document["learner"], "the booster", path)
     booster = xgboost.Booster()
     try:
         booster.load_model(bytearray(data))
@@ -318,33 +287,31 @@ def _model_from_metadata(meta: dict[str, Any], data: bytes) -> TargetModel:
 def describe_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Format, size and (for skops) the untrusted types of a model file, without loading it.
 
-    Raises ModelError only if the file cannot be read at all.
+    The same size, nesting and construction checks as :func:`load_model` run first; a
+    file that fails them is described with an ``error``. Raises ModelError only if the
+    file cannot be read at all.
     """
     path = Path(path)
     data = _read(path)
-    found = _sniff(data)
+    found = sniff(data)
     facts: dict[str, Any] = {"path": str(path), "format": found, "size": len(data)}
-    if found == "skops":
-        try:
+    try:
+        if found == "skops":
+            check_skops_archive(data, path)
             untrusted = sio.get_untrusted_types(data=data)
-        except Exception as error:
-            facts["error"] = f"not a readable skops file ({_reason(error)})"
-        else:
             facts["untrusted_types"] = untrusted
             facts["unreviewed_types"] = _unreviewed(untrusted)
-    elif found in _XGB_FORMATS:
-        import xgboost
-
-        try:
-            booster = xgboost.Booster()
-            booster.load_model(bytearray(data))
-            meta = json.loads(booster.attr(_META_KEY) or "null")
-        except Exception as error:
-            facts["error"] = f"not a readable XGBoost model ({_reason(error)})"
-        else:
+        elif found in _XGB_FORMATS:
+            learner = read_booster_document(data, path)["learner"]
+            check_learner(learner, "the booster", path)
+            meta = json.loads(learner.get("attributes", {}).get(_META_KEY) or "null")
             facts["tabinv_metadata"] = isinstance(meta, dict)
             if isinstance(meta, dict):
                 facts.update({key: meta.get(key) for key in ("family", "tabinv_version")})
-    elif found == "pickle" or found.startswith("joblib-"):
-        facts["runs_code_on_load"] = True
+        elif found.startswith(("pickle", "joblib-")):
+            facts["runs_code_on_load"] = True
+    except ModelError as error:
+        facts["error"] = str(error)
+    except Exception as error:  # any failure inside skops means "corrupt"
+        facts["error"] = f"not a readable {found} file ({_reason(error)})"
     return facts

@@ -19,6 +19,7 @@ from sklearn.tree._tree import Tree
 
 from ..exceptions import ModelError, UnsafeModelError
 from .target import TargetModel
+from .xgbfile import check_learner
 
 __all__ = ["check_loaded_model"]
 
@@ -174,50 +175,9 @@ def _check_sklearn_tree(tree: Any, where: str, path: Any) -> None:
 
 
 def _check_booster(booster: Any, where: str, path: Any) -> None:
-    """Validate the trees of an XGBoost booster (XGBoost itself does not bounds-check)."""
+    """Validate an XGBoost booster's trees and numbers (XGBoost itself does not)."""
     try:
         learner = json.loads(bytes(booster.save_raw(raw_format="json")))["learner"]
-        params, gbm = learner["learner_model_param"], learner["gradient_booster"]
-        gbm = gbm["gbtree"] if gbm["name"] == "dart" else gbm
-        name, model = gbm["name"], gbm.get("model", {})
-        n_features = int(params["num_feature"])
-        groups = max(int(params["num_class"]), int(params.get("num_target", 1)), 1)
-        info, trees = np.asarray(model.get("tree_info", []), dtype=np.int64), model.get("trees")
     except (KeyError, TypeError, ValueError) as error:
         raise _refuse(path, where, f"its model JSON is incomplete ({_reason(error)})") from None
-    _must(name == "gbtree" and isinstance(trees, list), path, where,
-          f"the booster must be a tree booster, not {name!r}")
-    _must(len(trees) == len(info) and ((info >= 0) & (info < groups)).all(), path, where,
-          f"tree_info must give each tree an output group in [0, {groups})")
-    for number, tree in enumerate(trees):
-        _check_xgboost_tree(tree, f"{where} tree {number}", path, n_features)
-
-
-def _check_xgboost_tree(tree: dict[str, Any], where: str, path: Any, n_features: int) -> None:
-    try:
-        n = int(tree["tree_param"]["num_nodes"])
-        left, right, split, kind = (np.asarray(tree[key], dtype=np.int64) for key in (
-            "left_children", "right_children", "split_indices", "split_type"))
-        condition = np.asarray(tree["split_conditions"], dtype=float)
-        vector = int(tree["tree_param"].get("size_leaf_vector", 1))
-    except (KeyError, TypeError, ValueError) as error:
-        raise _refuse(path, where, f"its node arrays are malformed ({_reason(error)})") from None
-    _must(n >= 1 and vector <= 1 and all(a.shape == (n,) for a in (left, right, split, kind,
-                                                                     condition)),
-          path, where, f"num_nodes {n} must match every node array (scalar leaves only)")
-    reached = np.zeros(n, dtype=bool)
-    frontier = np.array([0])
-    while frontier.size:  # every child lies after its parent, so this ends
-        reached[frontier] = True
-        leaves, inner = frontier[left[frontier] == -1], frontier[left[frontier] != -1]
-        _must((right[leaves] == -1).all(), path, where,
-              "left_children and right_children must both be -1 at leaves")
-        children = np.r_[left[inner], right[inner]]
-        _must(((children > np.tile(inner, 2)) & (children < n)).all()
-              and not reached[children].any() and np.unique(children).size == children.size,
-              path, where, f"each child index must be a later node in [0, {n}) with one parent")
-        _must(((split[inner] >= 0) & (split[inner] < n_features) & (kind[inner] == 0)).all(),
-              path, where, f"splits must be numerical on a feature in [0, {n_features})")
-        frontier = children
-    _must(np.isfinite(condition[reached]).all(), path, where,
-          "split conditions and leaf values must be finite")
+    check_learner(learner, where, path)
