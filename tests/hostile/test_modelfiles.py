@@ -1,0 +1,339 @@
+"""Hostile model files (issue 11, items 3, 5, 6, 7, 8, 10): each is refused with one line
+(exit 2 from the CLI, a recorded failure in a batch) before anything in it is parsed by
+native code, opened, inflated or unpickled. Every file is built here from a tiny model."""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pytest
+import skops.io as sio
+from batch import train
+from typer.testing import CliRunner
+
+from tabinv.cli import app
+from tabinv.exceptions import ModelError, UnsafeModelError
+from tabinv.models import skopsfile
+from tabinv.models.persist import describe_file, load_model, save_model
+from tabinv.models.target import TargetModel
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def models() -> dict[str, TargetModel]:
+    return {"booster": train("xgboost", n_estimators=3, max_depth=2),
+            "classifier": train("xgboost", "dose_class", n_estimators=2, max_depth=2),
+            "tree": train("tree", max_depth=3),
+            "tree_class": train("tree", "dose_class", max_depth=3)}
+
+
+@pytest.fixture(scope="module")
+def members(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tabinv.data.registry import load_builtin
+
+    path = tmp_path_factory.mktemp("data") / "members.csv"
+    load_builtin("iwpc").frame.head(40).to_csv(path, index=False)
+    return path
+
+
+def refuses(path: Path, error: type[Exception], *fragments: str) -> str:
+    """load_model refuses ``path`` with one short line holding every fragment."""
+    with pytest.raises(error) as refused:
+        load_model(path)
+    message = str(refused.value)
+    assert "\n" not in message and len(message) < 500, message
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+def cli_fails(path: Path, data: Path, *fragments: str, label: str = "dose",
+              extra: tuple[str, ...] = ()) -> str:
+    result = runner.invoke(app, ["attack", "--model", str(path), "--data", str(data),
+                                 "--sensitive", "vkorc1", "--label", label, *extra])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    for fragment in fragments:
+        assert fragment in result.output.replace("\n", ""), result.output
+    return result.output
+
+
+# -- helpers that edit saved files ---------------------------------------------------------
+def rewrite_skops(source: bytes, path: Path, change: Callable[[Any], Any],
+                  extra: dict[str, bytes] | None = None) -> Path:
+    """Copy the skops archive ``source`` to ``path`` with its schema changed."""
+    with zipfile.ZipFile(io.BytesIO(source)) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    schema = json.loads(members["schema.json"])
+    members["schema.json"] = json.dumps(change(schema) or schema).encode()
+    members.update(extra or {})
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def find_node(node: Any, class_name: str) -> dict[str, Any]:
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("__class__") == class_name and "__loader__" in item:
+                return item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    raise AssertionError(f"no {class_name} node")
+
+
+def json_value(value: Any) -> dict[str, Any]:
+    return {"__class__": "str", "__module__": "builtins", "__loader__": "JsonNode",
+            "content": json.dumps(value), "is_json": True}
+
+
+def booster_from_path(secret: Path, loader: str = "ConstructorFromReduceNode"
+                      ) -> Callable[[Any], None]:
+    """Replace the Booster node by ``Booster(None, None, str(secret))``."""
+    def change(schema: Any) -> None:
+        node = find_node(schema, "Booster")
+        node.clear()
+        node.update({"__class__": "Booster", "__module__": "xgboost.core",
+                     "__loader__": loader, "content": {
+                         "__class__": "tuple", "__module__": "builtins",
+                         "__loader__": "TupleNode",
+                         "content": [json_value(None), json_value(None),
+                                     json_value(str(secret))]}})
+    return change
+
+
+def edit_json(model: TargetModel, path: Path, change: Callable[[dict[str, Any]], Any]
+              ) -> Path:
+    save_model(model, path, format="json")
+    document = json.loads(path.read_text())
+    change(document)
+    path.write_text(json.dumps(document))
+    return path
+
+
+def gbm(document: dict[str, Any]) -> dict[str, Any]:
+    return document["learner"]["gradient_booster"]["model"]
+
+
+def edit_metadata(change: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], None]:
+    def edit(document: dict[str, Any]) -> None:
+        attributes = document["learner"]["attributes"]
+        meta = json.loads(attributes["tabinv"])
+        change(meta)
+        attributes["tabinv"] = json.dumps(meta)
+    return edit
+
+
+# -- item 3: no reviewed type is built by a constructor that opens a path --------------------
+def test_item3_booster_constructor_with_a_path_is_refused(models: dict[str, TargetModel],
+                                                          tmp_path: Path) -> None:
+    """item 3: Booster(None, None, PATH) in a skops file never opens PATH (it loaded the
+    model at PATH before)."""
+    loader = "ConstructorFromReduceNode"
+    other = save_model(models["classifier"], tmp_path / "other.json", format="json")
+    good = sio.dumps(models["booster"])
+    path = rewrite_skops(good, tmp_path / "evil.skops", booster_from_path(other, loader))
+    assert set(sio.get_untrusted_types(file=path)) <= set(skopsfile.REVIEWED_LOADERS)
+    message = refuses(path, UnsafeModelError, "xgboost.core.Booster", loader,
+                      "only as ObjectNode")
+    assert str(other) not in message
+
+
+def test_item3_path_is_never_opened(models: dict[str, TargetModel], tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """item 3: the refusal comes before skops or XGBoost touches the file."""
+    import xgboost
+
+    opened: list[Any] = []
+    monkeypatch.setattr(xgboost.Booster, "load_model", lambda self, f: opened.append(f))
+    path = rewrite_skops(sio.dumps(models["booster"]), tmp_path / "evil.skops",
+                         booster_from_path(tmp_path / "secret"))
+    refuses(path, UnsafeModelError)
+    assert opened == []
+
+
+def test_item3_every_reviewed_type_has_one_loader(models: dict[str, TargetModel],
+                                                  tmp_path: Path) -> None:
+    """item 3: a reviewed tree built by a constructor call is refused too, and what
+    save_model writes still loads."""
+    good = sio.dumps(models["tree"])
+
+    def as_constructor(schema: Any) -> None:
+        find_node(schema, "TargetModel")["__loader__"] = "ConstructorFromReduceNode"
+
+    path = rewrite_skops(good, tmp_path / "target.skops", as_constructor)
+    refuses(path, UnsafeModelError, "tabinv.models.target.TargetModel",
+            "ConstructorFromReduceNode")
+    (tmp_path / "good.skops").write_bytes(good)
+    assert load_model(tmp_path / "good.skops").family == "tree"
+
+
+def test_item3_cli_and_describe(models: dict[str, TargetModel], tmp_path: Path,
+                                members: Path) -> None:
+    """item 3: one line and exit 2 from the CLI; describe_file reports, never opens."""
+    path = rewrite_skops(sio.dumps(models["booster"]), tmp_path / "evil.skops",
+                         booster_from_path(Path("/etc/hostname")))
+    cli_fails(path, members, "ConstructorFromReduceNode")
+    assert "ConstructorFromReduceNode" in describe_file(path)["error"]
+
+
+# -- item 5: nesting depth and declared sizes bounded before parsing -------------------------
+def _deep_text(model: TargetModel, path: Path, depth: int) -> Path:
+    save_model(model, path, format="json")
+    text = path.read_text()
+    cut = text.index("{") + 1
+    path.write_text(text[:cut] + '"extra": ' + "[" * depth + "]" * depth + ", " + text[cut:])
+    return path
+
+
+def test_item5_deep_json_exits_2_not_139(models: dict[str, TargetModel], tmp_path: Path,
+                                         members: Path) -> None:
+    """item 5: an XGBoost JSON nested 50,000 levels deep (exit 139, a segfault, before) is
+    refused with one line naming the file and the limit."""
+    path = _deep_text(models["booster"], tmp_path / "deep.json", 50_000)
+    cli_fails(path, members, "deep.json", "nests 50001 levels deep; tabinv reads at most 64")
+
+
+def _deep_ubj(levels: int) -> bytes:
+    key = b"L" + (7).to_bytes(8, "big") + b"learner"
+    return b"{" + key + b"[" * levels + b"]" * levels + b"}"
+
+
+def test_item5_deep_ubj_and_deep_booster_bytes(models: dict[str, TargetModel],
+                                               tmp_path: Path) -> None:
+    """item 5: the same for UBJSON, and for a Booster's bytes inside a skops file."""
+    (tmp_path / "deep.ubj").write_bytes(_deep_ubj(50_000))
+    refuses(tmp_path / "deep.ubj", UnsafeModelError, "nests more than 64 levels")
+    good = sio.dumps(models["booster"])
+    with zipfile.ZipFile(io.BytesIO(good)) as archive:
+        handle = next(n for n in archive.namelist() if n.endswith(".bin"))
+    path = rewrite_skops(good, tmp_path / "deep.skops", lambda s: None,
+                         {handle: _deep_ubj(50_000)})
+    refuses(path, UnsafeModelError, "xgboost.core.Booster bytes", "nests more than 64")
+
+
+@pytest.mark.parametrize(("change", "fragment"), [
+    (lambda d: d["learner"]["learner_model_param"].__setitem__("num_class", "1000000000"),
+     "num_class must be an integer in [0, 10000]"),
+    (lambda d: d["learner"]["learner_model_param"].__setitem__("num_feature", "1e12"),
+     "num_feature must be an integer"),
+    (lambda d: gbm(d)["gbtree_model_param"].__setitem__("num_trees", "4000000000"),
+     "num_trees must be an integer"),
+    (lambda d: gbm(d)["trees"][0]["tree_param"].__setitem__("num_nodes", "99999"),
+     "num_nodes 99999 must match every node array"),
+    (lambda d: gbm(d).__setitem__("iteration_indptr", [0, 1, 2, 300]),
+     "iteration_indptr must rise from 0 to num_trees 3"),
+])
+def test_item5_declared_sizes(models: dict[str, TargetModel], tmp_path: Path,
+                              change: Callable[[Any], Any], fragment: str) -> None:
+    """item 5: sizes a booster declares are checked before XGBoost allocates them."""
+    refuses(edit_json(models["booster"], tmp_path / "m.json", change), UnsafeModelError,
+            fragment)
+
+
+def test_item5_ubj_round_trip_and_truncation(models: dict[str, TargetModel],
+                                             tmp_path: Path) -> None:
+    """item 5: tabinv's own UBJ files still load; a truncated one is one clear line."""
+    path = save_model(models["classifier"], tmp_path / "m.ubj")
+    assert load_model(path).family == "xgboost"
+    path.write_bytes(path.read_bytes()[:-300])
+    refuses(path, ModelError, "not valid UBJSON")
+
+
+def test_item5_model_file_must_be_regular_and_bounded(members: Path) -> None:
+    """item 5: the endless zero device is refused before it is read."""
+    refuses(Path("/dev/zero"), ModelError, "not a regular file")
+
+
+# -- item 6: zip members bounded before skops reads them --------------------------------------
+def _bomb(path: Path, size: int, name: str = "schema.json") -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open(name, "w", force_zip64=True) as member:
+            block = b" " * (1 << 22)
+            for _ in range(size // len(block)):
+                member.write(block)
+    return path
+
+
+def test_item6_schema_bomb(tmp_path: Path) -> None:
+    """item 6: a small skops zip whose schema.json inflates to 64 MiB is refused with
+    the numbers, from the zip directory alone."""
+    path = _bomb(tmp_path / "bomb.skops", 64 << 20)
+    assert path.stat().st_size < 1 << 20
+    refuses(path, UnsafeModelError, "member 'schema.json' inflates", "64.0 MiB",
+            "limit 200", "zip bomb")
+
+
+@pytest.mark.parametrize(("limit", "value", "fragment"), [
+    ("members", 3, "members, above the limit of 3"),
+    ("member_bytes", 1000, "above the limit of 1000 bytes"),
+    ("total_bytes", 5000, "members inflate to"),
+    ("schema_bytes", 100, "holds more than 100 bytes"),
+    ("schema_nesting", 5, "schema.json nests 12 levels deep; tabinv reads at most 5"),
+])
+def test_item6_each_limit(models: dict[str, TargetModel], tmp_path: Path,
+                          monkeypatch: pytest.MonkeyPatch, limit: str, value: int,
+                          fragment: str) -> None:
+    """item 6: member count, member size, total, schema size and nesting limits."""
+    path = tmp_path / "m.skops"
+    save_model(models["booster"], path)
+    monkeypatch.setitem(skopsfile.SKOPS_LIMITS, limit, value)
+    refuses(path, UnsafeModelError, fragment)
+
+
+def test_item6_lying_declared_size(models: dict[str, TargetModel], tmp_path: Path) -> None:
+    """item 6: a member that inflates past its declared size is never read past it."""
+    good = sio.dumps(models["tree"])
+    path = rewrite_skops(good, tmp_path / "lie.skops", lambda s: None)
+    data = bytearray(path.read_bytes())
+    directory = data.rfind(b"PK\x01\x02")  # the last member's central directory entry
+    data[directory + 24:directory + 28] = (10).to_bytes(4, "little")  # declared: 10 bytes
+    path.write_bytes(bytes(data))
+    refuses(path, ModelError)
+
+
+# -- item 10: pickles and joblib containers named, without unpickling or inflating ----------
+class _Marker:
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, ("/nonexistent/marker", "w"))
+
+
+@pytest.mark.parametrize("protocol", [0, 1, 2, 5])
+def test_item10_pickle_of_every_protocol(tmp_path: Path, protocol: int) -> None:
+    """item 10: a protocol-0 pickle was reported as plain text (a CSV?)."""
+    path = tmp_path / "model.skops"
+    path.write_bytes(pickle.dumps([_Marker(), {"a": 1.5}], protocol=protocol))
+    refuses(path, UnsafeModelError, f"is a pickle (protocol {protocol})",
+            "refused without allow_pickle")
+
+
+@pytest.mark.parametrize("codec", ["zlib", "gzip", "bz2", "xz", "lzma"])
+def test_item10_compressed_joblib(models: dict[str, TargetModel], tmp_path: Path,
+                                  codec: str, members: Path) -> None:
+    """item 10: an .lzma joblib was reported as unrecognised binary data."""
+    path = tmp_path / f"model.{codec}"
+    joblib.dump({"weights": np.arange(10)}, path, compress=codec)
+    refuses(path, UnsafeModelError, f"is a joblib file compressed with {codec}",
+            "refused without allow_pickle")
+    if codec == "lzma":
+        cli_fails(path, members, "compressed with lzma", "--allow-pickle")
+
+
+def test_item10_text_is_still_text(tmp_path: Path) -> None:
+    """item 10: a CSV (even one ending in a full stop) is still called plain text."""
+    path = tmp_path / "notes.skops"
+    path.write_text("age,weight\n(S1,2.\n")
+    refuses(path, ModelError, "plain text")
