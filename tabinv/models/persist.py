@@ -28,12 +28,13 @@ import skops.io as sio
 from sklearn.base import clone
 
 from ..exceptions import ModelError, UnsafeModelError
+from ..text import shorten
 from ..utils import write_atomic
 from .skopsfile import REVIEWED_LOADERS, check_skops_archive
 from .sniff import describe_format, sniff
 from .target import TargetModel
 from .validation import _kind, _reason, check_loaded_model
-from .xgbfile import check_learner, read_booster_document
+from .xgbfile import MAX_NESTING, check_learner, json_nesting, read_booster_document
 
 __all__ = ["MAX_MODEL_BYTES", "REVIEWED_TYPES", "check_loaded_model", "describe_file",
            "load_model", "save_model"]
@@ -251,35 +252,51 @@ def _load_xgboost(path: Path, data: bytes, found: str) -> TargetModel:
     if text is None:
         raise ModelError(f"{path} is an XGBoost model without tabinv's metadata (card, family, "
                          "statistics); save it with tabinv's save_model")
+    if json_nesting(text.encode()) > MAX_NESTING:
+        raise UnsafeModelError(f"refusing {path}: its tabinv metadata nests deeper than "
+                               f"{MAX_NESTING} levels")
     try:
         return _model_from_metadata(json.loads(text), data)
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError,
+            RecursionError) as error:
         raise ModelError(f"{path} has malformed tabinv metadata in its booster attribute "
                          f"'{_META_KEY}' ({_reason(error)})") from None
+
+
+def _integers(value: Any, name: str) -> np.ndarray:
+    """A JSON list of integers as an int64 array (never rounding floats or parsing text)."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "iu":
+        raise ValueError(f"{name} must hold integer counts, not {array.dtype.name} values")
+    return array.astype(np.int64)
 
 
 def _model_from_metadata(meta: dict[str, Any], data: bytes) -> TargetModel:
     from xgboost import XGBClassifier, XGBRegressor
 
-    card = meta["card"]
+    card, family = meta["card"], meta["family"]
+    if not isinstance(family, str) or not isinstance(meta["categorical"], str):
+        raise TypeError(f"family and categorical must be text, not {shorten(family)} and "
+                        f"{shorten(meta['categorical'])}")
     kind = XGBRegressor if card["task"] == "regression" else XGBClassifier
     known = kind().get_params()
-    estimator = kind(**{k: v for k, v in meta["estimator_params"].items() if k in known})
+    params = {k: v for k, v in meta["estimator_params"].items() if k in known}
+    estimator = kind(**{**params, "n_jobs": 1, "device": "cpu"})  # no threads/GPU from a file
     fitted = clone(estimator)
     fitted.load_model(bytearray(data))
     fitted.get_booster().set_attr(**{_META_KEY: None})
-    model = TargetModel(family=str(meta["family"]), estimator=estimator, card=card,
-                        categorical=str(meta["categorical"]))
+    model = TargetModel(family=family, estimator=estimator, card=card,
+                        categorical=meta["categorical"])
     model.encoder_ = model._make_encoder()
     model.estimator_ = fitted
-    model.n_train_ = int(meta["n_train"])
-    model.marginals_ = {str(k): np.asarray(v, dtype=np.int64)
+    model.n_train_ = int(_integers(meta["n_train"], "n_train"))
+    model.marginals_ = {str(k): _integers(v, f"marginals[{k!r}]")
                         for k, v in meta["marginals"].items()}
     if card["task"] == "regression":
         model.residual_sigma_ = float(meta["residual_sigma"])
     else:
-        model.confusion_ = np.asarray(meta["confusion"], dtype=np.int64)
-        model.classes_present_ = np.asarray(meta["classes_present"], dtype=np.int64)
+        model.confusion_ = _integers(meta["confusion"], "confusion")
+        model.classes_present_ = _integers(meta["classes_present"], "classes_present")
     return model
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.tree._tree import Tree
 
 from ..exceptions import ModelError, UnsafeModelError
+from ..text import shorten
 from .target import TargetModel
 from .xgbfile import check_learner
 
@@ -54,6 +55,7 @@ def check_loaded_model(model: Any, path: str | os.PathLike[str]) -> TargetModel:
         raise ModelError(f"{path} holds an unfitted or incomplete TargetModel (missing "
                          f"{', '.join(missing)})")
     width = _check_layout(model, path)
+    _check_statistics(model, path)
     takes = getattr(model.estimator_, "n_features_in_", width)
     if takes != width:
         raise UnsafeModelError(f"refusing {path}: model.estimator_ takes {takes} features but "
@@ -66,7 +68,26 @@ def check_loaded_model(model: Any, path: str | os.PathLike[str]) -> TargetModel:
             _check_booster(obj, where, path)
         elif hasattr(obj, "__dict__"):
             _check_part_widths(vars(obj), where, path)
+            _check_fitted_numbers(vars(obj), where, path)
     return model
+
+
+def _check_fitted_numbers(state: dict[str, Any], where: str, path: Any) -> None:
+    """Every fitted number (an attribute named ``name_``) must be finite: coefficients,
+    intercepts, class priors, variances, leaf values ... are used as they are."""
+    for name, value in state.items():
+        if not name.endswith("_") or name.startswith("_"):
+            continue
+        if isinstance(value, float) or (isinstance(value, np.ndarray)
+                                        and value.dtype.kind in "fc"):
+            _must(np.isfinite(value).all(), path, f"{where}.{name}", "it must be finite")
+    for name in ("var_", "sigma_"):
+        if isinstance(state.get(name), np.ndarray):
+            _must((state[name] > 0).all(), path, f"{where}.{name}", "variances must be > 0")
+    for name in ("class_prior_", "class_count_"):
+        if isinstance(state.get(name), np.ndarray):
+            _must((state[name] >= 0).all(), path, f"{where}.{name}",
+                  "it must be non-negative")
 
 
 def _check_part_widths(state: dict[str, Any], where: str, path: Any) -> None:
@@ -113,6 +134,43 @@ def _check_layout(model: TargetModel, path: str | os.PathLike[str]) -> int:
             raise ModelError(f"{path} holds a classifier whose classes_present_ are not "
                              f"increasing indices into the {n_classes} label classes")
     return int(expected.n_output_)
+
+
+def _check_statistics(model: TargetModel, path: Any) -> None:
+    """The statistics stored with a model (training size, marginal and confusion counts,
+    residual sigma) must be finite, non-negative, of the card's shape, and add up."""
+    dp = sys.modules.get("tabinv.models.dp")
+    families = dp.DP_FAMILIES if dp is not None and isinstance(model, dp.DPTargetModel) \
+        else None
+    _must(isinstance(model.family, str) and (families is None or model.family in families),
+          path, "model.family", f"it must be a family name, not {shorten(model.family)}")
+    n_train = model.n_train_
+    _must(isinstance(n_train, (int, np.integer)) and not isinstance(n_train, bool)
+          and n_train >= 1, path, "model.n_train_", "it must be a positive integer")
+    marginals = model.marginals_
+    columns = [f for f in model.features if f in model.encoder_.domains]
+    _must(isinstance(marginals, dict) and sorted(marginals) == sorted(columns), path,
+          "model.marginals_", f"it must hold counts for exactly {columns}")
+    for column in columns:
+        _check_counts(marginals[column], (len(model.domain(column)),), n_train, path,
+                      f"model.marginals_[{column!r}]")
+    if _task(model) == "regression":
+        sigma = model.residual_sigma_
+        _must(isinstance(sigma, (float, int, np.floating)) and np.isfinite(sigma)
+              and sigma >= 0, path, "model.residual_sigma_", "it must be finite and >= 0")
+    else:
+        n_classes = len(model.domain(model.label))
+        _check_counts(model.confusion_, (n_classes, n_classes), n_train, path,
+                      "model.confusion_")
+
+
+def _check_counts(counts: Any, shape: tuple[int, ...], total: int, path: Any,
+                  where: str) -> None:
+    array = np.asarray(counts) if isinstance(counts, np.ndarray) else None
+    _must(array is not None and array.shape == shape and array.dtype.kind in "iu"
+          and (array >= 0).all() and int(array.sum()) == int(total), path, where,
+          f"it must be non-negative integer counts of shape {shape} adding up to the "
+          f"{total} training records")
 
 
 def _walk(root: Any) -> Iterator[tuple[str, Any]]:
@@ -172,6 +230,14 @@ def _check_sklearn_tree(tree: Any, where: str, path: Any) -> None:
           and np.isfinite(tree.value).all(), path, where,
           "value must have shape (node_count, n_outputs, n_classes) and be finite")
     _must((tree.n_node_samples >= 0).all(), path, where, "n_node_samples must be non-negative")
+    weights = np.asarray(tree.weighted_n_node_samples, dtype=float)
+    _must(weights.shape == (n,) and np.isfinite(weights).all() and (weights >= 0).all(),
+          path, where, "weighted_n_node_samples must be finite and non-negative")
+    _must(np.allclose(weights[parent], weights[left[parent]] + weights[right[parent]],
+                      rtol=1e-6, atol=1e-9), path, where,
+          "each node's weighted_n_node_samples must be the sum of its children's")
+    if (np.asarray(tree.n_classes) > 1).any():
+        _must((tree.value >= 0).all(), path, where, "a classifier's values must be >= 0")
 
 
 def _check_booster(booster: Any, where: str, path: Any) -> None:

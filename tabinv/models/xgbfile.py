@@ -213,9 +213,12 @@ def check_learner(learner: Any, where: str, path: Any) -> None:
         gbm = gbm["gbtree"] if gbm["name"] == "dart" else gbm
         name, model = gbm["name"], gbm.get("model", {})
         trees, info = model.get("trees"), model.get("tree_info", [])
-        attributes = learner.get("attributes", {})
+        attributes, declared = learner.get("attributes", {}), model.get("gbtree_model_param", {})
     except (KeyError, TypeError, AttributeError) as error:
-        raise _refuse(path, where, f"its model JSON is incomplete ({error!r})") from None
+        raise _refuse(path, where, f"its model JSON is incomplete ({shorten(error)})") \
+            from None
+    _must(all(isinstance(part, dict) for part in (params, attributes, declared)), path, where,
+          "learner_model_param, attributes and gbtree_model_param must be objects")
     _must(name == "gbtree" and isinstance(trees, list), path, where,
           f"the booster must be a tree booster, not {shorten(name)}")
     n_features = _integer(params.get("num_feature"), 1, MAX_FEATURES, path, where,
@@ -223,16 +226,22 @@ def check_learner(learner: Any, where: str, path: Any) -> None:
     groups = max(_integer(params.get("num_class", 0), 0, MAX_GROUPS, path, where, "num_class"),
                  _integer(params.get("num_target", 1), 1, MAX_GROUPS, path, where,
                           "num_target"), 1)
-    _floats(str(params.get("base_score", "0")).strip("[]").split(","), path, where,
-            "base_score")
-    _check_forest(model, trees, info, groups, attributes, path, where)
+    base = _floats(str(params.get("base_score", "0")).strip("[]").split(","), path, where,
+                   "base_score")
+    objective = learner["objective"].get("name") if isinstance(learner.get("objective"),
+                                                              dict) else None
+    if objective in ("binary:logistic", "reg:logistic"):  # a probability, turned to a margin
+        _must(((base > 0) & (base < 1)).all(), path, where,
+              f"base_score of a {objective} booster must be a probability in (0, 1)")
+    _check_forest(model, declared, (trees, info, groups), attributes, path, where)
     for number, tree in enumerate(trees):
         check_tree_document(tree, f"{where} tree {number}", path, n_features)
 
 
-def _check_forest(model: dict[str, Any], trees: list[Any], info: Any, groups: int,
-                  attributes: Any, path: Any, where: str) -> None:
-    declared = model.get("gbtree_model_param", {})
+def _check_forest(model: dict[str, Any], declared: dict[str, Any],
+                  forest: tuple[list[Any], Any, int], attributes: dict[str, Any], path: Any,
+                  where: str) -> None:
+    trees, info, groups = forest
     n_trees = _integer(declared.get("num_trees", len(trees)), 0, MAX_TREES, path, where,
                        "num_trees")
     _integer(declared.get("num_parallel_tree", 1), 1, MAX_TREES, path, where,
@@ -247,7 +256,7 @@ def _check_forest(model: dict[str, Any], trees: list[Any], info: Any, groups: in
     _must(indptr.size >= 1 and indptr[0] == 0 and indptr[-1] == n_trees
           and (np.diff(indptr) >= 0).all(), path, where,
           f"iteration_indptr must rise from 0 to num_trees {n_trees}")
-    best = attributes.get("best_iteration") if isinstance(attributes, dict) else None
+    best = attributes.get("best_iteration")
     if best is not None:
         _integer(best, 0, max(indptr.size - 2, 0), path, where,
                  f"best_iteration (of {indptr.size - 1} iterations)")
@@ -262,8 +271,9 @@ def check_tree_document(tree: Any, where: str, path: Any, n_features: int) -> No
         condition = np.asarray(tree["split_conditions"], dtype=float).ravel()
         hessian = np.asarray(tree.get("sum_hessian", np.ones(n)), dtype=float).ravel()
         vector = int(tree["tree_param"].get("size_leaf_vector", 1))
-    except (KeyError, TypeError, ValueError, OverflowError) as error:
-        raise _refuse(path, where, f"its node arrays are malformed ({error!r})") from None
+    except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as error:
+        raise _refuse(path, where, f"its node arrays are malformed ({shorten(error)})") \
+            from None
     _must(vector <= 1 and all(a.shape == (n,) for a in (left, right, split, kind, condition,
                                                          hessian)),
           path, where, f"num_nodes {n} must match every node array (scalar leaves only)")

@@ -4,6 +4,7 @@ native code, opened, inflated or unpickled. Every file is built here from a tiny
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import pickle
@@ -337,3 +338,136 @@ def test_item10_text_is_still_text(tmp_path: Path) -> None:
     path = tmp_path / "notes.skops"
     path.write_text("age,weight\n(S1,2.\n")
     refuses(path, ModelError, "plain text")
+
+
+# -- item 7: every number inside a model checked for range and finiteness -------------------
+def _edit_tree(model: TargetModel, change: Callable[[dict[str, Any]], Any]) -> TargetModel:
+    evil = copy.deepcopy(model)
+    state = evil.estimator_.tree_.__getstate__()
+    state["nodes"], state["values"] = state["nodes"].copy(), state["values"].copy()
+    change(state)
+    evil.estimator_.tree_.__setstate__(state)
+    return evil
+
+
+def _leaf(state: dict[str, Any]) -> int:
+    return int(np.flatnonzero(state["nodes"]["left_child"] == -1)[0])
+
+
+def _set_node(field: str, value: float, leaf: bool = False) -> Callable[[Any], None]:
+    def change(state: dict[str, Any]) -> None:
+        state["nodes"][field][_leaf(state) if leaf else 0] = value
+    return change
+
+
+def _negative_value(state: dict[str, Any]) -> None:
+    state["values"][_leaf(state), 0, 0] = -0.5
+
+
+def _attribute(name: str, edit: Callable[[Any], Any]) -> Callable[[TargetModel], TargetModel]:
+    def change(model: TargetModel) -> TargetModel:
+        evil = copy.deepcopy(model)
+        edit(getattr(evil, name) if name != "estimator_.coef_" else evil.estimator_.coef_)
+        return evil
+    return change
+
+
+SKOPS_NUMBERS: dict[str, tuple[str, Callable[[TargetModel], TargetModel], str]] = {
+    "nan-weight": ("tree", lambda m: _edit_tree(m, _set_node(
+        "weighted_n_node_samples", np.nan)), "weighted_n_node_samples must be finite"),
+    "negative-weight": ("tree", lambda m: _edit_tree(m, _set_node(
+        "weighted_n_node_samples", -3.0, leaf=True)), "must be finite and non-negative"),
+    "inconsistent-weight": ("tree", lambda m: _edit_tree(m, _set_node(
+        "weighted_n_node_samples", 1e6, leaf=True)), "the sum of its children's"),
+    "negative-value": ("tree_class", lambda m: _edit_tree(m, _negative_value),
+                       "a classifier's values must be >= 0"),
+    "negative-marginal": ("tree", _attribute("marginals_", lambda d: d["vkorc1"].__setitem__(
+        0, -5)), "model.marginals_['vkorc1'] fails"),
+    "short-marginal": ("tree", _attribute("marginals_", lambda d: d.__setitem__(
+        "vkorc1", d["vkorc1"][:1])), "of shape (3,)"),
+    "negative-confusion": ("tree_class", _attribute("confusion_", lambda c: c.__setitem__(
+        (0, 0), -1)), "model.confusion_ fails"),
+    "nan-coefficient": ("linear", _attribute("estimator_.coef_", lambda c: c.__setitem__(
+        0, np.nan)), "estimator_.coef_ fails a safety check: it must be finite"),
+}
+
+
+@pytest.mark.parametrize("name", list(SKOPS_NUMBERS))
+def test_item7_numbers_in_skops_models(models: dict[str, TargetModel], tmp_path: Path,
+                                       name: str) -> None:
+    """item 7: NaN/negative weights, negative values, marginals, confusion, coefficients."""
+    kind, change, fragment = SKOPS_NUMBERS[name]
+    model = models[kind] if kind in models else train(kind)
+    path = tmp_path / f"{name}.skops"
+    sio.dump(change(model), path)
+    refuses(path, UnsafeModelError, fragment)
+
+
+def _attributes(**values: str) -> Callable[[dict[str, Any]], None]:
+    return lambda d: d["learner"]["attributes"].update(values)
+
+
+XGBOOST_NUMBERS: dict[str, tuple[Callable[[dict[str, Any]], Any], str]] = {
+    "best-iteration-too-big": (_attributes(best_iteration="7"),
+                               "best_iteration (of 3 iterations) must be an integer in [0, 2]"),
+    "best-iteration-negative": (_attributes(best_iteration="-1"), "best_iteration"),
+    "best-iteration-text": (_attributes(best_iteration="abc"), "not 'abc'"),
+    "negative-hessian": (lambda d: gbm(d)["trees"][0]["sum_hessian"].__setitem__(1, -4.0),
+                         "sum_hessian (node weights) must be finite and non-negative"),
+    "nan-leaf": (lambda d: gbm(d)["trees"][1]["split_conditions"].__setitem__(-1, float("nan")),
+                 "leaf values must be finite"),
+    "nan-base-score": (lambda d: d["learner"]["learner_model_param"].__setitem__(
+        "base_score", "[NaN]"), "base_score must be finite"),
+    "num-parallel-tree": (lambda d: gbm(d)["gbtree_model_param"].__setitem__(
+        "num_parallel_tree", "0"), "num_parallel_tree must be an integer"),
+    "negative-marginal": (edit_metadata(lambda m: m["marginals"]["vkorc1"].__setitem__(0, -9)),
+                          "model.marginals_['vkorc1'] fails"),
+    "fractional-marginal": (edit_metadata(lambda m: m["marginals"]["vkorc1"].__setitem__(
+        0, 2.5)), "must hold integer counts"),
+}
+
+
+@pytest.mark.parametrize("name", list(XGBOOST_NUMBERS))
+def test_item7_numbers_in_xgboost_files(models: dict[str, TargetModel], tmp_path: Path,
+                                        name: str) -> None:
+    """item 7: best_iteration, node weights, leaves, base score, metadata marginals."""
+    change, fragment = XGBOOST_NUMBERS[name]
+    refuses(edit_json(models["booster"], tmp_path / "m.json", change), ModelError, fragment)
+
+
+# -- item 8: model files that gave tracebacks --------------------------------------------------
+TRACEBACKS: dict[str, tuple[str, Callable[[dict[str, Any]], Any], str]] = {
+    "best-iteration-text": ("booster", _attributes(best_iteration="two"), "not 'two'"),
+    "marginals-shape": ("booster", edit_metadata(lambda m: m["marginals"].__setitem__(
+        "vkorc1", [[1, 2], [3]])), "malformed tabinv metadata"),
+    "marginals-wrong-length": ("booster", edit_metadata(lambda m: m["marginals"].__setitem__(
+        "vkorc1", [1, 2])), "of shape (3,)"),
+    "confusion-shape": ("classifier", edit_metadata(lambda m: m.__setitem__(
+        "confusion", [[1, 2, 3]])), "model.confusion_ fails"),
+    "family-number": ("booster", edit_metadata(lambda m: m.__setitem__("family", 5)),
+                      "family and categorical must be text"),
+    "family-list": ("booster", edit_metadata(lambda m: m.__setitem__("family", ["x"])),
+                    "family and categorical must be text"),
+    "n-train-text": ("booster", edit_metadata(lambda m: m.__setitem__("n_train", "12")),
+                     "n_train must hold integer counts"),
+}
+
+
+@pytest.mark.parametrize("name", list(TRACEBACKS))
+def test_item8_one_line_and_exit_2(models: dict[str, TargetModel], tmp_path: Path,
+                                   members: Path, name: str) -> None:
+    """item 8: each of these gave a traceback from `tabinv attack`."""
+    kind, change, fragment = TRACEBACKS[name]
+    path = edit_json(models[kind], tmp_path / "m.json", change)
+    cli_fails(path, members, fragment, label="dose_class" if kind == "classifier" else "dose")
+
+
+def test_item8_no_shortcuts_with_a_bad_tree_count(models: dict[str, TargetModel],
+                                                  tmp_path: Path, members: Path) -> None:
+    """item 8: --no-shortcuts on a booster whose tree count does not match its trees."""
+    def drop_tree(document: dict[str, Any]) -> None:
+        model = gbm(document)
+        model["trees"].pop()
+    path = edit_json(models["booster"], tmp_path / "m.json", drop_tree)
+    cli_fails(path, members, "num_trees, trees and tree_info must agree",
+              extra=("--no-shortcuts",))
