@@ -17,7 +17,7 @@ import joblib
 import numpy as np
 import pytest
 import skops.io as sio
-from batch import train
+from batch import train, write_inventory
 from typer.testing import CliRunner
 
 from tabinv.cli import app
@@ -471,3 +471,38 @@ def test_item8_no_shortcuts_with_a_bad_tree_count(models: dict[str, TargetModel]
     path = edit_json(models["booster"], tmp_path / "m.json", drop_tree)
     cli_fails(path, members, "num_trees, trees and tree_info must agree",
               extra=("--no-shortcuts",))
+
+
+# -- the same files in a batch: one recorded line per entry, the run goes on -------------------
+def test_batch_records_each_hostile_model_file(models: dict[str, TargetModel],
+                                               tmp_path: Path) -> None:
+    """items 3, 5, 6, 7, 10: a batch records one line per hostile file and goes on."""
+    from tabinv.batch.executors import SerialExecutor
+    from tabinv.batch.inventory import read_inventory
+    from tabinv.batch.runner import run_batch
+
+    good = sio.dumps(models["booster"])
+    files = {
+        "booster-from-path": ("skops", rewrite_skops(good, tmp_path / "a.skops",
+                                                     booster_from_path(tmp_path / "x.json")),
+                              "ConstructorFromReduceNode"),
+        "deep-json": ("xgboost-json", _deep_text(models["booster"], tmp_path / "b.json",
+                                                 50_000), "nests 50001 levels deep"),
+        "zip-bomb": ("skops", _bomb(tmp_path / "c.skops", 16 << 20), "zip bomb"),
+        "best-iteration": ("xgboost-json", edit_json(models["booster"], tmp_path / "d.json",
+                                                     _attributes(best_iteration="9")),
+                           "best_iteration"),
+    }
+    (tmp_path / "good.skops").write_bytes(good)
+    entries = [{"name": name, "model": str(path), "format": form, "data": "iwpc"}
+               for name, (form, path, _) in files.items()]
+    entries.append({"name": "good", "model": str(tmp_path / "good.skops"), "format": "skops",
+                    "data": "iwpc"})
+    inventory = write_inventory(tmp_path / "inventory.toml", entries, {
+        "n_boot": 5, "attacks": ["map"], "priors": ["marginal"], "sensitive": ["vkorc1"]})
+    result = run_batch(read_inventory(inventory), tmp_path / "out", executor=SerialExecutor())
+    errors = dict(result.failures)
+    assert set(errors) == set(files), errors
+    for name, (_, _, fragment) in files.items():
+        assert fragment in errors[name] and "\n" not in errors[name], errors[name]
+    assert result.succeeded == 1
