@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import struct
 import zipfile
 from typing import Any
@@ -57,6 +58,7 @@ SKOPS_LIMITS: dict[str, int] = {
     "schema_nesting": 200,       # JSON levels of schema.json (tabinv's forests use 16)
 }
 _RATIO_FLOOR = 1 << 20
+_IDS = re.compile(r'"__id__": -?\d+,? ?')
 _METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
 
 
@@ -161,8 +163,14 @@ def check_skops_archive(data: bytes, path: Any) -> None:
 
 
 def _audit(tree: Any, archive: zipfile.ZipFile, path: Any) -> None:
-    """Every reviewed type must be built by its own loader; Boosters' bytes are checked."""
-    stack = [tree]
+    """Every reviewed type must be built by its own loader; Boosters' bytes are checked.
+
+    skops reuses the first node it meets for a repeated ``__id__``, so every node with an
+    id already seen must have the same content (ids aside): what is checked is what is
+    built, whichever copy skops meets first.
+    """
+    stack: list[Any] = [tree]
+    ids: dict[str, Any] = {}
     while stack:
         node = stack.pop()
         if isinstance(node, list):
@@ -172,6 +180,11 @@ def _audit(tree: Any, archive: zipfile.ZipFile, path: Any) -> None:
             continue
         stack.extend(node.values())
         loader = node.get("__loader__")
+        if loader is not None and loader != "CachedNode" and "__id__" in node:
+            first = ids.setdefault(str(node["__id__"]), node)
+            if first is not node and _canonical(first) != _canonical(node):
+                raise UnsafeModelError(f"refusing {path}: its schema gives two different "
+                                       f"nodes the id {shorten(node['__id__'])}")
         name = f"{node.get('__module__')}.{node.get('__class__')}"
         if loader is None or name not in REVIEWED_LOADERS:
             continue
@@ -184,18 +197,22 @@ def _audit(tree: Any, archive: zipfile.ZipFile, path: Any) -> None:
             _check_booster_bytes(node, archive, path)
 
 
+def _canonical(node: Any) -> str:
+    """A node's content without its nodes' ids (skops writes an object saved twice as two
+    copies whose inner state dicts get fresh ids); NaN equals NaN here, unlike in ``==``."""
+    return _IDS.sub("", json.dumps(node, sort_keys=True))
+
+
 def _check_booster_bytes(node: dict[str, Any], archive: zipfile.ZipFile, path: Any) -> None:
     """A Booster's state must be a dict whose ``handle`` is a bytearray member of the
     archive holding a sound XGBoost document (XGBoost parses it natively)."""
-    content = node.get("content") or {}
-    handle = (content.get("content") or {}).get("handle") if isinstance(content, dict) else None
-    if content.get("__loader__") != "DictNode" or not isinstance(handle, dict) or \
-            handle.get("__loader__") not in ("BytearrayNode", "JsonNode") or \
-            (handle.get("__loader__") == "JsonNode" and handle.get("content") != "null"):
+    content = node.get("content")
+    state = content.get("content") if isinstance(content, dict) else None
+    handle = state.get("handle") if isinstance(state, dict) else None
+    if not isinstance(handle, dict) or content.get("__loader__") != "DictNode" or \
+            handle.get("__loader__") != "BytearrayNode":
         raise UnsafeModelError(f"refusing {path}: an xgboost.core.Booster's state must be a "
                                "dict whose 'handle' is the booster's bytes")
-    if handle.get("__loader__") == "JsonNode":
-        return  # an empty booster
     member = str(handle.get("file", ""))
     raw = _read_member(archive, member, SKOPS_LIMITS["member_bytes"], path)
     what = f"xgboost.core.Booster bytes in {shorten(member)}"

@@ -226,6 +226,24 @@ def test_item5_deep_ubj_and_deep_booster_bytes(models: dict[str, TargetModel],
     refuses(path, UnsafeModelError, "xgboost.core.Booster bytes", "nests more than 64")
 
 
+def test_item5_booster_bytes_swapped_by_a_repeated_id(models: dict[str, TargetModel],
+                                                      tmp_path: Path) -> None:
+    """item 5: skops reuses the first node with an id, so an earlier node with the Booster
+    state's id (holding deep bytes) is refused, not only the Booster's own bytes checked."""
+    good = sio.dumps(models["booster"])
+
+    def smuggle(schema: Any) -> None:
+        state = find_node(schema, "Booster")["content"]
+        evil = copy.deepcopy(state)
+        evil["content"]["handle"]["file"] = "deep.bin"
+        target_state = schema["content"]["content"]
+        schema["content"]["content"] = {"a_first": evil, **target_state}
+
+    path = rewrite_skops(good, tmp_path / "swap.skops", smuggle,
+                         {"deep.bin": _deep_ubj(50_000)})
+    refuses(path, UnsafeModelError, "two different nodes the id")
+
+
 @pytest.mark.parametrize(("change", "fragment"), [
     (lambda d: d["learner"]["learner_model_param"].__setitem__("num_class", "1000000000"),
      "num_class must be an integer in [0, 10000]"),
