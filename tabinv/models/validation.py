@@ -19,6 +19,7 @@ from sklearn.tree._tree import Tree
 
 from ..exceptions import ModelError, UnsafeModelError
 from ..text import shorten
+from .refusal import must, refuse
 from .target import TargetModel
 from .xgbfile import check_learner
 
@@ -80,13 +81,13 @@ def _check_fitted_numbers(state: dict[str, Any], where: str, path: Any) -> None:
             continue
         if isinstance(value, float) or (isinstance(value, np.ndarray)
                                         and value.dtype.kind in "fc"):
-            _must(np.isfinite(value).all(), path, f"{where}.{name}", "it must be finite")
+            must(np.isfinite(value).all(), path, f"{where}.{name}", "it must be finite")
     for name in ("var_", "sigma_"):
         if isinstance(state.get(name), np.ndarray):
-            _must((state[name] > 0).all(), path, f"{where}.{name}", "variances must be > 0")
+            must((state[name] > 0).all(), path, f"{where}.{name}", "variances must be > 0")
     for name in ("class_prior_", "class_count_"):
         if isinstance(state.get(name), np.ndarray):
-            _must((state[name] >= 0).all(), path, f"{where}.{name}",
+            must((state[name] >= 0).all(), path, f"{where}.{name}",
                   "it must be non-negative")
 
 
@@ -142,21 +143,21 @@ def _check_statistics(model: TargetModel, path: Any) -> None:
     dp = sys.modules.get("tabinv.models.dp")
     families = dp.DP_FAMILIES if dp is not None and isinstance(model, dp.DPTargetModel) \
         else None
-    _must(isinstance(model.family, str) and (families is None or model.family in families),
+    must(isinstance(model.family, str) and (families is None or model.family in families),
           path, "model.family", f"it must be a family name, not {shorten(model.family)}")
     n_train = model.n_train_
-    _must(isinstance(n_train, (int, np.integer)) and not isinstance(n_train, bool)
+    must(isinstance(n_train, (int, np.integer)) and not isinstance(n_train, bool)
           and n_train >= 1, path, "model.n_train_", "it must be a positive integer")
     marginals = model.marginals_
     columns = [f for f in model.features if f in model.encoder_.domains]
-    _must(isinstance(marginals, dict) and sorted(marginals) == sorted(columns), path,
+    must(isinstance(marginals, dict) and sorted(marginals) == sorted(columns), path,
           "model.marginals_", f"it must hold counts for exactly {columns}")
     for column in columns:
         _check_counts(marginals[column], (len(model.domain(column)),), n_train, path,
                       f"model.marginals_[{column!r}]")
     if _task(model) == "regression":
         sigma = model.residual_sigma_
-        _must(isinstance(sigma, (float, int, np.floating)) and np.isfinite(sigma)
+        must(isinstance(sigma, (float, int, np.floating)) and np.isfinite(sigma)
               and sigma >= 0, path, "model.residual_sigma_", "it must be finite and >= 0")
     else:
         n_classes = len(model.domain(model.label))
@@ -167,7 +168,7 @@ def _check_statistics(model: TargetModel, path: Any) -> None:
 def _check_counts(counts: Any, shape: tuple[int, ...], total: int, path: Any,
                   where: str) -> None:
     array = np.asarray(counts) if isinstance(counts, np.ndarray) else None
-    _must(array is not None and array.shape == shape and array.dtype.kind in "iu"
+    must(array is not None and array.shape == shape and array.dtype.kind in "iu"
           and (array >= 0).all() and int(array.sum()) == int(total), path, where,
           f"it must be non-negative integer counts of shape {shape} adding up to the "
           f"{total} training records")
@@ -196,48 +197,39 @@ def _walk(root: Any) -> Iterator[tuple[str, Any]]:
         stack.extend(reversed(items))
 
 
-def _refuse(path: Any, where: str, check: str) -> UnsafeModelError:
-    return UnsafeModelError(f"refusing {path}: {where} fails a safety check: {check}")
-
-
-def _must(condition: Any, path: Any, where: str, check: str) -> None:
-    if not condition:
-        raise _refuse(path, where, check)
-
-
 def _check_sklearn_tree(tree: Any, where: str, path: Any) -> None:
     n = int(tree.node_count)
     left, right, feature = tree.children_left, tree.children_right, tree.feature
     arrays = (left, right, feature, tree.threshold, tree.n_node_samples)
-    _must(n >= 1 and all(a.shape == (n,) for a in arrays), path, where,
+    must(n >= 1 and all(a.shape == (n,) for a in arrays), path, where,
           f"node_count {n} must match the length of every node array")
     leaf = left == -1
-    _must(np.array_equal(leaf, right == -1), path, where,
+    must(np.array_equal(leaf, right == -1), path, where,
           "children_left and children_right must both be -1 at leaves")
     parent = np.flatnonzero(~leaf)
     for side, children in (("children_left", left), ("children_right", right)):
-        _must(((children[parent] > parent) & (children[parent] < n)).all(), path, where,
+        must(((children[parent] > parent) & (children[parent] < n)).all(), path, where,
               f"{side} must be -1 or a later node in [0, {n})")
-    _must(np.array_equal(np.sort(np.r_[left[parent], right[parent]]), np.arange(1, n)), path,
+    must(np.array_equal(np.sort(np.r_[left[parent], right[parent]]), np.arange(1, n)), path,
           where, "every node but the root must have exactly one parent")
     width = int(tree.n_features)
-    _must((feature[leaf] == -2).all()
+    must((feature[leaf] == -2).all()
           and ((feature[parent] >= 0) & (feature[parent] < width)).all(), path, where,
           f"feature must be in [0, {width}) at internal nodes and -2 at leaves")
-    _must(np.isfinite(tree.threshold[parent]).all(), path, where,
+    must(np.isfinite(tree.threshold[parent]).all(), path, where,
           "thresholds must be finite at internal nodes")
-    _must(tree.value.shape == (n, tree.n_outputs, tree.max_n_classes)
+    must(tree.value.shape == (n, tree.n_outputs, tree.max_n_classes)
           and np.isfinite(tree.value).all(), path, where,
           "value must have shape (node_count, n_outputs, n_classes) and be finite")
-    _must((tree.n_node_samples >= 0).all(), path, where, "n_node_samples must be non-negative")
+    must((tree.n_node_samples >= 0).all(), path, where, "n_node_samples must be non-negative")
     weights = np.asarray(tree.weighted_n_node_samples, dtype=float)
-    _must(weights.shape == (n,) and np.isfinite(weights).all() and (weights >= 0).all(),
+    must(weights.shape == (n,) and np.isfinite(weights).all() and (weights >= 0).all(),
           path, where, "weighted_n_node_samples must be finite and non-negative")
-    _must(np.allclose(weights[parent], weights[left[parent]] + weights[right[parent]],
+    must(np.allclose(weights[parent], weights[left[parent]] + weights[right[parent]],
                       rtol=1e-6, atol=1e-9), path, where,
           "each node's weighted_n_node_samples must be the sum of its children's")
     if (np.asarray(tree.n_classes) > 1).any():
-        _must((tree.value >= 0).all(), path, where, "a classifier's values must be >= 0")
+        must((tree.value >= 0).all(), path, where, "a classifier's values must be >= 0")
 
 
 def _check_booster(booster: Any, where: str, path: Any) -> None:
@@ -245,5 +237,5 @@ def _check_booster(booster: Any, where: str, path: Any) -> None:
     try:
         learner = json.loads(bytes(booster.save_raw(raw_format="json")))["learner"]
     except (KeyError, TypeError, ValueError) as error:
-        raise _refuse(path, where, f"its model JSON is incomplete ({_reason(error)})") from None
+        raise refuse(path, where, f"its model JSON is incomplete ({_reason(error)})") from None
     check_learner(learner, where, path)

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..exceptions import ModelError, UnsafeModelError
 from ..text import shorten
+from .refusal import must, refuse
 
 __all__ = ["MAX_NESTING", "check_learner", "is_json", "read_booster_document"]
 
@@ -35,15 +36,6 @@ _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _UBJ_SCALARS = {b"i": ">b", b"U": ">B", b"I": ">h", b"l": ">i", b"L": ">q", b"d": ">f",
                 b"D": ">d", b"C": ">c"}
 _UBJ_CONSTANTS = {b"Z": None, b"T": True, b"F": False}
-
-
-def _refuse(path: Any, where: str, check: str) -> UnsafeModelError:
-    return UnsafeModelError(f"refusing {path}: {where} fails a safety check: {check}")
-
-
-def _must(condition: Any, path: Any, where: str, check: str) -> None:
-    if not condition:
-        raise _refuse(path, where, check)
 
 
 # -- reading a document without recursion ----------------------------------------------
@@ -192,7 +184,7 @@ def _integer(value: Any, low: int, high: int, path: Any, where: str, name: str) 
         number = int(str(value).strip())
     except ValueError:
         number = None
-    _must(number is not None and low <= number <= high, path, where,
+    must(number is not None and low <= number <= high, path, where,
           f"{name} must be an integer in [{low}, {high}], not {shorten(value)}")
     return number  # type: ignore[return-value]
 
@@ -201,8 +193,8 @@ def _floats(value: Any, path: Any, where: str, name: str) -> np.ndarray:
     try:
         values = np.asarray(value, dtype=float).ravel()
     except (TypeError, ValueError):
-        raise _refuse(path, where, f"{name} must be numbers") from None
-    _must(np.isfinite(values).all(), path, where, f"{name} must be finite")
+        raise refuse(path, where, f"{name} must be numbers") from None
+    must(np.isfinite(values).all(), path, where, f"{name} must be finite")
     return values
 
 
@@ -215,11 +207,11 @@ def check_learner(learner: Any, where: str, path: Any) -> None:
         trees, info = model.get("trees"), model.get("tree_info", [])
         attributes, declared = learner.get("attributes", {}), model.get("gbtree_model_param", {})
     except (KeyError, TypeError, AttributeError) as error:
-        raise _refuse(path, where, f"its model JSON is incomplete ({shorten(error)})") \
+        raise refuse(path, where, f"its model JSON is incomplete ({shorten(error)})") \
             from None
-    _must(all(isinstance(part, dict) for part in (params, attributes, declared)), path, where,
+    must(all(isinstance(part, dict) for part in (params, attributes, declared)), path, where,
           "learner_model_param, attributes and gbtree_model_param must be objects")
-    _must(name == "gbtree" and isinstance(trees, list), path, where,
+    must(name == "gbtree" and isinstance(trees, list), path, where,
           f"the booster must be a tree booster, not {shorten(name)}")
     n_features = _integer(params.get("num_feature"), 1, MAX_FEATURES, path, where,
                           "num_feature")
@@ -231,7 +223,7 @@ def check_learner(learner: Any, where: str, path: Any) -> None:
     objective = learner["objective"].get("name") if isinstance(learner.get("objective"),
                                                               dict) else None
     if objective in ("binary:logistic", "reg:logistic"):  # a probability, turned to a margin
-        _must(((base > 0) & (base < 1)).all(), path, where,
+        must(((base > 0) & (base < 1)).all(), path, where,
               f"base_score of a {objective} booster must be a probability in (0, 1)")
     _check_forest(model, declared, (trees, info, groups), attributes, path, where)
     for number, tree in enumerate(trees):
@@ -247,13 +239,13 @@ def _check_forest(model: dict[str, Any], declared: dict[str, Any],
     _integer(declared.get("num_parallel_tree", 1), 1, MAX_TREES, path, where,
              "num_parallel_tree")
     tree_info = _floats(info, path, where, "tree_info")
-    _must(len(trees) == n_trees == tree_info.size
+    must(len(trees) == n_trees == tree_info.size
           and ((tree_info >= 0) & (tree_info < groups)).all(), path, where,
           f"num_trees, trees and tree_info must agree and give each tree an output group "
           f"in [0, {groups})")
     indptr = _floats(model.get("iteration_indptr", [0, n_trees]), path, where,
                      "iteration_indptr")
-    _must(indptr.size >= 1 and indptr[0] == 0 and indptr[-1] == n_trees
+    must(indptr.size >= 1 and indptr[0] == 0 and indptr[-1] == n_trees
           and (np.diff(indptr) >= 0).all(), path, where,
           f"iteration_indptr must rise from 0 to num_trees {n_trees}")
     best = attributes.get("best_iteration")
@@ -272,9 +264,9 @@ def check_tree_document(tree: Any, where: str, path: Any, n_features: int) -> No
         hessian = np.asarray(tree.get("sum_hessian", np.ones(n)), dtype=float).ravel()
         vector = int(tree["tree_param"].get("size_leaf_vector", 1))
     except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as error:
-        raise _refuse(path, where, f"its node arrays are malformed ({shorten(error)})") \
+        raise refuse(path, where, f"its node arrays are malformed ({shorten(error)})") \
             from None
-    _must(vector <= 1 and all(a.shape == (n,) for a in (left, right, split, kind, condition,
+    must(vector <= 1 and all(a.shape == (n,) for a in (left, right, split, kind, condition,
                                                          hessian)),
           path, where, f"num_nodes {n} must match every node array (scalar leaves only)")
     reached = np.zeros(n, dtype=bool)
@@ -282,16 +274,16 @@ def check_tree_document(tree: Any, where: str, path: Any, n_features: int) -> No
     while frontier.size:  # every child lies after its parent, so this ends
         reached[frontier] = True
         leaves, inner = frontier[left[frontier] == -1], frontier[left[frontier] != -1]
-        _must((right[leaves] == -1).all(), path, where,
+        must((right[leaves] == -1).all(), path, where,
               "left_children and right_children must both be -1 at leaves")
         children = np.r_[left[inner], right[inner]]
-        _must(((children > np.tile(inner, 2)) & (children < n)).all()
+        must(((children > np.tile(inner, 2)) & (children < n)).all()
               and not reached[children].any() and np.unique(children).size == children.size,
               path, where, f"each child index must be a later node in [0, {n}) with one parent")
-        _must(((split[inner] >= 0) & (split[inner] < n_features) & (kind[inner] == 0)).all(),
+        must(((split[inner] >= 0) & (split[inner] < n_features) & (kind[inner] == 0)).all(),
               path, where, f"splits must be numerical on a feature in [0, {n_features})")
         frontier = children
-    _must(np.isfinite(condition[reached]).all(), path, where,
+    must(np.isfinite(condition[reached]).all(), path, where,
           "split conditions and leaf values must be finite")
-    _must((np.isfinite(hessian[reached]) & (hessian[reached] >= 0)).all(), path, where,
+    must((np.isfinite(hessian[reached]) & (hessian[reached] >= 0)).all(), path, where,
           "sum_hessian (node weights) must be finite and non-negative")
