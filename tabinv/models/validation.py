@@ -130,8 +130,8 @@ def _check_layout(model: TargetModel, path: str | os.PathLike[str]) -> int:
     if _task(model) == "classification":
         present = np.asarray(model.classes_present_)
         n_classes = len(model.domain(model.label))
-        if present.ndim != 1 or present.size == 0 or present.min() < 0 or \
-                present.max() >= n_classes or (np.diff(present) <= 0).any():
+        if present.dtype.kind not in "iu" or present.ndim != 1 or present.size == 0 or \
+                present.min() < 0 or present.max() >= n_classes or (np.diff(present) <= 0).any():
             raise ModelError(f"{path} holds a classifier whose classes_present_ are not "
                              f"increasing indices into the {n_classes} label classes")
     return int(expected.n_output_)
@@ -150,7 +150,7 @@ def _check_statistics(model: TargetModel, path: Any) -> None:
           and n_train >= 1, path, "model.n_train_", "it must be a positive integer")
     marginals = model.marginals_
     columns = [f for f in model.features if f in model.encoder_.domains]
-    must(isinstance(marginals, dict) and sorted(marginals) == sorted(columns), path,
+    must(isinstance(marginals, dict) and set(marginals) == set(columns), path,
           "model.marginals_", f"it must hold counts for exactly {columns}")
     for column in columns:
         _check_counts(marginals[column], (len(model.domain(column)),), n_train, path,
