@@ -88,7 +88,7 @@ def _check_fitted_numbers(state: dict[str, Any], where: str, path: Any) -> None:
     for name in ("class_prior_", "class_count_"):
         if isinstance(state.get(name), np.ndarray):
             must((state[name] >= 0).all(), path, f"{where}.{name}",
-                  "it must be non-negative")
+                 "it must be non-negative")
 
 
 def _check_part_widths(state: dict[str, Any], where: str, path: Any) -> None:
@@ -144,21 +144,21 @@ def _check_statistics(model: TargetModel, path: Any) -> None:
     families = dp.DP_FAMILIES if dp is not None and isinstance(model, dp.DPTargetModel) \
         else None
     must(isinstance(model.family, str) and (families is None or model.family in families),
-          path, "model.family", f"it must be a family name, not {shorten(model.family)}")
+         path, "model.family", f"it must be a family name, not {shorten(model.family)}")
     n_train = model.n_train_
     must(isinstance(n_train, (int, np.integer)) and not isinstance(n_train, bool)
-          and n_train >= 1, path, "model.n_train_", "it must be a positive integer")
+         and n_train >= 1, path, "model.n_train_", "it must be a positive integer")
     marginals = model.marginals_
     columns = [f for f in model.features if f in model.encoder_.domains]
     must(isinstance(marginals, dict) and set(marginals) == set(columns), path,
-          "model.marginals_", f"it must hold counts for exactly {columns}")
+         "model.marginals_", f"it must hold counts for exactly {columns}")
     for column in columns:
         _check_counts(marginals[column], (len(model.domain(column)),), n_train, path,
                       f"model.marginals_[{column!r}]")
     if _task(model) == "regression":
         sigma = model.residual_sigma_
         must(isinstance(sigma, (float, int, np.floating)) and np.isfinite(sigma)
-              and sigma >= 0, path, "model.residual_sigma_", "it must be finite and >= 0")
+             and sigma >= 0, path, "model.residual_sigma_", "it must be finite and >= 0")
     else:
         n_classes = len(model.domain(model.label))
         _check_counts(model.confusion_, (n_classes, n_classes), n_train, path,
@@ -169,9 +169,9 @@ def _check_counts(counts: Any, shape: tuple[int, ...], total: int, path: Any,
                   where: str) -> None:
     array = np.asarray(counts) if isinstance(counts, np.ndarray) else None
     must(array is not None and array.shape == shape and array.dtype.kind in "iu"
-          and (array >= 0).all() and int(array.sum()) == int(total), path, where,
-          f"it must be non-negative integer counts of shape {shape} adding up to the "
-          f"{total} training records")
+         and (array >= 0).all() and int(array.sum()) == int(total), path, where,
+         f"it must be non-negative integer counts of shape {shape} adding up to the "
+         f"{total} training records")
 
 
 def _walk(root: Any) -> Iterator[tuple[str, Any]]:
@@ -202,32 +202,32 @@ def _check_sklearn_tree(tree: Any, where: str, path: Any) -> None:
     left, right, feature = tree.children_left, tree.children_right, tree.feature
     arrays = (left, right, feature, tree.threshold, tree.n_node_samples)
     must(n >= 1 and all(a.shape == (n,) for a in arrays), path, where,
-          f"node_count {n} must match the length of every node array")
+         f"node_count {n} must match the length of every node array")
     leaf = left == -1
     must(np.array_equal(leaf, right == -1), path, where,
-          "children_left and children_right must both be -1 at leaves")
+         "children_left and children_right must both be -1 at leaves")
     parent = np.flatnonzero(~leaf)
     for side, children in (("children_left", left), ("children_right", right)):
         must(((children[parent] > parent) & (children[parent] < n)).all(), path, where,
-              f"{side} must be -1 or a later node in [0, {n})")
+             f"{side} must be -1 or a later node in [0, {n})")
     must(np.array_equal(np.sort(np.r_[left[parent], right[parent]]), np.arange(1, n)), path,
-          where, "every node but the root must have exactly one parent")
+         where, "every node but the root must have exactly one parent")
     width = int(tree.n_features)
     must((feature[leaf] == -2).all()
-          and ((feature[parent] >= 0) & (feature[parent] < width)).all(), path, where,
-          f"feature must be in [0, {width}) at internal nodes and -2 at leaves")
+         and ((feature[parent] >= 0) & (feature[parent] < width)).all(), path, where,
+         f"feature must be in [0, {width}) at internal nodes and -2 at leaves")
     must(np.isfinite(tree.threshold[parent]).all(), path, where,
-          "thresholds must be finite at internal nodes")
+         "thresholds must be finite at internal nodes")
     must(tree.value.shape == (n, tree.n_outputs, tree.max_n_classes)
-          and np.isfinite(tree.value).all(), path, where,
-          "value must have shape (node_count, n_outputs, n_classes) and be finite")
+         and np.isfinite(tree.value).all(), path, where,
+         "value must have shape (node_count, n_outputs, n_classes) and be finite")
     must((tree.n_node_samples >= 0).all(), path, where, "n_node_samples must be non-negative")
     weights = np.asarray(tree.weighted_n_node_samples, dtype=float)
     must(weights.shape == (n,) and np.isfinite(weights).all() and (weights >= 0).all(),
-          path, where, "weighted_n_node_samples must be finite and non-negative")
+         path, where, "weighted_n_node_samples must be finite and non-negative")
     must(np.allclose(weights[parent], weights[left[parent]] + weights[right[parent]],
                       rtol=1e-6, atol=1e-9), path, where,
-          "each node's weighted_n_node_samples must be the sum of its children's")
+         "each node's weighted_n_node_samples must be the sum of its children's")
     if (np.asarray(tree.n_classes) > 1).any():
         must((tree.value >= 0).all(), path, where, "a classifier's values must be >= 0")
 

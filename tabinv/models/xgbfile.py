@@ -185,7 +185,7 @@ def _integer(value: Any, low: int, high: int, path: Any, where: str, name: str) 
     except ValueError:
         number = None
     must(number is not None and low <= number <= high, path, where,
-          f"{name} must be an integer in [{low}, {high}], not {shorten(value)}")
+         f"{name} must be an integer in [{low}, {high}], not {shorten(value)}")
     return number  # type: ignore[return-value]
 
 
@@ -210,9 +210,9 @@ def check_learner(learner: Any, where: str, path: Any) -> None:
         raise refuse(path, where, f"its model JSON is incomplete ({shorten(error)})") \
             from None
     must(all(isinstance(part, dict) for part in (params, attributes, declared)), path, where,
-          "learner_model_param, attributes and gbtree_model_param must be objects")
+         "learner_model_param, attributes and gbtree_model_param must be objects")
     must(name == "gbtree" and isinstance(trees, list), path, where,
-          f"the booster must be a tree booster, not {shorten(name)}")
+         f"the booster must be a tree booster, not {shorten(name)}")
     n_features = _integer(params.get("num_feature"), 1, MAX_FEATURES, path, where,
                           "num_feature")
     groups = max(_integer(params.get("num_class", 0), 0, MAX_GROUPS, path, where, "num_class"),
@@ -224,7 +224,7 @@ def check_learner(learner: Any, where: str, path: Any) -> None:
                                                               dict) else None
     if objective in ("binary:logistic", "reg:logistic"):  # a probability, turned to a margin
         must(((base > 0) & (base < 1)).all(), path, where,
-              f"base_score of a {objective} booster must be a probability in (0, 1)")
+             f"base_score of a {objective} booster must be a probability in (0, 1)")
     _check_forest(model, declared, (trees, info, groups), attributes, path, where)
     for number, tree in enumerate(trees):
         check_tree_document(tree, f"{where} tree {number}", path, n_features)
@@ -236,18 +236,19 @@ def _check_forest(model: dict[str, Any], declared: dict[str, Any],
     trees, info, groups = forest
     n_trees = _integer(declared.get("num_trees", len(trees)), 0, MAX_TREES, path, where,
                        "num_trees")
-    _integer(declared.get("num_parallel_tree", 1), 1, MAX_TREES, path, where,
-             "num_parallel_tree")
+    parallel = _integer(declared.get("num_parallel_tree", 1), 1, MAX_TREES, path, where,
+                        "num_parallel_tree")
     tree_info = _floats(info, path, where, "tree_info")
     must(len(trees) == n_trees == tree_info.size
-          and ((tree_info >= 0) & (tree_info < groups)).all(), path, where,
-          f"num_trees, trees and tree_info must agree and give each tree an output group "
-          f"in [0, {groups})")
+         and ((tree_info >= 0) & (tree_info < groups)).all(), path, where,
+         f"num_trees, trees and tree_info must agree and give each tree an output group "
+         f"in [0, {groups})")
     indptr = _floats(model.get("iteration_indptr", [0, n_trees]), path, where,
                      "iteration_indptr")
     must(indptr.size >= 1 and indptr[0] == 0 and indptr[-1] == n_trees
-          and (np.diff(indptr) >= 0).all(), path, where,
-          f"iteration_indptr must rise from 0 to num_trees {n_trees}")
+         and (np.diff(indptr) == parallel * groups).all(), path, where,
+         f"iteration_indptr must rise from 0 to num_trees {n_trees} in steps of "
+         f"num_parallel_tree x output groups = {parallel * groups}")
     best = attributes.get("best_iteration")
     if best is not None:
         _integer(best, 0, max(indptr.size - 2, 0), path, where,
@@ -268,22 +269,22 @@ def check_tree_document(tree: Any, where: str, path: Any, n_features: int) -> No
             from None
     must(vector <= 1 and all(a.shape == (n,) for a in (left, right, split, kind, condition,
                                                          hessian)),
-          path, where, f"num_nodes {n} must match every node array (scalar leaves only)")
+         path, where, f"num_nodes {n} must match every node array (scalar leaves only)")
     reached = np.zeros(n, dtype=bool)
     frontier = np.array([0])
     while frontier.size:  # every child lies after its parent, so this ends
         reached[frontier] = True
         leaves, inner = frontier[left[frontier] == -1], frontier[left[frontier] != -1]
         must((right[leaves] == -1).all(), path, where,
-              "left_children and right_children must both be -1 at leaves")
+             "left_children and right_children must both be -1 at leaves")
         children = np.r_[left[inner], right[inner]]
         must(((children > np.tile(inner, 2)) & (children < n)).all()
-              and not reached[children].any() and np.unique(children).size == children.size,
-              path, where, f"each child index must be a later node in [0, {n}) with one parent")
+             and not reached[children].any() and np.unique(children).size == children.size,
+             path, where, f"each child index must be a later node in [0, {n}) with one parent")
         must(((split[inner] >= 0) & (split[inner] < n_features) & (kind[inner] == 0)).all(),
-              path, where, f"splits must be numerical on a feature in [0, {n_features})")
+             path, where, f"splits must be numerical on a feature in [0, {n_features})")
         frontier = children
     must(np.isfinite(condition[reached]).all(), path, where,
-          "split conditions and leaf values must be finite")
+         "split conditions and leaf values must be finite")
     must((np.isfinite(hessian[reached]) & (hessian[reached] >= 0)).all(), path, where,
-          "sum_hessian (node weights) must be finite and non-negative")
+         "sum_hessian (node weights) must be finite and non-negative")

@@ -254,7 +254,7 @@ def test_item5_booster_bytes_swapped_by_a_repeated_id(models: dict[str, TargetMo
     (lambda d: gbm(d)["trees"][0]["tree_param"].__setitem__("num_nodes", "99999"),
      "num_nodes 99999 must match every node array"),
     (lambda d: gbm(d).__setitem__("iteration_indptr", [0, 1, 2, 300]),
-     "iteration_indptr must rise from 0 to num_trees 3"),
+     "iteration_indptr must rise from 0 to num_trees 3 in steps"),
 ])
 def test_item5_declared_sizes(models: dict[str, TargetModel], tmp_path: Path,
                               change: Callable[[Any], Any], fragment: str) -> None:
@@ -524,3 +524,13 @@ def test_batch_records_each_hostile_model_file(models: dict[str, TargetModel],
     for name, (_, _, fragment) in files.items():
         assert fragment in errors[name] and "\n" not in errors[name], errors[name]
     assert result.succeeded == 1
+
+
+def test_item8_no_shortcuts_with_a_bad_parallel_tree_count(models: dict[str, TargetModel],
+                                                           tmp_path: Path,
+                                                           members: Path) -> None:
+    """item 8: num_parallel_tree that does not match the trees of each iteration."""
+    path = edit_json(models["booster"], tmp_path / "m.json", lambda d: gbm(d)[
+        "gbtree_model_param"].__setitem__("num_parallel_tree", "3"))
+    cli_fails(path, members, "in steps of num_parallel_tree x output groups = 3",
+              extra=("--no-shortcuts",))
