@@ -534,3 +534,17 @@ def test_item8_no_shortcuts_with_a_bad_parallel_tree_count(models: dict[str, Tar
         "gbtree_model_param"].__setitem__("num_parallel_tree", "3"))
     cli_fails(path, members, "in steps of num_parallel_tree x output groups = 3",
               extra=("--no-shortcuts",))
+
+
+@pytest.mark.parametrize("best", ["3", "-1", "two"])
+def test_item8_tree_reader_checks_best_iteration_in_memory(models: dict[str, TargetModel],
+                                                           best: str) -> None:
+    """item 8: a booster built in memory (never validated by load_model) with a bad
+    best_iteration gives an AttackError, not an IndexError or ValueError."""
+    from tabinv.attacks.treereader import extract_ensemble
+    from tabinv.exceptions import AttackError
+
+    booster = models["booster"].estimator_.get_booster().copy()
+    booster.set_attr(best_iteration=best)
+    with pytest.raises(AttackError, match=f"best_iteration '{best}' \\(it has 3 iterations"):
+        extract_ensemble(booster)
