@@ -20,7 +20,7 @@ from typing import Any
 
 from ..exceptions import ModelError, UnsafeModelError
 from ..text import shorten
-from .xgbfile import check_learner, json_nesting, read_booster_document
+from .xgbfile import check_learner, json_nesting, read_booster_document, size_text
 
 __all__ = ["REVIEWED_LOADERS", "SKOPS_LIMITS", "check_skops_archive"]
 
@@ -62,10 +62,6 @@ _IDS = re.compile(r'"__id__": -?\d+,? ?')
 _METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
 
 
-def _size(count: int) -> str:
-    return f"{count / (1 << 20):.1f} MiB" if count >= 1 << 20 else f"{count} bytes"
-
-
 def _declared_members(data: bytes) -> int:
     """Member count from the end-of-central-directory record (zip64 aware)."""
     end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
@@ -90,18 +86,18 @@ def _check_members(infos: list[zipfile.ZipInfo], path: Any) -> None:
                                    f"{info.compress_type}; skops files use stored or deflate")
         if info.file_size > limits["member_bytes"]:
             raise UnsafeModelError(f"refusing {path}: member {name} inflates to "
-                                   f"{_size(info.file_size)}, above the limit of "
-                                   f"{_size(limits['member_bytes'])}")
+                                   f"{size_text(info.file_size)}, above the limit of "
+                                   f"{size_text(limits['member_bytes'])}")
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > _RATIO_FLOOR and ratio > limits["ratio"]:
             raise UnsafeModelError(f"refusing {path}: member {name} inflates "
-                                   f"{info.compress_size} bytes to {_size(info.file_size)} "
+                                   f"{info.compress_size} bytes to {size_text(info.file_size)} "
                                    f"(ratio {ratio:.0f}, limit {limits['ratio']}): a zip bomb?")
         total += info.file_size
     if total > limits["total_bytes"]:
         raise UnsafeModelError(f"refusing {path}: its {len(infos)} members inflate to "
-                               f"{_size(total)}, above the limit of "
-                               f"{_size(limits['total_bytes'])}")
+                               f"{size_text(total)}, above the limit of "
+                               f"{size_text(limits['total_bytes'])}")
 
 
 def _read_member(archive: zipfile.ZipFile, name: str, limit: int, path: Any) -> bytes:
@@ -117,7 +113,7 @@ def _read_member(archive: zipfile.ZipFile, name: str, limit: int, path: Any) -> 
                          f"read ({error})") from None
     if len(data) > limit:
         raise UnsafeModelError(f"refusing {path}: member {shorten(name)} holds more than "
-                               f"{_size(limit)}")
+                               f"{size_text(limit)}")
     return data
 
 

@@ -22,10 +22,13 @@ from ..exceptions import ModelError, UnsafeModelError
 from ..text import shorten
 from .refusal import must, refuse
 
-__all__ = ["MAX_NESTING", "check_learner", "is_json", "read_booster_document"]
+__all__ = ["MAX_DOCUMENT_BYTES", "MAX_NESTING", "check_learner", "check_tree_document",
+           "is_json", "json_nesting", "read_booster_document", "size_text"]
 
 #: XGBoost's own documents nest about ten levels; anything deeper is refused unparsed.
 MAX_NESTING = 64
+#: The largest XGBoost document decoded (Python holds a JSON one in about 4x its size).
+MAX_DOCUMENT_BYTES = 256 << 20
 #: Upper bounds on what a booster may declare (far above any model tabinv trains).
 MAX_FEATURES = 1_000_000
 MAX_GROUPS = 10_000
@@ -36,6 +39,11 @@ _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _UBJ_SCALARS = {b"i": ">b", b"U": ">B", b"I": ">h", b"l": ">i", b"L": ">q", b"d": ">f",
                 b"D": ">d", b"C": ">c"}
 _UBJ_CONSTANTS = {b"Z": None, b"T": True, b"F": False}
+
+
+def size_text(count: int) -> str:
+    """``12.5 MiB`` (or ``812 bytes`` below one MiB) for a limit or a declared size."""
+    return f"{count / (1 << 20):.1f} MiB" if count >= 1 << 20 else f"{count} bytes"
 
 
 # -- reading a document without recursion ----------------------------------------------
@@ -57,9 +65,13 @@ def is_json(data: bytes) -> bool:
 def read_booster_document(data: bytes, path: Any, what: str = "XGBoost model") -> Any:
     """Decode an XGBoost JSON or UBJSON document after bounding its nesting depth.
 
-    Raises UnsafeModelError for a document nested deeper than :data:`MAX_NESTING`, and
-    ModelError for one that is not well-formed.
+    Raises UnsafeModelError for a document larger than :data:`MAX_DOCUMENT_BYTES` or nested
+    deeper than :data:`MAX_NESTING`, and ModelError for one that is not well-formed.
     """
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise UnsafeModelError(f"refusing {path}: the {what} takes {size_text(len(data))}; "
+                               f"tabinv reads XGBoost documents of at most "
+                               f"{size_text(MAX_DOCUMENT_BYTES)}")
     if is_json(data):
         depth = json_nesting(data)
         if depth > MAX_NESTING:

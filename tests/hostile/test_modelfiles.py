@@ -272,6 +272,16 @@ def test_item5_ubj_round_trip_and_truncation(models: dict[str, TargetModel],
     refuses(path, ModelError, "not valid UBJSON")
 
 
+def test_item5_document_size_is_bounded(models: dict[str, TargetModel], tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """item 5: an XGBoost document above the size limit is refused before decoding."""
+    from tabinv.models import xgbfile
+
+    path = save_model(models["booster"], tmp_path / "m.json", format="json")
+    monkeypatch.setattr(xgbfile, "MAX_DOCUMENT_BYTES", 1 << 10)
+    refuses(path, UnsafeModelError, "tabinv reads XGBoost documents of at most 1024 bytes")
+
+
 def test_item5_model_file_must_be_regular_and_bounded(members: Path) -> None:
     """item 5: the endless zero device is refused before it is read."""
     refuses(Path("/dev/zero"), ModelError, "not a regular file")
