@@ -229,7 +229,8 @@ def _check_sklearn_tree(tree: Any, where: str, path: Any) -> None:
                       rtol=1e-6, atol=1e-9), path, where,
          "each node's weighted_n_node_samples must be the sum of its children's")
     if (np.asarray(tree.n_classes) > 1).any():
-        must((tree.value >= 0).all(), path, where, "a classifier's values must be >= 0")
+        must((tree.value >= 0).all() and (tree.value[leaf].sum(axis=2) > 0).all(), path,
+             where, "a classifier's values must be >= 0 with a positive total at each leaf")
 
 
 def _check_booster(booster: Any, where: str, path: Any) -> None:

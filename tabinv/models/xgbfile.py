@@ -300,3 +300,7 @@ def check_tree_document(tree: Any, where: str, path: Any, n_features: int) -> No
          "split conditions and leaf values must be finite")
     must((np.isfinite(hessian[reached]) & (hessian[reached] >= 0)).all(), path, where,
          "sum_hessian (node weights) must be finite and non-negative")
+    inner = np.flatnonzero(reached & (left != -1))
+    must(np.allclose(hessian[inner], hessian[left[inner]] + hessian[right[inner]],
+                     rtol=1e-3, atol=1e-6), path, where,
+         "each node's sum_hessian must be the sum of its children's")

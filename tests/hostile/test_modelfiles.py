@@ -409,6 +409,8 @@ SKOPS_NUMBERS: dict[str, tuple[str, Callable[[TargetModel], TargetModel], str]] 
         "weighted_n_node_samples", 1e6, leaf=True)), "the sum of its children's"),
     "negative-value": ("tree_class", lambda m: _edit_tree(m, _negative_value),
                        "a classifier's values must be >= 0"),
+    "empty-leaf": ("tree_class", lambda m: _edit_tree(m, lambda st: st["values"].__setitem__(
+        _leaf(st), 0.0)), "with a positive total at each leaf"),
     "negative-marginal": ("tree", _attribute("marginals_", lambda d: d["vkorc1"].__setitem__(
         0, -5)), "model.marginals_['vkorc1'] fails"),
     "short-marginal": ("tree", _attribute("marginals_", lambda d: d.__setitem__(
@@ -442,6 +444,8 @@ XGBOOST_NUMBERS: dict[str, tuple[Callable[[dict[str, Any]], Any], str]] = {
     "best-iteration-text": (_attributes(best_iteration="abc"), "not 'abc'"),
     "negative-hessian": (lambda d: gbm(d)["trees"][0]["sum_hessian"].__setitem__(1, -4.0),
                          "sum_hessian (node weights) must be finite and non-negative"),
+    "inconsistent-hessian": (lambda d: gbm(d)["trees"][0]["sum_hessian"].__setitem__(
+        0, 1e9), "each node's sum_hessian must be the sum of its children's"),
     "nan-leaf": (lambda d: gbm(d)["trees"][1]["split_conditions"].__setitem__(-1, float("nan")),
                  "leaf values must be finite"),
     "nan-base-score": (lambda d: d["learner"]["learner_model_param"].__setitem__(
