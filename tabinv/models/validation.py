@@ -82,6 +82,13 @@ def _check_fitted_numbers(state: dict[str, Any], where: str, path: Any) -> None:
         if isinstance(value, float) or (isinstance(value, np.ndarray)
                                         and value.dtype.kind in "fc"):
             must(np.isfinite(value).all(), path, f"{where}.{name}", "it must be finite")
+    width = state.get("n_features_in_")
+    for name in ("coef_", "theta_", "var_"):
+        value = state.get(name)
+        if isinstance(value, np.ndarray) and isinstance(width, (int, np.integer)):
+            must(value.ndim in (1, 2) and value.shape[-1] == width, path, f"{where}.{name}",
+                 f"it must have one column per input feature ({width}), not shape "
+                 f"{value.shape}")
     for name in ("var_", "sigma_"):
         if isinstance(state.get(name), np.ndarray):
             must((state[name] > 0).all(), path, f"{where}.{name}", "variances must be > 0")

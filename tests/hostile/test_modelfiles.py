@@ -400,6 +400,16 @@ def _attribute(name: str, edit: Callable[[Any], Any]) -> Callable[[TargetModel],
     return change
 
 
+def _published_coef(model: TargetModel, coef: np.ndarray | None,
+                    intercept: float | None = None) -> TargetModel:
+    evil = copy.deepcopy(model)
+    if coef is not None:
+        evil.estimator_.coef_ = coef
+    if intercept is not None:
+        evil.estimator_.intercept_ = intercept
+    return evil
+
+
 SKOPS_NUMBERS: dict[str, tuple[str, Callable[[TargetModel], TargetModel], str]] = {
     "nan-weight": ("tree", lambda m: _edit_tree(m, _set_node(
         "weighted_n_node_samples", np.nan)), "weighted_n_node_samples must be finite"),
@@ -417,6 +427,10 @@ SKOPS_NUMBERS: dict[str, tuple[str, Callable[[TargetModel], TargetModel], str]] 
         "vkorc1", d["vkorc1"][:1])), "of shape (3,)"),
     "negative-confusion": ("tree_class", _attribute("confusion_", lambda c: c.__setitem__(
         (0, 0), -1)), "model.confusion_ fails"),
+    "short-coefficients": ("iwpc-published", lambda m: _published_coef(m, np.ones(3)),
+                           "one column per input feature (20), not shape (3,)"),
+    "nan-intercept": ("iwpc-published", lambda m: _published_coef(m, None, np.nan),
+                      "estimator_.intercept_ fails a safety check: it must be finite"),
     "nan-coefficient": ("linear", _attribute("estimator_.coef_", lambda c: c.__setitem__(
         0, np.nan)), "estimator_.coef_ fails a safety check: it must be finite"),
 }
