@@ -67,10 +67,21 @@ def check_loaded_model(model: Any, path: str | os.PathLike[str]) -> TargetModel:
             _check_sklearn_tree(obj, where, path)
         elif xgboost is not None and isinstance(obj, xgboost.Booster):
             _check_booster(obj, where, path)
-        elif hasattr(obj, "__dict__"):
+        elif hasattr(obj, "__dict__") and not isinstance(obj, type):
+            _check_no_shadowed_methods(obj, where, path)
             _check_part_widths(vars(obj), where, path)
             _check_fitted_numbers(vars(obj), where, path)
     return model
+
+
+def _check_no_shadowed_methods(obj: Any, where: str, path: Any) -> None:
+    """A saved attribute must not replace a method: tabinv would call whatever the file
+    put there (a function of a trusted module) with its own arguments."""
+    for name, value in vars(obj).items():
+        method = getattr(type(obj), name, None)
+        if callable(method) and not isinstance(method, type):
+            raise refuse(path, f"{where}.{name}", f"it replaces the method {name} of "
+                         f"{type(obj).__name__} with {_kind(value)}")
 
 
 def _check_fitted_numbers(state: dict[str, Any], where: str, path: Any) -> None:

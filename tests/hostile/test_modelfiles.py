@@ -182,6 +182,19 @@ def test_item3_every_reviewed_type_has_one_loader(models: dict[str, TargetModel]
     assert load_model(tmp_path / "good.skops").family == "tree"
 
 
+def test_item3_saved_attribute_cannot_replace_a_method(models: dict[str, TargetModel],
+                                                      tmp_path: Path) -> None:
+    """item 3: a trusted function saved as an attribute named like a method (here
+    numpy.exp as TargetModel.output_encoded) would be called by tabinv instead of it."""
+    evil = copy.deepcopy(models["tree"])
+    evil.output_encoded = np.exp
+    path = tmp_path / "shadow.skops"
+    sio.dump(evil, path)
+    assert set(sio.get_untrusted_types(file=path)) <= set(skopsfile.REVIEWED_LOADERS)
+    refuses(path, UnsafeModelError, "model.output_encoded fails a safety check: it replaces "
+            "the method output_encoded of TargetModel")
+
+
 def test_item3_cli_and_describe(models: dict[str, TargetModel], tmp_path: Path,
                                 members: Path) -> None:
     """item 3: one line and exit 2 from the CLI; describe_file reports, never opens."""
