@@ -10,7 +10,10 @@ are refused unless ``allow_pickle=True``.
 
 A type being trusted does not make its content safe: scikit-learn and XGBoost index tree
 node arrays without bounds checks, so a crafted file can crash the process (or worse) at
-the first prediction. Every tree inside a loaded model is therefore checked first.
+the first prediction. Before any parser runs, the file's size is bounded, a skops archive's
+members, sizes and construction are checked (:mod:`.skopsfile`) and an XGBoost document's
+nesting and declared sizes are checked (:mod:`.xgbfile`); every tree and number inside a
+loaded model is checked before it is returned (:mod:`.validation`).
 """
 
 from __future__ import annotations
@@ -129,17 +132,23 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 # -- recognising a file ----------------------------------------------------------------
 def _read(path: Path) -> bytes:
-    """The bytes of a regular file of at most :data:`MAX_MODEL_BYTES` (read bounded, so a
-    device or a growing file cannot exhaust memory)."""
+    """The bytes of a regular file of at most :data:`MAX_MODEL_BYTES`, read bounded (a
+    device, a pipe or a growing file can neither block nor exhaust memory)."""
     try:
-        with path.open("rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise ModelError(f"model file {path} is not a regular file")
-            data = handle.read(MAX_MODEL_BYTES + 1)
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO would block
     except FileNotFoundError:
         raise ModelError(f"model file {path} does not exist") from None
     except OSError as error:
         raise ModelError(f"cannot read model file {path}: {error.strerror}") from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise ModelError(f"cannot read model file {path}: it is not a regular file (a "
+                         "directory, device or pipe)")
+    with os.fdopen(descriptor, "rb") as handle:
+        try:
+            data = handle.read(MAX_MODEL_BYTES + 1)
+        except OSError as error:
+            raise ModelError(f"cannot read model file {path}: {error.strerror}") from None
     if len(data) > MAX_MODEL_BYTES:
         raise ModelError(f"model file {path} is larger than {MAX_MODEL_BYTES >> 20} MiB, the "
                          "largest model file tabinv reads")

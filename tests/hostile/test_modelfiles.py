@@ -295,9 +295,25 @@ def test_item5_document_size_is_bounded(models: dict[str, TargetModel], tmp_path
     refuses(path, UnsafeModelError, "tabinv reads XGBoost documents of at most 1024 bytes")
 
 
-def test_item5_model_file_must_be_regular_and_bounded(members: Path) -> None:
-    """item 5: the endless zero device is refused before it is read."""
+def test_item5_model_file_must_be_regular_and_bounded(tmp_path: Path) -> None:
+    """item 5: the endless zero device and a named pipe are refused before being read
+    (a pipe used to block the open)."""
+    import os
+    import signal
+
     refuses(Path("/dev/zero"), ModelError, "not a regular file")
+    os.mkfifo(tmp_path / "pipe.skops")
+
+    def hung(*_: Any) -> None:
+        raise TimeoutError("opening the pipe blocked")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(30)  # a guard only: the refusal takes milliseconds
+    try:
+        refuses(tmp_path / "pipe.skops", ModelError, "not a regular file")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 # -- item 6: zip members bounded before skops reads them --------------------------------------
