@@ -267,21 +267,55 @@ def _check_forest(model: dict[str, Any], declared: dict[str, Any],
                  f"best_iteration (of {indptr.size - 1} iterations)")
 
 
+#: XGBoost's parent of the root
+_NO_PARENT = 2147483647
+_CATEGORY_ARRAYS = ("categories", "categories_nodes", "categories_segments", "categories_sizes")
+
+
 def check_tree_document(tree: Any, where: str, path: Any, n_features: int) -> None:
-    """One XGBoost tree: sizes, child indices, splits and finite values."""
+    """One XGBoost tree: sizes, child and parent indices, splits and finite values."""
+    nodes = _node_arrays(tree, where, path)
+    reached = _check_links(nodes, where, path, n_features)
+    condition, hessian, left, right = (nodes[key] for key in (
+        "split_conditions", "sum_hessian", "left_children", "right_children"))
+    must(np.isfinite(condition[reached]).all(), path, where,
+         "split conditions and leaf values must be finite")
+    must((np.isfinite(hessian[reached]) & (hessian[reached] >= 0)).all(), path, where,
+         "sum_hessian (node weights) must be finite and non-negative")
+    inner = np.flatnonzero(reached & (left != -1))
+    must(np.allclose(hessian[inner], hessian[left[inner]] + hessian[right[inner]],
+                     rtol=1e-3, atol=1e-6), path, where,
+         "each node's sum_hessian must be the sum of its children's")
+
+
+def _node_arrays(tree: Any, where: str, path: Any) -> dict[str, np.ndarray]:
+    """The node arrays of a tree, each of length ``num_nodes``."""
     try:
         n = _integer(tree["tree_param"]["num_nodes"], 1, MAX_NODES, path, where, "num_nodes")
-        left, right, split, kind = (np.asarray(tree[key], dtype=np.int64).ravel() for key in (
-            "left_children", "right_children", "split_indices", "split_type"))
-        condition = np.asarray(tree["split_conditions"], dtype=float).ravel()
-        hessian = np.asarray(tree.get("sum_hessian", np.ones(n)), dtype=float).ravel()
+        nodes = {key: np.asarray(tree[key], dtype=np.int64).ravel() for key in (
+            "left_children", "right_children", "split_indices", "split_type", "parents")}
+        nodes.update({key: np.asarray(tree[key], dtype=float).ravel() for key in (
+            "split_conditions", "sum_hessian")})
         vector = int(tree["tree_param"].get("size_leaf_vector", 1))
+        categorical = sum(len(tree.get(key, [])) for key in _CATEGORY_ARRAYS)
     except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as error:
         raise refuse(path, where, f"its node arrays are malformed ({shorten(error)})") \
             from None
-    must(vector <= 1 and all(a.shape == (n,) for a in (left, right, split, kind, condition,
-                                                         hessian)),
-         path, where, f"num_nodes {n} must match every node array (scalar leaves only)")
+    must(vector <= 1 and all(a.shape == (n,) for a in nodes.values()), path, where,
+         f"num_nodes {n} must match every node array (scalar leaves only)")
+    must(categorical == 0, path, where, "categorical splits are not supported (its "
+         "categories arrays must be empty)")
+    return nodes
+
+
+def _check_links(nodes: dict[str, np.ndarray], where: str, path: Any,
+                 n_features: int) -> np.ndarray:
+    """Walk from the root checking child, parent and split indices; the nodes reached."""
+    left, right, split, kind, parents = (nodes[key] for key in (
+        "left_children", "right_children", "split_indices", "split_type", "parents"))
+    n = left.size
+    must(parents[0] == _NO_PARENT and ((parents[1:] >= 0) & (parents[1:] < n)).all(), path,
+         where, f"parents must be indices in [0, {n}) ({_NO_PARENT} at the root)")
     reached = np.zeros(n, dtype=bool)
     frontier = np.array([0])
     while frontier.size:  # every child lies after its parent, so this ends
@@ -293,14 +327,9 @@ def check_tree_document(tree: Any, where: str, path: Any, n_features: int) -> No
         must(((children > np.tile(inner, 2)) & (children < n)).all()
              and not reached[children].any() and np.unique(children).size == children.size,
              path, where, f"each child index must be a later node in [0, {n}) with one parent")
+        must((parents[children] == np.tile(inner, 2)).all(), path, where,
+             "each node's parent must be the node that lists it as a child")
         must(((split[inner] >= 0) & (split[inner] < n_features) & (kind[inner] == 0)).all(),
              path, where, f"splits must be numerical on a feature in [0, {n_features})")
         frontier = children
-    must(np.isfinite(condition[reached]).all(), path, where,
-         "split conditions and leaf values must be finite")
-    must((np.isfinite(hessian[reached]) & (hessian[reached] >= 0)).all(), path, where,
-         "sum_hessian (node weights) must be finite and non-negative")
-    inner = np.flatnonzero(reached & (left != -1))
-    must(np.allclose(hessian[inner], hessian[left[inner]] + hessian[right[inner]],
-                     rtol=1e-3, atol=1e-6), path, where,
-         "each node's sum_hessian must be the sum of its children's")
+    return reached

@@ -266,12 +266,19 @@ def test_item5_booster_bytes_swapped_by_a_repeated_id(models: dict[str, TargetMo
      "num_trees must be an integer"),
     (lambda d: gbm(d)["trees"][0]["tree_param"].__setitem__("num_nodes", "99999"),
      "num_nodes 99999 must match every node array"),
+    (lambda d: gbm(d)["trees"][0].__setitem__("parents", [2147483647] + [10**6] * 6),
+     "parents must be indices in [0, 7)"),
+    (lambda d: gbm(d)["trees"][0].__setitem__("parents", [2147483647, 0, 0, 2, 1, 2, 2]),
+     "each node's parent must be the node that lists it as a child"),
+    (lambda d: gbm(d)["trees"][0].__setitem__("categories_segments", [10**9]),
+     "categories arrays must be empty"),
     (lambda d: gbm(d).__setitem__("iteration_indptr", [0, 1, 2, 300]),
      "iteration_indptr must rise from 0 to num_trees 3 in steps"),
 ])
 def test_item5_declared_sizes(models: dict[str, TargetModel], tmp_path: Path,
                               change: Callable[[Any], Any], fragment: str) -> None:
-    """item 5: sizes a booster declares are checked before XGBoost allocates them."""
+    """item 5: sizes and indices a booster declares are checked before XGBoost reads them
+    (parent indices out of range crashed the process with a segfault)."""
     refuses(edit_json(models["booster"], tmp_path / "m.json", change), UnsafeModelError,
             fragment)
 
