@@ -16,6 +16,7 @@ import json
 import re
 import struct
 import zipfile
+import zlib
 from typing import Any
 
 from ..exceptions import ModelError, UnsafeModelError
@@ -81,6 +82,8 @@ def _check_members(infos: list[zipfile.ZipInfo], path: Any) -> None:
     total = 0
     for info in infos:
         name = shorten(info.filename)
+        if info.flag_bits & 0x1:
+            raise UnsafeModelError(f"refusing {path}: member {name} is encrypted")
         if info.compress_type not in _METHODS:
             raise UnsafeModelError(f"refusing {path}: member {name} uses compression method "
                                    f"{info.compress_type}; skops files use stored or deflate")
@@ -108,7 +111,8 @@ def _read_member(archive: zipfile.ZipFile, name: str, limit: int, path: Any) -> 
     except KeyError:
         raise ModelError(f"{path} is a zip archive without the skops member "
                          f"{shorten(name)}") from None
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error, RuntimeError,
+            NotImplementedError) as error:
         raise ModelError(f"{path} is a zip archive but its member {shorten(name)} cannot be "
                          f"read ({error})") from None
     if len(data) > limit:
@@ -124,8 +128,9 @@ def check_skops_archive(data: bytes, path: Any) -> None:
     ------
     UnsafeModelError
         Too many members, declared sizes or a compression ratio over
-        :data:`SKOPS_LIMITS`, a schema nested deeper than ``MAX_NESTING``, a reviewed type
-        built by another loader than its own, or a Booster whose bytes fail a check.
+        :data:`SKOPS_LIMITS` (schema nesting included), an encrypted member, a reviewed
+        type built by another loader than its own, two different nodes sharing an id, or a
+        Booster whose bytes fail a check.
     ModelError
         Not a readable zip archive with a ``schema.json``.
     """
@@ -135,7 +140,8 @@ def check_skops_archive(data: bytes, path: Any) -> None:
                                f"members, above the limit of {SKOPS_LIMITS['members']}")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error,
+            NotImplementedError) as error:
         raise ModelError(f"{path} is a zip archive but not a readable skops file "
                          f"(truncated or corrupt? {error})") from None
     with archive:
