@@ -40,7 +40,7 @@ from .validation import _kind, _reason, check_loaded_model
 from .xgbfile import MAX_NESTING, check_learner, json_nesting, read_booster_document
 
 __all__ = ["MAX_MODEL_BYTES", "REVIEWED_TYPES", "check_loaded_model", "describe_file",
-           "load_model", "save_model"]
+           "load_model", "save_model", "sniff_file"]
 
 #: Types skops does not trust by default that tabinv accepts without ``trust=True`` (each
 #: only built the way ``save_model`` writes it: see ``skopsfile.REVIEWED_LOADERS``).
@@ -158,6 +158,15 @@ def _read(path: Path) -> bytes:
 def _sniff(data: bytes) -> str:
     """Format by content (kept for callers of the old name): see :func:`sniff.sniff`."""
     return sniff(data)
+
+
+def sniff_file(path: str | os.PathLike[str]) -> str:
+    """The format of the model file at ``path`` (see :func:`sniff.sniff`), read the same
+    bounded way :func:`load_model` reads it (never a device, a pipe or an endless file).
+
+    Raises ModelError if the file is missing, not a regular file, or too large.
+    """
+    return sniff(_read(Path(path)))
 
 
 def _unreadable(path: Path, found: str) -> ModelError:

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from tabinv.cli import app
 from tabinv.exceptions import ModelError, UnsafeModelError
 from tabinv.models import skopsfile
-from tabinv.models.persist import describe_file, load_model, save_model
+from tabinv.models.persist import describe_file, load_model, save_model, sniff_file
 from tabinv.models.target import TargetModel
 
 runner = CliRunner()
@@ -309,6 +309,8 @@ def test_item5_model_file_must_be_regular_and_bounded(tmp_path: Path) -> None:
     import signal
 
     refuses(Path("/dev/zero"), ModelError, "not a regular file")
+    with pytest.raises(ModelError, match="not a regular file"):
+        sniff_file("/dev/zero")  # what a batch entry's format check should read with
     os.mkfifo(tmp_path / "pipe.skops")
 
     def hung(*_: Any) -> None:
