@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import AttackError
+from ..text import shorten
 from .leafboxes import Tree, TreeEnsemble
 
 __all__ = ["SUPPORTED_ESTIMATORS", "extract_ensemble"]
@@ -118,7 +119,7 @@ def _xgboost_ensemble(estimator: Any) -> TreeEnsemble:
     n_trees = len(model["trees"])
     best = booster.attr("best_iteration")  # XGBModel.predict stops there too
     if best is not None:
-        n_trees = int(model["iteration_indptr"][int(best) + 1])
+        n_trees = _trees_until(estimator, model["iteration_indptr"], best)
     trees = tuple(_xgboost_tree(estimator, model["trees"][t]) for t in range(n_trees))
     n_groups = max(int(params.get("num_class", 0)), 1)
     base = np.array([float(v) for v in str(params["base_score"]).strip("[]").split(",")])
@@ -136,6 +137,20 @@ def _xgboost_ensemble(estimator: Any) -> TreeEnsemble:
     groups = np.asarray(model["tree_info"][:n_trees], dtype=np.int64)
     return TreeEnsemble("booster", trees, type(estimator).__name__, classes, groups, base,
                         link)
+
+
+def _trees_until(estimator: Any, indptr: list[int], best: str) -> int:
+    """Trees up to and including iteration ``best`` (checked: models built in memory are
+    not validated the way loaded ones are)."""
+    iterations = len(indptr) - 1
+    try:
+        index = int(best)
+    except ValueError:
+        index = -1
+    if not 0 <= index < iterations:
+        raise _unsupported(estimator, f" with best_iteration {shorten(best)} (it has "
+                                      f"{iterations} iterations)")
+    return int(indptr[index + 1])
 
 
 def _xgboost_tree(estimator: Any, tree: dict[str, Any]) -> Tree:

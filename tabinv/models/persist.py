@@ -10,17 +10,18 @@ are refused unless ``allow_pickle=True``.
 
 A type being trusted does not make its content safe: scikit-learn and XGBoost index tree
 node arrays without bounds checks, so a crafted file can crash the process (or worse) at
-the first prediction. Every tree inside a loaded model is therefore checked first.
+the first prediction. Before any parser runs, the file's size is bounded, a skops archive's
+members, sizes and construction are checked (:mod:`.skopsfile`) and an XGBoost document's
+nesting and declared sizes are checked (:mod:`.xgbfile`); every tree and number inside a
+loaded model is checked before it is returned (:mod:`.validation`).
 """
 
 from __future__ import annotations
 
-import bz2
 import io
 import json
-import lzma
 import os
-import zlib
+import stat
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -30,41 +31,26 @@ import skops.io as sio
 from sklearn.base import clone
 
 from ..exceptions import ModelError, UnsafeModelError
+from ..text import shorten
 from ..utils import write_atomic
+from .skopsfile import REVIEWED_LOADERS, check_skops_archive
+from .sniff import describe_format, sniff
 from .target import TargetModel
 from .validation import _kind, _reason, check_loaded_model
+from .xgbfile import MAX_NESTING, check_learner, json_nesting, read_booster_document
 
-__all__ = ["REVIEWED_TYPES", "check_loaded_model", "describe_file", "load_model", "save_model"]
+__all__ = ["MAX_MODEL_BYTES", "REVIEWED_TYPES", "check_loaded_model", "describe_file",
+           "load_model", "save_model", "sniff_file"]
 
-#: Types skops does not trust by default that tabinv accepts without ``trust=True``.
-#: ``Tree`` and ``Booster`` hold raw node indices; they are accepted only because
-#: :func:`load_model` validates every tree before the model is returned.
-REVIEWED_TYPES: tuple[str, ...] = (
-    "tabinv.models.target.TargetModel",
-    "tabinv.models.encoding.TabularEncoder",
-    "tabinv.models.published.FixedLinearModel",
-    "sklearn.tree._tree.Tree",
-    "xgboost.core.Booster",
-    "xgboost.sklearn.XGBClassifier",
-    "xgboost.sklearn.XGBRegressor",
-    # differentially private models (tabinv.models.dp) and diffprivlib's estimators
-    "tabinv.models.dp.DPTargetModel",
-    "tabinv.models.dp.ReferenceCoded",
-    "diffprivlib.accountant.BudgetAccountant",
-    "diffprivlib.models.linear_regression.LinearRegression",
-    "diffprivlib.models.logistic_regression.LogisticRegression",
-    "diffprivlib.models.naive_bayes.GaussianNB",
-    "diffprivlib.models.forest.DecisionTreeClassifier",
-    "diffprivlib.models.forest.RandomForestClassifier",
-)
+#: Types skops does not trust by default that tabinv accepts without ``trust=True`` (each
+#: only built the way ``save_model`` writes it: see ``skopsfile.REVIEWED_LOADERS``).
+REVIEWED_TYPES: tuple[str, ...] = tuple(REVIEWED_LOADERS)
+#: The largest model file tabinv reads.
+MAX_MODEL_BYTES = 1 << 30
 
 _SAVE_FORMATS = {"skops": "skops", "json": "xgboost-json", "ubj": "xgboost-ubj"}
 _XGB_FORMATS = {"xgboost-json": "json", "xgboost-ubj": "ubj"}
 _META_KEY = "tabinv"
-_COMPRESSED = ((b"\x1f\x8b", "gzip", lambda: zlib.decompressobj(31)),
-               (b"BZh", "bz2", bz2.BZ2Decompressor),
-               (b"\xfd7zXZ\x00", "xz", lzma.LZMADecompressor),
-               (b"x", "zlib", zlib.decompressobj))
 
 
 # -- saving ----------------------------------------------------------------------------
@@ -146,51 +132,47 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 # -- recognising a file ----------------------------------------------------------------
 def _read(path: Path) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_MODEL_BYTES`, read bounded (a
+    device, a pipe or a growing file can neither block nor exhaust memory)."""
     try:
-        return path.read_bytes()
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO would block
     except FileNotFoundError:
         raise ModelError(f"model file {path} does not exist") from None
     except OSError as error:
         raise ModelError(f"cannot read model file {path}: {error.strerror}") from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise ModelError(f"cannot read model file {path}: it is not a regular file (a "
+                         "directory, device or pipe)")
+    with os.fdopen(descriptor, "rb") as handle:
+        try:
+            data = handle.read(MAX_MODEL_BYTES + 1)
+        except OSError as error:
+            raise ModelError(f"cannot read model file {path}: {error.strerror}") from None
+    if len(data) > MAX_MODEL_BYTES:
+        raise ModelError(f"model file {path} is larger than {MAX_MODEL_BYTES >> 20} MiB, the "
+                         "largest model file tabinv reads")
+    return data
 
 
 def _sniff(data: bytes) -> str:
-    """Format by content: skops, xgboost-json, xgboost-ubj, pickle, joblib-<codec>, ..."""
-    if not data:
-        return "empty"
-    if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        return "skops"
-    if data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
-        return "pickle"
-    for magic, codec, decompressor in _COMPRESSED:
-        if data.startswith(magic):
-            try:
-                head = decompressor().decompress(data, 2)
-            except (zlib.error, OSError, EOFError, ValueError, lzma.LZMAError):
-                head = b""
-            if head[:1] == b"\x80":
-                return f"joblib-{codec}"
-    stripped = data.lstrip()
-    if stripped[:1] == b"{":
-        return "xgboost-json" if stripped[1:].lstrip()[:1] in (b'"', b"}") else "xgboost-ubj"
-    try:
-        data[:4096].decode("utf-8")
-    except UnicodeDecodeError:
-        return "unknown"
-    return "text"
+    """Format by content (kept for callers of the old name): see :func:`sniff.sniff`."""
+    return sniff(data)
+
+
+def sniff_file(path: str | os.PathLike[str]) -> str:
+    """The format of the model file at ``path`` (see :func:`sniff.sniff`), read the same
+    bounded way :func:`load_model` reads it (never a device, a pipe or an endless file).
+
+    Raises ModelError if the file is missing, not a regular file, or too large.
+    """
+    return sniff(_read(Path(path)))
 
 
 def _unreadable(path: Path, found: str) -> ModelError:
-    holds = {"empty": "is empty", "text": "holds plain text (a CSV or similar?)"}.get(
-        found, "holds unrecognised binary data")
-    return ModelError(f"{path} is not a model file tabinv can read: it {holds}; expected a "
-                      ".skops file (or an XGBoost .json/.ubj file) written by save_model")
-
-
-
-
-
-
+    return ModelError(f"{path} is not a model file tabinv can read: it "
+                      f"{describe_format(found)}; expected a .skops file (or an XGBoost "
+                      ".json/.ubj file) written by save_model")
 
 
 # -- loading ---------------------------------------------------------------------------
@@ -218,12 +200,12 @@ def load_model(path: str | os.PathLike[str], *, trust: bool = False,
     """
     path = Path(path)
     data = _read(path)
-    found = _sniff(data)
+    found = sniff(data)
     if found == "skops":
         loaded = _load_skops(path, data, trust)
     elif found in _XGB_FORMATS:
         loaded = _load_xgboost(path, data, found)
-    elif found == "pickle" or found.startswith("joblib-"):
+    elif found.startswith(("pickle", "joblib-")):
         loaded = _load_pickle(path, data, found, allow_pickle)
     else:
         raise _unreadable(path, found)
@@ -235,6 +217,7 @@ def _unreviewed(untrusted: list[str]) -> list[str]:
 
 
 def _load_skops(path: Path, data: bytes, trust: bool) -> Any:
+    check_skops_archive(data, path)
     try:
         untrusted = sio.get_untrusted_types(data=data)
     except Exception as error:  # any failure inside skops means "corrupt"
@@ -255,11 +238,10 @@ def _load_skops(path: Path, data: bytes, trust: bool) -> Any:
 
 def _load_pickle(path: Path, data: bytes, found: str, allow_pickle: bool) -> Any:
     if not allow_pickle:
-        kind = "pickle" if found == "pickle" else f"{found[7:]}-compressed joblib pickle"
         raise UnsafeModelError(
-            f"{path} is a {kind} file and unpickling runs arbitrary code from the file, so "
-            "tabinv refuses it; pass "
-            "allow_pickle=True only if you trust its source, or re-save the model as .skops")
+            f"{path} {describe_format(found, data)}: refused without allow_pickle (CLI "
+            "--allow-pickle), because unpickling runs arbitrary code from the file; pass it "
+            "only if you trust its source, or re-save the model as .skops")
     import joblib
 
     try:
@@ -271,6 +253,12 @@ def _load_pickle(path: Path, data: bytes, found: str, allow_pickle: bool) -> Any
 def _load_xgboost(path: Path, data: bytes, found: str) -> TargetModel:
     import xgboost
 
+    document = read_booster_document(data, path, f"XGBoost {_XGB_FORMATS[found].upper()} "
+                                                 "model")
+    if not isinstance(document, dict) or not isinstance(document.get("learner"), dict):
+        raise ModelError(f"{path} looks like an XGBoost {_XGB_FORMATS[found].upper()} model "
+                         "but holds no 'learner'")
+    check_learner(document["learner"], "the booster", path)
     booster = xgboost.Booster()
     try:
         booster.load_model(bytearray(data))
@@ -282,35 +270,51 @@ def _load_xgboost(path: Path, data: bytes, found: str) -> TargetModel:
     if text is None:
         raise ModelError(f"{path} is an XGBoost model without tabinv's metadata (card, family, "
                          "statistics); save it with tabinv's save_model")
+    if json_nesting(text.encode()) > MAX_NESTING:
+        raise UnsafeModelError(f"refusing {path}: its tabinv metadata nests deeper than "
+                               f"{MAX_NESTING} levels")
     try:
         return _model_from_metadata(json.loads(text), data)
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError,
+            RecursionError) as error:
         raise ModelError(f"{path} has malformed tabinv metadata in its booster attribute "
                          f"'{_META_KEY}' ({_reason(error)})") from None
+
+
+def _integers(value: Any, name: str) -> np.ndarray:
+    """A JSON list of integers as an int64 array (never rounding floats or parsing text)."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "iu":
+        raise ValueError(f"{name} must hold integer counts, not {array.dtype.name} values")
+    return array.astype(np.int64)
 
 
 def _model_from_metadata(meta: dict[str, Any], data: bytes) -> TargetModel:
     from xgboost import XGBClassifier, XGBRegressor
 
-    card = meta["card"]
+    card, family = meta["card"], meta["family"]
+    if not isinstance(family, str) or not isinstance(meta["categorical"], str):
+        raise TypeError(f"family and categorical must be text, not {shorten(family)} and "
+                        f"{shorten(meta['categorical'])}")
     kind = XGBRegressor if card["task"] == "regression" else XGBClassifier
     known = kind().get_params()
-    estimator = kind(**{k: v for k, v in meta["estimator_params"].items() if k in known})
+    params = {k: v for k, v in meta["estimator_params"].items() if k in known}
+    estimator = kind(**{**params, "n_jobs": 1, "device": "cpu"})  # no threads/GPU from a file
     fitted = clone(estimator)
     fitted.load_model(bytearray(data))
     fitted.get_booster().set_attr(**{_META_KEY: None})
-    model = TargetModel(family=str(meta["family"]), estimator=estimator, card=card,
-                        categorical=str(meta["categorical"]))
+    model = TargetModel(family=family, estimator=estimator, card=card,
+                        categorical=meta["categorical"])
     model.encoder_ = model._make_encoder()
     model.estimator_ = fitted
-    model.n_train_ = int(meta["n_train"])
-    model.marginals_ = {str(k): np.asarray(v, dtype=np.int64)
+    model.n_train_ = int(_integers(meta["n_train"], "n_train"))
+    model.marginals_ = {str(k): _integers(v, f"marginals[{k!r}]")
                         for k, v in meta["marginals"].items()}
     if card["task"] == "regression":
         model.residual_sigma_ = float(meta["residual_sigma"])
     else:
-        model.confusion_ = np.asarray(meta["confusion"], dtype=np.int64)
-        model.classes_present_ = np.asarray(meta["classes_present"], dtype=np.int64)
+        model.confusion_ = _integers(meta["confusion"], "confusion")
+        model.classes_present_ = _integers(meta["classes_present"], "classes_present")
     return model
 
 
@@ -318,33 +322,31 @@ def _model_from_metadata(meta: dict[str, Any], data: bytes) -> TargetModel:
 def describe_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Format, size and (for skops) the untrusted types of a model file, without loading it.
 
-    Raises ModelError only if the file cannot be read at all.
+    The same size, nesting and construction checks as :func:`load_model` run first; a
+    file that fails them is described with an ``error``. Raises ModelError only if the
+    file cannot be read at all.
     """
     path = Path(path)
     data = _read(path)
-    found = _sniff(data)
+    found = sniff(data)
     facts: dict[str, Any] = {"path": str(path), "format": found, "size": len(data)}
-    if found == "skops":
-        try:
+    try:
+        if found == "skops":
+            check_skops_archive(data, path)
             untrusted = sio.get_untrusted_types(data=data)
-        except Exception as error:
-            facts["error"] = f"not a readable skops file ({_reason(error)})"
-        else:
             facts["untrusted_types"] = untrusted
             facts["unreviewed_types"] = _unreviewed(untrusted)
-    elif found in _XGB_FORMATS:
-        import xgboost
-
-        try:
-            booster = xgboost.Booster()
-            booster.load_model(bytearray(data))
-            meta = json.loads(booster.attr(_META_KEY) or "null")
-        except Exception as error:
-            facts["error"] = f"not a readable XGBoost model ({_reason(error)})"
-        else:
+        elif found in _XGB_FORMATS:
+            learner = read_booster_document(data, path)["learner"]
+            check_learner(learner, "the booster", path)
+            meta = json.loads(learner.get("attributes", {}).get(_META_KEY) or "null")
             facts["tabinv_metadata"] = isinstance(meta, dict)
             if isinstance(meta, dict):
                 facts.update({key: meta.get(key) for key in ("family", "tabinv_version")})
-    elif found == "pickle" or found.startswith("joblib-"):
-        facts["runs_code_on_load"] = True
+        elif found.startswith(("pickle", "joblib-")):
+            facts["runs_code_on_load"] = True
+    except ModelError as error:
+        facts["error"] = str(error)
+    except Exception as error:  # any failure inside skops means "corrupt"
+        facts["error"] = f"not a readable {found} file ({_reason(error)})"
     return facts

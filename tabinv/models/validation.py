@@ -18,7 +18,10 @@ import numpy as np
 from sklearn.tree._tree import Tree
 
 from ..exceptions import ModelError, UnsafeModelError
+from ..text import shorten
+from .refusal import must, refuse
 from .target import TargetModel
+from .xgbfile import check_learner
 
 __all__ = ["check_loaded_model"]
 
@@ -53,6 +56,7 @@ def check_loaded_model(model: Any, path: str | os.PathLike[str]) -> TargetModel:
         raise ModelError(f"{path} holds an unfitted or incomplete TargetModel (missing "
                          f"{', '.join(missing)})")
     width = _check_layout(model, path)
+    _check_statistics(model, path)
     takes = getattr(model.estimator_, "n_features_in_", width)
     if takes != width:
         raise UnsafeModelError(f"refusing {path}: model.estimator_ takes {takes} features but "
@@ -63,9 +67,46 @@ def check_loaded_model(model: Any, path: str | os.PathLike[str]) -> TargetModel:
             _check_sklearn_tree(obj, where, path)
         elif xgboost is not None and isinstance(obj, xgboost.Booster):
             _check_booster(obj, where, path)
-        elif hasattr(obj, "__dict__"):
+        elif hasattr(obj, "__dict__") and not isinstance(obj, type):
+            _check_no_shadowed_methods(obj, where, path)
             _check_part_widths(vars(obj), where, path)
+            _check_fitted_numbers(vars(obj), where, path)
     return model
+
+
+def _check_no_shadowed_methods(obj: Any, where: str, path: Any) -> None:
+    """A saved attribute must not replace a method: tabinv would call whatever the file
+    put there (a function of a trusted module) with its own arguments."""
+    for name, value in vars(obj).items():
+        method = getattr(type(obj), name, None)
+        if callable(method) and not isinstance(method, type):
+            raise refuse(path, f"{where}.{name}", f"it replaces the method {name} of "
+                         f"{type(obj).__name__} with {_kind(value)}")
+
+
+def _check_fitted_numbers(state: dict[str, Any], where: str, path: Any) -> None:
+    """Every fitted number (an attribute named ``name_``) must be finite: coefficients,
+    intercepts, class priors, variances, leaf values ... are used as they are."""
+    for name, value in state.items():
+        if not name.endswith("_") or name.startswith("_"):
+            continue
+        if isinstance(value, float) or (isinstance(value, np.ndarray)
+                                        and value.dtype.kind in "fc"):
+            must(np.isfinite(value).all(), path, f"{where}.{name}", "it must be finite")
+    width = state.get("n_features_in_")
+    for name in ("coef_", "theta_", "var_"):
+        value = state.get(name)
+        if isinstance(value, np.ndarray) and isinstance(width, (int, np.integer)):
+            must(value.ndim in (1, 2) and value.shape[-1] == width, path, f"{where}.{name}",
+                 f"it must have one column per input feature ({width}), not shape "
+                 f"{value.shape}")
+    for name in ("var_", "sigma_"):
+        if isinstance(state.get(name), np.ndarray):
+            must((state[name] > 0).all(), path, f"{where}.{name}", "variances must be > 0")
+    for name in ("class_prior_", "class_count_"):
+        if isinstance(state.get(name), np.ndarray):
+            must((state[name] >= 0).all(), path, f"{where}.{name}",
+                 "it must be non-negative")
 
 
 def _check_part_widths(state: dict[str, Any], where: str, path: Any) -> None:
@@ -107,11 +148,48 @@ def _check_layout(model: TargetModel, path: str | os.PathLike[str]) -> int:
     if _task(model) == "classification":
         present = np.asarray(model.classes_present_)
         n_classes = len(model.domain(model.label))
-        if present.ndim != 1 or present.size == 0 or present.min() < 0 or \
-                present.max() >= n_classes or (np.diff(present) <= 0).any():
+        if present.dtype.kind not in "iu" or present.ndim != 1 or present.size == 0 or \
+                present.min() < 0 or present.max() >= n_classes or (np.diff(present) <= 0).any():
             raise ModelError(f"{path} holds a classifier whose classes_present_ are not "
                              f"increasing indices into the {n_classes} label classes")
     return int(expected.n_output_)
+
+
+def _check_statistics(model: TargetModel, path: Any) -> None:
+    """The statistics stored with a model (training size, marginal and confusion counts,
+    residual sigma) must be finite, non-negative, of the card's shape, and add up."""
+    dp = sys.modules.get("tabinv.models.dp")
+    families = dp.DP_FAMILIES if dp is not None and isinstance(model, dp.DPTargetModel) \
+        else None
+    must(isinstance(model.family, str) and (families is None or model.family in families),
+         path, "model.family", f"it must be a family name, not {shorten(model.family)}")
+    n_train = model.n_train_
+    must(isinstance(n_train, (int, np.integer)) and not isinstance(n_train, bool)
+         and n_train >= 1, path, "model.n_train_", "it must be a positive integer")
+    marginals = model.marginals_
+    columns = [f for f in model.features if f in model.encoder_.domains]
+    must(isinstance(marginals, dict) and set(marginals) == set(columns), path,
+         "model.marginals_", f"it must hold counts for exactly {columns}")
+    for column in columns:
+        _check_counts(marginals[column], (len(model.domain(column)),), n_train, path,
+                      f"model.marginals_[{column!r}]")
+    if _task(model) == "regression":
+        sigma = model.residual_sigma_
+        must(isinstance(sigma, (float, int, np.floating)) and np.isfinite(sigma)
+             and sigma >= 0, path, "model.residual_sigma_", "it must be finite and >= 0")
+    else:
+        n_classes = len(model.domain(model.label))
+        _check_counts(model.confusion_, (n_classes, n_classes), n_train, path,
+                      "model.confusion_")
+
+
+def _check_counts(counts: Any, shape: tuple[int, ...], total: int, path: Any,
+                  where: str) -> None:
+    array = np.asarray(counts) if isinstance(counts, np.ndarray) else None
+    must(array is not None and array.shape == shape and array.dtype.kind in "iu"
+         and (array >= 0).all() and int(array.sum()) == int(total), path, where,
+         f"it must be non-negative integer counts of shape {shape} adding up to the "
+         f"{total} training records")
 
 
 def _walk(root: Any) -> Iterator[tuple[str, Any]]:
@@ -137,87 +215,46 @@ def _walk(root: Any) -> Iterator[tuple[str, Any]]:
         stack.extend(reversed(items))
 
 
-def _refuse(path: Any, where: str, check: str) -> UnsafeModelError:
-    return UnsafeModelError(f"refusing {path}: {where} fails a safety check: {check}")
-
-
-def _must(condition: Any, path: Any, where: str, check: str) -> None:
-    if not condition:
-        raise _refuse(path, where, check)
-
-
 def _check_sklearn_tree(tree: Any, where: str, path: Any) -> None:
     n = int(tree.node_count)
     left, right, feature = tree.children_left, tree.children_right, tree.feature
     arrays = (left, right, feature, tree.threshold, tree.n_node_samples)
-    _must(n >= 1 and all(a.shape == (n,) for a in arrays), path, where,
-          f"node_count {n} must match the length of every node array")
+    must(n >= 1 and all(a.shape == (n,) for a in arrays), path, where,
+         f"node_count {n} must match the length of every node array")
     leaf = left == -1
-    _must(np.array_equal(leaf, right == -1), path, where,
-          "children_left and children_right must both be -1 at leaves")
+    must(np.array_equal(leaf, right == -1), path, where,
+         "children_left and children_right must both be -1 at leaves")
     parent = np.flatnonzero(~leaf)
     for side, children in (("children_left", left), ("children_right", right)):
-        _must(((children[parent] > parent) & (children[parent] < n)).all(), path, where,
-              f"{side} must be -1 or a later node in [0, {n})")
-    _must(np.array_equal(np.sort(np.r_[left[parent], right[parent]]), np.arange(1, n)), path,
-          where, "every node but the root must have exactly one parent")
+        must(((children[parent] > parent) & (children[parent] < n)).all(), path, where,
+             f"{side} must be -1 or a later node in [0, {n})")
+    must(np.array_equal(np.sort(np.r_[left[parent], right[parent]]), np.arange(1, n)), path,
+         where, "every node but the root must have exactly one parent")
     width = int(tree.n_features)
-    _must((feature[leaf] == -2).all()
-          and ((feature[parent] >= 0) & (feature[parent] < width)).all(), path, where,
-          f"feature must be in [0, {width}) at internal nodes and -2 at leaves")
-    _must(np.isfinite(tree.threshold[parent]).all(), path, where,
-          "thresholds must be finite at internal nodes")
-    _must(tree.value.shape == (n, tree.n_outputs, tree.max_n_classes)
-          and np.isfinite(tree.value).all(), path, where,
-          "value must have shape (node_count, n_outputs, n_classes) and be finite")
-    _must((tree.n_node_samples >= 0).all(), path, where, "n_node_samples must be non-negative")
+    must((feature[leaf] == -2).all()
+         and ((feature[parent] >= 0) & (feature[parent] < width)).all(), path, where,
+         f"feature must be in [0, {width}) at internal nodes and -2 at leaves")
+    must(np.isfinite(tree.threshold[parent]).all(), path, where,
+         "thresholds must be finite at internal nodes")
+    must(tree.value.shape == (n, tree.n_outputs, tree.max_n_classes)
+         and np.isfinite(tree.value).all(), path, where,
+         "value must have shape (node_count, n_outputs, n_classes) and be finite")
+    must((tree.n_node_samples >= 0).all(), path, where, "n_node_samples must be non-negative")
+    weights = np.asarray(tree.weighted_n_node_samples, dtype=float)
+    must(weights.shape == (n,) and np.isfinite(weights).all() and (weights >= 0).all(),
+         path, where, "weighted_n_node_samples must be finite and non-negative")
+    must(np.allclose(weights[parent], weights[left[parent]] + weights[right[parent]],
+                      rtol=1e-6, atol=1e-9), path, where,
+         "each node's weighted_n_node_samples must be the sum of its children's")
+    if (np.asarray(tree.n_classes) > 1).any():
+        must((tree.value >= 0).all() and (tree.value[leaf].sum(axis=2) > 0).all(), path,
+             where, "a classifier's values must be >= 0 with a positive total at each leaf")
 
 
 def _check_booster(booster: Any, where: str, path: Any) -> None:
-    """Validate the trees of an XGBoost booster (XGBoost itself does not bounds-check)."""
+    """Validate an XGBoost booster's trees and numbers (XGBoost itself does not)."""
     try:
         learner = json.loads(bytes(booster.save_raw(raw_format="json")))["learner"]
-        params, gbm = learner["learner_model_param"], learner["gradient_booster"]
-        gbm = gbm["gbtree"] if gbm["name"] == "dart" else gbm
-        name, model = gbm["name"], gbm.get("model", {})
-        n_features = int(params["num_feature"])
-        groups = max(int(params["num_class"]), int(params.get("num_target", 1)), 1)
-        info, trees = np.asarray(model.get("tree_info", []), dtype=np.int64), model.get("trees")
     except (KeyError, TypeError, ValueError) as error:
-        raise _refuse(path, where, f"its model JSON is incomplete ({_reason(error)})") from None
-    _must(name == "gbtree" and isinstance(trees, list), path, where,
-          f"the booster must be a tree booster, not {name!r}")
-    _must(len(trees) == len(info) and ((info >= 0) & (info < groups)).all(), path, where,
-          f"tree_info must give each tree an output group in [0, {groups})")
-    for number, tree in enumerate(trees):
-        _check_xgboost_tree(tree, f"{where} tree {number}", path, n_features)
-
-
-def _check_xgboost_tree(tree: dict[str, Any], where: str, path: Any, n_features: int) -> None:
-    try:
-        n = int(tree["tree_param"]["num_nodes"])
-        left, right, split, kind = (np.asarray(tree[key], dtype=np.int64) for key in (
-            "left_children", "right_children", "split_indices", "split_type"))
-        condition = np.asarray(tree["split_conditions"], dtype=float)
-        vector = int(tree["tree_param"].get("size_leaf_vector", 1))
-    except (KeyError, TypeError, ValueError) as error:
-        raise _refuse(path, where, f"its node arrays are malformed ({_reason(error)})") from None
-    _must(n >= 1 and vector <= 1 and all(a.shape == (n,) for a in (left, right, split, kind,
-                                                                     condition)),
-          path, where, f"num_nodes {n} must match every node array (scalar leaves only)")
-    reached = np.zeros(n, dtype=bool)
-    frontier = np.array([0])
-    while frontier.size:  # every child lies after its parent, so this ends
-        reached[frontier] = True
-        leaves, inner = frontier[left[frontier] == -1], frontier[left[frontier] != -1]
-        _must((right[leaves] == -1).all(), path, where,
-              "left_children and right_children must both be -1 at leaves")
-        children = np.r_[left[inner], right[inner]]
-        _must(((children > np.tile(inner, 2)) & (children < n)).all()
-              and not reached[children].any() and np.unique(children).size == children.size,
-              path, where, f"each child index must be a later node in [0, {n}) with one parent")
-        _must(((split[inner] >= 0) & (split[inner] < n_features) & (kind[inner] == 0)).all(),
-              path, where, f"splits must be numerical on a feature in [0, {n_features})")
-        frontier = children
-    _must(np.isfinite(condition[reached]).all(), path, where,
-          "split conditions and leaf values must be finite")
+        raise refuse(path, where, f"its model JSON is incomplete ({_reason(error)})") from None
+    check_learner(learner, where, path)
