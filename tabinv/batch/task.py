@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import html
 import json
 import math
+import os
+import stat
 import time
 import traceback
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,7 @@ import pandas as pd
 
 from .. import __version__
 from ..exceptions import TabinvError
+from ..text import html_text
 from .entry import Entry
 
 __all__ = ["POPULATIONS", "REPORTS", "RESULT_FORMAT", "ROW_COLUMNS", "EntryOutcome",
@@ -39,12 +41,22 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _file_digest(path: Path) -> str:
+    """SHA-256 of a regular file, streamed (a device or a pipe is refused, never read)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(descriptor, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise TabinvError(f"{path} is not a regular file (a directory, device or "
+                                  "pipe); an inventory names files only")
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError as error:
+        raise TabinvError(f"cannot read {path}: {error.strerror}") from None
+
+
 def entry_key(entry: Entry) -> str:
     """SHA-256 of the entry's settings, the bytes of its files and tabinv's version."""
-    try:
-        files = {key: _digest(path.read_bytes()) for key, path in entry.files().items()}
-    except OSError as error:
-        raise TabinvError(f"cannot read {error.filename}: {error.strerror}") from None
+    files = {key: _file_digest(path) for key, path in entry.files().items()}
     document = {"result_format": RESULT_FORMAT, "tabinv": __version__,
                 "entry": entry.settings(), "files": files}
     return _digest(json.dumps(document, sort_keys=True, separators=(",", ":"),
@@ -127,13 +139,13 @@ def _dataset(entry: Entry) -> Any:
 def _model(entry: Entry, card: Any, members: pd.DataFrame) -> Any:
     from ..exceptions import ModelError, UnsafeModelError
     from ..models.onnx import load_onnx_model
-    from ..models.persist import _sniff, load_model
+    from ..models.persist import load_model, sniff_file
 
     if entry.format == "onnx":
         return load_onnx_model(entry.model, card, categorical=entry.onnx_encoding,
                                classes=entry.onnx_classes, output=entry.onnx_output
                                ).fit(members)
-    found = _sniff(entry.model.read_bytes())
+    found = sniff_file(entry.model)
     kind = "pickle" if found == "pickle" or found.startswith("joblib") else found
     declared = "pickle" if entry.format in ("pickle", "joblib") else entry.format
     if kind == "pickle" and declared != "pickle":
@@ -201,8 +213,8 @@ def _render(assessments: Sequence[Any], entry: Entry) -> dict[str, bytes]:
             files[name] = report_text(assessments, Path(name).suffix,
                                       command=command).encode("utf-8")
         except TabinvError:  # a report writer without HTML: the Markdown, escaped
-            text = html.escape(markdown_report(assessments, command))
-            files[name] = (f"<!doctype html><meta charset='utf-8'><title>{entry.name}"
+            text = html_text(markdown_report(assessments, command))
+            files[name] = (f"<!doctype html><meta charset='utf-8'><title>{html_text(entry.name)}"
                            f"</title><pre>{text}</pre>\n").encode()
     return files
 

@@ -155,11 +155,6 @@ def _read(path: Path) -> bytes:
     return data
 
 
-def _sniff(data: bytes) -> str:
-    """Format by content (kept for callers of the old name): see :func:`sniff.sniff`."""
-    return sniff(data)
-
-
 def sniff_file(path: str | os.PathLike[str]) -> str:
     """The format of the model file at ``path`` (see :func:`sniff.sniff`), read the same
     bounded way :func:`load_model` reads it (never a device, a pipe or an endless file).
