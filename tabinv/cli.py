@@ -153,8 +153,9 @@ Report = Annotated[Path | None, typer.Option(
     "--out", help="Also write the results to this file (.json, .md or .html).")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed (splits, models, intervals).")]
 Memory = Annotated[str, typer.Option(
-    "--memory", help="Memory budget of the candidate grid's chunks (e.g. 1GiB, 512MiB); "
-    "peak memory stays flat as the number of records grows.")]
+    "--memory", help="Memory budget of the attacks (e.g. 1GiB, 512MiB): the candidate "
+    "grid, its chunks (down to one record) and the posteriors are sized before anything "
+    "is allocated; what cannot fit is refused with the numbers.")]
 Shortcuts = Annotated[bool, typer.Option(
     "--shortcuts/--no-shortcuts", help="Answer the candidate grid from the model's parts "
     "(linear coefficients, tree nodes), which give the model's own answers; "
