@@ -82,8 +82,19 @@ class OnnxLimits:
 DEFAULT_LIMITS = OnnxLimits()
 
 
+def _quote(value: object) -> str:
+    """A name from the file, quoted and short enough for several in one line."""
+    return shorten(value, limit=40)
+
+
 def _mib(size: int) -> str:
-    return f"{size / _MIB:.1f} MiB"
+    """``size`` bytes in MiB, GiB, TiB or PiB (a declared size can be astronomical)."""
+    value, unit = size / _MIB, "MiB"
+    for larger in ("GiB", "TiB", "PiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, larger
+    return f"{value:.1f} {unit}" if value < 1024 else f"{value:.3g} {unit}"
 
 
 def read_onnx_file(path: str | os.PathLike[str], limits: OnnxLimits = DEFAULT_LIMITS) -> bytes:
@@ -144,13 +155,16 @@ def check_onnx_bytes(data: bytes, path: str | os.PathLike[str],
     _check_tensors(tensors, path, limits)
     imported = _check_opsets(model, path)
     declared = {(f.domain, f.name) for f in model.functions}
+    for where, node in nodes:  # first what runs outside onnxruntime's standard kernels
+        _check_domain(where, node, imported, declared, path)
     for where, node in nodes:
-        _check_node(where, node, imported, declared, path)
+        _check_operator(where, node, path)
     if model.functions:
         function = model.functions[0]
         raise UnsafeModelError(
             f"refusing {path}: it declares local function "
-            f"{shorten(function.domain + '::' + function.name)}; tabinv runs only standard "
+            f"{_quote((function.domain or 'ai.onnx') + '::' + function.name)}; tabinv runs "
+            "only standard "
             "operators and tabular exports declare no functions (inline them with "
             "onnx.inliner.inline_local_functions)")
     try:
@@ -184,26 +198,32 @@ def _collect(model: Any, path: str | os.PathLike[str], limits: OnnxLimits
 
 def _walk(model: Any, path: str | os.PathLike[str], limits: OnnxLimits
           ) -> Iterator[tuple[str, str, Any]]:
-    """(where, "node" | "tensor", proto) for every graph, depth-first (tensors may be sparse)."""
+    """(where, "node" | "tensor", proto) for every graph, depth-first (tensors may be sparse).
+
+    ``where`` names a subgraph by the top-level node that holds it and its level, so it
+    stays short however deep the nesting.
+    """
     stack: list[tuple[str, Any, int]] = [("graph", model.graph, 0)]
-    stack += [(f"function {shorten(f.name)}", f, 0) for f in model.functions]
+    stack += [(f"function {_quote(f.name)}", f, 0) for f in model.functions]
     for number, info in enumerate(model.training_info):
         stack += [(f"training graph {number}", info.initialization, 0),
                   (f"training graph {number}", info.algorithm, 0)]
     while stack:
         where, graph, depth = stack.pop()
         if depth > limits.depth:
-            raise UnsafeModelError(f"refusing {path}: {where} nests subgraphs more than "
-                                   f"{limits.depth} deep (tabinv's limit)")
+            raise UnsafeModelError(f"refusing {path}: {where.split(' subgraph')[0]} nests "
+                                   f"subgraphs more than {limits.depth} deep (tabinv's limit)")
         for tensor in getattr(graph, "initializer", ()):
-            yield f"{where} initializer {shorten(tensor.name)}", "tensor", tensor
+            yield f"{where} initializer {_quote(tensor.name)}", "tensor", tensor
         for sparse in getattr(graph, "sparse_initializer", ()):
-            yield f"{where} sparse initializer {shorten(sparse.values.name)}", "tensor", sparse
+            yield f"{where} sparse initializer {_quote(sparse.values.name)}", "tensor", sparse
         for node in graph.node:
-            here = f"{where} node {shorten(node.name or node.op_type)}"
+            here = f"{where} node {_quote(node.name or node.op_type)}"
             yield here, "node", node
+            below = f"{here} subgraph" if depth == 0 else \
+                f"{where.split(' subgraph')[0]} subgraph (level {depth + 1})"
             for attribute in node.attribute:
-                at = f"{here} attribute {shorten(attribute.name)}"
+                at = f"{here} attribute {_quote(attribute.name)}"
                 for tensor in [*attribute.tensors, *([attribute.t] if attribute.HasField("t")
                                                      else [])]:
                     yield at, "tensor", tensor
@@ -213,7 +233,7 @@ def _walk(model: Any, path: str | os.PathLike[str], limits: OnnxLimits
                     yield at, "tensor", sparse
                 graphs = [*attribute.graphs, *([attribute.g] if attribute.HasField("g")
                                                else [])]
-                stack += [(f"{here} subgraph", sub, depth + 1) for sub in graphs]
+                stack += [(below, sub, depth + 1) for sub in graphs]
 
 
 # -- tensors ---------------------------------------------------------------------------
@@ -253,7 +273,7 @@ def _declared_bytes(tensor: Any, where: str, path: str | os.PathLike[str],
     shape = [int(d) for d in (tensor.dims if dims is None else dims)]
     if any(d < 0 for d in shape):
         raise ModelError(f"{path}: {where} declares a negative dimension "
-                         f"{shorten(shape)}")
+                         f"{_quote(shape)}")
     count = int(np.prod(shape, dtype=object))
     onnx = _onnx()
     if tensor.data_type == onnx.TensorProto.STRING:
@@ -305,7 +325,7 @@ def _check_opsets(model: Any, path: str | os.PathLike[str]) -> dict[str, int]:
         if not 1 <= opset.version <= supported[domain]:
             raise UnsafeModelError(
                 f"refusing {path}: it imports opset {opset.version} of "
-                f"{shorten(opset.domain or 'ai.onnx')}; onnxruntime runs opsets 1 to "
+                f"{_quote(opset.domain or 'ai.onnx')}; onnxruntime runs opsets 1 to "
                 f"{supported[domain]} of that domain")
         imported[domain] = opset.version
     return imported
@@ -321,20 +341,28 @@ def _subgraph_operators() -> frozenset[str]:
                      and any(a.type in kinds for a in schema.attributes.values()))
 
 
-def _check_node(where: str, node: Any, imported: dict[str, int],
-                declared: set[tuple[str, str]], path: str | os.PathLike[str]) -> None:
-    """Refuse a node outside the standard domains, or one that loops or sizes by value."""
+def _operator(node: Any) -> str:
+    return _quote(f"{node.domain}::{node.op_type}" if node.domain else node.op_type)
+
+
+def _check_domain(where: str, node: Any, imported: dict[str, int],
+                  declared: set[tuple[str, str]], path: str | os.PathLike[str]) -> None:
+    """Refuse a node outside the standard domains the model imports."""
     domain = "" if node.domain == "ai.onnx" else node.domain
-    operator = shorten(f"{node.domain}::{node.op_type}" if node.domain else node.op_type)
     if domain not in STANDARD_DOMAINS or domain not in imported:
         function = " (a local function of that name does not make it standard)" \
             if (node.domain, node.op_type) in declared else ""
         why = "of domain" if domain not in STANDARD_DOMAINS else "of a domain it does not " \
             "import:"
         raise UnsafeModelError(
-            f"refusing {path}: {where} uses operator {operator} {why} "
-            f"{shorten(node.domain)}{function}; only operators of the standard domains "
+            f"refusing {path}: {where} uses operator {_quote(node.op_type)} {why} "
+            f"{_quote(node.domain)}{function}; only operators of the standard domains "
             "'ai.onnx' and 'ai.onnx.ml' that the model imports are run")
+
+
+def _check_operator(where: str, node: Any, path: str | os.PathLike[str]) -> None:
+    """Refuse a standard operator that runs a subgraph or sizes its output by value."""
+    operator = _operator(node)
     graphs = any(a.HasField("g") or len(a.graphs) for a in node.attribute)
     if graphs or node.op_type in _subgraph_operators():
         raise UnsafeModelError(
