@@ -15,7 +15,8 @@ The file is read with bounds and checked before onnxruntime sees it
 (:mod:`tabinv.models.onnxcheck`: standard operators only, no control flow, no local
 functions, no external data, bounded sizes). The graph then runs on the CPU provider only,
 on one thread, without graph optimisations (constant folding would run the graph's nodes
-while loading) and without a memory arena that outlives a run. An ONNX graph exposes no
+while loading), without a memory arena that outlives a run, and with onnxruntime's
+telemetry off. An ONNX graph exposes no
 tree structure to tabinv, so white-box attacks refuse it; the statistics an owner
 publishes with a model (residual sigma, confusion counts, marginals) are computed by
 :meth:`OnnxTargetModel.fit` from the members.
@@ -33,7 +34,13 @@ import pandas as pd
 from ..data.schema import Card
 from ..exceptions import ModelError
 from .encoding import encode_codes
-from .onnxcheck import DEFAULT_LIMITS, OnnxLimits, check_onnx_bytes, read_onnx_file
+from .onnxcheck import (
+    DEFAULT_LIMITS,
+    OnnxLimits,
+    check_onnx_bytes,
+    import_onnxruntime,
+    read_onnx_file,
+)
 from .target import TargetModel
 from .validation import _reason
 
@@ -84,8 +91,7 @@ class OnnxGraph:
         self.output_name = self._choose_output(session, output)
 
     def _session(self) -> Any:
-        import onnxruntime
-
+        onnxruntime = import_onnxruntime()
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1

@@ -26,6 +26,7 @@ Every refusal is one line naming the file, the node or tensor, and what is allow
 from __future__ import annotations
 
 import functools
+import math
 import os
 import stat
 from collections.abc import Iterator
@@ -39,7 +40,7 @@ from ..text import shorten
 from .validation import _reason
 
 __all__ = ["DEFAULT_LIMITS", "OnnxLimits", "SIZED_BY_VALUES", "STANDARD_DOMAINS",
-           "check_onnx_bytes", "read_onnx_file", "supported_opsets"]
+           "check_onnx_bytes", "import_onnxruntime", "read_onnx_file", "supported_opsets"]
 
 #: operator domains a graph may use ("" and "ai.onnx" both name the default domain)
 STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
@@ -159,18 +160,38 @@ def check_onnx_bytes(data: bytes, path: str | os.PathLike[str],
         _check_domain(where, node, imported, declared, path)
     for where, node in nodes:
         _check_operator(where, node, path)
-    if model.functions:
-        function = model.functions[0]
+    for function in model.functions[:1]:
+        name = _quote(f"{function.domain or 'ai.onnx'}::{function.name}")
         raise UnsafeModelError(
-            f"refusing {path}: it declares local function "
-            f"{_quote((function.domain or 'ai.onnx') + '::' + function.name)}; tabinv runs "
-            "only standard "
-            "operators and tabular exports declare no functions (inline them with "
+            f"refusing {path}: it declares local function {name}; tabinv runs only standard "
+            "operators, and tabular exports declare no functions (inline them with "
             "onnx.inliner.inline_local_functions)")
     try:
         onnx.checker.check_model(model)
     except Exception as error:  # the checker's ValidationError: an inconsistent graph
         raise ModelError(f"{path} is not a valid ONNX model ({_reason(error)})") from None
+
+
+def import_onnxruntime() -> Any:
+    """The ``onnxruntime`` module, imported with its telemetry off.
+
+    Official onnxruntime builds now upload usage events to Microsoft on Linux and macOS too
+    (onnxruntime pull request 27379; 1.32 does) and keep a device id and an event cache
+    under ``~/.cache/Microsoft`` unless ``ORT_DISABLE_TELEMETRY=1`` is set before the
+    library starts: a model inventory must not report on itself, nor tabinv write outside
+    ``--out``. The variable is set
+    unless the user set it (to ``0``, say); if onnxruntime was imported before tabinv,
+    events are still switched off for the rest of the process.
+    """
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    try:
+        import onnxruntime
+    except ImportError:  # pragma: no cover - installed with tabinv
+        raise ModelError("ONNX models need the 'onnxruntime' package (pip install "
+                         "onnxruntime)") from None
+    if os.environ["ORT_DISABLE_TELEMETRY"] != "0":
+        onnxruntime.disable_telemetry_events()
+    return onnxruntime
 
 
 def _onnx() -> Any:
@@ -203,16 +224,16 @@ def _walk(model: Any, path: str | os.PathLike[str], limits: OnnxLimits
     ``where`` names a subgraph by the top-level node that holds it and its level, so it
     stays short however deep the nesting.
     """
-    stack: list[tuple[str, Any, int]] = [("graph", model.graph, 0)]
-    stack += [(f"function {_quote(f.name)}", f, 0) for f in model.functions]
+    stack: list[tuple[str, Any, int, str]] = [("graph", model.graph, 0, "graph")]
+    stack += [(f"function {_quote(f.name)}", f, 0, "") for f in model.functions]
     for number, info in enumerate(model.training_info):
-        stack += [(f"training graph {number}", info.initialization, 0),
-                  (f"training graph {number}", info.algorithm, 0)]
+        stack += [(f"training graph {number}", graph, 0, "")
+                  for graph in (info.initialization, info.algorithm)]
     while stack:
-        where, graph, depth = stack.pop()
+        where, graph, depth, top = stack.pop()
         if depth > limits.depth:
-            raise UnsafeModelError(f"refusing {path}: {where.split(' subgraph')[0]} nests "
-                                   f"subgraphs more than {limits.depth} deep (tabinv's limit)")
+            raise UnsafeModelError(f"refusing {path}: {top} nests subgraphs more than "
+                                   f"{limits.depth} deep (tabinv's limit)")
         for tensor in getattr(graph, "initializer", ()):
             yield f"{where} initializer {_quote(tensor.name)}", "tensor", tensor
         for sparse in getattr(graph, "sparse_initializer", ()):
@@ -220,20 +241,17 @@ def _walk(model: Any, path: str | os.PathLike[str], limits: OnnxLimits
         for node in graph.node:
             here = f"{where} node {_quote(node.name or node.op_type)}"
             yield here, "node", node
-            below = f"{here} subgraph" if depth == 0 else \
-                f"{where.split(' subgraph')[0]} subgraph (level {depth + 1})"
+            root = here if depth == 0 else top
+            below = f"{root} subgraph" + (f" (level {depth + 1})" if depth else "")
             for attribute in node.attribute:
                 at = f"{here} attribute {_quote(attribute.name)}"
-                for tensor in [*attribute.tensors, *([attribute.t] if attribute.HasField("t")
-                                                     else [])]:
+                for tensor in [*attribute.tensors, *attribute.sparse_tensors, *(
+                        getattr(attribute, field) for field in ("t", "sparse_tensor")
+                        if attribute.HasField(field))]:
                     yield at, "tensor", tensor
-                for sparse in [*attribute.sparse_tensors, *(
-                        [attribute.sparse_tensor] if attribute.HasField("sparse_tensor")
-                        else [])]:
-                    yield at, "tensor", sparse
                 graphs = [*attribute.graphs, *([attribute.g] if attribute.HasField("g")
                                                else [])]
-                stack += [(below, sub, depth + 1) for sub in graphs]
+                stack += [(below, sub, depth + 1, root) for sub in graphs]
 
 
 # -- tensors ---------------------------------------------------------------------------
@@ -274,7 +292,7 @@ def _declared_bytes(tensor: Any, where: str, path: str | os.PathLike[str],
     if any(d < 0 for d in shape):
         raise ModelError(f"{path}: {where} declares a negative dimension "
                          f"{_quote(shape)}")
-    count = int(np.prod(shape, dtype=object))
+    count = math.prod(shape)
     onnx = _onnx()
     if tensor.data_type == onnx.TensorProto.STRING:
         return count + sum(len(s) for s in tensor.string_data)
@@ -301,9 +319,7 @@ def supported_opsets() -> dict[str, int]:
             known[schema.domain] = max(known.get(schema.domain, 1), schema.since_version)
     known[""] = max(known.get("", 1), onnx.defs.onnx_opset_version())
     try:
-        from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
-
-        kernels = ort_state.get_all_opkernel_def()
+        kernels = import_onnxruntime().capi.onnxruntime_pybind11_state.get_all_opkernel_def()
     except Exception:  # pragma: no cover - a build without the kernel registry API
         return known
     runtime: dict[str, int] = {}

@@ -5,6 +5,8 @@ normal exports of tabinv's model families still load and run."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -314,6 +316,21 @@ def test_item5_onnxruntime_runs_bounded() -> None:
     for key in ("session.intra_op.allow_spinning", "session.inter_op.allow_spinning"):
         assert options.get_session_config_entry(key) == "0"
     assert options.get_session_config_entry("session.allow_released_opsets_only") == "1"
+
+
+def test_item5_onnxruntime_writes_nothing_home_and_sends_no_telemetry(tmp_path: Path) -> None:
+    """item 5 (and 9): onnxruntime's telemetry (a device id and event cache under
+    ~/.cache/Microsoft, uploads to Microsoft) stays off when tabinv runs a graph."""
+    model = tmp_path / "relu.onnx"
+    model.write_bytes(_model([helper.make_node("Relu", ["X"], ["Y"])]))
+    code = ("import numpy, sys; from tabinv.models.onnx import OnnxGraph; "
+            "OnnxGraph(open(sys.argv[1], 'rb').read()).run(numpy.ones((2, 3)))")
+    environment = {k: v for k, v in os.environ.items()
+                   if k not in ("ORT_DISABLE_TELEMETRY", "XDG_CACHE_HOME")}
+    subprocess.run([sys.executable, "-c", code, str(model)], check=True, timeout=120,
+                   env={**environment, "HOME": str(tmp_path / "home"),
+                        "PYTHONPATH": str(Path(__file__).parents[2])})
+    assert not (tmp_path / "home").exists() or not any((tmp_path / "home").rglob("*"))
 
 
 # -- the command line: one line, exit code 2 (attack) or a recorded failure (batch) --------
