@@ -16,10 +16,9 @@ The file is read with bounds and checked before onnxruntime sees it
 functions, no external data, bounded sizes). The graph then runs on the CPU provider only,
 on one thread, without graph optimisations (constant folding would run the graph's nodes
 while loading), without a memory arena that outlives a run, and with onnxruntime's
-telemetry off. An ONNX graph exposes no
-tree structure to tabinv, so white-box attacks refuse it; the statistics an owner
-publishes with a model (residual sigma, confusion counts, marginals) are computed by
-:meth:`OnnxTargetModel.fit` from the members.
+telemetry off. An ONNX graph exposes no tree structure to tabinv, so white-box attacks
+refuse it; the statistics an owner publishes with a model (residual sigma, confusion
+counts, marginals) are computed by :meth:`OnnxTargetModel.fit` from the members.
 """
 
 from __future__ import annotations
