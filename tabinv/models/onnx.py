@@ -11,12 +11,14 @@ knows only some of them (convert scikit-learn classifiers with skl2onnx's
 ``options={"zipmap": False}``). Models trained by tabinv and converted with
 ``to_onnx(model.estimator_, ...)`` satisfy this.
 
-The file is parsed and checked before onnxruntime sees it: tensors stored outside the file
-("external data", which onnxruntime would read from any path the file names) and operators
-outside the standard ``ai.onnx`` / ``ai.onnx.ml`` domains are refused. The graph is then run
-on the CPU provider only. An ONNX graph exposes no tree structure to tabinv, so white-box
-attacks refuse it; the statistics an owner publishes with a model (residual sigma,
-confusion counts, marginals) are computed by :meth:`OnnxTargetModel.fit` from the members.
+The file is read with bounds and checked before onnxruntime sees it
+(:mod:`tabinv.models.onnxcheck`: standard operators only, no control flow, no local
+functions, no external data, bounded sizes). The graph then runs on the CPU provider only,
+on one thread, without graph optimisations (constant folding would run the graph's nodes
+while loading), without a memory arena that outlives a run, and with onnxruntime's
+telemetry off. An ONNX graph exposes no tree structure to tabinv, so white-box attacks
+refuse it; the statistics an owner publishes with a model (residual sigma, confusion
+counts, marginals) are computed by :meth:`OnnxTargetModel.fit` from the members.
 """
 
 from __future__ import annotations
@@ -29,85 +31,29 @@ import numpy as np
 import pandas as pd
 
 from ..data.schema import Card
-from ..exceptions import ModelError, UnsafeModelError
+from ..exceptions import ModelError
 from .encoding import encode_codes
+from .onnxcheck import (
+    DEFAULT_LIMITS,
+    OnnxLimits,
+    check_onnx_bytes,
+    import_onnxruntime,
+    read_onnx_file,
+)
 from .target import TargetModel
 from .validation import _reason
 
-__all__ = ["OnnxGraph", "OnnxTargetModel", "check_onnx_bytes", "load_onnx_model"]
+__all__ = ["OnnxGraph", "OnnxLimits", "OnnxTargetModel", "check_onnx_bytes",
+           "load_onnx_model"]
 
-#: operator domains a graph may use (everything onnxruntime runs without custom libraries)
-STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
+#: onnxruntime session settings (onnxruntime_session_options_config_keys.h)
+_SESSION_CONFIG = {
+    "session.allow_released_opsets_only": "1",  # no opset still under development
+    "session.strict_shape_type_inference": "1",  # an inconsistent graph fails to load
+    "session.intra_op.allow_spinning": "0",  # idle threads block instead of spinning
+    "session.inter_op.allow_spinning": "0",
+}
 _FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64}
-
-
-def check_onnx_bytes(data: bytes, path: str | os.PathLike[str]) -> None:
-    """Parse ``data`` as an ONNX model and refuse what onnxruntime should never read.
-
-    Raises
-    ------
-    ModelError
-        Not a readable ONNX model (garbage, truncated, empty).
-    UnsafeModelError
-        Tensors in external files, or operators from a non-standard domain.
-    """
-    try:
-        import onnx
-    except ImportError:  # pragma: no cover - installed with tabinv
-        raise ModelError("ONNX models need the 'onnx' package to be checked before "
-                         "onnxruntime reads them (pip install onnx)") from None
-    if not data:
-        raise ModelError(f"{path} is empty, not an ONNX model")
-    try:
-        model = onnx.ModelProto.FromString(data)
-    except Exception as error:  # protobuf's DecodeError and friends mean "not ONNX"
-        raise ModelError(f"{path} is not a readable ONNX model (truncated or corrupt? "
-                         f"{_reason(error)})") from None
-    local = {function.domain for function in model.functions}
-    for where, kind, item in _walk_graphs(model):
-        if kind == "tensor" and (item.data_location == onnx.TensorProto.EXTERNAL
-                                 or len(item.external_data)):
-            raise UnsafeModelError(f"refusing {path}: {where} keeps its data in an external "
-                                   "file; tabinv reads only self-contained ONNX files")
-        if kind == "node" and item.domain not in STANDARD_DOMAINS and item.domain not in local:
-            raise UnsafeModelError(f"refusing {path}: {where} uses operator {item.op_type!r} "
-                                   f"of domain {item.domain!r}; only {STANDARD_DOMAINS[1:]} "
-                                   "operators are run")
-    try:
-        onnx.checker.check_model(model)
-    except Exception as error:  # the checker's ValidationError: an inconsistent graph
-        raise ModelError(f"{path} is not a valid ONNX model ({_reason(error)})") from None
-
-
-def _walk_graphs(model: Any) -> Any:
-    """(where, "tensor" | "node", proto) for every tensor and node, subgraphs included."""
-    stack: list[tuple[str, Any]] = [("graph", model.graph)]
-    stack += [(f"function {f.name!r}", f) for f in model.functions]
-    for number, info in enumerate(model.training_info):
-        stack += [(f"training graph {number}", info.initialization),
-                  (f"training graph {number}", info.algorithm)]
-    while stack:
-        where, graph = stack.pop()
-        for tensor in getattr(graph, "initializer", ()):
-            yield f"{where} initializer {tensor.name!r}", "tensor", tensor
-        for sparse in getattr(graph, "sparse_initializer", ()):
-            yield f"{where} sparse initializer", "tensor", sparse.values
-            yield f"{where} sparse initializer", "tensor", sparse.indices
-        for node in graph.node:
-            here = f"{where} node {node.name or node.op_type!r}"
-            yield here, "node", node
-            for attribute in node.attribute:
-                tensors = [*attribute.tensors, *([attribute.t] if attribute.HasField("t")
-                                                 else [])]
-                for sparse in [*attribute.sparse_tensors, *(
-                        [attribute.sparse_tensor] if attribute.HasField("sparse_tensor")
-                        else [])]:
-                    tensors += [sparse.values, sparse.indices]
-                for tensor in tensors:
-                    yield f"{here} attribute {attribute.name!r}", "tensor", tensor
-                graphs = [*attribute.graphs, *([attribute.g] if attribute.HasField("g")
-                                               else [])]
-                stack += [(f"{here} subgraph", sub) for sub in graphs]
 
 
 class OnnxGraph:
@@ -144,12 +90,17 @@ class OnnxGraph:
         self.output_name = self._choose_output(session, output)
 
     def _session(self) -> Any:
-        import onnxruntime
-
+        onnxruntime = import_onnxruntime()
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
+        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+        options.enable_mem_pattern = False  # no buffers planned from the first run's shapes
+        options.enable_cpu_mem_arena = False  # memory goes back to the system after a run
         options.log_severity_level = 3
+        for key, value in _SESSION_CONFIG.items():
+            options.add_session_config_entry(key, value)
         try:
             session = onnxruntime.InferenceSession(self.data, options,
                                                    providers=["CPUExecutionProvider"])
@@ -263,18 +214,16 @@ class OnnxTargetModel(TargetModel):
 
 
 def load_onnx_model(path: str | os.PathLike[str], card: Card, *, categorical: str = "onehot",
-                    classes: tuple[Any, ...] | None = None, output: str | None = None
-                    ) -> OnnxTargetModel:
+                    classes: tuple[Any, ...] | None = None, output: str | None = None,
+                    limits: OnnxLimits = DEFAULT_LIMITS) -> OnnxTargetModel:
     """Check and open an ONNX file as an (unfitted) target model for ``card``'s label.
 
-    Call ``fit(members)`` before attacking it. Raises ModelError / UnsafeModelError.
+    Call ``fit(members)`` before attacking it. ``limits`` bounds the file (see
+    :class:`~tabinv.models.onnxcheck.OnnxLimits`). Raises ModelError / UnsafeModelError.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ModelError(f"cannot read model file {path}: {error.strerror}") from None
-    check_onnx_bytes(data, path)
+    data = read_onnx_file(path, limits)
+    check_onnx_bytes(data, path, limits)
     graph = OnnxGraph(data, output=output, classifier=card.task == "classification",
                       origin=str(path))
     return OnnxTargetModel(estimator=graph, card=card.to_dict(), categorical=categorical,
