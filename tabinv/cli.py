@@ -16,6 +16,27 @@ from rich.text import Text
 from . import api
 from .batch.commands import batch as batch_command
 from .batch.commands import inventory_app
+from .cli_options import (
+    AllowOutOfBounds,
+    AsJson,
+    AttackOpt,
+    Clip,
+    IgnoreColumn,
+    Known,
+    LabelOnly,
+    LabelSource,
+    Memory,
+    Positive,
+    Prior,
+    Report,
+    Rounding,
+    Seed,
+    Sensitive,
+    Shortcuts,
+    TopK,
+    dataset_params,
+    positive_values,
+)
 from .console import err, friendly, out, plain
 from .data.dataset import Dataset
 from .data.registry import builtin_card, builtin_names, builtin_parameters, load_builtin
@@ -43,64 +64,17 @@ app.command("batch")(batch_command)
 app.add_typer(inventory_app, name="inventory")
 
 
-
-
 @contextmanager
 def working(message: str) -> Iterator[None]:
     with err.status(plain(message)):
         yield
 
 
-def _positive(values: list[str] | None) -> dict[str, str]:
-    positive = {}
-    for text in values or []:
-        column, sep, value = text.partition("=")
-        if not sep:
-            raise TabinvError(f"--positive {text!r} must be COLUMN=VALUE (e.g. partyid=strong "
-                              "democrat)")
-        positive[column] = value
-    return positive
-
-
 def _threat(attack: list[str] | None, prior: list[str] | None, **options: Any
             ) -> dict[str, Any]:
     """Keyword arguments of api.ThreatModel from the shared CLI options."""
-    options["positive"] = _positive(options.get("positive"))
+    options["positive"] = positive_values(options.get("positive"))
     return {"attacks": api.expand_specs(attack, prior), **options}
-
-
-def _dataset_params(dataset: str, seed: int, people: int | None, snps: int | None,
-                    extra: list[str] | None = None) -> dict[str, Any]:
-    """Parameters of a built-in data set from --people/--snps/--seed and --data-param."""
-    accepted = builtin_parameters(dataset)
-    params: dict[str, Any] = {k: v for k, v in (("people", people), ("snps", snps))
-                              if v is not None}
-    for text in extra or []:
-        key, sep, value = text.partition("=")
-        if not sep or key not in accepted:
-            raise TabinvError(f"--data-param {text!r}: dataset {dataset!r} takes "
-                              f"{sorted(accepted) or 'no parameters'} as KEY=VALUE")
-        params[key] = _typed(value, accepted[key], key)
-    for key in params:
-        if key not in accepted:
-            raise TabinvError(f"--{key} applies to data sets that take it (genomic); "
-                              f"{dataset!r} does not")
-    if "seed" in accepted:
-        params["seed"] = seed
-    return params
-
-
-def _typed(value: str, default: Any, key: str) -> Any:
-    if isinstance(default, bool):
-        if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-            raise TabinvError(f"--data-param {key}={value!r}: expected true or false")
-        return value.lower() in ("true", "1", "yes")
-    if isinstance(default, int):
-        try:
-            return int(value)
-        except ValueError:
-            raise TabinvError(f"--data-param {key}={value!r}: expected a whole number") from None
-    return value
 
 
 def _render(assessments: list[api.Assessment], as_json: bool, markdown: bool = False,
@@ -125,50 +99,6 @@ def _render(assessments: list[api.Assessment], as_json: bool, markdown: bool = F
     for assessment in assessments:
         for line in headlines(assessment):
             out.print(f"- {line}", highlight=False, markup=False)
-
-
-Sensitive = Annotated[list[str], typer.Option("--sensitive", "-s",
-                                              help="Sensitive column (repeat for joint).")]
-Known = Annotated[list[str] | None, typer.Option(
-    "--known", "-k", help="Column the attacker knows (default: all other features).")]
-Prior = Annotated[list[str] | None, typer.Option(
-    "--prior", help="Prior of the attacks that take one, repeatable: marginal, learned, "
-    "published, conditional:COL[,COL]. Default: marginal and learned.")]
-LabelSource = Annotated[str, typer.Option(
-    "--label-source", help="Label the attacker holds: 'true' (the record's) or 'predicted' "
-    "(the model's own prediction for the full record).")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-AttackOpt = Annotated[list[str] | None, typer.Option(
-    "--attack", "-a", help="Attack to run, repeatable (map, confidence, whitebox-tree, "
-    "whitebox-dt, csmia, lomia) or 'all' (every one that applies). Default: map.")]
-Rounding = Annotated[int | None, typer.Option(
-    help="Defence: the API rounds confidences to this many decimals.")]
-LabelOnly = Annotated[bool, typer.Option(
-    "--label-only", help="Defence: the API returns only the predicted label.")]
-Positive = Annotated[list[str] | None, typer.Option(
-    help="COLUMN=VALUE: also report precision, recall, F1, G-mean, MCC, FPR and top-k "
-    "precision for this value.")]
-TopK = Annotated[int, typer.Option("--top-k", help="k of the top-k precision.")]
-Report = Annotated[Path | None, typer.Option(
-    "--out", help="Also write the results to this file (.json, .md or .html).")]
-Seed = Annotated[int, typer.Option("--seed", help="Random seed (splits, models, intervals).")]
-Memory = Annotated[str, typer.Option(
-    "--memory", help="Memory budget of the attacks (e.g. 1GiB, 512MiB): the candidate "
-    "grid, its chunks (down to one record) and the posteriors are sized before anything "
-    "is allocated; what cannot fit is refused with the numbers.")]
-Shortcuts = Annotated[bool, typer.Option(
-    "--shortcuts/--no-shortcuts", help="Answer the candidate grid from the model's parts "
-    "(linear coefficients, tree nodes), which give the model's own answers; "
-    "--no-shortcuts queries the model on every grid row (same results, slower).")]
-IgnoreColumn = Annotated[list[str] | None, typer.Option(
-    "--ignore-column", help="A column of the data file that is not in the card and is "
-    "left out (an identifier ...), repeatable; any other such column is an error.")]
-Clip = Annotated[bool, typer.Option(
-    "--clip", help="Clip numbers outside the card's public bounds to the bounds (counted "
-    "in a warning); by default they are refused.")]
-AllowOutOfBounds = Annotated[bool, typer.Option(
-    "--allow-out-of-bounds", help="Keep numbers outside the card's public bounds (counted "
-    "in a warning); by default they are refused.")]
 
 
 @datasets_app.command("list")
@@ -238,7 +168,7 @@ def train(
     from .models.families import make_model
     from .models.persist import save_model
 
-    params = _dataset_params(dataset, seed, people, snps, data_param) if dataset else {}
+    params = dataset_params(dataset, seed, people, snps, data_param) if dataset else {}
     loaded = _load_data(dataset, data, card, params, DataOptions.from_flags(
         ignore_column, clip=clip, allow_out_of_bounds=allow_out_of_bounds))
     chosen = api._dataset(loaded, label)
@@ -396,7 +326,7 @@ def assess(
                      shortcuts=shortcuts)
     if dataset is None and data is None:
         dataset = "iwpc"
-    params = _dataset_params(dataset, seed, people, snps, data_param) if dataset else {}
+    params = dataset_params(dataset, seed, people, snps, data_param) if dataset else {}
     loaded = _load_data(dataset, data, card, params, DataOptions.from_flags(
         ignore_column, clip=clip, allow_out_of_bounds=allow_out_of_bounds))
     with working(f"assessing {model} on {loaded.name}"):

@@ -1,0 +1,110 @@
+"""The options that several ``tabinv`` commands share (Typer ``Annotated`` types), and
+parsing the ones that are not plain values (``--positive``, ``--data-param``).
+
+Kept apart from :mod:`tabinv.cli` so that the commands read as what they do: parse, call
+:mod:`tabinv.api`, render.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .data.registry import builtin_parameters
+from .exceptions import TabinvError
+
+__all__ = ["dataset_params", "positive_values", "AllowOutOfBounds", "AsJson",
+           "AttackOpt", "Clip", "IgnoreColumn", "Known", "LabelOnly", "LabelSource",
+           "Memory", "Positive", "Prior", "Report", "Rounding", "Seed", "Sensitive",
+           "Shortcuts", "TopK"]
+
+Sensitive = Annotated[list[str], typer.Option("--sensitive", "-s",
+                                              help="Sensitive column (repeat for joint).")]
+Known = Annotated[list[str] | None, typer.Option(
+    "--known", "-k", help="Column the attacker knows (default: all other features).")]
+Prior = Annotated[list[str] | None, typer.Option(
+    "--prior", help="Prior of the attacks that take one, repeatable: marginal, learned, "
+    "published, conditional:COL[,COL]. Default: marginal and learned.")]
+LabelSource = Annotated[str, typer.Option(
+    "--label-source", help="Label the attacker holds: 'true' (the record's) or 'predicted' "
+    "(the model's own prediction for the full record).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+AttackOpt = Annotated[list[str] | None, typer.Option(
+    "--attack", "-a", help="Attack to run, repeatable (map, confidence, whitebox-tree, "
+    "whitebox-dt, csmia, lomia) or 'all' (every one that applies). Default: map.")]
+Rounding = Annotated[int | None, typer.Option(
+    help="Defence: the API rounds confidences to this many decimals.")]
+LabelOnly = Annotated[bool, typer.Option(
+    "--label-only", help="Defence: the API returns only the predicted label.")]
+Positive = Annotated[list[str] | None, typer.Option(
+    help="COLUMN=VALUE: also report precision, recall, F1, G-mean, MCC, FPR and top-k "
+    "precision for this value.")]
+TopK = Annotated[int, typer.Option("--top-k", help="k of the top-k precision.")]
+Report = Annotated[Path | None, typer.Option(
+    "--out", help="Also write the results to this file (.json, .md or .html).")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed (splits, models, intervals).")]
+Memory = Annotated[str, typer.Option(
+    "--memory", help="Memory budget of the attacks (e.g. 1GiB, 512MiB): the candidate "
+    "grid, its chunks (down to one record) and the posteriors are sized before anything "
+    "is allocated; what cannot fit is refused with the numbers.")]
+Shortcuts = Annotated[bool, typer.Option(
+    "--shortcuts/--no-shortcuts", help="Answer the candidate grid from the model's parts "
+    "(linear coefficients, tree nodes), which give the model's own answers; "
+    "--no-shortcuts queries the model on every grid row (same results, slower).")]
+IgnoreColumn = Annotated[list[str] | None, typer.Option(
+    "--ignore-column", help="A column of the data file that is not in the card and is "
+    "left out (an identifier ...), repeatable; any other such column is an error.")]
+Clip = Annotated[bool, typer.Option(
+    "--clip", help="Clip numbers outside the card's public bounds to the bounds (counted "
+    "in a warning); by default they are refused.")]
+AllowOutOfBounds = Annotated[bool, typer.Option(
+    "--allow-out-of-bounds", help="Keep numbers outside the card's public bounds (counted "
+    "in a warning); by default they are refused.")]
+
+
+def positive_values(values: list[str] | None) -> dict[str, str]:
+    """``--positive COLUMN=VALUE`` options as a dict."""
+    positive = {}
+    for text in values or []:
+        column, sep, value = text.partition("=")
+        if not sep:
+            raise TabinvError(f"--positive {text!r} must be COLUMN=VALUE (e.g. partyid=strong "
+                              "democrat)")
+        positive[column] = value
+    return positive
+
+
+def dataset_params(dataset: str, seed: int, people: int | None, snps: int | None,
+                    extra: list[str] | None = None) -> dict[str, Any]:
+    """Parameters of a built-in data set from --people/--snps/--seed and --data-param."""
+    accepted = builtin_parameters(dataset)
+    params: dict[str, Any] = {k: v for k, v in (("people", people), ("snps", snps))
+                              if v is not None}
+    for text in extra or []:
+        key, sep, value = text.partition("=")
+        if not sep or key not in accepted:
+            raise TabinvError(f"--data-param {text!r}: dataset {dataset!r} takes "
+                              f"{sorted(accepted) or 'no parameters'} as KEY=VALUE")
+        params[key] = _typed_param(value, accepted[key], key)
+    for key in params:
+        if key not in accepted:
+            raise TabinvError(f"--{key} applies to data sets that take it (genomic); "
+                              f"{dataset!r} does not")
+    if "seed" in accepted:
+        params["seed"] = seed
+    return params
+
+
+def _typed_param(value: str, default: Any, key: str) -> Any:
+    if isinstance(default, bool):
+        if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise TabinvError(f"--data-param {key}={value!r}: expected true or false")
+        return value.lower() in ("true", "1", "yes")
+    if isinstance(default, int):
+        try:
+            return int(value)
+        except ValueError:
+            raise TabinvError(f"--data-param {key}={value!r}: expected a whole number") from None
+    return value
