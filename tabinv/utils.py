@@ -13,7 +13,8 @@ import pandas as pd
 
 from .exceptions import TabinvError
 
-__all__ = ["RandomState", "as_text", "as_text_column", "check_random_state", "parse_bytes",
+__all__ = ["RandomState", "as_text", "as_text_column", "check_random_state", "format_bytes",
+           "parse_bytes",
            "seed_from",
            "write_atomic"]
 
@@ -106,3 +107,25 @@ def parse_bytes(text: str) -> int:
     if size < 1:
         raise TabinvError(f"size {text!r} must be at least one byte")
     return size
+
+
+_BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+
+
+def format_bytes(size: float) -> str:
+    """A byte count for a message, in the largest binary unit below it, with up to four
+    significant digits: ``4 GiB``, ``3.26 GiB``, ``300 MiB``, ``512 B`` (the counterpart of
+    :func:`parse_bytes`; declared sizes in hostile files can be astronomical).
+
+    Examples
+    --------
+    >>> format_bytes(4 * 1024**3), format_bytes(3.5 * 2**20), format_bytes(2**70)
+    ('4 GiB', '3.5 MiB', '1024 EiB')
+    """
+    value, unit = float(size), _BINARY_UNITS[0]
+    for unit in _BINARY_UNITS:
+        if value < 1024 or unit == _BINARY_UNITS[-1]:
+            break
+        value /= 1024
+    return f"{int(size)} B" if unit == "B" else f"{value:.4g} {unit}"
+

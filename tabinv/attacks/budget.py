@@ -16,9 +16,10 @@ from collections.abc import Iterable
 
 from ..exceptions import AttackError
 from ..models.encoding import TabularEncoder
+from ..utils import format_bytes
 from .pipeline import AHEAD
 
-__all__ = ["FLOAT_BYTES", "POSTERIOR_COPIES", "format_bytes", "joint_size", "posterior_bytes",
+__all__ = ["FLOAT_BYTES", "POSTERIOR_COPIES", "joint_size", "posterior_bytes",
            "record_bytes", "require", "require_grid"]
 
 FLOAT_BYTES = 8
@@ -30,9 +31,6 @@ POSTERIOR_COPIES = 3
 NARROW = ("infer fewer or smaller sensitive columns (or let the attacker know more "
           "columns), or raise --memory")
 
-_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
-
-
 def joint_size(domain_sizes: Iterable[int]) -> int:
     """Number of joint candidates: the exact product of the domain sizes."""
     return math.prod(int(size) for size in domain_sizes)
@@ -41,16 +39,6 @@ def joint_size(domain_sizes: Iterable[int]) -> int:
 def posterior_bytes(n_records: int, n_candidates: int, copies: int = 1) -> int:
     """Bytes of ``copies`` (n, K) float64 arrays."""
     return int(n_records) * int(n_candidates) * FLOAT_BYTES * int(copies)
-
-
-def format_bytes(size: int) -> str:
-    """``1.50 GiB``: a byte count in the largest binary unit below it."""
-    value, unit = float(size), _UNITS[0]
-    for unit in _UNITS:
-        if value < 1024 or unit == _UNITS[-1]:
-            break
-        value /= 1024
-    return f"{int(size)} B" if unit == "B" else f"{value:.2f} {unit}"
 
 
 def require(need: int, memory: int, what: str, n_candidates: int,

@@ -37,6 +37,7 @@ import numpy as np
 
 from ..exceptions import ModelError, UnsafeModelError
 from ..text import shorten
+from ..utils import format_bytes
 from .validation import _reason
 
 __all__ = ["DEFAULT_LIMITS", "OnnxLimits", "SIZED_BY_VALUES", "STANDARD_DOMAINS",
@@ -88,16 +89,6 @@ def _quote(value: object) -> str:
     return shorten(value, limit=40)
 
 
-def _mib(size: int) -> str:
-    """``size`` bytes in MiB, GiB, TiB or PiB (a declared size can be astronomical)."""
-    value, unit = size / _MIB, "MiB"
-    for larger in ("GiB", "TiB", "PiB"):
-        if value < 1024:
-            break
-        value, unit = value / 1024, larger
-    return f"{value:.1f} {unit}" if value < 1024 else f"{value:.3g} {unit}"
-
-
 def read_onnx_file(path: str | os.PathLike[str], limits: OnnxLimits = DEFAULT_LIMITS) -> bytes:
     """The bytes of a regular file of at most ``limits.file_bytes``.
 
@@ -125,8 +116,8 @@ def read_onnx_file(path: str | os.PathLike[str], limits: OnnxLimits = DEFAULT_LI
 
 
 def _too_big(path: str | os.PathLike[str], size: int, limits: OnnxLimits) -> ModelError:
-    return ModelError(f"refusing {path}: it is {_mib(size)}, over tabinv's limit of "
-                      f"{_mib(limits.file_bytes)} for ONNX files")
+    return ModelError(f"refusing {path}: it is {format_bytes(size)}, over tabinv's limit of "
+                      f"{format_bytes(limits.file_bytes)} for ONNX files")
 
 
 def check_onnx_bytes(data: bytes, path: str | os.PathLike[str],
@@ -272,8 +263,8 @@ def _check_tensors(tensors: list[tuple[str, Any]], path: str | os.PathLike[str],
         total += size
         if total > limits.tensor_bytes:
             raise UnsafeModelError(
-                f"refusing {path}: {where} declares {_mib(size)}, bringing the model's "
-                f"tensors over tabinv's limit of {_mib(limits.tensor_bytes)}")
+                f"refusing {path}: {where} declares {format_bytes(size)}, bringing the model's "
+                f"tensors over tabinv's limit of {format_bytes(limits.tensor_bytes)}")
 
 
 def _is_sparse(item: Any) -> bool:

@@ -21,7 +21,8 @@ from typing import Any
 
 from ..exceptions import ModelError, UnsafeModelError
 from ..text import shorten
-from .xgbfile import check_learner, json_nesting, read_booster_document, size_text
+from ..utils import format_bytes
+from .xgbfile import check_learner, json_nesting, read_booster_document
 
 __all__ = ["REVIEWED_LOADERS", "SKOPS_LIMITS", "check_skops_archive"]
 
@@ -89,18 +90,18 @@ def _check_members(infos: list[zipfile.ZipInfo], path: Any) -> None:
                                    f"{info.compress_type}; skops files use stored or deflate")
         if info.file_size > limits["member_bytes"]:
             raise UnsafeModelError(f"refusing {path}: member {name} inflates to "
-                                   f"{size_text(info.file_size)}, above the limit of "
-                                   f"{size_text(limits['member_bytes'])}")
+                                   f"{format_bytes(info.file_size)}, above the limit of "
+                                   f"{format_bytes(limits['member_bytes'])}")
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > _RATIO_FLOOR and ratio > limits["ratio"]:
             raise UnsafeModelError(f"refusing {path}: member {name} inflates "
-                                   f"{info.compress_size} bytes to {size_text(info.file_size)} "
+                                   f"{info.compress_size} bytes to {format_bytes(info.file_size)} "
                                    f"(ratio {ratio:.0f}, limit {limits['ratio']}): a zip bomb?")
         total += info.file_size
     if total > limits["total_bytes"]:
         raise UnsafeModelError(f"refusing {path}: its {len(infos)} members inflate to "
-                               f"{size_text(total)}, above the limit of "
-                               f"{size_text(limits['total_bytes'])}")
+                               f"{format_bytes(total)}, above the limit of "
+                               f"{format_bytes(limits['total_bytes'])}")
 
 
 def _read_member(archive: zipfile.ZipFile, name: str, limit: int, path: Any) -> bytes:
@@ -117,7 +118,7 @@ def _read_member(archive: zipfile.ZipFile, name: str, limit: int, path: Any) -> 
                          f"read ({error})") from None
     if len(data) > limit:
         raise UnsafeModelError(f"refusing {path}: member {shorten(name)} holds more than "
-                               f"{size_text(limit)}")
+                               f"{format_bytes(limit)}")
     return data
 
 

@@ -20,10 +20,11 @@ import numpy as np
 
 from ..exceptions import ModelError, UnsafeModelError
 from ..text import shorten
+from ..utils import format_bytes
 from .refusal import must, refuse
 
 __all__ = ["MAX_DOCUMENT_BYTES", "MAX_NESTING", "check_learner", "check_tree_document",
-           "is_json", "json_nesting", "read_booster_document", "size_text"]
+           "is_json", "json_nesting", "read_booster_document"]
 
 #: XGBoost's own documents nest about ten levels; anything deeper is refused unparsed.
 MAX_NESTING = 64
@@ -39,11 +40,6 @@ _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _UBJ_SCALARS = {b"i": ">b", b"U": ">B", b"I": ">h", b"l": ">i", b"L": ">q", b"d": ">f",
                 b"D": ">d", b"C": ">c"}
 _UBJ_CONSTANTS = {b"Z": None, b"T": True, b"F": False}
-
-
-def size_text(count: int) -> str:
-    """``12.5 MiB`` (or ``812 bytes`` below one MiB) for a limit or a declared size."""
-    return f"{count / (1 << 20):.1f} MiB" if count >= 1 << 20 else f"{count} bytes"
 
 
 # -- reading a document without recursion ----------------------------------------------
@@ -69,9 +65,9 @@ def read_booster_document(data: bytes, path: Any, what: str = "XGBoost model") -
     deeper than :data:`MAX_NESTING`, and ModelError for one that is not well-formed.
     """
     if len(data) > MAX_DOCUMENT_BYTES:
-        raise UnsafeModelError(f"refusing {path}: the {what} takes {size_text(len(data))}; "
+        raise UnsafeModelError(f"refusing {path}: the {what} takes {format_bytes(len(data))}; "
                                f"tabinv reads XGBoost documents of at most "
-                               f"{size_text(MAX_DOCUMENT_BYTES)}")
+                               f"{format_bytes(MAX_DOCUMENT_BYTES)}")
     if is_json(data):
         depth = json_nesting(data)
         if depth > MAX_NESTING:

@@ -238,10 +238,10 @@ def test_item5_file_size_is_bounded_before_reading_or_parsing(tmp_path: Path) ->
     path = tmp_path / "huge.onnx"
     with path.open("wb") as file:
         file.truncate(DEFAULT_LIMITS.file_bytes + 1)
-    refused(lambda: read_onnx_file(path), "huge.onnx", "over tabinv's limit of 256.0 MiB",
+    refused(lambda: read_onnx_file(path), "huge.onnx", "over tabinv's limit of 256 MiB",
             kind=ModelError)
     refused(lambda: check_onnx_bytes(b"\x08" * 2000, path, OnnxLimits(file_bytes=1000)),
-            "over tabinv's limit of 0.0 MiB", kind=ModelError)  # never parsed
+            "over tabinv's limit of 1000 B", kind=ModelError)  # never parsed
 
 
 def test_item5_devices_and_pipes_are_not_read(tmp_path: Path) -> None:
@@ -279,16 +279,16 @@ def test_item5_declared_tensor_sizes_are_bounded(tmp_path: Path) -> None:
     dense = _declared("w", [2**40])
     refused(lambda: check_onnx_bytes(_model([helper.make_node("Identity", ["X"], ["Y"])],
                                             initializers=[dense]), tmp_path / "dense.onnx"),
-            "initializer 'w' declares 4.0 TiB", "limit of 512.0 MiB")
+            "initializer 'w' declares 4 TiB", "limit of 512 MiB")
     values = helper.make_tensor("s", TensorProto.FLOAT, [1], [1.0])
     sparse = helper.make_sparse_tensor(values, _int64("i", [0]), [2**20, 2**20])
     refused(lambda: check_onnx_bytes(_model([helper.make_node("Identity", ["X"], ["Y"])],
                                             sparse=[sparse]), tmp_path / "sparse.onnx"),
-            "sparse initializer 's' declares 4.0 TiB")
+            "sparse initializer 's' declares 4 TiB")
     constant = helper.make_node("Constant", [], ["C"], sparse_value=sparse)
     refused(lambda: check_onnx_bytes(_model([constant, helper.make_node(
         "Identity", ["X"], ["Y"])]), tmp_path / "constant.onnx"),
-        "node 'Constant' attribute 'sparse_value' declares 4.0 TiB")
+        "node 'Constant' attribute 'sparse_value' declares 4 TiB")
     negative = _declared("n", [-1])
     refused(lambda: check_onnx_bytes(_model([helper.make_node("Identity", ["X"], ["Y"])],
                                             initializers=[negative]), tmp_path / "neg.onnx"),
