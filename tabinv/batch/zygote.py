@@ -32,6 +32,7 @@ import struct
 import subprocess
 import sys
 import threading
+import weakref
 from multiprocessing.connection import Connection
 
 __all__ = ["Child", "PRELOAD", "ENVIRONMENT", "Zygote", "zygote"]
@@ -101,6 +102,9 @@ class Zygote:
             theirs.close()
         self.socket = ours
         self.control = Connection(os.dup(ours.fileno()))
+        # when the thread ends, its zygote is dropped: close and reap it then
+        self._finalizer = weakref.finalize(self, _close, self.socket, self.control,
+                                           self.process)
         self.control.send(list(sys.path))
 
     def alive(self) -> bool:
@@ -125,13 +129,18 @@ class Zygote:
 
     def close(self) -> None:
         """Close the socket (the zygote exits) and reap it."""
-        for end in (self.control, self.socket):
-            end.close()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        self._finalizer()
+
+
+def _close(sock: socket.socket, control: Connection, process: subprocess.Popen[bytes]
+           ) -> None:
+    control.close()
+    sock.close()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 _LOCAL = threading.local()
