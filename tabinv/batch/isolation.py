@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from .zygote import zygote
+from .zygote import Child, zygote
 
 __all__ = ["DEFAULT_MEMORY", "DEFAULT_TIMEOUT", "Limits", "TaskFailure", "Worker",
            "run_limited", "size_text"]
@@ -92,10 +92,7 @@ class Worker:
         task_read, task_write = os.pipe()
         result_read, result_write = os.pipe()
         try:
-            try:
-                self.process = zygote().spawn(task_read, result_write)
-            except (OSError, EOFError):  # the zygote died: once more with a new one
-                self.process = zygote().spawn(task_read, result_write)
+            self.process = _fork(task_read, result_write)
         except BaseException:
             os.close(task_write)
             os.close(result_read)
@@ -189,6 +186,18 @@ class Worker:
     def fileno(self) -> int:
         """The result pipe (for :func:`multiprocessing.connection.wait`)."""
         return self.results.fileno()
+
+
+def _fork(task_fd: int, result_fd: int) -> Child:
+    """A worker forked by this thread's zygote (a new zygote if it died, once)."""
+    from ..exceptions import TabinvError
+
+    for fresh in (False, True):
+        try:
+            return zygote(fresh=fresh).spawn(task_fd, result_fd)
+        except (OSError, EOFError) as error:
+            problem = f"{type(error).__name__}: {error}".rstrip(": ")
+    raise TabinvError(f"cannot start a worker process (its zygote process ended: {problem})")
 
 
 def _seconds(value: float) -> str:

@@ -74,8 +74,8 @@ class Child:
         return self.returncode
 
     def kill(self) -> None:
-        """SIGKILL, unless the child is known to have ended (its pid is not reused
-        before the zygote reported it: the zygote reaps it only after)."""
+        """SIGKILL, unless the child is known to have ended (the zygote reports an exit
+        right after reaping the child: only in that moment could its pid be reused)."""
         if self.poll() is None:
             try:
                 os.kill(self.pid, signal.SIGKILL)
@@ -100,7 +100,7 @@ class Zygote:
             raise
         finally:
             theirs.close()
-        self.socket = ours
+        self.socket, self.owner = ours, os.getpid()
         self.control = Connection(os.dup(ours.fileno()))
         # when the thread ends, its zygote is dropped: close and reap it then
         self._finalizer = weakref.finalize(self, _close, self.socket, self.control,
@@ -108,8 +108,9 @@ class Zygote:
         self.control.send(list(sys.path))
 
     def alive(self) -> bool:
-        """The zygote still runs."""
-        return self.process.poll() is None and not self.control.closed
+        """The zygote still runs, and is this process's (not inherited through a fork)."""
+        return (self.owner == os.getpid() and not self.control.closed
+                and self.process.poll() is None)
 
     def spawn(self, task_fd: int, result_fd: int) -> Child:
         """Fork a worker serving tasks on these pipe ends (see :func:`isolation._serve`).
@@ -146,10 +147,10 @@ def _close(sock: socket.socket, control: Connection, process: subprocess.Popen[b
 _LOCAL = threading.local()
 
 
-def zygote() -> Zygote:
-    """This thread's zygote, started on first use (again if it died)."""
+def zygote(*, fresh: bool = False) -> Zygote:
+    """This thread's zygote, started on first use, again if it died or ``fresh``."""
     current = getattr(_LOCAL, "zygote", None)
-    if current is None or not current.alive():
+    if current is None or fresh or not current.alive():
         if current is not None:
             current.close()
         current = _LOCAL.zygote = Zygote()

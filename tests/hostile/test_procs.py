@@ -281,3 +281,29 @@ def test_item9_sigkill_leaves_neither_zygote_nor_worker(tmp_path: Path) -> None:
         with contextlib.suppress(ProcessLookupError):  # clean up before failing
             os.killpg(process.pid, signal.SIGKILL)
     assert not alive, f"still running after SIGKILL: {[p.pid for p in alive]}"
+
+
+def test_item5_a_killed_zygote_fails_the_running_entry_only() -> None:
+    """item 5: when the zygote is killed, its workers die with it (the running entry is
+    reported killed by SIGKILL) and the next entry runs in a worker of a new zygote."""
+    import threading
+
+    from tabinv.batch.zygote import zygote
+
+    first = psutil.Process(zygote().process.pid)
+
+    def kill_when_busy() -> None:
+        deadline = time.monotonic() + 120
+        while not first.children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        first.kill()
+
+    killer = threading.Thread(target=kill_when_busy)
+    killer.start()
+    results = dict(SerialExecutor(limits=Limits(120, 4 * 1024**3)).run(
+        hostile_task, ["hang", "process"]))
+    killer.join()
+    assert isinstance(results[0], TaskFailure)
+    assert "killed by signal 9 (SIGKILL" in results[0].message
+    assert results[1]["parent"] == zygote().process.pid != first.pid
