@@ -24,6 +24,7 @@ process, which Dask's workers are; and it re-runs the parent's ``__main__``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import signal
@@ -118,7 +119,7 @@ class Zygote:
         Raises OSError or EOFError if the zygote is gone."""
         status_read, status_write = os.pipe()
         try:
-            self.control.send((os.getcwd(), list(sys.path), dict(os.environ)))
+            self.control.send((_cwd(), list(sys.path), dict(os.environ)))
             socket.send_fds(self.socket, [b"F"], [task_fd, result_fd, status_write])
             pid = self.control.recv()
         except BaseException:
@@ -142,6 +143,13 @@ def _close(sock: socket.socket, control: Connection, process: subprocess.Popen[b
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:  # removed
+        return None
 
 
 _LOCAL = threading.local()
@@ -200,14 +208,12 @@ def main() -> None:
     selector = selectors.DefaultSelector()
     selector.register(sock, selectors.EVENT_READ)
     selector.register(wake_read, selectors.EVENT_READ)
+    own = [control_fd, control.fileno(), wake_read, wake_write, selector.fileno()]
     while True:
         ready = {key.fileobj for key, _ in selector.select()}
         if wake_read in ready:
-            while True:
-                try:
-                    os.read(wake_read, 512)
-                except BlockingIOError:
-                    break
+            while _drained(wake_read):
+                pass
             _reap(statuses)
         if sock in ready:
             try:
@@ -215,16 +221,28 @@ def main() -> None:
                 _, fds, _, _ = socket.recv_fds(sock, 1, 3)
             except (EOFError, OSError):
                 return
-            zygote_pid = os.getpid()
-            pid = os.fork()
-            if pid == 0:
-                inherited = [control_fd, control.fileno(), wake_read, wake_write,
-                             *(c.fileno() for c in statuses.values())]
-                _child(request, fds, zygote_pid, inherited)
-            os.close(fds[0])
-            os.close(fds[1])
+            pid = _fork(request, fds, [*own, *(c.fileno() for c in statuses.values())])
             statuses[pid] = Connection(fds[2], readable=False)
             control.send(pid)
+
+
+def _drained(fd: int) -> bool:
+    try:
+        return bool(os.read(fd, 512))
+    except BlockingIOError:
+        return False
+
+
+def _fork(request: tuple[str | None, list[str], dict[str, str]], fds: list[int],
+          inherited: list[int]) -> int:
+    """Fork a worker on the request's pipes; in the zygote, close the worker's ends."""
+    zygote_pid = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        _child(request, fds, zygote_pid, inherited)
+    os.close(fds[0])
+    os.close(fds[1])
+    return pid
 
 
 def _reap(statuses: dict[int, Connection]) -> None:
@@ -244,8 +262,8 @@ def _reap(statuses: dict[int, Connection]) -> None:
             connection.close()
 
 
-def _child(request: tuple[str, list[str], dict[str, str]], fds: list[int], zygote: int,
-           inherited: list[int]) -> None:
+def _child(request: tuple[str | None, list[str], dict[str, str]], fds: list[int],
+           zygote: int, inherited: list[int]) -> None:
     code = 1
     try:
         signal.set_wakeup_fd(-1)
@@ -258,7 +276,9 @@ def _child(request: tuple[str, list[str], dict[str, str]], fds: list[int], zygot
         sys.path[:] = path
         os.environ.clear()
         os.environ.update({**environment, **ENVIRONMENT})
-        os.chdir(cwd)
+        if cwd is not None:
+            with contextlib.suppress(OSError):  # removed since: stay in the zygote's
+                os.chdir(cwd)
         from .isolation import _serve
 
         _serve(fds[0], fds[1])
