@@ -233,24 +233,43 @@ def test_item5_workers_are_forked_by_a_single_threaded_zygote(
     assert psutil.Process(process.pid).num_threads() == 1
 
 
-def test_item9_the_zygote_ends_with_the_thread_that_started_it() -> None:
-    """item 9: PR_SET_PDEATHSIG: a thread's zygote (and its workers) end with the thread."""
+def test_item5_item9_a_killed_zygote_fails_one_entry_and_zygotes_end_with_their_thread(
+        ) -> None:
+    """item 5: when a zygote is killed, its workers die with it (the running entry is
+    reported killed by SIGKILL) and the next entry runs in a worker of a new zygote;
+    item 9: PR_SET_PDEATHSIG: a thread's zygote (and its workers) end with the thread.
+    (In a thread of its own, so the zygote of the tests' main thread is left alone.)"""
     import threading
 
     from tabinv.batch.zygote import zygote
 
-    started: list[psutil.Process] = []
+    zygotes: list[psutil.Process] = []
+    results: dict[int, Any] = {}
+
+    def kill_when_busy() -> None:
+        deadline = time.monotonic() + 120
+        while not zygotes[0].children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        zygotes[0].kill()
 
     def run() -> None:
-        parent = dict(SerialExecutor().run(hostile_task, ["process"]))[0]["parent"]
-        started.append(psutil.Process(zygote().process.pid))
-        assert parent == started[0].pid
+        zygotes.append(psutil.Process(zygote().process.pid))
+        killer = threading.Thread(target=kill_when_busy)
+        killer.start()
+        results.update(SerialExecutor(limits=Limits(120, 4 * 1024**3)).run(
+            hostile_task, ["hang", "process"]))
+        killer.join()
+        zygotes.append(psutil.Process(zygote().process.pid))
 
     thread = threading.Thread(target=run)
     thread.start()
-    thread.join(timeout=120)
-    assert started, "the thread's task did not run"
-    _, alive = psutil.wait_procs(started, timeout=20)
+    thread.join(timeout=240)
+    assert len(zygotes) == 2, "the thread's tasks did not run"
+    assert isinstance(results[0], TaskFailure)
+    assert "killed by signal 9 (SIGKILL" in results[0].message
+    assert results[1]["parent"] == zygotes[1].pid != zygotes[0].pid
+    _, alive = psutil.wait_procs(zygotes[1:], timeout=20)
     assert not alive, "the zygote outlived the thread that started it"
 
 
@@ -281,29 +300,3 @@ def test_item9_sigkill_leaves_neither_zygote_nor_worker(tmp_path: Path) -> None:
         with contextlib.suppress(ProcessLookupError):  # clean up before failing
             os.killpg(process.pid, signal.SIGKILL)
     assert not alive, f"still running after SIGKILL: {[p.pid for p in alive]}"
-
-
-def test_item5_a_killed_zygote_fails_the_running_entry_only() -> None:
-    """item 5: when the zygote is killed, its workers die with it (the running entry is
-    reported killed by SIGKILL) and the next entry runs in a worker of a new zygote."""
-    import threading
-
-    from tabinv.batch.zygote import zygote
-
-    first = psutil.Process(zygote().process.pid)
-
-    def kill_when_busy() -> None:
-        deadline = time.monotonic() + 120
-        while not first.children() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.5)
-        first.kill()
-
-    killer = threading.Thread(target=kill_when_busy)
-    killer.start()
-    results = dict(SerialExecutor(limits=Limits(120, 4 * 1024**3)).run(
-        hostile_task, ["hang", "process"]))
-    killer.join()
-    assert isinstance(results[0], TaskFailure)
-    assert "killed by signal 9 (SIGKILL" in results[0].message
-    assert results[1]["parent"] == zygote().process.pid != first.pid
