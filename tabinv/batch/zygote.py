@@ -1,25 +1,26 @@
 """A zygote: one child process that imported the heavy modules once and forks workers.
 
-Starting a worker as a new Python (``python -m ...``) costs about 3.5 s of CPU to import
-tabinv, scikit-learn, XGBoost, onnxruntime, matplotlib... for every worker of every run.
-A :class:`Zygote` is a child process (running :func:`main`) that imports
-them once (:data:`PRELOAD`, after taking the parent's ``sys.path``), then forks a worker
-on each request: :meth:`Zygote.spawn` sends it the worker's pipes (file descriptors over
-a Unix socket) with the parent's current working folder, ``sys.path`` and environment,
-and returns a :class:`Child` handle. The zygote reaps its children and sends each one's
-exit code (negative: killed by that signal, as :class:`subprocess.Popen` reports it) on
-a status pipe of the child's own.
+Starting a worker as a new Python costs about 3.5 s of CPU to import tabinv,
+scikit-learn, XGBoost, matplotlib... for every worker of every run. A :class:`Zygote` is
+a child process (running :func:`main`) that imports them once (:data:`PRELOAD`, after
+taking the parent's ``sys.path``), then forks a worker on each request:
+:meth:`Zygote.spawn` sends it the worker's pipes (file descriptors over a Unix socket)
+with the parent's current working folder, ``sys.path`` and environment, and returns a
+:class:`Child` handle. The zygote reaps its children and sends each one's exit code
+(negative: killed by that signal, as :class:`subprocess.Popen` reports it) on a status
+pipe of the child's own.
 
 The zygote is started with one thread for numerical libraries (``OMP_NUM_THREADS=1``
-...), at most two glibc malloc arenas and no jemalloc background thread (pyarrow's); it
-must stay single-threaded, as forking a
-process with threads is unsafe (it checks this after importing). It ignores SIGINT, asks
-Linux to kill it when the thread that started it ends (``PR_SET_PDEATHSIG``), and exits
-when its socket closes; each worker asks to be killed when the zygote ends. So killing
-the parent, even with SIGKILL, leaves neither the zygote nor a worker. One zygote is
-kept per thread of the parent (:func:`zygote`), because of ``PR_SET_PDEATHSIG``.
-Not :mod:`multiprocessing`'s forkserver: its processes cannot be started from a daemonic
-process, which Dask's workers are; and it re-runs the parent's ``__main__``.
+...), at most two glibc malloc arenas and no jemalloc background thread (pyarrow's): it
+must stay single-threaded, as forking a process with threads is unsafe (it checks this
+after importing, and exits if not). It ignores SIGINT, asks Linux to kill it when the
+thread that started it ends (``PR_SET_PDEATHSIG``), and exits when its socket closes;
+each worker asks to be killed when the zygote ends. So killing the parent, even with
+SIGKILL, leaves neither the zygote nor a worker. One zygote is kept per thread of the
+parent (:func:`zygote`), because of ``PR_SET_PDEATHSIG``; it is closed when the thread
+ends. Not :mod:`multiprocessing`'s forkserver: its processes cannot be started from a
+daemonic process, which Dask's workers are; it re-runs the parent's ``__main__`` in each
+child; and it starts a resource tracker process.
 """
 
 from __future__ import annotations
