@@ -5,15 +5,16 @@ tasks finish, in any order. A task that could not finish yields a :class:`TaskFa
 (one line) instead of a result, so the runner records that entry as failed and goes on.
 
 Every executor runs each task in a worker process it can kill
-(:class:`~tabinv.batch.isolation.Worker`), under a wall-clock and a memory limit
-(:class:`~tabinv.batch.isolation.Limits`: 600 s and 4 GiB unless the executor or the item
-says otherwise): a task that runs too long is stopped, one that needs more memory fails
-with a ``MemoryError``, one that crashes native code takes down its worker only; each is
-reported for that entry and the others go on. ``local`` keeps up to ``jobs`` workers busy,
-``serial`` one (entries one after the other), ``dask`` submits the tasks to a Dask
-scheduler, each of whose workers runs them in a child process of its own. When the run
-ends, or is interrupted (an exception, SIGINT, SIGTERM turned into an exception by the
-command), every worker process is stopped.
+(:class:`~tabinv.batch.isolation.Worker`, forked by a zygote process that imported the
+libraries once, so a new worker costs a fork, not a new Python), under a wall-clock and
+a memory limit (:class:`~tabinv.batch.isolation.Limits`: 600 s and 4 GiB unless the
+executor or the item says otherwise): a task that runs too long is stopped, one that
+needs more memory fails with a ``MemoryError``, one that crashes native code takes down
+its worker only; each is reported for that entry and the others go on. ``local`` keeps
+up to ``jobs`` workers busy, ``serial`` one (entries one after the other), ``dask``
+submits the tasks to a Dask scheduler, each of whose workers runs them in a child process
+of its own. When the run ends, or is interrupted (an exception, SIGINT, SIGTERM turned
+into an exception by the command), every worker process is stopped.
 """
 
 from __future__ import annotations

@@ -1,38 +1,41 @@
 """Run tasks in a child process that can be stopped: a time and a memory limit per task.
 
-A :class:`Worker` is one child Python process (``python -m tabinv.batch.isolation``)
-that runs tasks one at a time, sent and returned as pickles over two pipes of its own
-(never its stdout, which libraries may write to). Before each task the child lowers its
-address-space limit (``RLIMIT_AS``) to the task's memory limit; the parent kills the
-child when the task's wall-clock limit passes. Whatever happens to the task, the parent
-gets one line back (:class:`~tabinv.batch.executors.TaskFailure`): stopped after the time
-limit, over the memory limit (a ``MemoryError`` in the child), killed by a signal (a crash
-in native code), or the child's exit code. A child that is killed or failed for memory is
-not reused; the next task gets a fresh one.
+A :class:`Worker` is one child process, forked by this thread's zygote
+(:mod:`tabinv.batch.zygote`, which imported tabinv and its numerical libraries once), that
+runs tasks one at a time, sent and returned as pickles over two pipes of its own (never
+its stdout, which libraries may write to). Before each task the child lowers its
+address-space limit (``RLIMIT_AS``) to the task's memory limit, and restores it after;
+the parent kills the child when the task's wall-clock limit passes. Whatever happens to
+the task, the parent gets one line back (:class:`~tabinv.batch.executors.TaskFailure`):
+stopped after the time limit, over the memory limit (a ``MemoryError`` in the child),
+killed by a signal (a crash in native code), or the child's exit code. A child that is
+killed or failed for memory is not reused; the next task gets a fresh one.
 
 The child ignores SIGINT (its parent decides when it stops), asks Linux to kill it when
-the thread that started it ends (``PR_SET_PDEATHSIG``), and exits when its pipe closes, so
-it never outlives the process that started it. Each child runs numerical libraries with
-one thread (``OMP_NUM_THREADS=1`` ...): the executor decides the parallelism, and each
-thread would reserve address space counted by the memory limit (so would glibc's malloc
-arenas, limited to two). Measured on small IWPC entries: without a limit a worker reserves
-1.7-2.0 GB of address space, 0.3-0.45 GB resident; under a limit libraries reserve less
-(scikit-learn and XGBoost entries run within 1 GiB, an ONNX one does not), so the default
-of 4 GiB leaves room for larger data and attacks.
+the zygote ends (``PR_SET_PDEATHSIG``; the zygote in turn when the thread that started it
+ends), and exits when its pipe closes, so it never outlives the process that started it.
+Each child runs with the parent's working folder, ``sys.path`` and environment as they
+are when it is forked, and numerical libraries with one thread (``OMP_NUM_THREADS=1``
+...): the executor decides the parallelism, and each thread would reserve address space
+counted by the memory limit (so would glibc's malloc arenas, limited to two). Measured
+on small IWPC entries: without a limit a worker reserves 1.7-2.0 GB of address space,
+0.3-0.45 GB resident; under a limit libraries reserve less (scikit-learn and XGBoost
+entries run within 1 GiB, an ONNX one does not), so the default of 4 GiB leaves room for
+larger data and attacks.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
+
+from .zygote import Child, zygote
 
 __all__ = ["DEFAULT_MEMORY", "DEFAULT_TIMEOUT", "Limits", "TaskFailure", "Worker",
            "run_limited", "size_text"]
@@ -41,8 +44,6 @@ DEFAULT_TIMEOUT = 600.0
 DEFAULT_MEMORY = 4 * 1024**3
 STARTUP = 120.0
 PENDING = object()  # Worker.step: no outcome yet
-_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-            "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 
 
 @dataclass(frozen=True)
@@ -90,13 +91,12 @@ class Worker:
     def __init__(self) -> None:
         task_read, task_write = os.pipe()
         result_read, result_write = os.pipe()
-        environment = {**os.environ, **dict.fromkeys(_THREADS, "1"), "MALLOC_ARENA_MAX": "2"}
         try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "tabinv.batch.isolation", str(task_read),
-                 str(result_write), str(os.getpid())],
-                pass_fds=(task_read, result_write), stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment)
+            self.process = _fork(task_read, result_write)
+        except BaseException:
+            os.close(task_write)
+            os.close(result_read)
+            raise
         finally:
             os.close(task_read)
             os.close(result_write)
@@ -105,16 +105,12 @@ class Worker:
         self.limits = Limits()
         self.deadline = self.started = 0.0
         self.running, self.usable = False, True
-        try:
-            self.tasks.send(list(sys.path))
-        except OSError:  # the child is gone already: the first task reports how it ended
-            self.usable = False
 
     def start(self, task: Callable[[Any], Any], item: Any, limits: Limits) -> None:
         """Send ``task(item)`` to the child; its result is read by :meth:`step`.
 
         The time limit counts from the moment the child begins the task (a new child
-        first starts Python, up to :data:`STARTUP` seconds).
+        may wait for the zygote's imports, up to :data:`STARTUP` seconds).
         """
         self.limits, self.started = limits, time.monotonic()
         self.deadline, self.running = self.started + STARTUP, False
@@ -156,9 +152,8 @@ class Worker:
 
     def _death(self) -> str:
         self.usable = False
-        try:
-            code = self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+        code = self.process.wait(timeout=10)
+        if code is None:
             self.kill()
             code = self.process.returncode
         self.close()
@@ -183,10 +178,7 @@ class Worker:
             if not connection.closed:
                 connection.close()
         if grace:
-            try:
-                self.process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                pass
+            self.process.wait(timeout=grace)
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
@@ -194,6 +186,18 @@ class Worker:
     def fileno(self) -> int:
         """The result pipe (for :func:`multiprocessing.connection.wait`)."""
         return self.results.fileno()
+
+
+def _fork(task_fd: int, result_fd: int) -> Child:
+    """A worker forked by this thread's zygote (a new zygote if it died, once)."""
+    from ..exceptions import TabinvError
+
+    for fresh in (False, True):
+        try:
+            return zygote(fresh=fresh).spawn(task_fd, result_fd)
+        except (OSError, EOFError) as error:
+            problem = f"{type(error).__name__}: {error}".rstrip(": ")
+    raise TabinvError(f"cannot start a worker process (its zygote process ended: {problem})")
 
 
 def _seconds(value: float) -> str:
@@ -235,25 +239,13 @@ def run_limited(task: Callable[[Any], Any], item: Any, limits: Limits) -> Any:
     return worker.finish()
 
 
-# -- the child -------------------------------------------------------------------------
-def _die_with_parent(parent: int) -> None:
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # pragma: no cover - not Linux
-        pass
-    if os.getppid() != parent:  # the parent died before prctl
-        os._exit(1)
-
-
+# -- the child (forked by the zygote) -------------------------------------------------
 def _serve(task_fd: int, result_fd: int) -> None:
     import resource
     import traceback
 
     tasks = Connection(task_fd, writable=False)
     results = Connection(result_fd, readable=False)
-    sys.path[:] = tasks.recv()
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     while True:
         try:
@@ -278,8 +270,3 @@ def _serve(task_fd: int, result_fd: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
         results.send(outcome)
 
-
-if __name__ == "__main__":  # pragma: no cover - runs in the child
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent(int(sys.argv[3]))
-    _serve(int(sys.argv[1]), int(sys.argv[2]))

@@ -5,6 +5,7 @@ child process behind; Dask's scratch space lives under ``--out``."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -210,3 +211,92 @@ def test_item9_sigterm_to_sweep_leaves_no_worker(tmp_path: Path) -> None:
     _stop_and_check([sys.executable, "-c", "from tabinv.cli import app; app()", "sweep",
                      "-s", "vkorc1", "--seeds", "20", "--epsilons", "1,10", "--jobs", "2"],
                     2, tmp_path, signal.SIGTERM)
+
+
+def test_item5_workers_are_forked_by_a_single_threaded_zygote(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """item 5: a worker (forked by the zygote, which imported the libraries once) runs
+    with one thread per library, two malloc arenas, the task's memory limit, this
+    process's tabinv and its working folder at the time of the fork."""
+    import tabinv
+    from tabinv.batch.zygote import zygote
+
+    monkeypatch.chdir(tmp_path)
+    result = dict(SerialExecutor(limits=Limits(60, 3 * 1024**3)).run(hostile_task,
+                                                                      ["process"]))[0]
+    assert result["environment"] == {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                                     "MALLOC_ARENA_MAX": "2"}
+    assert result["threads"] == 1 and result["memory"] == 3 * 1024**3
+    assert (result["tabinv"], result["cwd"]) == (tabinv.__file__, str(tmp_path))
+    process = zygote().process
+    assert result["parent"] == process.pid
+    assert psutil.Process(process.pid).num_threads() == 1
+
+
+def test_item5_item9_a_killed_zygote_fails_one_entry_and_zygotes_end_with_their_thread(
+        ) -> None:
+    """item 5: when a zygote is killed, its workers die with it (the running entry is
+    reported killed by SIGKILL) and the next entry runs in a worker of a new zygote;
+    item 9: PR_SET_PDEATHSIG: a thread's zygote (and its workers) end with the thread.
+    (In a thread of its own, so the zygote of the tests' main thread is left alone.)"""
+    import threading
+
+    from tabinv.batch.zygote import zygote
+
+    zygotes: list[psutil.Process] = []
+    results: dict[int, Any] = {}
+
+    def kill_when_busy() -> None:
+        deadline = time.monotonic() + 120
+        while not zygotes[0].children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        zygotes[0].kill()
+
+    def run() -> None:
+        zygotes.append(psutil.Process(zygote().process.pid))
+        killer = threading.Thread(target=kill_when_busy)
+        killer.start()
+        results.update(SerialExecutor(limits=Limits(120, 4 * 1024**3)).run(
+            hostile_task, ["hang", "process"]))
+        killer.join()
+        zygotes.append(psutil.Process(zygote().process.pid))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=240)
+    assert len(zygotes) == 2, "the thread's tasks did not run"
+    assert isinstance(results[0], TaskFailure)
+    assert "killed by signal 9 (SIGKILL" in results[0].message
+    assert results[1]["parent"] == zygotes[1].pid != zygotes[0].pid
+    _, alive = psutil.wait_procs(zygotes[1:], timeout=20)
+    assert not alive, "the zygote outlived the thread that started it"
+
+
+def test_item9_sigkill_leaves_neither_zygote_nor_worker(tmp_path: Path) -> None:
+    """item 9: SIGKILL to the process running a batch (not to its process group): its
+    zygote and the workers the zygote forked end too."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
+    script = ("from hostile.procs_tasks import hostile_task\n"
+              "from tabinv.batch.executors import LocalExecutor\n"
+              "list(LocalExecutor(2).run(hostile_task, ['hang', 'hang']))\n")
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT / "tests", env=env,
+                               start_new_session=True)
+    seen: dict[int, psutil.Process] = {}
+    try:
+        parent = psutil.Process(process.pid)
+        deadline = time.monotonic() + 120
+        while len(seen) < 3 and time.monotonic() < deadline and process.poll() is None:
+            seen.update((p.pid, p) for p in parent.children(recursive=True))
+            time.sleep(0.1)
+        assert len(seen) >= 3, "no zygote and two workers"
+        process.kill()
+        process.wait()
+        _, alive = psutil.wait_procs(list(seen.values()), timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        with contextlib.suppress(ProcessLookupError):  # clean up before failing
+            os.killpg(process.pid, signal.SIGKILL)
+    assert not alive, f"still running after SIGKILL: {[p.pid for p in alive]}"
