@@ -19,10 +19,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from ..console import err, exit_on_error
 from ..processes import cap_jobs
 from ..text import terminal_text
-from ..utils import parse_bytes
+from ..utils import format_bytes, parse_bytes
 from .executors import Limits, make_executor
 from .inventory import read_inventory
-from .isolation import DEFAULT_MEMORY, DEFAULT_TIMEOUT, size_text
+from .isolation import DEFAULT_MEMORY, DEFAULT_TIMEOUT
 from .runner import BatchProgress, BatchResult, run_batch
 
 __all__ = ["batch", "inventory_app", "inventory_check", "inventory_example", "main"]
@@ -93,7 +93,7 @@ def batch(
     entry_memory: Annotated[str, typer.Option(
         "--entry-memory", help="Address space of one entry's worker process, e.g. 6GiB; "
         "beyond it the entry fails (an entry's `memory` key overrides it).")]
-    = size_text(DEFAULT_MEMORY).replace(" ", ""),
+    = format_bytes(DEFAULT_MEMORY).replace(" ", ""),
     executor: Annotated[str, typer.Option(help="local (worker processes on this machine), "
                                           "dask, or serial (one worker process, one entry "
                                           "at a time).")] = "local",

@@ -35,10 +35,11 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from ..utils import format_bytes
 from .zygote import Child, zygote
 
 __all__ = ["DEFAULT_MEMORY", "DEFAULT_TIMEOUT", "Limits", "TaskFailure", "Worker",
-           "run_limited", "size_text"]
+           "run_limited"]
 
 DEFAULT_TIMEOUT = 600.0
 DEFAULT_MEMORY = 4 * 1024**3
@@ -75,14 +76,6 @@ class Limits:
         timeout, memory = getattr(item, "timeout", None), getattr(item, "memory", None)
         return Limits(self.timeout if timeout is None else timeout,
                       self.memory if memory is None else memory)
-
-
-def size_text(size: float) -> str:
-    """``4 GiB``, ``512 MiB``, ``1.5 GiB``: a byte count for a message."""
-    for unit, scale in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
-        if size >= scale:
-            return f"{size / scale:.4g} {unit}"
-    return f"{int(size)} B"
 
 
 class Worker:
@@ -140,7 +133,7 @@ class Worker:
             return value
         self.kill()  # after a MemoryError or an unexpected error, start afresh
         if kind == "memory":
-            return TaskFailure(f"exceeded the memory limit of {size_text(self.limits.memory)}"
+            return TaskFailure(f"exceeded the memory limit of {format_bytes(self.limits.memory)}"
                                " (MemoryError)")
         return TaskFailure(f"the worker process could not run this task ({value})")
 
