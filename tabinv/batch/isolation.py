@@ -230,36 +230,3 @@ def run_limited(task: Callable[[Any], Any], item: Any, limits: Limits) -> Any:
         worker = _LOCAL.worker = Worker()
     worker.start(task, item, limits)
     return worker.finish()
-
-
-# -- the child (forked by the zygote) -------------------------------------------------
-def _serve(task_fd: int, result_fd: int) -> None:
-    import resource
-    import traceback
-
-    tasks = Connection(task_fd, writable=False)
-    results = Connection(result_fd, readable=False)
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    while True:
-        try:
-            received = tasks.recv_bytes()
-        except (EOFError, OSError):
-            return
-        try:
-            import pickle
-
-            task, item, memory = pickle.loads(received)
-            results.send(("started", None))
-            if hard == resource.RLIM_INFINITY or memory < hard:
-                resource.setrlimit(resource.RLIMIT_AS, (memory, hard))
-            outcome: tuple[str, Any] = ("ok", task(item))
-        except MemoryError:
-            outcome = ("memory", "")
-        except BaseException as error:  # noqa: BLE001 - reported to the parent, one line
-            text = (str(error).strip().splitlines() or [""])[0][:300]
-            outcome = ("error", f"{type(error).__name__}: {text}" if text else
-                       type(error).__name__)
-            traceback.clear_frames(error.__traceback__)
-        resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
-        results.send(outcome)
-

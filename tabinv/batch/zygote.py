@@ -36,6 +36,7 @@ import sys
 import threading
 import weakref
 from multiprocessing.connection import Connection
+from typing import Any
 
 __all__ = ["Child", "PRELOAD", "ENVIRONMENT", "Zygote", "zygote"]
 
@@ -115,7 +116,7 @@ class Zygote:
                 and self.process.poll() is None)
 
     def spawn(self, task_fd: int, result_fd: int) -> Child:
-        """Fork a worker serving tasks on these pipe ends (see :func:`isolation._serve`).
+        """Fork a worker serving tasks on these pipe ends (see :func:`serve_tasks`).
 
         Raises OSError or EOFError if the zygote is gone."""
         status_read, status_write = os.pipe()
@@ -280,10 +281,42 @@ def _child(request: tuple[str | None, list[str], dict[str, str]], fds: list[int]
         if cwd is not None:
             with contextlib.suppress(OSError):  # removed since: stay in the zygote's
                 os.chdir(cwd)
-        from .isolation import _serve
-
-        _serve(fds[0], fds[1])
+        serve_tasks(fds[0], fds[1])
         code = 0
     finally:
         os._exit(code)
 
+
+# -- a worker's loop (in the forked child) ---------------------------------------------
+def serve_tasks(task_fd: int, result_fd: int) -> None:
+    """Run the tasks the parent sends (pickles over a private pipe, from tabinv's own
+    executor) one at a time, each under its address-space limit; send back one outcome
+    each: ``ok`` with the result, ``memory`` or ``error`` with one line."""
+    import resource
+    import traceback
+
+    tasks = Connection(task_fd, writable=False)
+    results = Connection(result_fd, readable=False)
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    while True:
+        try:
+            received = tasks.recv_bytes()
+        except (EOFError, OSError):
+            return
+        try:
+            import pickle
+
+            task, item, memory = pickle.loads(received)
+            results.send(("started", None))
+            if hard == resource.RLIM_INFINITY or memory < hard:
+                resource.setrlimit(resource.RLIMIT_AS, (memory, hard))
+            outcome: tuple[str, Any] = ("ok", task(item))
+        except MemoryError:
+            outcome = ("memory", "")
+        except BaseException as error:  # noqa: BLE001 - reported to the parent, one line
+            text = (str(error).strip().splitlines() or [""])[0][:300]
+            outcome = ("error", f"{type(error).__name__}: {text}" if text else
+                       type(error).__name__)
+            traceback.clear_frames(error.__traceback__)
+        resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+        results.send(outcome)
