@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeAlias
+from typing import BinaryIO, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -14,7 +17,7 @@ import pandas as pd
 from .exceptions import TabinvError
 
 __all__ = ["RandomState", "as_text", "as_text_column", "check_random_state", "format_bytes",
-           "parse_bytes",
+           "NotARegularFile", "open_regular", "parse_bytes",
            "seed_from",
            "write_atomic"]
 
@@ -128,4 +131,34 @@ def format_bytes(size: float) -> str:
             break
         value /= 1024
     return f"{int(size)} B" if unit == "B" else f"{value:.4g} {unit}"
+
+
+class NotARegularFile(OSError):
+    """A path names a folder, a device or a pipe where a regular file was expected."""
+
+
+@contextmanager
+def open_regular(path: str | os.PathLike[str], *, follow_links: bool = True
+                 ) -> Iterator[BinaryIO]:
+    """Open an input file for reading, refusing anything but a regular file.
+
+    The file is opened without blocking and checked with ``fstat`` before a byte is read,
+    so a named pipe cannot hang tabinv and a device (``/dev/zero``) is never read. With
+    ``follow_links=False`` a symbolic link is refused too (``O_NOFOLLOW``).
+
+    Raises
+    ------
+    NotARegularFile
+        The path is a folder, a device or a pipe.
+    OSError
+        The file cannot be opened (missing, a link with ``follow_links=False``, ...).
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+    if not follow_links:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    with os.fdopen(os.open(path, flags), "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise NotARegularFile(f"{os.fspath(path)} is not a regular file (a folder, "
+                                  "device or pipe)")
+        yield handle
 

@@ -25,7 +25,7 @@ from typing import IO
 
 from ..exceptions import TabinvError
 from ..text import shorten
-from ..utils import write_atomic
+from ..utils import open_regular, write_atomic
 from .task import REPORTS
 
 __all__ = ["RESULT_FILE", "SCRATCH", "OutputFolder"]
@@ -38,7 +38,7 @@ SUMMARY_FILES = ("summary.parquet", "summary.csv", "index.html")
 ENTRY_FILES = (RESULT_FILE, *REPORTS)
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO planted as a file must not block a read
+
 
 
 class OutputFolder:
@@ -113,14 +113,8 @@ class OutputFolder:
 
     def read(self, path: Path) -> bytes:
         """A regular file's bytes (``OSError`` for a link, a folder, a FIFO or none)."""
-        handle = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
-        try:
-            if not stat.S_ISREG(os.fstat(handle).st_mode):
-                raise IsADirectoryError(f"{path} is not a regular file")
-            with os.fdopen(handle, "rb", closefd=False) as stream:
-                return stream.read()
-        finally:
-            os.close(handle)
+        with open_regular(path, follow_links=False) as stream:
+            return stream.read()
 
     def write(self, path: Path, data: bytes | str) -> None:
         """Write ``path`` (inside ``DIR``) atomically, its temporary in the scratch folder."""

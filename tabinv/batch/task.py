@@ -6,8 +6,6 @@ import functools
 import hashlib
 import json
 import math
-import os
-import stat
 import time
 import traceback
 from collections.abc import Mapping, Sequence
@@ -20,6 +18,7 @@ import pandas as pd
 from .. import __version__
 from ..exceptions import TabinvError
 from ..text import html_text
+from ..utils import NotARegularFile, open_regular
 from .entry import Entry
 
 __all__ = ["POPULATIONS", "REPORTS", "RESULT_FORMAT", "ROW_COLUMNS", "EntryOutcome",
@@ -44,12 +43,11 @@ def _digest(data: bytes) -> str:
 def _file_digest(path: Path) -> str:
     """SHA-256 of a regular file, streamed (a device or a pipe is refused, never read)."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        with os.fdopen(descriptor, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise TabinvError(f"{path} is not a regular file (a directory, device or "
-                                  "pipe); an inventory names files only")
+        with open_regular(path) as handle:
             return hashlib.file_digest(handle, "sha256").hexdigest()
+    except NotARegularFile:
+        raise TabinvError(f"{path} is not a regular file (a directory, device or pipe); an "
+                          "inventory names files only") from None
     except OSError as error:
         raise TabinvError(f"cannot read {path}: {error.strerror}") from None
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +36,7 @@ import numpy as np
 
 from ..exceptions import ModelError, UnsafeModelError
 from ..text import shorten
-from ..utils import format_bytes
+from ..utils import NotARegularFile, format_bytes, open_regular
 from .validation import _reason
 
 __all__ = ["DEFAULT_LIMITS", "OnnxLimits", "SIZED_BY_VALUES", "STANDARD_DOMAINS",
@@ -97,19 +96,18 @@ def read_onnx_file(path: str | os.PathLike[str], limits: OnnxLimits = DEFAULT_LI
     forever. Raises ModelError.
     """
     try:
-        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open_regular(path) as file:
+            size = os.fstat(file.fileno()).st_size
+            if size > limits.file_bytes:
+                raise _too_big(path, size, limits)
+            data = file.read(limits.file_bytes + 1)
     except FileNotFoundError:
         raise ModelError(f"model file {path} does not exist") from None
+    except NotARegularFile:
+        raise ModelError(f"model file {path} is not a regular file (a device, pipe or "
+                         "folder); tabinv reads ONNX models from regular files only") from None
     except OSError as error:
         raise ModelError(f"cannot read model file {path}: {error.strerror}") from None
-    with os.fdopen(handle, "rb") as file:
-        info = os.fstat(file.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ModelError(f"model file {path} is not a regular file (a device, pipe or "
-                             "folder); tabinv reads ONNX models from regular files only")
-        if info.st_size > limits.file_bytes:
-            raise _too_big(path, info.st_size, limits)
-        data = file.read(limits.file_bytes + 1)
     if len(data) > limits.file_bytes:  # grew while being read
         raise _too_big(path, len(data), limits)
     return data

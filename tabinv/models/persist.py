@@ -21,7 +21,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import stat
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from sklearn.base import clone
 
 from ..exceptions import ModelError, UnsafeModelError
 from ..text import shorten
-from ..utils import write_atomic
+from ..utils import NotARegularFile, open_regular, write_atomic
 from .skopsfile import REVIEWED_LOADERS, check_skops_archive
 from .sniff import describe_format, sniff
 from .target import TargetModel
@@ -135,20 +134,15 @@ def _read(path: Path) -> bytes:
     """The bytes of a regular file of at most :data:`MAX_MODEL_BYTES`, read bounded (a
     device, a pipe or a growing file can neither block nor exhaust memory)."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO would block
+        with open_regular(path) as handle:
+            data = handle.read(MAX_MODEL_BYTES + 1)
     except FileNotFoundError:
         raise ModelError(f"model file {path} does not exist") from None
+    except NotARegularFile:
+        raise ModelError(f"cannot read model file {path}: it is not a regular file (a "
+                         "directory, device or pipe)") from None
     except OSError as error:
         raise ModelError(f"cannot read model file {path}: {error.strerror}") from None
-    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-        os.close(descriptor)
-        raise ModelError(f"cannot read model file {path}: it is not a regular file (a "
-                         "directory, device or pipe)")
-    with os.fdopen(descriptor, "rb") as handle:
-        try:
-            data = handle.read(MAX_MODEL_BYTES + 1)
-        except OSError as error:
-            raise ModelError(f"cannot read model file {path}: {error.strerror}") from None
     if len(data) > MAX_MODEL_BYTES:
         raise ModelError(f"model file {path} is larger than {MAX_MODEL_BYTES >> 20} MiB, the "
                          "largest model file tabinv reads")
