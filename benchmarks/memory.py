@@ -116,7 +116,7 @@ def attack(family: str, kind: str, k: int) -> Any:
     known = [f for f in target.features if f not in sensitive]
     white = kind == "whitebox"
     cls = WhiteBoxTreeInversion if white else MAPInversion
-    oracle = Oracle.for_model(target, white_box=white)
+    oracle = Oracle.for_model(target, "white-box" if white else "confidences")
     if kind == "queries":
         oracle = Oracle(target, oracle.access, shortcuts=False)
     return cls().fit(oracle, sensitive=sensitive, known=known,

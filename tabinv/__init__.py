@@ -4,7 +4,7 @@ Attribute inversion (Fredrikson et al. 2014/2015 and successors) against honest
 baselines, on training members and non-members, with confidence intervals.
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 from .api import AttackSpec, assess, attack_records, demo_warfarin  # noqa: E402
 from .exceptions import TabinvError  # noqa: E402

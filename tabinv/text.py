@@ -5,7 +5,7 @@ Every writer takes its escaping from here, one function per destination:
 - :func:`shorten` quotes a value in an error message, length-capped;
 - :func:`terminal_text` and :func:`cap` for the terminal: control characters (an ANSI
   escape, a carriage return, a bidi override) are written as visible escapes, and an
-  error line is capped in length (rich markup is switched off in :mod:`tabinv.console`);
+  error line is capped in length (rich markup is switched off in :mod:`tabinv.cli.console`);
 - :func:`markdown_text` for Markdown (every character with meaning in CommonMark/GFM is
   escaped, ``< > &`` as entities, one line), :func:`link_target` for a link's target;
 - :func:`html_text` for HTML text and quoted attribute values;

@@ -37,7 +37,7 @@ def test_label_only_defence_restricts_the_attacks():
     assert "lomia" in methods and "map" in methods
     assert "csmia" not in methods and "confidence" not in methods
     skipped = " ".join(document["assessments"][0]["threat"]["skipped"])
-    assert "csmia" in skipped and "'confidence' access" in skipped
+    assert "csmia" in skipped and "'confidence' answers" in skipped
 
 
 def test_rounding_is_recorded_and_applied():
@@ -45,7 +45,7 @@ def test_rounding_is_recorded_and_applied():
                        "vkorc1", "--attack", "confidence", "--prior", "marginal",
                        "--rounding", "0")
     threat = rounded["assessments"][0]["threat"]
-    assert threat["rounding"] == 0 and threat["access"] == "confidence"
+    assert threat["rounding"] == 0 and threat["access"] == "rounded"
     exact = run_json("assess", "--model", "forest", "--label", "dose_class", "-s",
                      "vkorc1", "--attack", "confidence", "--prior", "marginal")
 

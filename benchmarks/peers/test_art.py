@@ -140,7 +140,7 @@ def _tabinv_attack(setup: dict[str, Any], name: str) -> tuple[np.ndarray, float]
     from tabinv.models.oracle import Oracle
     model = setup["model"]
     known = [f for f in model.features if f != SENSITIVE]
-    attack = get_attack(name).fit(Oracle.for_model(model, white_box=True),
+    attack = get_attack(name).fit(Oracle.for_model(model, "white-box"),
                                   sensitive=[SENSITIVE], known=known,
                                   reference=setup["reference"])
     runs = [_timed(lambda: attack.infer(setup["records"])) for _ in range(3)]

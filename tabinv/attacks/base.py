@@ -53,7 +53,7 @@ class BaseAttack(BaseEstimator, ABC):
     """Common validation for attacks; subclasses implement ``_fit`` and ``_infer``."""
 
     name: ClassVar[str] = ""
-    #: oracle access levels the attack can work with
+    #: what one query must return for the attack to work (:data:`~tabinv.models.oracle.ANSWERS`)
     requires: ClassVar[tuple[str, ...]] = ()
     #: whether the attack reads the model's structure (the model file)
     needs_white_box: ClassVar[bool] = False
@@ -73,14 +73,16 @@ class BaseAttack(BaseEstimator, ABC):
         reference : DataFrame, optional
             The attacker's own sample of the population (priors, unknown features).
         """
-        if oracle.access not in self.requires:
+        if oracle.answers not in self.requires:
             raise AttackError(
                 f"attack {self.name!r} needs {' or '.join(repr(a) for a in self.requires)} "
-                f"access, but the oracle gives {oracle.access!r}"
+                f"answers, but access {oracle.level!r} to this {oracle.model.task} model "
+                f"gives {oracle.answers!r}"
             )
         if self.needs_white_box and not oracle.white_box:
             raise AttackError(f"attack {self.name!r} needs white-box access (the model "
-                              "file), but the oracle only answers queries")
+                              f"file), but access {oracle.level!r} only answers queries "
+                              "(grant access 'white-box')")
         model = oracle.model
         sensitive = tuple(dict.fromkeys(sensitive))
         for column in (*sensitive, *known):

@@ -69,7 +69,7 @@ class ConfidenceInversion(MAPInversion):
     >>> members, reference = synthetic_iwpc(500, 0), synthetic_iwpc(300, 1)
     >>> model = make_model("tree", card, max_depth=4).fit(members)
     >>> known = [f for f in model.features if f != "vkorc1"]
-    >>> attack = ConfidenceInversion().fit(Oracle.for_model(model, rounding=2),
+    >>> attack = ConfidenceInversion().fit(Oracle.for_model(model, "rounded", decimals=2),
     ...                                    sensitive=["vkorc1"], known=known,
     ...                                    reference=reference)
     >>> attack.infer(members.iloc[:5]).probabilities.shape

@@ -76,7 +76,7 @@ class WhiteBoxDecisionRule(WhiteBoxTreeInversion):
     >>> members, reference = synthetic_iwpc(500, 0), synthetic_iwpc(300, 1)
     >>> model = make_model("tree", card, max_depth=4).fit(members)
     >>> known = [f for f in model.features if f != "vkorc1"]
-    >>> attack = WhiteBoxDecisionRule().fit(Oracle.for_model(model, white_box=True),
+    >>> attack = WhiteBoxDecisionRule().fit(Oracle.for_model(model, "white-box"),
     ...                                     sensitive=["vkorc1"], known=known,
     ...                                     reference=reference)
     >>> attack.infer(members.iloc[:5]).probabilities.sum(axis=1).round(6).tolist()

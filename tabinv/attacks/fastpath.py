@@ -71,7 +71,7 @@ class LinearGridScorer:
     def gaussian_shortcut(self) -> bool:
         """Whether :meth:`gaussian_log_scores` applies: a regression answered exactly
         (output access, no rounding)."""
-        return (self.classes is None and self.oracle.access == "output"
+        return (self.classes is None and self.oracle.answers == "output"
                 and self.oracle.rounding is None)
 
     def gaussian_log_scores(self, encoded: np.ndarray, y: np.ndarray, sigma: float,
@@ -115,7 +115,7 @@ class LinearGridScorer:
         else:
             full = np.zeros((self.n_classes, *decision.shape[1:]))
             full[self.classes] = present
-        if self.oracle.access == "label":
+        if self.oracle.answers == "label":
             return _first_argmax(full)
         rounding = self.oracle.rounding
         if rounding is not None:

@@ -89,7 +89,7 @@ class LOMIA(BaseAttack):
     >>> members, reference = synthetic_iwpc(500, 0), synthetic_iwpc(300, 1)
     >>> model = make_model("tree", card, max_depth=4).fit(members)
     >>> known = [f for f in model.features if f != "vkorc1"]
-    >>> attack = LOMIA().fit(Oracle.for_model(model, label_only=True),
+    >>> attack = LOMIA().fit(Oracle.for_model(model, "label-only"),
     ...                      sensitive=["vkorc1"], known=known, reference=reference)
     >>> attack.infer(members).probabilities.shape
     (500, 3)

@@ -144,10 +144,10 @@ class MAPInversion(BaseAttack):
 
     def _make_likelihood(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
         oracle = self.oracle_
-        if oracle.access == "output":
+        if oracle.answers == "output":
             sigma = oracle.residual_sigma
             return lambda outputs, y: gaussian_log_likelihood(outputs, y, sigma)
-        if oracle.access == "confidence":
+        if oracle.answers == "confidence":
             return confidence_log_likelihood
         table = confusion_table(oracle.confusion, self.confusion, self.smoothing)
         return lambda outputs, y: confusion_log_likelihood(outputs, y, table)
@@ -168,4 +168,4 @@ class MAPInversion(BaseAttack):
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "prior": self.prior_.describe(),
                 "likelihood": {"output": "gaussian", "confidence": "confidence",
-                               "label": f"confusion ({self.confusion})"}[self.oracle_.access]}
+                               "label": f"confusion ({self.confusion})"}[self.oracle_.answers]}

@@ -12,7 +12,15 @@ from ..utils import RandomState
 from .base import ATTACKS, BaseAttack, attack_names, get_attack
 from .priors import Prior
 
-__all__ = ["AttackSpec", "expand_specs", "takes_prior"]
+__all__ = ["DEFAULT_ATTACKS", "DEFAULT_PRIORS", "AttackSpec", "expand_specs", "takes_prior"]
+
+#: The attacks run when none is named, by the Python API, the CLI, inventories and
+#: sweeps alike: MAP inversion (Fredrikson et al. 2014) ...
+DEFAULT_ATTACKS: tuple[str, ...] = ("map",)
+#: ... once with each of these priors: the reference sample's marginal distribution,
+#: and a prior learned from the known features (see :mod:`tabinv.attacks.priors`).
+#: Without a reference sample, given records are attacked with the ``published`` prior.
+DEFAULT_PRIORS: tuple[str, ...] = ("marginal", "learned")
 
 
 def takes_prior(name: str) -> bool:
@@ -63,17 +71,18 @@ class AttackSpec:
 
 def expand_specs(names: Sequence[str] | None, priors: Sequence[str | Prior] | None
                  ) -> tuple[AttackSpec, ...]:
-    """Attack names (default ``map``; ``all`` = every registered attack) x prior settings.
+    """Attack names (default :data:`DEFAULT_ATTACKS`; ``all`` = every registered attack)
+    x prior settings (default :data:`DEFAULT_PRIORS`).
 
     A prior is ``marginal``, ``learned``, ``published``, ``conditional:COL[,COL]`` or a
     :class:`Prior`; attacks without a prior parameter run once.
     """
-    chosen = list(names or ["map"])
+    chosen = list(names or DEFAULT_ATTACKS)
     optional = "all" in chosen
     if optional:
         chosen = attack_names()
     parsed: list[tuple[str | Prior, tuple[str, ...]]] = []
-    for prior in priors or ["marginal", "learned"]:
+    for prior in priors or DEFAULT_PRIORS:
         if isinstance(prior, Prior):
             parsed.append((prior, ()))
             continue

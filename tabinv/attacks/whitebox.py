@@ -156,7 +156,7 @@ class WhiteBoxTreeInversion(MAPInversion):
     >>> members, reference = synthetic_iwpc(500, 0), synthetic_iwpc(300, 1)
     >>> model = make_model("tree", card, max_depth=4).fit(members)
     >>> known = [f for f in model.features if f != "vkorc1"]
-    >>> attack = WhiteBoxTreeInversion().fit(Oracle.for_model(model, white_box=True),
+    >>> attack = WhiteBoxTreeInversion().fit(Oracle.for_model(model, "white-box"),
     ...                                      sensitive=["vkorc1"], known=known,
     ...                                      reference=reference)
     >>> attack.infer(members.iloc[:5]).probabilities.shape

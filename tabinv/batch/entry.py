@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..attacks.specs import DEFAULT_ATTACKS, DEFAULT_PRIORS
+from ..models.oracle import ACCESS_LEVELS
+
 if TYPE_CHECKING:
     from ..data.tables import DataOptions
 
@@ -20,7 +23,7 @@ FORMATS = ("skops", "xgboost-json", "xgboost-ubj", "onnx", "pickle", "joblib")
 PICKLE_FORMATS = ("pickle", "joblib")
 
 
-ACCESS = ("confidences", "rounded", "label-only", "white-box")
+ACCESS = tuple(ACCESS_LEVELS)  # the one access vocabulary (tabinv.models.oracle)
 
 
 SUFFIX_FORMATS = {".skops": "skops", ".json": "xgboost-json", ".ubj": "xgboost-ubj",
@@ -55,8 +58,8 @@ class Entry:
     known: tuple[str, ...] | None = None
     access: str = "confidences"
     decimals: int | None = None
-    attacks: tuple[str, ...] = ("map",)
-    priors: tuple[str, ...] = ("marginal", "learned")
+    attacks: tuple[str, ...] = DEFAULT_ATTACKS
+    priors: tuple[str, ...] = DEFAULT_PRIORS
     prior_table: Path | None = None
     label_source: str = "true"
     seed: int = 0

@@ -38,7 +38,7 @@ from typing import Any
 
 import pandas as pd
 
-from .. import __version__
+from .._version import __version__
 from ..exceptions import TabinvError
 from .entry import Entry
 from .executors import Executor, LocalExecutor, TaskFailure

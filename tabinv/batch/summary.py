@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from .. import __version__
+from .._version import __version__
 from ..text import html_text, link_target, safe_csv_text
 from ..utils import write_atomic
 from .inventory import Inventory

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from .. import __version__
+from .._version import __version__
 from ..exceptions import TabinvError
 from ..text import html_text
 from ..utils import NotARegularFile, open_regular
@@ -118,7 +118,7 @@ def _builtin(name: str, params: str) -> Any:
 
 
 def _dataset(entry: Entry) -> Any:
-    from ..data.dataset import Dataset
+    from ..core import relabel
     from ..data.schema import read_card
     from ..data.tables import load_table
 
@@ -128,10 +128,7 @@ def _dataset(entry: Entry) -> Any:
         card = read_card(entry.card)  # type: ignore[arg-type]
         return load_table(entry.data_file, card.with_label(entry.label),  # type: ignore
                           entry.data_options())
-    if data.card.label == entry.label:
-        return data
-    return Dataset(data.name, data.card.with_label(entry.label), data.frame, data.cleaning,
-                   data.raw_rows)
+    return relabel(data, entry.label)
 
 
 def _model(entry: Entry, card: Any, members: pd.DataFrame) -> Any:
@@ -163,39 +160,25 @@ _KINDS = {"skops": "a skops file", "xgboost-json": "an XGBoost JSON file",
           "xgboost-ubj": "an XGBoost UBJ file", "pickle": "a pickle file"}
 
 
-def _threat(entry: Entry, onnx: bool) -> dict[str, Any]:
-    from ..api import expand_specs
-    from ..attacks.priors import TablePrior
-    from ..data.tables import read_table
-    from ..exceptions import AttackError
+def _threat(entry: Entry, group: tuple[str, ...]) -> Any:
+    from ..core import ThreatModel
 
-    priors: list[Any] = list(entry.priors)
-    if entry.prior_table is not None:
-        priors = [TablePrior(read_table(entry.prior_table), origin=entry.prior_table.name)]
-    specs = expand_specs(entry.attacks, priors)
-    if entry.access != "white-box" or onnx:
-        forced = [s.name for s in specs if s.needs_white_box and not s.optional]
-        if forced:
-            why = "an ONNX graph does not give tabinv (it is a black box)" if onnx else \
-                "the entry's access does not grant (set access = 'white-box')"
-            raise AttackError(f"attack {forced[0]!r} needs the model's structure, which {why}")
-        specs = tuple(s for s in specs if not s.needs_white_box)
-    return {"known": entry.known, "attacks": specs, "label_source": entry.label_source,
-            "label_only": entry.access == "label-only",
-            "rounding": entry.decimals if entry.access == "rounded" else None,
-            "positive": dict(entry.positive), "top_k": entry.top_k, "n_boot": entry.n_boot,
-            "random_state": entry.seed}
+    return ThreatModel(
+        sensitive=group, known=entry.known, attacks=entry.attacks,
+        priors=(entry.prior_table,) if entry.prior_table is not None else entry.priors,
+        access=entry.access, decimals=entry.decimals if entry.access == "rounded" else None,
+        label_source=entry.label_source, positive=dict(entry.positive), top_k=entry.top_k,
+        n_boot=entry.n_boot, random_state=entry.seed)
 
 
 def _assess(entry: Entry) -> tuple[list[Any], Any]:
-    from ..api import assess
+    from ..core import assess
     from ..data.splits import split_dataset
 
     data = _dataset(entry)
     splits = split_dataset(data.frame, random_state=entry.seed)
     model = _model(entry, data.card, splits.members)
-    threat = _threat(entry, entry.format == "onnx")
-    return [assess(data, model, sensitive=group, splits=splits, **threat)
+    return [assess(_threat(entry, group), data, model, splits=splits)
             for group in entry.sensitive], model
 
 

@@ -46,7 +46,7 @@ ENVIRONMENT = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THR
                "MALLOC_ARENA_MAX": "2", "JE_ARROW_MALLOC_CONF": "background_thread:false"}
 PRELOAD = ("tabinv.batch.task", "tabinv.batch.isolation", "tabinv.models.persist",
            "tabinv.models.onnx", "tabinv.models.dp", "tabinv.attacks._treewalk",
-           "tabinv.report.files", "tabinv.report.plots", "tabinv.api")
+           "tabinv.report.files", "tabinv.report.plots", "tabinv.core")
 # not onnxruntime: importing it starts a thread (and takes 0.04 s)
 _STATUS = struct.Struct("i")
 

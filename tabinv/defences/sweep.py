@@ -2,7 +2,7 @@
 
 For every seed the data are split with that seed; the non-private model and one
 diffprivlib model per epsilon are trained on the members; the same attacks and baselines
-(:func:`tabinv.api.run_attacks`) run on members and non-members; utility is measured on
+(:func:`tabinv.core.run_attacks`) run on members and non-members; utility is measured on
 the non-members. Each (seed, epsilon) pair is an independent task (joblib), seeded from
 the seed and the epsilon alone, so the result does not depend on ``jobs`` or on the order
 the tasks finish. Results are aggregated over seeds: the mean and a 95% Student t
@@ -26,8 +26,9 @@ from joblib import Parallel, delayed
 from scipy.stats import t as student_t
 from threadpoolctl import threadpool_limits
 
-from .. import __version__
-from ..api import AttackSpec, ThreatModel, _dataset, expand_specs, run_attacks
+from .._version import __version__
+from ..core import ThreatModel, dataset_facts, load_dataset, relabel, run_attacks
+from ..core.threat import AttackChoice, PriorChoice
 from ..attacks.baselines import BASELINES
 from ..data.dataset import Dataset
 from ..data.splits import DEFAULT_FRACTIONS, split_dataset
@@ -235,12 +236,15 @@ def _run_all(tasks: list[tuple[int, float | None]], jobs: int,
 
 def sweep(dataset: str | Dataset, family: str, *, epsilons: Sequence[float],
           seeds: int | Sequence[int], sensitive: Sequence[str],
-          attacks: Sequence[AttackSpec] | None = None, label: str | None = None,
-          rounding: int | None = None, jobs: int = 1,
+          known: Sequence[str] | None = None, attacks: Sequence[AttackChoice] | None = None,
+          priors: Sequence[PriorChoice] | None = None, access: str | None = None,
+          decimals: int | None = None, label_source: str = "true",
+          positive: Mapping[str, Any] | None = None, top_k: int = 100, n_boot: int = 20,
+          memory: int | None = None, label: str | None = None, jobs: int = 1,
           progress: Callable[[int, int], None] | None = None, random_state: int = 0,
           dataset_params: Mapping[str, Any] | None = None,
           fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
-          model_params: Mapping[str, Any] | None = None, **threat: Any) -> SweepResult:
+          model_params: Mapping[str, Any] | None = None) -> SweepResult:
     """Train the non-private and DP models over seeds and compare attacks and utility.
 
     Parameters
@@ -255,18 +259,18 @@ def sweep(dataset: str | Dataset, family: str, *, epsilons: Sequence[float],
         Number of seeds (``random_state``, ``random_state + 1`` ...) or the seeds.
     sensitive : sequence of str
         Attribute(s) to infer (several: jointly, each also scored alone).
-    attacks : sequence of AttackSpec, optional
-        Default: MAP with the marginal and the learned prior (:func:`expand_specs`).
-    label, rounding, dataset_params, fractions, model_params
+    known, attacks, priors, access, decimals, label_source, positive, top_k, memory
+        The attacker, as in :func:`tabinv.api.assess` (``access='rounded'`` with
+        ``decimals``: rounding on top of DP).
+    n_boot : int
+        Bootstrap replicates of each run's intervals (20: intervals are taken over seeds).
+    label, dataset_params, fractions, model_params
         As in :func:`tabinv.api.assess`.
     jobs : int
         joblib processes (-1: all cores; never more than tasks, and stopped when the
         sweep ends); the result does not depend on it.
     progress : callable, optional
         ``progress(done, total)`` after each finished (seed, epsilon) task.
-    **threat
-        Other :class:`ThreatModel` fields (``known``, ``label_source``, ``n_boot`` ...);
-        ``n_boot`` defaults to 20 here since intervals are taken over seeds.
 
     Returns
     -------
@@ -279,13 +283,14 @@ def sweep(dataset: str | Dataset, family: str, *, epsilons: Sequence[float],
     [None, 1.0, 100.0]
     """
     started = time.perf_counter()
-    data = _dataset(dataset, label, dataset_params)
+    data = relabel(load_dataset(dataset, params=dataset_params), label)
     grid, seed_list = _check_grid(epsilons), _seed_list(seeds, random_state)
     dp_model(family, data.card, grid[0])  # fail early: family, task, card bounds
-    threat.setdefault("n_boot", 20)
-    options = ThreatModel(sensitive=tuple(sensitive), rounding=rounding,
-                          attacks=tuple(attacks) if attacks else expand_specs(None, None),
-                          random_state=random_state, **threat)
+    options = ThreatModel(sensitive=tuple(sensitive), known=known, attacks=attacks,
+                          priors=priors, access=access, decimals=decimals,
+                          label_source=label_source, positive=dict(positive or {}),
+                          top_k=top_k, n_boot=n_boot, random_state=random_state,
+                          memory=memory)
     params = dict(model_params or {})
 
     def call(seed: int, epsilon: float | None) -> dict[str, Any]:
@@ -299,7 +304,7 @@ def sweep(dataset: str | Dataset, family: str, *, epsilons: Sequence[float],
     points = tuple(_aggregate_point([r for r in runs if r["epsilon"] == e], metrics)
                    for e in points_order)
     return SweepResult(
-        dataset=_dataset_facts(data, first["splits"]),
+        dataset=dataset_facts(data, first["splits"]),
         model=_model_facts(first["model"], next(r["model"] for r in runs
                                                 if r["epsilon"] is not None)),
         threat=first["threat"], epsilons=grid, seeds=seed_list, utility_metrics=metrics,
@@ -309,12 +314,6 @@ def sweep(dataset: str | Dataset, family: str, *, epsilons: Sequence[float],
                   "n_boot": options.n_boot, "fractions": list(fractions),
                   "budget": _budget(runs, seed_list)},
     )
-
-
-def _dataset_facts(data: Dataset, splits: Mapping[str, int]) -> dict[str, Any]:
-    return {"name": data.name, "title": data.card.title, "rows": data.n_rows,
-            "raw_rows": data.raw_rows, "cleaning": data.cleaning_summary(),
-            "splits": dict(splits), "citation": data.card.citation}
 
 
 def _model_facts(plain: Mapping[str, Any], private: Mapping[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -150,6 +150,8 @@ class OnnxTargetModel(TargetModel):
     against it and records the statistics an owner publishes with a model, computed on
     ``members`` with the graph's own outputs.
     """
+
+    has_structure: ClassVar[bool] = False  # a graph tabinv runs, never reads
 
     def __init__(self, *, family: str = "onnx", estimator: Any = None,
                  card: dict[str, Any] | None = None, categorical: str = "onehot",

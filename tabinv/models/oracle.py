@@ -13,12 +13,24 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import AttackError
+from ..text import shorten
 from .target import TargetModel
 
-__all__ = ["Oracle", "ACCESS_LEVELS", "LinearParts", "linear_parts"]
+__all__ = ["ACCESS_LEVELS", "ANSWERS", "LinearParts", "Oracle", "check_access",
+           "linear_parts"]
 
-#: what an attacker can see of one query
-ACCESS_LEVELS = ("output", "confidence", "label")
+#: The attacker's access to the model: the one vocabulary of the Python API
+#: (``ThreatModel.access``), the CLI (``--access``), inventories (``access``) and reports.
+ACCESS_LEVELS = {
+    "confidences": "answers to queries: a classifier's class probabilities, a "
+                   "regression's prediction (and its published residual spread)",
+    "rounded": "a classifier's class probabilities rounded to a number of decimals",
+    "label-only": "only a classifier's predicted class (and its training confusion counts)",
+    "white-box": "the answers to queries and the model file: its structure (tree paths, "
+                 "thresholds, training counts)",
+}
+#: what one query returns (:attr:`Oracle.answers`), given the access level and the task
+ANSWERS = ("output", "confidence", "label")
 #: links of :class:`LinearParts`: decision values -> the estimator's own output
 LINKS = ("identity", "ovr", "softmax")
 
@@ -90,10 +102,11 @@ class Oracle:
     Parameters
     ----------
     model : TargetModel
-    access : {"output", "confidence", "label"}
-        ``output``: a regression's prediction on its fitted scale, plus its residual
-        sigma. ``confidence``: a classifier's class probabilities. ``label``: only the
-        predicted class, plus the training confusion counts.
+    answers : {"output", "confidence", "label"}
+        What one query returns. ``output``: a regression's prediction on its fitted
+        scale, plus its residual sigma. ``confidence``: a classifier's class
+        probabilities. ``label``: only the predicted class, plus the training confusion
+        counts. :meth:`for_model` derives it from an access level.
     rounding : int, optional
         Confidences are rounded to this many decimals before the attacker sees them.
     white_box : bool
@@ -108,38 +121,51 @@ class Oracle:
     """
 
     model: TargetModel
-    access: str
+    answers: str
     rounding: int | None = None
     white_box: bool = False
     shortcuts: bool = True
 
     def __post_init__(self) -> None:
-        if self.access not in ACCESS_LEVELS:
-            raise AttackError(f"access {self.access!r} is not one of {ACCESS_LEVELS}")
+        if self.answers not in ANSWERS:
+            raise AttackError(f"answers {self.answers!r} is not one of {ANSWERS}")
         task = self.model.task
-        if task == "regression" and self.access != "output":
+        if task == "regression" and self.answers != "output":
             raise AttackError(
-                f"a regression model offers 'output' access, not {self.access!r}"
+                f"a regression model answers with its 'output', not {self.answers!r}"
             )
-        if task == "classification" and self.access == "output":
-            raise AttackError("a classifier offers 'confidence' or 'label' access, not 'output'")
-        if self.rounding is not None and (self.access != "confidence" or self.rounding < 0):
-            raise AttackError("rounding applies to 'confidence' access, with 0 or more decimals")
+        if task == "classification" and self.answers == "output":
+            raise AttackError("a classifier answers with 'confidence' or 'label', not 'output'")
+        if self.rounding is not None and (self.answers != "confidence" or self.rounding < 0):
+            raise AttackError("rounding applies to 'confidence' answers, with 0 or more decimals")
 
     @classmethod
-    def for_model(cls, model: TargetModel, *, label_only: bool = False,
-                  rounding: int | None = None, white_box: bool = False,
-                  shortcuts: bool = True) -> Oracle:
-        """The natural oracle of ``model``: output, or confidences / labels for classifiers."""
+    def for_model(cls, model: TargetModel, access: str = "confidences", *,
+                  decimals: int | None = None, shortcuts: bool = True) -> Oracle:
+        """The oracle an attacker with ``access`` (one of :data:`ACCESS_LEVELS`) has to
+        ``model``; ``decimals`` is the rounding of ``rounded`` access."""
+        check_access(access, decimals)
+        if access == "white-box" and not model.has_structure:
+            raise AttackError(f"white-box access needs the model's structure, which the "
+                              f"{model.family} model does not give tabinv (it is assessed "
+                              "as a black box)")
         if model.task == "regression":
-            if label_only or rounding is not None:
+            if access in ("rounded", "label-only"):
                 raise AttackError(
-                    "label-only access and rounding apply to classifiers; "
-                    f"the {model.family} model is a regression"
-                )
-            return cls(model, "output", white_box=white_box, shortcuts=shortcuts)
-        return cls(model, "label" if label_only else "confidence", rounding, white_box,
-                   shortcuts)
+                    f"access {access!r} applies to classifiers; the {model.family} model "
+                    "is a regression")
+            return cls(model, "output", white_box=access == "white-box", shortcuts=shortcuts)
+        return cls(model, "label" if access == "label-only" else "confidence", decimals,
+                   access == "white-box", shortcuts)
+
+    @property
+    def level(self) -> str:
+        """This oracle's access level (:data:`ACCESS_LEVELS`)."""
+        if self.white_box:
+            return "white-box"
+        if self.answers == "label":
+            return "label-only"
+        return "rounded" if self.rounding is not None else "confidences"
 
     def structure(self) -> object:
         """The fitted estimator on the encoded matrix (white-box access only)."""
@@ -150,7 +176,7 @@ class Oracle:
 
     @property
     def residual_sigma(self) -> float:
-        if self.access != "output":
+        if self.answers != "output":
             raise AttackError("residual sigma is published for regression models only")
         return float(self.model.residual_sigma_)
 
@@ -184,12 +210,28 @@ class Oracle:
     def answer(self, raw: np.ndarray) -> np.ndarray:
         """What the attacker sees of the model's raw outputs (from ``output_encoded``):
         the output itself, rounded confidences, or the predicted class (last axis)."""
-        if self.access == "output":
+        if self.answers == "output":
             return raw
-        if self.access == "label":
+        if self.answers == "label":
             return np.argmax(raw, axis=-1)
         return np.round(raw, self.rounding) if self.rounding is not None else raw
 
     def describe(self) -> dict[str, object]:
-        return {"access": self.access, "rounding": self.rounding, "white_box": self.white_box,
+        return {"access": self.level, "answers": self.answers, "rounding": self.rounding,
+                "white_box": self.white_box,
                 "shortcuts": self.shortcuts}
+
+
+def check_access(access: str, decimals: int | None) -> None:
+    """Refuse an unknown access level, or decimals without ``rounded`` access."""
+    if access not in ACCESS_LEVELS:
+        raise AttackError(f"access {shorten(access)} is not one of "
+                          f"{', '.join(ACCESS_LEVELS)}")
+    if access == "rounded":
+        if decimals is None or isinstance(decimals, bool) or not isinstance(
+                decimals, (int, np.integer)) or decimals < 0:
+            raise AttackError(f"access 'rounded' needs decimals, a whole number >= 0; "
+                              f"got {shorten(decimals)}")
+    elif decimals is not None:
+        raise AttackError(f"decimals ({shorten(decimals)}) apply to access 'rounded', "
+                          f"not {access!r}")

@@ -11,7 +11,7 @@ categorical feature in the training set (the "marginal priors" of Fredrikson et 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -56,6 +56,9 @@ class TargetModel(BaseEstimator):
     categorical : {"onehot", "ordinal"}
         Encoding of categorical features.
     """
+
+    #: whether white-box attacks can read the estimator's structure (tree paths ...)
+    has_structure: ClassVar[bool] = True
 
     def __init__(self, *, family: str = "", estimator: Any = None,
                  card: dict[str, Any] | None = None, categorical: str = "onehot") -> None:

@@ -346,7 +346,7 @@ def assert_same_answers(fast: Any, slow: Any, records: pd.DataFrame,
     (``fast`` from the model's parts, ``slow`` by queries): the grid outputs (identity
     reduce) and the posteriors agree to ``tolerance`` (labels exactly), and so do the
     guesses."""
-    model, access = fast.oracle_.model, fast.oracle_.access
+    model, access = fast.oracle_.model, fast.oracle_.answers
     hidden = (*fast.sensitive_, *fast.unknown_names_)
     encoded = model.encoder_.transform(records[list(fast.known_)], skip=hidden)
     fast_out = fast.grid_.map_chunks(fast.oracle_, encoded, lambda out, rows: out)

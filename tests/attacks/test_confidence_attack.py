@@ -89,8 +89,8 @@ def test_describe_names_the_confidence_likelihood() -> None:
 
 def test_refuses_label_only_oracles() -> None:
     setup = build(CONFIDENCE_CASES[0])
-    oracle = Oracle.for_model(setup.model, label_only=True)
-    with pytest.raises(AttackError, match="needs 'confidence' access.*gives 'label'"):
+    oracle = Oracle.for_model(setup.model, "label-only")
+    with pytest.raises(AttackError, match="needs 'confidence' answers.*gives 'label'"):
         ConfidenceInversion().fit(oracle, sensitive=setup.case.sensitive, known=setup.known,
                                   reference=setup.reference)
 
@@ -98,6 +98,6 @@ def test_refuses_label_only_oracles() -> None:
 def test_refuses_regression_models() -> None:
     world = ToyWorld(3)
     model = make_model("linear", world.card()).fit(world.sample(30))
-    with pytest.raises(AttackError, match="needs 'confidence' access.*gives 'output'"):
+    with pytest.raises(AttackError, match="needs 'confidence' answers.*gives 'output'"):
         ConfidenceInversion().fit(Oracle.for_model(model), sensitive=["c0"], known=["c1"],
                                   reference=world.sample(20))

@@ -273,7 +273,7 @@ def test_lomia_uses_only_labels_of_a_confidence_oracle() -> None:
     case = LOMIA_CASES[6]
     setup = setup_of(case)
     with_confidences = fit(LOMIA, setup).infer(setup.attacked).probabilities
-    labels_only = replace(setup, oracle=Oracle.for_model(setup.model, label_only=True))
+    labels_only = replace(setup, oracle=Oracle.for_model(setup.model, "label-only"))
     np.testing.assert_array_equal(fit(LOMIA, labels_only).infer(setup.attacked).probabilities,
                                   with_confidences)
 
@@ -313,7 +313,7 @@ def test_lomia_falls_back_when_the_model_ignores_the_sensitive_attribute() -> No
     members, reference = world.sample(60), world.sample(40)
     model = make_model("tree", world.card(), max_depth=1).fit(members)
     assert model.estimator_.tree_.feature[0] >= 3  # the split is not on c0 (one-hot 0..2)
-    attack = LOMIA().fit(Oracle.for_model(model, label_only=True), sensitive=["c0"],
+    attack = LOMIA().fit(Oracle.for_model(model, "label-only"), sensitive=["c0"],
                          known=["c1", "c2", "n0"], reference=reference)
     posterior = attack.infer(members)
     counts = np.array([(reference["c0"] == v).sum() for v in world.domains[0]]) + 1.0
@@ -327,7 +327,7 @@ def test_lomia_without_reference_falls_back_to_published_marginals() -> None:
     world = ToyWorld(7, task=C)
     members = world.sample(60)
     model = make_model("tree", world.card(), max_depth=1).fit(members)
-    attack = LOMIA().fit(Oracle.for_model(model, label_only=True), sensitive=["c0"],
+    attack = LOMIA().fit(Oracle.for_model(model, "label-only"), sensitive=["c0"],
                          known=["c1", "c2", "n0"])
     posterior = attack.infer(members)
     counts = model.marginals_["c0"] + 1.0
@@ -344,10 +344,10 @@ def test_registered_by_name() -> None:
 
 def test_csmia_refuses_label_only_and_regression() -> None:
     setup = setup_of(LOMIA_CASES[0])  # a classifier behind a label-only oracle
-    with pytest.raises(AttackError, match="needs 'confidence' access.*gives 'label'"):
+    with pytest.raises(AttackError, match="needs 'confidence' answers.*gives 'label'"):
         fit(CSMIA, setup)
     world = ToyWorld(3)
     regression = make_model("linear", world.card()).fit(world.sample(30))
     for attack_class, needs in ((CSMIA, "'confidence'"), (LOMIA, "'label' or 'confidence'")):
-        with pytest.raises(AttackError, match=f"needs {needs} access.*gives 'output'"):
+        with pytest.raises(AttackError, match=f"needs {needs} answers.*gives 'output'"):
             attack_class().fit(Oracle.for_model(regression), sensitive=["c0"], known=["c1"])

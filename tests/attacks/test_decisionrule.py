@@ -81,7 +81,7 @@ def art_loop(model: Any, records: pd.DataFrame, sensitive: tuple[str, ...],
 def test_same_answer_as_arts_loop_on_every_record(seed: int, encoding: str, order: int,
                                                    n_sensitive: int) -> None:
     setup = _setup(seed, encoding, order, n_sensitive)
-    oracle = Oracle.for_model(setup["model"], white_box=True)
+    oracle = Oracle.for_model(setup["model"], "white-box")
     attack = WhiteBoxDecisionRule(smoothing=1.0).fit(
         oracle, sensitive=setup["sensitive"], known=setup["known"],
         reference=setup["reference"])
@@ -103,7 +103,7 @@ def test_both_branches_of_the_rule_occur() -> None:
     for case in CASES:
         setup = _setup(*case)
         attack = WhiteBoxDecisionRule().fit(
-            Oracle.for_model(setup["model"], white_box=True), sensitive=setup["sensitive"],
+            Oracle.for_model(setup["model"], "white-box"), sensitive=setup["sensitive"],
             known=setup["known"], reference=setup["reference"])
         probabilities = attack.infer(setup["members"]).probabilities
         one_hot = np.isclose(probabilities.max(axis=1), 1.0)
@@ -119,14 +119,14 @@ def test_refuses_forests_and_unknown_splits() -> None:
     forest = make_model("forest", card, random_state=0, n_estimators=3,
                         max_depth=4).fit(setup["members"])
     with pytest.raises(AttackError, match="one decision-tree classifier.*RandomForest"):
-        WhiteBoxDecisionRule().fit(Oracle.for_model(forest, white_box=True),
+        WhiteBoxDecisionRule().fit(Oracle.for_model(forest, "white-box"),
                                    sensitive=["c0"], known=[f for f in forest.features
                                                             if f != "c0"],
                                    reference=setup["reference"])
     model = setup["model"]
     known = [f for f in model.features if f not in ("c0", "n0")]
     with pytest.raises(AttackError, match="does not know.*n0"):
-        WhiteBoxDecisionRule().fit(Oracle.for_model(model, white_box=True),
+        WhiteBoxDecisionRule().fit(Oracle.for_model(model, "white-box"),
                                    sensitive=["c0"], known=known,
                                    reference=setup["reference"])
 
@@ -135,6 +135,6 @@ def test_registered_and_described() -> None:
     attack = get_attack("whitebox-dt")
     assert isinstance(attack, WhiteBoxDecisionRule)
     setup = _setup(1, "ordinal", 1, 1)
-    attack.fit(Oracle.for_model(setup["model"], white_box=True), sensitive=["c0"],
+    attack.fit(Oracle.for_model(setup["model"], "white-box"), sensitive=["c0"],
                known=setup["known"], reference=setup["reference"])
     assert "as ART" in attack.describe()["likelihood"]

@@ -144,8 +144,9 @@ def build(case: Case, check: bool = True) -> Setup:
     members, reference = world.sample(N_MEMBERS), world.sample(N_REFERENCE)
     model = make_model(case.family, world.card(), random_state=case.seed,
                        categorical=case.encoding, **SMALL.get(case.family, {})).fit(members)
-    oracle = Oracle.for_model(model, label_only=case.access == "label",
-                              rounding=case.rounding)
+    access = ("label-only" if case.access == "label"
+              else "rounded" if case.rounding is not None else "confidences")
+    oracle = Oracle.for_model(model, access, decimals=case.rounding)
     known = tuple(f for f in model.features
                   if f not in case.sensitive and f not in case.unknown)
     prior_given = case.prior_given
@@ -384,7 +385,7 @@ def test_unsmoothed_confusion_with_a_label_never_seen_in_training(confusion: str
     absent = setup.model.domain("y")[-1]
     setup.members = setup.members[setup.members["y"] != absent]
     setup.model = make_model("logistic", setup.world.card()).fit(setup.members)
-    setup.oracle = Oracle.for_model(setup.model, label_only=True)
+    setup.oracle = Oracle.for_model(setup.model, "label-only")
     assert setup.model.confusion_[-1].sum() == 0
     fresh = setup.world.sample(60)
     setup.attacked = fresh[fresh["y"] == absent].iloc[:8]

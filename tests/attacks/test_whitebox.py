@@ -120,7 +120,9 @@ def build(case: Case) -> Setup:
 
 
 def attack(setup: Setup, *, label_only: bool = False, **params: Any) -> WhiteBoxTreeInversion:
-    oracle = Oracle.for_model(setup.model, white_box=True, label_only=label_only)
+    oracle = Oracle.for_model(setup.model, "white-box")
+    if label_only:  # the model file, but queries answer with the label alone
+        oracle = Oracle(setup.model, "label", white_box=True)
     params = {"leaf_label": setup.case.leaf_label, **params}
     return WhiteBoxTreeInversion(**params).fit(oracle, sensitive=setup.case.sensitive,
                                                known=setup.known, reference=setup.reference)
@@ -316,7 +318,7 @@ def test_refuses_a_model_that_is_not_a_tree_ensemble() -> None:
     setup = build(CASES[0])
     model = make_model("logistic", setup.world.card()).fit(setup.members)
     with pytest.raises(AttackError, match="LogisticRegression.*Supported: DecisionTree"):
-        WhiteBoxTreeInversion().fit(Oracle.for_model(model, white_box=True), sensitive=["c0"],
+        WhiteBoxTreeInversion().fit(Oracle.for_model(model, "white-box"), sensitive=["c0"],
                                     known=["c1"], reference=setup.reference)
 
 
@@ -334,7 +336,7 @@ def test_refuses_an_unsupported_booster_objective() -> None:
     model = make_model("xgboost", world.card(), objective="count:poisson",
                        n_estimators=2).fit(members)
     with pytest.raises(AttackError, match="XGBRegressor.*count:poisson"):
-        WhiteBoxTreeInversion().fit(Oracle.for_model(model, white_box=True), sensitive=["c0"],
+        WhiteBoxTreeInversion().fit(Oracle.for_model(model, "white-box"), sensitive=["c0"],
                                     known=["c1"], reference=members)
 
 
@@ -410,7 +412,7 @@ HAND_CASES = [
 def test_hand_worked_example(leaf_label: str, known: list[str], record: tuple[str, str],
                              expected: list[float]) -> None:
     model = hand_model()
-    oracle = Oracle.for_model(model, white_box=True)
+    oracle = Oracle.for_model(model, "white-box")
     fitted = WhiteBoxTreeInversion(leaf_label=leaf_label).fit(
         oracle, sensitive=["s"], known=known, reference=HAND_ROWS)
     k, y = record

@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from tabinv.batch.commands import batch, inventory_app
+from tabinv.cli.batch import batch, inventory_app
 from tabinv.batch.entry import Entry
 from tabinv.batch.inventory import InventoryError, read_inventory
 from tabinv.batch.runner import entry_key

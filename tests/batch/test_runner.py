@@ -166,7 +166,7 @@ def test_a_second_writer_is_refused(first_run: Any, inventory: Path, tmp_path: P
 def test_sigkill_mid_run_loses_no_finished_result(inventory: Path, first_run: Any,
                                                   tmp_path: Path) -> None:
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "tabinv.batch.commands", "batch", str(inventory),
+    command = [sys.executable, "-m", "tabinv.cli.batch", "batch", str(inventory),
                "--out", str(out), "--jobs", "1"]
     process = subprocess.Popen(command, cwd=ROOT, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -16,8 +16,8 @@ from tabinv.api import AttackSpec
 from tabinv.data.dataset import Dataset
 from tabinv.data.registry import builtin_card
 from tabinv.data.synthetic import synthetic_iwpc
-from tabinv.defences import commands
-from tabinv.defences.commands import register
+from tabinv.cli import app
+from tabinv.cli import sweep as commands
 from tabinv.defences.sweep import summarise, sweep
 from tabinv.defences.utility import utility, utility_metric_names, utility_values
 from tabinv.defences.verdict import sweep_verdict
@@ -192,9 +192,6 @@ def test_utility_matches_hand_and_sklearn(iwpc_splits):
 
 
 def test_cli_sweep_and_demo(tmp_path, monkeypatch, tiny_sweep):
-    app, demo = Typer(), Typer()
-    app.add_typer(demo, name="demo")
-    register(app, demo)
     runner = CliRunner()
     out = tmp_path / "sweep.json"
     result = runner.invoke(app, ["sweep", "--sensitive", "vkorc1", "--epsilons", "1000",

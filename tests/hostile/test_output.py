@@ -22,7 +22,7 @@ import typer
 from batch import save, train, write_inventory
 from typer.testing import CliRunner
 
-from tabinv.batch.commands import batch
+from tabinv.cli.batch import batch
 from tabinv.batch.executors import SerialExecutor
 from tabinv.batch.inventory import read_inventory
 from tabinv.batch.outdir import SCRATCH

@@ -19,7 +19,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from tabinv.batch.commands import batch
+from tabinv.cli.batch import batch
 from tabinv.batch.executors import SerialExecutor, TaskFailure
 from tabinv.batch.inventory import InventoryError, read_inventory
 from tabinv.batch.isolation import Limits
@@ -208,7 +208,7 @@ def test_item9_sigterm_or_sigint_to_batch_leaves_no_worker(models: Path, tmp_pat
     inventory = tmp_path / "inventory.toml"
     inventory.write_text(toml([{"name": f"e{i}", "model": linear, "sensitive": ["vkorc1"],
                                 "n_boot": 100000} for i in range(2)]))
-    _stop_and_check([sys.executable, "-m", "tabinv.batch.commands", "batch", str(inventory),
+    _stop_and_check([sys.executable, "-m", "tabinv.cli.batch", "batch", str(inventory),
                      "--out", str(tmp_path / "out"), "--jobs", "2", "--allow-path", str(models)],
                     2, tmp_path, signum)
 

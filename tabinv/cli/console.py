@@ -19,9 +19,9 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from .exceptions import TabinvError
-from .processes import signals_raise, stop_signal
-from .text import LINE_LIMIT, cap, terminal_text
+from ..exceptions import TabinvError
+from ..processes import signals_raise, stop_signal
+from ..text import LINE_LIMIT, cap, terminal_text
 
 __all__ = ["SafeConsole", "err", "error_lines", "exit_on_error", "friendly", "out", "plain"]
 

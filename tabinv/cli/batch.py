@@ -16,14 +16,14 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..console import err, exit_on_error
+from ..batch.executors import Limits, make_executor
+from ..batch.inventory import read_inventory
+from ..batch.isolation import DEFAULT_MEMORY, DEFAULT_TIMEOUT
+from ..batch.runner import BatchProgress, BatchResult, run_batch
 from ..processes import cap_jobs
 from ..text import terminal_text
 from ..utils import format_bytes, parse_bytes
-from .executors import Limits, make_executor
-from .inventory import read_inventory
-from .isolation import DEFAULT_MEMORY, DEFAULT_TIMEOUT
-from .runner import BatchProgress, BatchResult, run_batch
+from .console import err, exit_on_error
 
 __all__ = ["batch", "inventory_app", "inventory_check", "inventory_example", "main"]
 
@@ -127,7 +127,7 @@ def inventory_example(
     seed: Annotated[int, typer.Option(help="Seed of the first entry (then +1 each).")] = 0,
 ) -> None:
     """Train N small models of mixed families on IWPC and write their inventory."""
-    from .example import write_example_inventory
+    from ..batch.example import write_example_inventory
 
     with _errors(), err.status(f"training {entries} models"):
         path = write_example_inventory(out, entries=entries, seed=seed)
@@ -145,7 +145,7 @@ def inventory_check(
     typer.echo(f"{_shown(inventory)}: {len(parsed)} entries, no problems")
 
 
-def main() -> None:  # pragma: no cover - ``python -m tabinv.batch.commands``
+def main() -> None:  # pragma: no cover - ``python -m tabinv.cli.batch``
     """The batch commands on their own (tests run them in a subprocess)."""
     app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False,
                       add_completion=False)

@@ -1,7 +1,7 @@
 """The options that several ``tabinv`` commands share (Typer ``Annotated`` types), and
 parsing the ones that are not plain values (``--positive``, ``--data-param``).
 
-Kept apart from :mod:`tabinv.cli` so that the commands read as what they do: parse, call
+Kept apart from the commands so that they read as what they do: parse, call
 :mod:`tabinv.api`, render.
 """
 
@@ -12,10 +12,12 @@ from typing import Annotated, Any
 
 import typer
 
-from .data.registry import builtin_parameters
-from .exceptions import TabinvError
+from ..data.registry import builtin_parameters
+from ..exceptions import TabinvError
+from ..models.oracle import ACCESS_LEVELS
 
-__all__ = ["dataset_params", "positive_values", "AllowOutOfBounds", "AsJson",
+__all__ = ["access_choice", "dataset_params", "positive_values", "Access", "AllowOutOfBounds",
+           "AsJson",
            "AttackOpt", "Clip", "IgnoreColumn", "Known", "LabelOnly", "LabelSource",
            "Memory", "Positive", "Prior", "Report", "Rounding", "Seed", "Sensitive",
            "Shortcuts", "TopK"]
@@ -34,10 +36,16 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document on
 AttackOpt = Annotated[list[str] | None, typer.Option(
     "--attack", "-a", help="Attack to run, repeatable (map, confidence, whitebox-tree, "
     "whitebox-dt, csmia, lomia) or 'all' (every one that applies). Default: map.")]
+Access = Annotated[str | None, typer.Option(
+    "--access", help="The attacker's access to the model: " + "; ".join(
+        f"{name}: {meaning}" for name, meaning in ACCESS_LEVELS.items())
+    + ". Default: white-box when an attack needs the model file, else confidences.")]
 Rounding = Annotated[int | None, typer.Option(
-    help="Defence: the API rounds confidences to this many decimals.")]
+    help="Defence: the API rounds confidences to this many decimals (same as --access "
+    "rounded with these decimals).")]
 LabelOnly = Annotated[bool, typer.Option(
-    "--label-only", help="Defence: the API returns only the predicted label.")]
+    "--label-only", help="Defence: the API returns only the predicted label (same as "
+    "--access label-only).")]
 Positive = Annotated[list[str] | None, typer.Option(
     help="COLUMN=VALUE: also report precision, recall, F1, G-mean, MCC, FPR and top-k "
     "precision for this value.")]
@@ -62,6 +70,20 @@ Clip = Annotated[bool, typer.Option(
 AllowOutOfBounds = Annotated[bool, typer.Option(
     "--allow-out-of-bounds", help="Keep numbers outside the card's public bounds (counted "
     "in a warning); by default they are refused.")]
+
+
+def access_choice(access: str | None, label_only: bool = False,
+                  rounding: int | None = None) -> tuple[str | None, int | None]:
+    """``(access, decimals)`` of the threat model from ``--access`` and its shorthands
+    ``--label-only`` and ``--rounding N``; contradicting flags are an error."""
+    implied = "label-only" if label_only else "rounded" if rounding is not None else None
+    if label_only and rounding is not None:
+        raise TabinvError("--label-only and --rounding contradict each other: a label-only "
+                          "API returns no confidences to round")
+    if implied is not None and access not in (None, implied):
+        flag = "--label-only" if label_only else "--rounding"
+        raise TabinvError(f"{flag} means --access {implied}, not --access {access}")
+    return access or implied, rounding
 
 
 def positive_values(values: list[str] | None) -> dict[str, str]:

@@ -1,8 +1,5 @@
-"""CLI commands of the defences: ``tabinv sweep`` and ``tabinv demo warfarin-dp``.
-
-Registered on the main app by :func:`register` (``tabinv.cli`` calls it), so this module
-does not import :mod:`tabinv.cli` and no import cycle can form.
-"""
+"""``tabinv sweep`` and ``tabinv demo warfarin-dp``: privacy-utility sweeps of the
+diffprivlib defences (:mod:`tabinv.defences`)."""
 
 from __future__ import annotations
 
@@ -17,16 +14,16 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..api import expand_specs
-from ..console import err, exit_on_error, friendly, out
+from ..defences.sweep import SweepResult, sweep
+from ..defences.warfarin import warfarin_dp
 from ..exceptions import TabinvError
 from ..processes import cap_jobs
 from ..report.json import to_json
 from ..text import terminal_text
-from .sweep import SweepResult, sweep
-from .warfarin import warfarin_dp
+from .console import err, exit_on_error, friendly, out
+from .options import Access, access_choice
 
-__all__ = ["demo_warfarin_dp", "register", "sweep_command"]
+__all__ = ["demo_warfarin_dp", "sweep_command"]
 
 DEFAULT_WARFARIN_OUT = Path("reports/warfarin-dp/result.json")
 #: what a SIGTERM / SIGINT line adds
@@ -149,8 +146,10 @@ def sweep_command(
     prior: Annotated[list[str] | None, typer.Option(
         "--prior", help="Prior, repeatable: marginal, learned, published, "
         "conditional:COL[,COL]. Default: marginal and learned.")] = None,
+    access: Access = None,
     rounding: Annotated[int | None, typer.Option(
-        help="Defence on top of DP: confidences rounded to this many decimals.")] = None,
+        help="Defence on top of DP: confidences rounded to this many decimals (same as "
+        "--access rounded with these decimals).")] = None,
     known: Annotated[list[str] | None, typer.Option(
         "--known", "-k", help="Column the attacker knows (default: all other features).")]
     = None,
@@ -165,10 +164,11 @@ def sweep_command(
 ) -> None:
     """Train the plain and DP models over seeds; compare attacks, baselines and utility."""
     jobs = _jobs(jobs, force_jobs)
+    level, decimals = access_choice(access, rounding=rounding)
     with exit_on_error(STOPPED), progress_bar(f"sweeping {model} on {dataset}") as progress:
         result = sweep(dataset, model, epsilons=parse_epsilons(epsilons), seeds=seeds,
-                       sensitive=sensitive, attacks=expand_specs(attack_name, prior),
-                       label=label, rounding=rounding, known=known,
+                       sensitive=sensitive, attacks=attack_name, priors=prior,
+                       label=label, access=level, decimals=decimals, known=known,
                        label_source=label_source, jobs=jobs, progress=progress,
                        random_state=seed)
     _emit(result, as_json, out_path)
@@ -199,9 +199,3 @@ def demo_warfarin_dp(
     if not as_json:
         for note in result.notes:
             out.print(f"- {note}", highlight=False, markup=False)
-
-
-def register(app: typer.Typer, demo_app: typer.Typer) -> None:
-    """Add ``sweep`` to the main app and ``warfarin-dp`` to the demo sub-app."""
-    app.command("sweep")(sweep_command)
-    demo_app.command("warfarin-dp")(demo_warfarin_dp)

@@ -1,0 +1,4 @@
+"""tabinv's version, in a module of its own so that any module can import it without
+importing the package's front ends (:mod:`tabinv.api`)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,262 @@
+"""``tabinv train|attack|assess|report`` and ``tabinv demo warfarin``: each parses its
+options, calls :mod:`tabinv.api` (or the core it fronts), and renders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .. import api
+from ..core import DEFAULT_DATASET, load_dataset, model_records, relabel, train_target
+from ..data.dataset import Dataset
+from ..data.tables import DataOptions
+from ..exceptions import TabinvError
+from ..text import write_safe_csv
+from ..utils import parse_bytes
+from .console import err, friendly, out
+from .options import (
+    Access,
+    AllowOutOfBounds,
+    AsJson,
+    AttackOpt,
+    Clip,
+    IgnoreColumn,
+    Known,
+    LabelOnly,
+    LabelSource,
+    Memory,
+    Positive,
+    Prior,
+    Report,
+    Rounding,
+    Seed,
+    Sensitive,
+    Shortcuts,
+    TopK,
+    access_choice,
+    dataset_params,
+    positive_values,
+)
+from .render import render, warn_cleaning, working
+
+__all__ = ["assess", "attack", "demo_warfarin", "report_command", "train"]
+
+People = Annotated[int | None, typer.Option(help="genomic: people to simulate.")]
+Snps = Annotated[int | None, typer.Option(help="genomic: SNPs to keep.")]
+DataParam = Annotated[list[str] | None, typer.Option(
+    "--data-param", help="KEY=VALUE parameter of the built-in data set "
+    "(`tabinv datasets show NAME` lists them).")]
+DataFile = Annotated[Path | None, typer.Option(help="CSV or Parquet file (with --card).")]
+CardFile = Annotated[Path | None, typer.Option(help="Card (TOML) describing --data.")]
+OtherLabel = Annotated[str | None, typer.Option(help="Use another column as label.")]
+Markdown = Annotated[bool, typer.Option(help="Print Markdown tables.")]
+
+
+def _data(dataset: str | None, data: Path | None, card: Path | None, seed: int,
+          people: int | None, snps: int | None, data_param: list[str] | None,
+          options: DataOptions) -> Dataset:
+    """The data of --dataset (with its parameters) or --data/--card (warnings shown)."""
+    if data is not None and dataset is not None:
+        raise TabinvError("give exactly one of --dataset NAME or --data FILE (with --card)")
+    if data is not None:
+        if card is None:
+            raise TabinvError("--data needs --card CARD.toml describing its columns")
+        return warn_cleaning(load_dataset(data=data, card=card, options=options))
+    name = dataset or DEFAULT_DATASET
+    return load_dataset(name, params=dataset_params(name, seed, people, snps, data_param),
+                        card=card, options=options)
+
+
+def _options(ignore_column: list[str] | None, clip: bool, allow: bool) -> DataOptions:
+    return DataOptions.from_flags(ignore_column, clip=clip, allow_out_of_bounds=allow)
+
+
+@friendly
+def train(
+    model: Annotated[str, typer.Option("--model", "-m", help="Model family.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Model file to write.")],
+    dataset: Annotated[str | None, typer.Option(help="Built-in data set name.")] = None,
+    data: DataFile = None,
+    card: CardFile = None,
+    label: OtherLabel = None,
+    splits_out: Annotated[Path | None, typer.Option(
+        "--splits-out", help="Write members.csv, non_members.csv, reference.csv here.")] = None,
+    people: People = None,
+    snps: Snps = None,
+    data_param: DataParam = None,
+    ignore_column: IgnoreColumn = None,
+    clip: Clip = False,
+    allow_out_of_bounds: AllowOutOfBounds = False,
+    seed: Seed = 0,
+) -> None:
+    """Train a target model on the members split and save it (skops, or xgboost JSON)."""
+    from ..models.persist import save_model
+
+    if (dataset is None) == (data is None):
+        raise TabinvError("give exactly one of --dataset NAME or --data FILE (with --card)")
+    chosen = relabel(_data(dataset, data, card, seed, people, snps, data_param,
+                           _options(ignore_column, clip, allow_out_of_bounds)), label)
+    fitted, splits = train_target(chosen, model, random_state=seed)
+    path = save_model(fitted, out_path)
+    if splits_out is not None:
+        splits_out.mkdir(parents=True, exist_ok=True)
+        for name, frame in (("members", splits.members), ("non_members", splits.non_members),
+                            ("reference", splits.reference)):
+            frame.to_csv(splits_out / f"{name}.csv", index=False)
+    out.print(f"trained {model} on {len(splits.members)} members of {chosen.name} "
+              f"(label {chosen.card.label!r}) -> {path}", highlight=False)
+
+
+def _threat(attack: list[str] | None, prior: list[Any] | None, access: str | None,
+            label_only: bool, rounding: int | None, positive: list[str] | None,
+            memory: str, **options: Any) -> dict[str, Any]:
+    """Keyword arguments of the attacker (:class:`tabinv.core.ThreatModel`) from the
+    shared options."""
+    level, decimals = access_choice(access, label_only, rounding)
+    return {"attacks": attack, "priors": prior, "access": level, "decimals": decimals,
+            "positive": positive_values(positive), "memory": parse_bytes(memory), **options}
+
+
+@friendly
+def attack(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model file (tabinv train).")],
+    data: Annotated[Path, typer.Option(help="Records to attack (CSV or Parquet).")],
+    sensitive: Sensitive,
+    label: Annotated[str, typer.Option(help="Label column the attacker holds.")],
+    known: Known = None,
+    priors: Annotated[Path | None, typer.Option(
+        help="Prior table (CSV: given columns, sensitive columns, probability).")] = None,
+    reference: Annotated[Path | None, typer.Option(
+        help="The attacker's population sample (priors, imputation baselines).")] = None,
+    attack_name: AttackOpt = None,
+    prior: Prior = None,
+    population: Annotated[str, typer.Option(help="Name of the attacked records in the "
+                                            "results (members, non-members ...).")] = "given",
+    access: Access = None,
+    label_source: LabelSource = "true",
+    rounding: Rounding = None,
+    label_only: LabelOnly = False,
+    positive: Positive = None,
+    top_k: TopK = 100,
+    records: Annotated[Path | None, typer.Option(
+        help="Write per-record inferred values and posteriors here (CSV).")] = None,
+    ignore_column: IgnoreColumn = None,
+    clip: Clip = False,
+    allow_out_of_bounds: AllowOutOfBounds = False,
+    trust: Annotated[bool, typer.Option(help="Load types the model file flags as "
+                                        "untrusted (only for files you trust).")] = False,
+    allow_pickle: Annotated[bool, typer.Option(help="Allow pickle/joblib model files "
+                                               "(they can run code on load).")] = False,
+    as_json: AsJson = False,
+    report: Report = None,
+    seed: Seed = 0,
+    memory: Memory = "1GiB",
+    shortcuts: Shortcuts = True,
+) -> None:
+    """Attack the records of --data with a saved model."""
+    from ..models.persist import load_model
+
+    if priors is not None and prior:
+        raise TabinvError("give --priors TABLE or --prior NAME, not both")
+    target = load_model(model, trust=trust, allow_pickle=allow_pickle)
+    options = _options(ignore_column, clip, allow_out_of_bounds)
+    attacked = warn_cleaning(model_records(target, data, options, origin=str(model)))
+    reference_frame = None if reference is None else warn_cleaning(
+        model_records(target, reference, options, origin=str(model))).frame
+    threat = _threat(attack_name, [priors] if priors is not None else prior, access,
+                     label_only, rounding, positive, memory, known=known,
+                     label_source=label_source, top_k=top_k, random_state=seed,
+                     shortcuts=shortcuts)
+    with working("attacking"):
+        assessment, posterior = api.attack_records(
+            target, attacked.frame, sensitive=sensitive, reference=reference_frame,
+            population=population, origin=str(data), label=label,
+            cleaning=attacked.cleaning_summary(), **threat)
+    if records is not None:
+        write_safe_csv(posterior.to_frame(), records)
+    if assessment.results or as_json:
+        render([assessment], as_json, report=report)
+    else:
+        out.print(f"inferred {', '.join(sensitive)} for {posterior.n_records} records "
+                  f"(no true values in {data} to score against)", highlight=False)
+    if records is not None and not as_json:
+        out.print(f"per-record inferences written to {records}", highlight=False)
+
+
+@friendly
+def assess(
+    sensitive: Sensitive,
+    dataset: Annotated[str | None, typer.Option(
+        help="Built-in data set name (default: iwpc, unless --data is given).")] = None,
+    data: DataFile = None,
+    card: CardFile = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model family.")] = "linear",
+    known: Known = None,
+    label: OtherLabel = None,
+    attack_name: AttackOpt = None,
+    prior: Prior = None,
+    access: Access = None,
+    label_source: LabelSource = "true",
+    rounding: Rounding = None,
+    label_only: LabelOnly = False,
+    positive: Positive = None,
+    top_k: TopK = 100,
+    people: People = None,
+    snps: Snps = None,
+    data_param: DataParam = None,
+    as_json: AsJson = False,
+    markdown: Markdown = False,
+    ignore_column: IgnoreColumn = None,
+    clip: Clip = False,
+    allow_out_of_bounds: AllowOutOfBounds = False,
+    report: Report = None,
+    seed: Seed = 0,
+    memory: Memory = "1GiB",
+    shortcuts: Shortcuts = True,
+) -> None:
+    """Split, train, attack members and non-members, and compare with every baseline."""
+    threat = _threat(attack_name, prior, access, label_only, rounding, positive, memory,
+                     known=known, label_source=label_source, top_k=top_k,
+                     random_state=seed, shortcuts=shortcuts)
+    loaded = _data(dataset, data, card, seed, people, snps, data_param,
+                   _options(ignore_column, clip, allow_out_of_bounds))
+    with working(f"assessing {model} on {loaded.name}"):
+        result = api.assess(loaded, model, sensitive=sensitive, label=label, **threat)
+    render([result], as_json, markdown, report)
+
+
+@friendly
+def demo_warfarin(
+    as_json: AsJson = False,
+    markdown: Markdown = False,
+    label_source: LabelSource = "true",
+    report: Report = None,
+    seed: Seed = 0,
+) -> None:
+    """Fredrikson et al. (2014): recover VKORC1 / CYP2C9 from an OLS warfarin model."""
+    with working("inverting the IWPC warfarin model"):
+        results = api.demo_warfarin(random_state=seed, label_source=label_source)
+    render(results, as_json, markdown, report)
+
+
+@friendly
+def report_command(
+    result: Annotated[Path, typer.Argument(help="Stored result (--out x.json or --json).")],
+    html: Annotated[Path | None, typer.Option("--html", help="Self-contained HTML.")] = None,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="Markdown.")] = None,
+    png: Annotated[Path | None, typer.Option("--png", help="Folder for the figures.")] = None,
+) -> None:
+    """Re-render a stored result (assessment or sweep) without running anything again."""
+    from ..report.files import read_document, render_file
+    from ..report.plots import write_png
+
+    if html is None and markdown is None and png is None:
+        raise TabinvError("give --html OUT, --markdown OUT and/or --png FOLDER")
+    for target in (html, markdown):
+        if target is not None:
+            err.print(f"report written to {render_file(result, target)}", highlight=False)
+    if png is not None:
+        written = write_png(read_document(result), png)
+        err.print(f"{len(written)} figures written to {png}", highlight=False)

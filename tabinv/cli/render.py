@@ -1,0 +1,65 @@
+"""How the assessment commands show their results: a status line while they run, the
+summary table and headlines, JSON or Markdown, and the report file."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ..data.dataset import Dataset
+from ..evaluation.results import Assessment
+from ..report.files import write_report
+from ..report.json import to_json
+from ..report.tables import SUMMARY_HEADER, assessment_markdown, headlines, summary_rows
+from .console import err, out, plain
+
+__all__ = ["render", "warn_cleaning", "working"]
+
+
+@contextmanager
+def working(message: str) -> Iterator[None]:
+    """A status line on stderr while the work runs."""
+    with err.status(plain(message)):
+        yield
+
+
+def warn_cleaning(loaded: Dataset) -> Dataset:
+    """Say on stderr what checking a data file changed or let through (out-of-bounds
+    values clipped or kept)."""
+    for step in loaded.cleaning:
+        err.print(f"warning: {loaded.name}: {step.description}", markup=False,
+                  highlight=False, soft_wrap=True)
+    return loaded
+
+
+def render(assessments: list[Assessment], as_json: bool, markdown: bool = False,
+           report: Path | None = None) -> None:
+    """Write ``report`` if asked, then print JSON, Markdown or the summary table."""
+    from ..api import combine
+
+    if report is not None:
+        write_report(assessments, report, command=shlex.join(["tabinv", *sys.argv[1:]]))
+        err.print(f"results written to {report}", highlight=False)
+    if as_json:
+        typer.echo(to_json(combine(assessments)))
+        return
+    if markdown:
+        typer.echo(assessment_markdown(assessments))
+        return
+    table = Table(*SUMMARY_HEADER, title=f"{assessments[0].dataset.get('name')}: "
+                  f"{assessments[0].model.get('family')} model, label "
+                  f"{assessments[0].model.get('label')!r}")
+    for assessment in assessments:
+        for row in summary_rows(assessment):
+            table.add_row(*row)
+        table.add_section()
+    out.print(table)
+    for assessment in assessments:
+        for line in headlines(assessment):
+            out.print(f"- {line}", highlight=False, markup=False)

@@ -1,0 +1,155 @@
+"""Run a threat model's attacks and baselines on populations of records and score them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from .._version import __version__
+from ..attacks.base import BaseAttack
+from ..attacks.baselines import BASELINES, BaselineSuite
+from ..attacks.budget import posterior_bytes
+from ..attacks.candidates import Posterior
+from ..attacks.specs import AttackSpec
+from ..evaluation.results import (
+    Assessment,
+    MethodResult,
+    leakage_over,
+    membership_gap,
+    score_posterior,
+)
+from ..exceptions import AttackError
+from ..models.oracle import Oracle
+from ..models.target import TargetModel
+from .threat import ThreatModel
+
+__all__ = ["run_attacks"]
+
+
+def _fit_attacks(threat: ThreatModel, specs: Sequence[AttackSpec], oracle: Oracle,
+                 known: list[str], reference: pd.DataFrame | None,
+                 timings: dict[str, float]
+                 ) -> tuple[list[tuple[AttackSpec, BaseAttack]], list[str]]:
+    fitted, skipped = [], []
+    for spec in specs:
+        started = time.perf_counter()
+        try:
+            attack = spec.build(threat.random_state, threat.memory).fit(
+                oracle, sensitive=threat.sensitive, known=known, reference=reference)
+        except AttackError as error:
+            if not spec.optional:
+                raise
+            skipped.append(f"{spec.label}: {error}")
+            continue
+        timings[f"fit {spec.label}"] = time.perf_counter() - started
+        fitted.append((spec, attack))
+    if not fitted:
+        raise AttackError("none of the attacks applies here: " + "; ".join(skipped))
+    return fitted, skipped
+
+
+def run_attacks(model: TargetModel, populations: Mapping[str, pd.DataFrame],
+                threat: ThreatModel, *, reference: pd.DataFrame | None = None,
+                members: pd.DataFrame | None = None
+                ) -> tuple[Assessment, dict[str, Posterior]]:
+    """Attack each population with every attack and baseline and score them.
+
+    Parameters
+    ----------
+    model : TargetModel
+        The fitted target.
+    populations : mapping of str to DataFrame
+        Name (``members``, ``non-members`` ...) -> attacked records. Records holding the
+        sensitive columns are scored; the others are only inferred.
+    threat : ThreatModel
+    reference : DataFrame, optional
+        The attacker's sample of the population (priors, unknown features, baselines).
+    members : DataFrame, optional
+        The training members (the ``ideal`` baseline).
+
+    Returns
+    -------
+    (Assessment, dict)
+        The assessment (without dataset facts) and the first attack's posterior by
+        population (the others are dropped once scored: each is an (n, K) array).
+        Every attack checks first that its posteriors fit the memory budget next to
+        those kept.
+    """
+    specs = threat.specs(has_reference=reference is not None)
+    columns = set.intersection(*(set(r.columns) for r in populations.values())) \
+        if populations else set()
+    known = threat.known_for(model, sorted(columns))
+    oracle = threat.oracle_for(model, specs)
+    timings: dict[str, float] = {}
+    fitted, skipped = _fit_attacks(threat, specs, oracle, known, reference, timings)
+    candidates = fitted[0][1].candidates_
+    kept = 0
+    for records in populations.values():  # before any inference: refuse early
+        for _, attack in fitted:
+            attack.check_memory(len(records), reserved=kept)
+        kept += posterior_bytes(len(records), candidates.size)
+    baselines = None
+    if reference is not None:
+        baselines = BaselineSuite(model, candidates, known,
+                                  random_state=threat.random_state).fit(reference, members)
+    results: list[MethodResult] = []
+    posteriors: dict[str, Posterior] = {}
+    score = {"n_boot": threat.n_boot, "random_state": threat.random_state,
+             "label_source": threat.label_source, "positive": threat.positive,
+             "top_k": threat.top_k}
+    for population, records in populations.items():
+        labels = _labels(model, records, threat.label_source)
+        truth = candidates.joint_index(records) if all(
+            s in records.columns for s in candidates.names) else None
+        for spec, attack in fitted:
+            started = time.perf_counter()
+            posterior = attack.infer(records, labels)
+            timings[f"infer {spec.label} on {population}"] = time.perf_counter() - started
+            posteriors.setdefault(population, posterior)
+            if truth is not None:
+                results += score_posterior(posterior, truth, population=population,
+                                           variant=spec.variant, **score)
+            del posterior  # an (n, K) array: not alive during the next inference
+        if truth is not None and baselines is not None:
+            for name in baselines.names:
+                results += score_posterior(baselines.posterior(name, records, labels), truth,
+                                           population=population, **score)
+    assessment = Assessment(
+        dataset={}, model=model.describe(),
+        threat={"sensitive": list(candidates.names), "known": known,
+                "unknown": list(fitted[0][1].unknown_names_), "label": model.label,
+                "label_source": threat.label_source, **oracle.describe(),
+                "attacks": [{**a.describe(), "variant": s.variant} for s, a in fitted],
+                "skipped": skipped,
+                "notes": sorted({str(n) for _, a in fitted
+                                 if (n := a.describe().get("notes"))})},
+        results=tuple(results),
+        leakage=tuple(_leakage(results, threat.n_boot, threat.random_state)),
+        membership=tuple(_membership(results)),
+        settings={"random_state": threat.random_state, "n_boot": threat.n_boot,
+                  "tabinv": __version__,
+                  "timings_seconds": {k: round(v, 4) for k, v in timings.items()}},
+    )
+    return assessment, posteriors
+
+
+def _labels(model: TargetModel, records: pd.DataFrame, label_source: str) -> Any:
+    return records[model.label] if label_source == "true" else model.predict(records)
+
+
+def _leakage(results: Sequence[MethodResult], n_boot: int, random_state: int) -> list[Any]:
+    imputation = {(r.sensitive, r.population): r for r in results if r.method == "imputation"}
+    return [leakage_over(r, imputation[(r.sensitive, r.population)], n_boot=n_boot * 5,
+                         random_state=random_state)
+            for r in results if r.method not in BASELINES
+            and (r.sensitive, r.population) in imputation]
+
+
+def _membership(results: Sequence[MethodResult]) -> list[dict[str, Any]]:
+    by_key = {(r.method, r.variant, r.sensitive, r.population): r for r in results}
+    return [membership_gap(r, by_key[(r.method, r.variant, r.sensitive, "non-members")])
+            for r in results if r.population == "members"
+            and (r.method, r.variant, r.sensitive, "non-members") in by_key]

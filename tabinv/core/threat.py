@@ -1,0 +1,186 @@
+"""The threat model: what the attacker knows and can query, and how results are scored.
+
+One definition for every front end (Python API, CLI, inventories, sweeps). The access
+vocabulary is :data:`~tabinv.models.oracle.ACCESS_LEVELS`; the default attacks and
+priors are :data:`~tabinv.attacks.specs.DEFAULT_ATTACKS` and
+:data:`~tabinv.attacks.specs.DEFAULT_PRIORS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from os import PathLike
+from typing import Any
+
+from ..attacks.priors import Prior, TablePrior
+from ..attacks.specs import AttackSpec, expand_specs
+from ..exceptions import AttackError
+from ..models.oracle import Oracle, check_access
+from ..models.target import TargetModel
+from ..text import shorten
+
+__all__ = ["LABEL_SOURCES", "ThreatModel"]
+
+#: the label the attacker holds: the record's own, or the model's prediction for it
+LABEL_SOURCES = ("true", "predicted")
+
+AttackChoice = str | AttackSpec
+PriorChoice = str | Prior | PathLike[str]
+
+
+@dataclass(frozen=True)
+class ThreatModel:
+    """What the attacker knows and can query, and how results are scored.
+
+    Parameters
+    ----------
+    sensitive : tuple of str
+        Attribute(s) to infer; several are inferred jointly.
+    known : tuple of str, optional
+        Features the attacker knows. Default: every model feature that is not sensitive
+        and that the attacked records hold (the others are unknown and summed out).
+    attacks : tuple of str or AttackSpec, optional
+        Registered attack names (``all``: every one that applies) or specs. Default:
+        :data:`~tabinv.attacks.specs.DEFAULT_ATTACKS`.
+    priors : tuple, optional
+        Priors of the attacks named in ``attacks`` that take one: ``marginal``,
+        ``learned``, ``published``, ``conditional:COL[,COL]``, a :class:`Prior`, or the
+        path of a prior table (CSV/Parquet: given columns, sensitive columns,
+        ``probability``). Default: :data:`~tabinv.attacks.specs.DEFAULT_PRIORS` when
+        the attacker has a reference sample, else ``published`` (the model's own
+        training marginals).
+    access : str, optional
+        One of :data:`~tabinv.models.oracle.ACCESS_LEVELS`: ``confidences``,
+        ``rounded`` (with ``decimals``), ``label-only`` or ``white-box``. Default:
+        ``white-box`` when an attack needs the model file, else ``confidences``. With
+        another level, attacks that need the model file are refused (or skipped with a
+        note when they come from ``all``).
+    decimals : int, optional
+        Decimals of ``rounded`` access.
+    label_source : {"true", "predicted"}
+        The attacker holds the record's true label (the papers' threat model) or the
+        model's prediction for the full record.
+    positive : mapping, optional
+        Attribute -> positive value, for precision / recall / G-mean ... of that value.
+    top_k : int
+        k of the top-k precision.
+    n_boot, random_state, memory
+        Bootstrap replicates, seed, bytes the attacks may hold (their grids, chunks and
+        (n, K) posteriors; default 1 GiB; refused with the numbers when short).
+    shortcuts : bool
+        Let attacks answer the candidate grid from the model's parts (linear
+        coefficients, tree nodes) where that gives the model's own answers (default);
+        False queries the model on every grid row (same results, slower).
+    """
+
+    sensitive: tuple[str, ...]
+    known: tuple[str, ...] | None = None
+    attacks: tuple[AttackChoice, ...] | None = None
+    priors: tuple[PriorChoice, ...] | None = None
+    access: str | None = None
+    decimals: int | None = None
+    label_source: str = "true"
+    positive: Mapping[str, Any] = field(default_factory=dict)
+    top_k: int = 100
+    n_boot: int = 200
+    random_state: int = 0
+    memory: int | None = None
+    shortcuts: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("sensitive", "known", "attacks", "priors"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes, AttackSpec, Prior, PathLike)):
+                value = (value,)  # one name, not its letters
+            if value is not None:
+                object.__setattr__(self, name, tuple(value))
+        _check_names("sensitive", self.sensitive, allow_empty=False)
+        if self.known is not None:
+            _check_names("known", self.known, allow_empty=True)
+        if self.label_source not in LABEL_SOURCES:
+            raise AttackError(f"label source {shorten(self.label_source)} is not one of "
+                              f"{', '.join(LABEL_SOURCES)}")
+        if self.access is not None:
+            check_access(self.access, self.decimals)
+        elif self.decimals is not None:
+            raise AttackError("decimals apply to access 'rounded'; give access='rounded'")
+        _check_int("top_k", self.top_k, 1)
+        _check_int("n_boot", self.n_boot, 1)
+        _check_int("random_state", self.random_state, 0)
+        if self.memory is not None:
+            _check_int("memory", self.memory, 1)
+        if not isinstance(self.shortcuts, bool):
+            raise AttackError(f"shortcuts must be True or False, got {shorten(self.shortcuts)}")
+        if not isinstance(self.positive, Mapping):
+            raise AttackError(f"positive must map attributes to values, got "
+                              f"{shorten(self.positive)}")
+
+    def specs(self, has_reference: bool = True) -> tuple[AttackSpec, ...]:
+        """The attacks to run, one spec per (attack, prior) row of the results."""
+        chosen = self.attacks or ()
+        given = tuple(a for a in chosen if isinstance(a, AttackSpec))
+        names = [a for a in chosen if not isinstance(a, AttackSpec)]
+        for name in names:
+            if not isinstance(name, str):
+                raise AttackError(f"an attack is a registered name or an AttackSpec, got "
+                                  f"{shorten(name)}")
+        priors = self.priors
+        if priors is None and not has_reference:
+            priors = ("published",)  # no population sample: the model's own marginals
+        expanded = expand_specs(names, _priors(priors)) \
+            if names or not given else ()
+        return given + expanded
+
+    def access_for(self, model: TargetModel, specs: Sequence[AttackSpec]) -> str:
+        """The access level: the one given, or what the attacks need (white-box when one
+        needs the model file and the model has a structure tabinv reads)."""
+        if self.access is not None:
+            return self.access
+        wanted = any(s.needs_white_box for s in specs if not s.optional) or (
+            model.has_structure and any(s.needs_white_box for s in specs))
+        return "white-box" if wanted else "confidences"
+
+    def known_for(self, model: TargetModel, columns: Sequence[str] | None = None
+                  ) -> list[str]:
+        """The known features: those given, or every model feature not sensitive (and in
+        ``columns``, the attacked records' columns, when given)."""
+        if self.known is not None:
+            return list(self.known)
+        hidden = set(self.sensitive)
+        return [f for f in model.features if f not in hidden
+                and (columns is None or f in set(columns))]
+
+    def oracle_for(self, model: TargetModel, specs: Sequence[AttackSpec]) -> Oracle:
+        return Oracle.for_model(model, self.access_for(model, specs), decimals=self.decimals,
+                                shortcuts=self.shortcuts)
+
+
+def _priors(priors: Sequence[PriorChoice] | None) -> list[str | Prior] | None:
+    if priors is None:
+        return None
+    chosen: list[str | Prior] = []
+    for prior in priors:
+        if isinstance(prior, PathLike):
+            from ..data.tables import read_table
+
+            chosen.append(TablePrior(read_table(prior), origin=str(prior)))
+        elif isinstance(prior, (str, Prior)):
+            chosen.append(prior)
+        else:
+            raise AttackError(f"a prior is a name, a Prior or a table's path, got "
+                              f"{shorten(prior)}")
+    return chosen
+
+
+def _check_names(what: str, names: Sequence[Any], *, allow_empty: bool) -> None:
+    if not names and not allow_empty:
+        raise AttackError(f"{what} must name at least one column")
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise AttackError(f"{what} columns are names (text), got {shorten(name)}")
+
+
+def _check_int(what: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise AttackError(f"{what} must be a whole number >= {low}, got {shorten(value)}")
