@@ -241,7 +241,8 @@ def _listing(names: Sequence[str], shown: int = 12) -> str:
 
 def threat_sentence(threat: Mapping[str, Any]) -> str:
     """The threat model in plain words: what the attacker wants, knows and sees."""
-    access = _ACCESS.get(threat.get("access", ""), str(threat.get("access", "the model")))
+    answers = threat.get("answers", threat.get("access", ""))
+    access = _ACCESS.get(answers, str(answers or "the model"))
     if threat.get("rounding") is not None:
         access += f" rounded to {threat['rounding']} decimals"
     if threat.get("white_box"):

@@ -219,25 +219,36 @@ def test_batch_command_counts_and_exit_codes(first_run: Any, inventory: Path,
 
 def test_white_box_attacks_need_white_box_access_and_never_meet_onnx(
         inventory: Path) -> None:
+    """An entry's access level decides (tabinv.core, as for the CLI and the API): under
+    'confidences', 'all' skips the white-box attacks with a note and naming one fails;
+    'white-box' runs them; an ONNX graph never gets white-box access."""
     import dataclasses
 
     from tabinv.attacks.base import ATTACKS
-    from tabinv.batch.task import _threat
-    from tabinv.exceptions import AttackError
 
     white = sorted(name for name, attack in ATTACKS.items() if attack.needs_white_box)
-    if not white:
-        pytest.skip("no white-box attack is registered")
-    tree = next(e for e in read_inventory(inventory).entries if e.name == "tree-skops")
-    everything = dataclasses.replace(tree, attacks=("all",))
-    names = {s.name for s in _threat(everything, onnx=False)["attacks"]}
-    assert names.isdisjoint(white) and "map" in names  # "all" under confidence access
-    granted = dataclasses.replace(everything, access="white-box")
-    assert set(white) <= {s.name for s in _threat(granted, onnx=False)["attacks"]}
-    assert {s.name for s in _threat(granted, onnx=True)["attacks"]}.isdisjoint(white)
-    with pytest.raises(AttackError, match="an ONNX graph does not give tabinv"):
-        _threat(dataclasses.replace(granted, attacks=(white[0],)), onnx=True)
-    outcome = assess_entry(dataclasses.replace(granted, attacks=("map", white[0])))
-    assert outcome.status == "ok", outcome.error
-    report = json.loads(outcome.files["report.json"])
-    assert white[0] in [a["attack"] for a in report["assessments"][0]["threat"]["attacks"]]
+    assert white, "no white-box attack is registered"
+    entries = {e.name: e for e in read_inventory(inventory).entries}
+    tree = dataclasses.replace(entries["tree-skops"], n_boot=5)
+
+    def threat(entry: Any) -> dict[str, Any]:
+        outcome = assess_entry(entry)
+        assert outcome.status == "ok", outcome.error
+        return json.loads(outcome.files["report.json"])["assessments"][0]["threat"]
+
+    plain = threat(dataclasses.replace(tree, attacks=("all",)))
+    assert plain["access"] == "confidences"
+    ran = {a["attack"] for a in plain["attacks"]}
+    assert ran.isdisjoint(white) and "map" in ran
+    for name in white:
+        assert any(s.startswith(name) and "grant access 'white-box'" in s
+                   for s in plain["skipped"]), (name, plain["skipped"])
+    granted = threat(dataclasses.replace(tree, attacks=("map", *white), access="white-box"))
+    assert granted["access"] == "white-box"
+    assert set(white) <= {a["attack"] for a in granted["attacks"]}
+    forced = assess_entry(dataclasses.replace(tree, attacks=(white[0],)))
+    assert forced.status == "failed"
+    assert f"attack {white[0]!r} needs white-box access" in forced.error
+    onnx = assess_entry(dataclasses.replace(entries["tree-onnx"], access="white-box",
+                                            attacks=("map",), n_boot=5))
+    assert onnx.status == "failed" and "does not give tabinv" in onnx.error
