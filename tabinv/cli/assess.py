@@ -65,8 +65,8 @@ def _data(dataset: str | None, data: Path | None, card: Path | None, seed: int,
             raise TabinvError("--data needs --card CARD.toml describing its columns")
         return warn_cleaning(load_dataset(data=data, card=card, options=options))
     name = dataset or DEFAULT_DATASET
-    return load_dataset(name, params=dataset_params(name, seed, people, snps, data_param),
-                        card=card, options=options)
+    return load_dataset(name, params=dataset_params(name, people, snps, data_param),
+                        card=card, options=options, seed=seed)
 
 
 def _options(ignore_column: list[str] | None, clip: bool, allow: bool) -> DataOptions:

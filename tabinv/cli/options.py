@@ -98,9 +98,10 @@ def positive_values(values: list[str] | None) -> dict[str, str]:
     return positive
 
 
-def dataset_params(dataset: str, seed: int, people: int | None, snps: int | None,
-                    extra: list[str] | None = None) -> dict[str, Any]:
-    """Parameters of a built-in data set from --people/--snps/--seed and --data-param."""
+def dataset_params(dataset: str, people: int | None, snps: int | None,
+                   extra: list[str] | None = None) -> dict[str, Any]:
+    """Parameters of a built-in data set from --people/--snps and --data-param (a
+    generated data set follows --seed: :func:`tabinv.core.load_dataset`)."""
     accepted = builtin_parameters(dataset)
     params: dict[str, Any] = {k: v for k, v in (("people", people), ("snps", snps))
                               if v is not None}
@@ -114,8 +115,6 @@ def dataset_params(dataset: str, seed: int, people: int | None, snps: int | None
         if key not in accepted:
             raise TabinvError(f"--{key} applies to data sets that take it (genomic); "
                               f"{dataset!r} does not")
-    if "seed" in accepted:
-        params["seed"] = seed
     return params
 
 

@@ -51,7 +51,8 @@ def assess(threat: ThreatModel, dataset: str | Dataset, model: str | TargetModel
            splits: Splits | None = None) -> Assessment:
     """Split, train the target (or take a fitted one), attack members and non-members,
     compare with the baselines; see :func:`tabinv.api.assess`."""
-    data = relabel(load_dataset(dataset, params=dataset_params), label)
+    data = relabel(load_dataset(dataset, params=dataset_params, seed=threat.random_state),
+                   label)
     splits = splits or split_dataset(data.frame, fractions, threat.random_state)
     if isinstance(model, str):
         model, _ = train_target(data, model, random_state=threat.random_state,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.dataset import Dataset
-from ..data.registry import load_builtin
+from ..data.registry import builtin_parameters, load_builtin
 from ..data.schema import card_from_dict, read_card
 from ..data.tables import DataOptions, load_records, load_table
 from ..exceptions import DataError
@@ -25,15 +25,19 @@ __all__ = ["DEFAULT_DATASET", "load_dataset", "model_records", "relabel"]
 DEFAULT_DATASET = "iwpc"
 
 
-def load_dataset(dataset: str | Dataset | None = None, *, data: str | PathLike[str] | None = None,
+def load_dataset(dataset: str | Dataset | None = None, *,
+                 data: str | PathLike[str] | None = None,
                  card: str | PathLike[str] | None = None,
                  params: Mapping[str, Any] | None = None,
-                 options: DataOptions | None = None) -> Dataset:
+                 options: DataOptions | None = None, seed: int | None = None) -> Dataset:
     """A built-in data set by name (with its ``params``), a loaded one, or ``data`` (a CSV
     or Parquet file) checked against ``card`` (a TOML file) with ``options``.
 
-    Neither given: :data:`DEFAULT_DATASET`. Both given, a file without its card, or
-    file options with a built-in data set: :class:`DataError`.
+    A generated built-in data set (one with a ``seed`` parameter, e.g. ``genomic``) is
+    generated with ``seed`` unless ``params`` name one: the assessment's
+    ``random_state`` makes the whole run reproducible. Neither data set nor file given:
+    :data:`DEFAULT_DATASET`. Both given, a file without its card, or file options with a
+    built-in data set: :class:`DataError`.
     """
     if dataset is not None and data is not None:
         raise DataError("give exactly one of a data set name or a data file (with its card)")
@@ -47,7 +51,11 @@ def load_dataset(dataset: str | Dataset | None = None, *, data: str | PathLike[s
             if params:
                 raise DataError("data set parameters apply to a built-in data set name")
             return dataset
-        return load_builtin(dataset or DEFAULT_DATASET, **dict(params or {}))
+        name = dataset or DEFAULT_DATASET
+        chosen = dict(params or {})
+        if seed is not None and "seed" in builtin_parameters(name):
+            chosen.setdefault("seed", seed)
+        return load_builtin(name, **chosen)
     if params:
         raise DataError("data set parameters apply to a built-in data set, not a data file")
     if card is None:

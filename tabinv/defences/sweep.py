@@ -283,7 +283,7 @@ def sweep(dataset: str | Dataset, family: str, *, epsilons: Sequence[float],
     [None, 1.0, 100.0]
     """
     started = time.perf_counter()
-    data = relabel(load_dataset(dataset, params=dataset_params), label)
+    data = relabel(load_dataset(dataset, params=dataset_params, seed=random_state), label)
     grid, seed_list = _check_grid(epsilons), _seed_list(seeds, random_state)
     dp_model(family, data.card, grid[0])  # fail early: family, task, card bounds
     options = ThreatModel(sensitive=tuple(sensitive), known=known, attacks=attacks,
