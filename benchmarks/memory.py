@@ -118,7 +118,7 @@ def attack(family: str, kind: str, k: int) -> Any:
     cls = WhiteBoxTreeInversion if white else MAPInversion
     oracle = Oracle.for_model(target, "white-box" if white else "confidences")
     if kind == "queries":
-        oracle = Oracle(target, oracle.access, shortcuts=False)
+        oracle = Oracle(target, oracle.answers, white_box=oracle.white_box, shortcuts=False)
     return cls().fit(oracle, sensitive=sensitive, known=known,
                      reference=records(5_000, 2))
 
