@@ -45,6 +45,7 @@ from .data.splits import split_dataset
 from .data.tables import DataOptions, load_records, load_table, read_table
 from .defences.commands import register as register_defence_commands
 from .exceptions import TabinvError
+from .report.document import as_document, scenarios
 from .report.files import write_report
 from .report.json import to_json
 from .report.tables import SUMMARY_HEADER, assessment_markdown, headlines, summary_rows
@@ -79,25 +80,26 @@ def _threat(attack: list[str] | None, prior: list[str] | None, **options: Any
 
 def _render(assessments: list[api.Assessment], as_json: bool, markdown: bool = False,
             report: Path | None = None) -> None:
+    document = as_document(assessments)  # once, for every writer below
     if report is not None:
-        write_report(assessments, report, command=shlex.join(["tabinv", *sys.argv[1:]]))
+        write_report(document, report, command=shlex.join(["tabinv", *sys.argv[1:]]))
         err.print(f"results written to {report}", highlight=False)
     if as_json:
-        typer.echo(to_json(api.combine(assessments)))
+        typer.echo(to_json(document))
         return
     if markdown:
-        typer.echo(assessment_markdown(assessments))
+        typer.echo(assessment_markdown(document))
         return
-    table = Table(*SUMMARY_HEADER, title=f"{assessments[0].dataset.get('name')}: "
-                  f"{assessments[0].model.get('family')} model, label "
-                  f"{assessments[0].model.get('label')!r}")
-    for assessment in assessments:
-        for row in summary_rows(assessment):
+    table = Table(*SUMMARY_HEADER, title=f"{document['dataset'].get('name')}: "
+                  f"{document['model'].get('family')} model, label "
+                  f"{document['model'].get('label')!r}")
+    for scenario in scenarios(document):
+        for row in summary_rows(scenario):
             table.add_row(*row)
         table.add_section()
     out.print(table)
-    for assessment in assessments:
-        for line in headlines(assessment):
+    for scenario in scenarios(document):
+        for line in headlines(scenario):
             out.print(f"- {line}", highlight=False, markup=False)
 
 
@@ -358,16 +360,18 @@ def report_command(
     png: Annotated[Path | None, typer.Option("--png", help="Folder for the figures.")] = None,
 ) -> None:
     """Re-render a stored result (assessment or sweep) without running anything again."""
-    from .report.files import read_document, render_file
+    from .report.files import read_document
     from .report.plots import write_png
 
     if html is None and markdown is None and png is None:
         raise TabinvError("give --html OUT, --markdown OUT and/or --png FOLDER")
+    document = read_document(result)  # read and converted once for every output
     for target in (html, markdown):
         if target is not None:
-            err.print(f"report written to {render_file(result, target)}", highlight=False)
+            err.print(f"report written to {write_report(document, target)}",
+                      highlight=False)
     if png is not None:
-        written = write_png(read_document(result), png)
+        written = write_png(document, png)
         err.print(f"{len(written)} figures written to {png}", highlight=False)
 
 
