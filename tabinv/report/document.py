@@ -38,8 +38,20 @@ SWEEP = "sweep"
 
 
 def combine(assessments: Sequence[Assessment]) -> dict[str, Any]:
-    """One document for several assessments of the same data and model (live values:
-    :func:`as_document` makes it plain)."""
+    """One document for several assessments of the same data and model.
+
+    Parameters
+    ----------
+    assessments : sequence of Assessment
+        At least one; the first gives the dataset and model facts.
+
+    Returns
+    -------
+    dict
+        The document with live values (NaN, tuples): :func:`as_document` makes it plain.
+    """
+    if not assessments:
+        raise TabinvError("no assessment to combine into a document")
     parts = [a.to_dict() for a in assessments]
     return {"dataset": parts[0]["dataset"], "model": parts[0]["model"],
             "results": [row for part in parts for row in part["results"]],

@@ -18,7 +18,7 @@ from ..text import CODE_END, CODE_START, without_marks
 __all__ = ["Document", "plain", "to_json"]
 
 
-class Document(dict):  # type: ignore[type-arg]
+class Document(dict[str, Any]):
     """A result document already made of plain JSON values (see :func:`plain`).
 
     Writers take it as it is instead of converting it again; build one only from plain
