@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..vocabulary import ACCESS_LEVELS
+
 if TYPE_CHECKING:
     from ..data.tables import DataOptions
 
@@ -20,7 +22,7 @@ FORMATS = ("skops", "xgboost-json", "xgboost-ubj", "onnx", "pickle", "joblib")
 PICKLE_FORMATS = ("pickle", "joblib")
 
 
-ACCESS = ("confidences", "rounded", "label-only", "white-box")
+ACCESS = ACCESS_LEVELS  # the one access vocabulary
 
 
 SUFFIX_FORMATS = {".skops": "skops", ".json": "xgboost-json", ".ubj": "xgboost-ubj",
