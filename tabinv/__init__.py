@@ -5,7 +5,6 @@ baselines, on training members and non-members, with confidence intervals.
 """
 
 from ._version import __version__
-
 from .api import AttackSpec, assess, attack_records, demo_warfarin  # noqa: E402
 from .exceptions import TabinvError  # noqa: E402
 

@@ -24,8 +24,9 @@ from .core.threat import AttackChoice, PriorChoice
 from .data.dataset import Dataset
 from .data.splits import DEFAULT_FRACTIONS, Splits
 from .evaluation.results import Assessment
-from .models.oracle import ACCESS_LEVELS
 from .models.target import TargetModel
+from .report.document import combine
+from .vocabulary import ACCESS_LEVELS
 
 __all__ = ["ACCESS_LEVELS", "DEFAULT_ATTACKS", "DEFAULT_PRIORS", "LABEL_SOURCES",
            "Assessment", "AttackSpec", "ThreatModel", "assess", "attack_records", "combine",
@@ -117,16 +118,6 @@ def attack_records(model: TargetModel, records: pd.DataFrame, *, sensitive: Sequ
     return core.attack_records(threat, model, records, reference=reference,
                                population=population, origin=origin, cleaning=cleaning,
                                label=label)
-
-
-def combine(assessments: Sequence[Assessment]) -> dict[str, Any]:
-    """One JSON document for several assessments of the same data and model."""
-    first = assessments[0].to_dict()
-    return {"dataset": first["dataset"], "model": first["model"],
-            "results": [row for a in assessments for row in a.to_dict()["results"]],
-            "leakage": [row for a in assessments for row in a.to_dict()["leakage"]],
-            "assessments": [{k: v for k, v in a.to_dict().items()
-                             if k not in ("dataset", "model")} for a in assessments]}
 
 
 def sweep_defences(dataset: str | Dataset, family: str, **options: Any) -> Any:

@@ -22,12 +22,11 @@ import pandas as pd
 from ..exceptions import AttackError
 from ..models.target import TargetModel
 from ..utils import RandomState
+from ..vocabulary import BASELINES
 from .candidates import Candidates, Posterior
 from .imputation import LABEL_COLUMN, Imputer
 
 __all__ = ["BASELINES", "BaselineSuite"]
-
-BASELINES = ("prior-mode", "imputation", "ideal", "label-rule")
 
 
 class BaselineSuite:

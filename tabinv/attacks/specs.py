@@ -9,6 +9,7 @@ from typing import Any
 
 from ..exceptions import AttackError
 from ..utils import RandomState
+from ..vocabulary import method_label
 from .base import ATTACKS, BaseAttack, attack_names, get_attack
 from .priors import Prior
 
@@ -55,7 +56,7 @@ class AttackSpec:
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({self.variant})" if self.variant else self.name
+        return method_label(self.name, self.variant)
 
     @property
     def needs_white_box(self) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..attacks.specs import DEFAULT_ATTACKS, DEFAULT_PRIORS
-from ..models.oracle import ACCESS_LEVELS
+from ..vocabulary import ACCESS_LEVELS
 
 if TYPE_CHECKING:
     from ..data.tables import DataOptions
@@ -23,7 +23,7 @@ FORMATS = ("skops", "xgboost-json", "xgboost-ubj", "onnx", "pickle", "joblib")
 PICKLE_FORMATS = ("pickle", "joblib")
 
 
-ACCESS = tuple(ACCESS_LEVELS)  # the one access vocabulary (tabinv.models.oracle)
+ACCESS = tuple(ACCESS_LEVELS)  # the one access vocabulary (tabinv.vocabulary)
 
 
 SUFFIX_FORMATS = {".skops": "skops", ".json": "xgboost-json", ".ubj": "xgboost-ubj",

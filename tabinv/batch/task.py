@@ -183,18 +183,19 @@ def _assess(entry: Entry) -> tuple[list[Any], Any]:
 
 
 def _render(assessments: Sequence[Any], entry: Entry) -> dict[str, bytes]:
-    """The entry's reports as bytes, rendered in memory (a worker writes no file)."""
+    """The entry's reports as bytes, rendered in memory (a worker writes no file) from
+    one document."""
+    from ..report.document import with_command
     from ..report.files import report_text
-    from ..report.markdown import markdown_report
+    from ..report.markdown import render_markdown
 
-    command = f"tabinv batch (entry {entry.name})"
+    document = with_command(assessments, f"tabinv batch (entry {entry.name})")
     files: dict[str, bytes] = {}
     for name in REPORTS:
         try:
-            files[name] = report_text(assessments, Path(name).suffix,
-                                      command=command).encode("utf-8")
+            files[name] = report_text(document, Path(name).suffix).encode("utf-8")
         except TabinvError:  # a report writer without HTML: the Markdown, escaped
-            text = html_text(markdown_report(assessments, command))
+            text = html_text(render_markdown(document))
             files[name] = (f"<!doctype html><meta charset='utf-8'><title>{html_text(entry.name)}"
                            f"</title><pre>{text}</pre>\n").encode()
     return files

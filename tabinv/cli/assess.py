@@ -249,14 +249,16 @@ def report_command(
     png: Annotated[Path | None, typer.Option("--png", help="Folder for the figures.")] = None,
 ) -> None:
     """Re-render a stored result (assessment or sweep) without running anything again."""
-    from ..report.files import read_document, render_file
+    from ..report.files import read_document, write_report
     from ..report.plots import write_png
 
     if html is None and markdown is None and png is None:
         raise TabinvError("give --html OUT, --markdown OUT and/or --png FOLDER")
+    document = read_document(result)  # read and converted once for every output
     for target in (html, markdown):
         if target is not None:
-            err.print(f"report written to {render_file(result, target)}", highlight=False)
+            err.print(f"report written to {write_report(document, target)}",
+                      highlight=False)
     if png is not None:
-        written = write_png(read_document(result), png)
+        written = write_png(document, png)
         err.print(f"{len(written)} figures written to {png}", highlight=False)

@@ -14,7 +14,7 @@ import typer
 
 from ..data.registry import builtin_parameters
 from ..exceptions import TabinvError
-from ..models.oracle import ACCESS_LEVELS
+from ..vocabulary import ACCESS_LEVELS
 
 __all__ = ["access_choice", "dataset_params", "positive_values", "Access", "AllowOutOfBounds",
            "AsJson",

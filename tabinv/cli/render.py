@@ -14,6 +14,7 @@ from rich.table import Table
 
 from ..data.dataset import Dataset
 from ..evaluation.results import Assessment
+from ..report.document import as_document, scenarios
 from ..report.files import write_report
 from ..report.json import to_json
 from ..report.tables import SUMMARY_HEADER, assessment_markdown, headlines, summary_rows
@@ -40,26 +41,26 @@ def warn_cleaning(loaded: Dataset) -> Dataset:
 
 def render(assessments: list[Assessment], as_json: bool, markdown: bool = False,
            report: Path | None = None) -> None:
-    """Write ``report`` if asked, then print JSON, Markdown or the summary table."""
-    from ..api import combine
-
+    """Write ``report`` if asked, then print JSON, Markdown or the summary table, all
+    from one document (:func:`~tabinv.report.document.as_document`)."""
+    document = as_document(assessments)  # once, for every writer below
     if report is not None:
-        write_report(assessments, report, command=shlex.join(["tabinv", *sys.argv[1:]]))
+        write_report(document, report, command=shlex.join(["tabinv", *sys.argv[1:]]))
         err.print(f"results written to {report}", highlight=False)
     if as_json:
-        typer.echo(to_json(combine(assessments)))
+        typer.echo(to_json(document))
         return
     if markdown:
-        typer.echo(assessment_markdown(assessments))
+        typer.echo(assessment_markdown(document))
         return
-    table = Table(*SUMMARY_HEADER, title=f"{assessments[0].dataset.get('name')}: "
-                  f"{assessments[0].model.get('family')} model, label "
-                  f"{assessments[0].model.get('label')!r}")
-    for assessment in assessments:
-        for row in summary_rows(assessment):
+    table = Table(*SUMMARY_HEADER, title=f"{document['dataset'].get('name')}: "
+                  f"{document['model'].get('family')} model, label "
+                  f"{document['model'].get('label')!r}")
+    for scenario in scenarios(document):
+        for row in summary_rows(scenario):
             table.add_row(*row)
         table.add_section()
     out.print(table)
-    for assessment in assessments:
-        for line in headlines(assessment):
+    for scenario in scenarios(document):
+        for line in headlines(scenario):
             out.print(f"- {line}", highlight=False, markup=False)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -69,12 +69,16 @@ def _number(value: float, sign: str) -> str:
     return f"{value:{sign}.3f}" if abs(value) < 1000 else f"{value:{sign}.3g}"
 
 
-def render(result: SweepResult) -> None:
-    """Utility and attack tables (the report's own rows), then the verdict."""
+def render(result: SweepResult, document: Mapping[str, Any] | None = None) -> None:
+    """Utility and attack tables (the report's own rows), then the verdict.
+
+    ``document`` is the result's :func:`~tabinv.report.document.as_document`, when the
+    caller has it already.
+    """
     from ..report.document import as_document
     from ..report.tables import SWEEP_ATTACK_HEADER, sweep_attack_rows, utility_rows
 
-    document = as_document(result.to_dict())
+    document = as_document(result.to_dict() if document is None else document)
     header, rows = utility_rows(document)
     table = Table(*header, title=f"{result.dataset['name']}: {result.model['family']} model, "
                   f"utility on non-members (mean [95% CI] over {len(result.seeds)} seeds)")
@@ -99,9 +103,10 @@ def _emit(result: SweepResult, as_json: bool, path: Path | None,
     A .json path also gets the Markdown (with PNG figures) and HTML reports beside it
     when ``figures`` is set (the demo's committed example).
     """
+    from ..report.document import as_document
     from ..report.files import write_report
 
-    document = result.to_dict()
+    document = as_document(result.to_dict())  # once, for every writer below
     if path is not None:
         command = shlex.join(["tabinv", *sys.argv[1:]])
         write_report(document, path, command=command)
@@ -114,7 +119,7 @@ def _emit(result: SweepResult, as_json: bool, path: Path | None,
     if as_json:
         typer.echo(to_json(document))
     else:
-        render(result)
+        render(result, document)
 
 
 Sensitive = Annotated[list[str], typer.Option("--sensitive", "-s",

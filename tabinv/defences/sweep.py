@@ -27,9 +27,9 @@ from scipy.stats import t as student_t
 from threadpoolctl import threadpool_limits
 
 from .._version import __version__
+from ..attacks.baselines import BASELINES
 from ..core import ThreatModel, dataset_facts, load_dataset, relabel, run_attacks
 from ..core.threat import AttackChoice, PriorChoice
-from ..attacks.baselines import BASELINES
 from ..data.dataset import Dataset
 from ..data.splits import DEFAULT_FRACTIONS, split_dataset
 from ..evaluation.estimate import Estimate

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..evaluation.estimate import Estimate
+from ..vocabulary import method_label
 
 __all__ = ["find_row", "fmt_epsilon", "sweep_verdict"]
 
@@ -63,7 +64,7 @@ def sweep_verdict(points: Sequence[Mapping[str, Any]], metrics: Sequence[str],
     for row in plain["attacks"]:
         if row["population"] != "members" or "+" in row["sensitive"]:
             continue
-        name = f"{row['method']} ({row['variant']})" if row["variant"] else row["method"]
+        name = method_label(row["method"], row["variant"])
         match = {"method": row["method"], "variant": row["variant"],
                  "sensitive": row["sensitive"], "population": "members"}
         found = [(p["epsilon"], find_row(p["attacks"], **match)) for p in grid]

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..attacks.candidates import Posterior
 from ..exceptions import AttackError
+from ..vocabulary import method_label
 from .estimate import Estimate
 from .metrics import (
     accuracy,
@@ -44,7 +45,7 @@ class MethodResult:
 
     @property
     def key(self) -> str:
-        return f"{self.method} ({self.variant})" if self.variant else self.method
+        return method_label(self.method, self.variant)
 
     def to_dict(self) -> dict[str, Any]:
         return {

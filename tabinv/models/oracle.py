@@ -14,23 +14,11 @@ import numpy as np
 
 from ..exceptions import AttackError
 from ..text import shorten
+from ..vocabulary import ACCESS_LEVELS, ANSWERS
 from .target import TargetModel
 
-__all__ = ["ACCESS_LEVELS", "ANSWERS", "LinearParts", "Oracle", "check_access",
-           "linear_parts"]
+__all__ = ["LinearParts", "Oracle", "check_access", "linear_parts"]
 
-#: The attacker's access to the model: the one vocabulary of the Python API
-#: (``ThreatModel.access``), the CLI (``--access``), inventories (``access``) and reports.
-ACCESS_LEVELS = {
-    "confidences": "answers to queries: a classifier's class probabilities, a "
-                   "regression's prediction (and its published residual spread)",
-    "rounded": "a classifier's class probabilities rounded to a number of decimals",
-    "label-only": "only a classifier's predicted class (and its training confusion counts)",
-    "white-box": "the answers to queries and the model file: its structure (tree paths, "
-                 "thresholds, training counts)",
-}
-#: what one query returns (:attr:`Oracle.answers`), given the access level and the task
-ANSWERS = ("output", "confidence", "label")
 #: links of :class:`LinearParts`: decision values -> the estimator's own output
 LINKS = ("identity", "ovr", "softmax")
 

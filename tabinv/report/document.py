@@ -11,13 +11,13 @@ Optional keys any document may hold: ``command`` (the command that produced it),
 ``notes`` (paragraphs to print, e.g. how a reproduction differs from the paper) and
 ``records`` (a per-record table, only with ``--include-records``: personal data).
 
-Writers first call :func:`as_document`, so live objects and a stored JSON file give the
-same input (NaN as ``None``, tuples as lists) and hence byte-identical reports.
+Writers take the document :func:`as_document` makes, once, from live assessments or a
+stored JSON file alike (NaN as ``None``, tuples as lists, no code-span marks), so both
+give byte-identical reports.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -25,48 +25,63 @@ from typing import Any
 from ..evaluation.estimate import Estimate
 from ..evaluation.results import Assessment
 from ..exceptions import TabinvError
-from ..text import code, without_marks
-from .json import to_json
+from ..text import code
+from ..vocabulary import ACCESS_LEVELS, ANSWERS, BASELINES, method_label
+from .json import Document, plain
 
-__all__ = ["SWEEP", "BASELINE_NAMES", "BASELINE_MEANINGS", "as_document", "scenarios",
-           "triple", "fmt", "signed", "reading", "is_baseline", "method_key", "strongest",
-           "headlines", "threat_sentence", "verdict_paragraph", "epsilon_text",
-           "has_records", "sweep_points"]
+__all__ = ["SWEEP", "Document", "as_document", "combine", "scenarios", "triple", "fmt",
+           "signed", "reading", "is_baseline", "method_key", "strongest", "headlines",
+           "access_text", "threat_sentence", "verdict_paragraph", "epsilon_text",
+           "has_records", "sweep_points", "with_command"]
 
 SWEEP = "sweep"
-BASELINE_NAMES = ("prior-mode", "imputation", "ideal", "label-rule")
-BASELINE_MEANINGS = {
-    "prior-mode": "always guesses the most frequent value in the attacker's reference "
-                  "sample (no model, no record-specific knowledge)",
-    "imputation": "a classifier trained on the reference sample that predicts the hidden "
-                  "value from what the attacker knows and the label, without the model: "
-                  "what population statistics alone reveal",
-    "ideal": "the same classifier trained on the members themselves: the best a "
-             "model-free guess could do with the training data in hand (scored in-sample "
-             "on members, so with many features, e.g. thousands of SNPs, it can reach 1.0 "
-             "there; its non-member figure is the fair one)",
-    "label-rule": "the most likely hidden value given the label alone, from the "
-                  "reference sample",
-}
-_ACCESS = {"output": "the model's prediction and its residual spread",
-           "confidence": "the model's confidence scores",
-           "label": "only the model's predicted label"}
 
 
-def as_document(source: Any) -> dict[str, Any]:
-    """The JSON document of ``source``, made of plain JSON values.
+def combine(assessments: Sequence[Assessment]) -> dict[str, Any]:
+    """One document for several assessments of the same data and model.
+
+    Parameters
+    ----------
+    assessments : sequence of Assessment
+        At least one; the first gives the dataset and model facts.
+
+    Returns
+    -------
+    dict
+        The document with live values (NaN, tuples): :func:`as_document` makes it plain.
+    """
+    if not assessments:
+        raise TabinvError("no assessment to combine into a document")
+    parts = [a.to_dict() for a in assessments]
+    return {"dataset": parts[0]["dataset"], "model": parts[0]["model"],
+            "results": [row for part in parts for row in part["results"]],
+            "leakage": [row for part in parts for row in part["leakage"]],
+            "assessments": [{k: v for k, v in part.items() if k not in ("dataset", "model")}
+                            for part in parts]}
+
+
+def as_document(source: Any) -> Document:
+    """The document of ``source``, made of plain JSON values: the one conversion.
 
     Parameters
     ----------
     source : Assessment, sequence of Assessment, or mapping
         Live results, a stored document (assessment or sweep), or one
-        ``Assessment.to_dict()``.
+        ``Assessment.to_dict()``. A :class:`Document` is returned as it is.
+
+    Returns
+    -------
+    Document
+        NaN as ``None``, tuples as lists, texts without code-span marks (only the
+        writers add them): the same for live results and their stored JSON.
 
     Raises
     ------
     TabinvError
         When ``source`` is none of these.
     """
+    if isinstance(source, Document):
+        return source
     if isinstance(source, Assessment):
         source = [source]
     if isinstance(source, Mapping):
@@ -76,25 +91,18 @@ def as_document(source: Any) -> dict[str, Any]:
             document = _wrap(document)
     elif isinstance(source, Sequence) and source and all(
             isinstance(item, Assessment) for item in source):
-        from ..api import combine
-
-        document = combine(list(source))
+        document = combine(source)
     else:
         raise TabinvError(f"cannot report on {type(source).__name__}: expected an "
                           "Assessment, a list of them, or a tabinv JSON document")
     _check(document)
-    return _unmarked(json.loads(to_json(document, indent=None)))
+    return Document(plain(document, marks=False))
 
 
-def _unmarked(value: Any) -> Any:
-    """Every text of a JSON value without code-span marks: only the writers add them."""
-    if isinstance(value, str):
-        return without_marks(value)
-    if isinstance(value, dict):
-        return {without_marks(k): _unmarked(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_unmarked(v) for v in value]
-    return value
+def with_command(document: Any, command: str) -> Document:
+    """The document of ``document`` recording the command that made it (if any)."""
+    converted = as_document(document)
+    return Document({**converted, "command": command}) if command else converted
 
 
 def _wrap(single: dict[str, Any]) -> dict[str, Any]:
@@ -186,13 +194,13 @@ def epsilon_text(epsilon: Any) -> str:
 # -- methods -------------------------------------------------------------------------
 
 def is_baseline(row: Mapping[str, Any]) -> bool:
-    return row.get("method") in BASELINE_NAMES
+    return row.get("method") in BASELINES
 
 
 def method_key(row: Mapping[str, Any]) -> str:
-    """``map (learned prior)``, or the bare method name without a variant."""
-    variant = row.get("variant") or ""
-    return f"{row.get('method')} ({variant})" if variant else str(row.get("method"))
+    """The row's :func:`tabinv.vocabulary.method_label`: ``map (learned prior)``, or
+    the bare method name without a variant."""
+    return method_label(row.get("method"), row.get("variant"))
 
 
 def strongest(scenario: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -239,14 +247,47 @@ def _listing(names: Sequence[str], shown: int = 12) -> str:
     return f"{', '.join(names[:shown])} and {len(names) - shown} more columns"
 
 
+#: what one query answers, in words (the threat's ``answers``)
+_ANSWERED = {"output": "the model's prediction and its residual spread",
+             "confidence": "the model's confidence scores",
+             "label": "only the model's predicted label"}
+
+
+def _level(threat: Mapping[str, Any]) -> tuple[str, str]:
+    """The threat's (access level, answer kind). Documents written before the access
+    levels held the answer kind under ``access`` and no ``answers``: the level is then
+    what their ``rounding`` and ``white_box`` say."""
+    access, answers = str(threat.get("access") or ""), str(threat.get("answers") or "")
+    if access in ANSWERS and not answers:
+        answers = access
+        access = "label-only" if answers == "label" else "white-box" \
+            if threat.get("white_box") else "rounded" \
+            if threat.get("rounding") is not None else "confidences"
+    if access == "label-only":
+        answers = "label"
+    return access, answers
+
+
+def access_text(threat: Mapping[str, Any]) -> str:
+    """What the attacker can query, in words: the access level (``confidences``,
+    ``rounded`` to some decimals, ``label-only`` or ``white-box``) and what one query
+    answers (a regression's prediction and its residual spread, a classifier's
+    confidence scores, or only its label)."""
+    level, answers = _level(threat)
+    text = _ANSWERED.get(answers, "the model's full output") if level in ACCESS_LEVELS \
+        else str(threat.get("access", "the model"))
+    if threat.get("rounding") is not None:
+        text += f" rounded to {threat['rounding']} decimals"
+    elif level == "rounded":
+        text += " rounded"
+    if level == "white-box" or threat.get("white_box"):
+        text += ", and the model file itself (white box)"
+    return text
+
+
 def threat_sentence(threat: Mapping[str, Any]) -> str:
     """The threat model in plain words: what the attacker wants, knows and sees."""
-    answers = threat.get("answers", threat.get("access", ""))
-    access = _ACCESS.get(answers, str(answers or "the model"))
-    if threat.get("rounding") is not None:
-        access += f" rounded to {threat['rounding']} decimals"
-    if threat.get("white_box"):
-        access += ", and the model file itself (white box)"
+    access = access_text(threat)
     unknown = _listing(threat.get("unknown") or [])
     holds = "true" if threat.get("label_source", "true") == "true" else "model-predicted"
     label = f" {code(threat['label'])}" if threat.get("label") else " label"

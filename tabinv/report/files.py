@@ -13,7 +13,7 @@ from typing import Any
 
 from ..exceptions import TabinvError
 from ..utils import write_atomic
-from .document import as_document
+from .document import Document, as_document, with_command
 from .json import to_json
 from .markdown import render_markdown
 
@@ -32,13 +32,14 @@ def write_report(source: Any, path: str | Path, command: str = "",
     """Write a report, its format chosen by the suffix: ``.json`` (the ``--json``
     document, with ``command`` recorded), ``.md`` or ``.html`` (self-contained).
 
-    ``source`` is live assessments or a document (assessment or sweep). With
-    ``figures=True`` a Markdown report also gets its PNGs in ``NAME_figures/`` beside it.
-    The file is written atomically; returns its path.
+    ``source`` is live assessments or a document (assessment or sweep), converted once
+    by :func:`~tabinv.report.document.as_document` (pass that document to write several
+    reports). With ``figures=True`` a Markdown report also gets its PNGs in
+    ``NAME_figures/`` beside it. The file is written atomically; returns its path.
     """
     path = Path(path)
     folder = f"{path.stem}_figures" if figures else None
-    document = _document(source, command)
+    document = with_command(source, command)
     text = _render(document, path.suffix, str(path), folder)
     if folder is not None and path.suffix.lower() in (".md", ".markdown"):
         from .plots import write_png
@@ -51,12 +52,7 @@ def write_report(source: Any, path: str | Path, command: str = "",
 def report_text(source: Any, suffix: str, command: str = "") -> str:
     """The text :func:`write_report` would write to a file ending in ``suffix`` (no
     figures), for callers that keep reports in memory."""
-    return _render(_document(source, command), suffix, f"*{suffix}", None)
-
-
-def _document(source: Any, command: str) -> dict[str, Any]:
-    document = as_document(source)
-    return {**document, "command": command} if command else document
+    return _render(with_command(source, command), suffix, f"*{suffix}", None)
 
 
 def _render(document: dict[str, Any], suffix: str, name: str, figures: str | None) -> str:
@@ -72,7 +68,7 @@ def _render(document: dict[str, Any], suffix: str, name: str, figures: str | Non
     raise TabinvError(f"report file {name!r}: use a .json, .md or .html file name")
 
 
-def read_document(result_json_path: str | Path) -> dict[str, Any]:
+def read_document(result_json_path: str | Path) -> Document:
     """A stored result document (``--out x.json`` or ``--json`` output), checked."""
     source = Path(result_json_path)
     try:

@@ -5,13 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..text import link_target, markdown_text
-from .document import (
-    as_document,
-)
-from .outline import (
-    Block,
-    outline,
-)
+from .document import with_command
+from .outline import Block, outline
 
 __all__ = ["markdown_report", "render_markdown"]
 
@@ -51,6 +46,6 @@ def render_markdown(document: Any, images: str | None = None) -> str:
 
 
 def markdown_report(assessments: Any, command: str = "") -> str:
-    """Markdown report of live assessments (kept for callers of the first version)."""
-    document = as_document(assessments)
-    return render_markdown({**document, "command": command} if command else document)
+    """Markdown report of live assessments or their document (kept for callers of the
+    first version)."""
+    return render_markdown(with_command(assessments, command))

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..text import code
+from ..vocabulary import BASELINE_MEANINGS
 from .document import (
-    BASELINE_MEANINGS,
     SWEEP,
     _listing,
     as_document,

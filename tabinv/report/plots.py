@@ -18,6 +18,7 @@ from typing import Any
 
 from .document import (
     SWEEP,
+    as_document,
     method_key,
     scenarios,
     strongest,
@@ -136,8 +137,6 @@ def figures(document: Mapping[str, Any]) -> list[Figure]:
 
 def write_png(document: Any, folder: str | Path) -> list[Path]:
     """Write every figure of ``document`` as ``folder/NAME.png``; return the paths."""
-    from .document import as_document
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []

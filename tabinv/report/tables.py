@@ -1,12 +1,13 @@
 """Results as rows of text, for the terminal (rich), Markdown and HTML.
 
 Every function takes the dict form of the results (see :mod:`tabinv.report.document`);
-the ones the CLI uses also accept live :class:`Assessment` objects.
+the ones the CLI uses also accept live :class:`Assessment` objects (converted by
+:func:`~tabinv.report.document.as_document`: convert once and pass the scenarios of
+that document when rendering several tables).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,7 +27,6 @@ from .document import (
 )
 from .document import headlines as _headlines
 from .document import threat_sentence as _threat_sentence
-from .json import to_json
 
 __all__ = ["SUMMARY_HEADER", "POSITIVE_METRICS", "assessment_markdown", "fmt", "headlines",
            "markdown_table", "summary_rows", "threat_sentence", "populations",
@@ -41,7 +41,7 @@ POSITIVE_METRICS = ("precision", "recall", "f1", "g_mean", "mcc", "fpr")
 
 def _scenario(assessment: Assessment | Mapping[str, Any]) -> Mapping[str, Any]:
     if isinstance(assessment, Assessment):
-        return json.loads(to_json(assessment.to_dict(), indent=None))
+        return scenarios(as_document(assessment))[0]
     return assessment
 
 

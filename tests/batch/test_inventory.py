@@ -9,10 +9,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from tabinv.cli.batch import batch, inventory_app
 from tabinv.batch.entry import Entry
 from tabinv.batch.inventory import InventoryError, read_inventory
 from tabinv.batch.runner import entry_key
+from tabinv.cli.batch import batch, inventory_app
 
 from . import FAST, make_marker_pickle, save, train, write_inventory
 

@@ -9,15 +9,14 @@ import math
 import numpy as np
 import pytest
 from sklearn.metrics import r2_score, roc_auc_score
-from typer import Typer
 from typer.testing import CliRunner
 
 from tabinv.api import AttackSpec
+from tabinv.cli import app
+from tabinv.cli import sweep as commands
 from tabinv.data.dataset import Dataset
 from tabinv.data.registry import builtin_card
 from tabinv.data.synthetic import synthetic_iwpc
-from tabinv.cli import app
-from tabinv.cli import sweep as commands
 from tabinv.defences.sweep import summarise, sweep
 from tabinv.defences.utility import utility, utility_metric_names, utility_values
 from tabinv.defences.verdict import sweep_verdict

@@ -22,12 +22,12 @@ import typer
 from batch import save, train, write_inventory
 from typer.testing import CliRunner
 
-from tabinv.cli.batch import batch
 from tabinv.batch.executors import SerialExecutor
 from tabinv.batch.inventory import read_inventory
 from tabinv.batch.outdir import SCRATCH
 from tabinv.batch.runner import BatchResult, read_record, run_batch
 from tabinv.batch.task import EntryOutcome
+from tabinv.cli.batch import batch
 from tabinv.exceptions import TabinvError
 from tabinv.utils import write_atomic
 

@@ -19,11 +19,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from tabinv.cli.batch import batch
 from tabinv.batch.executors import SerialExecutor, TaskFailure
 from tabinv.batch.inventory import InventoryError, read_inventory
 from tabinv.batch.isolation import Limits
 from tabinv.batch.task import entry_key
+from tabinv.cli.batch import batch
 from tabinv.exceptions import TabinvError
 from tabinv.processes import available_cores, cap_jobs
 
