@@ -53,7 +53,7 @@ def test_item2_every_baseline_produced_has_a_meaning_in_the_report():
     *expand_specs(["map"], ["marginal", "learned", "conditional:race,age"]),
     AttackSpec(prior=TablePrior(pd.DataFrame({"vkorc1": ["A/A"], "probability": [1.0]}))),
     AttackSpec("csmia"),
-], ids=str)
+], ids=lambda spec: spec.label)
 def test_item2_attack_spec_label_is_the_method_label(spec):
     """item 2: an attack spec's label is the vocabulary's label of its name and variant."""
     assert spec.label == method_label(spec.name, spec.variant)

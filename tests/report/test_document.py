@@ -14,7 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 import tabinv
-from tabinv import api, cli
+from tabinv import api
+from tabinv.cli import app as cli_app
+from tabinv.cli import render as cli_render
 from tabinv.batch import task
 from tabinv.exceptions import TabinvError
 from tabinv.report import document as document_module
@@ -110,7 +112,7 @@ def test_item5_every_writer_converts_once(tmp_path, conversions):
     write_report(live, tmp_path / "r.md", command=COMMAND, figures=True)
     assert len(conversions) == 1 and any((tmp_path / "r_figures").glob("*.png"))
     conversions.clear()
-    cli._render(live, as_json=False, report=tmp_path / "r.html")
+    cli_render.render(live, as_json=False, report=tmp_path / "r.html")
     assert len(conversions) == 1
     assert (tmp_path / "r.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
@@ -123,7 +125,7 @@ def test_item5_report_command_reads_once_and_gives_the_live_bytes(tmp_path, conv
     write_report(live, tmp_path / "live.md", command=COMMAND)
     write_report(live, tmp_path / "live.html", command=COMMAND)
     conversions.clear()
-    result = CliRunner().invoke(cli.app, [
+    result = CliRunner().invoke(cli_app, [
         "report", str(tmp_path / "r.json"), "--html", str(tmp_path / "stored.html"),
         "--markdown", str(tmp_path / "stored.md"), "--png", str(tmp_path / "png")])
     assert result.exit_code == 0, result.output
@@ -222,14 +224,23 @@ def _with_levels(threat: dict[str, Any]) -> dict[str, Any]:
     return {**threat, **levels}
 
 
+def _before_levels(threat: dict[str, Any]) -> dict[str, Any]:
+    """A threat as documents stored before the access levels held it: the answer kind
+    under ``access``, no ``answers``."""
+    old = {k: v for k, v in threat.items() if k != "answers"}
+    return {**old, "access": threat["answers"]}
+
+
 def test_item3_reports_are_the_same_in_both_vocabularies():
     """item 3: a whole report is byte-identical whether its document holds the access
     level or (stored before) only the answer kind."""
-    before = as_document(list(planted_assessments()))
-    assert {s["threat"]["access"] for s in before["assessments"]} == {"output"}
-    assert "answers" not in before["assessments"][0]["threat"]
-    after = {**before, "assessments": [{**s, "threat": _with_levels(s["threat"])}
-                                       for s in before["assessments"]]}
+    after = as_document(list(planted_assessments()))
+    assert {s["threat"]["access"] for s in after["assessments"]} == {"confidences"}
+    assert {s["threat"]["answers"] for s in after["assessments"]} == {"output"}
+    before = {**after, "assessments": [{**s, "threat": _before_levels(s["threat"])}
+                                       for s in after["assessments"]]}
+    assert [_with_levels(s["threat"]) for s in before["assessments"]] == \
+        [s["threat"] for s in after["assessments"]]
     assert render_markdown(after) == render_markdown(before)
     assert render_html(after) == render_html(before)
     assert ("and can query the model's prediction and its residual spread. The attacker "
