@@ -118,7 +118,6 @@ def _builtin(name: str, params: str) -> Any:
 
 
 def _dataset(entry: Entry) -> Any:
-    from ..data.dataset import Dataset
     from ..data.schema import read_card
     from ..data.tables import load_table
 
@@ -128,10 +127,7 @@ def _dataset(entry: Entry) -> Any:
         card = read_card(entry.card)  # type: ignore[arg-type]
         return load_table(entry.data_file, card.with_label(entry.label),  # type: ignore
                           entry.data_options())
-    if data.card.label == entry.label:
-        return data
-    return Dataset(data.name, data.card.with_label(entry.label), data.frame, data.cleaning,
-                   data.raw_rows)
+    return data.with_label(entry.label)
 
 
 def _model(entry: Entry, card: Any, members: pd.DataFrame) -> Any:

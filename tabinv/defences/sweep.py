@@ -299,7 +299,7 @@ def sweep(dataset: str | Dataset, family: str, *, epsilons: Sequence[float],
     points = tuple(_aggregate_point([r for r in runs if r["epsilon"] == e], metrics)
                    for e in points_order)
     return SweepResult(
-        dataset=_dataset_facts(data, first["splits"]),
+        dataset=data.facts(first["splits"]),
         model=_model_facts(first["model"], next(r["model"] for r in runs
                                                 if r["epsilon"] is not None)),
         threat=first["threat"], epsilons=grid, seeds=seed_list, utility_metrics=metrics,
@@ -309,12 +309,6 @@ def sweep(dataset: str | Dataset, family: str, *, epsilons: Sequence[float],
                   "n_boot": options.n_boot, "fractions": list(fractions),
                   "budget": _budget(runs, seed_list)},
     )
-
-
-def _dataset_facts(data: Dataset, splits: Mapping[str, int]) -> dict[str, Any]:
-    return {"name": data.name, "title": data.card.title, "rows": data.n_rows,
-            "raw_rows": data.raw_rows, "cleaning": data.cleaning_summary(),
-            "splits": dict(splits), "citation": data.card.citation}
 
 
 def _model_facts(plain: Mapping[str, Any], private: Mapping[str, Any]) -> dict[str, Any]:
