@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..models.formats import model_format, model_formats
+
 if TYPE_CHECKING:
     from ..data.tables import DataOptions
 
@@ -14,17 +16,17 @@ __all__ = ["ACCESS", "ENTRY_ONLY", "FORMATS", "LIMIT_KEYS", "ONNX_KEYS", "PATH_K
            "PICKLE_FORMATS", "SUFFIX_FORMATS", "Entry"]
 
 
-FORMATS = ("skops", "xgboost-json", "xgboost-ubj", "onnx", "pickle", "joblib")
+# the model formats, their suffixes and which run code: tabinv.models.formats
+FORMATS = tuple(f.name for f in model_formats())
 
 
-PICKLE_FORMATS = ("pickle", "joblib")
+PICKLE_FORMATS = tuple(f.name for f in model_formats() if f.runs_code)
 
 
 ACCESS = ("confidences", "rounded", "label-only", "white-box")
 
 
-SUFFIX_FORMATS = {".skops": "skops", ".json": "xgboost-json", ".ubj": "xgboost-ubj",
-                  ".onnx": "onnx", ".pkl": "pickle", ".pickle": "pickle", ".joblib": "joblib"}
+SUFFIX_FORMATS = {suffix: f.name for f in model_formats() for suffix in f.suffixes}
 
 
 ENTRY_ONLY = ("name", "model", "allow_pickle")
@@ -33,7 +35,7 @@ ENTRY_ONLY = ("name", "model", "allow_pickle")
 PATH_KEYS = ("model", "data_file", "card", "prior_table")
 
 
-ONNX_KEYS = ("onnx_encoding", "onnx_classes", "onnx_output")
+ONNX_KEYS = model_format("onnx").option_keys
 
 
 LIMIT_KEYS = ("timeout", "memory")  # how the entry runs, not what it computes: not in its key
