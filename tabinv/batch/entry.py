@@ -12,7 +12,7 @@ from ..models.formats import model_format, model_formats
 if TYPE_CHECKING:
     from ..data.tables import DataOptions
 
-__all__ = ["ACCESS", "ENTRY_ONLY", "FORMATS", "LIMIT_KEYS", "ONNX_KEYS", "PATH_KEYS",
+__all__ = ["ACCESS", "ENTRY_ONLY", "FORMATS", "FORMAT_KEYS", "LIMIT_KEYS", "ONNX_KEYS", "PATH_KEYS",
            "PICKLE_FORMATS", "SUFFIX_FORMATS", "Entry"]
 
 
@@ -33,6 +33,10 @@ ENTRY_ONLY = ("name", "model", "allow_pickle")
 
 
 PATH_KEYS = ("model", "data_file", "card", "prior_table")
+
+
+#: inventory keys that apply to one model format only, with that format
+FORMAT_KEYS = {key: f.name for f in model_formats() for key in f.option_keys}
 
 
 ONNX_KEYS = model_format("onnx").option_keys

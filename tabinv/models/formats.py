@@ -202,8 +202,9 @@ register(ModelFormat(
 for _native in ("json", "ubj"):
     register(ModelFormat(
         f"xgboost-{_native}", f"an XGBoost {_native.upper()} file", (f".{_native}",),
-        (f"xgboost-{_native}",), f"{_PERSIST}:load_xgboost", save_as=_native,
-        saver=f"{_PERSIST}:xgboost_bytes", describer=f"{_PERSIST}:describe_xgboost"))
+        (f"xgboost-{_native}",), "tabinv.models.xgbnative:load_xgboost", save_as=_native,
+        saver="tabinv.models.xgbnative:xgboost_bytes",
+        describer="tabinv.models.xgbnative:describe_xgboost"))
 register(ModelFormat(
     "onnx", "an ONNX file", (".onnx",), (), "tabinv.models.onnx:load_onnx_model",
     needs_card=True, options=(("onnx_encoding", "categorical"), ("onnx_classes", "classes"),

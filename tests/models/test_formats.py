@@ -91,6 +91,7 @@ def test_item3_registry_is_the_one_list_of_formats() -> None:
                                     ".ubj": "xgboost-ubj", ".onnx": "onnx", ".pkl": "pickle",
                                     ".pickle": "pickle", ".joblib": "joblib"}
     assert entry.ONNX_KEYS == ("onnx_encoding", "onnx_classes", "onnx_output")
+    assert entry.FORMAT_KEYS == dict.fromkeys(entry.ONNX_KEYS, "onnx")
     assert {f.name for f in model_formats() if f.save_as is None} <= set(WRITERS)
 
 
