@@ -133,11 +133,11 @@ def _dataset(entry: Entry) -> Any:
 def _model(entry: Entry, card: Any, members: pd.DataFrame) -> Any:
     from ..exceptions import ModelError
     from ..models.persist import load_declared
-    from .entry import ONNX_KEYS
+    from .entry import FORMAT_KEYS
 
     model = load_declared(entry.model, entry.format, card=card, members=members,
                           allow_pickle=entry.allow_pickle,
-                          options={key: getattr(entry, key) for key in ONNX_KEYS})
+                          options={key: getattr(entry, key) for key in FORMAT_KEYS})
     if model.label != entry.label:
         raise ModelError(f"{entry.model} predicts {model.label!r}, but the entry's label is "
                          f"{entry.label!r}")

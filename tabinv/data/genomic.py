@@ -272,7 +272,7 @@ def cohort_card(card: Card, info: CohortInfo) -> Card:
     return card_from_dict(raw, origin="genomic")
 
 
-@builtin('genomic')
+@builtin("genomic")
 def load_genomic(card: Card, people: int = 2000, snps: int = 500, seed: int = 0,
                  populations: int = 3) -> Dataset:
     """The built-in ``genomic`` data set: a simulated cohort (see :func:`simulate_cohort`).

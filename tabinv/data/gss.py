@@ -105,7 +105,7 @@ def _without_religion(card: Card) -> Card:
     )
 
 
-@builtin('gss')
+@builtin("gss")
 def load_gss(card: Card, religious_activity: bool = True) -> Dataset:
     """Load and clean the GSS abortion extract; every dropped row is counted per step.
 

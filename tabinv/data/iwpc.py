@@ -48,7 +48,7 @@ def _age_decade(age: pd.Series) -> pd.Series:
     return pd.to_numeric(age.str.extract(r"^(\d)")[0], errors="coerce")
 
 
-@builtin('iwpc')
+@builtin("iwpc")
 def load_iwpc(card: Card) -> Dataset:
     """Load and clean the IWPC cohort with the 2014 paper's cleaning steps.
 
