@@ -8,7 +8,7 @@ from typing import Any
 
 from ..exceptions import TabinvError, closest
 from ..text import shorten
-from .entry import FORMATS, ONNX_KEYS, PATH_KEYS, PICKLE_FORMATS, SUFFIX_FORMATS, Entry
+from .entry import FORMAT_KEYS, FORMATS, PATH_KEYS, PICKLE_FORMATS, SUFFIX_FORMATS, Entry
 
 __all__ = ["check_entry", "format_for"]
 
@@ -55,11 +55,11 @@ def _check_format(values: dict[str, Any], where: str, problems: list[str]) -> st
         problems.append(f"{where}, key 'format': a {chosen} file runs code when it is read; "
                         "set allow_pickle = true in this entry only if you trust its source")
     if values.get("allow_pickle") and chosen not in PICKLE_FORMATS:
-        problems.append(f"{where}, key 'allow_pickle': applies to format 'pickle' or 'joblib' "
-                        f"only, not {chosen!r}")
-    for key in ONNX_KEYS:
-        if key in values and chosen != "onnx":
-            problems.append(f"{where}, key {key!r}: applies to format 'onnx' only")
+        problems.append(f"{where}, key 'allow_pickle': applies to format "
+                        f"{' or '.join(map(repr, PICKLE_FORMATS))} only, not {chosen!r}")
+    for key, owner in FORMAT_KEYS.items():
+        if key in values and chosen != owner:
+            problems.append(f"{where}, key {key!r}: applies to format {owner!r} only")
     return chosen
 
 

@@ -8,26 +8,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..attacks.specs import DEFAULT_ATTACKS, DEFAULT_PRIORS
+from ..models.formats import model_format, model_formats
 from ..vocabulary import ACCESS_LEVELS
 
 if TYPE_CHECKING:
     from ..data.tables import DataOptions
 
-__all__ = ["ACCESS", "ENTRY_ONLY", "FORMATS", "LIMIT_KEYS", "ONNX_KEYS", "PATH_KEYS",
+__all__ = ["ACCESS", "ENTRY_ONLY", "FORMATS", "FORMAT_KEYS", "LIMIT_KEYS", "ONNX_KEYS", "PATH_KEYS",
            "PICKLE_FORMATS", "SUFFIX_FORMATS", "Entry"]
 
 
-FORMATS = ("skops", "xgboost-json", "xgboost-ubj", "onnx", "pickle", "joblib")
+# the model formats, their suffixes and which run code: tabinv.models.formats
+FORMATS = tuple(f.name for f in model_formats())
 
 
-PICKLE_FORMATS = ("pickle", "joblib")
+PICKLE_FORMATS = tuple(f.name for f in model_formats() if f.runs_code)
 
 
 ACCESS = tuple(ACCESS_LEVELS)  # the one access vocabulary (tabinv.vocabulary)
 
 
-SUFFIX_FORMATS = {".skops": "skops", ".json": "xgboost-json", ".ubj": "xgboost-ubj",
-                  ".onnx": "onnx", ".pkl": "pickle", ".pickle": "pickle", ".joblib": "joblib"}
+SUFFIX_FORMATS = {suffix: f.name for f in model_formats() for suffix in f.suffixes}
 
 
 ENTRY_ONLY = ("name", "model", "allow_pickle")
@@ -36,7 +37,11 @@ ENTRY_ONLY = ("name", "model", "allow_pickle")
 PATH_KEYS = ("model", "data_file", "card", "prior_table")
 
 
-ONNX_KEYS = ("onnx_encoding", "onnx_classes", "onnx_output")
+#: inventory keys that apply to one model format only, with that format
+FORMAT_KEYS = {key: f.name for f in model_formats() for key in f.option_keys}
+
+
+ONNX_KEYS = model_format("onnx").option_keys
 
 
 LIMIT_KEYS = ("timeout", "memory")  # how the entry runs, not what it computes: not in its key

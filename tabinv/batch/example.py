@@ -34,7 +34,6 @@ PLAN: tuple[tuple[str, str, str, dict[str, Any], str], ...] = (
 )
 SENSITIVE: tuple[tuple[str, ...], ...] = (("vkorc1",), ("cyp2c9",), ("vkorc1", "cyp2c9"))
 DEFAULTS = {"data": "iwpc", "n_boot": 50, "attacks": ["map"], "priors": ["marginal"]}
-_SUFFIX = {"skops": "skops", "xgboost-json": "json", "xgboost-ubj": "ubj", "onnx": "onnx"}
 
 
 def _toml(value: Any) -> str:
@@ -72,6 +71,7 @@ def _train(index: int, seed: int, data: Any, out: Path, onnx: bool) -> dict[str,
     """Train, save and describe entry ``index`` (its TOML keys)."""
     from ..data.splits import split_dataset
     from ..models.families import make_model
+    from ..models.formats import model_format
     from ..models.persist import save_model
 
     family, label, form, params, access = PLAN[index % len(PLAN)]
@@ -82,14 +82,13 @@ def _train(index: int, seed: int, data: Any, out: Path, onnx: bool) -> dict[str,
     card = data.card.with_label(label)
     members = split_dataset(data.frame, random_state=entry_seed).members
     model = make_model(family, card, random_state=entry_seed, **params).fit(members)
-    path = out / "models" / f"{name}.{_SUFFIX[form]}"
+    path = out / "models" / f"{name}{model_format(form).suffixes[0]}"
     keys: dict[str, Any] = {"name": name, "model": f"models/{path.name}", "format": form,
                             "label": label, "seed": entry_seed}
     if form == "onnx":
         keys.update(_save_onnx(model, path))
     else:
-        save_model(model, path, format={"skops": "skops", "xgboost-json": "json",
-                                        "xgboost-ubj": "ubj"}[form])
+        save_model(model, path, format=str(model_format(form).save_as))
     sensitive = SENSITIVE[index % len(SENSITIVE)]
     keys["sensitive"] = [list(sensitive)] if len(sensitive) > 1 else list(sensitive)
     keys["access"] = access

@@ -118,7 +118,6 @@ def _builtin(name: str, params: str) -> Any:
 
 
 def _dataset(entry: Entry) -> Any:
-    from ..core import relabel
     from ..data.schema import read_card
     from ..data.tables import load_table
 
@@ -128,36 +127,21 @@ def _dataset(entry: Entry) -> Any:
         card = read_card(entry.card)  # type: ignore[arg-type]
         return load_table(entry.data_file, card.with_label(entry.label),  # type: ignore
                           entry.data_options())
-    return relabel(data, entry.label)
+    return data.with_label(entry.label)
 
 
 def _model(entry: Entry, card: Any, members: pd.DataFrame) -> Any:
-    from ..exceptions import ModelError, UnsafeModelError
-    from ..models.onnx import load_onnx_model
-    from ..models.persist import load_model, sniff_file
+    from ..exceptions import ModelError
+    from ..models.persist import load_declared
+    from .entry import FORMAT_KEYS
 
-    if entry.format == "onnx":
-        return load_onnx_model(entry.model, card, categorical=entry.onnx_encoding,
-                               classes=entry.onnx_classes, output=entry.onnx_output
-                               ).fit(members)
-    found = sniff_file(entry.model)
-    kind = "pickle" if found == "pickle" or found.startswith("joblib") else found
-    declared = "pickle" if entry.format in ("pickle", "joblib") else entry.format
-    if kind == "pickle" and declared != "pickle":
-        raise UnsafeModelError(f"{entry.model} is a pickle file (reading it runs code), not "
-                               f"the {entry.format} file the inventory declares; refused")
-    if kind in _KINDS and kind != declared:
-        raise ModelError(f"{entry.model} is {_KINDS[kind]}, not the {entry.format} file the "
-                         "inventory declares")
-    model = load_model(entry.model, allow_pickle=entry.allow_pickle and declared == "pickle")
+    model = load_declared(entry.model, entry.format, card=card, members=members,
+                          allow_pickle=entry.allow_pickle,
+                          options={key: getattr(entry, key) for key in FORMAT_KEYS})
     if model.label != entry.label:
         raise ModelError(f"{entry.model} predicts {model.label!r}, but the entry's label is "
                          f"{entry.label!r}")
     return model
-
-
-_KINDS = {"skops": "a skops file", "xgboost-json": "an XGBoost JSON file",
-          "xgboost-ubj": "an XGBoost UBJ file", "pickle": "a pickle file"}
 
 
 def _threat(entry: Entry, group: tuple[str, ...]) -> Any:

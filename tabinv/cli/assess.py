@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from .. import api
-from ..core import DEFAULT_DATASET, load_dataset, model_records, relabel, train_target
+from ..core import DEFAULT_DATASET, load_dataset, model_records, train_target
 from ..data.dataset import Dataset
 from ..data.tables import DataOptions
 from ..exceptions import TabinvError
@@ -96,8 +96,8 @@ def train(
 
     if (dataset is None) == (data is None):
         raise TabinvError("give exactly one of --dataset NAME or --data FILE (with --card)")
-    chosen = relabel(_data(dataset, data, card, seed, people, snps, data_param,
-                           _options(ignore_column, clip, allow_out_of_bounds)), label)
+    chosen = _data(dataset, data, card, seed, people, snps, data_param,
+                   _options(ignore_column, clip, allow_out_of_bounds)).with_label(label)
     fitted, splits = train_target(chosen, model, random_state=seed)
     path = save_model(fitted, out_path)
     if splits_out is not None:

@@ -16,20 +16,11 @@ from ..evaluation.results import Assessment
 from ..exceptions import ModelError
 from ..models.families import make_model
 from ..models.target import TargetModel
-from .inputs import load_dataset, relabel
+from .inputs import load_dataset
 from .run import run_attacks
 from .threat import ThreatModel
 
-__all__ = ["assess", "attack_records", "dataset_facts", "train_target"]
-
-
-def dataset_facts(data: Dataset, splits: Splits | Mapping[str, int]) -> dict[str, Any]:
-    """What the results say about the data: name, title, rows before and after
-    cleaning, the cleaning steps, the split sizes and the citation."""
-    sizes = splits.sizes() if isinstance(splits, Splits) else dict(splits)
-    return {"name": data.name, "title": data.card.title, "rows": data.n_rows,
-            "raw_rows": data.raw_rows, "cleaning": data.cleaning_summary(),
-            "splits": sizes, "citation": data.card.citation}
+__all__ = ["assess", "attack_records", "train_target"]
 
 
 def train_target(data: Dataset, family: str, *, random_state: int = 0,
@@ -51,8 +42,8 @@ def assess(threat: ThreatModel, dataset: str | Dataset, model: str | TargetModel
            splits: Splits | None = None) -> Assessment:
     """Split, train the target (or take a fitted one), attack members and non-members,
     compare with the baselines; see :func:`tabinv.api.assess`."""
-    data = relabel(load_dataset(dataset, params=dataset_params, seed=threat.random_state),
-                   label)
+    data = load_dataset(dataset, params=dataset_params, seed=threat.random_state
+                        ).with_label(label)
     splits = splits or split_dataset(data.frame, fractions, threat.random_state)
     if isinstance(model, str):
         model, _ = train_target(data, model, random_state=threat.random_state,
@@ -65,7 +56,7 @@ def assess(threat: ThreatModel, dataset: str | Dataset, model: str | TargetModel
     assessment, _ = run_attacks(
         model, {"members": splits.members, "non-members": splits.non_members}, threat,
         reference=splits.reference, members=splits.members)
-    return dataclasses.replace(assessment, dataset=dataset_facts(data, splits))
+    return dataclasses.replace(assessment, dataset=data.facts(splits))
 
 
 def attack_records(threat: ThreatModel, model: TargetModel, records: pd.DataFrame, *,

@@ -19,7 +19,7 @@ from ..data.tables import DataOptions, load_records, load_table
 from ..exceptions import DataError
 from ..models.target import TargetModel
 
-__all__ = ["DEFAULT_DATASET", "load_dataset", "model_records", "relabel"]
+__all__ = ["DEFAULT_DATASET", "load_dataset", "model_records"]
 
 #: the data set of ``tabinv assess`` when none is named
 DEFAULT_DATASET = "iwpc"
@@ -62,14 +62,6 @@ def load_dataset(dataset: str | Dataset | None = None, *,
         raise DataError(f"the data file {Path(data).name} needs a card (TOML) describing its "
                         "columns")
     return load_table(data, read_card(card), options)
-
-
-def relabel(data: Dataset, label: str | None) -> Dataset:
-    """``data`` with another card column as its label (unchanged for None)."""
-    if label is None or label == data.card.label:
-        return data
-    return Dataset(data.name, data.card.with_label(label), data.frame, data.cleaning,
-                   data.raw_rows)
 
 
 def model_records(model: TargetModel, path: str | PathLike[str],

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,9 @@ from ..exceptions import ColumnError, DataError, closest
 from ..text import shorten
 from ..utils import as_text_column
 from .schema import Card, Column
+
+if TYPE_CHECKING:
+    from .splits import Splits
 
 __all__ = ["OUT_OF_BOUNDS", "CleaningStep", "Dataset", "check_frame", "require_columns",
            "validate_frame"]
@@ -61,6 +65,39 @@ class Dataset:
     def cleaning_summary(self) -> list[dict[str, object]]:
         return [{"step": s.description, "dropped": s.dropped, "changed": s.changed}
                 for s in self.cleaning]
+
+    def with_label(self, label: str | None) -> Dataset:
+        """This data set with another card column as the label (itself when ``label`` is
+        None or already the label).
+
+        Raises
+        ------
+        ColumnError
+            ``label`` is not a column of the card.
+        """
+        if label is None or label == self.card.label:
+            return self
+        return replace(self, card=self.card.with_label(label))
+
+    def facts(self, splits: Splits | Mapping[str, int] | None = None) -> dict[str, Any]:
+        """What a report says about the data: name, title, rows before and after cleaning,
+        the cleaning steps, the split sizes (when ``splits``, a :class:`Splits` or its
+        :meth:`~Splits.sizes`, is given) and the citation.
+
+        Examples
+        --------
+        >>> from tabinv.data.registry import load_builtin
+        >>> facts = load_builtin("iwpc").facts()
+        >>> facts["name"], facts["rows"], "splits" in facts
+        ('iwpc', 4162, False)
+        """
+        facts: dict[str, Any] = {"name": self.name, "title": self.card.title,
+                                 "rows": self.n_rows, "raw_rows": self.raw_rows,
+                                 "cleaning": self.cleaning_summary()}
+        if splits is not None:
+            facts["splits"] = dict(splits) if isinstance(splits, Mapping) else splits.sizes()
+        facts["citation"] = self.card.citation
+        return facts
 
 
 def require_columns(frame: pd.DataFrame, names: Iterable[str], origin: str) -> None:

@@ -28,6 +28,7 @@ import pandas as pd
 from ..exceptions import DataError
 from .dataset import CleaningStep, Dataset
 from .genotypes import GenotypeTable
+from .registry import builtin
 from .schema import Card, card_from_dict
 
 __all__ = ["CohortInfo", "simulate_cohort", "load_genomic", "cohort_card", "cohort_genotypes",
@@ -271,6 +272,7 @@ def cohort_card(card: Card, info: CohortInfo) -> Card:
     return card_from_dict(raw, origin="genomic")
 
 
+@builtin("genomic")
 def load_genomic(card: Card, people: int = 2000, snps: int = 500, seed: int = 0,
                  populations: int = 3) -> Dataset:
     """The built-in ``genomic`` data set: a simulated cohort (see :func:`simulate_cohort`).

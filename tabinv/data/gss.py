@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..exceptions import CardError, DataError
 from .dataset import CleaningStep, Dataset
+from .registry import builtin
 from .schema import Card
 
 __all__ = ["load_gss", "raw_gss_path", "RELACTIV_GROUPS"]
@@ -104,6 +105,7 @@ def _without_religion(card: Card) -> Card:
     )
 
 
+@builtin("gss")
 def load_gss(card: Card, religious_activity: bool = True) -> Dataset:
     """Load and clean the GSS abortion extract; every dropped row is counted per step.
 

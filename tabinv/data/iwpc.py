@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..exceptions import DataError
 from .dataset import CleaningStep, Dataset
+from .registry import builtin
 from .schema import Card
 
 __all__ = ["load_iwpc", "raw_iwpc_path", "DOSE_CLASS_LIMITS"]
@@ -47,6 +48,7 @@ def _age_decade(age: pd.Series) -> pd.Series:
     return pd.to_numeric(age.str.extract(r"^(\d)")[0], errors="coerce")
 
 
+@builtin("iwpc")
 def load_iwpc(card: Card) -> Dataset:
     """Load and clean the IWPC cohort with the 2014 paper's cleaning steps.
 

@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 
 from .._version import __version__
 from ..attacks.baselines import BASELINES
-from ..core import ThreatModel, dataset_facts, load_dataset, relabel, run_attacks
+from ..core import ThreatModel, load_dataset, run_attacks
 from ..core.threat import AttackChoice, PriorChoice
 from ..data.dataset import Dataset
 from ..data.splits import DEFAULT_FRACTIONS, split_dataset
@@ -283,7 +283,7 @@ def sweep(dataset: str | Dataset, family: str, *, epsilons: Sequence[float],
     [None, 1.0, 100.0]
     """
     started = time.perf_counter()
-    data = relabel(load_dataset(dataset, params=dataset_params, seed=random_state), label)
+    data = load_dataset(dataset, params=dataset_params, seed=random_state).with_label(label)
     grid, seed_list = _check_grid(epsilons), _seed_list(seeds, random_state)
     dp_model(family, data.card, grid[0])  # fail early: family, task, card bounds
     options = ThreatModel(sensitive=tuple(sensitive), known=known, attacks=attacks,
@@ -304,7 +304,7 @@ def sweep(dataset: str | Dataset, family: str, *, epsilons: Sequence[float],
     points = tuple(_aggregate_point([r for r in runs if r["epsilon"] == e], metrics)
                    for e in points_order)
     return SweepResult(
-        dataset=dataset_facts(data, first["splits"]),
+        dataset=data.facts(first["splits"]),
         model=_model_facts(first["model"], next(r["model"] for r in runs
                                                 if r["epsilon"] is not None)),
         threat=first["threat"], epsilons=grid, seeds=seed_list, utility_metrics=metrics,

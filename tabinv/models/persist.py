@@ -4,9 +4,9 @@
 types it has been told to trust. tabinv trusts the types in :data:`REVIEWED_TYPES` on top
 of skops' own list; any other type makes :func:`load_model` refuse the file unless the
 caller passes ``trust=True``. The xgboost family can also be stored in XGBoost's native
-``.json`` / ``.ubj`` formats, with tabinv's metadata (card, statistics, version) kept as JSON
-in the booster attribute ``"tabinv"``. Pickle and joblib files run code when read, so they
-are refused unless ``allow_pickle=True``.
+``.json`` / ``.ubj`` formats (:mod:`.xgbnative`). Pickle and joblib files run code when
+read, so they are refused unless ``allow_pickle=True``. Which format a file is, and which
+loader reads it, comes from the one table of formats (:mod:`.formats`).
 
 A type being trusted does not make its content safe: scikit-learn and XGBoost index tree
 node arrays without bounds checks, so a crafted file can crash the process (or worse) at
@@ -19,37 +19,36 @@ loaded model is checked before it is returned (:mod:`.validation`).
 from __future__ import annotations
 
 import io
-import json
 import os
-from importlib import metadata
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import skops.io as sio
-from sklearn.base import clone
 
 from ..exceptions import ModelError, UnsafeModelError
-from ..text import shorten
 from ..utils import NotARegularFile, open_regular, write_atomic
+from .formats import (
+    ModelFormat,
+    check_declared,
+    describe_format,
+    format_of_kind,
+    model_format,
+    save_format,
+)
 from .skopsfile import REVIEWED_LOADERS, check_skops_archive
-from .sniff import describe_format, sniff
+from .sniff import sniff
 from .target import TargetModel
 from .validation import _kind, _reason, check_loaded_model
-from .xgbfile import MAX_NESTING, check_learner, json_nesting, read_booster_document
 
 __all__ = ["MAX_MODEL_BYTES", "REVIEWED_TYPES", "check_loaded_model", "describe_file",
-           "load_model", "save_model", "sniff_file"]
+           "load_declared", "load_model", "save_model", "sniff_file"]
 
 #: Types skops does not trust by default that tabinv accepts without ``trust=True`` (each
 #: only built the way ``save_model`` writes it: see ``skopsfile.REVIEWED_LOADERS``).
 REVIEWED_TYPES: tuple[str, ...] = tuple(REVIEWED_LOADERS)
 #: The largest model file tabinv reads.
 MAX_MODEL_BYTES = 1 << 30
-
-_SAVE_FORMATS = {"skops": "skops", "json": "xgboost-json", "ubj": "xgboost-ubj"}
-_XGB_FORMATS = {"xgboost-json": "json", "xgboost-ubj": "ubj"}
-_META_KEY = "tabinv"
 
 
 # -- saving ----------------------------------------------------------------------------
@@ -77,49 +76,13 @@ def save_model(model: TargetModel, path: str | os.PathLike[str], *,
     if not isinstance(model, TargetModel) or not hasattr(model, "estimator_"):
         raise ModelError(f"save_model needs a fitted TargetModel, not {_kind(model)}; "
                          "call fit before saving")
-    if format == "auto":
-        chosen = _SAVE_FORMATS.get(path.suffix.lstrip(".").lower(), "skops")
-    else:
-        chosen = _SAVE_FORMATS.get(format, "")
-    if not chosen:
-        raise ModelError(f"unknown model file format {format!r}; use 'auto', 'skops', 'json' "
-                         "or 'ubj'")
-    if chosen in _XGB_FORMATS and model.family != "xgboost":
-        raise ModelError(f"a {model.family!r} model can only be saved as .skops; .json and "
-                         ".ubj are XGBoost's native formats, for the xgboost family only")
-    data = sio.dumps(model) if chosen == "skops" else _xgboost_bytes(model, chosen)
-    _write_atomic(path, data)
+    _write_atomic(path, save_format(format, path).save(model))
     return path
 
 
-def _xgboost_bytes(model: TargetModel, chosen: str) -> bytes:
-    booster = model.estimator_.get_booster().copy()  # never touch the caller's booster
-    booster.set_attr(**{_META_KEY: json.dumps(_metadata(model))})
-    return bytes(booster.save_raw(raw_format=_XGB_FORMATS[chosen]))
-
-
-def _metadata(model: TargetModel) -> dict[str, Any]:
-    params = {key: value for key, value in model.estimator_.get_params().items()
-              if value is None or isinstance(value, (str, int, float, bool))}
-    facts: dict[str, Any] = {
-        "tabinv_version": _version(), "family": model.family, "card": model.card,
-        "categorical": model.categorical, "n_train": int(model.n_train_),
-        "marginals": {name: counts.tolist() for name, counts in model.marginals_.items()},
-        "estimator_params": params,
-    }
-    if model.task == "regression":
-        facts["residual_sigma"] = float(model.residual_sigma_)
-    else:
-        facts["confusion"] = model.confusion_.tolist()
-        facts["classes_present"] = model.classes_present_.tolist()
-    return facts
-
-
-def _version() -> str:
-    try:
-        return metadata.version("tabinv")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+def skops_bytes(model: TargetModel, chosen: ModelFormat) -> bytes:
+    """The skops file of ``model`` (the saver of format ``skops``)."""
+    return sio.dumps(model)  # type: ignore[no-any-return]
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -189,23 +152,59 @@ def load_model(path: str | os.PathLike[str], *, trust: bool = False,
     """
     path = Path(path)
     data = _read(path)
+    return _load_bytes(path, data, sniff(data), trust=trust, allow_pickle=allow_pickle)
+
+
+def load_declared(path: str | os.PathLike[str], declared: str, *, card: Any = None,
+                  members: Any = None, allow_pickle: bool = False,
+                  options: Mapping[str, Any] | None = None) -> TargetModel:
+    """Load a model file that an inventory entry declares to be of format ``declared``.
+
+    A file whose content is another format tabinv knows is refused; ``allow_pickle``
+    applies only when the declared format runs code. A graph-only format (ONNX) is opened
+    with the entry's ``card`` and the ``options`` of that format (inventory keys such as
+    ``onnx_encoding``), and fitted on ``members``.
+
+    Raises
+    ------
+    UnsafeModelError
+        The file is a pickle declared as something else, or fails a safety check.
+    ModelError
+        The file is another format than declared, or not a readable model.
+    """
+    chosen = model_format(declared)
+    if chosen.needs_card:
+        given = dict(options or {})
+        keywords = {keyword: given[key] for key, keyword in chosen.options if key in given}
+        return chosen.load(path, card, **keywords).fit(members)  # type: ignore[no-any-return]
+    path = Path(path)
+    data = _read(path)
     found = sniff(data)
-    if found == "skops":
-        loaded = _load_skops(path, data, trust)
-    elif found in _XGB_FORMATS:
-        loaded = _load_xgboost(path, data, found)
-    elif found.startswith(("pickle", "joblib-")):
-        loaded = _load_pickle(path, data, found, allow_pickle)
-    else:
+    check_declared(path, chosen, found)
+    return _load_bytes(path, data, found, trust=False,
+                       allow_pickle=allow_pickle and chosen.runs_code)
+
+
+def _load_bytes(path: Path, data: bytes, found: str, *, trust: bool,
+                allow_pickle: bool) -> TargetModel:
+    chosen = format_of_kind(found)
+    if chosen is None or chosen.needs_card:
         raise _unreadable(path, found)
-    return check_loaded_model(loaded, path)
+    if chosen.runs_code and not allow_pickle:
+        raise UnsafeModelError(
+            f"{path} {describe_format(found, data)}: refused without allow_pickle (CLI "
+            "--allow-pickle), because unpickling runs arbitrary code from the file; pass it "
+            "only if you trust its source, or re-save the model as .skops")
+    return check_loaded_model(chosen.load(path, data, found, trust=trust), path)
 
 
 def _unreviewed(untrusted: list[str]) -> list[str]:
     return [name for name in untrusted if name not in REVIEWED_TYPES]
 
 
-def _load_skops(path: Path, data: bytes, trust: bool) -> Any:
+def load_skops(path: Path, data: bytes, found: str, *, trust: bool) -> Any:
+    """The object in a skops file, built only from reviewed (or, with ``trust``, any)
+    types after the archive's checks (the loader of format ``skops``)."""
     check_skops_archive(data, path)
     try:
         untrusted = sio.get_untrusted_types(data=data)
@@ -225,86 +224,15 @@ def _load_skops(path: Path, data: bytes, trust: bool) -> Any:
                          f"({_reason(error)})") from None
 
 
-def _load_pickle(path: Path, data: bytes, found: str, allow_pickle: bool) -> Any:
-    if not allow_pickle:
-        raise UnsafeModelError(
-            f"{path} {describe_format(found, data)}: refused without allow_pickle (CLI "
-            "--allow-pickle), because unpickling runs arbitrary code from the file; pass it "
-            "only if you trust its source, or re-save the model as .skops")
+def load_pickle(path: Path, data: bytes, found: str, *, trust: bool) -> Any:
+    """Unpickle a pickle or joblib file: this runs code from it, so only called when the
+    caller allowed it (the loader of formats ``pickle`` and ``joblib``)."""
     import joblib
 
     try:
         return joblib.load(io.BytesIO(data))
     except Exception as error:
         raise ModelError(f"{path} could not be unpickled ({_reason(error)})") from None
-
-
-def _load_xgboost(path: Path, data: bytes, found: str) -> TargetModel:
-    import xgboost
-
-    document = read_booster_document(data, path, f"XGBoost {_XGB_FORMATS[found].upper()} "
-                                                 "model")
-    if not isinstance(document, dict) or not isinstance(document.get("learner"), dict):
-        raise ModelError(f"{path} looks like an XGBoost {_XGB_FORMATS[found].upper()} model "
-                         "but holds no 'learner'")
-    check_learner(document["learner"], "the booster", path)
-    booster = xgboost.Booster()
-    try:
-        booster.load_model(bytearray(data))
-    except Exception as error:
-        raise ModelError(f"{path} looks like an XGBoost {_XGB_FORMATS[found].upper()} model "
-                         "but XGBoost cannot read it "
-                         f"({_reason(error)})") from None
-    text = booster.attr(_META_KEY)
-    if text is None:
-        raise ModelError(f"{path} is an XGBoost model without tabinv's metadata (card, family, "
-                         "statistics); save it with tabinv's save_model")
-    if json_nesting(text.encode()) > MAX_NESTING:
-        raise UnsafeModelError(f"refusing {path}: its tabinv metadata nests deeper than "
-                               f"{MAX_NESTING} levels")
-    try:
-        return _model_from_metadata(json.loads(text), data)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError,
-            RecursionError) as error:
-        raise ModelError(f"{path} has malformed tabinv metadata in its booster attribute "
-                         f"'{_META_KEY}' ({_reason(error)})") from None
-
-
-def _integers(value: Any, name: str) -> np.ndarray:
-    """A JSON list of integers as an int64 array (never rounding floats or parsing text)."""
-    array = np.asarray(value)
-    if array.dtype.kind not in "iu":
-        raise ValueError(f"{name} must hold integer counts, not {array.dtype.name} values")
-    return array.astype(np.int64)
-
-
-def _model_from_metadata(meta: dict[str, Any], data: bytes) -> TargetModel:
-    from xgboost import XGBClassifier, XGBRegressor
-
-    card, family = meta["card"], meta["family"]
-    if not isinstance(family, str) or not isinstance(meta["categorical"], str):
-        raise TypeError(f"family and categorical must be text, not {shorten(family)} and "
-                        f"{shorten(meta['categorical'])}")
-    kind = XGBRegressor if card["task"] == "regression" else XGBClassifier
-    known = kind().get_params()
-    params = {k: v for k, v in meta["estimator_params"].items() if k in known}
-    estimator = kind(**{**params, "n_jobs": 1, "device": "cpu"})  # no threads/GPU from a file
-    fitted = clone(estimator)
-    fitted.load_model(bytearray(data))
-    fitted.get_booster().set_attr(**{_META_KEY: None})
-    model = TargetModel(family=family, estimator=estimator, card=card,
-                        categorical=meta["categorical"])
-    model.encoder_ = model._make_encoder()
-    model.estimator_ = fitted
-    model.n_train_ = int(_integers(meta["n_train"], "n_train"))
-    model.marginals_ = {str(k): _integers(v, f"marginals[{k!r}]")
-                        for k, v in meta["marginals"].items()}
-    if card["task"] == "regression":
-        model.residual_sigma_ = float(meta["residual_sigma"])
-    else:
-        model.confusion_ = _integers(meta["confusion"], "confusion")
-        model.classes_present_ = _integers(meta["classes_present"], "classes_present")
-    return model
 
 
 # -- describing a file for the CLI -----------------------------------------------------
@@ -319,23 +247,21 @@ def describe_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     data = _read(path)
     found = sniff(data)
     facts: dict[str, Any] = {"path": str(path), "format": found, "size": len(data)}
+    chosen = format_of_kind(found)
     try:
-        if found == "skops":
-            check_skops_archive(data, path)
-            untrusted = sio.get_untrusted_types(data=data)
-            facts["untrusted_types"] = untrusted
-            facts["unreviewed_types"] = _unreviewed(untrusted)
-        elif found in _XGB_FORMATS:
-            learner = read_booster_document(data, path)["learner"]
-            check_learner(learner, "the booster", path)
-            meta = json.loads(learner.get("attributes", {}).get(_META_KEY) or "null")
-            facts["tabinv_metadata"] = isinstance(meta, dict)
-            if isinstance(meta, dict):
-                facts.update({key: meta.get(key) for key in ("family", "tabinv_version")})
-        elif found.startswith(("pickle", "joblib-")):
-            facts["runs_code_on_load"] = True
+        if chosen is not None:
+            facts.update(chosen.describe(path, data))
     except ModelError as error:
         facts["error"] = str(error)
     except Exception as error:  # any failure inside skops means "corrupt"
         facts["error"] = f"not a readable {found} file ({_reason(error)})"
     return facts
+
+
+def describe_skops(path: Path, data: bytes, chosen: ModelFormat) -> dict[str, Any]:
+    """The untrusted and unreviewed types of a skops file, after the archive's checks."""
+    check_skops_archive(data, path)
+    untrusted = sio.get_untrusted_types(data=data)
+    return {"untrusted_types": untrusted, "unreviewed_types": _unreviewed(untrusted)}
+
+

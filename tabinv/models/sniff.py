@@ -3,7 +3,8 @@
 Pickles of every protocol are recognised: protocols 2-5 start with the ``PROTO`` opcode,
 protocols 0 and 1 with text-like opcodes (``(dp0``, ``cmodule\\nname``, ``}q``), so their
 first opcodes are decoded (never executed) with :func:`pickletools.genops`. joblib's
-compressed files are recognised by their container's magic number.
+compressed files are recognised by their container's magic number. What each result
+means, and which model format it is, is in :mod:`tabinv.models.formats`.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from __future__ import annotations
 import io
 import pickletools
 
-__all__ = ["describe_format", "pickle_protocol", "sniff"]
+__all__ = ["PICKLE_KINDS", "pickle_protocol", "sniff"]
 
 #: joblib's compressed containers (magic number, codec), as joblib itself tells them apart
 _COMPRESSED = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"),
                (b"\x5d\x00\x00", "lzma"), (b"\x04\x22\x4d\x18", "lz4"))
 _OPCODES_READ = 64
+#: what :func:`sniff` calls a file that is a pickle, bare or in a joblib container
+PICKLE_KINDS = ("pickle", *(f"joblib-{codec}" for _, codec in _COMPRESSED), "joblib-zlib")
 
 
 def _zlib_header(data: bytes) -> bool:
@@ -67,16 +70,3 @@ def sniff(data: bytes) -> str:
     except UnicodeDecodeError:
         return "unknown"
     return "text"
-
-
-def describe_format(found: str, data: bytes = b"") -> str:
-    """``found`` (from :func:`sniff`) as the end of "PATH ...", e.g. "is a pickle
-    (protocol 0)"."""
-    if found == "pickle":
-        protocol = pickle_protocol(data)
-        return "is a pickle" + (f" (protocol {protocol})" if protocol is not None else "")
-    if found.startswith("joblib-"):
-        return f"is a joblib file compressed with {found[7:]} (a pickle inside)"
-    return {"empty": "is empty", "text": "holds plain text (a CSV or similar?)",
-            "skops": "is a skops file", "xgboost-json": "is an XGBoost JSON file",
-            "xgboost-ubj": "is an XGBoost UBJ file"}.get(found, "holds unrecognised binary data")

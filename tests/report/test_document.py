@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 import tabinv
 from tabinv import api
+from tabinv.batch import task
 from tabinv.cli import app as cli_app
 from tabinv.cli import render as cli_render
-from tabinv.batch import task
 from tabinv.exceptions import TabinvError
 from tabinv.report import document as document_module
 from tabinv.report.document import Document, as_document, combine, threat_sentence
