@@ -20,6 +20,7 @@ from .cli_options import (
     AllowOutOfBounds,
     AsJson,
     AttackOpt,
+    AttackParam,
     Clip,
     IgnoreColumn,
     Known,
@@ -34,6 +35,7 @@ from .cli_options import (
     Sensitive,
     Shortcuts,
     TopK,
+    attack_params,
     dataset_params,
     positive_values,
 )
@@ -74,7 +76,8 @@ def _threat(attack: list[str] | None, prior: list[str] | None, **options: Any
             ) -> dict[str, Any]:
     """Keyword arguments of api.ThreatModel from the shared CLI options."""
     options["positive"] = positive_values(options.get("positive"))
-    return {"attacks": api.expand_specs(attack, prior), **options}
+    params = attack_params(options.pop("attack_param", None))
+    return {"attacks": api.expand_specs(attack, prior, params=params), **options}
 
 
 def _render(assessments: list[api.Assessment], as_json: bool, markdown: bool = False,
@@ -222,6 +225,7 @@ def attack(
     reference: Annotated[Path | None, typer.Option(
         help="The attacker's population sample (priors, imputation baselines).")] = None,
     attack_name: AttackOpt = None,
+    attack_param: AttackParam = None,
     prior: Prior = None,
     population: Annotated[str, typer.Option(help="Name of the attacked records in the "
                                             "results (members, non-members ...).")] = "given",
@@ -269,7 +273,7 @@ def attack(
     threat = _threat(attack_name, chosen_priors, known=known, label_source=label_source,
                      rounding=rounding, label_only=label_only, positive=positive,
                      top_k=top_k, random_state=seed, memory=parse_bytes(memory),
-                     shortcuts=shortcuts)
+                     shortcuts=shortcuts, attack_param=attack_param)
     with working("attacking"):
         assessment, posterior = api.attack_records(
             target, frame, sensitive=sensitive, reference=reference_frame,
@@ -298,6 +302,7 @@ def assess(
     known: Known = None,
     label: Annotated[str | None, typer.Option(help="Use another column as label.")] = None,
     attack_name: AttackOpt = None,
+    attack_param: AttackParam = None,
     prior: Prior = None,
     label_source: LabelSource = "true",
     rounding: Rounding = None,
@@ -323,7 +328,7 @@ def assess(
     threat = _threat(attack_name, prior, known=known, label_source=label_source,
                      rounding=rounding, label_only=label_only, positive=positive,
                      top_k=top_k, random_state=seed, memory=parse_bytes(memory),
-                     shortcuts=shortcuts)
+                     shortcuts=shortcuts, attack_param=attack_param)
     if dataset is None and data is None:
         dataset = "iwpc"
     params = dataset_params(dataset, seed, people, snps, data_param) if dataset else {}

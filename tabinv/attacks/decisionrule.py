@@ -84,6 +84,9 @@ class WhiteBoxDecisionRule(WhiteBoxTreeInversion):
     """
 
     name = "whitebox-dt"
+    # the rule's leaves vote by majority: no leaf_label
+    parameters = {k: v for k, v in WhiteBoxTreeInversion.parameters.items()
+                  if k != "leaf_label"}
 
     def __init__(self, *, prior: str | Prior = "marginal", prior_given: Sequence[str] = (),
                  smoothing: float = 1.0, memory: int = DEFAULT_MEMORY,

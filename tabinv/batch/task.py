@@ -172,7 +172,7 @@ def _threat(entry: Entry, onnx: bool) -> dict[str, Any]:
     priors: list[Any] = list(entry.priors)
     if entry.prior_table is not None:
         priors = [TablePrior(read_table(entry.prior_table), origin=entry.prior_table.name)]
-    specs = expand_specs(entry.attacks, priors)
+    specs = expand_specs(entry.attacks, priors, params=entry.attack_params)
     if entry.access != "white-box" or onnx:
         forced = [s.name for s in specs if s.needs_white_box and not s.optional]
         if forced:

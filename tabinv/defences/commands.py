@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..api import expand_specs
+from ..cli_options import AttackParam, attack_params
 from ..console import err, exit_on_error, friendly, out
 from ..exceptions import TabinvError
 from ..processes import cap_jobs
@@ -146,6 +147,7 @@ def sweep_command(
     seeds: Seeds = 5,
     attack_name: Annotated[list[str] | None, typer.Option(
         "--attack", "-a", help="Attack to run, repeatable, or 'all'. Default: map.")] = None,
+    attack_param: AttackParam = None,
     prior: Annotated[list[str] | None, typer.Option(
         "--prior", help="Prior, repeatable: marginal, learned, published, "
         "conditional:COL[,COL]. Default: marginal and learned.")] = None,
@@ -167,7 +169,9 @@ def sweep_command(
     jobs = _jobs(jobs, force_jobs)
     with exit_on_error(STOPPED), progress_bar(f"sweeping {model} on {dataset}") as progress:
         result = sweep(dataset, model, epsilons=parse_epsilons(epsilons), seeds=seeds,
-                       sensitive=sensitive, attacks=expand_specs(attack_name, prior),
+                       sensitive=sensitive,
+                       attacks=expand_specs(attack_name, prior,
+                                            params=attack_params(attack_param)),
                        label=label, rounding=rounding, known=known,
                        label_source=label_source, jobs=jobs, progress=progress,
                        random_state=seed)
