@@ -18,7 +18,7 @@ from .data.registry import builtin_parameters
 from .exceptions import TabinvError
 from .text import shorten
 
-__all__ = ["attack_params", "dataset_params", "parse_value", "positive_values",
+__all__ = ["attack_help", "attack_params", "dataset_params", "parse_value", "positive_values",
            "AllowOutOfBounds", "AsJson", "AttackOpt", "AttackParam", "Clip", "IgnoreColumn",
            "Known", "LabelOnly", "LabelSource",
            "Memory", "Positive", "Prior", "Report", "Rounding", "Seed", "Sensitive",
@@ -35,9 +35,15 @@ LabelSource = Annotated[str, typer.Option(
     "--label-source", help="Label the attacker holds: 'true' (the record's) or 'predicted' "
     "(the model's own prediction for the full record).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-AttackOpt = Annotated[list[str] | None, typer.Option(
-    "--attack", "-a", help=f"Attack to run, repeatable ({', '.join(attack_names())}) or "
-    "'all' (every one that applies). Default: map.")]
+
+
+def attack_help() -> str:
+    """``--attack``'s help, naming every registered attack."""
+    return (f"Attack to run, repeatable ({', '.join(attack_names())}) or 'all' (every one "
+            "that applies). Default: map.")
+
+
+AttackOpt = Annotated[list[str] | None, typer.Option("--attack", "-a", help=attack_help())]
 AttackParam = Annotated[list[str] | None, typer.Option(
     "--attack-param", help="ATTACK.KEY=VALUE: a parameter of an attack that is run, "
     "repeatable (e.g. csmia.smoothing=0.5, map.confusion=row); the value is read as a "

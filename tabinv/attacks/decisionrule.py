@@ -84,6 +84,7 @@ class WhiteBoxDecisionRule(WhiteBoxTreeInversion):
     """
 
     name = "whitebox-dt"
+    requires = ("confidence", "label")  # a classifier's leaves vote for labels
     # the rule's leaves vote by majority: no leaf_label
     parameters = {k: v for k, v in WhiteBoxTreeInversion.parameters.items()
                   if k != "leaf_label"}

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..api import expand_specs
-from ..cli_options import AttackParam, attack_params
+from ..cli_options import AttackOpt, AttackParam, attack_params
 from ..console import err, exit_on_error, friendly, out
 from ..exceptions import TabinvError
 from ..processes import cap_jobs
@@ -145,8 +145,7 @@ def sweep_command(
     epsilons: Annotated[str, typer.Option(help="Comma-separated epsilon grid.")]
     = "0.25,1,5,20,100",
     seeds: Seeds = 5,
-    attack_name: Annotated[list[str] | None, typer.Option(
-        "--attack", "-a", help="Attack to run, repeatable, or 'all'. Default: map.")] = None,
+    attack_name: AttackOpt = None,
     attack_param: AttackParam = None,
     prior: Annotated[list[str] | None, typer.Option(
         "--prior", help="Prior, repeatable: marginal, learned, published, "

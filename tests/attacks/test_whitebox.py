@@ -340,7 +340,8 @@ def test_refuses_an_unsupported_booster_objective() -> None:
 
 def test_refuses_an_unknown_leaf_label() -> None:
     setup = build(CASES[0])
-    with pytest.raises(AttackError, match="leaf_label 'mode'"):
+    with pytest.raises(AttackError, match="^whitebox-tree: leaf_label must be one of "
+                       "'majority', 'fractions', got 'mode'$"):
         attack(setup, leaf_label="mode")
 
 
