@@ -140,7 +140,8 @@ class InstanceOf(Constraint):
     def __init__(self, kind: type | tuple[type, ...], description: str | None = None) -> None:
         self.kind = kind
         kinds = kind if isinstance(kind, tuple) else (kind,)
-        self.description = description or " or ".join(f"a {k.__name__}" for k in kinds)
+        self.description = description or " or ".join(
+            f"{'an' if k.__name__[0] in 'aeiouAEIOU' else 'a'} {k.__name__}" for k in kinds)
 
     def is_satisfied_by(self, value: Any) -> bool:
         return isinstance(value, self.kind)
