@@ -1,5 +1,4 @@
-"""Base class of attribute-inference attacks (the registry, :mod:`.registry`, is
-re-exported here).
+"""Base class of attribute-inference attacks (registered by :mod:`.registry`).
 
 Attacks are estimators: ``__init__`` stores keyword-only parameters, whose constraints
 the class declares in ``parameters`` (:mod:`tabinv.params`); ``fit`` checks them,
@@ -30,11 +29,9 @@ from .budget import POSTERIOR_COPIES, posterior_bytes, require, require_grid
 from .candidates import Candidates, Posterior
 from .grid import DEFAULT_MEMORY, CandidateGrid
 from .pipeline import LazyRecords
-from .registry import ATTACKS, attack_names, get_attack, register
 from .unknowns import unknown_support
 
-__all__ = ["BaseAttack", "ATTACKS", "MEMORY", "NUMERIC_POINTS", "SMOOTHING", "register",
-           "get_attack", "attack_names"]
+__all__ = ["BaseAttack", "MEMORY", "NUMERIC_POINTS", "SMOOTHING"]
 
 #: constraints (:mod:`tabinv.params`) of the parameters most attacks share
 SMOOTHING: list[Constraint | None] = [Interval(Real, 0, None, closed="left")]

@@ -24,10 +24,11 @@ import pandas as pd
 
 from ..params import RANDOM_STATE
 from ..utils import RandomState, check_random_state
-from .base import MEMORY, NUMERIC_POINTS, SMOOTHING, BaseAttack, register
+from .base import MEMORY, NUMERIC_POINTS, SMOOTHING, BaseAttack
 from .budget import POSTERIOR_COPIES
 from .candidates import Posterior
 from .grid import DEFAULT_MEMORY
+from .registry import register
 
 __all__ = ["CSMIA", "TIE_TOLERANCE", "predicts_label",
            "csmia_decision", "csmia_scores"]

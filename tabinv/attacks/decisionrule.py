@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import AttackError
-from .base import register
 from .candidates import Posterior
 from .grid import DEFAULT_MEMORY
 from .priors import Prior
+from .registry import register
 from .whitebox import WhiteBoxTreeInversion
 
 __all__ = ["WhiteBoxDecisionRule"]

@@ -27,13 +27,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..params import RANDOM_STATE
 from ..utils import RandomState
-from .base import MEMORY, NUMERIC_POINTS, SMOOTHING, BaseAttack, register
+from .base import MEMORY, NUMERIC_POINTS, SMOOTHING, BaseAttack
 from .baselines import BaselineSuite
 from .budget import POSTERIOR_COPIES
 from .candidates import Posterior
 from .csmia import predicts_label
 from .grid import DEFAULT_MEMORY
 from .priors import MarginalPrior, Prior, independent_prior
+from .registry import register
 
 __all__ = ["LOMIA"]
 

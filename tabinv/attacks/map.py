@@ -18,7 +18,7 @@ import pandas as pd
 from ..exceptions import AttackError
 from ..params import RANDOM_STATE, InstanceOf, Options, SequenceOf
 from ..utils import RandomState
-from .base import MEMORY, NUMERIC_POINTS, SMOOTHING, BaseAttack, register
+from .base import MEMORY, NUMERIC_POINTS, SMOOTHING, BaseAttack
 from .budget import joint_size, posterior_bytes, require
 from .candidates import Posterior
 from .grid import DEFAULT_MEMORY
@@ -29,6 +29,7 @@ from .likelihood import (
     gaussian_log_likelihood,
 )
 from .priors import ConditionalPrior, LearnedPrior, MarginalPrior, Prior, independent_prior
+from .registry import register
 
 __all__ = ["CONFUSIONS", "MAPInversion", "PRIOR", "PRIOR_GIVEN", "PRIOR_KINDS"]
 

@@ -13,13 +13,11 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..exceptions import AttackError, closest
 from ..text import shorten
-
-if TYPE_CHECKING:
-    from .base import BaseAttack
+from .base import BaseAttack
 
 __all__ = ["ATTACKS", "AttackRegistry", "attack_class", "attack_names", "get_attack",
            "register"]
@@ -27,7 +25,7 @@ __all__ = ["ATTACKS", "AttackRegistry", "attack_class", "attack_names", "get_att
 PACKAGE = __name__.rpartition(".")[0]
 
 
-class AttackRegistry(Mapping[str, "type[BaseAttack]"]):
+class AttackRegistry(Mapping[str, type[BaseAttack]]):
     """Attack name -> class, complete: reading it first imports every module of
     ``package`` (whose ``@register`` decorators fill it)."""
 
@@ -39,8 +37,6 @@ class AttackRegistry(Mapping[str, "type[BaseAttack]"]):
     def add(self, cls: type[BaseAttack]) -> None:
         """Register ``cls`` under its own ``name`` (a second class with the name is an
         error, so that no attack silently replaces another)."""
-        from .base import BaseAttack
-
         if not (isinstance(cls, type) and issubclass(cls, BaseAttack)):
             raise TypeError(f"@register takes a BaseAttack subclass, not {cls!r}")
         name = cls.__dict__.get("name")

@@ -46,7 +46,7 @@ from scipy.special import expit, logsumexp, softmax
 
 from ..exceptions import AttackError
 from ..params import RANDOM_STATE, Options
-from .base import MEMORY, SMOOTHING, BaseAttack, register
+from .base import MEMORY, SMOOTHING, BaseAttack
 from .budget import require
 from .candidates import Posterior
 from .grid import DEFAULT_MEMORY, CandidateGrid
@@ -55,6 +55,7 @@ from .leafboxes import BoxReach, Router, Tree, TreeEnsemble
 from .likelihood import LOG_FLOOR, gaussian_log_likelihood
 from .map import PRIOR, PRIOR_GIVEN, MAPInversion
 from .priors import Prior
+from .registry import register
 from .treereader import extract_ensemble
 from .unknowns import UnknownFeatures
 

@@ -158,7 +158,7 @@ def _check_columns(values: dict[str, Any], card: Any, label: str,
 
 
 def _check_attacks(values: dict[str, Any], where: str, problems: list[str]) -> None:
-    from ..attacks.base import ATTACKS
+    from ..attacks.registry import ATTACKS
     from ..attacks.specs import expand_specs
 
     access = values.get("access", "confidences")

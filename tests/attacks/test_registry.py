@@ -53,8 +53,9 @@ NEW_ATTACK = '''
 import numpy as np
 from numbers import Real
 
-from tabinv.attacks.base import BaseAttack, register
+from tabinv.attacks.base import BaseAttack
 from tabinv.attacks.candidates import Posterior
+from tabinv.attacks.registry import register
 from tabinv.params import Interval
 
 

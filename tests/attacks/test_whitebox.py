@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabinv.attacks import base as attacks_base
+from tabinv.attacks import registry as attacks_registry
 from tabinv.attacks import whitebox
 from tabinv.attacks.leafboxes import BoxReach
 from tabinv.attacks.map import MAPInversion
@@ -347,7 +347,7 @@ def test_refuses_an_unknown_leaf_label() -> None:
 
 def test_registered_by_name_and_described() -> None:
     setup = build(CASES[0])
-    assert isinstance(attacks_base.get_attack("whitebox-tree"), WhiteBoxTreeInversion)
+    assert isinstance(attacks_registry.get_attack("whitebox-tree"), WhiteBoxTreeInversion)
     described = attack(setup).describe()
     assert described["white_box"] is True
     assert "DecisionTreeClassifier" in described["likelihood"]

@@ -221,7 +221,7 @@ def test_white_box_attacks_need_white_box_access_and_never_meet_onnx(
         inventory: Path) -> None:
     import dataclasses
 
-    from tabinv.attacks.base import ATTACKS
+    from tabinv.attacks.registry import ATTACKS
     from tabinv.batch.task import _threat
     from tabinv.exceptions import AttackError
 
