@@ -85,3 +85,10 @@ def test_item2_attack_gives_the_params_to_the_attacks(trained: Path) -> None:
     assert refused.exit_code == 2
     assert refused.output.strip() == ("error: map: numeric_points must be an int in [1, inf), "
                                       "got 0")
+
+
+def test_item2_sweep_takes_attack_params_too() -> None:
+    result = runner.invoke(app, ["sweep", "-s", "vkorc1", "--attack-param",
+                                 "map.smoothing=-1"])
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: map: smoothing must be a float in [0, inf), got -1"
