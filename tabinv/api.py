@@ -37,6 +37,7 @@ def assess(dataset: str | Dataset, model: str | TargetModel = "linear", *,
            sensitive: Sequence[str], known: Sequence[str] | None = None,
            attacks: Sequence[AttackChoice] | None = None,
            priors: Sequence[PriorChoice] | None = None,
+           attack_params: Mapping[str, Mapping[str, Any]] | None = None,
            access: str | None = None, decimals: int | None = None,
            label_source: str = "true", positive: Mapping[str, Any] | None = None,
            top_k: int = 100, n_boot: int = 200, random_state: int = 0,
@@ -53,8 +54,8 @@ def assess(dataset: str | Dataset, model: str | TargetModel = "linear", *,
         A built-in name (``tabinv datasets list``) or a loaded :class:`Dataset`.
     model : str or TargetModel
         A family name (trained on the members) or an already fitted model.
-    sensitive, known, attacks, priors, access, decimals, label_source, positive, top_k,
-    n_boot, random_state, memory, shortcuts
+    sensitive, known, attacks, priors, attack_params, access, decimals, label_source,
+    positive, top_k, n_boot, random_state, memory, shortcuts
         The attacker (:class:`~tabinv.core.ThreatModel`, where each is documented).
         Defaults: the attacks of :data:`DEFAULT_ATTACKS` with the priors of
         :data:`DEFAULT_PRIORS`, as on the command line.
@@ -80,7 +81,8 @@ def assess(dataset: str | Dataset, model: str | TargetModel = "linear", *,
     2081
     """
     threat = ThreatModel(sensitive=tuple(sensitive), known=known, attacks=attacks,
-                         priors=priors, access=access, decimals=decimals,
+                         priors=priors, attack_params=dict(attack_params or {}),
+                         access=access, decimals=decimals,
                          label_source=label_source, positive=dict(positive or {}),
                          top_k=top_k, n_boot=n_boot, random_state=random_state,
                          memory=memory, shortcuts=shortcuts)
@@ -92,6 +94,7 @@ def attack_records(model: TargetModel, records: pd.DataFrame, *, sensitive: Sequ
                    known: Sequence[str] | None = None,
                    attacks: Sequence[AttackChoice] | None = None,
                    priors: Sequence[PriorChoice] | None = None,
+                   attack_params: Mapping[str, Mapping[str, Any]] | None = None,
                    access: str | None = None, decimals: int | None = None,
                    label_source: str = "true", positive: Mapping[str, Any] | None = None,
                    top_k: int = 100, n_boot: int = 200, random_state: int = 0,
@@ -111,7 +114,8 @@ def attack_records(model: TargetModel, records: pd.DataFrame, *, sensitive: Sequ
     first attack's posterior.
     """
     threat = ThreatModel(sensitive=tuple(sensitive), known=known, attacks=attacks,
-                         priors=priors, access=access, decimals=decimals,
+                         priors=priors, attack_params=dict(attack_params or {}),
+                         access=access, decimals=decimals,
                          label_source=label_source, positive=dict(positive or {}),
                          top_k=top_k, n_boot=n_boot, random_state=random_state,
                          memory=memory, shortcuts=shortcuts)

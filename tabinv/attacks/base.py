@@ -1,14 +1,18 @@
-"""Base class and registry of attribute-inference attacks.
+"""Base class of attribute-inference attacks (registered by :mod:`.registry`).
 
-Attacks are estimators: ``__init__`` stores keyword-only parameters, ``fit`` validates
-the threat model (oracle, sensitive and known columns, the attacker's reference data)
-and returns ``self``, ``infer`` returns a :class:`Posterior` over the candidates.
+Attacks are estimators: ``__init__`` stores keyword-only parameters, whose constraints
+the class declares in ``parameters`` (:mod:`tabinv.params`); ``fit`` checks them,
+validates the threat model (oracle, sensitive and known columns, the attacker's
+reference data) and returns ``self``; ``infer`` returns a :class:`Posterior` over the
+candidates.
 """
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..data.dataset import require_columns
 from ..exceptions import AttackError, DataError, closest
 from ..models.oracle import Oracle
+from ..params import Constraint, Constraints, Interval, validate
 from ..utils import RandomState
 from .budget import POSTERIOR_COPIES, posterior_bytes, require, require_grid
 from .candidates import Candidates, Posterior
@@ -26,27 +31,12 @@ from .grid import DEFAULT_MEMORY, CandidateGrid
 from .pipeline import LazyRecords
 from .unknowns import unknown_support
 
-__all__ = ["BaseAttack", "ATTACKS", "register", "get_attack", "attack_names"]
+__all__ = ["BaseAttack", "MEMORY", "NUMERIC_POINTS", "SMOOTHING"]
 
-ATTACKS: dict[str, type[BaseAttack]] = {}
-
-
-def register(cls: type[BaseAttack]) -> type[BaseAttack]:
-    """Class decorator: make an attack available by its ``name`` (CLI ``--attack``)."""
-    ATTACKS[cls.name] = cls
-    return cls
-
-
-def attack_names() -> list[str]:
-    return sorted(ATTACKS)
-
-
-def get_attack(name: str, **params: Any) -> BaseAttack:
-    """Instantiate a registered attack by name."""
-    if name not in ATTACKS:
-        raise AttackError(f"unknown attack {name!r}{closest(name, ATTACKS)}; "
-                          f"attacks are: {', '.join(attack_names())}")
-    return ATTACKS[name](**params)
+#: constraints (:mod:`tabinv.params`) of the parameters most attacks share
+SMOOTHING: list[Constraint | None] = [Interval(Real, 0, None, closed="left")]
+NUMERIC_POINTS: list[Constraint | None] = [Interval(Integral, 1, None, closed="left")]
+MEMORY: list[Constraint | None] = [Interval(Integral, 1, None, closed="left"), None]
 
 
 class BaseAttack(BaseEstimator, ABC):
@@ -57,6 +47,15 @@ class BaseAttack(BaseEstimator, ABC):
     requires: ClassVar[tuple[str, ...]] = ()
     #: whether the attack reads the model's structure (the model file)
     needs_white_box: ClassVar[bool] = False
+    #: constraints of each constructor parameter (:mod:`tabinv.params`): checked by
+    #: ``fit`` and by :meth:`check_params` (front ends, before any work)
+    parameters: ClassVar[Constraints] = {}
+
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> None:
+        """Refuse (:class:`AttackError`, one line) a parameter this attack does not take,
+        listing those it takes, or a value outside its constraints."""
+        validate(cls.name, params, cls.parameters, AttackError)
 
     def fit(self, oracle: Oracle, *, sensitive: Sequence[str], known: Sequence[str],
             reference: pd.DataFrame | None = None) -> BaseAttack:
@@ -73,6 +72,8 @@ class BaseAttack(BaseEstimator, ABC):
         reference : DataFrame, optional
             The attacker's own sample of the population (priors, unknown features).
         """
+        # here, not in __init__, as scikit-learn does: set_params and clone bypass __init__
+        self.check_params(self.get_params(deep=False))
         if oracle.answers not in self.requires:
             raise AttackError(
                 f"attack {self.name!r} needs {' or '.join(repr(a) for a in self.requires)} "
@@ -209,6 +210,23 @@ class BaseAttack(BaseEstimator, ABC):
 
     def describe(self) -> dict[str, Any]:
         check_is_fitted(self, "candidates_")
+        changed = self.changed_params()
         return {"attack": self.name, "sensitive": list(self.sensitive_),
                 "known": list(self.known_), "unknown": list(self.unknown_names_),
-                **self.oracle_.describe()}
+                **self.oracle_.describe(), **({"parameters": changed} if changed else {})}
+
+    def changed_params(self) -> dict[str, Any]:
+        """Parameters set away from their defaults, except those every assessment records
+        elsewhere (prior and prior_given in the variant; memory and random_state)."""
+        defaults = {name: p.default for name, p in
+                    inspect.signature(type(self).__init__).parameters.items()}
+        return {name: value for name, value in self.get_params(deep=False).items()
+                if name not in ("prior", "prior_given", "memory", "random_state")
+                and name in defaults and not _same(value, defaults[name])}
+
+
+def _same(value: Any, default: Any) -> bool:
+    try:
+        return bool(value == default)
+    except (TypeError, ValueError):  # values whose == is not a bool (arrays)
+        return value is default

@@ -13,8 +13,8 @@ confidence access (rounded confidences included: rounding is applied by the orac
 
 from __future__ import annotations
 
-from .base import register
 from .map import MAPInversion
+from .registry import register
 
 __all__ = ["ConfidenceInversion"]
 

@@ -22,11 +22,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..params import RANDOM_STATE
 from ..utils import RandomState, check_random_state
-from .base import BaseAttack, register
+from .base import MEMORY, NUMERIC_POINTS, SMOOTHING, BaseAttack
 from .budget import POSTERIOR_COPIES
 from .candidates import Posterior
 from .grid import DEFAULT_MEMORY
+from .registry import register
 
 __all__ = ["CSMIA", "TIE_TOLERANCE", "predicts_label",
            "csmia_decision", "csmia_scores"]
@@ -146,6 +148,8 @@ class CSMIA(BaseAttack):
 
     name = "csmia"
     requires = ("confidence",)
+    parameters = {"smoothing": SMOOTHING, "numeric_points": NUMERIC_POINTS, "memory": MEMORY,
+                  "random_state": RANDOM_STATE}
 
     def __init__(self, *, smoothing: float = 1.0, numeric_points: int = 10,
                  memory: int = DEFAULT_MEMORY, random_state: RandomState = 0) -> None:

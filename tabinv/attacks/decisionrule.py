@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import AttackError
-from .base import register
 from .candidates import Posterior
 from .grid import DEFAULT_MEMORY
 from .priors import Prior
+from .registry import register
 from .whitebox import WhiteBoxTreeInversion
 
 __all__ = ["WhiteBoxDecisionRule"]
@@ -84,6 +84,10 @@ class WhiteBoxDecisionRule(WhiteBoxTreeInversion):
     """
 
     name = "whitebox-dt"
+    requires = ("confidence", "label")  # a classifier's leaves vote for labels
+    # the rule's leaves vote by majority: no leaf_label
+    parameters = {k: v for k, v in WhiteBoxTreeInversion.parameters.items()
+                  if k != "leaf_label"}
 
     def __init__(self, *, prior: str | Prior = "marginal", prior_given: Sequence[str] = (),
                  smoothing: float = 1.0, memory: int = DEFAULT_MEMORY,

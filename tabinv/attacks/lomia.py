@@ -25,14 +25,16 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
+from ..params import RANDOM_STATE
 from ..utils import RandomState
-from .base import BaseAttack, register
+from .base import MEMORY, NUMERIC_POINTS, SMOOTHING, BaseAttack
 from .baselines import BaselineSuite
 from .budget import POSTERIOR_COPIES
 from .candidates import Posterior
 from .csmia import predicts_label
 from .grid import DEFAULT_MEMORY
 from .priors import MarginalPrior, Prior, independent_prior
+from .registry import register
 
 __all__ = ["LOMIA"]
 
@@ -97,6 +99,8 @@ class LOMIA(BaseAttack):
 
     name = "lomia"
     requires = ("label", "confidence")
+    parameters = {"smoothing": SMOOTHING, "numeric_points": NUMERIC_POINTS, "memory": MEMORY,
+                  "random_state": RANDOM_STATE}
 
     def __init__(self, *, smoothing: float = 1.0, numeric_points: int = 10,
                  memory: int = DEFAULT_MEMORY, random_state: RandomState = 0) -> None:

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import AttackError
+from ..params import RANDOM_STATE, InstanceOf, Options, SequenceOf
 from ..utils import RandomState
-from .base import BaseAttack, register
+from .base import MEMORY, NUMERIC_POINTS, SMOOTHING, BaseAttack
 from .budget import joint_size, posterior_bytes, require
 from .candidates import Posterior
 from .grid import DEFAULT_MEMORY
@@ -28,10 +29,15 @@ from .likelihood import (
     gaussian_log_likelihood,
 )
 from .priors import ConditionalPrior, LearnedPrior, MarginalPrior, Prior, independent_prior
+from .registry import register
 
-__all__ = ["MAPInversion", "PRIOR_KINDS"]
+__all__ = ["CONFUSIONS", "MAPInversion", "PRIOR", "PRIOR_GIVEN", "PRIOR_KINDS"]
 
 PRIOR_KINDS = ("marginal", "conditional", "learned", "published")
+CONFUSIONS = ("bayes", "row")
+#: constraints of the prior parameters (:mod:`tabinv.params`)
+PRIOR = [Options(str, PRIOR_KINDS), InstanceOf(Prior)]
+PRIOR_GIVEN = [SequenceOf(str)]
 
 
 @register
@@ -84,6 +90,9 @@ class MAPInversion(BaseAttack):
 
     name = "map"
     requires = ("output", "confidence", "label")
+    parameters = {"prior": PRIOR, "prior_given": PRIOR_GIVEN, "smoothing": SMOOTHING,
+                  "confusion": [Options(str, CONFUSIONS)], "numeric_points": NUMERIC_POINTS,
+                  "memory": MEMORY, "random_state": RANDOM_STATE}
 
     def __init__(self, *, prior: str | Prior = "marginal", prior_given: Sequence[str] = (),
                  smoothing: float = 1.0, confusion: str = "bayes", numeric_points: int = 10,

@@ -45,15 +45,17 @@ import pandas as pd
 from scipy.special import expit, logsumexp, softmax
 
 from ..exceptions import AttackError
-from .base import BaseAttack, register
+from ..params import RANDOM_STATE, Options
+from .base import MEMORY, SMOOTHING, BaseAttack
 from .budget import require
 from .candidates import Posterior
 from .grid import DEFAULT_MEMORY, CandidateGrid
 from .gridleaves import GridLeaves
 from .leafboxes import BoxReach, Router, Tree, TreeEnsemble
 from .likelihood import LOG_FLOOR, gaussian_log_likelihood
-from .map import MAPInversion
+from .map import PRIOR, PRIOR_GIVEN, MAPInversion
 from .priors import Prior
+from .registry import register
 from .treereader import extract_ensemble
 from .unknowns import UnknownFeatures
 
@@ -166,6 +168,9 @@ class WhiteBoxTreeInversion(MAPInversion):
     name = "whitebox-tree"
     requires = ("confidence", "label", "output")
     needs_white_box = True
+    parameters = {"prior": PRIOR, "prior_given": PRIOR_GIVEN, "smoothing": SMOOTHING,
+                  "leaf_label": [Options(str, LEAF_LABELS)], "memory": MEMORY,
+                  "random_state": RANDOM_STATE}
 
     def __init__(self, *, prior: str | Prior = "marginal", prior_given: Sequence[str] = (),
                  smoothing: float = 1.0, leaf_label: str = "majority",
@@ -179,8 +184,6 @@ class WhiteBoxTreeInversion(MAPInversion):
 
     # -- fitting ----------------------------------------------------------------------
     def _fit(self, reference: pd.DataFrame | None) -> None:
-        if self.leaf_label not in LEAF_LABELS:
-            raise AttackError(f"leaf_label {self.leaf_label!r} is not one of {LEAF_LABELS}")
         model = self.oracle_.model
         self.ensemble_ = extract_ensemble(self.oracle_.structure())
         classifier = self.ensemble_.kind == "classifier" or self.ensemble_.link != "identity"

@@ -158,7 +158,8 @@ def _check_columns(values: dict[str, Any], card: Any, label: str,
 
 
 def _check_attacks(values: dict[str, Any], where: str, problems: list[str]) -> None:
-    from ..attacks.base import ATTACKS
+    from ..attacks.registry import ATTACKS
+    from ..attacks.specs import expand_specs
 
     access = values.get("access", "confidences")
     for name in values.get("attacks", ()):
@@ -171,6 +172,12 @@ def _check_attacks(values: dict[str, Any], where: str, problems: list[str]) -> N
         elif ATTACKS[name].needs_white_box and access != "white-box":
             problems.append(f"{where}, key 'attacks': {shorten(name)} reads the model's structure; "
                             "it needs access = 'white-box'")
+    if values.get("attack_params") and all(n == "all" or n in ATTACKS
+                                           for n in values.get("attacks", ())):
+        try:  # the attacks' names, parameters and constraints, before any work
+            expand_specs(values.get("attacks"), ["marginal"], params=values["attack_params"])
+        except TabinvError as error:
+            problems.append(f"{where}, key 'attack_params': {error}")
     for prior in values.get("priors", ()):
         kind, _, given = prior.partition(":")
         if kind not in ("marginal", "learned", "published", "conditional") or \

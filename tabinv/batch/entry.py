@@ -64,6 +64,7 @@ class Entry:
     access: str = "confidences"
     decimals: int | None = None
     attacks: tuple[str, ...] = DEFAULT_ATTACKS
+    attack_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     priors: tuple[str, ...] = DEFAULT_PRIORS
     prior_table: Path | None = None
     label_source: str = "true"
@@ -94,6 +95,7 @@ class Entry:
         values["sensitive"] = [list(group) for group in self.sensitive]
         for name in ("data_params", "positive"):
             values[name] = dict(values[name])
+        values["attack_params"] = {k: dict(v) for k, v in self.attack_params.items()}
         for name in ("known", "attacks", "priors", "onnx_classes", "ignore_columns"):
             values[name] = None if values[name] is None else list(values[name])
         return values

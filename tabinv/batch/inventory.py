@@ -29,7 +29,9 @@ Every other key of an entry may also sit in ``[defaults]``, except ``name``, ``m
 ``allow_pickle = true`` written in that entry itself. The remaining keys are ``data_params``
 (parameters of a built-in data set), ``known`` (columns the attacker knows; default every
 other feature), ``decimals`` (with ``access = "rounded"``), ``attacks``, ``priors``
-(``marginal``, ``learned``, ``published``, ``conditional:COL[,COL]``), ``prior_table`` (a
+(``marginal``, ``learned``, ``published``, ``conditional:COL[,COL]``), ``attack_params``
+(parameters of the attacks run, a table per attack: ``{ csmia = { smoothing = 0.5 } }``;
+one in an entry replaces the one in ``[defaults]``), ``prior_table`` (a
 CSV of prior probabilities, used instead of ``priors``), ``label_source``, ``seed`` (of the
 member / non-member / reference split, as in ``tabinv train --seed``, and of the attacks),
 ``n_boot``, ``positive`` (attribute -> positive value), ``top_k``, ``description``, for
@@ -239,6 +241,13 @@ def _table(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
+def _attack_params(value: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise _Bad("expected a table per attack, e.g. { csmia = { smoothing = 0.5 } }, got "
+                   f"{_quoted(value)}")
+    return {name: _table(params) for name, params in value.items()}
+
+
 def _seconds(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
             0 < value < 10**9):
@@ -269,7 +278,8 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "name": _name, "model": _text, "format": _choice(FORMATS), "allow_pickle": _boolean,
     "data": _text, "data_params": _table, "data_file": _text, "card": _text,
     "label": _text, "sensitive": _sensitive, "known": _strings, "access": _choice(ACCESS),
-    "decimals": _integer(0), "attacks": _strings, "priors": _strings, "prior_table": _text,
+    "decimals": _integer(0), "attacks": _strings, "attack_params": _attack_params,
+    "priors": _strings, "prior_table": _text,
     "label_source": _choice(("true", "predicted")), "seed": _integer(0),
     "n_boot": _integer(1), "positive": _table, "top_k": _integer(1), "description": _text,
     "onnx_encoding": _choice(("onehot", "ordinal")), "onnx_classes": _values,

@@ -21,6 +21,7 @@ from .options import (
     AllowOutOfBounds,
     AsJson,
     AttackOpt,
+    AttackParam,
     Clip,
     IgnoreColumn,
     Known,
@@ -36,6 +37,7 @@ from .options import (
     Shortcuts,
     TopK,
     access_choice,
+    attack_params,
     dataset_params,
     positive_values,
 )
@@ -109,13 +111,15 @@ def train(
               f"(label {chosen.card.label!r}) -> {path}", highlight=False)
 
 
-def _threat(attack: list[str] | None, prior: list[Any] | None, access: str | None,
-            label_only: bool, rounding: int | None, positive: list[str] | None,
-            memory: str, **options: Any) -> dict[str, Any]:
+def _threat(attack: list[str] | None, attack_param: list[str] | None,
+            prior: list[Any] | None, access: str | None, label_only: bool,
+            rounding: int | None, positive: list[str] | None, memory: str,
+            **options: Any) -> dict[str, Any]:
     """Keyword arguments of the attacker (:class:`tabinv.core.ThreatModel`) from the
     shared options."""
     level, decimals = access_choice(access, label_only, rounding)
-    return {"attacks": attack, "priors": prior, "access": level, "decimals": decimals,
+    return {"attacks": attack, "attack_params": attack_params(attack_param), "priors": prior,
+            "access": level, "decimals": decimals,
             "positive": positive_values(positive), "memory": parse_bytes(memory), **options}
 
 
@@ -131,6 +135,7 @@ def attack(
     reference: Annotated[Path | None, typer.Option(
         help="The attacker's population sample (priors, imputation baselines).")] = None,
     attack_name: AttackOpt = None,
+    attack_param: AttackParam = None,
     prior: Prior = None,
     population: Annotated[str, typer.Option(help="Name of the attacked records in the "
                                             "results (members, non-members ...).")] = "given",
@@ -165,8 +170,8 @@ def attack(
     attacked = warn_cleaning(model_records(target, data, options, origin=str(model)))
     reference_frame = None if reference is None else warn_cleaning(
         model_records(target, reference, options, origin=str(model))).frame
-    threat = _threat(attack_name, [priors] if priors is not None else prior, access,
-                     label_only, rounding, positive, memory, known=known,
+    threat = _threat(attack_name, attack_param, [priors] if priors is not None else prior,
+                     access, label_only, rounding, positive, memory, known=known,
                      label_source=label_source, top_k=top_k, random_state=seed,
                      shortcuts=shortcuts)
     with working("attacking"):
@@ -196,6 +201,7 @@ def assess(
     known: Known = None,
     label: OtherLabel = None,
     attack_name: AttackOpt = None,
+    attack_param: AttackParam = None,
     prior: Prior = None,
     access: Access = None,
     label_source: LabelSource = "true",
@@ -217,9 +223,9 @@ def assess(
     shortcuts: Shortcuts = True,
 ) -> None:
     """Split, train, attack members and non-members, and compare with every baseline."""
-    threat = _threat(attack_name, prior, access, label_only, rounding, positive, memory,
-                     known=known, label_source=label_source, top_k=top_k,
-                     random_state=seed, shortcuts=shortcuts)
+    threat = _threat(attack_name, attack_param, prior, access, label_only, rounding,
+                     positive, memory, known=known, label_source=label_source,
+                     top_k=top_k, random_state=seed, shortcuts=shortcuts)
     loaded = _data(dataset, data, card, seed, people, snps, data_param,
                    _options(ignore_column, clip, allow_out_of_bounds))
     with working(f"assessing {model} on {loaded.name}"):

@@ -1,5 +1,6 @@
 """The options that several ``tabinv`` commands share (Typer ``Annotated`` types), and
-parsing the ones that are not plain values (``--positive``, ``--data-param``).
+parsing the ones that are not plain values (``--positive``, ``--data-param``,
+``--attack-param``).
 
 Kept apart from the commands so that they read as what they do: parse, call
 :mod:`tabinv.api`, render.
@@ -12,13 +13,15 @@ from typing import Annotated, Any
 
 import typer
 
+from ..attacks.registry import attack_names
 from ..data.registry import builtin_parameters
 from ..exceptions import TabinvError
+from ..text import shorten
 from ..vocabulary import ACCESS_LEVELS
 
-__all__ = ["access_choice", "dataset_params", "positive_values", "Access", "AllowOutOfBounds",
-           "AsJson",
-           "AttackOpt", "Clip", "IgnoreColumn", "Known", "LabelOnly", "LabelSource",
+__all__ = ["access_choice", "attack_help", "attack_params", "dataset_params", "parse_value",
+           "positive_values", "Access", "AllowOutOfBounds", "AsJson", "AttackOpt",
+           "AttackParam", "Clip", "IgnoreColumn", "Known", "LabelOnly", "LabelSource",
            "Memory", "Positive", "Prior", "Report", "Rounding", "Seed", "Sensitive",
            "Shortcuts", "TopK"]
 
@@ -33,9 +36,19 @@ LabelSource = Annotated[str, typer.Option(
     "--label-source", help="Label the attacker holds: 'true' (the record's) or 'predicted' "
     "(the model's own prediction for the full record).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-AttackOpt = Annotated[list[str] | None, typer.Option(
-    "--attack", "-a", help="Attack to run, repeatable (map, confidence, whitebox-tree, "
-    "whitebox-dt, csmia, lomia) or 'all' (every one that applies). Default: map.")]
+
+
+def attack_help() -> str:
+    """``--attack``'s help, naming every registered attack."""
+    return (f"Attack to run, repeatable ({', '.join(attack_names())}) or 'all' (every one "
+            "that applies). Default: map.")
+
+
+AttackOpt = Annotated[list[str] | None, typer.Option("--attack", "-a", help=attack_help())]
+AttackParam = Annotated[list[str] | None, typer.Option(
+    "--attack-param", help="ATTACK.KEY=VALUE: a parameter of an attack that is run, "
+    "repeatable (e.g. csmia.smoothing=0.5, map.confusion=row); the value is read as a "
+    "whole number, a number, true/false or text.")]
 Access = Annotated[str | None, typer.Option(
     "--access", help="The attacker's access to the model: " + "; ".join(
         f"{name}: {meaning}" for name, meaning in ACCESS_LEVELS.items())
@@ -96,6 +109,38 @@ def positive_values(values: list[str] | None) -> dict[str, str]:
                               "democrat)")
         positive[column] = value
     return positive
+
+
+def attack_params(values: list[str] | None) -> dict[str, dict[str, Any]]:
+    """``--attack-param ATTACK.KEY=VALUE`` options as {attack: {key: value}}, each value
+    read by :func:`parse_value`; the attacks check names and values
+    (:func:`~tabinv.attacks.specs.expand_specs`)."""
+    params: dict[str, dict[str, Any]] = {}
+    for text in values or []:
+        target, sep, value = text.partition("=")
+        attack, dot, key = target.partition(".")
+        if not sep or not dot or not attack or not key:
+            raise TabinvError(f"--attack-param {shorten(text)} must be ATTACK.KEY=VALUE "
+                              "(e.g. csmia.smoothing=0.5)")
+        params.setdefault(attack, {})[key] = parse_value(value)
+    return params
+
+
+def parse_value(text: str) -> bool | int | float | str:
+    """A command-line value as the type it reads as: true/false, a whole number, a
+    number, else the text itself.
+
+    >>> [parse_value(v) for v in ("true", "3", "0.5", "1e-3", "row")]
+    [True, 3, 0.5, 0.001, 'row']
+    """
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def dataset_params(dataset: str, people: int | None, snps: int | None,

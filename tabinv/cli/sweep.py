@@ -21,7 +21,7 @@ from ..processes import cap_jobs
 from ..report.json import to_json
 from ..text import terminal_text
 from .console import err, exit_on_error, friendly, out
-from .options import Access, access_choice
+from .options import Access, AttackOpt, AttackParam, access_choice, attack_params
 
 __all__ = ["demo_warfarin_dp", "sweep_command"]
 
@@ -146,8 +146,8 @@ def sweep_command(
     epsilons: Annotated[str, typer.Option(help="Comma-separated epsilon grid.")]
     = "0.25,1,5,20,100",
     seeds: Seeds = 5,
-    attack_name: Annotated[list[str] | None, typer.Option(
-        "--attack", "-a", help="Attack to run, repeatable, or 'all'. Default: map.")] = None,
+    attack_name: AttackOpt = None,
+    attack_param: AttackParam = None,
     prior: Annotated[list[str] | None, typer.Option(
         "--prior", help="Prior, repeatable: marginal, learned, published, "
         "conditional:COL[,COL]. Default: marginal and learned.")] = None,
@@ -173,6 +173,7 @@ def sweep_command(
     with exit_on_error(STOPPED), progress_bar(f"sweeping {model} on {dataset}") as progress:
         result = sweep(dataset, model, epsilons=parse_epsilons(epsilons), seeds=seeds,
                        sensitive=sensitive, attacks=attack_name, priors=prior,
+                       attack_params=attack_params(attack_param),
                        label=label, access=level, decimals=decimals, known=known,
                        label_source=label_source, jobs=jobs, progress=progress,
                        random_state=seed)

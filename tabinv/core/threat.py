@@ -50,6 +50,9 @@ class ThreatModel:
         ``probability``). Default: :data:`~tabinv.attacks.specs.DEFAULT_PRIORS` when
         the attacker has a reference sample, else ``published`` (the model's own
         training marginals).
+    attack_params : mapping, optional
+        Attack name -> {parameter: value} for the attacks named in ``attacks`` (e.g.
+        ``{"csmia": {"smoothing": 0.5}}``); each attack checks its own.
     access : str, optional
         One of :data:`~tabinv.models.oracle.ACCESS_LEVELS`: ``confidences``,
         ``rounded`` (with ``decimals``), ``label-only`` or ``white-box``. Default:
@@ -78,6 +81,7 @@ class ThreatModel:
     known: tuple[str, ...] | None = None
     attacks: tuple[AttackChoice, ...] | None = None
     priors: tuple[PriorChoice, ...] | None = None
+    attack_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     access: str | None = None
     decimals: int | None = None
     label_source: str = "true"
@@ -128,7 +132,7 @@ class ThreatModel:
         priors = self.priors
         if priors is None and not has_reference:
             priors = ("published",)  # no population sample: the model's own marginals
-        expanded = expand_specs(names, _priors(priors)) \
+        expanded = expand_specs(names, _priors(priors), params=self.attack_params) \
             if names or not given else ()
         return given + expanded
 

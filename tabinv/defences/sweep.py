@@ -237,7 +237,9 @@ def _run_all(tasks: list[tuple[int, float | None]], jobs: int,
 def sweep(dataset: str | Dataset, family: str, *, epsilons: Sequence[float],
           seeds: int | Sequence[int], sensitive: Sequence[str],
           known: Sequence[str] | None = None, attacks: Sequence[AttackChoice] | None = None,
-          priors: Sequence[PriorChoice] | None = None, access: str | None = None,
+          priors: Sequence[PriorChoice] | None = None,
+          attack_params: Mapping[str, Mapping[str, Any]] | None = None,
+          access: str | None = None,
           decimals: int | None = None, label_source: str = "true",
           positive: Mapping[str, Any] | None = None, top_k: int = 100, n_boot: int = 20,
           memory: int | None = None, label: str | None = None, jobs: int = 1,
@@ -259,7 +261,8 @@ def sweep(dataset: str | Dataset, family: str, *, epsilons: Sequence[float],
         Number of seeds (``random_state``, ``random_state + 1`` ...) or the seeds.
     sensitive : sequence of str
         Attribute(s) to infer (several: jointly, each also scored alone).
-    known, attacks, priors, access, decimals, label_source, positive, top_k, memory
+    known, attacks, priors, attack_params, access, decimals, label_source, positive,
+    top_k, memory
         The attacker, as in :func:`tabinv.api.assess` (``access='rounded'`` with
         ``decimals``: rounding on top of DP).
     n_boot : int
@@ -287,10 +290,10 @@ def sweep(dataset: str | Dataset, family: str, *, epsilons: Sequence[float],
     grid, seed_list = _check_grid(epsilons), _seed_list(seeds, random_state)
     dp_model(family, data.card, grid[0])  # fail early: family, task, card bounds
     options = ThreatModel(sensitive=tuple(sensitive), known=known, attacks=attacks,
-                          priors=priors, access=access, decimals=decimals,
-                          label_source=label_source, positive=dict(positive or {}),
-                          top_k=top_k, n_boot=n_boot, random_state=random_state,
-                          memory=memory)
+                          priors=priors, attack_params=dict(attack_params or {}),
+                          access=access, decimals=decimals, label_source=label_source,
+                          positive=dict(positive or {}), top_k=top_k, n_boot=n_boot,
+                          random_state=random_state, memory=memory)
     params = dict(model_params or {})
 
     def call(seed: int, epsilon: float | None) -> dict[str, Any]:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tabinv.attacks.base import ATTACKS, get_attack
 from tabinv.attacks.confidence import ConfidenceInversion
 from tabinv.attacks.map import MAPInversion
+from tabinv.attacks.registry import ATTACKS, get_attack
 from tabinv.exceptions import AttackError
 from tabinv.models.families import make_model
 from tabinv.models.oracle import Oracle

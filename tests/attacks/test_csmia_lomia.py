@@ -20,7 +20,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tabinv.attacks.base import ATTACKS, get_attack
 from tabinv.attacks.csmia import (
     CSMIA,
     TIE_TOLERANCE,
@@ -29,6 +28,7 @@ from tabinv.attacks.csmia import (
     predicts_label,
 )
 from tabinv.attacks.lomia import LOMIA
+from tabinv.attacks.registry import ATTACKS, get_attack
 from tabinv.exceptions import AttackError
 from tabinv.models.families import make_model
 from tabinv.models.oracle import Oracle

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabinv.attacks.base import get_attack
 from tabinv.attacks.decisionrule import WhiteBoxDecisionRule
+from tabinv.attacks.registry import get_attack
 from tabinv.data.schema import card_from_dict
 from tabinv.exceptions import AttackError
 from tabinv.models.encoding import encode_codes

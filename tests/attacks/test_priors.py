@@ -293,7 +293,9 @@ def test_map_with_a_table_prior_equal_to_the_marginal_matches_the_marginal(
                  id="conditioned-on-unknown-column"),
     pytest.param({"prior": "conditional", "prior_given": ["n0"]}, True,
                  "only on categorical columns", id="conditioned-on-numeric-column"),
-    pytest.param({"prior": "uniform"}, True, "is not one of", id="unknown-prior"),
+    pytest.param({"prior": "uniform"}, True, "^map: prior must be one of 'marginal', "
+                     "'conditional', 'learned', 'published' or a Prior, got 'uniform'$",
+                     id="unknown-prior"),
     pytest.param({"prior": "marginal"}, False, "reference sample", id="no-reference"),
 ])
 def test_map_prior_errors(linear_oracle: Oracle, world_frames: tuple[pd.DataFrame, pd.DataFrame],

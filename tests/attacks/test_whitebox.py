@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabinv.attacks import base as attacks_base
+from tabinv.attacks import registry as attacks_registry
 from tabinv.attacks import whitebox
 from tabinv.attacks.leafboxes import BoxReach
 from tabinv.attacks.map import MAPInversion
@@ -342,13 +342,14 @@ def test_refuses_an_unsupported_booster_objective() -> None:
 
 def test_refuses_an_unknown_leaf_label() -> None:
     setup = build(CASES[0])
-    with pytest.raises(AttackError, match="leaf_label 'mode'"):
+    with pytest.raises(AttackError, match="^whitebox-tree: leaf_label must be one of "
+                       "'majority', 'fractions', got 'mode'$"):
         attack(setup, leaf_label="mode")
 
 
 def test_registered_by_name_and_described() -> None:
     setup = build(CASES[0])
-    assert isinstance(attacks_base.get_attack("whitebox-tree"), WhiteBoxTreeInversion)
+    assert isinstance(attacks_registry.get_attack("whitebox-tree"), WhiteBoxTreeInversion)
     described = attack(setup).describe()
     assert described["white_box"] is True
     assert "DecisionTreeClassifier" in described["likelihood"]

@@ -212,3 +212,45 @@ def brute_force_whitebox(model: Any, records: pd.DataFrame, *, sensitive: Sequen
         for k, score in enumerate(scores):
             posterior[i, k] = score / sum(scores)
     return posterior
+
+
+def brute_force_decision_rule(model: Any, records: pd.DataFrame, *, sensitive: Sequence[str],
+                              known: Sequence[str], reference: pd.DataFrame,
+                              prior: str = "marginal", prior_given: Sequence[str] = (),
+                              smoothing: float = 1.0,
+                              labels: Sequence[Any] | None = None) -> np.ndarray:
+    """Posterior (n records, K joint candidates) of the white-box decision-tree rule
+    (``whitebox-dt``) of one scikit-learn tree classifier, every feature known.
+
+    Per record: each candidate's one leaf (walked from the root) predicts its majority
+    class (first on ties); when exactly one candidate's leaf predicts the label y, that
+    candidate gets probability 1; otherwise prior(v) * count(leaf(v)), normalised
+    (uniform when every count is 0).
+    """
+    columns = model.card["columns"]
+    domains = [list(columns[s]["domain"]) for s in sensitive]
+    candidates = list(itertools.product(*domains))  # C order: first attribute slowest
+    priors = prior_table(reference, records, sensitive, candidates, prior, prior_given,
+                         smoothing)
+    labels = list(records[model.label]) if labels is None else list(labels)
+    estimator = model.estimator_
+    tree = estimator.tree_
+    posterior = np.zeros((len(records), len(candidates)))
+    for i, record in enumerate(records.to_dict("records")):
+        y = label_on_fitted_scale(model, labels[i])
+        predicts, weights = [], []
+        for k, candidate in enumerate(candidates):
+            row = {f: record[f] for f in known}
+            row.update(zip(sensitive, candidate, strict=True))
+            [leaf] = sklearn_leaves(tree, encoded_row(model, row))  # nothing is unknown
+            fractions = [float(v) for v in tree.value[leaf][0]]
+            best = max(range(len(fractions)), key=lambda j: (fractions[j], -j))
+            predicts.append(int(model.classes_present_[int(estimator.classes_[best])]) == y)
+            weights.append(priors[i][k] * float(tree.weighted_n_node_samples[leaf]))
+        if sum(predicts) == 1:
+            posterior[i] = [1.0 if p else 0.0 for p in predicts]
+        elif sum(weights) > 0:
+            posterior[i] = [w / sum(weights) for w in weights]
+        else:
+            posterior[i] = [1.0 / len(candidates)] * len(candidates)
+    return posterior

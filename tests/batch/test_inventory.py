@@ -169,7 +169,7 @@ def test_check_command_lists_problems(models: Path, tmp_path: Path) -> None:
 
 
 def test_white_box_attacks_need_white_box_access(models: Path, tmp_path: Path) -> None:
-    from tabinv.attacks.base import ATTACKS
+    from tabinv.attacks.registry import ATTACKS
 
     white = sorted(name for name, attack in ATTACKS.items() if attack.needs_white_box)
     if not white:

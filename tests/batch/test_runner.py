@@ -224,7 +224,7 @@ def test_white_box_attacks_need_white_box_access_and_never_meet_onnx(
     'white-box' runs them; an ONNX graph never gets white-box access."""
     import dataclasses
 
-    from tabinv.attacks.base import ATTACKS
+    from tabinv.attacks.registry import ATTACKS
 
     white = sorted(name for name, attack in ATTACKS.items() if attack.needs_white_box)
     assert white, "no white-box attack is registered"
