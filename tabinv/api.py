@@ -24,7 +24,9 @@ from .core.threat import AttackChoice, PriorChoice
 from .data.dataset import Dataset
 from .data.splits import DEFAULT_FRACTIONS, Splits
 from .evaluation.results import Assessment
+from .exceptions import DataError
 from .models.target import TargetModel
+from .params import InstanceOf, SequenceOf, validate_params
 from .report.document import combine
 from .vocabulary import ACCESS_LEVELS
 
@@ -33,6 +35,15 @@ __all__ = ["ACCESS_LEVELS", "DEFAULT_ATTACKS", "DEFAULT_PRIORS", "LABEL_SOURCES"
            "demo_warfarin", "expand_specs", "run_attacks", "run_inventory", "sweep_defences"]
 
 
+_MAPPING = [InstanceOf(Mapping, "a mapping"), None]
+_TEXT = [InstanceOf(str, "a str"), None]
+
+
+@validate_params({"dataset": [InstanceOf((str, Dataset), "a data set name or a Dataset")],
+                  "model": [InstanceOf((str, TargetModel), "a family name or a TargetModel")],
+                  "label": _TEXT, "dataset_params": _MAPPING, "model_params": _MAPPING,
+                  "fractions": [SequenceOf(float)],
+                  "splits": [InstanceOf(Splits, "a Splits"), None]}, error=DataError)
 def assess(dataset: str | Dataset, model: str | TargetModel = "linear", *,
            sensitive: Sequence[str], known: Sequence[str] | None = None,
            attacks: Sequence[AttackChoice] | None = None,
@@ -90,6 +101,11 @@ def assess(dataset: str | Dataset, model: str | TargetModel = "linear", *,
                        fractions=fractions, model_params=model_params, splits=splits)
 
 
+@validate_params({"model": [InstanceOf(TargetModel, "a fitted TargetModel")],
+                  "records": [InstanceOf(pd.DataFrame, "a DataFrame")],
+                  "reference": [InstanceOf(pd.DataFrame, "a DataFrame"), None],
+                  "population": [InstanceOf(str, "a str")], "origin": [InstanceOf(str, "a str")],
+                  "label": _TEXT}, error=DataError)
 def attack_records(model: TargetModel, records: pd.DataFrame, *, sensitive: Sequence[str],
                    known: Sequence[str] | None = None,
                    attacks: Sequence[AttackChoice] | None = None,

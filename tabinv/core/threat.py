@@ -9,7 +9,8 @@ priors are :data:`~tabinv.attacks.specs.DEFAULT_ATTACKS` and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from numbers import Integral
 from os import PathLike
 from typing import Any
 
@@ -18,15 +19,39 @@ from ..attacks.specs import AttackSpec, expand_specs
 from ..exceptions import AttackError
 from ..models.oracle import Oracle, check_access
 from ..models.target import TargetModel
+from ..params import Constraints, InstanceOf, Interval, Options, SequenceOf, validate
 from ..text import shorten
+from ..vocabulary import ACCESS_LEVELS
 
-__all__ = ["LABEL_SOURCES", "ThreatModel"]
+__all__ = ["LABEL_SOURCES", "PARAMETERS", "ThreatModel"]
 
 #: the label the attacker holds: the record's own, or the model's prediction for it
 LABEL_SOURCES = ("true", "predicted")
 
 AttackChoice = str | AttackSpec
 PriorChoice = str | Prior | PathLike[str]
+
+
+_NAMES = SequenceOf(str)
+_WHOLE = Interval(Integral, 1, None, closed="left")
+
+#: what each field of :class:`ThreatModel` takes, checked when one is made
+PARAMETERS: Constraints = {
+    "sensitive": [_NAMES],
+    "known": [_NAMES, None],
+    "attacks": [InstanceOf(tuple, "a list of attack names or AttackSpecs"), None],
+    "priors": [InstanceOf(tuple, "a list of prior names, Priors or prior tables"), None],
+    "attack_params": [InstanceOf(Mapping, "a mapping of attack name to its parameters")],
+    "access": [Options(str, tuple(ACCESS_LEVELS)), None],
+    "decimals": [Interval(Integral, 0, None, closed="left"), None],
+    "label_source": [Options(str, LABEL_SOURCES)],
+    "positive": [InstanceOf(Mapping, "a mapping of attribute to its positive value")],
+    "top_k": [_WHOLE],
+    "n_boot": [_WHOLE],
+    "random_state": [Interval(Integral, 0, None, closed="left")],
+    "memory": [_WHOLE, None],
+    "shortcuts": [InstanceOf(bool, "True or False")],
+}
 
 
 @dataclass(frozen=True)
@@ -97,28 +122,17 @@ class ThreatModel:
             value = getattr(self, name)
             if isinstance(value, (str, bytes, AttackSpec, Prior, PathLike)):
                 value = (value,)  # one name, not its letters
-            if value is not None:
+            if isinstance(value, (list, tuple)):
                 object.__setattr__(self, name, tuple(value))
-        _check_names("sensitive", self.sensitive, allow_empty=False)
-        if self.known is not None:
-            _check_names("known", self.known, allow_empty=True)
-        if self.label_source not in LABEL_SOURCES:
-            raise AttackError(f"label source {shorten(self.label_source)} is not one of "
-                              f"{', '.join(LABEL_SOURCES)}")
+        validate("threat model", {f.name: getattr(self, f.name) for f in fields(self)},
+                 PARAMETERS, AttackError)
+        if not self.sensitive:
+            raise AttackError("threat model: sensitive must name at least one column")
         if self.access is not None:
             check_access(self.access, self.decimals)
         elif self.decimals is not None:
-            raise AttackError("decimals apply to access 'rounded'; give access='rounded'")
-        _check_int("top_k", self.top_k, 1)
-        _check_int("n_boot", self.n_boot, 1)
-        _check_int("random_state", self.random_state, 0)
-        if self.memory is not None:
-            _check_int("memory", self.memory, 1)
-        if not isinstance(self.shortcuts, bool):
-            raise AttackError(f"shortcuts must be True or False, got {shorten(self.shortcuts)}")
-        if not isinstance(self.positive, Mapping):
-            raise AttackError(f"positive must map attributes to values, got "
-                              f"{shorten(self.positive)}")
+            raise AttackError("threat model: decimals apply to access 'rounded'; give "
+                              "access='rounded'")
 
     def specs(self, has_reference: bool = True) -> tuple[AttackSpec, ...]:
         """The attacks to run, one spec per (attack, prior) row of the results."""
@@ -175,16 +189,3 @@ def _priors(priors: Sequence[PriorChoice] | None) -> list[str | Prior] | None:
             raise AttackError(f"a prior is a name, a Prior or a table's path, got "
                               f"{shorten(prior)}")
     return chosen
-
-
-def _check_names(what: str, names: Sequence[Any], *, allow_empty: bool) -> None:
-    if not names and not allow_empty:
-        raise AttackError(f"{what} must name at least one column")
-    for name in names:
-        if not isinstance(name, str) or not name:
-            raise AttackError(f"{what} columns are names (text), got {shorten(name)}")
-
-
-def _check_int(what: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise AttackError(f"{what} must be a whole number >= {low}, got {shorten(value)}")

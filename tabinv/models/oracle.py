@@ -219,7 +219,7 @@ def check_access(access: str, decimals: int | None) -> None:
         if decimals is None or isinstance(decimals, bool) or not isinstance(
                 decimals, (int, np.integer)) or decimals < 0:
             raise AttackError(f"access 'rounded' needs decimals, a whole number >= 0; "
-                              f"got {shorten(decimals)}")
+                              f"got {decimals!r}")
     elif decimals is not None:
-        raise AttackError(f"decimals ({shorten(decimals)}) apply to access 'rounded', "
+        raise AttackError(f"decimals ({decimals!r}) apply to access 'rounded', "
                           f"not {access!r}")
