@@ -21,7 +21,17 @@ from ..processes import cap_jobs
 from ..report.json import to_json
 from ..text import terminal_text
 from .console import err, exit_on_error, friendly, out
-from .options import Access, AttackOpt, AttackParam, access_choice, attack_params
+from .options import (
+    Access,
+    AttackOpt,
+    AttackParam,
+    Known,
+    LabelSource,
+    Prior,
+    Sensitive,
+    access_choice,
+    attack_params,
+)
 
 __all__ = ["demo_warfarin_dp", "sweep_command"]
 
@@ -122,8 +132,6 @@ def _emit(result: SweepResult, as_json: bool, path: Path | None,
         render(result, document)
 
 
-Sensitive = Annotated[list[str], typer.Option("--sensitive", "-s",
-                                              help="Sensitive column (repeat for joint).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the sweep document on stdout.")]
 Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Parallel processes (-1: all cores), "
                                    "at most the cores this process may use; results do "
@@ -133,8 +141,6 @@ ForceJobs = Annotated[bool, typer.Option("--force-jobs", help="Start --jobs proc
 Seeds = Annotated[int, typer.Option("--seeds", help="Seeds (independent splits and DP "
                                     "noise) per epsilon.")]
 Seed = Annotated[int, typer.Option("--seed", help="First seed; the others follow it.")]
-LabelSource = Annotated[str, typer.Option(
-    "--label-source", help="Label the attacker holds: 'true' or 'predicted'.")]
 
 
 @friendly
@@ -148,16 +154,12 @@ def sweep_command(
     seeds: Seeds = 5,
     attack_name: AttackOpt = None,
     attack_param: AttackParam = None,
-    prior: Annotated[list[str] | None, typer.Option(
-        "--prior", help="Prior, repeatable: marginal, learned, published, "
-        "conditional:COL[,COL]. Default: marginal and learned.")] = None,
+    prior: Prior = None,
     access: Access = None,
     rounding: Annotated[int | None, typer.Option(
         help="Defence on top of DP: confidences rounded to this many decimals (same as "
         "--access rounded with these decimals).")] = None,
-    known: Annotated[list[str] | None, typer.Option(
-        "--known", "-k", help="Column the attacker knows (default: all other features).")]
-    = None,
+    known: Known = None,
     label: Annotated[str | None, typer.Option(help="Use another column as label.")] = None,
     label_source: LabelSource = "true",
     jobs: Jobs = 1,
