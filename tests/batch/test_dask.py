@@ -22,6 +22,10 @@ from tabinv.batch.runner import run_batch
 
 from . import save, save_onnx, train, write_inventory
 
+#: seconds: only against a hang, far above a normal run on a busy machine (issue 12,
+#: item 7); never a speed limit
+HANG_GUARD = 900
+
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
@@ -66,7 +70,7 @@ def test_killed_worker_task_is_retried_and_results_match_local(
     before = worker_pids(client)
     runner.start()
     killed = None
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + HANG_GUARD
     while killed is None and time.monotonic() < deadline:
         busy = {w: keys for w, keys in client.processing().items()
                 if any(str(k).startswith("tabinv-entry-") for k in keys)}
@@ -77,11 +81,11 @@ def test_killed_worker_task_is_retried_and_results_match_local(
                 killed = before[address]
                 os.kill(killed, signal.SIGKILL)
         time.sleep(0.02)
-    runner.join(timeout=120)
+    runner.join(timeout=HANG_GUARD)
     assert killed is not None, "no task was seen running"
     result = outcome["result"]
     assert (result.succeeded, result.failed) == (3, 0), result.failures
-    client.wait_for_workers(2, timeout=30)
+    client.wait_for_workers(2, timeout=HANG_GUARD)
     assert killed not in worker_pids(client).values()  # the nanny started a new worker
 
     local = run_batch(entries, tmp_path / "local", executor=LocalExecutor(1))
