@@ -1,4 +1,5 @@
-"""Issue 12, item 8: no process outlives a command.
+"""Issue 12, item 8: no process outlives a command (the Python `sweep()` case: in
+tests/defences/test_sweep.py, test_reproducible_and_independent_of_jobs).
 
 Each test starts the real command in a session of its own (``start_new_session``), records
 every descendant while it runs (so the pool was really used), and once it has returned
@@ -18,11 +19,8 @@ from pathlib import Path
 
 import psutil
 
-from tabinv.data.dataset import Dataset
-from tabinv.data.registry import builtin_card, load_builtin
+from tabinv.data.registry import load_builtin
 from tabinv.data.splits import split_dataset
-from tabinv.data.synthetic import synthetic_iwpc
-from tabinv.defences.sweep import sweep
 from tabinv.models.families import make_model
 from tabinv.models.persist import save_model
 
@@ -202,18 +200,3 @@ def _wait_busy(workers: list[psutil.Process]) -> None:
         except psutil.Error:
             return
         time.sleep(0.1)
-
-
-def test_item8_python_sweep_returns_without_workers() -> None:
-    """item 8: `sweep(..., jobs=2)` called from Python: once it returns, the caller (which
-    lives on) has no joblib worker left (loky would keep them idle for reuse). Only the
-    interpreter's resource trackers stay, as they do for any joblib user."""
-    me = psutil.Process()
-    before = {p.pid for p in me.children(recursive=True)}
-    tiny = Dataset("synthetic-iwpc", builtin_card("iwpc"), synthetic_iwpc(200, 3))
-    result = sweep(tiny, "linear", epsilons=[1000], seeds=1, sensitive=["vkorc1"],
-                   attacks=None, jobs=2)
-    assert result.settings["jobs"] == 2
-    new = [p for p in me.children(recursive=True) if p.pid not in before and _alive(p)]
-    workers = [p for p in new if "resource_tracker" not in " ".join(p.cmdline())]
-    assert not workers, f"joblib workers alive after sweep() returned: {_describe(workers)}"
