@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/tabinv demo warfarin
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile tests tabinv
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-only -p no:cacheprovider --ignore=benchmarks/peers --benchmark-json=benchmarks/results/bench.json

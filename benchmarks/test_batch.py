@@ -6,7 +6,7 @@ case: a rerun over a finished output directory, where every entry is checked (ke
 report hashes) and reused. The inventory comes from ``tabinv inventory example`` (small
 models of mixed families and formats on IWPC, 50 bootstrap replicates); it is trained
 outside the timed runs. ``TABINV_BENCH_ENTRIES`` sets the size (default 200); a smoke run
-(``--benchmark-disable``) uses 3 entries. Peak memory is the largest sum of the resident
+(``--benchmark-disable``) uses 1 entry. Peak memory is the largest sum of the resident
 set sizes of this process and all its descendants (workers), sampled every 0.1 s.
 """
 
@@ -40,7 +40,7 @@ FINISHED: dict[str, Path] = {}  # an output directory of a complete run, for the
 
 def entry_count(config: pytest.Config) -> int:
     if config.getoption("benchmark_disable"):
-        return 3
+        return 1
     raw = os.environ.get(ENTRIES_VARIABLE, "").strip() or "200"
     if not raw.isdigit() or int(raw) < 1:
         raise pytest.UsageError(f"{ENTRIES_VARIABLE}={raw!r} must be a positive integer")

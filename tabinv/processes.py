@@ -8,8 +8,10 @@ show; the library itself never prints.
 :func:`signals_raise` turns SIGTERM (like SIGINT already) into an exception in the main
 thread, so that every ``finally`` and context manager between the signal and the command
 runs: executors kill their worker processes, joblib terminates its pool, Dask closes its
-cluster. :func:`stop_joblib_workers` ends joblib's reusable process pool, which otherwise
-outlives the call that started it.
+cluster. :func:`joblib_workers` gives a block its own joblib process pool: its workers
+die with this process (:func:`die_with_parent`, even when it is killed) and are stopped
+when the block ends (:func:`stop_joblib_workers`); loky would otherwise keep them for
+reuse after the call that started them.
 """
 
 from __future__ import annotations
@@ -20,11 +22,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from .exceptions import TabinvError
 
-__all__ = ["JobsCap", "Terminated", "available_cores", "cap_jobs", "signals_raise",
-           "stop_joblib_workers", "stop_signal"]
+if TYPE_CHECKING:
+    from joblib import Parallel
+
+__all__ = ["JobsCap", "Terminated", "available_cores", "cap_jobs", "die_with_parent",
+           "joblib_workers", "signals_raise", "stop_joblib_workers", "stop_signal"]
 
 
 def available_cores() -> int:
@@ -117,3 +123,39 @@ def stop_joblib_workers() -> None:
     executor = getattr(reusable_executor, "_executor", None)
     if executor is not None:
         executor.shutdown(wait=True, kill_workers=True)
+
+
+def die_with_parent(parent: int) -> None:
+    """Ask Linux for SIGKILL when the parent ends; exit now if ``parent`` is gone already.
+
+    Run first in a child process (``parent``: the pid that started it). The signal comes
+    when the parent *thread* that started the child ends.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+    if os.getppid() != parent:  # the parent died before prctl
+        os._exit(1)
+
+
+@contextmanager
+def joblib_workers(jobs: int) -> Iterator[Parallel]:
+    """joblib's ``Parallel`` over ``jobs`` processes that the block owns.
+
+    Results come back as they finish (``return_as="generator_unordered"``). The worker
+    processes end with this process, even when it is killed (:func:`die_with_parent`),
+    and are stopped when the block ends, normally or by an exception: none outlives the
+    command that started it. ``jobs=1`` runs the tasks in this process.
+    """
+    from joblib import Parallel
+
+    parallel = Parallel(n_jobs=jobs, return_as="generator_unordered",
+                        initializer=die_with_parent, initargs=(os.getpid(),))
+    try:
+        yield parallel
+    finally:
+        if jobs > 1:
+            stop_joblib_workers()

@@ -38,6 +38,8 @@ import weakref
 from multiprocessing.connection import Connection
 from typing import Any
 
+from ..processes import die_with_parent
+
 __all__ = ["Child", "PRELOAD", "ENVIRONMENT", "Zygote", "zygote"]
 
 # one thread per numerical library, two malloc arenas, no jemalloc thread (pyarrow's)
@@ -168,18 +170,6 @@ def zygote(*, fresh: bool = False) -> Zygote:
 
 
 # -- the zygote process ----------------------------------------------------------------
-def die_with_parent(parent: int) -> None:
-    """Ask Linux for SIGKILL when the parent ends; exit now if ``parent`` is gone already."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # pragma: no cover - not Linux
-        pass
-    if os.getppid() != parent:  # the parent died before prctl
-        os._exit(1)
-
-
 def _preload() -> None:
     import importlib
 

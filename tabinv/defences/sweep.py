@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import delayed
 from scipy.stats import t as student_t
 from threadpoolctl import threadpool_limits
 
@@ -36,7 +36,7 @@ from ..evaluation.estimate import Estimate
 from ..exceptions import ModelError
 from ..models.dp import BudgetAccountant, dp_model
 from ..models.families import make_model
-from ..processes import cap_jobs, stop_joblib_workers
+from ..processes import cap_jobs, joblib_workers
 from .utility import describe_metrics, utility_metric_names, utility_values
 from .verdict import sweep_verdict
 
@@ -220,16 +220,11 @@ def _run_all(tasks: list[tuple[int, float | None]], jobs: int,
     if progress is not None:
         progress(0, len(tasks))
     workers = cap_jobs(jobs, tasks=len(tasks), force=True).jobs
-    try:
-        results = Parallel(n_jobs=workers, return_as="generator_unordered")(
-            delayed(call)(seed, epsilon) for seed, epsilon in tasks)
-        for run in results:
+    with joblib_workers(workers) as parallel:
+        for run in parallel(delayed(call)(seed, epsilon) for seed, epsilon in tasks):
             runs.append(run)
             if progress is not None:
                 progress(len(runs), len(tasks))
-    finally:
-        if workers > 1:
-            stop_joblib_workers()
     order = {task: i for i, task in enumerate(tasks)}
     return sorted(runs, key=lambda r: order[(r["seed"], r["epsilon"])])
 
@@ -281,9 +276,9 @@ def sweep(dataset: str | Dataset, family: str, *, epsilons: Sequence[float],
 
     Examples
     --------
-    >>> result = sweep("iwpc", "linear", epsilons=[1, 100], seeds=2, sensitive=["vkorc1"])
+    >>> result = sweep("iwpc", "linear", epsilons=[100], seeds=1, sensitive=["vkorc1"])
     >>> [p["epsilon"] for p in result.points]
-    [None, 1.0, 100.0]
+    [None, 100.0]
     """
     started = time.perf_counter()
     data = load_dataset(dataset, params=dataset_params, seed=random_state).with_label(label)

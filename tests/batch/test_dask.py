@@ -22,6 +22,10 @@ from tabinv.batch.runner import run_batch
 
 from . import save, save_onnx, train, write_inventory
 
+#: seconds: only against a hang, far above a normal run on a busy machine (issue 12,
+#: item 7); never a speed limit
+HANG_GUARD = 900
+
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
@@ -35,14 +39,13 @@ def client() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def inventory(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("dask")
+    # two entries (issue 12, item 7: the suite's longest test), one per worker: a skops
+    # regressor with a joint sensitive pair, an ONNX classifier behind rounded outputs
     save(train("linear", seed=2), folder / "linear.skops")
-    save(train("xgboost", "dose_class", seed=3, n_estimators=5), folder / "boost.ubj")
     onnx = save_onnx(train("tree", "dose_class", seed=4, max_depth=4), folder / "tree.onnx")
     return write_inventory(folder / "inventory.toml", [
         {"name": "linear", "model": "linear.skops", "seed": 2,
          "sensitive": [["vkorc1", "cyp2c9"]]},
-        {"name": "boost", "model": "boost.ubj", "label": "dose_class", "seed": 3,
-         "access": "label-only"},
         {"name": "tree", **{**onnx, "model": "tree.onnx"}, "seed": 4, "access": "rounded",
          "decimals": 1},
     ])
@@ -66,7 +69,7 @@ def test_killed_worker_task_is_retried_and_results_match_local(
     before = worker_pids(client)
     runner.start()
     killed = None
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + HANG_GUARD
     while killed is None and time.monotonic() < deadline:
         busy = {w: keys for w, keys in client.processing().items()
                 if any(str(k).startswith("tabinv-entry-") for k in keys)}
@@ -77,16 +80,16 @@ def test_killed_worker_task_is_retried_and_results_match_local(
                 killed = before[address]
                 os.kill(killed, signal.SIGKILL)
         time.sleep(0.02)
-    runner.join(timeout=120)
+    runner.join(timeout=HANG_GUARD)
     assert killed is not None, "no task was seen running"
     result = outcome["result"]
-    assert (result.succeeded, result.failed) == (3, 0), result.failures
-    client.wait_for_workers(2, timeout=30)
+    assert (result.succeeded, result.failed) == (2, 0), result.failures
+    client.wait_for_workers(2, timeout=HANG_GUARD)
     assert killed not in worker_pids(client).values()  # the nanny started a new worker
 
     local = run_batch(entries, tmp_path / "local", executor=LocalExecutor(1))
     pd.testing.assert_frame_equal(result.summary, local.summary)
-    for name in ("linear", "boost", "tree"):
+    for name in ("linear", "tree"):
         dask_report, local_report = (
             json.loads((tmp_path / where / "entries" / name / "report.json").read_text())
             for where in ("dask", "local"))

@@ -171,7 +171,7 @@ def test_sigkill_mid_run_loses_no_finished_result(inventory: Path, first_run: An
     process = subprocess.Popen(command, cwd=ROOT, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 900  # a hang guard, far above a normal run
         while not list(out.glob("entries/*/result.json")) and time.monotonic() < deadline:
             time.sleep(0.02)
     finally:

@@ -7,6 +7,7 @@ import json
 import math
 
 import numpy as np
+import psutil
 import pytest
 from sklearn.metrics import r2_score, roc_auc_score
 from typer.testing import CliRunner
@@ -103,10 +104,24 @@ def test_progress_reports_every_task(tiny_sweep):
 
 
 def test_reproducible_and_independent_of_jobs(tiny, tiny_sweep):
+    """Also issue 12, item 8: once `sweep(..., jobs=2)` returns, the caller (which lives
+    on) has no joblib worker left (loky would keep them idle for reuse); only the
+    interpreter's resource trackers stay, as for any joblib user."""
     result, _ = tiny_sweep
+    me = psutil.Process()
+    before = {p.pid for p in me.children(recursive=True)}
     again = sweep(tiny, "linear", epsilons=[2, 1000], seeds=2, sensitive=["vkorc1"], jobs=2)
     assert _without_time(again.to_dict()) == _without_time(result.to_dict())
     assert again.settings["jobs"] == 2
+    workers = []
+    for child in me.children(recursive=True):
+        try:
+            if child.pid not in before and child.status() != psutil.STATUS_ZOMBIE \
+                    and "resource_tracker" not in " ".join(child.cmdline()):
+                workers.append(f"{child.pid}: {' '.join(child.cmdline())[:100]}")
+        except psutil.Error:  # ended meanwhile
+            continue
+    assert not workers, f"joblib workers alive after sweep() returned: {workers}"
 
 
 def test_other_seeds_give_other_numbers(tiny, tiny_sweep):

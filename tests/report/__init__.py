@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+from html.parser import HTMLParser
 from typing import Any
 
 import pandas as pd
@@ -14,8 +16,7 @@ from tabinv.data.registry import builtin_card
 from tabinv.data.splits import Splits, split_dataset
 from tabinv.data.synthetic import synthetic_iwpc
 from tabinv.models.families import make_model
-from tabinv.report.document import as_document
-from tabinv.report.html import render_html
+from tabinv.report.files import report_text
 from tabinv.report.json import to_json
 
 EPSILONS = (0.25, 1.0, 5.0, 20.0, 100.0)
@@ -121,7 +122,7 @@ def planted_assessments() -> tuple[api.Assessment, ...]:
 @functools.cache
 def planted_html() -> str:
     """The HTML report of :func:`planted_assessments`, as ``--out r.html`` writes it."""
-    return render_html(with_command(as_document(list(planted_assessments()))))
+    return report_text(list(planted_assessments()), ".html", COMMAND)
 
 
 def with_command(document: dict[str, Any]) -> dict[str, Any]:
@@ -155,6 +156,223 @@ def longest_list(value: Any) -> int:
     return 0
 
 
-__all__ = ["COMMAND", "EPSILONS", "PLANTED_DOSE", "PLANTED_ROW", "PLANTED_WEIGHT",
-           "fake_sweep", "longest_list", "numbers_in", "planted_assessments", "planted_html",
-           "planted_splits", "stored", "with_command"]
+# -- expected report content, written independently of the report code (issue 12, item 6)
+
+Table = tuple[list[str], list[list[str]]]  # header cells, body rows of cells
+
+
+def ci(estimate: dict[str, float], signed: bool = False) -> str:
+    """An estimate as the reports print it: ``0.500 [0.444, 0.556]`` (``+0.017 [...]``)."""
+    form = "{:+.3f}" if signed else "{:.3f}"
+    value, low, high = (form.format(estimate[k]) for k in ("value", "low", "high"))
+    return f"{value} [{low}, {high}]"
+
+
+def reading(difference: dict[str, float], above: str, below: str, neither: str) -> str:
+    return above if difference["low"] > 0 else below if difference["high"] < 0 else neither
+
+
+def _label(row: dict[str, Any]) -> str:
+    return f"{row['method']} ({row['variant']})" if row.get("variant") else row["method"]
+
+
+def _find(rows: list[dict[str, Any]], **where: Any) -> dict[str, Any]:
+    [row] = [r for r in rows if all(r.get(k, "") == v for k, v in where.items())]
+    return row
+
+
+#: the methods of the planted assessments, in the order of the report's rows
+PLANTED_METHODS = [("map", "marginal prior", "attack"), ("map", "learned prior", "attack"),
+                   ("prior-mode", "", "baseline"), ("imputation", "", "baseline"),
+                   ("ideal", "", "baseline")]
+
+
+def expected_assessment_tables(scenario: dict[str, Any], order: list[str]) -> dict[str, Table]:
+    """The three main tables of one scenario of a stored (``--json``) document: the
+    accuracies (rows by inferred attribute in ``order``, then method), the leakage over
+    imputation and the members-vs-non-members gaps, with every cell computed here."""
+    results = scenario["results"]
+    accuracy = (["inferred", "method", "kind", "members: accuracy [95% CI]",
+                 "members: AUC [95% CI]", "non-members: accuracy [95% CI]",
+                 "non-members: AUC [95% CI]"], [])
+    membership = (["inferred", "method", "members", "non-members", "difference", "reading"],
+                  [])
+    for sensitive in order:
+        for method, variant, kind in PLANTED_METHODS:
+            members, others = (_find(results, method=method, variant=variant,
+                                     sensitive=sensitive, population=population)
+                               for population in ("members", "non-members"))
+            label = f"{method} ({variant})" if variant else method
+            accuracy[1].append([sensitive, label, kind, ci(members["accuracy"]),
+                                ci(members["auc"]), ci(others["accuracy"]),
+                                ci(others["auc"])])
+            gap = _find(scenario["membership"], method=method, variant=variant,
+                        sensitive=sensitive)["difference"]
+            membership[1].append([sensitive, label, ci(members["accuracy"]),
+                                  ci(others["accuracy"]), ci(gap, signed=True),
+                                  reading(gap, "members easier", "non-members easier",
+                                          "no difference")])
+    leakage = (["inferred", "attack", "population", "over", "difference", "reading"],
+               [[item["sensitive"], _label(item), item["population"], item["over"],
+                 ci(item["difference"], signed=True),
+                 reading(item["difference"], "leaks", "below", "no gain")]
+                for item in scenario["leakage"]])
+    return {"Attacks and baselines": accuracy, "Leakage over imputation": leakage,
+            "Members vs non-members": membership}
+
+
+def fake_sweep_rows(sensitive: str = "vkorc1") -> list[list[str]]:
+    """The rows the sweep reports print for ``sensitive`` of :func:`fake_sweep`, computed
+    from the formula that made its numbers (epsilon shown once per group of rows)."""
+    prior_mode, imputation, top = {"vkorc1": (0.36, 0.67, 0.75),
+                                   "cyp2c9": (0.76, 0.76, 0.77)}[sensitive]
+
+    def estimate(value: float, half: float) -> dict[str, float]:
+        return {"value": value, "low": value - half, "high": value + half}
+
+    rows = []
+    for epsilon in (*EPSILONS, None):
+        strength = 1.0 if epsilon is None else epsilon / (epsilon + 20.0)
+        shown = "non-private" if epsilon is None else f"{epsilon:g}"
+        for index, (variant, offset) in enumerate((("marginal prior", 0.0),
+                                                   ("learned prior", 0.01))):
+            cells = []
+            for shrink in (1.0, 0.8):
+                accuracy = prior_mode + (top - prior_mode) * strength * shrink + offset
+                cells += [ci(estimate(accuracy, 0.02)),
+                          ci(estimate(accuracy - imputation, 0.015), signed=True)]
+                if shrink == 1.0:
+                    cells.append(ci(estimate(accuracy - prior_mode, 0.015), signed=True))
+            rows.append([shown if index == 0 else "", f"map ({variant})", "attack", *cells])
+        for method, value in (("prior-mode", prior_mode), ("imputation", imputation),
+                              ("ideal", imputation + 0.02)):
+            rows.append(["", method, "baseline", ci(estimate(value, 0.02)), "-", "-",
+                         ci(estimate(value, 0.02)), "-"])
+    return rows
+
+
+#: the headings of the planted report, in order (item 6: written out, not derived)
+PLANTED_HEADINGS = [
+    "# tabinv report: planted, linear model", "## Verdict", "## Data", "## Model",
+    "## Baselines", "## vkorc1 hidden", "### Attacks and baselines",
+    "### Leakage over imputation", "### Members vs non-members", "### The positive value",
+    "### Per value (strongest attack)", "### Time", "## vkorc1 + cyp2c9 hidden",
+    "### Attacks and baselines", "### Leakage over imputation", "### Members vs non-members",
+    "### Per value (strongest attack)", "### Time"]
+#: the inferred attributes of each planted scenario, in the order of the rows
+PLANTED_ORDERS = (["vkorc1"], ["vkorc1", "cyp2c9", "vkorc1+cyp2c9"])
+
+
+def expected_verdict(document: dict) -> str:
+    """The verdict of the planted assessments (nothing leaks): per inferred attribute,
+    the attack with the highest members' accuracy (the first on a tie), its leakage
+    over imputation and its members-vs-non-members gap, from the stored numbers."""
+    parts = ["No attack infers a hidden attribute measurably better than imputation from "
+             "population statistics: no leakage attributable to the model was found."]
+    for scenario, order in zip(document["assessments"], PLANTED_ORDERS, strict=True):
+        joint = len(order) > 1
+        for sensitive in order:
+            attacks = [(method, variant) for method, variant, kind in PLANTED_METHODS
+                       if kind == "attack"]
+            method, variant = max(attacks, key=lambda mv: next(
+                r["accuracy"]["value"] for r in scenario["results"]
+                if (r["method"], r["variant"], r["sensitive"], r["population"])
+                == (*mv, sensitive, "members")))
+            [leak] = [item["difference"] for item in scenario["leakage"]
+                      if (item["method"], item["variant"], item["sensitive"],
+                          item["population"]) == (method, variant, sensitive, "members")]
+            [gap] = [item["difference"] for item in scenario["membership"]
+                     if (item["method"], item["variant"], item["sensitive"])
+                     == (method, variant, sensitive)]
+            scope = (f"{sensitive} jointly" if "+" in sensitive else
+                     f"{sensitive} (with vkorc1 and cyp2c9 hidden)" if joint else sensitive)
+            parts.append(f"{scope}: the strongest attack on members, {method} ({variant}), "
+                         f"is no better than imputation ({ci(leak, signed=True)}); members "
+                         f"vs non-members {ci(gap, signed=True)}, no membership effect.")
+    return " ".join(parts)
+
+
+_MARKDOWN_ESCAPE = re.compile(r"\\(.)")
+
+
+def markdown_tables(text: str) -> dict[str, list[Table]]:
+    """Every pipe table of a Markdown text under the heading above it, cells unescaped."""
+    tables: dict[str, list[Table]] = {}
+    heading, current = "", None
+    for line in text.splitlines():
+        if line.startswith("#"):
+            heading, current = line.lstrip("#").strip(), None
+        elif line.startswith("|"):
+            cells = [_MARKDOWN_ESCAPE.sub(r"\1", cell.strip())
+                     for cell in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+            if current is None:
+                current = (cells, [])
+                tables.setdefault(heading, []).append(current)
+            elif set("".join(cells)) != {"-"}:
+                current[1].append(cells)
+        else:
+            current = None
+    return tables
+
+
+class HtmlOutline(HTMLParser):
+    """Headings (level, text), paragraphs and tables (under their heading) of a page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.headings: list[tuple[int, str]] = []
+        self.paragraphs: list[str] = []
+        self.tables: dict[str, list[Table]] = {}
+        self._text: list[str] | None = None
+        self._row: list[str] | None = None
+        self._table: Table | None = None
+        self._header = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("h1", "h2", "h3", "h4", "p", "td", "th", "li"):
+            self._text = []
+        elif tag == "table":
+            self._table = ([], [])
+            heading = self.headings[-1][1] if self.headings else ""
+            self.tables.setdefault(heading, []).append(self._table)
+        elif tag == "tr":
+            self._row = []
+        elif tag == "thead":
+            self._header = True
+
+    def handle_endtag(self, tag: str) -> None:
+        text = " ".join("".join(self._text or []).split())
+        if tag in ("h1", "h2", "h3", "h4"):
+            self.headings.append((int(tag[1]), text))
+        elif tag == "p":
+            self.paragraphs.append(text)
+        elif tag in ("td", "th") and self._row is not None:
+            self._row.append(text)
+        elif tag == "tr" and self._table is not None and self._row is not None:
+            (self._table[0].extend if self._header else self._table[1].append)(self._row)
+            self._row = None
+        elif tag == "thead":
+            self._header = False
+        elif tag == "table":
+            self._table = None
+        if tag in ("h1", "h2", "h3", "h4", "p", "td", "th", "li"):
+            self._text = None
+
+    def handle_data(self, data: str) -> None:
+        if self._text is not None:
+            self._text.append(data)
+
+
+def html_outline(page: str) -> HtmlOutline:
+    outline = HtmlOutline()
+    outline.feed(page)
+    outline.close()
+    return outline
+
+
+__all__ = ["COMMAND", "EPSILONS", "PLANTED_DOSE", "PLANTED_HEADINGS", "PLANTED_METHODS",
+           "PLANTED_ORDERS", "PLANTED_ROW", "expected_verdict",
+           "PLANTED_WEIGHT", "ci", "expected_assessment_tables", "fake_sweep",
+           "fake_sweep_rows", "html_outline", "longest_list", "markdown_tables", "numbers_in",
+           "planted_assessments", "planted_html", "planted_splits", "reading", "stored",
+           "with_command"]
