@@ -144,7 +144,9 @@ def test_item8_sweep_with_two_jobs_leaves_no_process(tmp_path: Path) -> None:
     workers, and after it returns no process it started is alive."""
     run = Run([*CLI, *TINY_SWEEP, "--out", str(tmp_path / "sweep.json")], tmp_path)
     assert run.finish() == 0, run.stderr
-    assert len(run.workers("loky")) >= 2, "the sweep never started its joblib workers"
+    # two workers (and loky's resource tracker); a worker seen only before its exec shows
+    # the parent's command line, so the count, not the command lines, proves the pool ran
+    assert len(run.seen) >= 2, "the sweep never started its joblib workers"
     left = run.left_over()
     assert not left, f"still running after `tabinv sweep`: {left}"
 
