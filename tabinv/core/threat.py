@@ -133,16 +133,29 @@ class ThreatModel:
         elif self.decimals is not None:
             raise AttackError("threat model: decimals apply to access 'rounded'; give "
                               "access='rounded'")
+        self._check_attacks()
+
+    def _check_attacks(self) -> None:
+        """Refuse unknown attacks, priors and attack parameters now, before any data is
+        read or model trained (prior tables are read when the attacks run)."""
+        names = [a for a in self.attacks or () if not isinstance(a, AttackSpec)]
+        for name in names:
+            if not isinstance(name, str):
+                raise AttackError(f"an attack is a registered name or an AttackSpec, got "
+                                  f"{shorten(name)}")
+        priors = [p for p in self.priors or () if not isinstance(p, PathLike)]
+        for prior in priors:
+            if not isinstance(prior, (str, Prior)):
+                raise AttackError(f"a prior is a name, a Prior or a table's path, got "
+                                  f"{shorten(prior)}")
+        if names or not self.attacks:
+            expand_specs(names, priors or None, params=self.attack_params)
 
     def specs(self, has_reference: bool = True) -> tuple[AttackSpec, ...]:
         """The attacks to run, one spec per (attack, prior) row of the results."""
         chosen = self.attacks or ()
         given = tuple(a for a in chosen if isinstance(a, AttackSpec))
         names = [a for a in chosen if not isinstance(a, AttackSpec)]
-        for name in names:
-            if not isinstance(name, str):
-                raise AttackError(f"an attack is a registered name or an AttackSpec, got "
-                                  f"{shorten(name)}")
         priors = self.priors
         if priors is None and not has_reference:
             priors = ("published",)  # no population sample: the model's own marginals
@@ -166,8 +179,8 @@ class ThreatModel:
         if self.known is not None:
             return list(self.known)
         hidden = set(self.sensitive)
-        return [f for f in model.features if f not in hidden
-                and (columns is None or f in set(columns))]
+        present = set(model.features if columns is None else columns)
+        return [f for f in model.features if f not in hidden and f in present]
 
     def oracle_for(self, model: TargetModel, specs: Sequence[AttackSpec]) -> Oracle:
         return Oracle.for_model(model, self.access_for(model, specs), decimals=self.decimals,
@@ -175,17 +188,10 @@ class ThreatModel:
 
 
 def _priors(priors: Sequence[PriorChoice] | None) -> list[str | Prior] | None:
+    """The priors, with each prior table's file read into a :class:`TablePrior`."""
     if priors is None:
         return None
-    chosen: list[str | Prior] = []
-    for prior in priors:
-        if isinstance(prior, PathLike):
-            from ..data.tables import read_table
+    from ..data.tables import read_table
 
-            chosen.append(TablePrior(read_table(prior), origin=str(prior)))
-        elif isinstance(prior, (str, Prior)):
-            chosen.append(prior)
-        else:
-            raise AttackError(f"a prior is a name, a Prior or a table's path, got "
-                              f"{shorten(prior)}")
-    return chosen
+    return [TablePrior(read_table(p), origin=str(p)) if isinstance(p, PathLike) else p
+            for p in priors]
