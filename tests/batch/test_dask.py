@@ -28,12 +28,23 @@ HANG_GUARD = 900
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    from distributed import Client, LocalCluster
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """--out/.tabinv-dask, with the scratch folder a killed run left there."""
+    folder = tmp_path_factory.mktemp("out") / ".tabinv-dask"
+    stale = folder / "run-killed"
+    stale.mkdir(parents=True)
+    (stale / "worker.lock").write_text("")
+    return folder
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
+
+@pytest.fixture(scope="module")
+def client(scratch: Path) -> Iterator[Any]:
+    """The LocalCluster tabinv's DaskExecutor makes (two workers on 127.0.0.1, scratch
+    under --out), shared by the module (issue 12, item 7: one cluster, not two); when it
+    closes, its scratch folder goes (Issue 11, item 9)."""
+    with DaskExecutor(workers=2, scratch=scratch)._connect(2) as client:
         yield client
+    assert not scratch.exists(), sorted(p.name for p in scratch.rglob("*"))
 
 
 @pytest.fixture(scope="module")
@@ -104,17 +115,36 @@ def scratch_names(folder: str) -> list[str]:
     return sorted(path.name for path in Path(folder).rglob("*"))
 
 
-def test_local_cluster_scratch_lives_under_out_and_goes(tmp_path: Path) -> None:
+def test_local_cluster_scratch_lives_under_out(client: Any, scratch: Path) -> None:
     """Issue 11, item 9: the LocalCluster's scratch space is a folder tabinv makes under
-    --out (not the system's temporary folder), removed at the end, with a stale one that a
-    killed run left there."""
-    scratch = tmp_path / "out" / ".tabinv-dask"
-    stale = scratch / "run-killed"
-    stale.mkdir(parents=True)
-    (stale / "worker.lock").write_text("")
-    executor = DaskExecutor(workers=4, scratch=scratch)
-    (_, seen), = executor.run(scratch_names, [str(scratch)])
+    --out (not the system's temporary folder), with the stale one a killed run left there
+    removed; the ``client`` fixture checks that it goes when the cluster closes."""
+    (_, seen), = DaskExecutor(client=client).run(scratch_names, [str(scratch)])
     assert "dask-scratch-space" in seen and "run-killed" not in seen
-    workers = [n for n in seen if n.startswith("worker-") and not n.endswith(".dirlock")]
-    assert len(workers) == 1, seen  # never more workers than tasks
-    assert not scratch.exists()
+    assert [n for n in seen if n.startswith("worker-") and not n.endswith(".dirlock")]
+
+
+def test_never_more_workers_than_tasks(monkeypatch: pytest.MonkeyPatch,
+                                       tmp_path: Path) -> None:
+    """The LocalCluster gets min(--jobs, entries) single-threaded workers on 127.0.0.1
+    (checked on the arguments: no cluster needs to start for it)."""
+    import distributed
+
+    made: dict[str, Any] = {}
+
+    class Recorder:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            made.update(kwargs)
+
+        def __enter__(self) -> Recorder:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+    monkeypatch.setattr(distributed, "LocalCluster", Recorder)
+    monkeypatch.setattr(distributed, "Client", Recorder)
+    with DaskExecutor(workers=4, scratch=tmp_path / "scratch")._connect(1):
+        pass
+    assert made["n_workers"] == 1 and made["threads_per_worker"] == 1
+    assert made["host"] == "127.0.0.1" and made["processes"] is True
