@@ -3,6 +3,7 @@ options, calls :mod:`tabinv.api` (or the core and services it fronts), and rende
 
 - :mod:`.assess`: ``train``, ``attack``, ``assess``, ``report``, ``demo warfarin``;
 - :mod:`.datasets`: ``datasets list|show``;
+- :mod:`.card`: ``card draft``;
 - :mod:`.sweep`: ``sweep``, ``demo warfarin-dp``;
 - :mod:`.batch`: ``batch``, ``inventory example|check``;
 - :mod:`.options` (shared options), :mod:`.render` (tables, JSON, reports),
@@ -15,6 +16,7 @@ import typer
 
 from .assess import assess, attack, demo_warfarin, report_command, train
 from .batch import batch, inventory_app
+from .card import card_app
 from .datasets import datasets_app
 from .sweep import demo_warfarin_dp, sweep_command
 
@@ -34,6 +36,7 @@ app.command("report")(report_command)
 app.command("sweep")(sweep_command)
 app.command("batch")(batch)
 app.add_typer(inventory_app, name="inventory")
+app.add_typer(card_app, name="card")
 demo_app.command("warfarin")(demo_warfarin)
 demo_app.command("warfarin-dp")(demo_warfarin_dp)
 

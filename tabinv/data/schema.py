@@ -44,6 +44,10 @@ class Column:
     encoding : {"ordinal"}, optional
         ``ordinal``: a categorical column models always see as its category index (a SNP
         dosage 0/1/2); by default the model family decides.
+    bounds_from_data : bool
+        The bounds were read from the data (``tabinv card draft``), not from public
+        knowledge: differentially private training refuses them until a person checks
+        them and sets it to false.
     """
 
     name: str
@@ -52,6 +56,7 @@ class Column:
     bounds: tuple[float, float] | None = None
     description: str = ""
     encoding: str | None = None
+    bounds_from_data: bool = False
 
     @property
     def is_categorical(self) -> bool:
@@ -118,6 +123,7 @@ class Card:
                     ("bounds", list(c.bounds) if c.bounds is not None else None),
                     ("description", c.description or None),
                     ("encoding", c.encoding),
+                    ("bounds_from_data", True if c.bounds_from_data else None),
                 ) if v is not None}
                 for c in self.columns
             },
@@ -196,8 +202,14 @@ def _parse_column(name: str, spec: Any, origin: str) -> Column:
     if encoding is not None and kind != "categorical":
         raise CardError(f"{origin}: column {shorten(name)} is numeric; only categorical columns "
                         "take an encoding")
+    from_data = spec.get("bounds_from_data", False)
+    if not isinstance(from_data, bool) or (from_data and bounds is None):
+        raise CardError(f"{origin}: column {shorten(name)} has bounds_from_data "
+                        f"{shorten(from_data)}; expected true or false, and true only with "
+                        "bounds")
     return Column(name=name, kind=kind, domain=domain, bounds=bounds,
-                  description=str(spec.get("description", "")), encoding=encoding)
+                  description=str(spec.get("description", "")), encoding=encoding,
+                  bounds_from_data=from_data)
 
 
 def _names(value: Any, role: str, origin: str) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -102,6 +102,17 @@ def _check_epsilon(epsilon: Any) -> float:
     return value
 
 
+def _refuse_data_bounds(card: Card, columns: Sequence[str]) -> None:
+    """Bounds read from the private data (``bounds_from_data``, as ``tabinv card draft``
+    writes them) break the DP guarantee: refuse them, naming the columns."""
+    drafted = [c for c in columns if card.column(c).bounds_from_data]
+    if drafted:
+        raise CardError(
+            f"the {card.name!r} card's bounds for {drafted} were taken from the data "
+            "(bounds_from_data = true), which breaks differential privacy: replace them with "
+            "public bounds (domain knowledge) and set bounds_from_data = false")
+
+
 def _column_blocks(card: Card, categorical: str) -> list[tuple[int, float, bool]]:
     """(width, upper bound, is one-hot) of each feature's encoded columns, from the card."""
     unbounded = [f for f in card.features
@@ -111,6 +122,7 @@ def _column_blocks(card: Card, categorical: str) -> list[tuple[int, float, bool]
             f"a differentially private model needs public bounds for every numeric feature; "
             f"the {card.name!r} card has none for {unbounded}: add bounds = [low, high] "
             "under [columns.NAME] (from domain knowledge, never from the data)")
+    _refuse_data_bounds(card, card.features)
     encoder = TargetModel.from_card("", None, card, categorical)._make_encoder()
     blocks = []
     for feature in card.features:
@@ -157,6 +169,7 @@ def _reference_columns(card: Card, categorical: str) -> set[int]:
 def label_bounds(card: Card) -> tuple[float, float]:
     """Public bounds of a regression label on the scale the model is fitted on."""
     bounds = card.column(card.label).bounds
+    _refuse_data_bounds(card, [card.label])
     if bounds is None:
         raise CardError(
             f"a differentially private regression needs public bounds for its label "
