@@ -25,6 +25,26 @@ CARD_LIMIT = 64 * 2**20
 
 
 @dataclass(frozen=True)
+class Derivation:
+    """How a categorical column is computed from another column of the same card when a
+    table is read (so a count does not need preprocessing before tabinv reads it).
+
+    ``above``: values of ``source`` greater than it give the domain's second value, the
+    others its first (``affairs > 0`` -> ``yes`` / ``no``). ``mapping``: each value of
+    ``source`` (as text) -> a domain value; a value it does not list is an error.
+    """
+
+    source: str
+    above: float | None = None
+    mapping: tuple[tuple[str, Any], ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.above is not None:
+            return {"from": self.source, "above": self.above}
+        return {"from": self.source, "map": dict(self.mapping or ())}
+
+
+@dataclass(frozen=True)
 class Column:
     """One column of a card.
 
@@ -48,6 +68,9 @@ class Column:
         The bounds were read from the data (``tabinv card draft``), not from public
         knowledge: differentially private training refuses them until a person checks
         them and sets it to false.
+    derive : Derivation, optional
+        The column is computed from another column when a table is read (``derive =
+        { from = "affairs", above = 0 }`` or ``{ from = "code", map = { 1 = "no", ... } }``).
     """
 
     name: str
@@ -57,6 +80,7 @@ class Column:
     description: str = ""
     encoding: str | None = None
     bounds_from_data: bool = False
+    derive: Derivation | None = None
 
     @property
     def is_categorical(self) -> bool:
@@ -124,6 +148,7 @@ class Card:
                     ("description", c.description or None),
                     ("encoding", c.encoding),
                     ("bounds_from_data", True if c.bounds_from_data else None),
+                    ("derive", c.derive.to_dict() if c.derive is not None else None),
                 ) if v is not None}
                 for c in self.columns
             },
@@ -209,7 +234,37 @@ def _parse_column(name: str, spec: Any, origin: str) -> Column:
                         "bounds")
     return Column(name=name, kind=kind, domain=domain, bounds=bounds,
                   description=str(spec.get("description", "")), encoding=encoding,
-                  bounds_from_data=from_data)
+                  bounds_from_data=from_data,
+                  derive=_derivation(name, spec.get("derive"), domain, origin))
+
+
+def _derivation(name: str, spec: Any, domain: tuple[Any, ...] | None, origin: str
+                ) -> Derivation | None:
+    """The ``derive`` table of a column, checked against its domain."""
+    if spec is None:
+        return None
+    where = f"{origin}: column {shorten(name)}, derive"
+    if not isinstance(spec, dict) or not isinstance(spec.get("from"), str) \
+            or set(spec) - {"from", "above", "map"} or ("above" in spec) == ("map" in spec):
+        raise CardError(f"{where}: expected {{ from = COLUMN, above = NUMBER }} or "
+                        f"{{ from = COLUMN, map = {{ VALUE = DOMAIN_VALUE, ... }} }}")
+    if domain is None:
+        raise CardError(f"{where}: only a categorical column (with a domain) is derived")
+    if "above" in spec:
+        above = spec["above"]
+        if isinstance(above, bool) or not isinstance(above, (int, float)) \
+                or not math.isfinite(above) or len(domain) != 2:
+            raise CardError(f"{where}: 'above' needs a finite number and a domain of two "
+                            "values (at or below it, above it)")
+        return Derivation(spec["from"], above=float(above))
+    mapping = spec["map"]
+    if not isinstance(mapping, dict) or not mapping:
+        raise CardError(f"{where}: 'map' must list source values and their domain values")
+    outside = [v for v in mapping.values() if v not in domain]
+    if outside:
+        raise CardError(f"{where}: maps to {shorten(outside[0])}, which is not in the "
+                        "column's domain")
+    return Derivation(spec["from"], mapping=tuple((str(k), v) for k, v in mapping.items()))
 
 
 def _names(value: Any, role: str, origin: str) -> tuple[str, ...]:
@@ -232,8 +287,19 @@ def card_from_dict(raw: dict[str, Any], origin: str = "card") -> Card:
     label = raw["label"]
     if not isinstance(label, str):
         raise CardError(f"{origin}: label must be a column name, not {shorten(label)}")
-    features = _names(raw.get("features", [n for n in names if n != label]), "features",
-                      origin)
+    sources = {c.derive.source: c.name for c in columns if c.derive is not None}
+    for source, derived in sources.items():
+        if source not in names or columns[names.index(source)].derive is not None:
+            raise CardError(f"{origin}: column {shorten(derived)} is derived from "
+                            f"{shorten(source)}, which must be another, not derived, column "
+                            f"under [columns]{closest(source, names)}")
+    label_spec = next((c for c in columns if c.name == label), None)
+    answer = label_spec.derive.source if label_spec and label_spec.derive else None
+    features = _names(raw.get("features", [n for n in names if n not in (label, answer)]),
+                      "features", origin)
+    if answer is not None and answer in features:
+        raise CardError(f"{origin}: {shorten(answer)} is a feature, but the label "
+                        f"{shorten(label)} is derived from it (a model would read the answer)")
     sensitive = _names(raw.get("sensitive", []), "sensitive", origin)
     for role, values in (("label", [label]), ("features", features), ("sensitive", sensitive)):
         for value in values:

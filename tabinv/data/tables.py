@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..exceptions import ColumnError, DataError, closest
 from ..text import shorten
+from ..utils import as_text_column
 from .dataset import OUT_OF_BOUNDS, CleaningStep, Dataset, check_frame, require_columns
 from .schema import Card
 
@@ -165,9 +167,45 @@ def _conform(frame: pd.DataFrame, card: Card, origin: str, options: DataOptions,
             + (" ..." if len(unknown) > 5 else "") + hint
             + "; leave a column out with --ignore-column NAME (inventory: ignore_columns)"
         )
+    frame = _derive(frame, card, origin)
     require_columns(frame, required, origin)
     present = [c for c in card.column_names if c in frame.columns]
     return check_frame(frame, card, present, origin, out_of_bounds=options.out_of_bounds)
+
+
+def _derive(frame: pd.DataFrame, card: Card, origin: str) -> pd.DataFrame:
+    """Add the card's derived columns (:class:`~tabinv.data.schema.Derivation`) computed
+    from their source columns, when the source is in the table. A derived column the
+    table also holds, a source value that is not a number (``above``) or that the map does
+    not list, is an error naming the column and the count."""
+    derived = [c for c in card.columns if c.derive is not None
+               and c.derive.source in frame.columns]
+    if not derived:
+        return frame
+    frame = frame.copy()
+    for column in derived:
+        rule, source = column.derive, frame[column.derive.source]  # type: ignore[union-attr]
+        if column.name in frame.columns:
+            raise ColumnError(f"{origin}: column {shorten(column.name)} is derived from "
+                              f"{shorten(rule.source)} by the card, but the table holds it "
+                              "too; leave one of them out")
+        if rule.above is not None:
+            numbers = pd.to_numeric(source, errors="coerce")
+            bad = int((numbers.isna() & source.notna()).sum())
+            values = np.where(numbers > rule.above, column.domain[1], column.domain[0])
+        else:
+            lookup = dict(rule.mapping or ())
+            text = pd.Series(as_text_column(source), index=source.index)
+            values = text.map(lookup)
+            bad = int((values.isna() & source.notna()).sum())
+        if bad:
+            expected = "numbers" if rule.above is not None else "values the card's map lists"
+            raise DataError(f"{origin}: column {shorten(rule.source)} has {bad} value(s) "
+                            f"that are not {expected}, so {shorten(column.name)} cannot be "
+                            "derived from them")
+        result = pd.Series(values, index=frame.index, dtype=object)
+        frame[column.name] = result.where(source.notna(), None)
+    return frame
 
 
 def load_table(path: str | Path, card: Card, options: DataOptions | None = None) -> Dataset:
