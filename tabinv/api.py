@@ -92,9 +92,9 @@ def assess(dataset: str | Dataset, model: str | TargetModel = "linear", *,
     2081
     """
     threat = ThreatModel(sensitive=tuple(sensitive), known=known, attacks=attacks,
-                         priors=priors, attack_params=dict(attack_params or {}),
+                         priors=priors, attack_params=attack_params,
                          access=access, decimals=decimals,
-                         label_source=label_source, positive=dict(positive or {}),
+                         label_source=label_source, positive=positive,
                          top_k=top_k, n_boot=n_boot, random_state=random_state,
                          memory=memory, shortcuts=shortcuts)
     return core.assess(threat, dataset, model, label=label, dataset_params=dataset_params,
@@ -130,9 +130,9 @@ def attack_records(model: TargetModel, records: pd.DataFrame, *, sensitive: Sequ
     first attack's posterior.
     """
     threat = ThreatModel(sensitive=tuple(sensitive), known=known, attacks=attacks,
-                         priors=priors, attack_params=dict(attack_params or {}),
+                         priors=priors, attack_params=attack_params,
                          access=access, decimals=decimals,
-                         label_source=label_source, positive=dict(positive or {}),
+                         label_source=label_source, positive=positive,
                          top_k=top_k, n_boot=n_boot, random_state=random_state,
                          memory=memory, shortcuts=shortcuts)
     return core.attack_records(threat, model, records, reference=reference,

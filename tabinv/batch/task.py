@@ -152,7 +152,7 @@ def _threat(entry: Entry, group: tuple[str, ...]) -> Any:
         attack_params=entry.attack_params,
         priors=(entry.prior_table,) if entry.prior_table is not None else entry.priors,
         access=entry.access, decimals=entry.decimals if entry.access == "rounded" else None,
-        label_source=entry.label_source, positive=dict(entry.positive), top_k=entry.top_k,
+        label_source=entry.label_source, positive=entry.positive, top_k=entry.top_k,
         n_boot=entry.n_boot, random_state=entry.seed)
 
 

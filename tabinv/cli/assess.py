@@ -59,13 +59,10 @@ Markdown = Annotated[bool, typer.Option(help="Print Markdown tables.")]
 def _data(dataset: str | None, data: Path | None, card: Path | None, seed: int,
           people: int | None, snps: int | None, data_param: list[str] | None,
           options: DataOptions) -> Dataset:
-    """The data of --dataset (with its parameters) or --data/--card (warnings shown)."""
-    if data is not None and dataset is not None:
-        raise TabinvError("give exactly one of --dataset NAME or --data FILE (with --card)")
+    """The data of --dataset (with its parameters) or --data/--card (warnings shown);
+    :func:`tabinv.core.load_dataset` refuses the combinations that make no sense."""
     if data is not None:
-        if card is None:
-            raise TabinvError("--data needs --card CARD.toml describing its columns")
-        return warn_cleaning(load_dataset(data=data, card=card, options=options))
+        return warn_cleaning(load_dataset(dataset, data=data, card=card, options=options))
     name = dataset or DEFAULT_DATASET
     return load_dataset(name, params=dataset_params(name, people, snps, data_param),
                         card=card, options=options, seed=seed)

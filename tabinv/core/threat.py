@@ -106,11 +106,11 @@ class ThreatModel:
     known: tuple[str, ...] | None = None
     attacks: tuple[AttackChoice, ...] | None = None
     priors: tuple[PriorChoice, ...] | None = None
-    attack_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    attack_params: Mapping[str, Mapping[str, Any]] | None = field(default_factory=dict)
     access: str | None = None
     decimals: int | None = None
     label_source: str = "true"
-    positive: Mapping[str, Any] = field(default_factory=dict)
+    positive: Mapping[str, Any] | None = field(default_factory=dict)
     top_k: int = 100
     n_boot: int = 200
     random_state: int = 0
@@ -118,6 +118,9 @@ class ThreatModel:
     shortcuts: bool = True
 
     def __post_init__(self) -> None:
+        for name in ("positive", "attack_params"):  # None: none given
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, {})
         for name in ("sensitive", "known", "attacks", "priors"):
             value = getattr(self, name)
             if isinstance(value, (str, bytes, AttackSpec, Prior, PathLike)):

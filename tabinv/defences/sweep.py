@@ -285,9 +285,9 @@ def sweep(dataset: str | Dataset, family: str, *, epsilons: Sequence[float],
     grid, seed_list = _check_grid(epsilons), _seed_list(seeds, random_state)
     dp_model(family, data.card, grid[0])  # fail early: family, task, card bounds
     options = ThreatModel(sensitive=tuple(sensitive), known=known, attacks=attacks,
-                          priors=priors, attack_params=dict(attack_params or {}),
+                          priors=priors, attack_params=attack_params,
                           access=access, decimals=decimals, label_source=label_source,
-                          positive=dict(positive or {}), top_k=top_k, n_boot=n_boot,
+                          positive=positive, top_k=top_k, n_boot=n_boot,
                           random_state=random_state, memory=memory)
     params = dict(model_params or {})
 
