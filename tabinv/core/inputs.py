@@ -8,18 +8,24 @@ The one place the Python API, the CLI and inventories turn "which data" into a c
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from ..data.dataset import Dataset
 from ..data.registry import builtin_parameters, load_builtin
 from ..data.schema import card_from_dict, read_card
-from ..data.tables import DataOptions, load_records, load_table
+from ..data.splits import Splits
+from ..data.tables import DataOptions, load_marked_table, load_records, load_table
 from ..exceptions import DataError
 from ..models.target import TargetModel
+from ..utils import check_random_state
 
-__all__ = ["DEFAULT_DATASET", "load_dataset", "model_records"]
+__all__ = ["DEFAULT_DATASET", "GivenSplits", "given_splits", "load_dataset", "model_records"]
 
 #: the data set of ``tabinv assess`` when none is named
 DEFAULT_DATASET = "iwpc"
@@ -71,3 +77,87 @@ def model_records(model: TargetModel, path: str | PathLike[str],
     unknown to the attacker; every column present must be in the card."""
     card = card_from_dict(dict(model.card or {}), origin=f"the card in {origin}")
     return load_records(path, card, options)
+
+
+@dataclass(frozen=True)
+class GivenSplits:
+    """Who was a training member, as the model's owner says: the splits, the data set
+    they make up (for the report's facts), and how the reference sample was chosen."""
+
+    dataset: Dataset
+    splits: Splits
+    reference_source: str
+
+
+Table = str | PathLike[str] | pd.DataFrame
+
+
+def given_splits(card: Any, *, data: Table | None = None, members: Table | None = None,
+                 non_members: Table | None = None, reference: Table | None = None,
+                 member_column: str | None = None, options: DataOptions | None = None,
+                 random_state: int = 0) -> GivenSplits:
+    """The members, non-members and reference sample of a model tabinv did not train.
+
+    Either ``members`` and ``non_members`` (files or frames), or ``data`` with a
+    ``member_column`` marking the training members (1/0, true/false, yes/no,
+    member/non-member). ``reference``, the attacker's own sample of the population, is a
+    third table; without one, a seeded half of the non-members becomes the reference
+    (``reference_source`` says so, and the report with it). Each table is checked against
+    ``card`` (a :class:`~tabinv.data.schema.Card` or a TOML path).
+    """
+    card = read_card(card) if isinstance(card, (str, PathLike)) else card
+    if member_column is not None:
+        if data is None or members is not None or non_members is not None:
+            raise DataError("--member-column marks the members inside --data; give it "
+                            "instead of --members/--non-members")
+        if isinstance(data, pd.DataFrame):
+            raise DataError("a member column applies to a data file")
+        marked = load_marked_table(data, card, member_column, options)
+        member_set, non_member_set = marked
+    else:
+        if members is None or non_members is None:
+            raise DataError("say which records trained the model: --members FILE and "
+                            "--non-members FILE, or --data FILE with --member-column COL")
+        if data is not None:
+            raise DataError("give --data with --member-column, or --members and "
+                            "--non-members without --data")
+        member_set = _table(members, card, options, "members")
+        non_member_set = _table(non_members, card, options, "non-members")
+    if reference is not None:
+        reference_set = _table(reference, card, options, "reference")
+        source = f"given ({reference_set.name})"
+        non_frame = non_member_set.frame
+    else:
+        frame = non_member_set.frame
+        if len(frame) < 2:
+            raise DataError("without --reference, half of the non-members become the "
+                            f"attacker's reference sample, but there are only {len(frame)}")
+        order = check_random_state(random_state).permutation(len(frame))
+        half = len(frame) // 2
+        non_frame = frame.iloc[np.sort(order[half:])].reset_index(drop=True)
+        reference_frame = frame.iloc[np.sort(order[:half])].reset_index(drop=True)
+        reference_set = Dataset(name="half of the non-members", card=card,
+                                frame=reference_frame)
+        source = "a seeded half of the given non-members (no reference sample given)"
+    splits = Splits(members=member_set.frame, non_members=non_frame,
+                    reference=reference_set.frame)
+    parts = (member_set, non_member_set, *(() if reference is None else (reference_set,)))
+    combined = Dataset(
+        name=" + ".join(dict.fromkeys(p.name for p in parts)), card=card,
+        frame=pd.concat([splits.members, splits.non_members, splits.reference],
+                        ignore_index=True),
+        cleaning=tuple(step for p in parts for step in p.cleaning),
+        raw_rows=sum(p.raw_rows if p.raw_rows is not None else p.n_rows for p in parts))
+    return GivenSplits(combined, splits, source)
+
+
+def _table(table: Table, card: Any, options: DataOptions | None, role: str) -> Dataset:
+    if isinstance(table, pd.DataFrame):
+        from ..data.dataset import check_frame
+
+        columns = [c for c in card.column_names if c in table.columns]
+        frame, steps = check_frame(table, card, [card.label, *card.features, *columns],
+                                   role, out_of_bounds=(options or DataOptions()).out_of_bounds)
+        return Dataset(name=role, card=card, frame=frame, cleaning=steps,
+                       raw_rows=len(table))
+    return load_table(table, card, options)

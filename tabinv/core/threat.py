@@ -167,10 +167,13 @@ class ThreatModel:
         return given + expanded
 
     def access_for(self, model: TargetModel, specs: Sequence[AttackSpec]) -> str:
-        """The access level: the one given, or what the attacks need (white-box when one
-        needs the model file and the model has a structure tabinv reads)."""
+        """The access level: the one given, or what the model reveals (label-only for a
+        model without probabilities), or what the attacks need (white-box when one needs
+        the model file and the model has a structure tabinv reads)."""
         if self.access is not None:
             return self.access
+        if model.reveals == "labels":  # detected from the model: it has no probabilities
+            return "label-only"
         wanted = any(s.needs_white_box for s in specs if not s.optional) or (
             model.has_structure and any(s.needs_white_box for s in specs))
         return "white-box" if wanted else "confidences"

@@ -10,7 +10,7 @@ import pandas as pd
 from ..exceptions import DataError
 from ..utils import check_random_state
 
-__all__ = ["Splits", "split_dataset", "DEFAULT_FRACTIONS"]
+__all__ = ["Splits", "split_dataset", "split_by_column", "DEFAULT_FRACTIONS", "MEMBER_VALUES"]
 
 #: members (train the target), non-members (held out), reference (attacker's sample)
 DEFAULT_FRACTIONS = (0.5, 0.25, 0.25)
@@ -55,3 +55,34 @@ def split_dataset(frame: pd.DataFrame, fractions: tuple[float, float, float] = D
         raise DataError(f"{len(frame)} rows are too few to split into {fractions!r}")
     parts = [frame.iloc[np.sort(c)].reset_index(drop=True) for c in cuts]
     return Splits(members=parts[0], non_members=parts[1], reference=parts[2])
+
+
+#: values of a member column that mean "a training member" / "not a member"
+MEMBER_VALUES = {True: ("1", "true", "yes", "y", "member", "train", "training", "in"),
+                 False: ("0", "false", "no", "n", "non-member", "nonmember", "test",
+                         "holdout", "out")}
+
+
+def split_by_column(frame: pd.DataFrame, column: str, origin: str
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(members, non-members) of ``frame`` by its ``column`` marking training members
+    (1/0, true/false, yes/no, member/non-member ...; see :data:`MEMBER_VALUES`), which
+    is dropped. Any other or missing value is a DataError counting and naming it."""
+    if column not in frame.columns:
+        raise DataError(f"{origin} has no member column {column!r}")
+    text = frame[column].map(lambda v: str(v).strip().lower() if pd.notna(v) else "")
+    text = text.str.replace(r"\.0$", "", regex=True)
+    member = text.isin(MEMBER_VALUES[True])
+    non_member = text.isin(MEMBER_VALUES[False])
+    bad = ~(member | non_member)
+    if bad.any():
+        shown = sorted(set(frame.loc[bad, column].astype(str)))[:5]
+        raise DataError(f"member column {column!r} of {origin} has {int(bad.sum())} value(s) "
+                        f"that are neither member (1, true, yes, member) nor non-member (0, "
+                        f"false, no, non-member): {', '.join(repr(v[:30]) for v in shown)}")
+    for name, mask in (("members", member), ("non-members", non_member)):
+        if not mask.any():
+            raise DataError(f"member column {column!r} of {origin} marks no {name}")
+    rest = frame.drop(columns=[column])
+    return (rest[member.to_numpy()].reset_index(drop=True),
+            rest[non_member.to_numpy()].reset_index(drop=True))

@@ -229,6 +229,25 @@ def load_table(path: str | Path, card: Card, options: DataOptions | None = None)
                    cleaning=steps, raw_rows=len(frame))
 
 
+def load_marked_table(path: str | Path, card: Card, member_column: str,
+                      options: DataOptions | None = None) -> tuple[Dataset, Dataset]:
+    """Read ``path``, whose ``member_column`` marks training members, as (members,
+    non-members), each checked against ``card`` like :func:`load_table`."""
+    from .splits import split_by_column
+
+    required = [card.label, *card.features]
+    frame = read_table(path, expected=required)
+    parts = split_by_column(frame, member_column, str(path))
+    loaded = []
+    for part, name in zip(parts, ("members", "non-members"), strict=True):
+        clean, steps = _conform(part, card, f"{path} ({name})", options or DataOptions(),
+                                required=required)
+        loaded.append(Dataset(name=f"{Path(path).name} ({name})", card=card,
+                              frame=clean.reset_index(drop=True), cleaning=steps,
+                              raw_rows=len(part)))
+    return loaded[0], loaded[1]
+
+
 def load_records(path: str | Path, card: Card, options: DataOptions | None = None
                  ) -> Dataset:
     """Read records to attack (or a reference sample) and check them against the model's

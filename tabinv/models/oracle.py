@@ -137,6 +137,10 @@ class Oracle:
             raise AttackError(f"white-box access needs the model's structure, which the "
                               f"{model.family} model does not give tabinv (it is assessed "
                               "as a black box)")
+        if model.reveals == "labels" and access != "label-only":
+            raise AttackError(f"the {model.family} model reveals predicted labels only (it has "
+                              f"no class probabilities), so {access!r} access is not "
+                              "possible; use label-only access (--label-only)")
         if model.task == "regression":
             if access in ("rounded", "label-only"):
                 raise AttackError(

@@ -34,15 +34,16 @@ from .formats import (
     describe_format,
     format_of_kind,
     model_format,
+    model_formats,
     save_format,
 )
 from .skopsfile import REVIEWED_LOADERS, check_skops_archive
 from .sniff import sniff
 from .target import TargetModel
-from .validation import _kind, _reason, check_loaded_model
+from .validation import _kind, _reason, check_loaded_model, check_loaded_parts
 
 __all__ = ["MAX_MODEL_BYTES", "REVIEWED_TYPES", "check_loaded_model", "describe_file",
-           "load_declared", "load_model", "save_model", "sniff_file"]
+           "load_declared", "load_model", "load_object", "save_model", "sniff_file"]
 
 #: Types skops does not trust by default that tabinv accepts without ``trust=True`` (each
 #: only built the way ``save_model`` writes it: see ``skopsfile.REVIEWED_LOADERS``).
@@ -187,6 +188,12 @@ def load_declared(path: str | os.PathLike[str], declared: str, *, card: Any = No
 
 def _load_bytes(path: Path, data: bytes, found: str, *, trust: bool,
                 allow_pickle: bool) -> TargetModel:
+    return check_loaded_model(_object_from_bytes(path, data, found, trust=trust,
+                                                 allow_pickle=allow_pickle), path)
+
+
+def _object_from_bytes(path: Path, data: bytes, found: str, *, trust: bool,
+                       allow_pickle: bool) -> Any:
     chosen = format_of_kind(found)
     if chosen is None or chosen.needs_card:
         raise _unreadable(path, found)
@@ -195,7 +202,44 @@ def _load_bytes(path: Path, data: bytes, found: str, *, trust: bool,
             f"{path} {describe_format(found, data)}: refused without allow_pickle (CLI "
             "--allow-pickle), because unpickling runs arbitrary code from the file; pass it "
             "only if you trust its source, or re-save the model as .skops")
-    return check_loaded_model(chosen.load(path, data, found, trust=trust), path)
+    return chosen.load(path, data, found, trust=trust)
+
+
+def load_object(path: str | os.PathLike[str], *, trust: bool = False,
+                allow_pickle: bool = False, format: str | None = None, card: Any = None,
+                options: Mapping[str, Any] | None = None) -> Any:
+    """The model in a file of any format tabinv reads, tabinv's own or not, checked.
+
+    A tabinv model is checked whole (:func:`check_loaded_model`); any other object has
+    every tree and fitted number inside it checked (:func:`check_loaded_parts`). A
+    graph-only file (ONNX, by its ``.onnx`` suffix or a declared ``format``) is opened
+    with ``card`` and ``options`` and returned unfitted. ``format`` (an inventory's
+    declaration) refuses a file whose content is another known format.
+
+    Raises
+    ------
+    UnsafeModelError, ModelError
+    """
+    path = Path(path)
+    chosen = model_format(format) if format is not None else next(
+        (f for f in model_formats() if f.needs_card and path.suffix.lower() in f.suffixes),
+        None)
+    if chosen is not None and chosen.needs_card:
+        if card is None:
+            raise ModelError(f"{path} is {chosen.description}, which holds no card: give the "
+                             "card of its data (--card CARD.toml)")
+        given = dict(options or {})
+        keywords = {keyword: given[key] for key, keyword in chosen.options if key in given}
+        return chosen.load(path, card, **keywords)
+    data = _read(path)
+    found = sniff(data)
+    if chosen is not None:
+        check_declared(path, chosen, found)
+        allow_pickle = allow_pickle and chosen.runs_code
+    loaded = _object_from_bytes(path, data, found, trust=trust, allow_pickle=allow_pickle)
+    if isinstance(loaded, TargetModel):
+        return check_loaded_model(loaded, path)
+    return check_loaded_parts(loaded, path)
 
 
 def _unreviewed(untrusted: list[str]) -> list[str]:

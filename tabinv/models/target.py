@@ -81,6 +81,13 @@ class TargetModel(BaseEstimator):
         return str((self.card or {})["task"])
 
     @property
+    def reveals(self) -> str:
+        """What one query of the model shows: ``output`` (a regression's prediction),
+        ``confidences`` (class probabilities) or ``labels`` (the predicted class only:
+        a model without probabilities, which only label-only attacks can use)."""
+        return "output" if self.task == "regression" else "confidences"
+
+    @property
     def target_transform(self) -> str:
         return str((self.card or {}).get("target_transform", "identity"))
 

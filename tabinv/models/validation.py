@@ -23,7 +23,7 @@ from .refusal import must, refuse
 from .target import TargetModel
 from .xgbfile import check_learner
 
-__all__ = ["check_loaded_model"]
+__all__ = ["check_loaded_model", "check_loaded_parts"]
 
 
 def _reason(error: BaseException) -> str:
@@ -61,6 +61,13 @@ def check_loaded_model(model: Any, path: str | os.PathLike[str]) -> TargetModel:
     if takes != width:
         raise UnsafeModelError(f"refusing {path}: model.estimator_ takes {takes} features but "
                                f"the model's encoder produces {width}")
+    return check_loaded_parts(model, path)  # type: ignore[no-any-return]
+
+
+def check_loaded_parts(model: Any, path: str | os.PathLike[str]) -> Any:
+    """Return ``model`` (any loaded object) once every scikit-learn tree and XGBoost
+    booster inside it is sound, no saved attribute shadows a method, parts take their
+    owner's width and every fitted number is finite (UnsafeModelError otherwise)."""
     xgboost = sys.modules.get("xgboost")  # a Booster can only exist if xgboost is imported
     for where, obj in _walk(model):
         if isinstance(obj, Tree):

@@ -1,0 +1,414 @@
+"""Models tabinv did not train: anything that maps a table of records to an output.
+
+A hospital's model is a scikit-learn ``Pipeline``, an XGBoost or LightGBM booster, an
+ONNX export or an MLflow model, each taking records in *its own* form: its column names,
+its column order, its types. :class:`RecordModel` is that model seen from tabinv: the
+inputs it declares (names, kinds, known categories), the classes of its output, whether
+it reveals probabilities or labels only, and two calls on a table in its own form. Each
+loader (:mod:`.sources`) makes one; :class:`ForeignModel` then puts it behind the same
+interface as a model tabinv trained, so every attack, baseline and report works on it.
+
+Candidate rows are built the cheap way, in tabinv's ordinal encoding (one column per
+feature: a category's index in the card's domain, or the raw number), chunked by the
+attack's memory budget; :meth:`ForeignModel.output_encoded` turns each chunk into the
+model's own input form (domain values, renamed by the feature map, in the model's column
+order) and calls the model on it. The model's declared inputs are checked against the
+card when the model is fitted (:func:`match_inputs`): what is missing, extra or of the
+wrong kind is listed in one error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from ..data.schema import Card
+from ..exceptions import ModelError, TabinvError
+from ..text import shorten
+from .encoding import TabularEncoder, encode_codes
+from .target import TargetModel
+from .validation import _reason
+
+__all__ = ["ForeignModel", "ModelInput", "RecordModel", "match_inputs", "parse_feature_map"]
+
+#: what :attr:`ModelInput.kind` may say about a column
+INPUT_KINDS = ("number", "category", "text", "any")
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """One input column as the model declares it.
+
+    ``kind``: ``number`` (takes numbers only), ``text`` (takes strings only),
+    ``category`` (takes values from ``categories``, of any type), ``any`` (the model does
+    not say). ``categories``: the values the model was fitted with, when it says.
+    """
+
+    name: str
+    kind: str = "any"
+    categories: tuple[Any, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in INPUT_KINDS:
+            raise ModelError(f"input {self.name!r}: kind {self.kind!r} is not one of "
+                             f"{INPUT_KINDS}")
+
+
+class RecordModel:
+    """A model that takes a table of records in its own form (see the module docstring).
+
+    Parameters
+    ----------
+    model : object
+        The loaded model (kept for describing it and, for recognised structures, for
+        reading it).
+    origin : str
+        Where it came from (a file, a directory, a registry URI), named in messages.
+    kind : str
+        What it is, for reports ("sklearn Pipeline (RandomForestClassifier)").
+    inputs : sequence of ModelInput, optional
+        The columns it takes, in its order; None when it does not say (it then gets the
+        card's features, by their card names, in card order).
+    classes : sequence, optional
+        A classifier's classes in the order of its probability columns; None for a
+        regression.
+    proba : callable, optional
+        ``proba(table) -> (n, len(classes))`` probabilities; None when the model reveals
+        only labels.
+    predict : callable
+        ``predict(table) -> (n,)`` class labels or numbers.
+    table : callable, optional
+        ``table(columns, n) -> input``: the model's input from a dict of column arrays
+        (its own names, its order); default a pandas DataFrame.
+    """
+
+    def __init__(self, model: Any, *, origin: str, kind: str,
+                 inputs: Sequence[ModelInput] | None, classes: Sequence[Any] | None,
+                 proba: Callable[[Any], Any] | None, predict: Callable[[Any], Any],
+                 table: Callable[[dict[str, np.ndarray], int], Any] | None = None) -> None:
+        self.model = model
+        self.origin = origin
+        self.kind = kind
+        self.inputs = None if inputs is None else tuple(inputs)
+        self.classes = None if classes is None else tuple(classes)
+        self._proba = proba
+        self._predict = predict
+        self._table = table or _data_frame
+        if self.inputs is not None:
+            names = [i.name for i in self.inputs]
+            if len(set(names)) != len(names):
+                raise ModelError(f"{origin}: the model declares the same input twice: "
+                                 f"{sorted({n for n in names if names.count(n) > 1})}")
+
+    @property
+    def task(self) -> str:
+        return "regression" if self.classes is None else "classification"
+
+    @property
+    def reveals(self) -> str:
+        """``confidences`` (class probabilities), ``labels`` or ``output`` (regression)."""
+        if self.classes is None:
+            return "output"
+        return "confidences" if self._proba is not None else "labels"
+
+    def table(self, columns: dict[str, np.ndarray], n: int) -> Any:
+        return self._table(columns, n)
+
+    def outputs(self, table: Any, n: int) -> np.ndarray:
+        """Probabilities (n, C') of a classifier that reveals them, else predictions (n,)
+        as the model returns them; any failure inside the model is a ModelError."""
+        call = self._proba if self._proba is not None else self._predict
+        try:
+            result = np.asarray(call(table))
+        except TabinvError:
+            raise
+        except Exception as error:  # whatever the model raises, named with its origin
+            raise ModelError(f"{self.origin} failed on {n:,} record(s) "
+                             f"({_reason(error)})") from None
+        return result
+
+    def describe(self) -> dict[str, Any]:
+        return {"model_kind": self.kind, "model_source": self.origin,
+                "reveals": self.reveals}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _data_frame(columns: dict[str, np.ndarray], n: int) -> pd.DataFrame:
+    return pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)
+
+
+def parse_feature_map(pairs: Sequence[str] | Mapping[str, str] | None) -> dict[str, str]:
+    """``card_name=model_name`` pairs (CLI ``--feature-map``) or a mapping, checked: no
+    empty names, no card column or model input named twice."""
+    if pairs is None:
+        return {}
+    if isinstance(pairs, Mapping):
+        items = [(str(k), v) for k, v in pairs.items()]
+    else:
+        items = []
+        for pair in pairs:
+            card_name, sep, model_name = str(pair).partition("=")
+            if not sep:
+                raise ModelError(f"feature map {shorten(pair)}: expected "
+                                 "CARD_COLUMN=MODEL_INPUT")
+            items.append((card_name.strip(), model_name.strip()))
+    mapping: dict[str, str] = {}
+    for card_name, model_name in items:
+        if not isinstance(model_name, str) or not card_name or not model_name:
+            raise ModelError(f"feature map {shorten(card_name)} -> {shorten(model_name)}: "
+                             "both names must be non-empty text")
+        if card_name in mapping:
+            raise ModelError(f"feature map names card column {shorten(card_name)} twice")
+        mapping[card_name] = model_name
+    doubled = sorted({m for m in mapping.values() if list(mapping.values()).count(m) > 1})
+    if doubled:
+        raise ModelError(f"feature map sends two card columns to model input(s) {doubled}")
+    return mapping
+
+
+def _kind_of(card: Card, column: str) -> str:
+    """``number`` or the type of a categorical column's domain values (text/number)."""
+    spec = card.column(column)
+    if spec.domain is None:
+        return "number"
+    if all(isinstance(v, str) for v in spec.domain):
+        return "text"
+    if all(isinstance(v, (int, float, np.integer, np.floating))
+           and not isinstance(v, bool) for v in spec.domain):
+        return "number"
+    return "mixed"
+
+
+def match_inputs(record_model: RecordModel, card: Card,
+                 feature_map: Mapping[str, str]) -> list[tuple[str, ModelInput]]:
+    """The model's inputs as (card column, input) pairs in the model's order, checked
+    against the card; one ModelError lists every input missing from the card, every
+    feature-map entry that matches nothing, and every column of the wrong kind."""
+    origin = record_model.origin
+    unknown_keys = [k for k in feature_map if k not in card.column_names]
+    inputs = record_model.inputs
+    if inputs is None:  # the model does not say: the card's features, by the map's names
+        inputs = tuple(ModelInput(feature_map.get(f, f)) for f in card.features)
+    to_card = {model_name: card_name for card_name, model_name in feature_map.items()}
+    declared = {i.name for i in inputs}
+    unused_map = [f"{k}={v}" for k, v in feature_map.items()
+                  if v not in declared and k not in unknown_keys]
+    problems: list[str] = []
+    pairs: list[tuple[str, ModelInput]] = []
+    missing, wrong = [], []
+    for model_input in inputs:
+        column = to_card.get(model_input.name, model_input.name)
+        if column not in card.column_names:
+            missing.append(model_input.name)
+            continue
+        if column == card.label:
+            problems.append(f"it takes the label {shorten(column)} as an input")
+            continue
+        wrong_kind = _wrong_kind(card, column, model_input)
+        if wrong_kind:
+            wrong.append(wrong_kind)
+        pairs.append((column, model_input))
+    if missing:
+        problems.append(f"it takes {len(missing)} input(s) the card does not describe: "
+                        f"{', '.join(shorten(m) for m in missing[:10])}"
+                        f"{' ...' if len(missing) > 10 else ''} (rename with --feature-map "
+                        "CARD_COLUMN=MODEL_INPUT)")
+    if unknown_keys:
+        problems.append(f"the feature map names column(s) not in the card: "
+                        f"{', '.join(shorten(k) for k in unknown_keys)}")
+    if unused_map:
+        problems.append(f"the feature map sends column(s) to inputs the model does not "
+                        f"take: {', '.join(shorten(u) for u in unused_map)}")
+    problems += wrong
+    if problems:
+        raise ModelError(f"{origin} does not fit the card of {shorten(card.name)}: "
+                         + "; ".join(problems))
+    return pairs
+
+
+def _wrong_kind(card: Card, column: str, model_input: ModelInput) -> str:
+    have = _kind_of(card, column)
+    if model_input.kind in ("number", "text") and have not in (model_input.kind,):
+        what = "numbers" if model_input.kind == "number" else "text"
+        held = {"number": "numbers", "text": "text", "mixed": "text and numbers"}[have]
+        return (f"input {shorten(model_input.name)} takes {what} but card column "
+                f"{shorten(column)} holds {held}")
+    categories = model_input.categories
+    domain = card.column(column).domain
+    if model_input.kind == "category" and categories is not None and domain is not None:
+        known = pd.Index(list(categories), dtype=object)
+        absent = [v for v in domain if known.get_indexer(pd.Index([v], dtype=object))[0] < 0]
+        if len(absent) == len(domain):
+            return (f"input {shorten(model_input.name)} knows categories "
+                    f"{[shorten(c, 20) for c in list(categories)[:6]]}, none of card column "
+                    f"{shorten(column)}'s values {[shorten(v, 20) for v in list(domain)[:6]]}")
+    return ""
+
+
+class ForeignModel(TargetModel):
+    """A :class:`RecordModel` behind the interface of a model tabinv trained.
+
+    ``fit(records)`` trains nothing: it checks the model's inputs and classes against the
+    card, calls the model on ``records`` (which must hold the label) and records the
+    statistics an owner publishes with a model (residual sigma, confusion counts,
+    marginals), like :class:`~tabinv.models.onnx.OnnxTargetModel`. A regression's output
+    is on the label's own scale (the card's ``target_transform`` is tabinv's own
+    training choice and does not apply). The model is never read, only queried:
+    white-box attacks refuse it (:mod:`.recognise` turns recognised pipelines into
+    readable models instead).
+    """
+
+    has_structure: ClassVar[bool] = False
+
+    def __init__(self, *, family: str = "foreign", estimator: RecordModel | None = None,
+                 card: dict[str, Any] | None = None, categorical: str = "ordinal",
+                 feature_map: Mapping[str, str] | None = None) -> None:
+        super().__init__(family=family, estimator=estimator, card=card,
+                         categorical=categorical)
+        self.feature_map = feature_map
+
+    @classmethod
+    def wrap(cls, record_model: RecordModel, card: Card,
+             feature_map: Mapping[str, str] | Sequence[str] | None = None) -> ForeignModel:
+        """An unfitted ForeignModel for ``card`` (call ``fit(records)``)."""
+        return cls(family=record_model.kind, estimator=record_model, card=card.to_dict(),
+                   feature_map=parse_feature_map(feature_map))
+
+    @property
+    def reveals(self) -> str:
+        return str(self.estimator.reveals) if self.estimator is not None else "confidences"
+
+    def fit(self, frame: pd.DataFrame, y: Any = None) -> ForeignModel:
+        from ..data.schema import card_from_dict
+
+        record_model = self.estimator
+        if self.card is None or not isinstance(record_model, RecordModel):
+            raise ModelError("ForeignModel needs a card and a RecordModel")
+        card = card_from_dict(dict(self.card), origin="the model's card")
+        pairs = match_inputs(record_model, card, dict(self.feature_map or {}))
+        features = [column for column, _ in pairs]
+        self._check_task(card, record_model)
+        self.card = {**card.to_dict(), "features": features, "target_transform": "identity"}
+        self.inputs_ = tuple(model_input.name for _, model_input in pairs)
+        self.unused_columns_ = tuple(f for f in card.features if f not in set(features))
+        self.encoder_ = TabularEncoder(
+            features=features, domains={f: list(card.column(f).domain) for f in features
+                                        if card.column(f).domain is not None},
+            bounds={}, categorical="ordinal").fit()
+        self._values = self._domain_arrays(card, pairs)
+        if self.task == "classification":
+            self.classes_present_ = encode_codes(list(record_model.classes or ()),
+                                                 self.domain(self.label),
+                                                 f"classes of {record_model.origin}")
+            if len(set(self.classes_present_.tolist())) != len(self.classes_present_):
+                raise ModelError(f"{record_model.origin}: its classes repeat a value of "
+                                 f"the label {shorten(self.label)}")
+        self.estimator_ = record_model
+        self.n_train_ = len(frame)
+        encoded = self.encoder_.transform(frame)
+        self._record_statistics(frame, encoded)
+        return self
+
+    @staticmethod
+    def _check_task(card: Card, record_model: RecordModel) -> None:
+        origin = record_model.origin
+        if card.task == "classification" and record_model.classes is None:
+            raise ModelError(f"{origin} is a regression (it has no classes), but the card's "
+                             f"label {shorten(card.label)} is categorical")
+        if card.task == "regression" and record_model.classes is not None:
+            raise ModelError(f"{origin} is a classifier, but the card's label "
+                             f"{shorten(card.label)} is numeric")
+        if record_model.classes is not None:
+            domain = card.column(card.label).domain or ()
+            try:
+                encode_codes(list(record_model.classes), domain, card.label)
+            except TabinvError:
+                raise ModelError(
+                    f"{origin}: its classes {[shorten(c, 20) for c in record_model.classes]}"
+                    f" are not values of the label {shorten(card.label)} "
+                    f"{[shorten(v, 20) for v in domain]}") from None
+
+    @staticmethod
+    def _domain_arrays(card: Card, pairs: Sequence[tuple[str, ModelInput]]
+                       ) -> dict[str, np.ndarray]:
+        """For each categorical feature, its domain values as the model takes them
+        (numbers as float when the model takes numbers, else the card's values)."""
+        values: dict[str, np.ndarray] = {}
+        for column, model_input in pairs:
+            domain = card.column(column).domain
+            if domain is None:
+                continue
+            if model_input.kind == "number":
+                values[column] = np.asarray(domain, dtype=float)
+            else:
+                values[column] = np.asarray(list(domain), dtype=object)
+        return values
+
+    def records_table(self, encoded: np.ndarray) -> Any:
+        """Ordinal-encoded rows (n, d) as the model's own input."""
+        columns: dict[str, np.ndarray] = {}
+        for j, (feature, name) in enumerate(zip(self.features, self.inputs_, strict=True)):
+            column = encoded[:, j]
+            domain = self._values.get(feature)
+            columns[name] = column if domain is None else domain[column.astype(np.intp)]
+        return self.estimator_.table(columns, encoded.shape[0])
+
+    def output_encoded(self, encoded: np.ndarray) -> np.ndarray:
+        n = encoded.shape[0]
+        raw = self.estimator_.outputs(self.records_table(encoded), n)
+        return self._shape_output(raw, n)
+
+    def _shape_output(self, raw: np.ndarray, n: int) -> np.ndarray:
+        origin = self.estimator_.origin
+        if self.task == "regression":
+            values = _numbers(raw, origin)
+            if values.size != n:
+                raise ModelError(f"{origin} returned {values.shape} for {n:,} records; a "
+                                 "regression must return one number per record")
+            values = values.reshape(n)
+            if not np.isfinite(values).all():
+                raise ModelError(f"{origin} returned non-finite predictions")
+            return values
+        present = np.asarray(self.classes_present_)
+        if self.estimator_.reveals == "labels":
+            if raw.shape[:1] != (n,) or raw.ndim != 1:
+                raise ModelError(f"{origin} returned labels of shape {raw.shape} for {n:,} "
+                                 "records; expected one label per record")
+            codes = encode_codes(raw, self.domain(self.label), f"labels from {origin}")
+            full = np.zeros((n, len(self.domain(self.label))))
+            full[np.arange(n), codes] = 1.0
+            return full
+        probabilities = _numbers(raw, origin)
+        if probabilities.shape != (n, present.size):
+            raise ModelError(f"{origin} returned probabilities of shape "
+                             f"{probabilities.shape} for {n:,} records; expected "
+                             f"({n}, {present.size}), one column per class "
+                             f"{list(self.estimator_.classes or ())}")
+        if not np.isfinite(probabilities).all() or (probabilities < -1e-6).any() or \
+                np.abs(probabilities.sum(axis=1) - 1).max(initial=0) > 1e-3:
+            raise ModelError(f"{origin} returned outputs that are not class probabilities "
+                             "(each row must be >= 0 and sum to 1)")
+        return self.place_classes(probabilities)
+
+    def describe(self) -> dict[str, Any]:
+        facts = {**super().describe(), **self.estimator_.describe(),
+                 "estimator": self.estimator_.kind, "model_inputs": list(self.inputs_)}
+        if self.feature_map:
+            facts["feature_map"] = dict(self.feature_map)
+        if self.unused_columns_:
+            facts["card_features_not_taken_by_the_model"] = list(self.unused_columns_)
+        return facts
+
+
+def _numbers(raw: np.ndarray, origin: str) -> np.ndarray:
+    try:
+        return np.asarray(raw, dtype=float)
+    except (TypeError, ValueError):
+        raise ModelError(f"{origin} returned non-numeric outputs ({raw.dtype}) where "
+                         "numbers were expected") from None
