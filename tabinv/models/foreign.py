@@ -246,8 +246,8 @@ def _wrong_kind(card: Card, column: str, model_input: ModelInput) -> str:
         absent = [v for v in domain if known.get_indexer(pd.Index([v], dtype=object))[0] < 0]
         if len(absent) == len(domain):
             return (f"input {shorten(model_input.name)} knows categories "
-                    f"{[shorten(c, 20) for c in list(categories)[:6]]}, none of card column "
-                    f"{shorten(column)}'s values {[shorten(v, 20) for v in list(domain)[:6]]}")
+                    f"{_listed(categories)}, none of card column {shorten(column)}'s values "
+                    f"{_listed(domain)}")
     return ""
 
 
@@ -330,9 +330,8 @@ class ForeignModel(TargetModel):
                 encode_codes(list(record_model.classes), domain, card.label)
             except TabinvError:
                 raise ModelError(
-                    f"{origin}: its classes {[shorten(c, 20) for c in record_model.classes]}"
-                    f" are not values of the label {shorten(card.label)} "
-                    f"{[shorten(v, 20) for v in domain]}") from None
+                    f"{origin}: its classes {_listed(record_model.classes)} are not values "
+                    f"of the label {shorten(card.label)} {_listed(domain)}") from None
 
     @staticmethod
     def _domain_arrays(card: Card, pairs: Sequence[tuple[str, ModelInput]]
@@ -389,7 +388,7 @@ class ForeignModel(TargetModel):
             raise ModelError(f"{origin} returned probabilities of shape "
                              f"{probabilities.shape} for {n:,} records; expected "
                              f"({n}, {present.size}), one column per class "
-                             f"{list(self.estimator_.classes or ())}")
+                             f"{_listed(self.estimator_.classes or ())}")
         if not np.isfinite(probabilities).all() or (probabilities < -1e-6).any() or \
                 np.abs(probabilities.sum(axis=1) - 1).max(initial=0) > 1e-3:
             raise ModelError(f"{origin} returned outputs that are not class probabilities "
@@ -404,6 +403,12 @@ class ForeignModel(TargetModel):
         if self.unused_columns_:
             facts["card_features_not_taken_by_the_model"] = list(self.unused_columns_)
         return facts
+
+
+def _listed(values: Sequence[Any], most: int = 8) -> str:
+    """``['a', 'b', ...]`` with each value shortened, at most ``most`` of them."""
+    shown = ", ".join(shorten(v, 20) for v in list(values)[:most])
+    return f"[{shown}{', ...' if len(values) > most else ''}]"
 
 
 def _numbers(raw: np.ndarray, origin: str) -> np.ndarray:
