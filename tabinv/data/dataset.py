@@ -96,6 +96,9 @@ class Dataset:
                                  "cleaning": self.cleaning_summary()}
         if splits is not None:
             facts["splits"] = dict(splits) if isinstance(splits, Mapping) else splits.sizes()
+        drafted = [c.name for c in self.card.columns if c.bounds_from_data]
+        if drafted:
+            facts["bounds_from_data"] = drafted
         facts["citation"] = self.card.citation
         return facts
 

@@ -192,7 +192,9 @@ def sklearn_records(obj: Any, origin: str) -> RecordModel:
     else:
         table = _array_table
     has_proba = classes is not None and callable(getattr(obj, "predict_proba", None))
-    return RecordModel(obj, origin=origin, kind=describe_object(obj).removeprefix("a "),
+    final = _final_step(obj)
+    kind = type(obj).__name__ + (f" ({type(final).__name__})" if final is not obj else "")
+    return RecordModel(obj, origin=origin, kind=kind,
                        inputs=inputs,
                        classes=None if classes is None else list(np.asarray(classes)),
                        proba=obj.predict_proba if has_proba else None, predict=obj.predict,

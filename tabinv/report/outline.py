@@ -101,7 +101,15 @@ def _data(dataset: Mapping[str, Any]) -> list[Block]:
         text += " Split into " + ", ".join(
             f"{n} {part.replace('_', '-')} ({roles.get(part, 'other')})"
             for part, n in splits.items()) + "."
+    if dataset.get("reference_source"):
+        text += f" The reference sample is {dataset['reference_source']}."
     blocks = [_h("Data"), _p(text)]
+    if dataset.get("bounds_from_data"):
+        blocks.append(Block("warning", (
+            "The numeric bounds of " + _listing(dataset["bounds_from_data"]) + " were taken "
+            "from the data by tabinv card draft, not from public knowledge: values outside "
+            "them are refused or counted, and differentially private training refuses them "
+            "until a person replaces them with public bounds.")))
     blocks += _table(("cleaning step", "rows dropped", "rows changed"), cleaning_rows(dataset))
     if dataset.get("citation"):
         blocks.append(_p(f"Source: {dataset['citation']}"))
@@ -113,6 +121,11 @@ _DP_FACTS = (("dp_estimator", "private estimator"), ("library", "library"),
              ("dp_scope", "what is private"), ("epsilon_spent", "epsilon spent"))
 
 
+_FOREIGN_FACTS = (("model_inputs", "the model's own input names"),
+                  ("card_features_not_taken_by_the_model",
+                   "card features the model does not take"))
+
+
 def _model(model: Mapping[str, Any]) -> list[Block]:
     kind = ", ".join(str(model[k]) for k in ("estimator", "task") if model.get(k))
     text = (f"{model.get('family', '?')}{f' ({kind})' if kind else ''} predicting "
@@ -121,12 +134,19 @@ def _model(model: Mapping[str, Any]) -> list[Block]:
         text += f" (on the {model['target_transform']} scale)"
     if model.get("features"):
         text += " from " + _listing(model["features"])
-    if model.get("n_train"):
+    if model.get("n_train") and model.get("model_source"):
+        text += f"; its published statistics computed on {model['n_train']} member records"
+    elif model.get("n_train"):
         text += f"; trained on {model['n_train']} members"
     if model.get("epsilon") is not None:
         text += f"; differentially private at epsilon {epsilon_text(model['epsilon'])}"
+    if model.get("model_source"):
+        text += (f"; not trained by tabinv: {code(model['model_source'])}, queried as a "
+                 f"black box that reveals {model.get('reveals', '?')}")
     facts = tuple(f"{label}: {model[key]}" for key, label in _DP_FACTS
                   if model.get(key) is not None)
+    facts += tuple(f"{label}: {_listing(model[key])}" for key, label in _FOREIGN_FACTS
+                   if model.get(key))
     return [_h("Model"), _p(text + "."), *([Block("list", items=facts)] if facts else [])]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from attacks.reference import brute_force_map
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -28,8 +29,6 @@ from tabinv.exceptions import AttackError, DataError, ModelError
 from tabinv.models.foreign import ForeignModel, parse_feature_map
 from tabinv.models.oracle import Oracle
 from tabinv.models.sources import open_model
-
-from attacks.reference import brute_force_map
 
 RENAME = {"vkorc1": "VKORC1_genotype", "age": "age_decade", "race": "Race"}
 CATEGORICAL = ["Race", "cyp2c9", "VKORC1_genotype"]
