@@ -75,6 +75,8 @@ def check_loaded_parts(model: Any, path: str | os.PathLike[str]) -> Any:
         elif xgboost is not None and isinstance(obj, xgboost.Booster):
             _check_booster(obj, where, path)
         elif hasattr(obj, "__dict__") and not isinstance(obj, type):
+            if isinstance(vars(obj).get("_predictors"), list):
+                _check_hist_predictors(obj, where, path)
             _check_no_shadowed_methods(obj, where, path)
             _check_part_widths(vars(obj), where, path)
             _check_fitted_numbers(vars(obj), where, path)
@@ -256,6 +258,43 @@ def _check_sklearn_tree(tree: Any, where: str, path: Any) -> None:
     if (np.asarray(tree.n_classes) > 1).any():
         must((tree.value >= 0).all() and (tree.value[leaf].sum(axis=2) > 0).all(), path,
              where, "a classifier's values must be >= 0 with a positive total at each leaf")
+
+
+def _check_hist_predictors(owner: Any, where: str, path: Any) -> None:
+    """The node arrays of a HistGradientBoosting model's trees (scikit-learn's compiled
+    predictor follows ``left`` / ``right`` and reads ``feature_idx`` and ``bitset_idx``
+    without bounds checks)."""
+    width = vars(owner).get("n_features_in_")
+    must(isinstance(width, (int, np.integer)) and width > 0, path, f"{where}.n_features_in_",
+         "a fitted HistGradientBoosting model must say how many features it takes")
+    for i, per_iteration in enumerate(owner._predictors):
+        must(isinstance(per_iteration, list), path, f"{where}._predictors[{i}]",
+             "it must be a list of tree predictors")
+        for j, predictor in enumerate(per_iteration):
+            _check_hist_nodes(predictor, int(width), f"{where}._predictors[{i}][{j}]", path)
+
+
+def _check_hist_nodes(predictor: Any, width: int, where: str, path: Any) -> None:
+    nodes = getattr(predictor, "nodes", None)
+    fields = ("left", "right", "feature_idx", "is_leaf", "is_categorical", "bitset_idx",
+              "value", "num_threshold")
+    must(isinstance(nodes, np.ndarray) and nodes.ndim == 1 and len(nodes) >= 1
+         and nodes.dtype.names is not None and set(fields) <= set(nodes.dtype.names),
+         path, where, "nodes must be a non-empty structured array of tree nodes")
+    n = len(nodes)
+    inner = np.flatnonzero(nodes["is_leaf"] == 0)
+    for side in ("left", "right"):
+        children = nodes[side][inner].astype(np.int64)
+        must(((children > inner) & (children < n)).all(), path, where,
+             f"{side} must point to a later node in [0, {n}) at internal nodes")
+    must(((nodes["feature_idx"][inner] >= 0) & (nodes["feature_idx"][inner] < width)).all(),
+         path, where, f"feature_idx must be in [0, {width}) at internal nodes")
+    must(np.isfinite(nodes["value"]).all(), path, where, "leaf values must be finite")
+    categorical = inner[nodes["is_categorical"][inner] != 0]
+    bitsets = getattr(predictor, "raw_left_cat_bitsets", None)
+    rows = bitsets.shape[0] if isinstance(bitsets, np.ndarray) and bitsets.ndim == 2 else 0
+    must((nodes["bitset_idx"][categorical].astype(np.int64) < rows).all(), path, where,
+         f"bitset_idx must be below the {rows} category bitsets at categorical splits")
 
 
 def _check_booster(booster: Any, where: str, path: Any) -> None:

@@ -239,3 +239,27 @@ def test_item2_given_splits_from_a_member_column(world, tmp_path) -> None:
         given_splits(world["card"], data=path, member_column="trained")
     with pytest.raises(DataError, match="--members FILE and --non-members FILE"):
         given_splits(world["card"], members=path)
+
+
+def test_item1_hist_gradient_boosting_nodes_are_checked(tmp_path) -> None:
+    """item 1: a HistGradientBoosting pipeline loads (with --trust: its tree predictor is
+    outside skops' trusted types) and a node pointing outside its tree is refused."""
+    import skops.io as sio
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from tabinv.exceptions import UnsafeModelError
+    from tabinv.models.persist import load_object
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+    model = HistGradientBoostingClassifier(max_iter=3).fit(X, X["a"] > 0)
+    path = tmp_path / "hgb.skops"
+    sio.dump(model, path)
+    with pytest.raises(UnsafeModelError, match="TreePredictor.*trust=True"):
+        load_object(path)
+    assert load_object(path, trust=True).predict(X).shape == (300,)
+    model._predictors[0][0].nodes["left"][0] = 10_000
+    sio.dump(model, path)
+    with pytest.raises(UnsafeModelError, match=r"_predictors\[0\]\[0\] fails a safety check: "
+                                               "left must point to a later node"):
+        load_object(path, trust=True)
