@@ -119,8 +119,13 @@ def _too_big(path: str | os.PathLike[str], size: int, limits: OnnxLimits) -> Mod
 
 
 def check_onnx_bytes(data: bytes, path: str | os.PathLike[str],
-                     limits: OnnxLimits = DEFAULT_LIMITS) -> None:
+                     limits: OnnxLimits = DEFAULT_LIMITS) -> Any:
     """Parse ``data`` as an ONNX model and refuse what onnxruntime should never read.
+
+    Returns
+    -------
+    onnx.ModelProto
+        The parsed model (read, never run, by the loaders).
 
     Raises
     ------
@@ -159,6 +164,7 @@ def check_onnx_bytes(data: bytes, path: str | os.PathLike[str],
         onnx.checker.check_model(model)
     except Exception as error:  # the checker's ValidationError: an inconsistent graph
         raise ModelError(f"{path} is not a valid ONNX model ({_reason(error)})") from None
+    return model
 
 
 def import_onnxruntime() -> Any:
