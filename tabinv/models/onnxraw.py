@@ -198,7 +198,7 @@ def onnx_records(model: Any, card: Card, *, origin: str,
     model, zipmap_classes, renamed = _without_zipmaps(model)
     outputs = [_port(o) for o in model.graph.output]
     chosen = renamed.get(output, output) if output is not None else None
-    probabilities, labels = _choose_outputs(outputs, card.task, chosen, origin)
+    probabilities, labels = _choose_outputs(outputs, card, chosen, origin)
     read = str(probabilities or labels)
     found, operator = _graph_classes(model.graph, read)
     if card.task == "classification":
@@ -244,7 +244,7 @@ def _without_zipmaps(model: Any) -> tuple[Any, dict[str, tuple[Any, ...]], dict[
     return copy, classes, renamed
 
 
-def _choose_outputs(outputs: list[Port], task: str, output: str | None,
+def _choose_outputs(outputs: list[Port], card: Card, output: str | None,
                     origin: str) -> tuple[str | None, str | None]:
     """(probabilities, labels or values) outputs of the graph; ModelError if none fits."""
     names = [o.name for o in outputs]
@@ -252,17 +252,19 @@ def _choose_outputs(outputs: list[Port], task: str, output: str | None,
         raise ModelError(f"{origin}: no output {shorten(output, 40)}; outputs are "
                          f"{[shorten(n, 40) for n in names[:10]]}")
     pool = [o for o in outputs if output is None or o.name == output]
-    if task == "regression":
+    if card.task == "regression":
         values = next((o for o in pool if o.type in _FLOATS and o.column()), None)
         if values is None:
-            raise _no_output(outputs, origin, "predictions (one float per record)")
+            raise _no_output(outputs, origin, f"predictions of the numeric label "
+                             f"{shorten(card.label)} (one float per record)")
         return None, values.name
-    probabilities = next((o.name for o in pool if o.type in _FLOATS
-                          and o.shape is not None and len(o.shape) == 2), None)
+    probabilities = next((o.name for o in pool if o.type in _FLOATS and o.shape is not None
+                          and len(o.shape) == 2 and o.width != 1), None)
     labels = next((o.name for o in (outputs if probabilities else pool)
                    if o.type in _LABELS and o.column()), None)
     if probabilities is None and labels is None:
-        raise _no_output(outputs, origin, "class probabilities (a float matrix) or labels")
+        raise _no_output(outputs, origin, f"class probabilities (a float matrix) or labels "
+                         f"of the categorical label {shorten(card.label)}")
     return probabilities, labels
 
 
