@@ -200,12 +200,9 @@ def onnx_records(model: Any, card: Card, *, origin: str,
     chosen = renamed.get(output, output) if output is not None else None
     probabilities, labels = _choose_outputs(outputs, card, chosen, origin)
     read = str(probabilities or labels)
-    found, operator = _graph_classes(model.graph, read)
-    if card.task == "classification":
-        found = _classes(zipmap_classes.get(read, found), classes, card, origin,
-                         _width(outputs, probabilities))
-    else:
-        found = None
+    named, operator = _graph_classes(model.graph, read)
+    found = None if card.task == "regression" else _classes(
+        zipmap_classes.get(read, named), classes, card, origin, _width(outputs, probabilities))
     feeds, inputs = _feeds(graph_inputs(model), card, origin)
     graph = OnnxRecords(model.SerializeToString(), origin=origin, feeds=feeds,
                         probabilities=probabilities, labels=labels, classes=found)
