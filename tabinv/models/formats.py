@@ -14,7 +14,9 @@ Loaders and savers are named as ``"module:function"`` and imported on first use,
 module (imported by the inventory parser) imports no model library. A loader of a
 self-describing file is called as ``load(path, data, found, trust=...)`` with the bytes
 already read and bounded; a loader of a graph-only file (``needs_card``: ONNX) as
-``load(path, card, **options)``, and the model it returns is fitted on the members.
+``load(path, card, **options)``, and the model it returns (a TargetModel, or a
+:class:`~tabinv.models.foreign.RecordModel` put behind a ForeignModel) is fitted on the
+members.
 """
 
 from __future__ import annotations

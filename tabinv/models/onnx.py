@@ -9,14 +9,18 @@ the card's fitted scale (after ``target_transform``), shape (n,) or (n, 1); a cl
 outputs class probabilities (n, k) over the label's domain, or over ``classes`` when it
 knows only some of them (convert scikit-learn classifiers with skl2onnx's
 ``options={"zipmap": False}``). Models trained by tabinv and converted with
-``to_onnx(model.estimator_, ...)`` satisfy this.
+``to_onnx(model.estimator_, ...)`` satisfy this. Any other graph, such as a skl2onnx
+export of a scikit-learn pipeline taking named raw inputs (string and float tensors, one
+per column), is a model in its own input form (:mod:`tabinv.models.onnxraw`), and so is a
+float matrix with ``categorical="raw"`` (inventory key ``onnx_encoding``).
 
 The file is read with bounds and checked before onnxruntime sees it
 (:mod:`tabinv.models.onnxcheck`: standard operators only, no control flow, no local
-functions, no external data, bounded sizes). The graph then runs on the CPU provider only,
-on one thread, without graph optimisations (constant folding would run the graph's nodes
-while loading), without a memory arena that outlives a run, and with onnxruntime's
-telemetry off. An ONNX graph exposes no tree structure to tabinv, so white-box attacks
+functions, no external data, bounded sizes). The graph then runs in an
+:class:`~tabinv.models.onnxsession.OnnxSession`: on the CPU provider only, on one thread,
+without graph optimisations (constant folding would run the graph's nodes while loading),
+without a memory arena that outlives a run, and with onnxruntime's telemetry off. An ONNX
+graph exposes no tree structure to tabinv, so white-box attacks
 refuse it; the statistics an owner publishes with a model (residual sigma, confusion
 counts, marginals) are computed by :meth:`OnnxTargetModel.fit` from the members.
 """
@@ -33,31 +37,20 @@ import pandas as pd
 from ..data.schema import Card
 from ..exceptions import ModelError
 from .encoding import encode_codes
-from .onnxcheck import (
-    DEFAULT_LIMITS,
-    OnnxLimits,
-    check_onnx_bytes,
-    import_onnxruntime,
-    read_onnx_file,
-)
+from .foreign import RecordModel
+from .onnxcheck import DEFAULT_LIMITS, OnnxLimits, check_onnx_bytes, read_onnx_file
+from .onnxraw import RAW, onnx_records, takes_encoded_matrix
+from .onnxsession import OnnxSession
 from .target import TargetModel
-from .validation import _reason
 
-__all__ = ["OnnxGraph", "OnnxLimits", "OnnxTargetModel", "check_onnx_bytes",
+__all__ = ["OnnxGraph", "OnnxLimits", "OnnxSession", "OnnxTargetModel", "check_onnx_bytes",
            "load_onnx_model"]
 
-#: onnxruntime session settings (onnxruntime_session_options_config_keys.h)
-_SESSION_CONFIG = {
-    "session.allow_released_opsets_only": "1",  # no opset still under development
-    "session.strict_shape_type_inference": "1",  # an inconsistent graph fails to load
-    "session.intra_op.allow_spinning": "0",  # idle threads block instead of spinning
-    "session.inter_op.allow_spinning": "0",
-}
 _FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64}
 
 
-class OnnxGraph:
-    """A checked ONNX graph and its onnxruntime session (rebuilt after unpickling).
+class OnnxGraph(OnnxSession):
+    """A checked ONNX graph taking one float matrix (the card-encoded rows).
 
     Parameters
     ----------
@@ -74,10 +67,9 @@ class OnnxGraph:
 
     def __init__(self, data: bytes, *, output: str | None = None, classifier: bool = False,
                  origin: str = "ONNX model") -> None:
-        self.data = data
-        self.origin = origin
+        super().__init__(data, origin=origin)
         self.classifier = classifier
-        session = self._session()
+        session = self.session
         inputs = session.get_inputs()
         if len(inputs) != 1 or inputs[0].type not in _FLOAT_TYPES or len(inputs[0].shape) != 2:
             described = ", ".join(f"{i.name} {i.type} {i.shape}" for i in inputs)
@@ -88,27 +80,6 @@ class OnnxGraph:
         width = inputs[0].shape[1]
         self.n_features_in_ = width if isinstance(width, int) else None
         self.output_name = self._choose_output(session, output)
-
-    def _session(self) -> Any:
-        onnxruntime = import_onnxruntime()
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
-        options.enable_mem_pattern = False  # no buffers planned from the first run's shapes
-        options.enable_cpu_mem_arena = False  # memory goes back to the system after a run
-        options.log_severity_level = 3
-        for key, value in _SESSION_CONFIG.items():
-            options.add_session_config_entry(key, value)
-        try:
-            session = onnxruntime.InferenceSession(self.data, options,
-                                                   providers=["CPUExecutionProvider"])
-        except Exception as error:
-            raise ModelError(f"onnxruntime cannot load {self.origin} "
-                             f"({_reason(error)})") from None
-        self.__dict__["_cached_session"] = session
-        return session
 
     def _choose_output(self, session: Any, output: str | None) -> str:
         outputs = session.get_outputs()
@@ -129,18 +100,10 @@ class OnnxGraph:
                              f"; outputs are: {found}{hint}")
         return str(chosen[0].name)
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "_cached_session"}
-
     def run(self, encoded: np.ndarray) -> np.ndarray:
         """The chosen output for rows of the encoded matrix, as float64."""
-        session = self.__dict__.get("_cached_session") or self._session()
         feed = {self.input_name: np.ascontiguousarray(encoded, dtype=self.input_dtype)}
-        try:
-            result = session.run([self.output_name], feed)[0]
-        except Exception as error:
-            raise ModelError(f"{self.origin} failed to run ({_reason(error)})") from None
-        return np.asarray(result, dtype=np.float64)
+        return np.asarray(self.fetch([self.output_name], feed)[0], dtype=np.float64)
 
 
 class OnnxTargetModel(TargetModel):
@@ -169,7 +132,8 @@ class OnnxTargetModel(TargetModel):
         if graph.n_features_in_ not in (None, width):
             raise ModelError(f"{graph.origin}: the graph takes {graph.n_features_in_} columns "
                              f"but the card's {self.categorical} encoding of "
-                             f"{list(self.features)} gives {width}")
+                             f"{list(self.features)} gives {width} (a graph taking the "
+                             f"features as they are: onnx_encoding={RAW!r})")
         if self.task == "classification":
             domain = self.domain(self.label)
             codes = encode_codes(list(self.classes or domain), domain, self.label)
@@ -217,15 +181,24 @@ class OnnxTargetModel(TargetModel):
 
 def load_onnx_model(path: str | os.PathLike[str], card: Card, *, categorical: str = "onehot",
                     classes: tuple[Any, ...] | None = None, output: str | None = None,
-                    limits: OnnxLimits = DEFAULT_LIMITS) -> OnnxTargetModel:
-    """Check and open an ONNX file as an (unfitted) target model for ``card``'s label.
+                    limits: OnnxLimits = DEFAULT_LIMITS) -> OnnxTargetModel | RecordModel:
+    """Check and open an ONNX file for ``card``'s label.
 
-    Call ``fit(members)`` before attacking it. ``limits`` bounds the file (see
+    A graph taking one float matrix is tabinv's card encoding (``categorical``: "onehot"
+    or "ordinal"): an unfitted :class:`OnnxTargetModel`; call ``fit(members)`` before
+    attacking it. Any other graph (named raw inputs, :mod:`tabinv.models.onnxraw`), or a
+    float matrix with ``categorical="raw"`` (taking the card's features as they are),
+    gives a :class:`~tabinv.models.foreign.RecordModel`, to put behind
+    :meth:`ForeignModel.wrap <tabinv.models.foreign.ForeignModel.wrap>` (as
+    :func:`~tabinv.models.sources.open_model` does). ``classes`` and ``output`` are the
+    ``onnx_classes`` and ``onnx_output`` options; ``limits`` bounds the file (see
     :class:`~tabinv.models.onnxcheck.OnnxLimits`). Raises ModelError / UnsafeModelError.
     """
     path = Path(path)
     data = read_onnx_file(path, limits)
-    check_onnx_bytes(data, path, limits)
+    model = check_onnx_bytes(data, path, limits)
+    if categorical == RAW or not takes_encoded_matrix(model):
+        return onnx_records(model, card, origin=str(path), classes=classes, output=output)
     graph = OnnxGraph(data, output=output, classifier=card.task == "classification",
                       origin=str(path))
     return OnnxTargetModel(estimator=graph, card=card.to_dict(), categorical=categorical,

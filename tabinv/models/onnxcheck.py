@@ -16,7 +16,11 @@ what exports of tabular models (skl2onnx, onnxmltools for XGBoost / LightGBM) co
 - no operator that runs a subgraph (``If``, ``Loop``, ``Scan``, ``SequenceMap``: a
   ``Loop`` of 2^62 iterations never ends) or that sizes its output from values in the
   graph (:data:`SIZED_BY_VALUES`: a few bytes asking ``ConstantOfShape`` for 2^50
-  elements); tabular exports use none of them;
+  elements); tabular exports use none of them (skl2onnx exports of scikit-learn
+  pipelines: encoders, scalers, imputers, linear / tree / naive Bayes models, with
+  ``ai.onnx.ml`` operators such as OneHotEncoder, LabelEncoder, Imputer, Scaler,
+  LinearClassifier, TreeEnsembleClassifier, Normalizer, ZipMap; a nearest-neighbours
+  export loops with Scan and is refused);
 - at most :attr:`OnnxLimits.nodes` nodes, and tensors (initializers, constants, sparse
   tensors counted densified) declaring at most :attr:`OnnxLimits.tensor_bytes` in all.
 
@@ -119,8 +123,13 @@ def _too_big(path: str | os.PathLike[str], size: int, limits: OnnxLimits) -> Mod
 
 
 def check_onnx_bytes(data: bytes, path: str | os.PathLike[str],
-                     limits: OnnxLimits = DEFAULT_LIMITS) -> None:
+                     limits: OnnxLimits = DEFAULT_LIMITS) -> Any:
     """Parse ``data`` as an ONNX model and refuse what onnxruntime should never read.
+
+    Returns
+    -------
+    onnx.ModelProto
+        The parsed model (read, never run, by the loaders).
 
     Raises
     ------
@@ -159,6 +168,7 @@ def check_onnx_bytes(data: bytes, path: str | os.PathLike[str],
         onnx.checker.check_model(model)
     except Exception as error:  # the checker's ValidationError: an inconsistent graph
         raise ModelError(f"{path} is not a valid ONNX model ({_reason(error)})") from None
+    return model
 
 
 def import_onnxruntime() -> Any:

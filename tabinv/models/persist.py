@@ -28,6 +28,7 @@ import skops.io as sio
 
 from ..exceptions import ModelError, UnsafeModelError
 from ..utils import NotARegularFile, open_regular, write_atomic
+from .foreign import ForeignModel, RecordModel
 from .formats import (
     ModelFormat,
     check_declared,
@@ -164,7 +165,8 @@ def load_declared(path: str | os.PathLike[str], declared: str, *, card: Any = No
     A file whose content is another format tabinv knows is refused; ``allow_pickle``
     applies only when the declared format runs code. A graph-only format (ONNX) is opened
     with the entry's ``card`` and the ``options`` of that format (inventory keys such as
-    ``onnx_encoding``), and fitted on ``members``.
+    ``onnx_encoding``), and fitted on ``members`` (a graph taking raw records behind a
+    :class:`~tabinv.models.foreign.ForeignModel`, its inputs named as in the card).
 
     Raises
     ------
@@ -177,7 +179,10 @@ def load_declared(path: str | os.PathLike[str], declared: str, *, card: Any = No
     if chosen.needs_card:
         given = dict(options or {})
         keywords = {keyword: given[key] for key, keyword in chosen.options if key in given}
-        return chosen.load(path, card, **keywords).fit(members)  # type: ignore[no-any-return]
+        loaded = chosen.load(path, card, **keywords)
+        if isinstance(loaded, RecordModel):  # a graph taking raw records (ONNX)
+            loaded = ForeignModel.wrap(loaded, card)
+        return loaded.fit(members)  # type: ignore[no-any-return]
     path = Path(path)
     data = _read(path)
     found = sniff(data)

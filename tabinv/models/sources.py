@@ -77,7 +77,10 @@ def open_model(source: str | os.PathLike[str] | Any, *, card: Card | None = None
         A declared file format (inventories): a file of another format is refused.
     options
         Options of a graph-only format (ONNX: ``onnx_encoding``, ``onnx_classes``,
-        ``onnx_output``).
+        ``onnx_output``). An ONNX graph taking tabinv's card encoding comes back as an
+        :class:`~tabinv.models.onnx.OnnxTargetModel`; one taking named raw inputs (a
+        skl2onnx export of a pipeline; a float matrix with ``onnx_encoding="raw"``) as a
+        ForeignModel, with the feature map.
     recognise
         Turn a recognised pipeline into a readable model (fast paths, white-box);
         False queries it as a black box.
@@ -108,7 +111,7 @@ def open_model(source: str | os.PathLike[str] | Any, *, card: Card | None = None
     if card is None:
         raise ModelError(f"{origin} holds {describe_object(loaded)}, which carries no card: "
                          "give the card of its data (--card CARD.toml)")
-    if recognise:
+    if recognise and not isinstance(loaded, RecordModel):  # a RecordModel: an ONNX graph
         from .recognise import readable_model
 
         readable = readable_model(loaded, card, feature_map, origin)
