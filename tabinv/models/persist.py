@@ -188,8 +188,12 @@ def load_declared(path: str | os.PathLike[str], declared: str, *, card: Any = No
 
 def _load_bytes(path: Path, data: bytes, found: str, *, trust: bool,
                 allow_pickle: bool) -> TargetModel:
-    return check_loaded_model(_object_from_bytes(path, data, found, trust=trust,
-                                                 allow_pickle=allow_pickle), path)
+    loaded = _object_from_bytes(path, data, found, trust=trust, allow_pickle=allow_pickle)
+    if found.startswith("xgboost-") and not isinstance(loaded, TargetModel):
+        raise ModelError(f"{path} is an XGBoost model without tabinv's metadata (card, "
+                         "family, statistics): open it with the card of its data "
+                         "(open_model, --card) or save it with tabinv's save_model")
+    return check_loaded_model(loaded, path)
 
 
 def _object_from_bytes(path: Path, data: bytes, found: str, *, trust: bool,

@@ -19,6 +19,7 @@ from sklearn.tree._tree import Tree
 
 from ..exceptions import ModelError, UnsafeModelError
 from ..text import shorten
+from .lgbfile import check_lightgbm_text
 from .refusal import must, refuse
 from .target import TargetModel
 from .xgbfile import check_learner
@@ -65,15 +66,18 @@ def check_loaded_model(model: Any, path: str | os.PathLike[str]) -> TargetModel:
 
 
 def check_loaded_parts(model: Any, path: str | os.PathLike[str]) -> Any:
-    """Return ``model`` (any loaded object) once every scikit-learn tree and XGBoost
-    booster inside it is sound, no saved attribute shadows a method, parts take their
+    """Return ``model`` (any loaded object) once every scikit-learn tree, XGBoost and
+    LightGBM booster inside it is sound, no saved attribute shadows a method, parts take their
     owner's width and every fitted number is finite (UnsafeModelError otherwise)."""
     xgboost = sys.modules.get("xgboost")  # a Booster can only exist if xgboost is imported
+    lightgbm = sys.modules.get("lightgbm")
     for where, obj in _walk(model):
         if isinstance(obj, Tree):
             _check_sklearn_tree(obj, where, path)
         elif xgboost is not None and isinstance(obj, xgboost.Booster):
             _check_booster(obj, where, path)
+        elif lightgbm is not None and isinstance(obj, lightgbm.Booster):
+            check_lightgbm_text(obj.model_to_string(), f"{path} ({where})")
         elif hasattr(obj, "__dict__") and not isinstance(obj, type):
             _check_no_shadowed_methods(obj, where, path)
             _check_part_widths(vars(obj), where, path)
