@@ -164,7 +164,9 @@ def load_declared(path: str | os.PathLike[str], declared: str, *, card: Any = No
     A file whose content is another format tabinv knows is refused; ``allow_pickle``
     applies only when the declared format runs code. A graph-only format (ONNX) is opened
     with the entry's ``card`` and the ``options`` of that format (inventory keys such as
-    ``onnx_encoding``), and fitted on ``members``.
+    ``onnx_encoding``), and fitted on ``members``; so is a model tabinv did not train
+    (a raw XGBoost or LightGBM booster, a pipeline), through
+    :func:`~.sources.open_model`.
 
     Raises
     ------
@@ -182,13 +184,23 @@ def load_declared(path: str | os.PathLike[str], declared: str, *, card: Any = No
     data = _read(path)
     found = sniff(data)
     check_declared(path, chosen, found)
-    return _load_bytes(path, data, found, trust=False,
-                       allow_pickle=allow_pickle and chosen.runs_code)
+    allow_pickle = allow_pickle and chosen.runs_code
+    loaded = _object_from_bytes(path, data, found, trust=False, allow_pickle=allow_pickle)
+    if not isinstance(loaded, TargetModel) and card is not None:
+        from .sources import open_model  # a model tabinv did not train (sources imports us)
+
+        return open_model(path, card=card, records=members, allow_pickle=allow_pickle,
+                          format=declared, options=options)
+    return _checked(path, loaded, found)
 
 
 def _load_bytes(path: Path, data: bytes, found: str, *, trust: bool,
                 allow_pickle: bool) -> TargetModel:
-    loaded = _object_from_bytes(path, data, found, trust=trust, allow_pickle=allow_pickle)
+    return _checked(path, _object_from_bytes(path, data, found, trust=trust,
+                                             allow_pickle=allow_pickle), found)
+
+
+def _checked(path: Path, loaded: Any, found: str) -> TargetModel:
     if found.startswith("xgboost-") and not isinstance(loaded, TargetModel):
         raise ModelError(f"{path} is an XGBoost model without tabinv's metadata (card, "
                          "family, statistics): open it with the card of its data "
