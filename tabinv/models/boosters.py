@@ -113,11 +113,15 @@ def _array_table(columns: dict[str, np.ndarray], n: int) -> np.ndarray:
 def _frame_table(categories: dict[str, tuple[Any, ...]]) -> Table:
     """The model's DataFrame: category columns as pandas Categorical with the categories
     the model was trained on (a value it never saw is missing), the rest as numbers."""
+    known = {name: pd.Index(list(values), dtype=object) for name, values in
+             categories.items()}
+
     def table(columns: dict[str, np.ndarray], n: int) -> pd.DataFrame:
         data: dict[str, Any] = {}
         for name, values in columns.items():
-            if name in categories:
-                data[name] = pd.Categorical(values, categories=list(categories[name]))
+            if name in known:
+                codes = known[name].get_indexer(pd.Index(values, dtype=object))
+                data[name] = pd.Categorical.from_codes(codes, categories=list(known[name]))
             else:
                 data[name] = np.asarray(values, dtype=float)
         return pd.DataFrame(data, index=pd.RangeIndex(n), copy=False)

@@ -411,10 +411,9 @@ def load_lightgbm(path: Path, data: bytes, found: str, *, trust: bool) -> Any:
     try:
         return lightgbm.Booster(model_str=text)
     except Exception as error:  # whatever LightGBM raises on a text it cannot use
-        from .validation import _reason
-
+        reason = (str(error).strip().splitlines() or [""])[0][:160]
         raise ModelError(f"{path} is a LightGBM model text that LightGBM cannot read "
-                         f"({_reason(error)})") from None
+                         f"({type(error).__name__}: {reason})") from None
 
 
 def describe_lightgbm(path: Path, data: bytes, chosen: Any) -> dict[str, Any]:

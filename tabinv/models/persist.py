@@ -164,9 +164,9 @@ def load_declared(path: str | os.PathLike[str], declared: str, *, card: Any = No
     A file whose content is another format tabinv knows is refused; ``allow_pickle``
     applies only when the declared format runs code. A graph-only format (ONNX) is opened
     with the entry's ``card`` and the ``options`` of that format (inventory keys such as
-    ``onnx_encoding``), and fitted on ``members``; so is a model tabinv did not train
-    (a raw XGBoost or LightGBM booster, a pipeline), through
-    :func:`~.sources.open_model`.
+    ``onnx_encoding``), and fitted on ``members``. A file holding a model tabinv did not
+    train (a raw XGBoost or LightGBM booster) is refused here: open it with
+    :func:`~.sources.open_model` and its card.
 
     Raises
     ------
@@ -184,14 +184,8 @@ def load_declared(path: str | os.PathLike[str], declared: str, *, card: Any = No
     data = _read(path)
     found = sniff(data)
     check_declared(path, chosen, found)
-    allow_pickle = allow_pickle and chosen.runs_code
-    loaded = _object_from_bytes(path, data, found, trust=False, allow_pickle=allow_pickle)
-    if not isinstance(loaded, TargetModel) and card is not None:
-        from .sources import open_model  # a model tabinv did not train (sources imports us)
-
-        return open_model(path, card=card, records=members, allow_pickle=allow_pickle,
-                          format=declared, options=options)
-    return _checked(path, loaded, found)
+    return _load_bytes(path, data, found, trust=False,
+                       allow_pickle=allow_pickle and chosen.runs_code)
 
 
 def _load_bytes(path: Path, data: bytes, found: str, *, trust: bool,

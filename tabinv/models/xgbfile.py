@@ -331,7 +331,7 @@ def _check_links(nodes: dict[str, np.ndarray], where: str, path: Any,
              "each node's parent must be the node that lists it as a child")
         must(((split[inner] >= 0) & (split[inner] < n_features)
               & ((kind[inner] == 0) | (kind[inner] == 1))).all(),
-             path, where, f"splits must be numerical or categorical on a feature in "
-             f"[0, {n_features})")
+             path, where, f"splits must be numerical on a feature in [0, {n_features}) "
+             "or categorical (split_type 1)")
         frontier = children
     return reached

@@ -24,9 +24,12 @@ from tabinv.models import formats
 from tabinv.models.formats import ModelFormat, model_format, model_formats, register
 from tabinv.models.persist import load_declared, load_model, load_object, save_model
 from tabinv.models.sniff import sniff
+from tabinv.models.sources import open_model
 from tabinv.models.target import TargetModel
 
 NAMES = [f.name for f in model_formats()]
+#: formats whose files hold models other tools trained (no card inside)
+FOREIGN = {"lightgbm"}
 #: how the tests write a file of a format tabinv does not save
 WRITERS: dict[str, Callable[[TargetModel, Path], Any]] = {
     "onnx": save_onnx,
@@ -44,8 +47,6 @@ def save_lightgbm(model: TargetModel, path: Path) -> TargetModel:
 
     from tabinv.data.registry import load_builtin
     from tabinv.data.splits import split_dataset
-    from tabinv.models.sources import open_model
-
     card = card_from_dict(model.card)
     members = split_dataset(load_builtin("iwpc").frame, random_state=0).members
     table = members[list(card.features)].copy()
@@ -98,11 +99,15 @@ def files(models: list[TargetModel], tmp_path_factory: pytest.TempPathFactory
 
 def declared(path: Path, name: str, members: pd.DataFrame, model: TargetModel, **kw: Any
              ) -> TargetModel:
-    """``path`` loaded the way a batch entry declaring format ``name`` loads it."""
+    """``path`` loaded the way a batch entry declaring format ``name`` loads it (a format
+    of models other tools trained: opened with the entry's card, by open_model)."""
     options = {}
     if model.task == "classification":
         domain = model.domain(model.label)
         options["onnx_classes"] = tuple(domain[i] for i in model.classes_present_)
+    if name in FOREIGN:
+        return open_model(path, card=card_from_dict(model.card), records=members,
+                          format=name, options=options, **kw)
     return load_declared(path, name, card=card_from_dict(model.card), members=members,
                          options=options, **kw)
 
