@@ -15,7 +15,7 @@ import json
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ class Owner:
     columns: dict[str, pd.Index]  # categorical model column -> its training categories
     call: Callable[[pd.DataFrame], np.ndarray]
     classes: list[Any] | None = None
+    order: list[str] = field(default_factory=lambda: list(ORDER))
 
 
 @pytest.fixture(scope="module")
@@ -63,11 +64,11 @@ def data() -> dict[str, pd.DataFrame]:
     return {"members": members, "reference": frame.iloc[N_MEMBERS:].reset_index(drop=True)}
 
 
-def owner_table(frame: pd.DataFrame, categories: dict[str, pd.Index] | None = None
-                ) -> pd.DataFrame:
+def owner_table(frame: pd.DataFrame, categories: dict[str, pd.Index] | None = None,
+                order: list[str] = ORDER) -> pd.DataFrame:
     """The owner's own DataFrame: renamed, reordered, categorical columns as pandas
     categories (those of the training table when given)."""
-    table = frame[ORDER].rename(columns=RENAMES)
+    table = frame[order].rename(columns=RENAMES)
     for column in CATEGORICAL:
         name = RENAMES.get(column, column)
         if categories is None:
@@ -139,13 +140,23 @@ class Direct:
             residuals = members["dose"].to_numpy() - self.predict_fitted(members)
             dof = len(members) - (len(self.features) + 1)
             self.residual_sigma_ = float(np.sqrt(np.sum(residuals ** 2) / dof))
+        else:
+            domain = list(self.card["columns"][self.label]["domain"])
+            self.confusion_ = np.zeros((len(domain), len(domain)), dtype=np.int64)
+            truth = [domain.index(v) for v in members[self.label]]
+            np.add.at(self.confusion_, (truth, self.predict_fitted(members)), 1)
 
     def _ask(self, frame: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.owner.call(owner_table(frame, self.owner.columns)),
-                          dtype=float)
+        return np.asarray(self.owner.call(owner_table(frame, self.owner.columns,
+                                                      self.owner.order)), dtype=float)
 
     def predict_fitted(self, frame: pd.DataFrame) -> np.ndarray:
-        return self._ask(frame)
+        """A regression's prediction; a classifier's predicted class index."""
+        answer = self._ask(frame)
+        if self.task == "regression":
+            return answer
+        return answer.astype(int) if answer.ndim == 1 else \
+            np.argmax(self.predict_proba(frame), axis=1)
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         answer = self._ask(frame)
@@ -357,3 +368,91 @@ def test_item1_xgboost_categorical_documents_are_checked(data: dict[str, pd.Data
         evil.write_text(json.dumps(document))
         with pytest.raises(UnsafeModelError, match=re.escape(fragment)):
             load_object(evil)
+
+
+def train_other(case: str, members: pd.DataFrame, folder: Path) -> tuple[Owner, Path, str]:
+    """Boosters with other objectives: binary (label ``amiodarone``, values 0/1) from an
+    XGBoost UBJ file and a LightGBM text, and XGBoost ``multi:softmax`` (labels only)."""
+    label = "dose_class" if case == "xgb-softmax" else "amiodarone"
+    order = [c for c in ORDER if c != label]
+    table = owner_table(members, order=order)
+    columns = {RENAMES.get(c, c): table[RENAMES.get(c, c)].cat.categories for c in CATEGORICAL}
+    if case == "xgb-softmax":
+        target = members[label].map({"low": 0, "medium": 1, "high": 2})
+        booster = xgboost.train({"objective": "multi:softmax", "num_class": 3, "max_depth": 3,
+                                 "nthread": 1}, xgboost.DMatrix(table, target,
+                                                                enable_categorical=True), 6)
+        path = folder / "softmax.json"
+        call = booster.inplace_predict
+    elif case == "xgb-binary-ubj":
+        booster = xgboost.train({"objective": "binary:logistic", "max_depth": 3,
+                                 "nthread": 1}, xgboost.DMatrix(table, members[label],
+                                                                enable_categorical=True), 6)
+        path = folder / "binary.ubj"
+        call = _two_columns(booster.inplace_predict)
+    else:
+        booster = lightgbm.train({"objective": "binary", "num_leaves": 5, "verbose": -1,
+                                  "min_data_in_leaf": 5, "num_threads": 1},
+                                 lightgbm.Dataset(table, members[label]), 6)
+        path = folder / "binary.txt"
+        call = _two_columns(booster.predict)
+    booster.save_model(path)
+    task = "classification"
+    return Owner(case, task, booster, columns, call, order=order), path, label
+
+
+def _two_columns(positive: Callable[[pd.DataFrame], Any]) -> Callable[[pd.DataFrame], Any]:
+    """P(0), P(1) in float64 from a binary model's P(1)."""
+    def both(table: pd.DataFrame) -> np.ndarray:
+        p = np.asarray(positive(table), dtype=float)
+        return np.column_stack([1.0 - p, p])
+    return both
+
+
+@pytest.mark.parametrize("case", ["xgb-binary-ubj", "lgb-binary", "xgb-softmax"])
+def test_item1_other_objectives_equal_brute_force(case: str, data: dict[str, pd.DataFrame],
+                                                  tmp_path: Path) -> None:
+    """item 1: binary objectives on a label with values 0/1, and a softmax booster that
+    reveals labels only (label-only access), equal the brute force."""
+    members, reference = data["members"], data["reference"]
+    owner, path, label = train_other(case, members, tmp_path)
+    card = load_dataset("iwpc").with_label(label).card
+    model = open_model(path, card=card, records=members, feature_map=RENAMES)
+    labels_only = case == "xgb-softmax"
+    assert model.reveals == ("labels" if labels_only else "confidences")
+    direct = Direct(owner, model, members)
+    if labels_only:
+        np.testing.assert_array_equal(model.confusion_, direct.confusion_)
+    known = tuple(f for f in model.features if f not in ("vkorc1", "cyp2c9"))
+    attacked = members.iloc[:N_ATTACKED]
+    oracle = Oracle.for_model(model, "label-only" if labels_only else "confidences")
+    fast = MAPInversion(numeric_points=3).fit(oracle, sensitive=("vkorc1",), known=known,
+                                              reference=reference)
+    slow = brute_force_map(direct, attacked, sensitive=("vkorc1",), known=known,
+                           reference=reference, numeric_points=3,
+                           access="label" if labels_only else "confidence")
+    np.testing.assert_allclose(fast.infer(attacked).probabilities, slow, rtol=0,
+                               atol=TOLERANCE)
+    assert np.ptp(slow, axis=1).max() > 0.01
+
+
+def test_item1_unnamed_boosters_take_the_cards_features_in_order(
+        data: dict[str, pd.DataFrame]) -> None:
+    """item 1: a booster fitted on an array has no names: it takes the card's features
+    in card order, as numbers; a different count, or text columns, is one clear line."""
+    members = data["members"]
+    card = load_dataset("iwpc").with_label("dose_class").card
+    target = members["dose_class"].map({"low": 0, "medium": 1, "high": 2})
+    numeric = members[["age", "height_cm", "weight_kg"]].to_numpy()
+    booster = xgboost.train({"objective": "multi:softprob", "num_class": 3, "nthread": 1},
+                            xgboost.DMatrix(numeric, target), 2)
+    with pytest.raises(ModelError, match="takes 3 unnamed features but the card of 'iwpc' "
+                                         "has 8"):
+        open_model(booster, card=card, records=members)
+    coded = members[list(card.features)].apply(
+        lambda c: c.astype("category").cat.codes if c.dtype == object else c)
+    booster = lightgbm.train({"objective": "multiclass", "num_class": 3, "verbose": -1},
+                             lightgbm.Dataset(coded.to_numpy(dtype=float), target), 2)
+    with pytest.raises(ModelError, match="input 'race' takes numbers but card column 'race' "
+                                         "holds text"):
+        open_model(booster, card=card, records=members)
