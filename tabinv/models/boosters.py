@@ -14,7 +14,8 @@ in it:
 The objective says what a prediction is (class probabilities, class labels, or a
 number). A raw booster, and an ``XGBClassifier`` trained on codes 0..C-1, does not know
 its class labels: its class k is the k-th value of the card's label domain, unless the
-``classes`` option (inventory key ``classes``, Python keyword) names them in order.
+``classes`` option (inventory key ``classes``, Python keyword) names them in order (it
+also overrides what a wrapper's ``classes_`` say).
 Every model is checked before it is queried (:mod:`.xgbfile`, :mod:`.lgbfile`).
 """
 
@@ -162,7 +163,8 @@ def xgboost_records(obj: Any, origin: str, *, card: Card | None = None,
         raise ModelError(f"{origin} holds an XGBoost model that cannot be read "
                          f"({_reason(error)})") from None
     check_learner(learner, "the booster", origin)
-    objective = str(learner.get("objective", {}).get("name"))
+    declared = learner.get("objective")
+    objective = str(declared.get("name") if isinstance(declared, dict) else declared)
     output = XGB_OBJECTIVES.get(objective)
     if output is None:
         raise ModelError(f"{origin}: XGBoost objective {shorten(objective)} is not one "
@@ -254,9 +256,6 @@ def lightgbm_records(obj: Any, origin: str, *, card: Card | None = None,
         return RecordModel(obj, origin=origin, kind=kind, inputs=inputs, classes=None,
                            proba=None, predict=(wrapper or booster).predict, table=table)
     known = getattr(wrapper, "classes_", None)
-    if known is not None and classes is not None:
-        raise ModelError(f"{origin} knows its classes {list(np.asarray(known).tolist())}; "
-                         "the classes option is for raw boosters")
     labels = resolve_classes(max(facts.num_class, 2), card, classes, origin,
                              None if known is None else list(np.asarray(known).tolist()))
     if wrapper is not None:
