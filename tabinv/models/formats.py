@@ -208,6 +208,9 @@ for _native in ("json", "ubj"):
         saver="tabinv.models.xgbnative:xgboost_bytes",
         describer="tabinv.models.xgbnative:describe_xgboost"))
 register(ModelFormat(
+    "lightgbm", "a LightGBM model text", (".txt",), ("lightgbm",),
+    "tabinv.models.lgbfile:load_lightgbm", describer="tabinv.models.lgbfile:describe_lightgbm"))
+register(ModelFormat(
     "onnx", "an ONNX file", (".onnx",), (), "tabinv.models.onnx:load_onnx_model",
     needs_card=True, options=(("onnx_encoding", "categorical"), ("onnx_classes", "classes"),
                               ("onnx_output", "output"))))

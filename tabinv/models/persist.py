@@ -166,7 +166,10 @@ def load_declared(path: str | os.PathLike[str], declared: str, *, card: Any = No
     applies only when the declared format runs code. A graph-only format (ONNX) is opened
     with the entry's ``card`` and the ``options`` of that format (inventory keys such as
     ``onnx_encoding``), and fitted on ``members`` (a graph taking raw records behind a
-    :class:`~tabinv.models.foreign.ForeignModel`, its inputs named as in the card).
+    :class:`~tabinv.models.foreign.ForeignModel`, its inputs named as in the card). A
+    file holding a model tabinv did not
+    train (a raw XGBoost or LightGBM booster) is refused here: open it with
+    :func:`~.sources.open_model` and its card.
 
     Raises
     ------
@@ -193,8 +196,16 @@ def load_declared(path: str | os.PathLike[str], declared: str, *, card: Any = No
 
 def _load_bytes(path: Path, data: bytes, found: str, *, trust: bool,
                 allow_pickle: bool) -> TargetModel:
-    return check_loaded_model(_object_from_bytes(path, data, found, trust=trust,
-                                                 allow_pickle=allow_pickle), path)
+    return _checked(path, _object_from_bytes(path, data, found, trust=trust,
+                                             allow_pickle=allow_pickle), found)
+
+
+def _checked(path: Path, loaded: Any, found: str) -> TargetModel:
+    if found.startswith("xgboost-") and not isinstance(loaded, TargetModel):
+        raise ModelError(f"{path} is an XGBoost model without tabinv's metadata (card, "
+                         "family, statistics): open it with the card of its data "
+                         "(open_model, --card) or save it with tabinv's save_model")
+    return check_loaded_model(loaded, path)
 
 
 def _object_from_bytes(path: Path, data: bytes, found: str, *, trust: bool,

@@ -49,8 +49,9 @@ def pickle_protocol(data: bytes) -> int | None:
 
 
 def sniff(data: bytes) -> str:
-    """Format by content: ``skops``, ``xgboost-json``, ``xgboost-ubj``, ``pickle``,
-    ``joblib-<codec>``, ``empty``, ``text`` or ``unknown``."""
+    """Format by content: ``skops``, ``xgboost-json``, ``xgboost-ubj``, ``lightgbm``
+    (a LightGBM model text), ``pickle``, ``joblib-<codec>``, ``empty``, ``text`` or
+    ``unknown``."""
     if not data:
         return "empty"
     if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
@@ -62,6 +63,8 @@ def sniff(data: bytes) -> str:
             return f"joblib-{codec}"
     if _zlib_header(data):
         return "joblib-zlib"
+    if data.startswith(b"tree\nversion="):
+        return "lightgbm"
     stripped = data.lstrip()
     if stripped[:1] == b"{":
         return "xgboost-json" if stripped[1:].lstrip()[:1] in (b'"', b"}") else "xgboost-ubj"

@@ -36,10 +36,13 @@ from .validation import _kind
 __all__ = ["is_registry_uri", "open_model", "record_model_of", "sklearn_records"]
 
 #: adapters for objects that are not scikit-learn estimators: (module prefix of the
-#: object's type, "module:function" making a RecordModel of it)
+#: object's type, "module:function" making a RecordModel of it, called as
+#: ``function(obj, origin, card=card, classes=classes)``)
 ADAPTERS: tuple[tuple[str, str], ...] = (
     ("xgboost.core", "tabinv.models.boosters:xgboost_records"),
+    ("xgboost.sklearn", "tabinv.models.boosters:xgboost_records"),
     ("lightgbm.basic", "tabinv.models.boosters:lightgbm_records"),
+    ("lightgbm.sklearn", "tabinv.models.boosters:lightgbm_records"),
 )
 
 
@@ -80,7 +83,8 @@ def open_model(source: str | os.PathLike[str] | Any, *, card: Card | None = None
         ``onnx_output``). An ONNX graph taking tabinv's card encoding comes back as an
         :class:`~tabinv.models.onnx.OnnxTargetModel`; one taking named raw inputs (a
         skl2onnx export of a pipeline; a float matrix with ``onnx_encoding="raw"``) as a
-        ForeignModel, with the feature map.
+        ForeignModel, with the feature map. ``classes``: the label values of a raw booster's outputs,
+        in order (default: the label's domain, in order).
     recognise
         Turn a recognised pipeline into a readable model (fast paths, white-box);
         False queries it as a black box.
@@ -117,7 +121,9 @@ def open_model(source: str | os.PathLike[str] | Any, *, card: Card | None = None
         readable = readable_model(loaded, card, feature_map, origin)
         if readable is not None:
             return _fit_foreign(readable, origin, card, records)
-    model = ForeignModel.wrap(record_model_of(loaded, origin), card, feature_map)
+    classes = (options or {}).get("classes")
+    model = ForeignModel.wrap(record_model_of(loaded, origin, card=card, classes=classes),
+                              card, feature_map)
     return _fit_foreign(model, origin, card, records)
 
 
@@ -139,18 +145,24 @@ def describe_object(obj: Any) -> str:
     return f"{_kind(obj)}{inner}"
 
 
-def record_model_of(obj: Any, origin: str) -> RecordModel:
+def record_model_of(obj: Any, origin: str, *, card: Card | None = None,
+                    classes: Any = None) -> RecordModel:
     """The RecordModel of a loaded model object (ModelError for anything that does not
-    map records to outputs)."""
+    map records to outputs). ``card`` and ``classes`` go to the adapters of
+    :data:`ADAPTERS` (a raw booster's classes are the label's domain unless
+    ``classes`` names them)."""
     if isinstance(obj, RecordModel):
         return obj
     module = type(obj).__module__ or ""
     for prefix, target in ADAPTERS:
         if module.startswith(prefix):
             name, _, function = target.partition(":")
-            adapter: Callable[[Any, str], RecordModel] = getattr(
-                importlib.import_module(name), function)
-            return adapter(obj, origin)
+            adapter: Callable[..., RecordModel] = getattr(importlib.import_module(name),
+                                                          function)
+            return adapter(obj, origin, card=card, classes=classes)
+    if classes is not None:
+        raise ModelError(f"{origin} holds {_kind(obj)}, which knows its classes; the "
+                         "classes option is for raw XGBoost / LightGBM boosters")
     if callable(getattr(obj, "predict", None)):
         return sklearn_records(obj, origin)
     raise ModelError(f"{origin} holds {_kind(obj)}, which is not a model tabinv can query "

@@ -19,6 +19,7 @@ from sklearn.tree._tree import Tree
 
 from ..exceptions import ModelError, UnsafeModelError
 from ..text import shorten
+from .lgbfile import check_lightgbm_text
 from .refusal import must, refuse
 from .target import TargetModel
 from .xgbfile import check_learner
@@ -65,15 +66,18 @@ def check_loaded_model(model: Any, path: str | os.PathLike[str]) -> TargetModel:
 
 
 def check_loaded_parts(model: Any, path: str | os.PathLike[str]) -> Any:
-    """Return ``model`` (any loaded object) once every scikit-learn tree and XGBoost
-    booster inside it is sound, no saved attribute shadows a method, parts take their
+    """Return ``model`` (any loaded object) once every scikit-learn tree, XGBoost and
+    LightGBM booster inside it is sound, no saved attribute shadows a method, parts take their
     owner's width and every fitted number is finite (UnsafeModelError otherwise)."""
     xgboost = sys.modules.get("xgboost")  # a Booster can only exist if xgboost is imported
+    lightgbm = sys.modules.get("lightgbm")
     for where, obj in _walk(model):
         if isinstance(obj, Tree):
             _check_sklearn_tree(obj, where, path)
         elif xgboost is not None and isinstance(obj, xgboost.Booster):
             _check_booster(obj, where, path)
+        elif lightgbm is not None and isinstance(obj, lightgbm.Booster):
+            check_lightgbm_text(obj.model_to_string(), f"{path} ({where})")
         elif hasattr(obj, "__dict__") and not isinstance(obj, type):
             if isinstance(vars(obj).get("_predictors"), list):
                 _check_hist_predictors(obj, where, path)
@@ -109,9 +113,12 @@ def _check_fitted_numbers(state: dict[str, Any], where: str, path: Any) -> None:
             must(value.ndim in (1, 2) and value.shape[-1] == width, path, f"{where}.{name}",
                  f"it must have one column per input feature ({width}), not shape "
                  f"{value.shape}")
-    for name in ("var_", "sigma_"):
-        if isinstance(state.get(name), np.ndarray):
+    for name in ("var_", "sigma_"):  # a Gaussian naive Bayes divides by its variances
+        if isinstance(state.get(name), np.ndarray) and "theta_" in state:
             must((state[name] > 0).all(), path, f"{where}.{name}", "variances must be > 0")
+        elif isinstance(state.get(name), np.ndarray):  # a scaler's: 0 for a constant column
+            must((state[name] >= 0).all(), path, f"{where}.{name}",
+                 "variances must be >= 0")
     for name in ("class_prior_", "class_count_"):
         if isinstance(state.get(name), np.ndarray):
             must((state[name] >= 0).all(), path, f"{where}.{name}",

@@ -22,6 +22,7 @@ from ..exceptions import ModelError, UnsafeModelError
 from ..text import shorten
 from ..utils import format_bytes
 from .refusal import must, refuse
+from .xgbcats import check_categories, check_split_categories
 
 __all__ = ["MAX_DOCUMENT_BYTES", "MAX_NESTING", "check_learner", "check_tree_document",
            "is_json", "json_nesting", "read_booster_document"]
@@ -234,8 +235,9 @@ def check_learner(learner: Any, where: str, path: Any) -> None:
         must(((base > 0) & (base < 1)).all(), path, where,
              f"base_score of a {objective} booster must be a probability in (0, 1)")
     _check_forest(model, declared, (trees, info, groups), attributes, path, where)
+    counts = check_categories(model.get("cats"), n_features, path, where)
     for number, tree in enumerate(trees):
-        check_tree_document(tree, f"{where} tree {number}", path, n_features)
+        check_tree_document(tree, f"{where} tree {number}", path, n_features, counts)
 
 
 def _check_forest(model: dict[str, Any], declared: dict[str, Any],
@@ -265,13 +267,18 @@ def _check_forest(model: dict[str, Any], declared: dict[str, Any],
 
 #: XGBoost's parent of the root
 _NO_PARENT = 2147483647
-_CATEGORY_ARRAYS = ("categories", "categories_nodes", "categories_segments", "categories_sizes")
 
 
-def check_tree_document(tree: Any, where: str, path: Any, n_features: int) -> None:
-    """One XGBoost tree: sizes, child and parent indices, splits and finite values."""
+def check_tree_document(tree: Any, where: str, path: Any, n_features: int,
+                        counts: list[int] | None = None) -> None:
+    """One XGBoost tree: sizes, child and parent indices, splits (categorical ones with
+    their categories; ``counts``: each feature's number of categories, when the model
+    keeps them) and finite values."""
     nodes = _node_arrays(tree, where, path)
     reached = _check_links(nodes, where, path, n_features)
+    inner = np.flatnonzero(reached & (nodes["left_children"] != -1))
+    check_split_categories(tree, nodes["split_type"], inner, nodes["split_indices"], counts,
+                           path, where)
     condition, hessian, left, right = (nodes[key] for key in (
         "split_conditions", "sum_hessian", "left_children", "right_children"))
     must(np.isfinite(condition[reached]).all(), path, where,
@@ -293,14 +300,11 @@ def _node_arrays(tree: Any, where: str, path: Any) -> dict[str, np.ndarray]:
         nodes.update({key: np.asarray(tree[key], dtype=float).ravel() for key in (
             "split_conditions", "sum_hessian")})
         vector = int(tree["tree_param"].get("size_leaf_vector", 1))
-        categorical = sum(len(tree.get(key, [])) for key in _CATEGORY_ARRAYS)
     except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as error:
         raise refuse(path, where, f"its node arrays are malformed ({shorten(error)})") \
             from None
     must(vector <= 1 and all(a.shape == (n,) for a in nodes.values()), path, where,
          f"num_nodes {n} must match every node array (scalar leaves only)")
-    must(categorical == 0, path, where, "categorical splits are not supported (its "
-         "categories arrays must be empty)")
     return nodes
 
 
@@ -325,7 +329,9 @@ def _check_links(nodes: dict[str, np.ndarray], where: str, path: Any,
              path, where, f"each child index must be a later node in [0, {n}) with one parent")
         must((parents[children] == np.tile(inner, 2)).all(), path, where,
              "each node's parent must be the node that lists it as a child")
-        must(((split[inner] >= 0) & (split[inner] < n_features) & (kind[inner] == 0)).all(),
-             path, where, f"splits must be numerical on a feature in [0, {n_features})")
+        must(((split[inner] >= 0) & (split[inner] < n_features)
+              & ((kind[inner] == 0) | (kind[inner] == 1))).all(),
+             path, where, f"splits must be numerical on a feature in [0, {n_features}) "
+             "or categorical (split_type 1)")
         frontier = children
     return reached

@@ -1,8 +1,10 @@
 """XGBoost's native model files (``.json`` / ``.ubj``) as tabinv models.
 
 tabinv's metadata (card, family, statistics, version) is kept as JSON in the booster
-attribute ``"tabinv"``. A file is read only after its document's nesting and declared
-sizes are checked (:mod:`.xgbfile`); the model built from it is checked by
+attribute ``"tabinv"``; a file without it is a model tabinv did not train and loads as
+a raw ``xgboost.Booster`` (:func:`~.sources.open_model` wraps it with its card). A file
+is read only after its document's nesting and declared sizes are checked
+(:mod:`.xgbfile`); the model built from it is checked by
 :func:`~.validation.check_loaded_model` in :mod:`.persist`. These are the saver, loader and
 describer of the formats ``xgboost-json`` and ``xgboost-ubj`` (:mod:`.formats`).
 """
@@ -64,8 +66,9 @@ def _version() -> str:
         return "unknown"
 
 
-def load_xgboost(path: Path, data: bytes, found: str, *, trust: bool) -> TargetModel:
-    """A tabinv model from XGBoost's native file with tabinv's metadata, after the
+def load_xgboost(path: Path, data: bytes, found: str, *, trust: bool) -> Any:
+    """A tabinv model from XGBoost's native file with tabinv's metadata, or the checked raw
+    ``xgboost.Booster`` of a file without it (a model tabinv did not train), after the
     document's checks (the loader of formats ``xgboost-json`` / ``xgboost-ubj``)."""
     import xgboost
 
@@ -83,8 +86,7 @@ def load_xgboost(path: Path, data: bytes, found: str, *, trust: bool) -> TargetM
                          f"read it ({_reason(error)})") from None
     text = booster.attr(_META_KEY)
     if text is None:
-        raise ModelError(f"{path} is an XGBoost model without tabinv's metadata (card, family, "
-                         "statistics); save it with tabinv's save_model")
+        return booster  # a model tabinv did not train: open_model wraps it with its card
     if json_nesting(text.encode()) > MAX_NESTING:
         raise UnsafeModelError(f"refusing {path}: its tabinv metadata nests deeper than "
                                f"{MAX_NESTING} levels")

@@ -271,7 +271,7 @@ def test_item5_booster_bytes_swapped_by_a_repeated_id(models: dict[str, TargetMo
     (lambda d: gbm(d)["trees"][0].__setitem__("parents", [2147483647, 0, 0, 2, 1, 2, 2]),
      "each node's parent must be the node that lists it as a child"),
     (lambda d: gbm(d)["trees"][0].__setitem__("categories_segments", [10**9]),
-     "categories arrays must be empty"),
+     "categories_segments and categories_sizes need one entry per categorical split"),
     (lambda d: gbm(d).__setitem__("iteration_indptr", [0, 1, 2, 300]),
      "iteration_indptr must rise from 0 to num_trees 3 in steps"),
 ])

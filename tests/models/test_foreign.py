@@ -263,3 +263,18 @@ def test_item1_hist_gradient_boosting_nodes_are_checked(tmp_path) -> None:
     with pytest.raises(UnsafeModelError, match=r"_predictors\[0\]\[0\] fails a safety check: "
                                                "left must point to a later node"):
         load_object(path, trust=True)
+
+
+def test_item1_a_scaler_that_saw_a_constant_column_loads(tmp_path) -> None:
+    """item 1: an ordinary pipeline whose StandardScaler saw a constant column (variance
+    0, as enzyme_inducer in a small IWPC sample) is not mistaken for a crafted file."""
+    import skops.io as sio
+
+    from tabinv.models.persist import load_object
+
+    X = pd.DataFrame({"a": np.arange(50.0), "constant": np.zeros(50)})
+    pipe = Pipeline([("scale", StandardScaler()), ("model", LogisticRegression())]).fit(
+        X, np.arange(50) % 2)
+    path = tmp_path / "pipe.skops"
+    sio.dump(pipe, path)
+    assert load_object(path).predict(X).shape == (50,)
