@@ -323,7 +323,8 @@ def _signature_table(types: Mapping[str, str], columns: dict[str, np.ndarray],
         dtype = _DTYPES.get(types.get(name, ""))
         if dtype is not None:
             try:
-                cast = values.astype(dtype)
+                with np.errstate(invalid="ignore", over="ignore"):
+                    cast = values.astype(dtype)
                 if np.array_equal(cast.astype(float), values.astype(float), equal_nan=True):
                     values = cast
             except (TypeError, ValueError, OverflowError):

@@ -36,6 +36,7 @@ from tabinv.core.run import run_attacks
 from tabinv.core.threat import ThreatModel
 from tabinv.data.splits import split_dataset
 from tabinv.exceptions import ModelError, UnsafeModelError
+from tabinv.models.foreign import ModelInput, RecordModel
 from tabinv.models.formats import model_formats
 from tabinv.models.mlflowsrc import load_mlflow, model_digest, resolved_files
 from tabinv.models.mlflowstore import import_mlflow
@@ -48,6 +49,8 @@ RENAMES = {card: own for card, own in {**CATEGORIES, **NUMBERS}.items() if card 
 OWN_ORDER = ["Weight", "VKORC1", "age", "Race", "amiodarone", "CYP2C9", "height_cm",
              "enzyme_inducer"]
 NAME = "iwpc-dose"
+#: given, so that MLflow does not infer them (it would load the model in a subprocess)
+REQUIREMENTS = ["scikit-learn"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -102,7 +105,8 @@ def save(mlflow: Any, model: Any, directory: Path, frame: pd.DataFrame, **option
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer",
                                 category=UserWarning)
         signature = infer_signature(frame.head(20), output)
-    mlflow.sklearn.save_model(model, str(directory), signature=signature, **options)
+    mlflow.sklearn.save_model(model, str(directory), signature=signature,
+                              pip_requirements=REQUIREMENTS, **options)
     return directory
 
 
@@ -209,17 +213,20 @@ def test_item1_pickle_flavour_needs_allow_pickle(mlflow: Any, pipe: Pipeline, da
     np.testing.assert_array_equal(posteriors(model, data), expected)
 
 
-def pyfunc_only(mlflow: Any, pipe: Pipeline, frame: pd.DataFrame, directory: Path) -> Path:
-    """A python_function model whose predict returns a DataFrame of class probabilities."""
+def pyfunc_only(mlflow: Any, pipe: Pipeline, frame: pd.DataFrame, directory: Path,
+                labels: bool = False) -> Path:
+    """A python_function model whose predict returns a DataFrame of class probabilities
+    (columns named after the classes), or the predicted labels."""
     from mlflow.models import ModelSignature
     from mlflow.models import infer_signature as infer
 
-    class Probabilities(mlflow.pyfunc.PythonModel):
-        def __init__(self, model: Any) -> None:
-            self.model = model
+    class Wrapped(mlflow.pyfunc.PythonModel):
+        def __init__(self, model: Any, labels: bool) -> None:
+            self.model, self.labels = model, labels
 
-        def predict(self, context: Any, model_input: pd.DataFrame,
-                    params: Any = None) -> pd.DataFrame:
+        def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:
+            if self.labels:
+                return self.model.predict(model_input)
             return pd.DataFrame(self.model.predict_proba(model_input),
                                 columns=[str(c) for c in self.model.classes_])
 
@@ -228,12 +235,25 @@ def pyfunc_only(mlflow: Any, pipe: Pipeline, frame: pd.DataFrame, directory: Pat
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer",
                                 category=UserWarning)
         inputs = infer(example).inputs
-        outputs = infer(example, Probabilities(pipe).predict(None, example)).outputs
+        outputs = infer(example, Wrapped(pipe, labels).predict(None, example)).outputs
         warnings.filterwarnings("ignore", message=".*An input example was not provided",
                                 category=UserWarning)
-        mlflow.pyfunc.save_model(str(directory), python_model=Probabilities(pipe),
-                                 signature=ModelSignature(inputs=inputs, outputs=outputs))
+        mlflow.pyfunc.save_model(str(directory), python_model=Wrapped(pipe, labels),
+                                 signature=ModelSignature(inputs=inputs, outputs=outputs),
+                                 pip_requirements=REQUIREMENTS)
     return directory
+
+
+def test_item1_python_function_labels(mlflow: Any, pipe: Pipeline, data: Any,
+                                      tmp_path: Path) -> None:
+    directory = pyfunc_only(mlflow, pipe, own_table(data[1].members), tmp_path / "labels",
+                            labels=True)
+    model = opened(directory, data, allow_code=True)
+    assert model.reveals == "labels"
+    same = RecordModel(pipe, origin="pipe", kind="labels", classes=list(pipe.classes_),
+                       inputs=[ModelInput(name) for name in OWN_ORDER], proba=None,
+                       predict=pipe.predict)
+    np.testing.assert_array_equal(posteriors(model, data), posteriors(opened(same, data), data))
 
 
 def test_item1_python_function_model_needs_allow_code(mlflow: Any, pipe: Pipeline,
@@ -276,6 +296,7 @@ def test_item1_signature_names_the_inputs_of_an_array_model(mlflow: Any, data: A
         signature = infer_signature(frame.head(20), on_array.predict_proba(
             frame.head(20).to_numpy(dtype=object)))
     mlflow.sklearn.save_model(on_array, str(directory), signature=signature,
+                              pip_requirements=REQUIREMENTS,
                               serialization_format="skops")
     model = opened(directory, data)
     assert list(model.describe()["model_inputs"]) == OWN_ORDER
@@ -304,7 +325,8 @@ def test_item1_xgboost_flavour(mlflow: Any, data: Any, tmp_path: Path) -> None:
     frame, labels = _booster_frame(data)
     booster = xgboost.train({"objective": "multi:softprob", "num_class": 3, "max_depth": 3},
                             xgboost.DMatrix(frame, labels, enable_categorical=True), 5)
-    mlflow.xgboost.save_model(booster, str(tmp_path / "xgb"), model_format="json")
+    mlflow.xgboost.save_model(booster, str(tmp_path / "xgb"), model_format="json",
+                              pip_requirements=REQUIREMENTS)
     np.testing.assert_array_equal(posteriors(opened(tmp_path / "xgb", data), data),
                                   posteriors(opened(booster, data), data))
 
@@ -318,7 +340,7 @@ def test_item1_lightgbm_flavour(mlflow: Any, data: Any, tmp_path: Path) -> None:
     frame, labels = _booster_frame(data)
     booster = lightgbm.train({"objective": "multiclass", "num_class": 3, "verbose": -1,
                               "num_leaves": 7}, lightgbm.Dataset(frame, labels), 5)
-    mlflow.lightgbm.save_model(booster, str(tmp_path / "lgb"))
+    mlflow.lightgbm.save_model(booster, str(tmp_path / "lgb"), pip_requirements=REQUIREMENTS)
     np.testing.assert_array_equal(posteriors(opened(tmp_path / "lgb", data), data),
                                   posteriors(opened(booster, data), data))
 
