@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import os
 import stat
 import warnings
@@ -117,18 +118,22 @@ def _registry_uris(registry_uri: str | None) -> tuple[str, str]:
     return tracking or registry, registry
 
 
-def _check_store(uri: str, what: str) -> None:
+def _check_store(source: str, uri: str, what: str) -> None:
     """A store must exist before MLflow opens it (MLflow would create an empty one)."""
-    path = _local_path(uri, what)
+    path = _local_path(uri, f"{source}: the {what}")
     if urlparse(uri).scheme.lower() == "sqlite":
         found, expected = path.is_file(), "a database file"
+        if importlib.util.find_spec("sqlalchemy") is None:
+            raise ModelError(f"{source}: the {what} {shorten(uri)} is a SQLite database, "
+                             "which MLflow reads with SQLAlchemy (not part of mlflow-skinny: "
+                             "pip install sqlalchemy alembic), or use a file: store")
     elif what == "MLflow registry":
         found, expected = (path / "models").is_dir(), "a folder with a models/ folder"
     else:
         found, expected = path.is_dir(), "a folder"
     if not found:
-        raise ModelError(f"there is no {what} at {shorten(uri)} (expected {expected} at "
-                         f"{path})")
+        raise ModelError(f"{source}: there is no {what} at {shorten(uri)} (expected "
+                         f"{expected} at {path})")
 
 
 @contextmanager
@@ -190,8 +195,8 @@ def model_directory(source: str | os.PathLike[str], *,
         directory = Path(source)
     else:
         tracking, registry = _registry_uris(registry_uri)
-        _check_store(registry, "MLflow registry")
-        _check_store(tracking, "MLflow tracking store")
+        _check_store(str(source), registry, "MLflow registry")
+        _check_store(str(source), tracking, "MLflow tracking store")
         mlflow = import_mlflow()
         with _file_store_allowed():
             try:

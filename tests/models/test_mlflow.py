@@ -430,3 +430,12 @@ def test_item1_registry_must_be_local(registry: str | None, message: str, data: 
         load_mlflow(f"models:/{NAME}/1", trust=False, allow_pickle=False, allow_code=False)
     assert message in one_line(error)
     assert list(tmp_path.iterdir()) == []  # no store was created
+
+
+@pytest.mark.skipif(importlib.util.find_spec("sqlalchemy") is not None,
+                    reason="SQLAlchemy is installed: MLflow can read SQLite registries")
+def test_item1_sqlite_registry_without_sqlalchemy(tmp_path: Path) -> None:
+    with pytest.raises(ModelError) as error:
+        load_mlflow(f"models:/{NAME}/1", trust=False, allow_pickle=False, allow_code=False,
+                    registry_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    assert "pip install sqlalchemy alembic" in one_line(error)
