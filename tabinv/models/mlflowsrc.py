@@ -97,7 +97,12 @@ def load_mlflow(source: str, *, trust: bool, allow_pickle: bool, allow_code: boo
     for flavour, key in FLAVOURS:
         if flavour in flavours:
             path = flavour_file(directory, flavours[flavour], key, origin, flavour)
-            loaded = load_object(path, trust=trust, allow_pickle=allow_pickle)
+            try:
+                loaded = load_object(path, trust=trust, allow_pickle=allow_pickle)
+            except ModelError as error:
+                if origin == str(directory):
+                    raise
+                raise type(error)(f"{origin}: {error}") from None  # the URI, then the file
             return _declared(loaded, inputs, origin)
     if "python_function" in flavours:
         return _pyfunc_records(directory, mlmodel, origin, allow_code, card, inputs)

@@ -213,6 +213,22 @@ def test_item1_pickle_flavour_needs_allow_pickle(mlflow: Any, pipe: Pipeline, da
     np.testing.assert_array_equal(posteriors(model, data), expected)
 
 
+def test_item1_registry_refusals_name_the_uri(mlflow: Any, pipe: Pipeline, data: Any,
+                                              tmp_path: Path) -> None:
+    directory = save(mlflow, pipe, tmp_path / "pickled", own_table(data[1].members),
+                     serialization_format="pickle")
+    uri = (tmp_path / "store").as_uri()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.create_registered_model("pickled")
+        client.create_model_version("pickled", source=str(directory))
+    with pytest.raises(UnsafeModelError) as error:
+        load_mlflow("models:/pickled/1", trust=False, allow_pickle=False, allow_code=False,
+                    registry_uri=uri)
+    assert one_line(error).startswith(f"models:/pickled/1: {directory / 'model.pkl'} is a")
+
+
 def pyfunc_only(mlflow: Any, pipe: Pipeline, frame: pd.DataFrame, directory: Path,
                 labels: bool = False) -> Path:
     """A python_function model whose predict returns a DataFrame of class probabilities
