@@ -39,7 +39,7 @@ from .validation import _reason
 __all__ = ["MAX_FILES", "MAX_TOTAL_BYTES", "import_mlflow", "is_registry_uri",
            "model_digest", "model_directory", "parse_registry_uri", "resolved_files"]
 
-#: The most files a model directory may hold for tabinv to hash it.
+#: The most files and folders a model directory may hold for tabinv to list it.
 MAX_FILES = 10_000
 #: The most bytes a model directory may hold for tabinv to hash it.
 MAX_TOTAL_BYTES = 8 << 30
@@ -222,13 +222,18 @@ def resolved_files(source: str | os.PathLike[str], *,
     ------
     ModelError
         Anything :func:`model_directory` refuses, a link leaving the directory, something
-        that is neither a file nor a folder, or more than :data:`MAX_FILES` files.
+        that is neither a file nor a folder, or more than :data:`MAX_FILES` entries.
     """
     directory = model_directory(source, registry_uri=registry_uri)
     root = directory.resolve()
     files: list[Path] = []
+    seen = 0
     for folder, folders, names in os.walk(directory):
-        for name in sorted(folders):
+        seen += len(folders) + len(names)
+        if seen > MAX_FILES:
+            raise ModelError(f"{source}: its directory {directory} holds more than "
+                             f"{MAX_FILES:,} files and folders")
+        for name in folders:
             entry = Path(folder, name)
             if entry.is_symlink():
                 _inside(root, entry, source)
@@ -241,9 +246,6 @@ def resolved_files(source: str | os.PathLike[str], *,
                 raise ModelError(f"{source}: {entry} is not a regular file (a device, a "
                                  "pipe or a broken link)")
             files.append(entry)
-            if len(files) > MAX_FILES:
-                raise ModelError(f"{source}: its directory {directory} holds more than "
-                                 f"{MAX_FILES:,} files")
     return sorted(files, key=lambda p: p.relative_to(directory).as_posix())
 
 

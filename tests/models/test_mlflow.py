@@ -36,6 +36,7 @@ from tabinv.core.run import run_attacks
 from tabinv.core.threat import ThreatModel
 from tabinv.data.splits import split_dataset
 from tabinv.exceptions import ModelError, UnsafeModelError
+from tabinv.models import mlflowstore
 from tabinv.models.foreign import ModelInput, RecordModel
 from tabinv.models.formats import model_formats
 from tabinv.models.mlflowsrc import load_mlflow, model_digest, resolved_files
@@ -188,6 +189,25 @@ def test_item1_registry_files_and_digest(registry: str, saved: Path, tmp_path: P
     assert model_digest(copy) == digest
     (copy / "conda.yaml").write_text((copy / "conda.yaml").read_text() + "\n")
     assert model_digest(copy) != digest
+
+
+def test_item1_digest_refuses_links_out_pipes_and_too_many_files(
+        saved: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copy = shutil.copytree(saved, tmp_path / "copy")
+    (copy / "secret").symlink_to("/etc/hostname")
+    with pytest.raises(ModelError) as error:
+        model_digest(copy)
+    assert "outside the model directory" in one_line(error)
+    (copy / "secret").unlink()
+    os.mkfifo(copy / "pipe")
+    with pytest.raises(ModelError) as error:
+        model_digest(copy)
+    assert "is not a regular file" in one_line(error)
+    (copy / "pipe").unlink()
+    monkeypatch.setattr(mlflowstore, "MAX_FILES", 3)
+    with pytest.raises(ModelError) as error:
+        resolved_files(copy)
+    assert "more than 3 files and folders" in one_line(error)
 
 
 def test_item1_sklearn_directory_needs_no_mlflow(saved: Path, registry: str, data: Any,
