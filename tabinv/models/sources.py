@@ -30,6 +30,7 @@ from ..data.schema import Card
 from ..exceptions import ModelError
 from ..text import shorten
 from .foreign import ForeignModel, ModelInput, RecordModel
+from .mlflowstore import is_registry_uri
 from .target import TargetModel
 from .validation import _kind
 
@@ -44,11 +45,6 @@ ADAPTERS: tuple[tuple[str, str], ...] = (
     ("lightgbm.basic", "tabinv.models.boosters:lightgbm_records"),
     ("lightgbm.sklearn", "tabinv.models.boosters:lightgbm_records"),
 )
-
-
-def is_registry_uri(source: str | os.PathLike[str]) -> bool:
-    """Whether ``source`` names a model in an MLflow registry (``models:/...``)."""
-    return isinstance(source, str) and source.startswith("models:/")
 
 
 def open_model(source: str | os.PathLike[str] | Any, *, card: Card | None = None,
@@ -102,7 +98,7 @@ def open_model(source: str | os.PathLike[str] | Any, *, card: Card | None = None
             from .mlflowsrc import load_mlflow
 
             loaded = load_mlflow(str(source), trust=trust, allow_pickle=allow_pickle,
-                                 allow_code=allow_code)
+                                 allow_code=allow_code, card=card)
         else:
             loaded = load_object(source, trust=trust, allow_pickle=allow_pickle,
                                  format=format, card=card, options=options)
