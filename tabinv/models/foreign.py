@@ -396,7 +396,8 @@ class ForeignModel(TargetModel):
         return self.place_classes(probabilities)
 
     def describe(self) -> dict[str, Any]:
-        facts = {**super().describe(), "estimator": "", **self.estimator_.describe(),
+        facts = {**super().describe(), **self.estimator_.describe(),
+                 "estimator": self.estimator_.kind,
                  "model_inputs": list(self.inputs_)}
         if self.feature_map:
             facts["feature_map"] = dict(self.feature_map)

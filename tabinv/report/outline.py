@@ -127,7 +127,8 @@ _FOREIGN_FACTS = (("model_inputs", "the model's own input names"),
 
 
 def _model(model: Mapping[str, Any]) -> list[Block]:
-    kind = ", ".join(str(model[k]) for k in ("estimator", "task") if model.get(k))
+    kind = ", ".join(str(model[k]) for k in ("estimator", "task")
+                     if model.get(k) and model[k] != model.get("family"))
     text = (f"{model.get('family', '?')}{f' ({kind})' if kind else ''} predicting "
             f"{code(model.get('label', '?'))}")
     if model.get("target_transform") not in (None, "identity"):
