@@ -268,17 +268,28 @@ class ForeignModel(TargetModel):
 
     def __init__(self, *, family: str = "foreign", estimator: RecordModel | None = None,
                  card: dict[str, Any] | None = None, categorical: str = "ordinal",
-                 feature_map: Mapping[str, str] | None = None) -> None:
+                 feature_map: Mapping[str, str] | None = None,
+                 black_box_reason: str = "") -> None:
         super().__init__(family=family, estimator=estimator, card=card,
                          categorical=categorical)
         self.feature_map = feature_map
+        self.black_box_reason = black_box_reason
 
     @classmethod
     def wrap(cls, record_model: RecordModel, card: Card,
-             feature_map: Mapping[str, str] | Sequence[str] | None = None) -> ForeignModel:
-        """An unfitted ForeignModel for ``card`` (call ``fit(records)``)."""
+             feature_map: Mapping[str, str] | Sequence[str] | None = None,
+             black_box_reason: str = "") -> ForeignModel:
+        """An unfitted ForeignModel for ``card`` (call ``fit(records)``);
+        ``black_box_reason`` says why tabinv does not read it (white-box attacks are
+        skipped with it)."""
         return cls(family=record_model.kind, estimator=record_model, card=card.to_dict(),
-                   feature_map=parse_feature_map(feature_map))
+                   feature_map=parse_feature_map(feature_map),
+                   black_box_reason=black_box_reason)
+
+    def structure_note(self) -> str:
+        kind = self.estimator.kind if isinstance(self.estimator, RecordModel) else self.family
+        return ("the model is queried as a black box: "
+                + (self.black_box_reason or f"tabinv runs the {kind} but does not read it"))
 
     @property
     def reveals(self) -> str:
@@ -403,6 +414,7 @@ class ForeignModel(TargetModel):
             facts["feature_map"] = dict(self.feature_map)
         if self.unused_columns_:
             facts["card_features_not_taken_by_the_model"] = list(self.unused_columns_)
+        facts["structure"] = self.structure_note()
         return facts
 
 

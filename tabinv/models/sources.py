@@ -109,13 +109,15 @@ def open_model(source: str | os.PathLike[str] | Any, *, card: Card | None = None
     if card is None:
         raise ModelError(f"{origin} holds {describe_object(loaded)}, which carries no card: "
                          "give the card of its data (--card CARD.toml)")
+    why = "it was opened with recognise=False"
     if recognise:
-        from .recognise import readable_model
+        from .recognise import recognition
 
-        readable = readable_model(loaded, card, feature_map, origin)
-        if readable is not None:
-            return _fit_foreign(readable, origin, card, records)
-    model = ForeignModel.wrap(record_model_of(loaded, origin), card, feature_map)
+        found = recognition(loaded, card, feature_map, origin)
+        if isinstance(found, TargetModel):
+            return _fit_foreign(found, origin, card, records)
+        why = found
+    model = ForeignModel.wrap(record_model_of(loaded, origin), card, feature_map, why)
     return _fit_foreign(model, origin, card, records)
 
 
