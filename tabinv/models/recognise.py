@@ -167,16 +167,24 @@ def _split(obj: Any) -> tuple[Any, Callable[[list[str]], list[_Block]],
 def _column_blocks(transformer: Any, names: list[str]) -> list[_Block]:
     if transformer.transformer_weights:
         raise _NotRecognised("its ColumnTransformer weighs its transformers")
+    # as given: the fitted transformers_ hold 'passthrough' as a FunctionTransformer
+    given = {name: step for name, step, _ in transformer.transformers}
+    given["remainder"] = transformer.remainder
     blocks = []
     for name, step, selection in transformer.transformers_:
         columns = tuple(selected_columns(selection, names))
         out = transformer.output_indices_.get(name, slice(0, 0))
-        if isinstance(step, str) and step == "drop":
+        as_given = given.get(name)
+        if _is(step, "drop") or _is(as_given, "drop"):
             out = slice(0, 0)
-        steps = () if isinstance(step, str) and step in ("passthrough", "drop") else \
-            _chain([step])
+        steps = () if _is(as_given, "passthrough") or _is(step, "passthrough") or \
+            _is(step, "drop") else _chain([step])
         blocks.append(_Block(columns, steps, out))
     return blocks
+
+
+def _is(step: Any, word: str) -> bool:
+    return isinstance(step, str) and step == word
 
 
 def _chain(steps: Sequence[Any]) -> tuple[Any, ...]:
