@@ -311,7 +311,8 @@ class ForeignModel(TargetModel):
         self.encoder_ = TabularEncoder(
             features=features, domains={f: list(card.column(f).domain) for f in features
                                         if card.column(f).domain is not None},
-            bounds={}, categorical="ordinal").fit()
+            bounds={}, categorical="ordinal",  # the attacker's own models: as the card says
+            ordinal=[f for f in features if card.column(f).encoding == "ordinal"]).fit()
         self._values = self._domain_arrays(card, pairs)
         if self.task == "classification":
             self.classes_present_ = encode_codes(list(record_model.classes or ()),

@@ -104,6 +104,7 @@ def _recognise(obj: Any, card: Card, feature_map: dict[str, str], origin: str
                ) -> TargetModel:
     final, preprocessing, run = _split(obj)
     trees = _final_kind(final)
+    estimator = _without_names(final)
     declared = getattr(obj, "feature_names_in_", None)
     names = [] if declared is None else [str(n) for n in declared]
     if not names:
@@ -126,7 +127,6 @@ def _recognise(obj: Any, card: Card, feature_map: dict[str, str], origin: str
     if sparse and (type(final).__module__ or "").startswith("xgboost"):
         raise _NotRecognised("its XGBoost model takes the zeros of its sparse input as "
                              "missing values")
-    estimator = _without_names(final)
     features = [feature for feature, _ in kept]
     model_card = {**card.to_dict(), "features": features, "target_transform": "identity"}
     kind = ReadableTreePipeline if trees else ReadablePipeline
@@ -158,10 +158,9 @@ def _split(obj: Any) -> tuple[Any, Callable[[list[str]], list[_Block]],
     if len(before) == 1 and type(before[0]) is ColumnTransformer:
         transformer = before[0]
         return final, lambda names: _column_blocks(transformer, names), run
-    for step in before:
-        _chain([step])
-    return final, lambda names: [_Block(tuple(names), tuple(before),
-                                        slice(0, _chain_width(before, len(names))))], run
+    chain = _chain(before)  # steps on the whole frame
+    return final, lambda names: [_Block(tuple(names), chain,
+                                        slice(0, sum(_widths(chain, len(names)))))], run
 
 
 def _column_blocks(transformer: Any, names: list[str]) -> list[_Block]:
@@ -221,10 +220,6 @@ def _check_step(step: Any) -> None:
     if kind == "OneHotEncoder" and (step.drop is not None or step.min_frequency is not None
                                     or step.max_categories is not None):
         raise _NotRecognised("its OneHotEncoder drops or groups categories")
-
-
-def _chain_width(steps: Sequence[Any], n_columns: int) -> int:
-    return sum(_widths(steps, n_columns))
 
 
 def _widths(steps: Sequence[Any], n_columns: int) -> list[int]:

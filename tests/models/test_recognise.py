@@ -337,3 +337,76 @@ def test_item1_dropped_inputs_are_not_features(iwpc: Any) -> None:
                                                                        "AgeDecades"]
     black = opened(pipe, card, splits.members, recognise=False)
     assert black.confusion_.tolist() == model.confusion_.tolist()
+
+
+@pytest.mark.parametrize("name", ["logistic", "forest"])
+def test_item5_assessment_equals_the_black_box_one(iwpc: Any, name: str) -> None:
+    """Every default attack (marginal and learned priors) and baseline scores the same on
+    the recognised pipeline as on the same pipeline queried as a black box."""
+    card, splits = iwpc
+    preprocessing, estimator = CLASSIFIERS[name]
+    pipe = fitted(preprocessing, estimator(), splits.members)
+    tables = []
+    for recognise in (True, False):
+        model = opened(pipe, card, splits.members, recognise=recognise)
+        assessment, _ = run_attacks(
+            model, {"members": splits.members.iloc[:80],
+                    "non-members": splits.non_members.iloc[:80]},
+            ThreatModel(sensitive=("vkorc1", "cyp2c9"), n_boot=20),
+            reference=splits.reference, members=splits.members)
+        tables.append([r.to_dict() for r in assessment.results])
+    assert tables[0] == tables[1] and len(tables[0]) > 4
+
+
+def test_item1_xgboost_behind_dense_preprocessing(iwpc: Any) -> None:
+    """XGBoost's trees are read behind dense preprocessing (bit for bit the black box's
+    posteriors); behind sparse one-hot columns, whose zeros XGBoost takes as missing,
+    the pipeline stays a black box."""
+    from xgboost import XGBClassifier
+
+    from tabinv.data.schema import card_from_dict
+
+    card, splits = iwpc
+    codes = {"low": 0, "medium": 1, "high": 2}
+    spec = card.to_dict()
+    spec["columns"]["dose_class"]["domain"] = [0, 1, 2]  # XGBoost's labels are 0..k-1
+    card = card_from_dict(spec)
+    members, reference = (frame.assign(dose_class=frame["dose_class"].map(codes))
+                          for frame in (splits.members, splits.reference))
+    for sparse in (False, True):
+        def encoding(sparse: bool = sparse) -> ColumnTransformer:
+            return ColumnTransformer(
+                [("cat", OneHotEncoder(sparse_output=sparse), CATEGORIES)],
+                remainder=StandardScaler(), sparse_threshold=1.0 if sparse else 0.0)
+
+        pipe = fitted(encoding, XGBClassifier(n_estimators=8, max_depth=3), members)
+        read = opened(pipe, card, members)
+        if sparse:
+            assert isinstance(read, ForeignModel)
+            assert "zeros of its sparse input" in read.structure_note()
+            continue
+        assert isinstance(read, ReadableTreePipeline)
+        black = opened(pipe, card, members, recognise=False)
+        known = tuple(f for f in read.features if f != "vkorc1")
+        posteriors = [MAPInversion(numeric_points=3).fit(
+            Oracle.for_model(m, "confidences"), sensitive=("vkorc1",), known=known,
+            reference=reference).infer(members.iloc[:60]).probabilities
+            for m in (read, black)]
+        np.testing.assert_array_equal(posteriors[0], posteriors[1])
+
+
+def test_item1_steps_on_the_whole_frame(iwpc: Any) -> None:
+    """Imputing and scaling every column (no ColumnTransformer) in front of a logistic
+    regression: recognised, the linear fast path reads it."""
+    card, splits = iwpc
+    numbers = ["Weight", "height_cm", "AgeDecades", "enzyme_inducer", "amiodarone"]
+    pipe = make_pipeline(SimpleImputer(), StandardScaler(), MinMaxScaler(),
+                         LogisticRegression(max_iter=300)).fit(
+        own_form(splits.members)[numbers], splits.members["dose_class"])
+    model = open_model(pipe, card=card, records=splits.members,
+                       feature_map={"age": "AgeDecades", "weight_kg": "Weight"})
+    assert isinstance(model, ReadablePipeline)
+    assert Oracle.for_model(model, "confidences").linear_parts() is not None
+    records = own_form(splits.non_members)[numbers]
+    assert np.array_equal(model.encoder_.transform(splits.non_members),
+                          pipe[:-1].transform(records))
