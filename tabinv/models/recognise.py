@@ -23,7 +23,6 @@ card's bounds): anything else, or any difference, leaves the pipeline a black bo
 from __future__ import annotations
 
 import copy
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,14 +31,14 @@ import numpy as np
 import pandas as pd
 
 from ..data.schema import Card
-from ..exceptions import AttackError, TabinvError
+from ..exceptions import AttackError
 from ..text import shorten
 from .foreign import ForeignModel, match_inputs, parse_feature_map
+from .pipecheck import NotRecognised, Synthetic, check_encoder, run_preprocessing
 from .pipeencoder import ColumnCode, PipelineEncoder
 from .readable import ReadablePipeline, ReadableTreePipeline
 from .sklearnsrc import describe_object, selected_columns, sklearn_records
 from .target import TargetModel
-from .validation import _reason
 
 __all__ = ["readable_model", "recognition"]
 
@@ -51,8 +50,6 @@ SCALERS: dict[str, tuple[tuple[str, str, str | None], ...]] = {
     "MinMaxScaler": (("scale_", "mul", None), ("min_", "add", None)),
 }
 ENCODERS = ("OneHotEncoder", "OrdinalEncoder")
-#: synthetic records the reading is checked on
-CHECK_ROWS = 64
 
 
 @dataclass(frozen=True)
@@ -71,10 +68,6 @@ class _Column:
     start: int
     stop: int
     steps: tuple[tuple[str, Any], ...] | None
-
-
-class _NotRecognised(Exception):
-    """Why a pipeline is not recognised (one clause)."""
 
 
 def readable_model(obj: Any, card: Card, feature_map: Mapping[str, str] | Sequence[str] | None,
@@ -96,7 +89,7 @@ def recognition(obj: Any, card: Card, feature_map: Mapping[str, str] | Sequence[
     """
     try:
         return _recognise(obj, card, parse_feature_map(feature_map), origin)
-    except _NotRecognised as why:
+    except NotRecognised as why:
         return str(why)
 
 
@@ -108,7 +101,7 @@ def _recognise(obj: Any, card: Card, feature_map: dict[str, str], origin: str
     declared = getattr(obj, "feature_names_in_", None)
     names = [] if declared is None else [str(n) for n in declared]
     if not names:
-        raise _NotRecognised("it was fitted on an array without column names")
+        raise NotRecognised("it was fitted on an array without column names")
     record_model = sklearn_records(obj, origin)
     pairs = match_inputs(record_model, card, feature_map)
     ForeignModel._check_task(card, record_model)
@@ -117,16 +110,16 @@ def _recognise(obj: Any, card: Card, feature_map: dict[str, str], origin: str
     kept = [(to_card[n], n) for n in names if columns[n].stop > columns[n].start]
     for feature, name in kept:
         if card.column(feature).domain is None and columns[name].steps is None:
-            raise _NotRecognised(f"card column {shorten(feature)} is numeric but the "
-                                 "pipeline encodes it as categories (give it a domain in "
-                                 "the card)")
+            raise NotRecognised(f"card column {shorten(feature)} is numeric but the "
+                                "pipeline encodes it as categories (give it a domain in "
+                                "the card)")
     inputs = ForeignModel._domain_arrays(card, pairs)
-    synthetic = _Synthetic(card, names, to_card, inputs)
+    synthetic = Synthetic(card, names, to_card, inputs)
     encoder = _encoder(card, kept, columns, synthetic, run)
-    sparse = _check(encoder, synthetic, run)
+    sparse = check_encoder(encoder, synthetic, run)
     if sparse and (type(final).__module__ or "").startswith("xgboost"):
-        raise _NotRecognised("its XGBoost model takes the zeros of its sparse input as "
-                             "missing values")
+        raise NotRecognised("its XGBoost model takes the zeros of its sparse input as "
+                            "missing values")
     features = [feature for feature, _ in kept]
     model_card = {**card.to_dict(), "features": features, "target_transform": "identity"}
     kind = ReadableTreePipeline if trees else ReadablePipeline
@@ -146,12 +139,12 @@ def _split(obj: Any) -> tuple[Any, Callable[[list[str]], list[_Block]],
 
     if type(obj) is not Pipeline:
         if not (type(obj).__module__ or "").startswith(("sklearn.", "xgboost.")):
-            raise _NotRecognised(f"tabinv reads scikit-learn pipelines, not {describe_object(obj)}")
+            raise NotRecognised(f"tabinv reads scikit-learn pipelines, not {describe_object(obj)}")
         return obj, lambda names: [_Block(tuple(names), (), slice(0, len(names)))], \
             lambda frame: frame.to_numpy(dtype=np.float64)
     steps = [step for _, step in obj.steps if step not in (None, "passthrough")]
     if not steps:
-        raise _NotRecognised("the pipeline has no estimator")
+        raise NotRecognised("the pipeline has no estimator")
     final, before = steps[-1], steps[:-1]
     run = obj[:-1].transform if len(obj.steps) > 1 else \
         (lambda frame: frame.to_numpy(dtype=np.float64))
@@ -165,7 +158,7 @@ def _split(obj: Any) -> tuple[Any, Callable[[list[str]], list[_Block]],
 
 def _column_blocks(transformer: Any, names: list[str]) -> list[_Block]:
     if transformer.transformer_weights:
-        raise _NotRecognised("its ColumnTransformer weighs its transformers")
+        raise NotRecognised("its ColumnTransformer weighs its transformers")
     # as given: the fitted transformers_ hold 'passthrough' as a FunctionTransformer
     given = {name: step for name, step, _ in transformer.transformers}
     given["remainder"] = transformer.remainder
@@ -199,12 +192,12 @@ def _chain(steps: Sequence[Any]) -> tuple[Any, ...]:
             _check_step(step)
             chain.append(step)
         else:
-            raise _NotRecognised(f"its preprocessing step {type(step).__name__} is not one "
-                                 "tabinv reproduces (one-hot / ordinal encoding, scaling, "
-                                 "imputing, passthrough)")
+            raise NotRecognised(f"its preprocessing step {type(step).__name__} is not one "
+                                "tabinv reproduces (one-hot / ordinal encoding, scaling, "
+                                "imputing, passthrough)")
     encoders = [i for i, s in enumerate(chain) if type(s).__name__ == "OneHotEncoder"]
     if encoders and encoders[0] != len(chain) - 1:
-        raise _NotRecognised("its preprocessing transforms one-hot columns further")
+        raise NotRecognised("its preprocessing transforms one-hot columns further")
     return tuple(chain)
 
 
@@ -215,11 +208,11 @@ def _check_step(step: Any) -> None:
         if step.add_indicator or not (missing is None or (
                 isinstance(missing, float) and np.isnan(missing))) or \
                 pd.isna(np.asarray(step.statistics_, dtype=object)).any():
-            raise _NotRecognised("its SimpleImputer changes complete records (indicators, "
-                                 "a missing-value marker other than NaN, or empty columns)")
+            raise NotRecognised("its SimpleImputer changes complete records (indicators, "
+                                "a missing-value marker other than NaN, or empty columns)")
     if kind == "OneHotEncoder" and (step.drop is not None or step.min_frequency is not None
                                     or step.max_categories is not None):
-        raise _NotRecognised("its OneHotEncoder drops or groups categories")
+        raise NotRecognised("its OneHotEncoder drops or groups categories")
 
 
 def _widths(steps: Sequence[Any], n_columns: int) -> list[int]:
@@ -256,12 +249,12 @@ def _columns(blocks: list[_Block], names: list[str]) -> dict[str, _Column]:
             continue
         widths = _widths(block.steps, len(block.columns))
         if sum(widths) != width:
-            raise _NotRecognised("its preprocessing's output does not have one block of "
-                                 "columns per input column")
+            raise NotRecognised("its preprocessing's output does not have one block of "
+                                "columns per input column")
         start = block.out.start
         for j, (column, w) in enumerate(zip(block.columns, widths, strict=True)):
             if column in used:
-                raise _NotRecognised(f"its preprocessing uses input {shorten(column)} twice")
+                raise NotRecognised(f"its preprocessing uses input {shorten(column)} twice")
             used.add(column)
             found[column] = _Column(start, start + w, _numeric_steps(block.steps, j))
             start += w
@@ -280,12 +273,12 @@ def _final_kind(final: Any) -> bool:
         try:
             extract_ensemble(final)
         except AttackError as error:
-            raise _NotRecognised(f"tabinv cannot read its {type(final).__name__} "
-                                 f"({error})") from None
+            raise NotRecognised(f"tabinv cannot read its {type(final).__name__} "
+                                f"({error})") from None
         return True
-    raise _NotRecognised(f"its final estimator {type(final).__name__} is not one whose parts "
-                         "tabinv reads (linear or logistic regression, decision trees, random "
-                         "forests, extra trees, XGBoost)")
+    raise NotRecognised(f"its final estimator {type(final).__name__} is not one whose parts "
+                        "tabinv reads (linear or logistic regression, decision trees, random "
+                        "forests, extra trees, XGBoost)")
 
 
 def _without_names(final: Any) -> Any:
@@ -294,98 +287,20 @@ def _without_names(final: Any) -> Any:
     if not hasattr(final, "feature_names_in_"):
         return final
     if not (type(final).__module__ or "").startswith("sklearn."):
-        raise _NotRecognised(f"its {type(final).__name__} was fitted on a DataFrame and "
-                             "checks the names of its input")
+        raise NotRecognised(f"its {type(final).__name__} was fitted on a DataFrame and "
+                            "checks the names of its input")
     stripped = copy.copy(final)
     del stripped.feature_names_in_
     return stripped
 
 
 # -- reading and checking the encoding ------------------------------------------------
-class _Synthetic:
-    """Synthetic records in the model's own form (its names, its types) and the card's."""
-
-    def __init__(self, card: Card, names: list[str], to_card: Mapping[str, str],
-                 inputs: Mapping[str, np.ndarray]) -> None:
-        self.card, self.names, self.to_card, self.inputs = card, names, to_card, inputs
-        self.rng = np.random.default_rng(0)
-
-    def _domain(self, name: str) -> Sequence[Any] | None:
-        return self.card.column(self.to_card[name]).domain
-
-    def table_frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Row k holds value k of each domain (cycling), and numbers of all sizes."""
-        rows = max([len(d) for n in self.names if (d := self._domain(n)) is not None] +
-                   [CHECK_ROWS])
-        codes = {n: np.arange(rows) % len(d) for n in self.names
-                 if (d := self._domain(n)) is not None}
-        return self._frames(codes, rows)
-
-    def check_frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Random domain values and numbers."""
-        codes = {n: self.rng.integers(0, len(d), CHECK_ROWS) for n in self.names
-                 if (d := self._domain(n)) is not None}
-        return self._frames(codes, CHECK_ROWS)
-
-    def _numbers(self, name: str, rows: int) -> np.ndarray:
-        bounds = self.card.column(self.to_card[name]).bounds
-        low, high = (float(bounds[0]), float(bounds[1])) if bounds is not None \
-            else (-100.0, 100.0)
-        span = max(high - low, 1.0)
-        fixed = np.array([low, high, 0.0, 1.0, low - span / 3, high + span / 3])
-        drawn = self.rng.uniform(low - span / 2, high + span / 2, rows)
-        return np.concatenate([fixed, drawn])[:rows]
-
-    def _frames(self, codes: Mapping[str, np.ndarray], rows: int
-                ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        own: dict[str, np.ndarray] = {}
-        cards: dict[str, np.ndarray] = {}
-        for name in self.names:
-            column = self.to_card[name]
-            domain = self._domain(name)
-            if domain is None:
-                own[name] = cards[column] = self._numbers(name, rows)
-            else:
-                own[name] = self.inputs[column][codes[name]]
-                cards[column] = np.asarray(list(domain), dtype=object)[codes[name]]
-        return pd.DataFrame(own), pd.DataFrame(cards)
-
-
-def _run(run: Callable[[pd.DataFrame], Any], frame: pd.DataFrame) -> tuple[np.ndarray, bool]:
-    """The preprocessing's output on ``frame`` as float64, and whether it was sparse."""
-    from scipy import sparse
-
-    with warnings.catch_warnings():  # e.g. unknown categories, named with their column
-        warnings.simplefilter("ignore")
-        try:
-            out = run(frame)
-        except TabinvError:
-            raise
-        except Exception as error:  # the pipeline's own code: anything it raises
-            raise _NotRecognised(f"its preprocessing fails on the card's values "
-                                 f"({_reason(error)})") from None
-    is_sparse = sparse.issparse(out)
-    if is_sparse:
-        out = out.toarray()
-    try:
-        dense = np.asarray(out.to_numpy() if hasattr(out, "to_numpy") else out,
-                           dtype=np.float64)
-    except (TypeError, ValueError):
-        raise _NotRecognised("its preprocessing does not give numbers") from None
-    if dense.ndim != 2 or dense.shape[0] != len(frame):
-        raise _NotRecognised(f"its preprocessing gives an array of shape {dense.shape}")
-    if not np.isfinite(dense).all():
-        raise _NotRecognised("its preprocessing gives missing or infinite values for some "
-                             "of the card's values")
-    return dense, is_sparse
-
-
 def _encoder(card: Card, kept: list[tuple[str, str]], columns: Mapping[str, _Column],
-             synthetic: _Synthetic, run: Callable[[pd.DataFrame], Any]) -> PipelineEncoder:
+             synthetic: Synthetic, run: Callable[[pd.DataFrame], Any]) -> PipelineEncoder:
     """The encoder: each categorical feature's columns read from the pipeline's output
     on every domain value, each numeric feature's steps."""
     own, _ = synthetic.table_frames()
-    out, _ = _run(run, own)
+    out, _ = run_preprocessing(run, own)
     codes = {}
     for feature, name in kept:
         column = columns[name]
@@ -401,18 +316,3 @@ def _encoder(card: Card, kept: list[tuple[str, str]], columns: Mapping[str, _Col
         codes, out.shape[1], [f for f in features if card.column(f).encoding == "ordinal"])
 
 
-def _check(encoder: PipelineEncoder, synthetic: _Synthetic,
-           run: Callable[[pd.DataFrame], Any]) -> bool:
-    """Refuse unless the encoder gives the pipeline's own output bit for bit on random
-    synthetic records; whether that output is sparse."""
-    own, cards = synthetic.check_frames()
-    theirs, is_sparse = _run(run, own)
-    ours = encoder.transform(cards)
-    if theirs.shape != ours.shape:
-        raise _NotRecognised(f"its preprocessing gives {theirs.shape[1]} columns, tabinv's "
-                             f"reading of it {ours.shape[1]}")
-    differ = np.flatnonzero((theirs != ours).any(axis=0))
-    if differ.size:
-        raise _NotRecognised(f"tabinv's reading of its preprocessing differs from the "
-                             f"pipeline's own in output column {int(differ[0])}")
-    return is_sparse
