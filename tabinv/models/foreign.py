@@ -260,8 +260,9 @@ class ForeignModel(TargetModel):
     marginals), like :class:`~tabinv.models.onnx.OnnxTargetModel`. A regression's output
     is on the label's own scale (the card's ``target_transform`` is tabinv's own
     training choice and does not apply). The model is never read, only queried:
-    white-box attacks refuse it (:mod:`.recognise` turns recognised pipelines into
-    readable models instead).
+    white-box attacks refuse it, saying why (``black_box_reason``, e.g. what
+    :func:`~tabinv.models.recognise.recognition` did not recognise; recognised pipelines
+    become readable models instead).
     """
 
     has_structure: ClassVar[bool] = False
