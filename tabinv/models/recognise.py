@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.schema import Card
-from ..exceptions import AttackError
+from ..exceptions import AttackError, TabinvError
 from ..text import shorten
 from .foreign import ForeignModel, match_inputs, parse_feature_map
 from .pipecheck import NotRecognised, Synthetic, check_encoder, run_preprocessing
@@ -39,6 +39,7 @@ from .pipeencoder import ColumnCode, PipelineEncoder
 from .readable import ReadablePipeline, ReadableTreePipeline
 from .sklearnsrc import describe_object, selected_columns, sklearn_records
 from .target import TargetModel
+from .validation import _reason
 
 __all__ = ["readable_model", "recognition"]
 
@@ -91,6 +92,10 @@ def recognition(obj: Any, card: Card, feature_map: Mapping[str, str] | Sequence[
         return _recognise(obj, card, parse_feature_map(feature_map), origin)
     except NotRecognised as why:
         return str(why)
+    except TabinvError:
+        raise
+    except Exception as error:  # parts of a loaded file tabinv cannot make sense of
+        return f"tabinv cannot read its parts ({_reason(error)})"
 
 
 def _recognise(obj: Any, card: Card, feature_map: dict[str, str], origin: str

@@ -410,3 +410,12 @@ def test_item1_steps_on_the_whole_frame(iwpc: Any) -> None:
     records = own_form(splits.non_members)[numbers]
     assert np.array_equal(model.encoder_.transform(splits.non_members),
                           pipe[:-1].transform(records))
+
+
+def test_item1_unreadable_parts_leave_a_black_box(iwpc: Any) -> None:
+    """A loaded pipeline whose parts make no sense (a hostile file) is not read."""
+    card, splits = iwpc
+    pipe = fitted(onehot_scaled, LogisticRegression(max_iter=300), splits.members)
+    pipe[0].output_indices_ = {"cat": "not a slice"}
+    why = recognition(pipe, card, FEATURE_MAP, "pipe")
+    assert isinstance(why, str) and why.startswith("tabinv cannot read its parts")
