@@ -43,6 +43,8 @@ class ReadablePipeline(TargetModel):
         The pipeline's preprocessing.
     inputs, model_inputs : tuple of str
         The model's names of the features; every input the model declares.
+    unused : tuple of str
+        The card's features the model does not take.
     classes : sequence, optional
         A classifier's classes (label values) in its output order.
     origin : str
@@ -57,7 +59,8 @@ class ReadablePipeline(TargetModel):
                  card: dict[str, Any] | None = None, categorical: str = "pipeline",
                  encoder: PipelineEncoder | None = None, inputs: tuple[str, ...] = (),
                  model_inputs: tuple[str, ...] = (), classes: Sequence[Any] | None = None,
-                 origin: str = "", feature_map: Mapping[str, str] | None = None) -> None:
+                 origin: str = "", feature_map: Mapping[str, str] | None = None,
+                 unused: tuple[str, ...] = ()) -> None:
         super().__init__(family=family, estimator=estimator, card=card,
                          categorical=categorical)
         self.encoder = encoder
@@ -66,6 +69,7 @@ class ReadablePipeline(TargetModel):
         self.classes = classes
         self.origin = origin
         self.feature_map = feature_map
+        self.unused = unused
 
     def fit(self, frame: pd.DataFrame, y: Any = None) -> ReadablePipeline:
         """Record the published statistics on ``frame`` (records with the label)."""
@@ -102,6 +106,8 @@ class ReadablePipeline(TargetModel):
             facts["model_inputs_its_preprocessing_drops"] = dropped
         if self.feature_map:
             facts["feature_map"] = dict(self.feature_map)
+        if self.unused:
+            facts["card_features_not_taken_by_the_model"] = list(self.unused)
         return facts
 
 

@@ -131,6 +131,7 @@ def _recognise(obj: Any, card: Card, feature_map: dict[str, str], origin: str
     return kind(family=describe_object(obj).removeprefix("a "), estimator=estimator,
                 card=model_card, encoder=encoder, inputs=tuple(n for _, n in kept),
                 model_inputs=tuple(names), classes=record_model.classes, origin=origin,
+                unused=tuple(f for f in card.features if f not in set(to_card.values())),
                 feature_map=feature_map)
 
 

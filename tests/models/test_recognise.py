@@ -319,6 +319,8 @@ def test_item1_bare_estimator_on_a_frame_of_numbers(iwpc: Any) -> None:
                                                            [numbers]))
     assert model.features == ("weight_kg", "height_cm", "age", "enzyme_inducer",
                               "amiodarone")
+    assert model.describe()["card_features_not_taken_by_the_model"] == [
+        "race", "vkorc1", "cyp2c9"]
 
 
 def test_item1_dropped_inputs_are_not_features(iwpc: Any) -> None:
