@@ -80,6 +80,9 @@ class BaseAttack(BaseEstimator, ABC):
                 f"answers, but access {oracle.level!r} to this {oracle.model.task} model "
                 f"gives {oracle.answers!r}"
             )
+        if self.needs_white_box and not oracle.model.has_structure:
+            raise AttackError(f"attack {self.name!r} reads the model's trees, but "
+                              f"{oracle.model.structure_note()}")
         if self.needs_white_box and not oracle.white_box:
             raise AttackError(f"attack {self.name!r} needs white-box access (the model "
                               f"file), but access {oracle.level!r} only answers queries "

@@ -279,8 +279,9 @@ class TreeEnsemble:
     estimator : str
         Type name of the fitted estimator.
     classes : ndarray of int
-        Classifiers and classifying boosters: the estimator's class labels (column j of
-        a leaf's fractions, or margin j, is class ``classes[j]``); empty otherwise.
+        Classifiers and classifying boosters: positions in the estimator's ``classes_``
+        (column j of a leaf's fractions, or margin j, is its class ``classes[j]``, which
+        the model's ``classes_present_`` places in the label's domain); empty otherwise.
     groups : ndarray of int, (T,)
         Boosters: the margin (output group) each tree adds to.
     base_margin : ndarray of float, (n_groups,)

@@ -37,10 +37,10 @@ from ..exceptions import AttackError
 from ..models.oracle import Oracle
 from .leafboxes import Tree, TreeEnsemble
 
-__all__ = ["TreeGridScorer", "tree_parts"]
+__all__ = ["TreeGridScorer", "exact_tree_types", "tree_parts"]
 
 
-def _exact_types() -> tuple[type, ...]:
+def exact_tree_types() -> tuple[type, ...]:
     """Estimators whose outputs are exactly their trees read as :class:`TreeEnsemble`
     (exact classes: a subclass could change ``predict``)."""
     from diffprivlib.models import DecisionTreeClassifier as DPTree
@@ -81,7 +81,7 @@ def tree_parts(oracle: Oracle) -> TreeEnsemble | None:
             TargetModel.output_encoded:
         return None
     estimator = getattr(oracle.model, "estimator_", None)
-    if type(estimator) not in _exact_types():
+    if type(estimator) not in exact_tree_types():
         return None
     try:
         return extract_ensemble(estimator)

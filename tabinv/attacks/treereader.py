@@ -92,7 +92,8 @@ def _sklearn_ensemble(estimator: Any, fitted_trees: list[Any]) -> TreeEnsemble:
     if classifier and np.ndim(estimator.classes_) != 1:
         raise _unsupported(estimator, " with a single output")
     trees = tuple(_sklearn_tree(t, classifier) for t in fitted_trees)
-    classes = np.asarray(estimator.classes_ if classifier else [], dtype=np.int64)
+    # positions in the estimator's classes_ (its labels may be any values: a pipeline's)
+    classes = np.arange(len(estimator.classes_) if classifier else 0, dtype=np.int64)
     return TreeEnsemble("classifier" if classifier else "regressor", trees,
                         type(estimator).__name__, classes)
 
@@ -133,7 +134,7 @@ def _xgboost_ensemble(estimator: Any) -> TreeEnsemble:
     classifier = link != "identity"
     classes = np.arange(max(n_groups, 2) if classifier else 0, dtype=np.int64)
     if classifier and hasattr(estimator, "classes_"):
-        classes = np.asarray(estimator.classes_, dtype=np.int64)
+        classes = np.arange(len(estimator.classes_), dtype=np.int64)
     groups = np.asarray(model["tree_info"][:n_trees], dtype=np.int64)
     return TreeEnsemble("booster", trees, type(estimator).__name__, classes, groups, base,
                         link)

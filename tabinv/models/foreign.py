@@ -260,25 +260,37 @@ class ForeignModel(TargetModel):
     marginals), like :class:`~tabinv.models.onnx.OnnxTargetModel`. A regression's output
     is on the label's own scale (the card's ``target_transform`` is tabinv's own
     training choice and does not apply). The model is never read, only queried:
-    white-box attacks refuse it (:mod:`.recognise` turns recognised pipelines into
-    readable models instead).
+    white-box attacks refuse it, saying why (``black_box_reason``, e.g. what
+    :func:`~tabinv.models.recognise.recognition` did not recognise; recognised pipelines
+    become readable models instead).
     """
 
     has_structure: ClassVar[bool] = False
 
     def __init__(self, *, family: str = "foreign", estimator: RecordModel | None = None,
                  card: dict[str, Any] | None = None, categorical: str = "ordinal",
-                 feature_map: Mapping[str, str] | None = None) -> None:
+                 feature_map: Mapping[str, str] | None = None,
+                 black_box_reason: str = "") -> None:
         super().__init__(family=family, estimator=estimator, card=card,
                          categorical=categorical)
         self.feature_map = feature_map
+        self.black_box_reason = black_box_reason
 
     @classmethod
     def wrap(cls, record_model: RecordModel, card: Card,
-             feature_map: Mapping[str, str] | Sequence[str] | None = None) -> ForeignModel:
-        """An unfitted ForeignModel for ``card`` (call ``fit(records)``)."""
+             feature_map: Mapping[str, str] | Sequence[str] | None = None,
+             black_box_reason: str = "") -> ForeignModel:
+        """An unfitted ForeignModel for ``card`` (call ``fit(records)``);
+        ``black_box_reason`` says why tabinv does not read it (white-box attacks are
+        skipped with it)."""
         return cls(family=record_model.kind, estimator=record_model, card=card.to_dict(),
-                   feature_map=parse_feature_map(feature_map))
+                   feature_map=parse_feature_map(feature_map),
+                   black_box_reason=black_box_reason)
+
+    def structure_note(self) -> str:
+        kind = self.estimator.kind if isinstance(self.estimator, RecordModel) else self.family
+        return ("the model is queried as a black box: "
+                + (self.black_box_reason or f"tabinv runs the {kind} but does not read it"))
 
     @property
     def reveals(self) -> str:
@@ -300,7 +312,8 @@ class ForeignModel(TargetModel):
         self.encoder_ = TabularEncoder(
             features=features, domains={f: list(card.column(f).domain) for f in features
                                         if card.column(f).domain is not None},
-            bounds={}, categorical="ordinal").fit()
+            bounds={}, categorical="ordinal",  # the attacker's own models: as the card says
+            ordinal=[f for f in features if card.column(f).encoding == "ordinal"]).fit()
         self._values = self._domain_arrays(card, pairs)
         if self.task == "classification":
             self.classes_present_ = encode_codes(list(record_model.classes or ()),
@@ -403,6 +416,7 @@ class ForeignModel(TargetModel):
             facts["feature_map"] = dict(self.feature_map)
         if self.unused_columns_:
             facts["card_features_not_taken_by_the_model"] = list(self.unused_columns_)
+        facts["structure"] = self.structure_note()
         return facts
 
 

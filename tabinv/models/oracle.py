@@ -135,8 +135,8 @@ class Oracle:
         check_access(access, decimals)
         if access == "white-box" and not model.has_structure:
             raise AttackError(f"white-box access needs the model's structure, which the "
-                              f"{model.family} model does not give tabinv (it is assessed "
-                              "as a black box)")
+                              f"{model.family} model does not give tabinv "
+                              f"({model.structure_note()})")
         if model.reveals == "labels" and access != "label-only":
             raise AttackError(f"the {model.family} model reveals predicted labels only (it has "
                               f"no class probabilities), so {access!r} access is not "

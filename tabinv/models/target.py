@@ -178,7 +178,7 @@ class TargetModel(BaseEstimator):
             target = self.fitted_target(frame)
         if self.task == "regression":
             residuals = target - self.output_encoded(encoded)
-            dof = max(len(target) - (encoded.shape[1] + 1), 1)
+            dof = max(len(target) - (self._counted_inputs(encoded) + 1), 1)
             self.residual_sigma_ = float(np.sqrt(np.sum(residuals**2) / dof))
         else:
             n_classes = len(self.domain(self.label))
@@ -191,6 +191,17 @@ class TargetModel(BaseEstimator):
                            minlength=len(self.domain(f))).astype(np.int64)
             for f in self.features if f in self.encoder_.domains
         }
+
+    def _counted_inputs(self, encoded: np.ndarray) -> int:
+        """The inputs the residual sigma's degrees of freedom count: the encoded width."""
+        return int(encoded.shape[1])
+
+    def structure_note(self) -> str:
+        """Why the white-box attacks cannot read this model ('' when they can)."""
+        if self.has_structure:
+            return ""
+        return (f"the model is queried as a black box: tabinv runs the {self.family} model "
+                "but does not read its structure")
 
     # -- prediction -------------------------------------------------------------------
     def encode(self, frame: pd.DataFrame) -> np.ndarray:

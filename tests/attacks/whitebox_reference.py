@@ -107,7 +107,7 @@ def sklearn_likelihood(model: Any, x: Sequence[float | None], y: Any, leaf_label
                 best = max(range(len(fractions)), key=lambda j: (fractions[j], -j))
                 fractions = [1.0 if j == best else 0.0 for j in range(len(fractions))]
             for j, fraction in enumerate(fractions):
-                domain_class = int(model.classes_present_[int(estimator.classes_[j])])
+                domain_class = int(model.classes_present_[j])  # j-th of classes_
                 if domain_class == y:
                     numerator += count * fraction
         total_ratio += numerator / sum(counts)
@@ -184,8 +184,11 @@ def brute_force_whitebox(model: Any, records: pd.DataFrame, *, sensitive: Sequen
                          prior: str = "marginal", prior_given: Sequence[str] = (),
                          smoothing: float = 1.0, leaf_label: str = "majority",
                          labels: Sequence[Any] | None = None,
-                         count_hook: CountHook | None = None) -> np.ndarray:
-    """Posterior (n records, K joint candidates) of white-box tree inversion."""
+                         count_hook: CountHook | None = None,
+                         encode: Callable[[Any, dict[str, Any]], list[float | None]]
+                         = encoded_row) -> np.ndarray:
+    """Posterior (n records, K joint candidates) of white-box tree inversion;
+    ``encode(model, row)`` gives a row's encoded columns (default: from the card)."""
     columns = model.card["columns"]
     domains = [list(columns[s]["domain"]) for s in sensitive]
     candidates = list(itertools.product(*domains))  # C order: first attribute slowest
@@ -201,7 +204,7 @@ def brute_force_whitebox(model: Any, records: pd.DataFrame, *, sensitive: Sequen
         for k, candidate in enumerate(candidates):
             row = {f: record[f] for f in known}
             row.update(zip(sensitive, candidate, strict=True))
-            x = encoded_row(model, row)
+            x = encode(model, row)
             if xgboost:
                 likelihood = xgboost_likelihood(model, x, y)
             else:
