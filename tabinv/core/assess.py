@@ -47,10 +47,10 @@ def assess(threat: ThreatModel, dataset: str | Dataset | PathLike[str] | None = 
                                 options=options, seed=threat.random_state).with_label(label)
         source = None
         if splits is None and not is_family(model) and not isinstance(model, TargetModel):
-            raise DataError(f"{_named(model)} was not trained by tabinv here: say which "
-                            "records trained it (members= and non_members=, or a data file "
-                            "with member_column=; CLI --members/--non-members or "
-                            "--member-column)")
+            raise DataError(f"{_named(model)} is a given model: say which records trained "
+                            "it (--members FILE --non-members FILE, or --data FILE "
+                            "--member-column COL; in Python members= and non_members=, or "
+                            "member_column=)")
         splits = splits or split_dataset(data_set.frame, fractions, threat.random_state)
     if is_family(model):
         model, _ = train_target(data_set, model, random_state=threat.random_state,

@@ -101,6 +101,9 @@ def _data(dataset: Mapping[str, Any]) -> list[Block]:
         text += " Split into " + ", ".join(
             f"{n} {part.replace('_', '-')} ({roles.get(part, 'other')})"
             for part, n in splits.items()) + "."
+    if dataset.get("reference_source"):
+        text += (" The members and non-members are the model owner's; the reference sample"
+                 f" is {dataset['reference_source']}.")
     blocks = [_h("Data"), _p(text)]
     blocks += _table(("cleaning step", "rows dropped", "rows changed"), cleaning_rows(dataset))
     if dataset.get("citation"):
@@ -114,20 +117,40 @@ _DP_FACTS = (("dp_estimator", "private estimator"), ("library", "library"),
 
 
 def _model(model: Mapping[str, Any]) -> list[Block]:
-    kind = ", ".join(str(model[k]) for k in ("estimator", "task") if model.get(k))
+    kind = ", ".join(str(model[k]) for k in ("estimator", "task")
+                     if model.get(k) and model[k] != model.get("family"))
     text = (f"{model.get('family', '?')}{f' ({kind})' if kind else ''} predicting "
             f"{code(model.get('label', '?'))}")
     if model.get("target_transform") not in (None, "identity"):
         text += f" (on the {model['target_transform']} scale)"
     if model.get("features"):
         text += " from " + _listing(model["features"])
-    if model.get("n_train"):
+    if model.get("n_train") and model.get("model_source"):
+        text += (f"; not trained by tabinv: its published statistics are computed on "
+                 f"{model['n_train']} records with the label")
+    elif model.get("n_train"):
         text += f"; trained on {model['n_train']} members"
     if model.get("epsilon") is not None:
         text += f"; differentially private at epsilon {epsilon_text(model['epsilon'])}"
     facts = tuple(f"{label}: {model[key]}" for key, label in _DP_FACTS
-                  if model.get(key) is not None)
+                  if model.get(key) is not None) + _source_facts(model)
     return [_h("Model"), _p(text + "."), *([Block("list", items=facts)] if facts else [])]
+
+
+def _source_facts(model: Mapping[str, Any]) -> tuple[str, ...]:
+    """Where a model tabinv did not train came from, what it reveals, its own names."""
+    facts = []
+    if model.get("model_source"):
+        facts.append(f"opened from: {code(model['model_source'])}")
+    if model.get("reveals"):
+        facts.append(f"reveals: {model['reveals']}")
+    if model.get("feature_map"):
+        facts.append("its own input names: " + ", ".join(
+            f"{code(k)} as {code(v)}" for k, v in dict(model["feature_map"]).items()))
+    if model.get("card_features_not_taken_by_the_model"):
+        facts.append("card features it does not take: "
+                     + _listing(model["card_features_not_taken_by_the_model"]))
+    return tuple(facts)
 
 
 def _baselines(names: list[str]) -> list[Block]:
