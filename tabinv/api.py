@@ -30,7 +30,7 @@ from .data.tables import DataOptions
 from .evaluation.results import Assessment
 from .exceptions import DataError
 from .models.target import TargetModel
-from .params import InstanceOf, SequenceOf, validate_params
+from .params import HasMethod, InstanceOf, SequenceOf, validate_params
 from .report.document import combine
 from .vocabulary import ACCESS_LEVELS
 
@@ -86,6 +86,8 @@ def load_dataset(source: str | PathLike[str] | Dataset | None = None,
 @validate_params({"dataset": [InstanceOf((str, PathLike, Dataset),
                                          "a data set name, a data file or a Dataset"), None],
                   "card": [_PATH, InstanceOf(Card, "a Card"), None],
+                  "model": [InstanceOf((str, PathLike), "a family name"),
+                            HasMethod("predict", "a model file, URI or object")],
                   "label": _TEXT, "dataset_params": _MAPPING, "model_params": _MAPPING,
                   "fractions": [SequenceOf(float)],
                   "splits": [InstanceOf(Splits, "a Splits"), None],
