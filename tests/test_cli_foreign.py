@@ -394,3 +394,20 @@ def test_item6_registry_name_that_does_not_exist(iwpc, tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store.as_uri())
     monkeypatch.setenv("MLFLOW_REGISTRY_URI", store.as_uri())
     fails_in_one_line(given_args(iwpc, "models:/no_such_model/1"), "no_such_model")
+
+
+def test_item2_family_name_trains_on_the_given_members(iwpc):
+    """item 2: given a family name instead of a model, tabinv trains one on the given
+    members (and on a split of --data --card without them, as before)."""
+    result = run("assess", "--card", iwpc["card"], "--model", "logistic", "--members",
+                 iwpc["members"], "--non-members", iwpc["non_members"], "--sensitive",
+                 "vkorc1", "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["model"]["family"] == "logistic" and document["model"]["n_train"] == 600
+    assert "seeded half" in document["dataset"]["reference_source"]
+    split = run("assess", "--data", iwpc["members"], "--card", iwpc["card"], "--model",
+                "logistic", "--sensitive", "vkorc1", "--json")
+    assert split.exit_code == 0, split.output
+    facts = json.loads(split.stdout)["dataset"]
+    assert sum(facts["splits"].values()) == 600 and "reference_source" not in facts

@@ -55,7 +55,8 @@ DataParam = Annotated[list[str] | None, typer.Option(
     "--data-param", help="KEY=VALUE parameter of the built-in data set "
     "(`tabinv datasets show NAME` lists them).")]
 DataFile = Annotated[Path | None, typer.Option(help="CSV or Parquet file (with --card).")]
-CardFile = Annotated[Path | None, typer.Option(help="Card (TOML) describing --data.")]
+CardFile = Annotated[Path | None, typer.Option(
+    help="Card (TOML) describing --data (or --members, --non-members, --reference).")]
 OtherLabel = Annotated[str | None, typer.Option(help="Use another column as label.")]
 Markdown = Annotated[bool, typer.Option(help="Print Markdown tables.")]
 
