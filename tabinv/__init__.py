@@ -5,8 +5,8 @@ baselines, on training members and non-members, with confidence intervals.
 """
 
 from ._version import __version__
-from .api import AttackSpec, assess, attack_records, demo_warfarin  # noqa: E402
+from .api import AttackSpec, assess, attack_records, demo_warfarin, load_dataset  # noqa: E402
 from .exceptions import TabinvError  # noqa: E402
 
 __all__ = ["AttackSpec", "TabinvError", "__version__", "assess", "attack_records",
-           "demo_warfarin"]
+           "demo_warfarin", "load_dataset"]

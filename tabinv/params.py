@@ -41,7 +41,8 @@ import numpy as np
 from .exceptions import TabinvError, closest
 from .text import QUOTE_LIMIT, cap, shorten
 
-__all__ = ["Constraint", "Constraints", "FrozenParams", "InstanceOf", "Interval", "Options",
+__all__ = ["Constraint", "Constraints", "FrozenParams", "HasMethod", "InstanceOf", "Interval",
+           "Options",
            "RANDOM_STATE", "SequenceOf", "check_names", "describe", "validate",
            "validate_params"]
 
@@ -145,6 +146,25 @@ class InstanceOf(Constraint):
 
     def is_satisfied_by(self, value: Any) -> bool:
         return isinstance(value, self.kind)
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class HasMethod(Constraint):
+    """An object with a callable attribute ``name`` (a model with ``predict``), named
+    ``description`` in messages.
+
+    >>> HasMethod("predict", "a model").is_satisfied_by(3)
+    False
+    """
+
+    def __init__(self, name: str, description: str) -> None:
+        self.name = name
+        self.description = description
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return callable(getattr(value, self.name, None))
 
     def __str__(self) -> str:
         return self.description

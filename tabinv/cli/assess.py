@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from .. import api
-from ..core import DEFAULT_DATASET, load_dataset, model_records, train_target
+from ..core import DEFAULT_DATASET, ModelAccess, attack_inputs, load_dataset, train_target
 from ..data.dataset import Dataset
 from ..data.tables import DataOptions
 from ..exceptions import TabinvError
@@ -18,11 +18,14 @@ from ..utils import parse_bytes
 from .console import err, friendly, out
 from .options import (
     Access,
+    AllowCode,
     AllowOutOfBounds,
+    AllowPickle,
     AsJson,
     AttackOpt,
     AttackParam,
     Clip,
+    FeatureMap,
     IgnoreColumn,
     Known,
     LabelOnly,
@@ -36,12 +39,13 @@ from .options import (
     Sensitive,
     Shortcuts,
     TopK,
+    Trust,
     access_choice,
     attack_params,
     dataset_params,
     positive_values,
 )
-from .render import render, warn_cleaning, working
+from .render import render, warn_cleaning, warn_facts, working
 
 __all__ = ["assess", "attack", "demo_warfarin", "report_command", "train"]
 
@@ -51,7 +55,8 @@ DataParam = Annotated[list[str] | None, typer.Option(
     "--data-param", help="KEY=VALUE parameter of the built-in data set "
     "(`tabinv datasets show NAME` lists them).")]
 DataFile = Annotated[Path | None, typer.Option(help="CSV or Parquet file (with --card).")]
-CardFile = Annotated[Path | None, typer.Option(help="Card (TOML) describing --data.")]
+CardFile = Annotated[Path | None, typer.Option(
+    help="Card (TOML) describing --data (or --members, --non-members, --reference).")]
 OtherLabel = Annotated[str | None, typer.Option(help="Use another column as label.")]
 Markdown = Annotated[bool, typer.Option(help="Print Markdown tables.")]
 
@@ -122,10 +127,20 @@ def _threat(attack: list[str] | None, attack_param: list[str] | None,
 
 @friendly
 def attack(
-    model: Annotated[Path, typer.Option("--model", "-m", help="Model file (tabinv train).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model file (tabinv train, or "
+                                       "one tabinv did not train, with --card), MLflow "
+                                       "model directory or models:/ URI.")],
     data: Annotated[Path, typer.Option(help="Records to attack (CSV or Parquet).")],
     sensitive: Sensitive,
     label: Annotated[str, typer.Option(help="Label column the attacker holds.")],
+    card: Annotated[Path | None, typer.Option(
+        help="Card (TOML) of the model's data: needed for a model tabinv did not train "
+        "(a tabinv model carries its own).")] = None,
+    feature_map: FeatureMap = None,
+    members: Annotated[Path | None, typer.Option(
+        help="A model tabinv did not train: its training records (with the label), on "
+        "which the statistics an owner publishes are computed (confusion counts or "
+        "residual spread, marginals). Default: the records of --data.")] = None,
     known: Known = None,
     priors: Annotated[Path | None, typer.Option(
         help="Prior table (CSV: given columns, sensitive columns, probability).")] = None,
@@ -147,26 +162,25 @@ def attack(
     ignore_column: IgnoreColumn = None,
     clip: Clip = False,
     allow_out_of_bounds: AllowOutOfBounds = False,
-    trust: Annotated[bool, typer.Option(help="Load types the model file flags as "
-                                        "untrusted (only for files you trust).")] = False,
-    allow_pickle: Annotated[bool, typer.Option(help="Allow pickle/joblib model files "
-                                               "(they can run code on load).")] = False,
+    trust: Trust = False,
+    allow_pickle: AllowPickle = False,
+    allow_code: AllowCode = False,
     as_json: AsJson = False,
     report: Report = None,
     seed: Seed = 0,
     memory: Memory = "1GiB",
     shortcuts: Shortcuts = True,
 ) -> None:
-    """Attack the records of --data with a saved model."""
-    from ..models.persist import load_model
-
+    """Attack the records of --data with a saved model (tabinv's, or any other with --card)."""
     if priors is not None and prior:
         raise TabinvError("give --priors TABLE or --prior NAME, not both")
-    target = load_model(model, trust=trust, allow_pickle=allow_pickle)
-    options = _options(ignore_column, clip, allow_out_of_bounds)
-    attacked = warn_cleaning(model_records(target, data, options, origin=str(model)))
-    reference_frame = None if reference is None else warn_cleaning(
-        model_records(target, reference, options, origin=str(model))).frame
+    opening = ModelAccess(feature_map=feature_map, trust=trust, allow_pickle=allow_pickle,
+                          allow_code=allow_code)
+    target, attacked, reference_set = attack_inputs(
+        model, data, card=card, label=label, reference=reference, members=members,
+        options=_options(ignore_column, clip, allow_out_of_bounds), access=opening)
+    warn_cleaning(attacked)
+    reference_frame = None if reference_set is None else warn_cleaning(reference_set).frame
     threat = _threat(attack_name, attack_param, [priors] if priors is not None else prior,
                      access, label_only, rounding, positive, memory, known=known,
                      label_source=label_source, top_k=top_k, random_state=seed,
@@ -187,6 +201,19 @@ def attack(
         out.print(f"per-record inferences written to {records}", highlight=False)
 
 
+Members = Annotated[Path | None, typer.Option(
+    help="A given model's training records (CSV or Parquet, with the label).")]
+NonMembers = Annotated[Path | None, typer.Option(
+    "--non-members", help="Records the given model did not see in training.")]
+ReferenceFile = Annotated[Path | None, typer.Option(
+    "--reference", help="The attacker's own sample of the population (default with "
+    "--members or --member-column: a seeded half of the non-members, which the report "
+    "says).")]
+MemberColumn = Annotated[str | None, typer.Option(
+    "--member-column", help="Column of --data marking the given model's training members "
+    "(1/0, true/false, yes/no, member/non-member).")]
+
+
 @friendly
 def assess(
     sensitive: Sensitive,
@@ -194,7 +221,19 @@ def assess(
         help="Built-in data set name (default: iwpc, unless --data is given).")] = None,
     data: DataFile = None,
     card: CardFile = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="Model family.")] = "linear",
+    model: Annotated[str, typer.Option("--model", "-m", help="Model family (trained on the "
+                                       "members), or a model to assess: a model file, an "
+                                       "MLflow model directory or a models:/NAME/VERSION "
+                                       "URI (with --members/--non-members or "
+                                       "--member-column).")] = "linear",
+    members: Members = None,
+    non_members: NonMembers = None,
+    reference: ReferenceFile = None,
+    member_column: MemberColumn = None,
+    feature_map: FeatureMap = None,
+    trust: Trust = False,
+    allow_pickle: AllowPickle = False,
+    allow_code: AllowCode = False,
     known: Known = None,
     label: OtherLabel = None,
     attack_name: AttackOpt = None,
@@ -219,14 +258,32 @@ def assess(
     memory: Memory = "1GiB",
     shortcuts: Shortcuts = True,
 ) -> None:
-    """Split, train, attack members and non-members, and compare with every baseline."""
+    """Attack a model's members and non-members and compare with every baseline: a model
+    trained here on a split of the data, or one you already have with its members."""
     threat = _threat(attack_name, attack_param, prior, access, label_only, rounding,
                      positive, memory, known=known, label_source=label_source,
                      top_k=top_k, random_state=seed, shortcuts=shortcuts)
-    loaded = _data(dataset, data, card, seed, people, snps, data_param,
-                   _options(ignore_column, clip, allow_out_of_bounds))
-    with working(f"assessing {model} on {loaded.name}"):
-        result = api.assess(loaded, model, sensitive=sensitive, label=label, **threat)
+    given = {"members": members, "non_members": non_members, "reference": reference,
+             "member_column": member_column}
+    opening = {"feature_map": feature_map, "trust": trust, "allow_pickle": allow_pickle,
+               "allow_code": allow_code}
+    if any(v is not None for v in given.values()):
+        if dataset is not None or people is not None or snps is not None or data_param:
+            raise TabinvError("with --members/--non-members or --member-column the data are "
+                              "your files (with --card): --dataset and its parameters do "
+                              "not apply")
+        with working(f"assessing {model}"):
+            result = api.assess(data, model, card=card, sensitive=sensitive, label=label,
+                                ignore_columns=ignore_column or (), clip=clip,
+                                allow_out_of_bounds=allow_out_of_bounds, **given,
+                                **opening, **threat)
+        warn_facts(result.dataset)
+    else:
+        loaded = _data(dataset, data, card, seed, people, snps, data_param,
+                       _options(ignore_column, clip, allow_out_of_bounds))
+        with working(f"assessing {model} on {loaded.name}"):
+            result = api.assess(loaded, model, sensitive=sensitive, label=label,
+                                **opening, **threat)
     render([result], as_json, markdown, report)
 
 

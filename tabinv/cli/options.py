@@ -20,10 +20,10 @@ from ..text import shorten
 from ..vocabulary import ACCESS_LEVELS
 
 __all__ = ["access_choice", "attack_help", "attack_params", "dataset_params", "parse_value",
-           "positive_values", "Access", "AllowOutOfBounds", "AsJson", "AttackOpt",
-           "AttackParam", "Clip", "IgnoreColumn", "Known", "LabelOnly", "LabelSource",
-           "Memory", "Positive", "Prior", "Report", "Rounding", "Seed", "Sensitive",
-           "Shortcuts", "TopK"]
+           "positive_values", "Access", "AllowCode", "AllowOutOfBounds", "AllowPickle",
+           "AsJson", "AttackOpt", "AttackParam", "Clip", "FeatureMap", "IgnoreColumn",
+           "Known", "LabelOnly", "LabelSource", "Memory", "Positive", "Prior", "Report",
+           "Rounding", "Seed", "Sensitive", "Shortcuts", "TopK", "Trust"]
 
 Sensitive = Annotated[list[str], typer.Option("--sensitive", "-s",
                                               help="Sensitive column (repeat for joint).")]
@@ -64,7 +64,21 @@ Positive = Annotated[list[str] | None, typer.Option(
     "precision for this value.")]
 TopK = Annotated[int, typer.Option("--top-k", help="k of the top-k precision.")]
 Report = Annotated[Path | None, typer.Option(
-    "--out", help="Also write the results to this file (.json, .md or .html).")]
+    "--out", help="Also write the results to this file (.json, .md or .html), or to a "
+    "folder (a path without one of these suffixes): result.json, report.md and "
+    "report.html in it.")]
+FeatureMap = Annotated[list[str] | None, typer.Option(
+    "--feature-map", help="CARD_COLUMN=MODEL_INPUT: the model's own name of a card "
+    "column, repeatable (a model tabinv did not train).")]
+Trust = Annotated[bool, typer.Option(
+    "--trust", help="Load skops types outside tabinv's reviewed set (they can run code "
+    "on load; only for model files from a trusted source).")]
+AllowPickle = Annotated[bool, typer.Option(
+    "--allow-pickle", help="Allow pickle/joblib model files and pickled MLflow flavours "
+    "(unpickling runs code from the file).")]
+AllowCode = Annotated[bool, typer.Option(
+    "--allow-code", help="Allow an MLflow model's python_function loader (it imports and "
+    "runs code from the model directory).")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed (splits, models, intervals).")]
 Memory = Annotated[str, typer.Option(
     "--memory", help="Memory budget of the attacks (e.g. 1GiB, 512MiB): the candidate "

@@ -5,22 +5,25 @@ from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 
 from ..data.dataset import Dataset
 from ..evaluation.results import Assessment
+from ..exceptions import TabinvError
 from ..report.document import as_document, scenarios
 from ..report.files import write_report
 from ..report.json import to_json
 from ..report.tables import SUMMARY_HEADER, assessment_markdown, headlines, summary_rows
 from .console import err, out, plain
 
-__all__ = ["render", "warn_cleaning", "working"]
+__all__ = ["FOLDER_REPORTS", "render", "report_paths", "warn_cleaning", "warn_facts",
+           "working"]
 
 
 @contextmanager
@@ -39,13 +42,38 @@ def warn_cleaning(loaded: Dataset) -> Dataset:
     return loaded
 
 
+def warn_facts(facts: Mapping[str, Any]) -> None:
+    """:func:`warn_cleaning` for data read inside an assessment, from its dataset facts."""
+    for step in facts.get("cleaning") or ():
+        err.print(f"warning: {facts.get('name')}: {step['step']}", markup=False,
+                  highlight=False, soft_wrap=True)
+
+
+#: what ``--out FOLDER`` writes
+FOLDER_REPORTS = ("result.json", "report.md", "report.html")
+_SUFFIXES = (".json", ".md", ".markdown", ".html", ".htm")
+
+
+def report_paths(report: Path) -> list[Path]:
+    """``--out``: one report file (by its suffix), or a folder that gets
+    :data:`FOLDER_REPORTS`."""
+    if report.suffix.lower() in _SUFFIXES and not report.is_dir():
+        return [report]
+    if report.exists() and not report.is_dir():
+        raise TabinvError(f"--out {str(report)!r} is a file; give a .json, .md or .html "
+                          "file name, or a folder for all three")
+    return [report / name for name in FOLDER_REPORTS]
+
+
 def render(assessments: list[Assessment], as_json: bool, markdown: bool = False,
            report: Path | None = None) -> None:
     """Write ``report`` if asked, then print JSON, Markdown or the summary table, all
     from one document (:func:`~tabinv.report.document.as_document`)."""
     document = as_document(assessments)  # once, for every writer below
     if report is not None:
-        write_report(document, report, command=shlex.join(["tabinv", *sys.argv[1:]]))
+        command = shlex.join(["tabinv", *sys.argv[1:]])
+        for path in report_paths(report):
+            write_report(document, path, command=command)
         err.print(f"results written to {report}", highlight=False)
     if as_json:
         typer.echo(to_json(document))

@@ -17,15 +17,22 @@ import numpy as np
 import pandas as pd
 
 from ..data.dataset import Dataset
-from ..data.registry import builtin_parameters, load_builtin
-from ..data.schema import card_from_dict, read_card
+from ..data.registry import builtin_names, builtin_parameters, load_builtin
+from ..data.schema import Card, card_from_dict, read_card
 from ..data.splits import Splits
-from ..data.tables import DataOptions, load_marked_table, load_records, load_table
+from ..data.tables import (
+    PARQUET_SUFFIXES,
+    DataOptions,
+    load_marked_table,
+    load_records,
+    load_table,
+)
 from ..exceptions import DataError
 from ..models.target import TargetModel
 from ..utils import check_random_state
 
-__all__ = ["DEFAULT_DATASET", "GivenSplits", "given_splits", "load_dataset", "model_records"]
+__all__ = ["DEFAULT_DATASET", "GivenSplits", "Membership", "given_splits", "is_data_file",
+           "load_dataset", "model_records"]
 
 #: the data set of ``tabinv assess`` when none is named
 DEFAULT_DATASET = "iwpc"
@@ -33,11 +40,15 @@ DEFAULT_DATASET = "iwpc"
 
 def load_dataset(dataset: str | Dataset | None = None, *,
                  data: str | PathLike[str] | None = None,
-                 card: str | PathLike[str] | None = None,
+                 card: str | PathLike[str] | Card | None = None,
                  params: Mapping[str, Any] | None = None,
                  options: DataOptions | None = None, seed: int | None = None) -> Dataset:
     """A built-in data set by name (with its ``params``), a loaded one, or ``data`` (a CSV
     or Parquet file) checked against ``card`` (a TOML file) with ``options``.
+
+    The file may also come first, as ``load_dataset("patients.csv", card="patients.toml")``:
+    ``dataset`` is read as a file when it is a path object, or a string that names no
+    built-in data set and comes with a card or ends in a table suffix.
 
     A generated built-in data set (one with a ``seed`` parameter, e.g. ``genomic``) is
     generated with ``seed`` unless ``params`` name one: the assessment's
@@ -47,6 +58,8 @@ def load_dataset(dataset: str | Dataset | None = None, *,
     """
     if dataset is not None and data is not None:
         raise DataError("give exactly one of a data set name or a data file (with its card)")
+    if is_data_file(dataset, card):
+        dataset, data = None, dataset  # type: ignore[assignment]
     if data is None:
         if options is not None and options != DataOptions():
             raise DataError("ignore-column, clip and allow-out-of-bounds apply to a data "
@@ -67,7 +80,17 @@ def load_dataset(dataset: str | Dataset | None = None, *,
     if card is None:
         raise DataError(f"the data file {Path(data).name} needs a card (TOML) describing its "
                         "columns")
-    return load_table(data, read_card(card), options)
+    return load_table(data, card if isinstance(card, Card) else read_card(card), options)
+
+
+def is_data_file(dataset: Any, card: Any) -> bool:
+    """Whether ``dataset`` names a data file rather than a built-in data set (see
+    :func:`load_dataset`)."""
+    if isinstance(dataset, PathLike):
+        return True
+    if not isinstance(dataset, str) or dataset in builtin_names():
+        return False
+    return card is not None or Path(dataset).suffix.lower() in (".csv", *PARQUET_SUFFIXES)
 
 
 def model_records(model: TargetModel, path: str | PathLike[str],
@@ -90,6 +113,32 @@ class GivenSplits:
 
 
 Table = str | PathLike[str] | pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Membership:
+    """Who trained a model, as its owner says (CLI ``--members``, ``--non-members``,
+    ``--reference``, ``--member-column``): the arguments of :func:`given_splits` beside
+    the card and the data file."""
+
+    members: Table | None = None
+    non_members: Table | None = None
+    reference: Table | None = None
+    member_column: str | None = None
+
+    @property
+    def given(self) -> bool:
+        """Whether any of it was given (then the splits are the owner's, not drawn)."""
+        return any(v is not None for v in (self.members, self.non_members, self.reference,
+                                           self.member_column))
+
+    def splits(self, card: Any, data: Table | None = None,
+               options: DataOptions | None = None, random_state: int = 0) -> GivenSplits:
+        """:func:`given_splits` of these tables."""
+        return given_splits(card, data=data, members=self.members,
+                            non_members=self.non_members, reference=self.reference,
+                            member_column=self.member_column, options=options,
+                            random_state=random_state)
 
 
 def given_splits(card: Any, *, data: Table | None = None, members: Table | None = None,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from ..attacks.specs import AttackSpec
 from ..data.splits import DEFAULT_FRACTIONS, split_dataset
 from ..evaluation.results import Assessment
-from .assess import assess, train_target
+from .assess import assess
 from .inputs import load_dataset
+from .targets import train_target
 from .threat import ThreatModel
 
 __all__ = ["WARFARIN_SCENARIOS", "demo_warfarin"]

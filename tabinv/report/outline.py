@@ -102,7 +102,8 @@ def _data(dataset: Mapping[str, Any]) -> list[Block]:
             f"{n} {part.replace('_', '-')} ({roles.get(part, 'other')})"
             for part, n in splits.items()) + "."
     if dataset.get("reference_source"):
-        text += f" The reference sample is {dataset['reference_source']}."
+        text += (" The members and non-members are the model owner's; the reference sample"
+                 f" is {dataset['reference_source']}.")
     blocks = [_h("Data"), _p(text)]
     if dataset.get("bounds_from_data"):
         blocks.append(Block("warning", (
@@ -121,11 +122,6 @@ _DP_FACTS = (("dp_estimator", "private estimator"), ("library", "library"),
              ("dp_scope", "what is private"), ("epsilon_spent", "epsilon spent"))
 
 
-_FOREIGN_FACTS = (("model_inputs", "the model's own input names"),
-                  ("card_features_not_taken_by_the_model",
-                   "card features the model does not take"))
-
-
 def _model(model: Mapping[str, Any]) -> list[Block]:
     kind = ", ".join(str(model[k]) for k in ("estimator", "task")
                      if model.get(k) and model[k] != model.get("family"))
@@ -136,19 +132,35 @@ def _model(model: Mapping[str, Any]) -> list[Block]:
     if model.get("features"):
         text += " from " + _listing(model["features"])
     if model.get("n_train") and model.get("model_source"):
-        text += f"; its published statistics computed on {model['n_train']} member records"
+        text += (f"; not trained by tabinv: its published statistics are computed on "
+                 f"{model['n_train']} records with the label")
     elif model.get("n_train"):
         text += f"; trained on {model['n_train']} members"
     if model.get("epsilon") is not None:
         text += f"; differentially private at epsilon {epsilon_text(model['epsilon'])}"
-    if model.get("model_source"):
-        text += (f"; not trained by tabinv: {code(model['model_source'])}, queried as a "
-                 f"black box that reveals {model.get('reveals', '?')}")
     facts = tuple(f"{label}: {model[key]}" for key, label in _DP_FACTS
-                  if model.get(key) is not None)
-    facts += tuple(f"{label}: {_listing(model[key])}" for key, label in _FOREIGN_FACTS
-                   if model.get(key))
+                  if model.get(key) is not None) + _source_facts(model)
     return [_h("Model"), _p(text + "."), *([Block("list", items=facts)] if facts else [])]
+
+
+def _source_facts(model: Mapping[str, Any]) -> tuple[str, ...]:
+    """Where a model tabinv did not train came from, what it reveals, its own names."""
+    facts = []
+    if model.get("model_source"):
+        facts.append(f"opened from: {code(model['model_source'])}")
+    if model.get("reveals"):
+        facts.append(f"reveals: {model['reveals']}")
+    if model.get("feature_map"):
+        facts.append("its own input names: " + ", ".join(
+            f"{code(k)} as {code(v)}" for k, v in dict(model["feature_map"]).items()))
+    if model.get("preprocessing"):
+        facts.append(f"preprocessing: {model['preprocessing']}")
+    if model.get("structure"):
+        facts.append(f"white-box attacks: not possible, {model['structure']}")
+    if model.get("card_features_not_taken_by_the_model"):
+        facts.append("card features it does not take: "
+                     + _listing(model["card_features_not_taken_by_the_model"]))
+    return tuple(facts)
 
 
 def _baselines(names: list[str]) -> list[Block]:
