@@ -257,9 +257,9 @@ def _check_model_columns(values: dict[str, Any], card: Any, label: str, chosen: 
         return
     absent = [value for value in classes if value not in list(domain)]
     if absent:
-        problems.append(f"{where}, key {key!r}: {[shorten(v, 20) for v in absent]} not in the "
-                        f"domain of the label {shorten(label)} "
-                        f"{[shorten(v, 20) for v in list(domain)[:10]]}")
+        problems.append(f"{where}, key {key!r}: {', '.join(shorten(v, 20) for v in absent)} "
+                        f"not in the domain of the label {shorten(label)} ("
+                        f"{', '.join(shorten(v, 20) for v in list(domain)[:10])})")
 
 
 def _check_attacks(values: dict[str, Any], where: str, problems: list[str]) -> None:
