@@ -6,6 +6,7 @@ bytes; a bad entry failing alone."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import warnings
 from importlib import resources
@@ -75,6 +76,16 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     other = DecisionTreeClassifier(max_depth=3, random_state=0).fit(
         members[NUMBERS], members["dose_class"].map({"low": "L", "medium": "M", "high": "H"}))
     joblib.dump(other, root / "models" / "other_classes.joblib")
+    strict = Pipeline([("prep", ColumnTransformer([  # raises on a genotype it never saw
+        ("cat", OneHotEncoder(handle_unknown="error"), ["cyp2c9", "race", "vkorc1"]),
+        ("num", "passthrough", NUMBERS)])), ("clf", DecisionTreeClassifier(max_depth=4))])
+    seen = members[members.cyp2c9 != "*2/*2"]
+    strict.fit(seen[[*NUMBERS, "vkorc1", "race", "cyp2c9"]], seen["dose_class"])
+    assert "*2/*2" in set(members.cyp2c9) and "*2/*2" in set(non_members.cyp2c9)
+    joblib.dump(strict, root / "models" / "strict.joblib")
+    flavourless = root / "models" / "flavourless"
+    flavourless.mkdir()
+    (flavourless / "MLmodel").write_text("artifact_path: model\nflavors: {}\n")
     return root
 
 
@@ -91,28 +102,43 @@ ENTRIES: list[dict[str, Any]] = [
      "classes": ["low", "medium", "high"], **FILES},
     {"name": "other-classes", "model": "models/other_classes.joblib", "allow_pickle": True,
      **FILES},
+    {"name": "raises", "model": "models/strict.joblib", "allow_pickle": True, **FILES},
+    {"name": "no-flavour", "model": "models/flavourless", **FILES},
+    {"name": "no-such-name", "model": "models:/nowhere/1", **FILES},
 ]
 
 
 @pytest.fixture(scope="module")
 def batch(folder: Path) -> Any:
     inventory = read_inventory(write_inventory(folder / "inventory.toml", ENTRIES, SETTINGS))
-    return inventory, run_batch(inventory, folder / "out")  # one local worker process
+    with pytest.MonkeyPatch.context() as patch:  # an empty local registry
+        patch.setenv("MLFLOW_TRACKING_URI", (folder / "mlruns").as_uri())
+        patch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+        return inventory, run_batch(inventory, folder / "out")  # one local worker process
 
 
 def test_item4_foreign_entries_run_and_bad_ones_fail_alone(batch: Any) -> None:
-    """item 4 and item 6: every model kind of a file runs from an inventory; the entries
-    whose model does not fit fail with one line each, the others succeed."""
+    """item 4 and item 6: models of any file kind run from an inventory; an entry whose
+    model does not take the card's columns, has other classes, raises on records, is an
+    MLflow directory without a flavour or a registry name that does not exist fails with
+    one line, and the others succeed."""
     _, result = batch
     errors = dict(result.failures)
-    assert set(errors) == {"map-missing", "wrong-class-order", "other-classes"}, errors
+    assert set(errors) == {"map-missing", "wrong-class-order", "other-classes", "raises",
+                           "no-flavour", "no-such-name"}, errors
     assert "linear.joblib does not fit the card of 'iwpc'" in errors["map-missing"]
     assert "'VKORC1' (rename with --feature-map" in errors["map-missing"]
     assert "not the entry's classes ['low', 'medium', 'high']" in errors["wrong-class-order"]
     assert "are not values of the label 'dose_class'" in errors["other-classes"]
+    assert "strict.joblib failed on" in errors["raises"]
+    assert "unknown categor" in errors["raises"]
+    assert errors["no-such-name"].startswith("'models:/nowhere/1': the registry has no such "
+                                             "model")
+    if importlib.util.find_spec("tabinv.models.mlflowsrc") is not None:
+        assert "flavourless" in errors["no-flavour"]
     for error in errors.values():
         assert "\n" not in error and "Traceback" not in error
-    assert (result.succeeded, result.failed) == (3, 3)
+    assert (result.succeeded, result.failed) == (3, 6)
     rows = result.summary
     failed = rows[rows.status == "failed"]
     assert set(failed.entry) == set(errors) and (failed.error != "").all()
