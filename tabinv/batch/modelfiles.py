@@ -181,9 +181,14 @@ def registry_version_directory(uri: str) -> Path:
                 version = str(client.get_model_version_by_alias(name, alias).version)
             location = client.get_model_version_download_uri(name, version)
     except MlflowException as error:
-        reason = (str(error.message).strip().splitlines() or ["unknown error"])[0]
-        raise ModelError(f"{shorten(uri)}: the registry has no such model "
-                         f"({shorten(reason, 200)})") from None
+        reason = shorten((str(error.message).strip().splitlines() or ["unknown error"])[0],
+                         200)
+        code = getattr(error, "error_code", "")
+        if code == "RESOURCE_DOES_NOT_EXIST" or (code == "INVALID_PARAMETER_VALUE"
+                                                 and "not found" in reason):
+            raise ModelError(f"{shorten(uri)}: the registry has no such model ({reason})"
+                             ) from None
+        raise ModelError(f"{shorten(uri)}: the registry cannot be read ({reason})") from None
     except Exception as error:  # a registry that cannot be reached or read
         raise ModelError(f"{shorten(uri)}: the registry cannot be read ({type(error).__name__}:"
                          f" {shorten(str(error), 200)})") from None

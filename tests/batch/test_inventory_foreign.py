@@ -96,7 +96,7 @@ ENTRIES: list[dict[str, Any]] = [
      "classes": ["high", "low", "medium"], **FILES},
     {"name": "member-column", "model": "models/forest.skops", "trust": True,
      "data_file": "data/marked.csv", "member_column": "in_training",
-     "reference": FILES["reference"], "ignore_columns": ["in_training"]},
+     "reference": FILES["reference"]},
     {"name": "map-missing", "model": "models/linear.joblib", "allow_pickle": True, **FILES},
     {"name": "wrong-class-order", "model": "models/forest.skops", "trust": True,
      "classes": ["low", "medium", "high"], **FILES},
