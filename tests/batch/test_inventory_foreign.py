@@ -402,3 +402,42 @@ def test_item4_registry_key_is_the_resolved_versions_files(
     with pytest.raises(ModelError, match="the registry has no such model"):
         entry_key(_entry("models:/dose@nobody"))
 
+
+
+def test_item4_mlflow_entries_equal_the_skops_file(batch: Any, folder: Path,
+                                                   tmp_path: Path) -> None:
+    """item 4: the same pipeline as an MLflow model directory and as a registered version
+    (models:/NAME@ALIAS) gives the numbers of its skops file."""
+    pytest.importorskip("tabinv.models.mlflowsrc")
+    pytest.importorskip("mlflow")
+    import mlflow.sklearn
+    from mlflow import MlflowClient
+
+    skops_file = folder / "models" / "forest.skops"
+    directory = tmp_path / "data" / "forest-mlflow"
+    (tmp_path / "data").mkdir()
+    for name in ("iwpc.toml", "members.csv", "non_members.csv", "reference.csv"):
+        shutil.copy(folder / "data" / name, tmp_path / "data" / name)
+    with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MLflow's notices about its file store
+        patch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())
+        patch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+        mlflow.sklearn.save_model(sio.load(skops_file, trusted=sio.get_untrusted_types(
+            file=skops_file)), directory, serialization_format="skops",
+            skops_trusted_types=sio.get_untrusted_types(file=skops_file))
+        client = MlflowClient()
+        client.create_registered_model("forest")
+        client.create_model_version("forest", str(directory))
+        client.set_registered_model_alias("forest", "champion", "1")
+        inventory = read_inventory(write_inventory(tmp_path / "inventory.toml", [
+            {"name": "directory", "model": "data/forest-mlflow", "trust": True, **FILES},
+            {"name": "registry", "model": "models:/forest@champion", "trust": True,
+             **FILES}], SETTINGS))
+        result = run_batch(inventory, tmp_path / "out")
+    assert result.failures == (), result.failures
+    summary = result.summary.set_index(["entry", "population"])
+    columns = ["n", "attack", "attack_accuracy", "attack_low", "attack_high", "leakage"]
+    expected = batch[1].summary.set_index(["entry", "population"]).loc["skops-trusted",
+                                                                       columns]
+    for entry in ("directory", "registry"):
+        pd.testing.assert_frame_equal(summary.loc[entry, columns], expected)
