@@ -14,12 +14,20 @@ from ..vocabulary import ACCESS_LEVELS
 if TYPE_CHECKING:
     from ..data.tables import DataOptions
 
-__all__ = ["ACCESS", "ENTRY_ONLY", "FORMATS", "FORMAT_KEYS", "LIMIT_KEYS", "ONNX_KEYS", "PATH_KEYS",
-           "PICKLE_FORMATS", "SUFFIX_FORMATS", "Entry"]
+__all__ = ["ACCESS", "ENTRY_ONLY", "FILE_FORMATS", "FORMATS", "FORMAT_KEYS", "LIMIT_KEYS",
+           "MEMBERSHIP_KEYS", "MLFLOW", "ONNX_KEYS", "PATH_KEYS", "PICKLE_FORMATS",
+           "SUFFIX_FORMATS", "Entry"]
 
 
-# the model formats, their suffixes and which run code: tabinv.models.formats
-FORMATS = tuple(f.name for f in model_formats())
+# the model file formats, their suffixes and which run code: tabinv.models.formats
+FILE_FORMATS = tuple(f.name for f in model_formats())
+
+
+#: the ``format`` of an MLflow model directory or ``models:/`` registry URI
+MLFLOW = "mlflow"
+
+
+FORMATS = (*FILE_FORMATS, MLFLOW)
 
 
 PICKLE_FORMATS = tuple(f.name for f in model_formats() if f.runs_code)
@@ -31,10 +39,18 @@ ACCESS = tuple(ACCESS_LEVELS)  # the one access vocabulary (tabinv.vocabulary)
 SUFFIX_FORMATS = {suffix: f.name for f in model_formats() for suffix in f.suffixes}
 
 
-ENTRY_ONLY = ("name", "model", "allow_pickle")
+#: keys that must be written in each entry: its name, and the opt-ins that let a model
+#: file run code (never inherited from [defaults])
+ENTRY_ONLY = ("name", "allow_pickle", "trust", "allow_code")
 
 
-PATH_KEYS = ("model", "data_file", "card", "prior_table")
+#: files (and the model: a file, a directory or a registry URI) relative to the inventory
+PATH_KEYS = ("model", "data_file", "card", "prior_table", "members", "non_members",
+             "reference")
+
+
+#: the owner's word on which records trained the model (tabinv.core.inputs.given_splits)
+MEMBERSHIP_KEYS = ("members", "non_members", "reference", "member_column")
 
 
 #: inventory keys that apply to one model format only, with that format
@@ -52,7 +68,7 @@ class Entry:
     """One validated inventory entry, with defaults applied and paths resolved."""
 
     name: str
-    model: Path
+    model: Path | str
     format: str
     label: str
     sensitive: tuple[tuple[str, ...], ...]
@@ -73,6 +89,14 @@ class Entry:
     positive: Mapping[str, Any] = field(default_factory=dict)
     top_k: int = 100
     allow_pickle: bool = False
+    trust: bool = False
+    allow_code: bool = False
+    members: Path | None = None
+    non_members: Path | None = None
+    reference: Path | None = None
+    member_column: str | None = None
+    feature_map: Mapping[str, str] = field(default_factory=dict)
+    classes: tuple[Any, ...] | None = None
     onnx_encoding: str = "onehot"
     onnx_classes: tuple[Any, ...] | None = None
     onnx_output: str | None = None
@@ -84,8 +108,15 @@ class Entry:
     memory: int | None = None
 
     def files(self) -> dict[str, Path]:
-        """The files this entry reads, by key."""
-        return {key: getattr(self, key) for key in PATH_KEYS if getattr(self, key) is not None}
+        """The files this entry reads besides its model, by key."""
+        return {key: getattr(self, key) for key in PATH_KEYS
+                if key != "model" and getattr(self, key) is not None}
+
+    @property
+    def given_membership(self) -> bool:
+        """Whether the owner says which records trained the model (else tabinv splits the
+        data at random, as for a model it trained)."""
+        return self.members is not None or self.member_column is not None
 
     def settings(self) -> dict[str, Any]:
         """Every setting except file paths (their bytes are hashed instead) and the
@@ -93,10 +124,10 @@ class Entry:
         values = {name: getattr(self, name) for name in self.__dataclass_fields__
                   if name not in PATH_KEYS and name not in LIMIT_KEYS}
         values["sensitive"] = [list(group) for group in self.sensitive]
-        for name in ("data_params", "positive"):
+        for name in ("data_params", "positive", "feature_map"):
             values[name] = dict(values[name])
         values["attack_params"] = {k: dict(v) for k, v in self.attack_params.items()}
-        for name in ("known", "attacks", "priors", "onnx_classes", "ignore_columns"):
+        for name in ("known", "attacks", "priors", "onnx_classes", "classes", "ignore_columns"):
             values[name] = None if values[name] is None else list(values[name])
         return values
 

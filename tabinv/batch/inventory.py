@@ -24,9 +24,37 @@ An inventory has an optional ``[defaults]`` table and one ``[[entry]]`` table pe
     card = "data/clinic.toml"
     access = "label-only"
 
-Every other key of an entry may also sit in ``[defaults]``, except ``name``, ``model`` and
-``allow_pickle``: a pickle or joblib file runs code when read, so it is accepted only with
-``allow_pickle = true`` written in that entry itself. The remaining keys are ``data_params``
+    [[entry]]
+    name = "hospital-pipeline"     # a model tabinv did not train, with the owner's split
+    model = "models/dose_pipe.skops"   # a scikit-learn Pipeline saved with skops
+    trust = true                   # its types outside skops' trusted set (this entry only)
+    card = "data/iwpc.toml"
+    members = "data/train.csv"     # the records that trained it ...
+    non_members = "data/holdout.csv"   # ... and records that did not
+    reference = "data/public.csv"  # the attacker's own sample (default: half the non-members)
+    feature_map = { vkorc1 = "VKORC1_genotype" }   # card column = "model input"
+
+    [[entry]]
+    name = "registry-champion"
+    model = "models:/dose@champion"    # an MLflow registry URI (or an MLflow model folder)
+    data_file = "data/all.csv"
+    card = "data/iwpc.toml"
+    member_column = "in_training"  # marks the members inside data_file
+
+``model`` is a model file of any format tabinv reads (its own, or a scikit-learn
+estimator or pipeline in skops / joblib / pickle, an XGBoost or LightGBM booster, an ONNX
+graph), an MLflow model directory (a folder with an ``MLmodel`` file; ``format =
+"mlflow"``, implied) or a ``models:/NAME/VERSION`` / ``models:/NAME@ALIAS`` URI of the
+MLflow registry that ``MLFLOW_TRACKING_URI`` (or ``MLFLOW_REGISTRY_URI``) names; a URI is
+not a path and is never resolved relative to the inventory. A model tabinv did not train
+needs the card of its data and is opened by :func:`tabinv.models.sources.open_model`.
+
+Every key of an entry may also sit in ``[defaults]`` (the model too), except ``name``
+and the opt-ins that let a model run code, which must be written in the entry itself:
+``allow_pickle = true`` (a pickle or joblib file, or an MLflow model's pickled flavour,
+runs code when read), ``trust = true`` (skops types outside the reviewed set) and
+``allow_code = true`` (code an MLflow model directory brings). The remaining keys are
+``data_params``
 (parameters of a built-in data set), ``known`` (columns the attacker knows; default every
 other feature), ``decimals`` (with ``access = "rounded"``), ``attacks``, ``priors``
 (``marginal``, ``learned``, ``published``, ``conditional:COL[,COL]``), ``attack_params``
@@ -34,24 +62,37 @@ other feature), ``decimals`` (with ``access = "rounded"``), ``attacks``, ``prior
 one in an entry replaces the one in ``[defaults]``), ``prior_table`` (a
 CSV of prior probabilities, used instead of ``priors``), ``label_source``, ``seed`` (of the
 member / non-member / reference split, as in ``tabinv train --seed``, and of the attacks),
-``n_boot``, ``positive`` (attribute -> positive value), ``top_k``, ``description``, for
-ONNX models ``onnx_encoding`` (``onehot`` or ``ordinal``), ``onnx_classes`` (label values of
-the probability columns, default the label's whole domain) and ``onnx_output``, and with
-``data_file``: ``ignore_columns`` (columns of the file that are not in the card), ``clip``
+``n_boot``, ``positive`` (attribute -> positive value), ``top_k``, ``description``,
+``feature_map`` (a table ``card column = "model input"`` for a model whose inputs have
+other names), ``classes`` (the label values of the model's probability columns in order,
+for a model that does not say: raw boosters, ONNX graphs; checked against the model's own
+otherwise), for ONNX models ``onnx_encoding`` (``onehot`` or ``ordinal``),
+``onnx_classes`` (as ``classes``, for ONNX only) and ``onnx_output``, and with a data
+file: ``ignore_columns`` (columns of the file that are not in the card), ``clip``
 or ``allow_out_of_bounds`` (numbers outside the card's bounds clipped or kept instead of
 refused).
+
+Which records trained the model: by default tabinv splits the data at random, as for a
+model it trained (right for models it trained with the same seed only). The owner says
+instead with ``members`` and ``non_members`` (files, with ``card``; not with ``data`` or
+``data_file``) or with ``data_file`` and ``member_column`` (1/0, true/false, yes/no,
+member/non-member), each optionally with ``reference`` (see
+:func:`tabinv.core.inputs.given_splits`).
 Two keys bound how an entry runs (not what it computes, so changing them never redoes a
 finished entry): ``timeout`` (seconds of wall-clock time before the entry is stopped) and
 ``memory`` (its worker process's address space, e.g. ``"6GiB"``); they override the
 command's ``--timeout`` and ``--entry-memory`` (600 s and 4 GiB by default).
 
 An inventory may come from anyone: the files it names (model, data_file, card,
-prior_table) are resolved relative to its folder and must stay inside that folder once
-symlinks are resolved, unless the user allows another folder (``allow_paths``, on the
-command line ``tabinv batch --allow-path DIR``).
+prior_table, members, non_members, reference) are resolved relative to its folder and
+must stay inside that folder once symlinks are resolved, unless the user allows another
+folder (``allow_paths``, on the command line ``tabinv batch --allow-path DIR``); an MLflow
+model directory holds regular files and folders only (no link).
 
 :func:`read_inventory` checks the whole file before any work starts and raises
-:class:`InventoryError` listing every problem, each with its entry and key.
+:class:`InventoryError` listing every problem, each with its entry and key. It loads no
+model and runs nothing: a registry URI is checked for its form only (it is resolved when
+the entry's key is computed).
 """
 
 from __future__ import annotations
@@ -67,6 +108,7 @@ from ..exceptions import TabinvError, closest
 from ..text import QUOTE_LIMIT, shorten
 from .checks import check_entry
 from .entry import ACCESS, ENTRY_ONLY, FORMATS, PATH_KEYS, Entry
+from .modelfiles import check_registry_uri, is_uri
 
 __all__ = ["ACCESS", "FORMATS", "Entry", "Inventory", "InventoryError", "parse_inventory",
            "read_inventory"]
@@ -143,8 +185,9 @@ def parse_inventory(raw: Mapping[str, Any], *, base: Path, origin: str = "invent
         defaults = {}
     for key in ENTRY_ONLY:
         if key in defaults:
+            why = "" if key == "name" else " (it lets that entry's model run code)"
             problems.append(f"[defaults], key {key!r}: must be set in each entry, not in "
-                            "[defaults]")
+                            f"[defaults]{why}")
     items = raw.get("entry", [])
     if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
         problems.append("the inventory needs at least one [[entry]] table")
@@ -157,7 +200,7 @@ def parse_inventory(raw: Mapping[str, Any], *, base: Path, origin: str = "invent
         values = {**default_values, **_convert(item, where, folders, problems,
                                                entry_only=True)}
         problems += [f"{where}: key {key!r} is required" for key in ("name", "model")
-                     if key not in item]
+                     if key not in values and key not in item]
         if "name" in values and values["name"] in names:
             problems.append(f"{where}: the name is used by an earlier entry; names must be "
                             "unique (each entry's results go to a directory of that name)")
@@ -271,11 +314,28 @@ def _values(value: Any) -> tuple[Any, ...]:
     if not isinstance(value, list) or len(value) < 2 or not all(
             isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
         raise _Bad(f"expected a list of at least two label values, got {_quoted(value)}")
+    if len(set(value)) != len(value):
+        raise _Bad(f"a label value appears twice in {_quoted(value)}")
     return tuple(value)
+
+
+def _feature_map(value: Any) -> dict[str, str]:
+    from ..models.foreign import parse_feature_map
+
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise _Bad("expected a table of card column = \"model input\", e.g. "
+                   f"{{ vkorc1 = \"VKORC1\" }}, got {_quoted(value)}")
+    try:
+        return parse_feature_map(value)
+    except TabinvError as error:
+        raise _Bad(str(error)) from None
 
 
 KEYS: dict[str, Callable[[Any], Any]] = {
     "name": _name, "model": _text, "format": _choice(FORMATS), "allow_pickle": _boolean,
+    "trust": _boolean, "allow_code": _boolean, "members": _text, "non_members": _text,
+    "reference": _text, "member_column": _text, "feature_map": _feature_map,
+    "classes": _values,
     "data": _text, "data_params": _table, "data_file": _text, "card": _text,
     "label": _text, "sensitive": _sensitive, "known": _strings, "access": _choice(ACCESS),
     "decimals": _integer(0), "attacks": _strings, "attack_params": _attack_params,
@@ -308,6 +368,14 @@ class _Folders:
         return resolved
 
 
+def _model_source(value: str) -> str:
+    """A registry URI, checked for its form only (no registry is read)."""
+    try:
+        return check_registry_uri(value)
+    except TabinvError as error:
+        raise _Bad(str(error)) from None
+
+
 def _convert(table: Mapping[str, Any], where: str, folders: _Folders, problems: list[str], *,
              entry_only: bool) -> dict[str, Any]:
     """Check each key's kind; resolve paths inside ``folders``. Bad keys are left out."""
@@ -320,7 +388,8 @@ def _convert(table: Mapping[str, Any], where: str, folders: _Folders, problems: 
             continue  # reported by the caller
         try:
             checked = KEYS[key](value)
-            values[key] = folders.resolve(checked) if key in PATH_KEYS else checked
+            values[key] = _model_source(checked) if key == "model" and is_uri(checked) else \
+                folders.resolve(checked) if key in PATH_KEYS else checked
         except _Bad as bad:
             problems.append(f"{where}, key {key!r}: {bad}")
     return values

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -18,8 +19,8 @@ import pandas as pd
 from .._version import __version__
 from ..exceptions import TabinvError
 from ..text import html_text
-from ..utils import NotARegularFile, open_regular
-from .entry import Entry
+from .entry import FORMAT_KEYS, MLFLOW, Entry
+from .modelfiles import file_digest, model_digest
 
 __all__ = ["POPULATIONS", "REPORTS", "RESULT_FORMAT", "ROW_COLUMNS", "EntryOutcome",
            "assess_entry", "entry_key", "failure_rows", "one_line"]
@@ -40,21 +41,21 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _file_digest(path: Path) -> str:
-    """SHA-256 of a regular file, streamed (a device or a pipe is refused, never read)."""
-    try:
-        with open_regular(path) as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
-    except NotARegularFile:
-        raise TabinvError(f"{path} is not a regular file (a directory, device or pipe); an "
-                          "inventory names files only") from None
-    except OSError as error:
-        raise TabinvError(f"cannot read {path}: {error.strerror}") from None
-
-
 def entry_key(entry: Entry) -> str:
-    """SHA-256 of the entry's settings, the bytes of its files and tabinv's version."""
-    files = {key: _file_digest(path) for key, path in entry.files().items()}
+    """SHA-256 of the entry's settings, the bytes of its files and its model, and
+    tabinv's version.
+
+    The model's bytes: a file's, every file of an MLflow model directory, or the files of
+    the version a ``models:/`` URI resolves to now (:func:`.modelfiles.model_digest`), so
+    a new version behind an alias redoes the entry.
+
+    Raises
+    ------
+    TabinvError
+        A file cannot be read, or a registry URI cannot be resolved.
+    """
+    files = {key: file_digest(path) for key, path in entry.files().items()}
+    files["model"] = model_digest(entry.model)
     document = {"result_format": RESULT_FORMAT, "tabinv": __version__,
                 "entry": entry.settings(), "files": files}
     return _digest(json.dumps(document, sort_keys=True, separators=(",", ":"),
@@ -131,17 +132,42 @@ def _dataset(entry: Entry) -> Any:
 
 
 def _model(entry: Entry, card: Any, members: pd.DataFrame) -> Any:
+    """The entry's model through :func:`~tabinv.models.sources.open_model` (any file,
+    MLflow directory or registry URI), with the entry's opt-ins, feature map and class
+    order."""
     from ..exceptions import ModelError
-    from ..models.persist import load_declared
-    from .entry import FORMAT_KEYS
+    from ..models.sources import open_model
 
-    model = load_declared(entry.model, entry.format, card=card, members=members,
-                          allow_pickle=entry.allow_pickle,
-                          options={key: getattr(entry, key) for key in FORMAT_KEYS})
+    options = {key: getattr(entry, key) for key in FORMAT_KEYS}
+    if entry.classes is not None:
+        options["classes"] = list(entry.classes)
+        if entry.format == "onnx":
+            options["onnx_classes"] = entry.classes
+    model = open_model(entry.model, card=card, records=members,
+                       feature_map=dict(entry.feature_map) or None, trust=entry.trust,
+                       allow_pickle=entry.allow_pickle, allow_code=entry.allow_code,
+                       format=None if entry.format == MLFLOW else entry.format,
+                       options=options)
     if model.label != entry.label:
         raise ModelError(f"{entry.model} predicts {model.label!r}, but the entry's label is "
                          f"{entry.label!r}")
+    if entry.classes is not None:
+        _check_classes(entry, model)
     return model
+
+
+def _check_classes(entry: Entry, model: Any) -> None:
+    """The label values of the model's output columns, in order, are the entry's."""
+    from ..exceptions import ModelError
+
+    if model.task != "classification":
+        raise ModelError(f"{entry.model} is a regression; the entry's classes apply to "
+                         "classifiers")
+    domain = model.domain(model.label)
+    found = [domain[i] for i in model.classes_present_]
+    if found != list(entry.classes or ()):
+        raise ModelError(f"{entry.model} gives probabilities for classes {found} in that "
+                         f"order, not the entry's classes {list(entry.classes or ())}")
 
 
 def _threat(entry: Entry, group: tuple[str, ...]) -> Any:
@@ -156,15 +182,36 @@ def _threat(entry: Entry, group: tuple[str, ...]) -> Any:
         n_boot=entry.n_boot, random_state=entry.seed)
 
 
+def _given(entry: Entry) -> Any:
+    """The owner's members, non-members and reference (tabinv.core.inputs.given_splits)."""
+    from ..core.inputs import given_splits
+    from ..data.schema import read_card
+
+    card = read_card(entry.card).with_label(entry.label)  # type: ignore[arg-type]
+    return given_splits(card, data=entry.data_file if entry.member_column else None,
+                        members=entry.members, non_members=entry.non_members,
+                        reference=entry.reference, member_column=entry.member_column,
+                        options=entry.data_options(), random_state=entry.seed)
+
+
 def _assess(entry: Entry) -> tuple[list[Any], Any]:
     from ..core import assess
     from ..data.splits import split_dataset
 
-    data = _dataset(entry)
-    splits = split_dataset(data.frame, random_state=entry.seed)
+    reference = None
+    if entry.given_membership:
+        given = _given(entry)
+        data, splits, reference = given.dataset, given.splits, given.reference_source
+    else:
+        data = _dataset(entry)
+        splits = split_dataset(data.frame, random_state=entry.seed)
     model = _model(entry, data.card, splits.members)
-    return [assess(_threat(entry, group), data, model, splits=splits)
-            for group in entry.sensitive], model
+    assessments = [assess(_threat(entry, group), data, model, splits=splits)
+                   for group in entry.sensitive]
+    if reference is not None:  # the report says where the attacker's sample came from
+        assessments = [dataclasses.replace(a, dataset={**a.dataset, "reference": reference})
+                       for a in assessments]
+    return assessments, model
 
 
 def _render(assessments: Sequence[Any], entry: Entry) -> dict[str, bytes]:
