@@ -209,7 +209,7 @@ def _assess(entry: Entry) -> tuple[list[Any], Any]:
     assessments = [assess(_threat(entry, group), data, model, splits=splits)
                    for group in entry.sensitive]
     if reference is not None:  # the report says where the attacker's sample came from
-        assessments = [dataclasses.replace(a, dataset={**a.dataset, "reference": reference})
+        assessments = [dataclasses.replace(a, dataset={**a.dataset, "reference_source": reference})
                        for a in assessments]
     return assessments, model
 

@@ -132,8 +132,8 @@ def test_item4_foreign_entries_run_and_bad_ones_fail_alone(batch: Any) -> None:
     assert "are not values of the label 'dose_class'" in errors["other-classes"]
     assert "strict.joblib failed on" in errors["raises"]
     assert "unknown categor" in errors["raises"]
-    assert errors["no-such-name"].startswith("'models:/nowhere/1': the registry has no such "
-                                             "model")
+    assert errors["no-such-name"].startswith("models:/nowhere/1: there is no MLflow "
+                                             "registry at")
     if importlib.util.find_spec("tabinv.models.mlflowsrc") is not None:
         assert "flavourless" in errors["no-flavour"]
     for error in errors.values():
@@ -200,8 +200,10 @@ def test_item4_reports_name_the_reference_sample(batch: Any, folder: Path) -> No
 
     report = json.loads((folder / "out" / "entries" / "skops-trusted" / "report.json"
                          ).read_text())
-    document = json.dumps(report)
-    assert "given (reference.csv)" in document
+    assert report["dataset"]["reference_source"] == \
+        "given (reference.csv)"
+    markdown = (folder / "out" / "entries" / "skops-trusted" / "report.md").read_text()
+    assert "the reference sample is given (reference.csv)" in markdown
 
 
 # -- inventory check -------------------------------------------------------------------
@@ -276,7 +278,8 @@ def test_item4_check_lists_every_problem(folder: Path) -> None:
         "[defaults], key 'allow_code': must be set in each entry",
         "entry 'runs', key 'model': 'runs:/abc/model': tabinv reads model files, MLflow "
         "model directories and models:/ registry URIs, not runs: URIs",
-        "entry 'no-version', key 'model': 'models:/dose' is not models:/NAME/VERSION",
+        "entry 'no-version', key 'model': 'models:/dose' is not an MLflow registry URI tabinv "
+        "reads",
         "entry 'no-mlmodel', key 'model': ",
         "entry 'link', key 'model': ",
         "entry 'folder-as-skops', key 'format': the model is a folder, an MLflow model",
@@ -308,7 +311,8 @@ def test_item4_check_lists_every_problem(folder: Path) -> None:
     assert len(problems) == len(expected), "\n".join(problems)
     by_entry = {p.split(",")[0]: p for p in problems}
     assert "without an MLmodel file" in by_entry["entry 'no-mlmodel'"]
-    assert "model.skops is a link" in by_entry["entry 'link'"]
+    assert "model.skops links to" in by_entry["entry 'link'"]
+    assert "outside the model directory" in by_entry["entry 'link'"]
 
 
 def test_item4_check_command_runs_nothing(folder: Path, tmp_path: Path) -> None:
@@ -368,8 +372,8 @@ def test_item4_registry_key_is_the_resolved_versions_files(
     pytest.importorskip("mlflow")
     from mlflow import MlflowClient
 
-    from tabinv.batch.modelfiles import directory_digest
     from tabinv.exceptions import ModelError
+    from tabinv.models.mlflowstore import model_digest as directory_digest
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
@@ -396,10 +400,11 @@ def test_item4_registry_key_is_the_resolved_versions_files(
         warnings.simplefilter("ignore")
         client.set_registered_model_alias("dose", "champion", "2")
     assert entry_key(_entry("models:/dose@champion")) == entry_key(_entry("models:/dose/2"))
-    with pytest.raises(ModelError, match=r"^'?models:/nowhere/1'?: the registry has no "
-                                         r"such model \(.*nowhere"):
+    with pytest.raises(ModelError, match=r"^models:/nowhere/1: the MLflow registry at .* "
+                                         r"has no registered model 'nowhere'$"):
         entry_key(_entry("models:/nowhere/1"))
-    with pytest.raises(ModelError, match="the registry has no such model"):
+    with pytest.raises(ModelError, match="model 'dose' in the MLflow registry at .* has no "
+                                         "alias 'nobody'"):
         entry_key(_entry("models:/dose@nobody"))
 
 
