@@ -68,7 +68,7 @@ def is_family(model: Any) -> bool:
     if is_registry_uri(model) or Path(model).exists():
         return False
     if Path(model).suffix or os.sep in model:
-        raise ModelError(f"model file {shorten(model)} does not exist")
+        raise ModelError(f"model file {model} does not exist")
     raise ModelError(f"model {shorten(model)} is neither a model family "
                      f"({', '.join(family_names())}) nor a model file, MLflow model "
                      "directory or models:/ URI that exists")

@@ -85,8 +85,21 @@ class ReadablePipeline(TargetModel):
                                  f"{shorten(self.label)}")
             self.classes_present_ = present
         self.n_train_ = len(frame)
-        self._record_statistics(frame, self.encoder_.transform(frame))
+        encoded = self.encoder_.transform(frame)
+        if self.task == "classification":
+            self._check_width(encoded)
+        self._record_statistics(frame, encoded)
         return self
+
+    def _check_width(self, encoded: np.ndarray) -> None:
+        """The final estimator's probabilities have one column per class it names (a
+        tampered file may say otherwise)."""
+        n, width = len(encoded), len(self.classes_present_)
+        shape = np.shape(self.estimator_.predict_proba(encoded))
+        if shape != (n, width):
+            raise ModelError(f"{self.origin} returned probabilities of shape {shape} for "
+                             f"{n:,} records; expected ({n}, {width}), one column per class "
+                             f"it names")
 
     def _counted_inputs(self, encoded: np.ndarray) -> int:
         """As the black-box twin counts them: one per input the model declares."""

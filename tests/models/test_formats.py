@@ -113,8 +113,9 @@ def declared(path: Path, name: str, members: pd.DataFrame, model: TargetModel, *
 
 
 def test_item3_registry_is_the_one_list_of_formats() -> None:
-    assert entry.FORMATS == tuple(NAMES) == ("skops", "xgboost-json", "xgboost-ubj",
-                                             "lightgbm", "onnx", "pickle", "joblib")
+    assert entry.FILE_FORMATS == tuple(NAMES) == (
+        "skops", "xgboost-json", "xgboost-ubj", "lightgbm", "onnx", "pickle", "joblib")
+    assert entry.FORMATS == (*entry.FILE_FORMATS, "mlflow")  # a directory, not a file
     assert entry.PICKLE_FORMATS == ("pickle", "joblib")
     assert entry.SUFFIX_FORMATS == {".skops": "skops", ".json": "xgboost-json",
                                     ".ubj": "xgboost-ubj", ".txt": "lightgbm", ".onnx": "onnx",
