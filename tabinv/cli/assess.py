@@ -258,8 +258,11 @@ def assess(
     memory: Memory = "1GiB",
     shortcuts: Shortcuts = True,
 ) -> None:
-    """Attack a model's members and non-members and compare with every baseline: a model
-    trained here on a split of the data, or one you already have with its members."""
+    """Attack a model's members and non-members; compare with every baseline.
+
+    The model is trained here on a split of the data (--model FAMILY), or is one you
+    already have (--model FILE|DIR|models:/URI) with its members and non-members.
+    """
     threat = _threat(attack_name, attack_param, prior, access, label_only, rounding,
                      positive, memory, known=known, label_source=label_source,
                      top_k=top_k, random_state=seed, shortcuts=shortcuts)

@@ -37,7 +37,7 @@ from .foreign import ForeignModel, match_inputs, parse_feature_map
 from .pipecheck import NotRecognised, Synthetic, check_encoder, run_preprocessing
 from .pipeencoder import ColumnCode, PipelineEncoder
 from .readable import ReadablePipeline, ReadableTreePipeline
-from .sklearnsrc import describe_object, selected_columns, sklearn_records
+from .sklearnsrc import describe_object, model_kind, selected_columns, sklearn_records
 from .target import TargetModel
 from .validation import _reason
 
@@ -128,7 +128,7 @@ def _recognise(obj: Any, card: Card, feature_map: dict[str, str], origin: str
     features = [feature for feature, _ in kept]
     model_card = {**card.to_dict(), "features": features, "target_transform": "identity"}
     kind = ReadableTreePipeline if trees else ReadablePipeline
-    return kind(family=describe_object(obj).removeprefix("a "), estimator=estimator,
+    return kind(family=model_kind(obj), estimator=estimator,
                 card=model_card, encoder=encoder, inputs=tuple(n for _, n in kept),
                 model_inputs=tuple(names), classes=record_model.classes, origin=origin,
                 unused=tuple(f for f in card.features if f not in set(to_card.values())),

@@ -40,6 +40,12 @@ def final_step(obj: Any) -> Any:
     return obj
 
 
+def model_kind(obj: Any) -> str:
+    """What a model is, for reports: ``Pipeline (RandomForestClassifier)``."""
+    final = final_step(obj)
+    return type(obj).__name__ + (f" ({type(final).__name__})" if final is not obj else "")
+
+
 def sklearn_records(obj: Any, origin: str) -> RecordModel:
     """A scikit-learn-API estimator or pipeline (anything with ``predict`` and, for a
     classifier, ``classes_``) as a RecordModel.
@@ -69,9 +75,7 @@ def sklearn_records(obj: Any, origin: str) -> RecordModel:
     else:
         table = _array_table
     has_proba = classes is not None and callable(getattr(obj, "predict_proba", None))
-    final = final_step(obj)
-    kind = type(obj).__name__ + (f" ({type(final).__name__})" if final is not obj else "")
-    return RecordModel(obj, origin=origin, kind=kind,
+    return RecordModel(obj, origin=origin, kind=model_kind(obj),
                        inputs=inputs,
                        classes=None if classes is None else list(np.asarray(classes)),
                        proba=obj.predict_proba if has_proba else None, predict=obj.predict,
