@@ -142,11 +142,11 @@ def test_item5_chunks_hold_the_models_own_memory_within_the_budget(
     assert grid.query_bytes(oracle) == per_row
     n = 400
     reserved = attack.reserved_bytes(n)
-    memory = grid.table_bytes + reserved + 20 * (
+    memory = grid.table_bytes + reserved + 60 * (
         (AHEAD + 1) * record_bytes(grid.n_points, grid.point_width(oracle))
         + grid.n_points * per_row)
     step = grid.chunk_size(grid.point_width(oracle), memory, reserved, per_row)
-    assert step == 20
+    assert step == 60  # more rows than the fit records the model was measured on
     rows = grid.rows(attack.encode_known(world["reference"].iloc[:step]))
     tracemalloc.start()
     try:
@@ -154,7 +154,7 @@ def test_item5_chunks_hold_the_models_own_memory_within_the_budget(
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak <= step * grid.n_points * per_row
+    assert peak <= step * grid.n_points * per_row, (peak, step * grid.n_points * per_row)
     assert attack.grid_.fixed_bytes(oracle) >= grid.n_points * per_row
 
 
