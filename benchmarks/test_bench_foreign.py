@@ -22,6 +22,9 @@ K = 18 (``vkorc1`` x ``cyp2c9``):
   time is the child's whole run; ``extra_info`` holds the attack's seconds, the ratio
   to the baseline (item 5 asks for at most 1.3) and the peak memory (at most 1.5 GiB).
 
+Above 10^5 records the cases run only with ``TABINV_BENCH_SLOW=1`` (minutes each).
+``TABINV_BENCH_STRICT=1`` also fails a case whose ratio is above 1.3 (off by default:
+on a shared machine another process's load shows up in the ratio).
 With timings enabled the session's rows and the machine description go to
 ``benchmarks/results/foreign.json`` and a Markdown table to ``foreign.md``.
 """
@@ -43,6 +46,7 @@ from . import foreign, memory
 from .conftest import bench_sizes
 
 RESULTS = Path(__file__).resolve().parent / "results"
+SLOW = os.environ.get("TABINV_BENCH_SLOW") == "1"
 #: candidate rows predicted in one call by the baseline; above, in the attack's chunks
 ONE_CALL_ROWS = 2_000_000
 RATIO_LIMIT = 1.3
@@ -53,6 +57,12 @@ _attacks: list[dict[str, Any]] = []
 def rounds_for(n: int) -> int:
     """Timed rounds (the minimum counts): one at 10^6 records (minutes a call)."""
     return 1 if n > 100_000 else 3
+
+
+def skip_slow(n: int) -> None:
+    """Above 10^5 records a case takes minutes: only with ``TABINV_BENCH_SLOW=1``."""
+    if n > 100_000 and not SLOW:
+        pytest.skip("foreign pipelines above 10^5 records: TABINV_BENCH_SLOW=1")
 
 
 def baseline_call(name: str, n: int) -> tuple[Callable[[], Any], dict[str, Any]]:
@@ -130,6 +140,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize("name", foreign.PIPELINES)
 def test_baseline(benchmark: BenchmarkFixture, name: str, n_records: int) -> None:
+    skip_slow(n_records)
     call, facts = baseline_call(name, n_records)
     benchmark.group = f"foreign {name} K=18 N={n_records:_}"
     slow = n_records > 100_000
@@ -146,6 +157,7 @@ def test_baseline(benchmark: BenchmarkFixture, name: str, n_records: int) -> Non
 @pytest.mark.parametrize("path", foreign.PATHS)
 @pytest.mark.parametrize("name", foreign.PIPELINES)
 def test_attack(benchmark: BenchmarkFixture, name: str, path: str, n_records: int) -> None:
+    skip_slow(n_records)
     benchmark.group = f"foreign {name} K=18 N={n_records:_}"
     if path == "recognised" and not foreign.is_recognised(name):
         _attacks.append({"pipeline": name, "path": path, "n": n_records, "k": foreign.K,
