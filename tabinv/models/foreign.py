@@ -381,8 +381,8 @@ class ForeignModel(TargetModel):
         n = encoded.shape[0]
         if self._measured_row_bytes() is None and n:
             result, peak = traced_peak(lambda: self._answer(encoded, n))
-            if peak is not None:  # per model answering: a refit model is measured again
-                self.row_bytes_ = (id(self.estimator_), -(-peak // n))
+            if peak is not None:  # kept with the model it measured: a refit is measured
+                self.row_bytes_ = (self.estimator_, -(-peak // n))  # again
             return result
         return self._answer(encoded, n)
 
@@ -402,7 +402,7 @@ class ForeignModel(TargetModel):
 
     def _measured_row_bytes(self) -> int | None:
         measured = getattr(self, "row_bytes_", None)
-        if measured is None or measured[0] != id(getattr(self, "estimator_", None)):
+        if measured is None or measured[0] is not getattr(self, "estimator_", None):
             return None
         return int(measured[1])
 

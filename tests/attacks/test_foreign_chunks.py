@@ -184,3 +184,19 @@ def test_item5_unmeasured_model_memory_takes_the_generous_default(
     assert model.query_row_bytes == UNMEASURED_ROW_BYTES
     result, peak = traced_peak(lambda: np.ones(1000))
     assert result.shape == (1000,) and peak is not None and peak >= 8000
+
+
+def test_item5_the_measure_travels_with_the_model(world: dict[str, Any]) -> None:
+    """item 5: a saved and reloaded model keeps its measured bytes per row (no new
+    measurement on the attack's first chunk); refitted on another record model, it
+    measures again."""
+    import pickle
+
+    model: ForeignModel = world["model"]
+    copy = pickle.loads(pickle.dumps(model))
+    assert copy.query_row_bytes == model.query_row_bytes != UNMEASURED_ROW_BYTES
+    refit = ForeignModel.wrap(copy.estimator_, world["card"])
+    refit.row_bytes_ = copy.row_bytes_
+    refit.estimator = pickle.loads(pickle.dumps(copy.estimator_))
+    refit.fit(world["members"])
+    assert refit.row_bytes_[0] is refit.estimator_
