@@ -19,8 +19,8 @@ from ..models.encoding import TabularEncoder
 from ..utils import format_bytes
 from .pipeline import AHEAD
 
-__all__ = ["FLOAT_BYTES", "POSTERIOR_COPIES", "joint_size", "posterior_bytes",
-           "record_bytes", "require", "require_grid"]
+__all__ = ["FLOAT_BYTES", "POSTERIOR_COPIES", "chunk_records", "joint_size",
+           "posterior_bytes", "record_bytes", "require", "require_grid"]
 
 FLOAT_BYTES = 8
 #: (n, K) float64 arrays alive at once while one attack's posterior is made and scored:
@@ -70,6 +70,17 @@ def record_bytes(n_points: int, width: int) -> int:
     """Bytes one record takes in a chunk: its G grid rows of ``width`` floats plus outputs,
     and the temporaries made from them (twice that)."""
     return n_points * (width + 8) * FLOAT_BYTES * 2
+
+
+def chunk_records(available: int, per_record: int, per_query: int, cap: int) -> int:
+    """Records per chunk when ``AHEAD + 1`` chunks of ``per_record`` bytes a record are
+    in flight and the one being queried holds ``per_query`` bytes a record more (the
+    model's own copy of its rows, :attr:`~tabinv.models.target.TargetModel.
+    query_row_bytes`), within ``available`` bytes; one chunk is kept under ``cap``
+    bytes. At least 1 (the caller refuses when one record does not fit)."""
+    fits = available // max((AHEAD + 1) * per_record + per_query, 1)
+    cached = cap // max(per_record + per_query, 1)
+    return max(1, int(min(fits, cached)))
 
 
 def require_grid(encoder: TabularEncoder, n_candidates: int, hidden: tuple[str, ...],

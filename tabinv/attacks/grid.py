@@ -25,7 +25,7 @@ from scipy.special import logsumexp
 from ..exceptions import AttackError
 from ..models.encoding import TabularEncoder
 from ..models.oracle import Oracle
-from .budget import posterior_bytes, record_bytes, require, require_grid
+from .budget import chunk_records, posterior_bytes, record_bytes, require, require_grid
 from .candidates import Candidates, normalise_log_scores
 from .fastpath import LinearGridScorer
 from .likelihood import confidence_log_likelihood, label_confidence
@@ -117,24 +117,27 @@ class CandidateGrid:
             self._byte_cache[dtype] = cached
         return cached
 
-    def chunk_size(self, width: int, memory: int, reserved: int = 0) -> int:
+    def chunk_size(self, width: int, memory: int, reserved: int = 0,
+                   query_bytes: int = 0) -> int:
         """Records per chunk so that the chunks in flight fit in ``memory`` bytes.
 
         ``width`` is the number of floats held per grid point (the encoded width plus
         outputs for the generic path). The pipeline holds up to three chunks at once
-        (two prepared, one being queried); the grid's tables and ``reserved`` bytes (the
-        result being filled) come out of the budget first. Chunks go down to one record;
-        when one record's chunks do not fit, the attack refuses. They are also kept near
-        ``CACHE_FRIENDLY`` bytes: larger temporaries were measured to be slower (page
-        faults), not faster.
+        (two prepared, one being queried); the one being queried also holds
+        ``query_bytes`` per grid point inside the model (:meth:`query_bytes`). The
+        grid's tables and ``reserved`` bytes (the result being filled) come out of the
+        budget first. Chunks go down to one record; when one record's chunks do not fit,
+        the attack refuses. They are also kept near ``CACHE_FRIENDLY`` bytes: larger
+        temporaries were measured to be slower (page faults), not faster.
         """
         per_record = record_bytes(self.n_points, width)
-        limit = (memory - self.table_bytes - reserved) // (AHEAD + 1)
-        if per_record > limit:
-            require(self.table_bytes + reserved + (AHEAD + 1) * per_record, memory,
-                    f"one record's chunk of the candidate grid ({self.n_points:,} grid "
-                    "points) next to the result", self.candidates.size)
-        return max(1, int(min(limit, CACHE_FRIENDLY) // max(per_record, 1)))
+        per_query = self.n_points * query_bytes
+        available = memory - self.table_bytes - reserved
+        if (AHEAD + 1) * per_record + per_query > available:
+            require(self.table_bytes + reserved + (AHEAD + 1) * per_record + per_query,
+                    memory, f"one record's chunk of the candidate grid ({self.n_points:,} "
+                    "grid points) next to the result", self.candidates.size)
+        return chunk_records(available, per_record, per_query, CACHE_FRIENDLY)
 
     def point_width(self, oracle: Oracle) -> int:
         """Floats a chunk holds per grid point on ``oracle``'s path: the encoded width
@@ -148,10 +151,19 @@ class CandidateGrid:
             return 1
         return int(scorer.outputs_per_point)
 
+    def query_bytes(self, oracle: Oracle) -> int:
+        """Bytes per grid point the model holds while it answers a chunk on ``oracle``'s
+        path: its :attr:`~tabinv.models.target.TargetModel.query_row_bytes` when it is
+        queried (a foreign model's own copy of the rows: a DataFrame, a pipeline's
+        one-hot matrix, per-tree outputs), 0 when a scorer answers from its parts."""
+        if self.scorer(oracle) is not None:
+            return 0
+        return max(0, int(oracle.model.query_row_bytes))
+
     def fixed_bytes(self, oracle: Oracle) -> int:
         """The grid's tables plus the chunks in flight when each holds one record."""
-        return self.table_bytes + (AHEAD + 1) * record_bytes(self.n_points,
-                                                             self.point_width(oracle))
+        return self.table_bytes + (AHEAD + 1) * record_bytes(
+            self.n_points, self.point_width(oracle)) + self.n_points * self.query_bytes(oracle)
 
     def map_chunks(self, oracle: Oracle, encoded: np.ndarray | LazyRecords,
                    reduce: Callable[[np.ndarray, slice], np.ndarray],
@@ -171,7 +183,7 @@ class CandidateGrid:
         source = encoded if isinstance(encoded, LazyRecords) else LazyRecords.of(encoded)
         scorer = self.scorer(oracle)
         if scorer is None:
-            step = self.chunk_size(source.width, memory, reserved)
+            step = self.chunk_size(source.width, memory, reserved, self.query_bytes(oracle))
 
             def prepare(chunk: tuple[int, int]) -> np.ndarray:
                 return self.rows(source.get(*chunk))

@@ -19,9 +19,11 @@ wrong kind is listed in one error.
 
 from __future__ import annotations
 
+import threading
+import tracemalloc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -37,6 +39,11 @@ __all__ = ["ForeignModel", "ModelInput", "RecordModel", "match_inputs", "parse_f
 
 #: what :attr:`ModelInput.kind` may say about a column
 INPUT_KINDS = ("number", "category", "text", "any")
+#: bytes per row a foreign model is taken to hold while answering, when its first call
+#: could not be measured (a generous guess: 128 floats)
+UNMEASURED_ROW_BYTES = 1024
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -140,7 +147,15 @@ class RecordModel:
 
 
 def _data_frame(columns: dict[str, np.ndarray], n: int) -> pd.DataFrame:
-    return pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)
+    """The columns as a DataFrame, without copying them: each array becomes its own
+    block (no consolidation), and an object array of domain values stays an object
+    column, as the model was fitted with. (Left to pandas, text would be inferred as its
+    string dtype: every value checked and copied, a fifth of a pipeline's own time on
+    the candidate grid, and the pipeline's encoders are slower on it.)"""
+    index = pd.RangeIndex(n)
+    return pd.DataFrame({name: pd.Series(values, index=index, dtype=object, copy=False)
+                         if values.dtype == object else values
+                         for name, values in columns.items()}, index=index, copy=False)
 
 
 def parse_feature_map(pairs: Sequence[str] | Mapping[str, str] | None) -> dict[str, str]:
@@ -372,9 +387,36 @@ class ForeignModel(TargetModel):
         return self.estimator_.table(columns, encoded.shape[0])
 
     def output_encoded(self, encoded: np.ndarray) -> np.ndarray:
+        """The model's outputs on ordinal-coded rows (decoded into its own input form).
+        The first call (``fit``'s, on the records) also measures the bytes the model
+        holds per row: :attr:`query_row_bytes`."""
         n = encoded.shape[0]
-        raw = self.estimator_.outputs(self.records_table(encoded), n)
-        return self._shape_output(raw, n)
+        if self._measured_row_bytes() is None and n:
+            result, peak = traced_peak(lambda: self._answer(encoded, n))
+            if peak is not None:  # kept with the model it measured: a refit is measured
+                self.row_bytes_ = (self.estimator_, -(-peak // n))  # again
+            return result
+        return self._answer(encoded, n)
+
+    def _answer(self, encoded: np.ndarray, n: int) -> np.ndarray:
+        return self._shape_output(self.estimator_.outputs(self.records_table(encoded), n), n)
+
+    @property
+    def query_row_bytes(self) -> int:
+        """Bytes the model holds per row it answers: its input table, what it makes of
+        it (a pipeline's encoded matrix, per-tree outputs) and its outputs, as measured
+        (Python's allocation tracing) on its first call, on the records it was fitted
+        with; ``UNMEASURED_ROW_BYTES`` when that could not be measured (tracing was
+        already on). Buffers a native library allocates outside Python's allocator are
+        not seen."""
+        measured = self._measured_row_bytes()
+        return UNMEASURED_ROW_BYTES if measured is None else measured
+
+    def _measured_row_bytes(self) -> int | None:
+        measured = getattr(self, "row_bytes_", None)
+        if measured is None or measured[0] is not getattr(self, "estimator_", None):
+            return None
+        return int(measured[1])
 
     def _shape_output(self, raw: np.ndarray, n: int) -> np.ndarray:
         origin = self.estimator_.origin
@@ -424,6 +466,25 @@ def _listed(values: Sequence[Any], most: int = 8) -> str:
     """``['a', 'b', ...]`` with each value shortened, at most ``most`` of them."""
     shown = ", ".join(shorten(v, 20) for v in list(values)[:most])
     return f"[{shown}{', ...' if len(values) > most else ''}]"
+
+
+_TRACING = threading.Lock()
+
+
+def traced_peak(call: Callable[[], T]) -> tuple[T, int | None]:
+    """``call()`` and the peak bytes it allocated through Python's allocators (numpy,
+    pandas and scikit-learn arrays included), or None when allocation tracing is
+    already on (someone else's measurement: left alone)."""
+    with _TRACING:
+        if tracemalloc.is_tracing():
+            return call(), None
+        tracemalloc.start()
+        try:
+            result = call()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    return result, int(peak)
 
 
 def _numbers(raw: np.ndarray, origin: str) -> np.ndarray:

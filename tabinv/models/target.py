@@ -88,6 +88,15 @@ class TargetModel(BaseEstimator):
         return "output" if self.task == "regression" else "confidences"
 
     @property
+    def query_row_bytes(self) -> int:
+        """Bytes the model holds per row while it answers a query on encoded rows, beyond
+        the rows and their outputs (the candidate grid sizes its chunks with it). 0 for
+        a model tabinv trained, whose estimator takes the encoded rows as they are; a
+        model taking records in its own form builds them first
+        (:attr:`ForeignModel.query_row_bytes <tabinv.models.foreign.ForeignModel>`)."""
+        return 0
+
+    @property
     def target_transform(self) -> str:
         return str((self.card or {}).get("target_transform", "identity"))
 
