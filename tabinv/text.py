@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import html
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["CODE_END", "CODE_START", "LINE_LIMIT", "QUOTE_LIMIT", "cap", "code",
-           "csv_cell", "csv_safe_frame", "html_text", "link_target", "markdown_text",
+           "csv_cell", "csv_safe_frame", "html_text", "link_target", "listed", "markdown_text",
            "printable", "safe_csv_text", "shorten", "spans", "terminal_text", "without_marks",
            "write_safe_csv"]
 
@@ -64,6 +65,17 @@ def shorten(value: object, limit: int = QUOTE_LIMIT) -> str:
     if len(text) <= limit:
         return repr(text)
     return f"{text[:limit]!r}... ({len(text)} chars)"
+
+
+def listed(values: Sequence[object], limit: int = 8) -> str:
+    """``[a, b, ...]`` with each value shortened and at most ``limit`` values.
+
+    >>> listed(["A/A", "A/G", 3], limit=2)
+    "['A/A', 'A/G', ... (3 values)]"
+    """
+    shown = ", ".join(shorten(v, 30) for v in list(values)[:limit])
+    more = f", ... ({len(values)} values)" if len(values) > limit else ""
+    return f"[{shown}{more}]"
 
 
 def cap(text: str, limit: int = LINE_LIMIT) -> str:

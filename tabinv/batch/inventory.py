@@ -320,7 +320,7 @@ def _values(value: Any) -> tuple[Any, ...]:
 
 
 def _feature_map(value: Any) -> dict[str, str]:
-    from ..models.foreign import parse_feature_map
+    from ..models.modelinputs import parse_feature_map
 
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise _Bad("expected a table of card column = \"model input\", e.g. "

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ColumnError, DataError, closest
-from ..text import shorten
+from ..text import listed, shorten
 from ..utils import as_text_column
 from .schema import Card, Column
 
@@ -129,7 +129,7 @@ def _coerce_categorical(values: pd.Series, column: Column, origin: str) -> pd.Se
         if len(bad):
             raise DataError(
                 f"{origin}: column {shorten(column.name)} must hold one of "
-                f"{_listed(domain)}; {len(bad)} row(s) hold other values such as "
+                f"{listed(domain)}; {len(bad)} row(s) hold other values such as "
                 f"{shorten(bad.iloc[0])}"
             )
         as_domain_type = numeric
@@ -138,7 +138,7 @@ def _coerce_categorical(values: pd.Series, column: Column, origin: str) -> pd.Se
     if unseen:
         raise DataError(
             f"{origin}: column {shorten(column.name)} has {len(unseen)} value(s) that are "
-            f"not in the card's domain {_listed(domain)}: {_listed(unseen)}"
+            f"not in the card's domain {listed(domain)}: {listed(unseen)}"
         )
     return as_domain_type
 
@@ -186,12 +186,6 @@ def _bounded(values: pd.Series, column: Column, origin: str, out_of_bounds: str
         "bounds (--clip) or keep them (--allow-out-of-bounds) if the bounds are wrong"
     )
 
-
-def _listed(values: Sequence[object], limit: int = 8) -> str:
-    """``[a, b, ...]`` with each value shortened and at most ``limit`` values."""
-    shown = ", ".join(shorten(v, 30) for v in list(values)[:limit])
-    more = f", ... ({len(values)} values)" if len(values) > limit else ""
-    return f"[{shown}{more}]"
 
 
 def check_frame(frame: pd.DataFrame, card: Card, columns: Sequence[str], origin: str, *,

@@ -22,7 +22,6 @@ from __future__ import annotations
 import threading
 import tracemalloc
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -30,39 +29,20 @@ import pandas as pd
 
 from ..data.schema import Card
 from ..exceptions import ModelError, TabinvError
-from ..text import shorten
+from ..text import listed, shorten
 from .encoding import TabularEncoder, encode_codes
+from .modelinputs import ModelInput, match_inputs, parse_feature_map
 from .target import TargetModel
 from .validation import _reason
 
-__all__ = ["ForeignModel", "ModelInput", "RecordModel", "match_inputs", "parse_feature_map"]
+__all__ = ["ForeignModel", "ModelInput", "RecordModel", "match_inputs", "parse_feature_map",
+           "traced_peak"]
 
-#: what :attr:`ModelInput.kind` may say about a column
-INPUT_KINDS = ("number", "category", "text", "any")
 #: bytes per row a foreign model is taken to hold while answering, when its first call
 #: could not be measured (a generous guess: 128 floats)
 UNMEASURED_ROW_BYTES = 1024
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class ModelInput:
-    """One input column as the model declares it.
-
-    ``kind``: ``number`` (takes numbers only), ``text`` (takes strings only),
-    ``category`` (takes values from ``categories``, of any type), ``any`` (the model does
-    not say). ``categories``: the values the model was fitted with, when it says.
-    """
-
-    name: str
-    kind: str = "any"
-    categories: tuple[Any, ...] | None = None
-
-    def __post_init__(self) -> None:
-        if self.kind not in INPUT_KINDS:
-            raise ModelError(f"input {self.name!r}: kind {self.kind!r} is not one of "
-                             f"{INPUT_KINDS}")
 
 
 class RecordModel:
@@ -158,114 +138,6 @@ def _data_frame(columns: dict[str, np.ndarray], n: int) -> pd.DataFrame:
                          for name, values in columns.items()}, index=index, copy=False)
 
 
-def parse_feature_map(pairs: Sequence[str] | Mapping[str, str] | None) -> dict[str, str]:
-    """``card_name=model_name`` pairs (CLI ``--feature-map``) or a mapping, checked: no
-    empty names, no card column or model input named twice."""
-    if pairs is None:
-        return {}
-    if isinstance(pairs, Mapping):
-        items = [(str(k), v) for k, v in pairs.items()]
-    else:
-        items = []
-        for pair in pairs:
-            card_name, sep, model_name = str(pair).partition("=")
-            if not sep:
-                raise ModelError(f"feature map {shorten(pair)}: expected "
-                                 "CARD_COLUMN=MODEL_INPUT")
-            items.append((card_name.strip(), model_name.strip()))
-    mapping: dict[str, str] = {}
-    for card_name, model_name in items:
-        if not isinstance(model_name, str) or not card_name or not model_name:
-            raise ModelError(f"feature map {shorten(card_name)} -> {shorten(model_name)}: "
-                             "both names must be non-empty text")
-        if card_name in mapping:
-            raise ModelError(f"feature map names card column {shorten(card_name)} twice")
-        mapping[card_name] = model_name
-    doubled = sorted({m for m in mapping.values() if list(mapping.values()).count(m) > 1})
-    if doubled:
-        raise ModelError(f"feature map sends two card columns to model input(s) {doubled}")
-    return mapping
-
-
-def _kind_of(card: Card, column: str) -> str:
-    """``number`` or the type of a categorical column's domain values (text/number)."""
-    spec = card.column(column)
-    if spec.domain is None:
-        return "number"
-    if all(isinstance(v, str) for v in spec.domain):
-        return "text"
-    if all(isinstance(v, (int, float, np.integer, np.floating))
-           and not isinstance(v, bool) for v in spec.domain):
-        return "number"
-    return "mixed"
-
-
-def match_inputs(record_model: RecordModel, card: Card,
-                 feature_map: Mapping[str, str]) -> list[tuple[str, ModelInput]]:
-    """The model's inputs as (card column, input) pairs in the model's order, checked
-    against the card; one ModelError lists every input missing from the card, every
-    feature-map entry that matches nothing, and every column of the wrong kind."""
-    origin = record_model.origin
-    unknown_keys = [k for k in feature_map if k not in card.column_names]
-    inputs = record_model.inputs
-    if inputs is None:  # the model does not say: the card's features, by the map's names
-        inputs = tuple(ModelInput(feature_map.get(f, f)) for f in card.features)
-    to_card = {model_name: card_name for card_name, model_name in feature_map.items()}
-    declared = {i.name for i in inputs}
-    unused_map = [f"{k}={v}" for k, v in feature_map.items()
-                  if v not in declared and k not in unknown_keys]
-    problems: list[str] = []
-    pairs: list[tuple[str, ModelInput]] = []
-    missing, wrong = [], []
-    for model_input in inputs:
-        column = to_card.get(model_input.name, model_input.name)
-        if column not in card.column_names:
-            missing.append(model_input.name)
-            continue
-        if column == card.label:
-            problems.append(f"it takes the label {shorten(column)} as an input")
-            continue
-        wrong_kind = _wrong_kind(card, column, model_input)
-        if wrong_kind:
-            wrong.append(wrong_kind)
-        pairs.append((column, model_input))
-    if missing:
-        problems.append(f"it takes {len(missing)} input(s) the card does not describe: "
-                        f"{', '.join(shorten(m) for m in missing[:10])}"
-                        f"{' ...' if len(missing) > 10 else ''} (rename with --feature-map "
-                        "CARD_COLUMN=MODEL_INPUT)")
-    if unknown_keys:
-        problems.append(f"the feature map names column(s) not in the card: "
-                        f"{', '.join(shorten(k) for k in unknown_keys)}")
-    if unused_map:
-        problems.append(f"the feature map sends column(s) to inputs the model does not "
-                        f"take: {', '.join(shorten(u) for u in unused_map)}")
-    problems += wrong
-    if problems:
-        raise ModelError(f"{origin} does not fit the card of {shorten(card.name)}: "
-                         + "; ".join(problems))
-    return pairs
-
-
-def _wrong_kind(card: Card, column: str, model_input: ModelInput) -> str:
-    have = _kind_of(card, column)
-    if model_input.kind in ("number", "text") and have not in (model_input.kind,):
-        what = "numbers" if model_input.kind == "number" else "text"
-        held = {"number": "numbers", "text": "text", "mixed": "text and numbers"}[have]
-        return (f"input {shorten(model_input.name)} takes {what} but card column "
-                f"{shorten(column)} holds {held}")
-    categories = model_input.categories
-    domain = card.column(column).domain
-    if model_input.kind == "category" and categories is not None and domain is not None:
-        known = pd.Index(list(categories), dtype=object)
-        absent = [v for v in domain if known.get_indexer(pd.Index([v], dtype=object))[0] < 0]
-        if len(absent) == len(domain):
-            return (f"input {shorten(model_input.name)} knows categories "
-                    f"{_listed(categories)}, none of card column {shorten(column)}'s values "
-                    f"{_listed(domain)}")
-    return ""
-
-
 class ForeignModel(TargetModel):
     """A :class:`RecordModel` behind the interface of a model tabinv trained.
 
@@ -318,7 +190,8 @@ class ForeignModel(TargetModel):
         if self.card is None or not isinstance(record_model, RecordModel):
             raise ModelError("ForeignModel needs a card and a RecordModel")
         card = card_from_dict(dict(self.card), origin="the model's card")
-        pairs = match_inputs(record_model, card, dict(self.feature_map or {}))
+        pairs = match_inputs(record_model.inputs, record_model.origin, card,
+                             dict(self.feature_map or {}))
         features = [column for column, _ in pairs]
         self._check_task(card, record_model)
         self.card = {**card.to_dict(), "features": features, "target_transform": "identity"}
@@ -358,8 +231,8 @@ class ForeignModel(TargetModel):
                 encode_codes(list(record_model.classes), domain, card.label)
             except TabinvError:
                 raise ModelError(
-                    f"{origin}: its classes {_listed(record_model.classes)} are not values "
-                    f"of the label {shorten(card.label)} {_listed(domain)}") from None
+                    f"{origin}: its classes {listed(record_model.classes)} are not values "
+                    f"of the label {shorten(card.label)} {listed(domain)}") from None
 
     @staticmethod
     def _domain_arrays(card: Card, pairs: Sequence[tuple[str, ModelInput]]
@@ -443,7 +316,7 @@ class ForeignModel(TargetModel):
             raise ModelError(f"{origin} returned probabilities of shape "
                              f"{probabilities.shape} for {n:,} records; expected "
                              f"({n}, {present.size}), one column per class "
-                             f"{_listed(self.estimator_.classes or ())}")
+                             f"{listed(self.estimator_.classes or ())}")
         if not np.isfinite(probabilities).all() or (probabilities < -1e-6).any() or \
                 np.abs(probabilities.sum(axis=1) - 1).max(initial=0) > 1e-3:
             raise ModelError(f"{origin} returned outputs that are not class probabilities "
@@ -460,12 +333,6 @@ class ForeignModel(TargetModel):
             facts["card_features_not_taken_by_the_model"] = list(self.unused_columns_)
         facts["structure"] = self.structure_note()
         return facts
-
-
-def _listed(values: Sequence[Any], most: int = 8) -> str:
-    """``['a', 'b', ...]`` with each value shortened, at most ``most`` of them."""
-    shown = ", ".join(shorten(v, 20) for v in list(values)[:most])
-    return f"[{shown}{', ...' if len(values) > most else ''}]"
 
 
 _TRACING = threading.Lock()

@@ -193,7 +193,7 @@ def onnx_records(model: Any, card: Card, *, origin: str,
     several columns, the features it takes; ``classes`` (``onnx_classes``) names the
     probability columns when the graph does not; ``output`` (``onnx_output``) picks the
     output. Raises ModelError (the model's inputs are checked against the card when the
-    model is fitted, :func:`~tabinv.models.foreign.match_inputs`).
+    model is fitted, :func:`~tabinv.models.modelinputs.match_inputs`).
     """
     model, zipmap_classes, renamed = _without_zipmaps(model)
     outputs = [_port(o) for o in model.graph.output]

@@ -33,7 +33,8 @@ import pandas as pd
 from ..data.schema import Card
 from ..exceptions import AttackError, TabinvError
 from ..text import shorten
-from .foreign import ForeignModel, match_inputs, parse_feature_map
+from .foreign import ForeignModel
+from .modelinputs import match_inputs, parse_feature_map
 from .pipecheck import NotRecognised, Synthetic, check_encoder, run_preprocessing
 from .pipeencoder import ColumnCode, PipelineEncoder
 from .readable import ReadablePipeline, ReadableTreePipeline
@@ -108,7 +109,7 @@ def _recognise(obj: Any, card: Card, feature_map: dict[str, str], origin: str
     if not names:
         raise NotRecognised("it was fitted on an array without column names")
     record_model = sklearn_records(obj, origin)
-    pairs = match_inputs(record_model, card, feature_map)
+    pairs = match_inputs(record_model.inputs, origin, card, feature_map)
     ForeignModel._check_task(card, record_model)
     columns = _columns(preprocessing(names), names)
     to_card = {model_input.name: column for column, model_input in pairs}
