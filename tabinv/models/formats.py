@@ -5,7 +5,7 @@ key takes, the suffixes that suggest it), which :func:`~tabinv.models.sniff.snif
 its content gives, whether reading it runs code (pickle: refused unless the caller opts
 in), and where its loader (and saver, if tabinv writes the format) lives. The inventory's
 ``format`` choices and suffixes (:mod:`tabinv.batch.entry`), :func:`~.persist.save_model`,
-:func:`~.persist.load_model`, :func:`~.persist.load_declared` and
+:func:`~.persist.load_model`, :func:`~.persist.load_object` and
 :func:`~.persist.describe_file` all read this table, so a new format is one
 :func:`register` call here plus its own reader module (and, when its content has a magic
 of its own, a line of :func:`~tabinv.models.sniff.sniff`).

@@ -28,7 +28,6 @@ import skops.io as sio
 
 from ..exceptions import ModelError, UnsafeModelError
 from ..utils import NotARegularFile, open_regular, write_atomic
-from .foreign import ForeignModel, RecordModel
 from .formats import (
     ModelFormat,
     check_declared,
@@ -44,7 +43,7 @@ from .target import TargetModel
 from .validation import _kind, _reason, check_loaded_model, check_loaded_parts
 
 __all__ = ["MAX_MODEL_BYTES", "REVIEWED_TYPES", "check_loaded_model", "describe_file",
-           "load_declared", "load_model", "load_object", "save_model", "sniff_file"]
+           "load_model", "load_object", "save_model", "sniff_file"]
 
 #: Types skops does not trust by default that tabinv accepts without ``trust=True`` (each
 #: only built the way ``save_model`` writes it: see ``skopsfile.REVIEWED_LOADERS``).
@@ -155,43 +154,6 @@ def load_model(path: str | os.PathLike[str], *, trust: bool = False,
     path = Path(path)
     data = _read(path)
     return _load_bytes(path, data, sniff(data), trust=trust, allow_pickle=allow_pickle)
-
-
-def load_declared(path: str | os.PathLike[str], declared: str, *, card: Any = None,
-                  members: Any = None, allow_pickle: bool = False,
-                  options: Mapping[str, Any] | None = None) -> TargetModel:
-    """Load a model file that an inventory entry declares to be of format ``declared``.
-
-    A file whose content is another format tabinv knows is refused; ``allow_pickle``
-    applies only when the declared format runs code. A graph-only format (ONNX) is opened
-    with the entry's ``card`` and the ``options`` of that format (inventory keys such as
-    ``onnx_encoding``), and fitted on ``members`` (a graph taking raw records behind a
-    :class:`~tabinv.models.foreign.ForeignModel`, its inputs named as in the card). A
-    file holding a model tabinv did not
-    train (a raw XGBoost or LightGBM booster) is refused here: open it with
-    :func:`~.sources.open_model` and its card.
-
-    Raises
-    ------
-    UnsafeModelError
-        The file is a pickle declared as something else, or fails a safety check.
-    ModelError
-        The file is another format than declared, or not a readable model.
-    """
-    chosen = model_format(declared)
-    if chosen.needs_card:
-        given = dict(options or {})
-        keywords = {keyword: given[key] for key, keyword in chosen.options if key in given}
-        loaded = chosen.load(path, card, **keywords)
-        if isinstance(loaded, RecordModel):  # a graph taking raw records (ONNX)
-            loaded = ForeignModel.wrap(loaded, card)
-        return loaded.fit(members)  # type: ignore[no-any-return]
-    path = Path(path)
-    data = _read(path)
-    found = sniff(data)
-    check_declared(path, chosen, found)
-    return _load_bytes(path, data, found, trust=False,
-                       allow_pickle=allow_pickle and chosen.runs_code)
 
 
 def _load_bytes(path: Path, data: bytes, found: str, *, trust: bool,

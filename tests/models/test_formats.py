@@ -22,14 +22,12 @@ from tabinv.data.schema import card_from_dict
 from tabinv.exceptions import ModelError, UnsafeModelError
 from tabinv.models import formats
 from tabinv.models.formats import ModelFormat, model_format, model_formats, register
-from tabinv.models.persist import load_declared, load_model, load_object, save_model
+from tabinv.models.persist import load_model, load_object, save_model
 from tabinv.models.sniff import sniff
 from tabinv.models.sources import open_model
 from tabinv.models.target import TargetModel
 
 NAMES = [f.name for f in model_formats()]
-#: formats whose files hold models other tools trained (no card inside)
-FOREIGN = {"lightgbm"}
 #: how the tests write a file of a format tabinv does not save
 WRITERS: dict[str, Callable[[TargetModel, Path], Any]] = {
     "onnx": save_onnx,
@@ -105,11 +103,8 @@ def declared(path: Path, name: str, members: pd.DataFrame, model: TargetModel, *
     if model.task == "classification":
         domain = model.domain(model.label)
         options["onnx_classes"] = tuple(domain[i] for i in model.classes_present_)
-    if name in FOREIGN:
-        return open_model(path, card=card_from_dict(model.card), records=members,
-                          format=name, options=options, **kw)
-    return load_declared(path, name, card=card_from_dict(model.card), members=members,
-                         options=options, **kw)
+    return open_model(path, card=card_from_dict(model.card), records=members,
+                      format=name, options=options, **kw)
 
 
 def test_item3_registry_is_the_one_list_of_formats() -> None:

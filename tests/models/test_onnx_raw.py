@@ -45,7 +45,6 @@ from tabinv.exceptions import ModelError, UnsafeModelError
 from tabinv.models.foreign import ForeignModel
 from tabinv.models.onnx import OnnxTargetModel
 from tabinv.models.oracle import Oracle
-from tabinv.models.persist import load_declared
 from tabinv.models.sources import open_model
 
 #: card column -> the hospital's own column name
@@ -261,8 +260,8 @@ def test_item1_a_single_matrix_takes_the_cards_features(cohort: dict[str, Any],
         if tensor is FloatTensorType:  # batch entries: the same, without a feature map
             assert isinstance(open_model(path, card=narrow, records=members),
                               OnnxTargetModel)
-            declared = load_declared(path, "onnx", card=narrow, members=members,
-                                     options={"onnx_encoding": "raw"})
+            declared = open_model(path, card=narrow, records=members, format="onnx",
+                                  options={"onnx_encoding": "raw"})
             assert isinstance(declared, ForeignModel)
             np.testing.assert_array_equal(declared.predict_proba(rows),
                                           model.predict_proba(rows))
