@@ -42,6 +42,7 @@ from .mlflowstore import (
     resolved_files,
 )
 from .persist import load_object
+from .sklearnsrc import sklearn_records
 from .validation import _reason
 
 __all__ = ["FLAVOURS", "MAX_MLMODEL_BYTES", "load_mlflow", "model_digest", "read_mlmodel",
@@ -226,29 +227,15 @@ def _declared(loaded: Any, inputs: tuple[ModelInput, ...] | None, origin: str) -
         return loaded
     if not type(loaded).__module__.startswith("sklearn"):
         return loaded  # boosters name their inputs themselves (or their adapter decides)
-    from sklearn.base import is_regressor
-
-    classes = None if is_regressor(loaded) else getattr(loaded, "classes_", None)
-    proba = getattr(loaded, "predict_proba", None) if classes is not None else None
-    return RecordModel(loaded, origin=origin, kind=f"{type(loaded).__name__} (MLflow sklearn)",
-                       inputs=inputs, classes=None if classes is None else list(classes),
-                       proba=proba if callable(proba) else None, predict=loaded.predict,
-                       table=_array_table)
+    record_model = sklearn_records(loaded, origin)  # takes one array, in this order:
+    record_model.inputs = tuple(inputs)  # the signature names its columns
+    return record_model
 
 
 def _names(names: Iterable[str], limit: int = 10) -> str:
     listed = list(names)
     more = f" and {len(listed) - limit} more" if len(listed) > limit else ""
     return ", ".join(shorten(n, 30) for n in listed[:limit]) + more
-
-
-def _array_table(columns: dict[str, np.ndarray], n: int) -> np.ndarray:
-    """One array in the signature's column order (numbers as float, else objects)."""
-    values = list(columns.values())
-    if not values:
-        return np.empty((n, 0))
-    numeric = all(v.dtype.kind in "iuf" for v in values)
-    return np.column_stack(values).astype(float if numeric else object)
 
 
 # -- python_function models -------------------------------------------------------------
