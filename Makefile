@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-quick bench-peers lint install clean
+.PHONY: demo test bench bench-quick bench-peers lint install clean reports
 
 # Re-install only when pyproject.toml is newer than the stamp.
 $(STAMP): pyproject.toml
@@ -30,6 +30,10 @@ bench-quick: $(STAMP)
 bench-peers: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[peers]'
 	TABINV_BENCH_SIZES=100000 $(BIN)/python -m pytest benchmarks/peers -p no:cacheprovider -q -s
+
+# Regenerate the committed example reports in reports/ (about 6 minutes).
+reports: $(STAMP)
+	TABINV=$(BIN)/tabinv bash reports/regenerate.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info
