@@ -25,7 +25,7 @@ from .modelfiles import file_digest, model_digest
 __all__ = ["POPULATIONS", "REPORTS", "RESULT_FORMAT", "ROW_COLUMNS", "EntryOutcome",
            "assess_entry", "entry_key", "failure_rows", "one_line"]
 
-RESULT_FORMAT = 2  # 2: records carry a digest of their own content
+RESULT_FORMAT = 3  # 2: records carry a digest of their own content; 3: kind, schema_version
 REPORTS = ("report.json", "report.md", "report.html")
 
 POPULATIONS = ("members", "non-members")
