@@ -6,8 +6,6 @@ writers and the front ends can all take their words from here without an import 
 
 from __future__ import annotations
 
-import math
-
 __all__ = ["ACCESS_LEVELS", "ANSWERS", "ATTACK_MEANINGS", "BASELINES", "BASELINE_MEANINGS",
            "GLOSSARY", "LEAKAGE_BASELINES", "RATINGS", "RATING_MEANINGS", "RESOLUTION",
            "UTILITY_NAMES", "method_label", "rating", "size_words"]
@@ -193,7 +191,7 @@ def size_words(value: float, sensitive: object) -> str:
     >>> size_words(0.01, "race")[:31]
     'guesses race right 1 point more'
     """
-    if math.isnan(value):
+    if value != value:  # NaN (no import: this module sits below every layer)
         return f"cannot tell how often it guesses {sensitive} right"
     points = round(100 * value)
     if points == 0:
