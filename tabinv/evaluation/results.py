@@ -102,9 +102,14 @@ class Assessment:
     leakage: tuple[Leakage, ...] = ()
     membership: tuple[Mapping[str, Any], ...] = ()
     settings: Mapping[str, Any] = field(default_factory=dict)
+    #: the model's own utility on non-members, one entry per metric
+    #: (:func:`tabinv.evaluation.utility.utility_entries`); empty when none were held out
+    utility: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def verdicts(self) -> tuple[str, ...]:
+        """One sentence per attack, attribute and population: its rating, over which
+        baseline, and the size in plain words (from the leakage interval alone)."""
         return tuple(item.verdict for item in self.leakage)
 
     def result(self, method: str, sensitive: str, population: str,
@@ -122,6 +127,7 @@ class Assessment:
             "results": [r.to_dict() for r in self.results],
             "leakage": [item.to_dict() for item in self.leakage],
             "membership": [dict(m) for m in self.membership],
+            "utility": [dict(u) for u in self.utility],
             "verdicts": list(self.verdicts),
         }
 
