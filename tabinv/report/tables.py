@@ -88,7 +88,7 @@ def summary_rows(assessment: Assessment | Mapping[str, Any]) -> list[tuple[str, 
             fmt(first.get("auc"), interval=False) if first else "-",
             fmt(outside["accuracy"]) if outside else "-",
             fmt(outside.get("auc"), interval=False) if outside else "-",
-            f"{signed(leak['difference'])} {reading(leak['difference'])}" if leak else "",
+            f"{signed(leak['leakage'])} {reading(leak['leakage'])}" if leak else "",
         ))
     return rows
 
@@ -155,9 +155,9 @@ def method_rows(scenario: Mapping[str, Any]) -> list[tuple[str, ...]]:
 
 
 def leakage_rows(scenario: Mapping[str, Any]) -> list[tuple[str, ...]]:
-    """Each attack's accuracy minus the imputation baseline's, on the same records."""
+    """Each attack's accuracy minus the best baseline's, on the same records."""
     return [(str(item["sensitive"]), method_key(item), str(item["population"]),
-             str(item["over"]), signed(item["difference"]), reading(item["difference"]))
+             str(item["over"]), signed(item["leakage"]), reading(item["leakage"]))
             for item in scenario.get("leakage", [])]
 
 
