@@ -179,7 +179,7 @@ def _threat(entry: Entry, group: tuple[str, ...]) -> Any:
         priors=(entry.prior_table,) if entry.prior_table is not None else entry.priors,
         access=entry.access, decimals=entry.decimals if entry.access == "rounded" else None,
         label_source=entry.label_source, positive=entry.positive, top_k=entry.top_k,
-        n_boot=entry.n_boot, random_state=entry.seed)
+        n_boot=entry.n_boot, random_state=entry.seed, min_cell=entry.min_cell)
 
 
 def _given(entry: Entry) -> Any:
