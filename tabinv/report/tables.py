@@ -36,7 +36,7 @@ __all__ = ["SUMMARY_HEADER", "POSITIVE_METRICS", "assessment_markdown", "fmt", "
            "utility_rows", "sweep_attack_rows"]
 
 SUMMARY_HEADER = ("hidden", "inferred", "method", "members acc [95% CI]", "AUC",
-                  "non-members acc [95% CI]", "AUC", "members: acc - imputation")
+                  "non-members acc [95% CI]", "AUC", "members: leakage")
 POSITIVE_METRICS = ("precision", "recall", "f1", "g_mean", "mcc", "fpr")
 
 
@@ -253,10 +253,9 @@ def utility_rows(document: Mapping[str, Any]) -> tuple[tuple[str, ...], list[tup
 
 
 SWEEP_ATTACK_HEADER = ("epsilon", "method", "kind", "members: accuracy [95% CI]",
-                       "members: acc - imputation", "members: acc - prior-mode",
-                       "non-members: accuracy [95% CI]", "non-members: acc - imputation")
-_SWEEP_CELLS = {"members": ("advantage", "advantage_over_prior_mode"),
-                "non-members": ("advantage",)}
+                       "members: leakage", "non-members: accuracy [95% CI]",
+                       "non-members: leakage")
+_SWEEP_CELLS = {"members": ("leakage",), "non-members": ("leakage",)}
 
 
 def _sweep_cells(entries: Sequence[Mapping[str, Any]], name: str) -> list[str]:

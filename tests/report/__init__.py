@@ -47,11 +47,10 @@ def fake_sweep(epsilons: tuple[float, ...] = EPSILONS) -> dict[str, Any]:
                         "method": "map", "variant": variant, "sensitive": sensitive,
                         "population": population,
                         "accuracy": _estimate(accuracy + offset, 0.02),
-                        "advantage": _estimate(accuracy + offset - imputation, 0.015),
-                        "advantage_over_prior_mode": _estimate(
-                            accuracy + offset - prior_mode, 0.015),
+                        "leakage": _estimate(accuracy + offset - imputation, 0.015),
+                        "over": "imputation", "rating": "leaks", "size": "",
                         "accuracy_per_seed": [accuracy + offset] * 3,
-                        "advantage_per_seed": [accuracy + offset - imputation] * 3})
+                        "leakage_per_seed": [accuracy + offset - imputation] * 3})
                 for method, value in (("prior-mode", prior_mode), ("imputation", imputation),
                                       ("ideal", imputation + 0.02)):
                     baselines.append({"method": method, "sensitive": sensitive,
@@ -241,12 +240,10 @@ def fake_sweep_rows(sensitive: str = "vkorc1") -> list[list[str]]:
                 accuracy = prior_mode + (top - prior_mode) * strength * shrink + offset
                 cells += [ci(estimate(accuracy, 0.02)),
                           ci(estimate(accuracy - imputation, 0.015), signed=True)]
-                if shrink == 1.0:
-                    cells.append(ci(estimate(accuracy - prior_mode, 0.015), signed=True))
             rows.append([shown if index == 0 else "", f"map ({variant})", "attack", *cells])
         for method, value in (("prior-mode", prior_mode), ("imputation", imputation),
                               ("ideal", imputation + 0.02)):
-            rows.append(["", method, "baseline", ci(estimate(value, 0.02)), "-", "-",
+            rows.append(["", method, "baseline", ci(estimate(value, 0.02)), "-",
                          ci(estimate(value, 0.02)), "-"])
     return rows
 
