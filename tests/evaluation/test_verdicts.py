@@ -261,3 +261,11 @@ def test_affairs_utility_is_on_the_non_members(affairs):
     assert accuracy["low"] <= accuracy["value"] <= accuracy["high"]
     assert affairs.to_dict()["utility"] == [dict(e) for e in affairs.utility]
     assert utility_line(affairs.utility).startswith("utility on 150 non-members: accuracy ")
+
+
+def test_verdict_sentence_names_given_records_and_a_weak_reference():
+    text = verdict_sentence(Estimate(0.01, -0.02, 0.04), "csmia", "race", "given",
+                            "prior-mode", imputation_weak=True)
+    assert text.startswith("On the given records, csmia guesses race right 1 point more")
+    assert text.endswith("The reference sample is too small for imputation to beat always "
+                         "guessing the most common value.")
