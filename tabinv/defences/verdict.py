@@ -138,7 +138,7 @@ def _utility_sentence(plain: Mapping[str, Any], grid: Sequence[Mapping[str, Any]
     at = next((p for p in grid if p["epsilon"] == cutoff), grid[0])
     value = at["utility"][metric]
     where = (f"At epsilon {fmt_epsilon(at['epsilon'])}, " if cutoff is not None
-             else f"At the smallest epsilon tried, {fmt_epsilon(at['epsilon'])}, ")
+             else f"The cost of DP: at the smallest epsilon tried ({fmt_epsilon(at['epsilon'])}), ")
     without = utility_words(metric, reference).split(" [")[0]
     recovered = next((p["epsilon"] for p in grid
                       if p["utility"][metric].value >= (reference.low if not
