@@ -26,8 +26,7 @@ __all__ = ["NUMBER_COLUMNS", "POPULATIONS", "REPORTS", "RESULT_FORMAT", "ROW_COL
            "EntryOutcome", "assess_entry", "entry_key", "failure_rows", "one_line"]
 
 RESULT_FORMAT = 3  # 2: records carry a digest of their own content; 3: rows rate the
-#                    leakage over the best baseline and carry the model's utility; records
-#                    carry kind and schema_version (tabinv.schemas)
+#                    leakage over the best baseline and carry the model's utility
 REPORTS = ("report.json", "report.md", "report.html")
 
 POPULATIONS = ("members", "non-members")
