@@ -26,7 +26,8 @@ __all__ = ["NUMBER_COLUMNS", "POPULATIONS", "REPORTS", "RESULT_FORMAT", "ROW_COL
            "EntryOutcome", "assess_entry", "entry_key", "failure_rows", "one_line"]
 
 RESULT_FORMAT = 3  # 2: records carry a digest of their own content; 3: rows rate the
-#                    leakage over the best baseline and carry the model's utility
+#                    leakage over the best baseline and carry the model's utility; kind,
+#                    schema_version
 REPORTS = ("report.json", "report.md", "report.html")
 
 POPULATIONS = ("members", "non-members")
