@@ -12,6 +12,8 @@ from .. import api
 from ..core import DEFAULT_DATASET, ModelAccess, attack_inputs, load_dataset, train_target
 from ..data.dataset import Dataset
 from ..data.tables import DataOptions
+from ..evaluation.smallcells import DEFAULT_MIN_CELL
+from ..evaluation.utility import utility_entries, utility_line
 from ..exceptions import TabinvError
 from ..text import write_safe_csv
 from ..utils import parse_bytes
@@ -31,6 +33,7 @@ from .options import (
     LabelOnly,
     LabelSource,
     Memory,
+    MinCell,
     Positive,
     Prior,
     Report,
@@ -111,6 +114,9 @@ def train(
             frame.to_csv(splits_out / f"{name}.csv", index=False)
     out.print(f"trained {model} on {len(splits.members)} members of {chosen.name} "
               f"(label {chosen.card.label!r}) -> {path}", highlight=False)
+    line = utility_line(utility_entries(fitted, splits.non_members, random_state=seed))
+    if line:
+        out.print(line, highlight=False)
 
 
 def _threat(attack: list[str] | None, attack_param: list[str] | None,
@@ -157,6 +163,7 @@ def attack(
     label_only: LabelOnly = False,
     positive: Positive = None,
     top_k: TopK = 100,
+    min_cell: MinCell = DEFAULT_MIN_CELL,
     records: Annotated[Path | None, typer.Option(
         help="Write per-record inferred values and posteriors here (CSV).")] = None,
     ignore_column: IgnoreColumn = None,
@@ -184,7 +191,7 @@ def attack(
     threat = _threat(attack_name, attack_param, [priors] if priors is not None else prior,
                      access, label_only, rounding, positive, memory, known=known,
                      label_source=label_source, top_k=top_k, random_state=seed,
-                     shortcuts=shortcuts)
+                     shortcuts=shortcuts, min_cell=min_cell)
     with working("attacking"):
         assessment, posterior = api.attack_records(
             target, attacked.frame, sensitive=sensitive, reference=reference_frame,
@@ -245,6 +252,7 @@ def assess(
     label_only: LabelOnly = False,
     positive: Positive = None,
     top_k: TopK = 100,
+    min_cell: MinCell = DEFAULT_MIN_CELL,
     people: People = None,
     snps: Snps = None,
     data_param: DataParam = None,
@@ -265,7 +273,8 @@ def assess(
     """
     threat = _threat(attack_name, attack_param, prior, access, label_only, rounding,
                      positive, memory, known=known, label_source=label_source,
-                     top_k=top_k, random_state=seed, shortcuts=shortcuts)
+                     top_k=top_k, random_state=seed, shortcuts=shortcuts,
+                     min_cell=min_cell)
     given = {"members": members, "non_members": non_members, "reference": reference,
              "member_column": member_column}
     opening = {"feature_map": feature_map, "trust": trust, "allow_pickle": allow_pickle,

@@ -24,6 +24,7 @@ from ..evaluation.results import (
 from ..exceptions import AttackError
 from ..models.oracle import Oracle
 from ..models.target import TargetModel
+from ..vocabulary import LEAKAGE_BASELINES
 from .threat import ThreatModel
 
 __all__ = ["run_attacks"]
@@ -99,7 +100,7 @@ def run_attacks(model: TargetModel, populations: Mapping[str, pd.DataFrame],
     posteriors: dict[str, Posterior] = {}
     score = {"n_boot": threat.n_boot, "random_state": threat.random_state,
              "label_source": threat.label_source, "positive": threat.positive,
-             "top_k": threat.top_k}
+             "top_k": threat.top_k, "min_cell": threat.min_cell}
     for population, records in populations.items():
         labels = _labels(model, records, threat.label_source)
         truth = candidates.joint_index(records) if all(
@@ -130,6 +131,7 @@ def run_attacks(model: TargetModel, populations: Mapping[str, pd.DataFrame],
         leakage=tuple(_leakage(results, threat.n_boot, threat.random_state)),
         membership=tuple(_membership(results)),
         settings={"random_state": threat.random_state, "n_boot": threat.n_boot,
+                  "min_cell": threat.min_cell,
                   "tabinv": __version__,
                   "timings_seconds": {k: round(v, 4) for k, v in timings.items()}},
     )
@@ -141,11 +143,16 @@ def _labels(model: TargetModel, records: pd.DataFrame, label_source: str) -> Any
 
 
 def _leakage(results: Sequence[MethodResult], n_boot: int, random_state: int) -> list[Any]:
-    imputation = {(r.sensitive, r.population): r for r in results if r.method == "imputation"}
-    return [leakage_over(r, imputation[(r.sensitive, r.population)], n_boot=n_boot * 5,
+    """Each attack's gain over the best model-free baseline scored on the same attribute
+    and population (label-rule only where it was fitted: a discrete label)."""
+    baselines: dict[tuple[str, str], list[MethodResult]] = {}
+    for r in results:
+        if r.method in LEAKAGE_BASELINES:
+            baselines.setdefault((r.sensitive, r.population), []).append(r)
+    return [leakage_over(r, baselines[(r.sensitive, r.population)], n_boot=n_boot * 5,
                          random_state=random_state)
             for r in results if r.method not in BASELINES
-            and (r.sensitive, r.population) in imputation]
+            and (r.sensitive, r.population) in baselines]
 
 
 def _membership(results: Sequence[MethodResult]) -> list[dict[str, Any]]:

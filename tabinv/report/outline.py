@@ -30,6 +30,7 @@ from .tables import (
     method_rows,
     per_value_rows,
     positive_table,
+    suppression_note,
     sweep_attack_rows,
     timing_rows,
     utility_rows,
@@ -245,7 +246,7 @@ def _scenario(scenario: Mapping[str, Any], index: int, with_figures: bool) -> li
     if per_value:
         blocks += [_h("Per value (strongest attack)", 3),
                    _p("Counts of records per value and how often each value was inferred; "
-                      "no record is identified."),
+                      "no record is identified. " + suppression_note(scenario)),
                    *_table(("inferred", "attack", "value", "records", "inferred as",
                             "precision", "recall"), per_value)]
     blocks += _figures([f for f in found if f not in bars])
@@ -310,8 +311,8 @@ def _sweep_outline(document: Mapping[str, Any], with_figures: bool) -> list[Bloc
                 if definitions else []),
               *_table(*utility_rows(document)),
               _h("Attacks against baselines"),
-              _p("'acc - imputation' and 'acc - prior-mode': the attack's accuracy minus that "
-                 "baseline's on the same records, averaged over seeds."),
+              _p("'leakage': the attack's accuracy minus the best model-free baseline's on "
+                 "the same records, averaged over seeds."),
               *_figures([found["accuracy-vs-epsilon"]] if "accuracy-vs-epsilon" in found
                         else [])]
     for sensitive in attributes:

@@ -31,11 +31,12 @@ from .document import threat_sentence as _threat_sentence
 __all__ = ["SUMMARY_HEADER", "POSITIVE_METRICS", "assessment_markdown", "fmt", "headlines",
            "markdown_table", "summary_rows", "threat_sentence", "populations",
            "method_rows", "method_header", "leakage_rows", "membership_rows",
-           "positive_table", "per_value_rows", "cleaning_rows", "timing_rows",
+           "positive_table", "per_value_rows", "count_text", "suppression_note",
+           "cleaning_rows", "timing_rows",
            "utility_rows", "sweep_attack_rows"]
 
 SUMMARY_HEADER = ("hidden", "inferred", "method", "members acc [95% CI]", "AUC",
-                  "non-members acc [95% CI]", "AUC", "members: acc - imputation")
+                  "non-members acc [95% CI]", "AUC", "members: leakage")
 POSITIVE_METRICS = ("precision", "recall", "f1", "g_mean", "mcc", "fpr")
 
 
@@ -88,7 +89,7 @@ def summary_rows(assessment: Assessment | Mapping[str, Any]) -> list[tuple[str, 
             fmt(first.get("auc"), interval=False) if first else "-",
             fmt(outside["accuracy"]) if outside else "-",
             fmt(outside.get("auc"), interval=False) if outside else "-",
-            f"{signed(leak['difference'])} {reading(leak['difference'])}" if leak else "",
+            f"{signed(leak['leakage'])} {reading(leak['leakage'])}" if leak else "",
         ))
     return rows
 
@@ -155,9 +156,9 @@ def method_rows(scenario: Mapping[str, Any]) -> list[tuple[str, ...]]:
 
 
 def leakage_rows(scenario: Mapping[str, Any]) -> list[tuple[str, ...]]:
-    """Each attack's accuracy minus the imputation baseline's, on the same records."""
+    """Each attack's accuracy minus the best baseline's, on the same records."""
     return [(str(item["sensitive"]), method_key(item), str(item["population"]),
-             str(item["over"]), signed(item["difference"]), reading(item["difference"]))
+             str(item["over"]), signed(item["leakage"]), reading(item["leakage"]))
             for item in scenario.get("leakage", [])]
 
 
@@ -197,11 +198,30 @@ def per_value_rows(scenario: Mapping[str, Any]) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     for item in strongest(scenario):
         row = _find(scenario, item, item["population"])
+        below = (row or {}).get("suppressed_below")
         for entry in (row or {}).get("per_value", []):
             rows.append((str(item["sensitive"]), method_key(item), str(entry.get("value")),
-                         str(entry.get("support", "-")), str(entry.get("predicted", "-")),
+                         count_text(entry.get("support", "-"), below),
+                         count_text(entry.get("predicted", "-"), below),
                          fmt(entry.get("precision")), fmt(entry.get("recall"))))
     return rows
+
+
+def count_text(count: Any, below: Any) -> str:
+    """A count of a per-value or confusion table; a withheld small count (None) as
+    ``<N`` (:mod:`tabinv.evaluation.smallcells`)."""
+    return f"<{below}" if count is None and below else str(count)
+
+
+def suppression_note(scenario: Mapping[str, Any]) -> str:
+    """The sentence saying that small counts are withheld, or "" when none is."""
+    below = {r.get("suppressed_below") for r in scenario.get("results", [])} - {None, 0}
+    if not below:
+        return ""
+    return (f"Counts of fewer than {max(below)} records are withheld and shown as "
+            f"\"<{max(below)}\" (small-cell suppression, --min-cell; precision and recall "
+            "that would reveal them are left out too); accuracy and the other metrics use "
+            "every record.")
 
 
 def cleaning_rows(dataset: Mapping[str, Any]) -> list[tuple[str, ...]]:
@@ -233,10 +253,9 @@ def utility_rows(document: Mapping[str, Any]) -> tuple[tuple[str, ...], list[tup
 
 
 SWEEP_ATTACK_HEADER = ("epsilon", "method", "kind", "members: accuracy [95% CI]",
-                       "members: acc - imputation", "members: acc - prior-mode",
-                       "non-members: accuracy [95% CI]", "non-members: acc - imputation")
-_SWEEP_CELLS = {"members": ("advantage", "advantage_over_prior_mode"),
-                "non-members": ("advantage",)}
+                       "members: leakage", "non-members: accuracy [95% CI]",
+                       "non-members: leakage")
+_SWEEP_CELLS = {"members": ("leakage",), "non-members": ("leakage",)}
 
 
 def _sweep_cells(entries: Sequence[Mapping[str, Any]], name: str) -> list[str]:
