@@ -18,7 +18,7 @@ runner = CliRunner()
 def run_json(*args: str) -> dict:
     result = runner.invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)  # skipped attacks are listed on stderr
 
 
 def test_all_attacks_with_positive_value_metrics():
