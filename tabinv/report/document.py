@@ -310,10 +310,10 @@ def _scope(item: Mapping[str, Any], hidden: Sequence[str], several: bool) -> str
 
 def _finding(item: Mapping[str, Any], scope: str, gap: Any) -> str:
     verb = {"leaks": "beats", "below": "does worse than"}.get(
-        reading(item["difference"]), "is no better than")
+        reading(item["leakage"]), "is no better than")
     population = "the given records" if item["population"] == "given" else item["population"]
     text = (f"{scope}: the strongest attack on {population}, {method_key(item)}, "
-            f"{verb} imputation ({signed(item['difference'])})")
+            f"{verb} {item['over']} ({signed(item['leakage'])})")
     if triple(gap) is not None:
         effect = reading(gap, "members are easier to attack",
                          "non-members are easier to attack", "no membership effect")
@@ -336,7 +336,7 @@ def verdict_paragraph(document: Mapping[str, Any]) -> str:
                 for m in scenario.get("membership", [])}
         for item in strongest(scenario):
             scope = _scope(item, hidden, len(items) > 1)
-            (leaking if reading(item["difference"]) == "leaks" else quiet).append(scope)
+            (leaking if reading(item["leakage"]) == "leaks" else quiet).append(scope)
             findings.append(_finding(item, scope, gaps.get(
                 (item["method"], item.get("variant", ""), item["sensitive"]))))
     if not findings:

@@ -310,8 +310,8 @@ def _sweep_outline(document: Mapping[str, Any], with_figures: bool) -> list[Bloc
                 if definitions else []),
               *_table(*utility_rows(document)),
               _h("Attacks against baselines"),
-              _p("'acc - imputation' and 'acc - prior-mode': the attack's accuracy minus that "
-                 "baseline's on the same records, averaged over seeds."),
+              _p("'leakage': the attack's accuracy minus the best model-free baseline's on "
+                 "the same records, averaged over seeds."),
               *_figures([found["accuracy-vs-epsilon"]] if "accuracy-vs-epsilon" in found
                         else [])]
     for sensitive in attributes:

@@ -120,7 +120,7 @@ def _privacy_utility(figure: Any, document: Mapping[str, Any]) -> None:
         name = _strongest_attack(document, sensitive)
         if name is None:
             continue
-        advantage = _series(points, "attacks", sensitive, "members", name, "advantage")
+        advantage = _series(points, "attacks", sensitive, "members", name, "leakage")
         utility, _ = _floored([triple(p.get("utility", {}).get(metric)) for p in points])
         xs, xerr = error_bars(utility)
         ys, yerr = error_bars(advantage)
@@ -132,7 +132,7 @@ def _privacy_utility(figure: Any, document: Mapping[str, Any]) -> None:
                 ax.annotate(epsilon_text(point.get("epsilon")), (x, y), fontsize=7,
                             xytext=(4, 4), textcoords="offset points", color=colour)
     ax.axhline(0, color=BASELINE_COLOURS["imputation"], lw=1, ls="--",
-               label="imputation (no model)")
+               label="best baseline (no model)")
     ax.set_xlabel(f"utility: {UTILITY_NAMES.get(metric, label_text(metric))} (95% CI)")
     ax.set_ylabel("attack accuracy - imputation accuracy")
     ax.set_title("Privacy-utility trade-off (labels: epsilon)", fontsize=10)
@@ -210,7 +210,7 @@ def sweep_figures(document: Mapping[str, Any]) -> list[Figure]:
     metrics = max(1, len(document.get("utility_metrics") or []))
     return [
         Figure("privacy-utility",
-               "Privacy-utility trade-off: the strongest attack's advantage over imputation "
+               "Privacy-utility trade-off: the strongest attack's leakage over the best baseline "
                f"on members against the model's utility ({code(_headline_metric(document))}), "
                "one point per "
                "epsilon, with 95% intervals over seeds. Points at 0 leak nothing beyond "

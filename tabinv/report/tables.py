@@ -35,7 +35,7 @@ __all__ = ["SUMMARY_HEADER", "POSITIVE_METRICS", "assessment_markdown", "fmt", "
            "utility_rows", "sweep_attack_rows"]
 
 SUMMARY_HEADER = ("hidden", "inferred", "method", "members acc [95% CI]", "AUC",
-                  "non-members acc [95% CI]", "AUC", "members: acc - imputation")
+                  "non-members acc [95% CI]", "AUC", "members: leakage")
 POSITIVE_METRICS = ("precision", "recall", "f1", "g_mean", "mcc", "fpr")
 
 
@@ -88,7 +88,7 @@ def summary_rows(assessment: Assessment | Mapping[str, Any]) -> list[tuple[str, 
             fmt(first.get("auc"), interval=False) if first else "-",
             fmt(outside["accuracy"]) if outside else "-",
             fmt(outside.get("auc"), interval=False) if outside else "-",
-            f"{signed(leak['difference'])} {reading(leak['difference'])}" if leak else "",
+            f"{signed(leak['leakage'])} {reading(leak['leakage'])}" if leak else "",
         ))
     return rows
 
@@ -155,9 +155,9 @@ def method_rows(scenario: Mapping[str, Any]) -> list[tuple[str, ...]]:
 
 
 def leakage_rows(scenario: Mapping[str, Any]) -> list[tuple[str, ...]]:
-    """Each attack's accuracy minus the imputation baseline's, on the same records."""
+    """Each attack's accuracy minus the best baseline's, on the same records."""
     return [(str(item["sensitive"]), method_key(item), str(item["population"]),
-             str(item["over"]), signed(item["difference"]), reading(item["difference"]))
+             str(item["over"]), signed(item["leakage"]), reading(item["leakage"]))
             for item in scenario.get("leakage", [])]
 
 
@@ -233,10 +233,9 @@ def utility_rows(document: Mapping[str, Any]) -> tuple[tuple[str, ...], list[tup
 
 
 SWEEP_ATTACK_HEADER = ("epsilon", "method", "kind", "members: accuracy [95% CI]",
-                       "members: acc - imputation", "members: acc - prior-mode",
-                       "non-members: accuracy [95% CI]", "non-members: acc - imputation")
-_SWEEP_CELLS = {"members": ("advantage", "advantage_over_prior_mode"),
-                "non-members": ("advantage",)}
+                       "members: leakage", "non-members: accuracy [95% CI]",
+                       "non-members: leakage")
+_SWEEP_CELLS = {"members": ("leakage",), "non-members": ("leakage",)}
 
 
 def _sweep_cells(entries: Sequence[Mapping[str, Any]], name: str) -> list[str]:

@@ -155,8 +155,8 @@ def test_sweep_page_says_what_a_report_must():
     for sensitive in ("vkorc1", "cyp2c9"):  # item 6: every cell, from the formula
         header, rows = tables[sensitive][0]
         assert header == ["epsilon", "method", "kind", "members: accuracy [95% CI]",
-                          "members: acc - imputation", "members: acc - prior-mode",
-                          "non-members: accuracy [95% CI]", "non-members: acc - imputation"]
+                          "members: leakage", "non-members: accuracy [95% CI]",
+                          "non-members: leakage"]
         assert rows == fake_sweep_rows(sensitive)
 
 

@@ -135,8 +135,8 @@ def test_sweep_markdown_lists_every_epsilon_with_baselines_next_to_attacks():
     assert epsilons[1:] == ["0.25", "1", "5", "20", "100", "non-private"]  # after the header
     header, rows = markdown_tables(text)["vkorc1"][0]
     assert header == ["epsilon", "method", "kind", "members: accuracy [95% CI]",
-                      "members: acc - imputation", "members: acc - prior-mode",
-                      "non-members: accuracy [95% CI]", "non-members: acc - imputation"]
+                      "members: leakage", "non-members: accuracy [95% CI]",
+                      "non-members: leakage"]
     assert rows == fake_sweep_rows("vkorc1")  # item 6: every cell, from the formula
     assert markdown_tables(text)["cyp2c9"][0][1] == fake_sweep_rows("cyp2c9")
     assert "all private models of one seed together spend epsilon 126.25" in text
@@ -194,7 +194,7 @@ def test_cli_helpers_accept_objects_and_documents():
         assert headlines(assessment) == headlines(scenario)
         assert all(len(row) == len(SUMMARY_HEADER) for row in summary_rows(assessment))
     assert assessment_markdown(live) == assessment_markdown(document)
-    assert "members: acc - imputation" in assessment_markdown(live)
+    assert "members: leakage" in assessment_markdown(live)
 
 
 @pytest.mark.parametrize("content, message", [
