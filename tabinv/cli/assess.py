@@ -12,6 +12,7 @@ from .. import api
 from ..core import DEFAULT_DATASET, ModelAccess, attack_inputs, load_dataset, train_target
 from ..data.dataset import Dataset
 from ..data.tables import DataOptions
+from ..evaluation.smallcells import DEFAULT_MIN_CELL
 from ..evaluation.utility import utility_entries, utility_line
 from ..exceptions import TabinvError
 from ..report.document import as_document
@@ -33,6 +34,7 @@ from .options import (
     LabelOnly,
     LabelSource,
     Memory,
+    MinCell,
     Positive,
     Prior,
     Report,
@@ -162,6 +164,7 @@ def attack(
     label_only: LabelOnly = False,
     positive: Positive = None,
     top_k: TopK = 100,
+    min_cell: MinCell = DEFAULT_MIN_CELL,
     records: Annotated[Path | None, typer.Option(
         help="Write per-record inferred values and posteriors here (CSV).")] = None,
     ignore_column: IgnoreColumn = None,
@@ -189,7 +192,7 @@ def attack(
     threat = _threat(attack_name, attack_param, [priors] if priors is not None else prior,
                      access, label_only, rounding, positive, memory, known=known,
                      label_source=label_source, top_k=top_k, random_state=seed,
-                     shortcuts=shortcuts)
+                     shortcuts=shortcuts, min_cell=min_cell)
     with working("attacking"):
         assessment, posterior = api.attack_records(
             target, attacked.frame, sensitive=sensitive, reference=reference_frame,
@@ -251,6 +254,7 @@ def assess(
     label_only: LabelOnly = False,
     positive: Positive = None,
     top_k: TopK = 100,
+    min_cell: MinCell = DEFAULT_MIN_CELL,
     people: People = None,
     snps: Snps = None,
     data_param: DataParam = None,
@@ -271,7 +275,8 @@ def assess(
     """
     threat = _threat(attack_name, attack_param, prior, access, label_only, rounding,
                      positive, memory, known=known, label_source=label_source,
-                     top_k=top_k, random_state=seed, shortcuts=shortcuts)
+                     top_k=top_k, random_state=seed, shortcuts=shortcuts,
+                     min_cell=min_cell)
     given = {"members": members, "non_members": non_members, "reference": reference,
              "member_column": member_column}
     opening = {"feature_map": feature_map, "trust": trust, "allow_pickle": allow_pickle,

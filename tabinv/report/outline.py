@@ -30,6 +30,7 @@ from .tables import (
     method_rows,
     per_value_rows,
     positive_table,
+    suppression_note,
     sweep_attack_rows,
     timing_rows,
     utility_rows,
@@ -245,7 +246,7 @@ def _scenario(scenario: Mapping[str, Any], index: int, with_figures: bool) -> li
     if per_value:
         blocks += [_h("Per value (strongest attack)", 3),
                    _p("Counts of records per value and how often each value was inferred; "
-                      "no record is identified."),
+                      "no record is identified. " + suppression_note(scenario)),
                    *_table(("inferred", "attack", "value", "records", "inferred as",
                             "precision", "recall"), per_value)]
     blocks += _figures([f for f in found if f not in bars])
