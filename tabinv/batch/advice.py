@@ -10,6 +10,7 @@ measure it. Commands are marked with :func:`tabinv.text.code`; the page escapes 
 from __future__ import annotations
 
 import math
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,10 +24,11 @@ from .entry import Entry
 __all__ = ["batch_command", "what_to_do"]
 
 _SHOWN = 3  # entries named per line before "and N more"
-_LABEL_ONLY = code('access = "label-only"')
-_ROUNDED = code('access = "rounded"')
-_DECIMALS = code("decimals = 1")
 _ALL = code('attacks = ["all"]')
+#: the access levels (tabinv.vocabulary.ACCESS_LEVELS), from most to least given away
+_LESS = ("white-box", "confidences", "rounded", "label-only")
+#: an attack's key in the rows: ``map (marginal prior)``, ``csmia``
+_ATTACK = re.compile(r"^(?P<method>[\w-]+)(?: \((?P<prior>[\w-]+) prior\))?$")
 
 
 def batch_command(inventory: Any, out: Any) -> str:
@@ -51,6 +53,35 @@ def _where(row: Mapping[str, Any]) -> str:
     return f"{row['sensitive']} of {row['population']}"
 
 
+def _less_access(row: Mapping[str, Any]) -> list[str]:
+    """The access levels below the row's that its model allows (rounded and label-only
+    apply to classifiers), each as the inventory keys that set it."""
+    if row.get("access") not in _LESS:
+        return []
+    below = list(_LESS[_LESS.index(str(row["access"])) + 1:])
+    if row.get("utility_metric") not in ("accuracy", "auc"):  # a regression
+        below = [level for level in below if level == "confidences"]
+    keys = {"rounded": "access = \"rounded\", decimals = 1"}
+    return [keys.get(level, f"access = \"{level}\"") for level in below]
+
+
+def _sweep(row: Mapping[str, Any], entry: Entry) -> str:
+    """The sweep that measures differential privacy against the row's attack."""
+    hidden = str(row.get("hidden") or row["sensitive"]).split(" + ")
+    args = ["tabinv", "sweep", "--dataset", str(entry.data), "--model", str(row["family"]),
+            "--label", str(row["label"]), *[a for column in hidden for a in ("-s", column)]]
+    match = _ATTACK.match(str(row.get("attack") or ""))
+    if match:
+        args += ["-a", match["method"]]
+        if match["prior"] and entry.prior_table is None:
+            args += ["--prior", match["prior"]]
+    if row.get("access") not in (None, "", "confidences"):
+        args += ["--access", str(row["access"])]
+    if row.get("access") == "rounded" and entry.decimals is not None:
+        args += ["--rounding", str(entry.decimals)]
+    return shlex.join(args)
+
+
 def _defences(row: Mapping[str, Any], entry: Entry | None, models: Sequence[Mapping[str, Any]],
               command: str) -> list[str]:
     """For the worst leaking model: what the batch measured for the same data, label and
@@ -65,22 +96,17 @@ def _defences(row: Mapping[str, Any], entry: Entry | None, models: Sequence[Mapp
               f"{m.get('access')}, shows {m.get('verdict') or 'no rating'}"
               f"{' (' + _points(m['leakage']) + ')' if not pd.isna(m.get('leakage')) else ''}."
               for m in same[:_SHOWN]]
-    classifier = row.get("utility_metric") in ("accuracy", "auc")
-    if row.get("access") == "confidences" and classifier and not same:
-        lines.append(
-            f"Not measured: whether publishing only labels, or rounded confidences, stops "
-            f"{name}. Copy its entry under a new name with {_LABEL_ONLY} "
-            f"(or {_ROUNDED} and {_DECIMALS}) and run "
-            f"{code(command)} (finished entries are reused).")
+    less = _less_access(row)
+    if less and not same:
+        options = " or ".join(code(keys) for keys in less)
+        lines.append(f"Not measured: whether less access stops it. Copy the entry {name} "
+                     f"under a new name with {options} and run {code(command)} (finished "
+                     "entries are reused).")
     if entry is not None and entry.data is not None and not entry.data_params \
             and row.get("family") in dp_family_names():
-        hidden = [part for part in str(row.get("hidden") or row["sensitive"]).split(" + ")]
-        sweep = shlex.join(["tabinv", "sweep", "--dataset", entry.data, "--model",
-                            str(row["family"]), "--label", str(row["label"]),
-                            *[arg for column in hidden for arg in ("-s", column)]])
-        lines.append(f"Not measured: differential privacy. {code(sweep)} trains "
+        lines.append(f"Not measured: differential privacy. {code(_sweep(row, entry))} trains "
                      f"{row['family']} models with it at several epsilons and measures the "
-                     "attacks and the model's utility at each.")
+                     "same attack and the model's utility at each.")
     return lines
 
 

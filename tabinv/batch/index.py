@@ -244,7 +244,7 @@ def _model_row(rank: int, row: Mapping[str, Any], description: str) -> tuple[str
              utility, f"{esc(str(row.get('data')))}, {esc(str(row.get('label')))}",
              f"{esc(str(row.get('family')))} ({esc(str(row.get('format')))}), "
              f"{esc(str(row.get('access')))}"]
-    styles = ["num", "free", "", "num", "", "free", "", "", "free", "free"]
+    styles = ["num", "free name", "", "num", "", "free", "", "", "free", "free"]
     return ("<tr>" + "".join(_cell(label, cell, style) for label, cell, style
                              in zip(labels, cells, styles, strict=True)) + "</tr>", footnote)
 
