@@ -240,7 +240,7 @@ def _model_row(rank: int, row: Mapping[str, Any], description: str) -> tuple[str
              _badge(_rating(row)),
              _interval(row.get("leakage"), row.get("leakage_low"), row.get("leakage_high")),
              _linked(str(row.get("over") or "")),
-             f"{_attribute(row)}<br><small class='keep'>{population}</small>", attack,
+             f"{_attribute(row)}<br><small>{population}</small>", attack,
              utility, f"{esc(str(row.get('data')))}, {esc(str(row.get('label')))}",
              f"{esc(str(row.get('family')))} ({esc(str(row.get('format')))}), "
              f"{esc(str(row.get('access')))}"]

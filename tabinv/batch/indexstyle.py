@@ -25,8 +25,9 @@ h1 {{ font-size: 1.6rem; margin: 0.3rem 0 0.6rem; line-height: 1.25; }}
 h2 {{ font-size: 1.25rem; margin: 2rem 0 0.6rem; padding-bottom: 0.2rem;
      border-bottom: 2px solid #d6dde4; }}
 h1, h2, p, li, td.free {{ overflow-wrap: anywhere; }}
-td.free {{ min-width: 6.5rem; }}
-td.name {{ min-width: 9rem; }}
+td.free {{ min-width: 5rem; }}
+td.name {{ min-width: 8rem; }}
+td .badge {{ white-space: normal; }}
 p, li {{ max-width: 56rem; }}
 code {{ font: 0.88em ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
        background: #f1f4f7; padding: 0 0.25em; border-radius: 3px;
@@ -56,7 +57,6 @@ td {{ font-variant-numeric: tabular-nums; }}
 td.num {{ text-align: right; }}
 tbody tr:nth-child(even) td {{ background: #fafbfc; }}
 td small {{ color: #4a5663; }}
-td small.keep {{ white-space: nowrap; }}
 .failed {{ color: #9c2f23; }}
 ul.glossary {{ padding-left: 1.2rem; }}
 ul.glossary li {{ margin: 0.25rem 0; }}
@@ -74,7 +74,6 @@ ul.glossary li:target {{ background: #fff7d6; }}
        grid-template-columns: minmax(6.5rem, 38%) minmax(0, 1fr); gap: 0.6rem; }}
   td.num {{ text-align: left; }}
   td.free, td.name {{ min-width: 0; }}
-  td small.keep {{ white-space: normal; }}
   td::before {{ content: attr(data-label); font-weight: 600; color: #4a5663; }}
   td:empty {{ display: none; }}
   tbody tr:nth-child(even) td {{ background: none; }}
@@ -87,7 +86,7 @@ ul.glossary li:target {{ background: #fff7d6; }}
   table {{ font-size: 7pt; table-layout: auto; }}
   th, td {{ padding: 0.12rem 0.2rem; }}
   td.free, td.name {{ min-width: 4rem; }}
-  .ci, .badge, td small.keep {{ white-space: normal; }}
+  .ci, .badge {{ white-space: normal; }}
   .ci .range {{ white-space: nowrap; }}
   tr {{ break-inside: avoid; }}
   h2 {{ break-after: avoid; }}
