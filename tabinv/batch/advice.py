@@ -40,7 +40,7 @@ def batch_command(inventory: Any, out: Any) -> str:
 def _listing(items: Sequence[str]) -> str:
     shown = list(items[:_SHOWN])
     more = len(items) - len(shown)
-    text = "; ".join(shown)
+    text = ("; " if any(mark in item for item in shown for mark in ",(") else ", ").join(shown)
     return f"{text} and {more} more" if more else text
 
 

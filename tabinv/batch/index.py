@@ -125,7 +125,6 @@ def _link(name: str) -> str:
 # -- the summary box ----------------------------------------------------------------------
 
 def _counts(models: Sequence[Mapping[str, Any]], failed: int, ok: pd.DataFrame) -> str:
-    total = len(models) + failed
     items = []
     for rating in (*RATINGS, _NOT_MEASURED):
         chosen = [m for m in models if _rating(m) == rating]
@@ -139,8 +138,9 @@ def _counts(models: Sequence[Mapping[str, Any]], failed: int, ok: pd.DataFrame) 
         items.append(f"<li>{_badge('failed')} {failed} "
                      f"{'entry' if failed == 1 else 'entries'} could not be assessed</li>")
     leaking = sum(_rating(m) == "leaks" for m in models)
-    head = (f"{leaking} of {total} {'model leaks' if total == 1 else 'models leak'} a "
-            "sensitive attribute beyond what population statistics reveal.")
+    assessed = f"{len(models)} assessed {'model' if len(models) == 1 else 'models'}"
+    head = (f"{leaking} of {assessed} {'leaks' if leaking == 1 else 'leak'} a sensitive "
+            "attribute beyond what population statistics reveal.")
     return f"<p>{head}</p><ul>{''.join(items)}</ul>"
 
 

@@ -151,7 +151,7 @@ def test_badges_name_the_ratings_and_link_the_glossary(page: str) -> None:
 def test_summary_box_counts_and_names_the_worst_model(page: str) -> None:
     box = summary_box(page)
     text = Page(box).text
-    assert text.startswith("Summary 2 of 5 models leak a sensitive attribute")
+    assert text.startswith("Summary 2 of 4 assessed models leak a sensitive attribute")
     assert "leaks 2 models (2 of 5 measurements)" in text
     assert "inconclusive 1 model (1 of 5 measurements)" in text
     assert "no measurable leakage 1 model (2 of 5 measurements)" in text
@@ -242,7 +242,7 @@ def test_nothing_leaking_names_the_attacks_not_run() -> None:
                     "run: confidence, csmia, lomia, whitebox-dt, whitebox-tree; set attacks "
                     f"= [\"all\"] in the inventory's [defaults] and run {COMMAND} to "
                     "measure them.")
-    assert "0 of 1 model leaks" in Page(summary_box(page)).text
+    assert "0 of 1 assessed model leak" in Page(summary_box(page)).text
     everything = page_of([row("quiet", "no measurable leakage", -0.1, -0.13, -0.07)],
                          [entry("quiet", attacks=("all",))])
     assert Page(section(everything, "what-to-do")).text == (
