@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from tabinv import api
 from tabinv.batch.executors import SerialExecutor
 from tabinv.batch.inventory import read_inventory
-from tabinv.batch.runner import run_batch
+from tabinv.batch.runner import ROW_COLUMNS, run_batch
 from tabinv.cli import app
 from tabinv.data.dataset import Dataset
 from tabinv.data.registry import builtin_card
@@ -167,6 +167,10 @@ def test_batch_documents_validate(batch):
     assert summary["entries"] == 2
     csv = (batch / "summary.csv").read_text().splitlines()
     assert len(summary["rows"]) == len(csv) - 1  # the same rows as summary.csv
+
+
+def test_the_row_schema_describes_every_summary_column():
+    assert set(schema("batch-summary")["$defs"]["batch_row"]["properties"]) == set(ROW_COLUMNS)
 
 
 def test_a_rerun_reuses_the_stamped_records(batch):

@@ -144,6 +144,10 @@ def test_classifier_sweep_measures_accuracy_and_auc(tiny):
     point = result.point(1.0)
     assert 0 <= point["utility"]["accuracy"].value <= 1
     assert math.isnan(point["utility"]["auc"].low)  # one seed: no interval over seeds
+    for row in point["attacks"]:  # one seed: the leakage keeps its bootstrap interval
+        assert row["leakage"].low <= row["leakage"].value <= row["leakage"].high
+        assert row["leakage_per_seed"] == [row["leakage"].value]
+        assert row["rating"] == rating(row["leakage"].low, row["leakage"].high)
     assert result.model["task"] == "classification"
 
 
@@ -196,8 +200,16 @@ def test_verdict_names_where_the_leakage_vanishes_and_the_cost():
     assert "at epsilon 1 the attack no longer measurably leaks" in sweep_verdict(
         wide, ["within_20"], {})
     never = [_point(None, -0.1, 0.46), _point(1.0, -0.1, 0.4)]
-    assert "no measurable leakage; there is nothing for DP to remove" in sweep_verdict(
-        never, ["r2", "within_20"], {})
+    text = sweep_verdict(never, ["r2", "within_20"], {})
+    assert "no measurable leakage; there is nothing for DP to remove" in text
+    assert "The cost of DP: at the smallest epsilon tried (1), 40% of patients" in text
+    both = [{**point, "attacks": point["attacks"] + [{**point["attacks"][0],
+                                                       "variant": "learned prior"}]}
+            for point in never]
+    assert sweep_verdict(both, ["r2"], {}).startswith(
+        "Without DP, no measurable leakage for these attacks (map (marginal prior) on s "
+        "-0.100 [-0.110, -0.090] over prior-mode; map (learned prior) on s -0.100 "
+        "[-0.110, -0.090] over prior-mode): there is nothing for DP to remove.")
     unsure = [_point(None, 0.02, 0.46, half=0.05), _point(1.0, 0.0, 0.4)]
     assert "inconclusive; these records cannot tell" in sweep_verdict(unsure, ["r2"], {})
 
