@@ -21,6 +21,7 @@ from tabinv.batch.executors import SerialExecutor
 from tabinv.batch.inventory import read_inventory
 from tabinv.batch.runner import ROW_COLUMNS, run_batch
 from tabinv.cli import app
+from tabinv.core.threat import LABEL_SOURCES
 from tabinv.data.dataset import Dataset
 from tabinv.data.registry import builtin_card
 from tabinv.data.synthetic import synthetic_iwpc
@@ -30,6 +31,7 @@ from tabinv.report.document import as_document
 from tabinv.report.files import read_document, render_file
 from tabinv.report.json import to_json
 from tabinv.schemas import KINDS, SCHEMA_VERSION, schema, stamp, validate
+from tabinv.vocabulary import RATINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -116,6 +118,15 @@ def test_every_property_has_a_description():
         assert len(properties) > 10
         missing = [p for p, value in properties if not str(value.get("description", ""))]
         assert not missing, (kind, missing)
+
+
+def test_vocabularies_are_the_packages_own():
+    """The schemas' enumerations are tabinv's vocabularies (one name per concept)."""
+    defs = schema("assessment")["$defs"]
+    assert tuple(defs["leakage"]["properties"]["rating"]["enum"]) == RATINGS
+    assert tuple(schema("sweep")["$defs"]["attack"]["properties"]["rating"]["enum"]) == RATINGS
+    assert tuple(defs["result"]["properties"]["label_source"]["enum"]) == LABEL_SOURCES
+    assert tuple(defs["threat"]["properties"]["label_source"]["enum"]) == LABEL_SOURCES
 
 
 def test_schemas_ship_as_package_data():
