@@ -1,0 +1,55 @@
+"""The report's glossary: every term, attack and baseline in one plain sentence, each
+with an anchor (``g-`` and a slug of the term) the tables link to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..vocabulary import ATTACK_MEANINGS, BASELINE_MEANINGS, GLOSSARY, RATING_MEANINGS
+from .figure import slug
+
+__all__ = ["Entry", "anchor", "cell_anchor", "entries", "method_anchor"]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One glossary entry: its anchor id, the term, what it means."""
+
+    anchor: str
+    term: str
+    meaning: str
+
+
+def anchor(term: object) -> str:
+    """The anchor id of a glossary term: ``g-`` and its slug (``g-95-interval``)."""
+    return "g-" + (slug(term) or "term")
+
+
+def method_anchor(method: object) -> str | None:
+    """The anchor of an attack or baseline's entry (without its variant), if it has one."""
+    name = str(method)
+    return anchor(name) if name in ATTACK_MEANINGS or name in BASELINE_MEANINGS else None
+
+
+def cell_anchor(text: str) -> str | None:
+    """The anchor a table cell links to: a rating's, or the attack or baseline named
+    (``map (learned prior)`` links to ``map``); None for anything else."""
+    if text in RATING_MEANINGS:
+        return anchor(text)
+    return method_anchor(text.split(" (", 1)[0])
+
+
+def entries(methods: Iterable[str]) -> list[Entry]:
+    """The entries of a report: its attacks and baselines (those it shows, in order),
+    the ratings, then every term of :data:`tabinv.vocabulary.GLOSSARY`."""
+    found = []
+    for name in dict.fromkeys(methods):
+        meaning = ATTACK_MEANINGS.get(name) or BASELINE_MEANINGS.get(name)
+        if meaning:
+            kind = "baseline" if name in BASELINE_MEANINGS else "attack"
+            found.append(Entry(anchor(name), f"{name} ({kind})", meaning))
+    found += [Entry(anchor(name), f"{name} (rating)", meaning)
+              for name, meaning in RATING_MEANINGS.items()]
+    found += [Entry(anchor(term), term, meaning) for term, meaning in GLOSSARY.items()]
+    return found
