@@ -12,6 +12,7 @@ from .. import api
 from ..core import DEFAULT_DATASET, ModelAccess, attack_inputs, load_dataset, train_target
 from ..data.dataset import Dataset
 from ..data.tables import DataOptions
+from ..evaluation.utility import utility_entries, utility_line
 from ..exceptions import TabinvError
 from ..text import write_safe_csv
 from ..utils import parse_bytes
@@ -111,6 +112,9 @@ def train(
             frame.to_csv(splits_out / f"{name}.csv", index=False)
     out.print(f"trained {model} on {len(splits.members)} members of {chosen.name} "
               f"(label {chosen.card.label!r}) -> {path}", highlight=False)
+    line = utility_line(utility_entries(fitted, splits.non_members, random_state=seed))
+    if line:
+        out.print(line, highlight=False)
 
 
 def _threat(attack: list[str] | None, attack_param: list[str] | None,

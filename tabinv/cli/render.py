@@ -15,15 +15,16 @@ from rich.table import Table
 
 from ..data.dataset import Dataset
 from ..evaluation.results import Assessment
+from ..evaluation.utility import utility_line
 from ..exceptions import TabinvError
-from ..report.document import as_document, scenarios
+from ..report.document import as_document, scenarios, strongest
 from ..report.files import write_report
 from ..report.json import to_json
 from ..report.tables import SUMMARY_HEADER, assessment_markdown, headlines, summary_rows
 from .console import err, out, plain
 
-__all__ = ["FOLDER_REPORTS", "render", "report_paths", "warn_cleaning", "warn_facts",
-           "working"]
+__all__ = ["FOLDER_REPORTS", "render", "report_paths", "summary_lines", "warn_cleaning",
+           "warn_facts", "working"]
 
 
 @contextmanager
@@ -90,5 +91,15 @@ def render(assessments: list[Assessment], as_json: bool, markdown: bool = False,
         table.add_section()
     out.print(table)
     for scenario in scenarios(document):
-        for line in headlines(scenario):
+        for line in summary_lines(scenario):
             out.print(f"- {line}", highlight=False, markup=False)
+
+
+def summary_lines(scenario: Mapping[str, Any]) -> list[str]:
+    """The terminal's lines for one scenario: per inferred attribute, the rating of the
+    strongest attack and the baseline it was measured over, then its headline; and the
+    model's utility on non-members."""
+    lines = [f"[{item.get('rating', '?')}, over {item.get('over', '?')}] {line}"
+             for item, line in zip(strongest(scenario), headlines(scenario), strict=True)]
+    utility = utility_line(scenario.get("utility") or [])
+    return [*lines, f"model {utility}"] if utility else lines

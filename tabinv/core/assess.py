@@ -16,6 +16,7 @@ from ..data.schema import Card, read_card
 from ..data.splits import DEFAULT_FRACTIONS, Splits, split_dataset
 from ..data.tables import DataOptions
 from ..evaluation.results import Assessment
+from ..evaluation.utility import utility_entries
 from ..exceptions import DataError, ModelError
 from ..models.target import TargetModel
 from .inputs import Membership, is_data_file, load_dataset
@@ -65,7 +66,9 @@ def assess(threat: ThreatModel, dataset: str | Dataset | PathLike[str] | None = 
     facts = data_set.facts(splits)
     if source is not None:
         facts["reference_source"] = source
-    return dataclasses.replace(assessment, dataset=facts)
+    utility = utility_entries(model, splits.non_members, n_boot=threat.n_boot,
+                              random_state=threat.random_state)
+    return dataclasses.replace(assessment, dataset=facts, utility=tuple(utility))
 
 
 def _given(threat: ThreatModel, dataset: Any, data: Any, card: Any, label: str | None,

@@ -24,6 +24,7 @@ from ..evaluation.results import (
 from ..exceptions import AttackError
 from ..models.oracle import Oracle
 from ..models.target import TargetModel
+from ..vocabulary import LEAKAGE_BASELINES
 from .threat import ThreatModel
 
 __all__ = ["run_attacks"]
@@ -141,11 +142,16 @@ def _labels(model: TargetModel, records: pd.DataFrame, label_source: str) -> Any
 
 
 def _leakage(results: Sequence[MethodResult], n_boot: int, random_state: int) -> list[Any]:
-    imputation = {(r.sensitive, r.population): r for r in results if r.method == "imputation"}
-    return [leakage_over(r, imputation[(r.sensitive, r.population)], n_boot=n_boot * 5,
+    """Each attack's gain over the best model-free baseline scored on the same attribute
+    and population (label-rule only where it was fitted: a discrete label)."""
+    baselines: dict[tuple[str, str], list[MethodResult]] = {}
+    for r in results:
+        if r.method in LEAKAGE_BASELINES:
+            baselines.setdefault((r.sensitive, r.population), []).append(r)
+    return [leakage_over(r, baselines[(r.sensitive, r.population)], n_boot=n_boot * 5,
                          random_state=random_state)
             for r in results if r.method not in BASELINES
-            and (r.sensitive, r.population) in imputation]
+            and (r.sensitive, r.population) in baselines]
 
 
 def _membership(results: Sequence[MethodResult]) -> list[dict[str, Any]]:

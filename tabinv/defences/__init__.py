@@ -1,6 +1,6 @@
 """Defences and what they cost: DP sweeps over epsilon, utility metrics."""
 
+from ..evaluation.utility import utility, utility_metric_names
 from .sweep import SweepResult, sweep
-from .utility import utility, utility_metric_names
 
 __all__ = ["SweepResult", "sweep", "utility", "utility_metric_names"]

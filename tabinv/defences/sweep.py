@@ -33,11 +33,11 @@ from ..core.threat import AttackChoice, PriorChoice
 from ..data.dataset import Dataset
 from ..data.splits import DEFAULT_FRACTIONS, split_dataset
 from ..evaluation.estimate import Estimate
+from ..evaluation.utility import describe_metrics, utility_metric_names, utility_values
 from ..exceptions import ModelError
 from ..models.dp import BudgetAccountant, dp_model
 from ..models.families import make_model
 from ..processes import cap_jobs, joblib_workers
-from .utility import describe_metrics, utility_metric_names, utility_values
 from .verdict import sweep_verdict
 
 __all__ = ["SweepResult", "summarise", "sweep"]

@@ -17,6 +17,7 @@ MCC with an empty margin, ...) are NaN and never raise a division warning.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,7 @@ __all__ = [
     "balanced_accuracy",
     "binary_metrics",
     "paired_accuracy_difference",
+    "paired_gain_over_best",
     "per_value",
     "top_k_precision",
 ]
@@ -267,6 +269,75 @@ def paired_accuracy_difference(
     replicates = bootstrap_cell_counts(cells, n_boot, random_state)
     differences = (replicates[:, 2] - replicates[:, 1]) / flags_a.size
     return percentile_interval((cells[2] - cells[1]) / flags_a.size, differences, confidence)
+
+
+#: baselines one gain is measured over at most (2^(1 + B) joint-correctness cells)
+MAX_PAIRED_BASELINES = 16
+
+
+def paired_gain_over_best(
+    correct_attack: Any,
+    baselines: Mapping[str, Any],
+    n_boot: int = 1000,
+    random_state: RandomState = 0,
+    *,
+    confidence: float = 0.95,
+) -> tuple[Estimate, str]:
+    """Accuracy of an attack minus that of the best of several baselines, same records.
+
+    The best baseline is the one with the highest accuracy (the first named on a tie).
+    In each bootstrap replicate the maximum over the baselines is taken again, so the
+    interval accounts for the choice of the best baseline as well as for the
+    correlation of the methods on the same records: the records' joint correctness
+    (attack, each baseline) falls into ``2^(1 + B)`` cells whose counts are drawn from a
+    multinomial, the same distribution as resampling records.
+
+    Parameters
+    ----------
+    correct_attack : array-like of bool (or 0/1), shape (n,)
+        Whether the attack recovered each record's value.
+    baselines : mapping of str to array-like of bool, each shape (n,)
+        Baseline name -> whether it recovered each record's value (1 to 16 baselines).
+    n_boot, random_state, confidence
+        Bootstrap replicates, their seed, and the coverage of the percentile interval.
+
+    Returns
+    -------
+    (Estimate, str)
+        ``mean(correct_attack) - max_j mean(baselines[j])`` with its interval, and the
+        name of the best baseline.
+
+    Examples
+    --------
+    >>> gain, best = paired_gain_over_best([1, 1, 1, 0], {"a": [1, 0, 0, 0],
+    ...                                                   "b": [1, 1, 0, 0]})
+    >>> gain.value, best
+    (0.25, 'b')
+    """
+    flags = as_flags(correct_attack, "correct_attack")
+    names = list(baselines)
+    if not 1 <= len(names) <= MAX_PAIRED_BASELINES:
+        raise DataError(f"baselines must name 1 to {MAX_PAIRED_BASELINES} baselines, "
+                        f"received {len(names)}")
+    columns = [flags]
+    for name in names:
+        column = as_flags(baselines[name], f"baselines[{name!r}]")
+        if column.shape != flags.shape:
+            raise DataError(f"baseline {name!r} must describe the attack's {flags.size} "
+                            f"records, received {column.size}")
+        columns.append(column)
+    # cell of a record: bit 0 the attack, bit j the j-th baseline
+    bits = np.stack(columns, axis=1).astype(np.int64)
+    weights = 1 << np.arange(bits.shape[1], dtype=np.int64)
+    cells = np.bincount(bits @ weights, minlength=1 << bits.shape[1])
+    # which methods are right in each cell: (cells, 1 + B)
+    right = (np.arange(cells.size)[:, None] >> np.arange(bits.shape[1])) & 1
+    hits = cells @ right
+    best = int(np.argmax(hits[1:]))
+    replicates = bootstrap_cell_counts(cells, n_boot, random_state) @ right
+    gains = (replicates[:, 0] - replicates[:, 1:].max(axis=1)) / flags.size
+    point = (hits[0] - hits[1 + best]) / flags.size
+    return percentile_interval(float(point), gains, confidence), names[best]
 
 
 def binary_metrics(

@@ -11,20 +11,20 @@ import numpy as np
 
 from ..attacks.candidates import Posterior
 from ..exceptions import AttackError
-from ..vocabulary import method_label
+from ..vocabulary import LEAKAGE_BASELINES, RESOLUTION, method_label, rating, size_words
 from .estimate import Estimate
 from .metrics import (
     accuracy,
     auc_ovr,
     balanced_accuracy,
     binary_metrics,
-    paired_accuracy_difference,
+    paired_gain_over_best,
     per_value,
     top_k_precision,
 )
 
 __all__ = ["MethodResult", "Leakage", "Assessment", "score_posterior", "leakage_over",
-           "membership_gap", "verdict"]
+           "membership_gap", "verdict_sentence"]
 
 
 @dataclass(frozen=True)
@@ -61,20 +61,34 @@ class MethodResult:
 
 @dataclass(frozen=True)
 class Leakage:
-    """Attack accuracy minus a baseline's, on the same records (paired bootstrap)."""
+    """Attack accuracy minus the best model-free baseline's, on the same records.
+
+    ``over`` names the best baseline (highest accuracy on these records), ``baselines``
+    holds each baseline's accuracy, ``estimate`` the gain with its paired bootstrap
+    interval (the maximum over the baselines taken inside each replicate). ``rating``
+    (:data:`~tabinv.vocabulary.RATINGS`), ``size`` and ``verdict`` follow from the
+    interval alone; ``imputation_weak`` says imputation scored below prior-mode (a
+    reference sample too small for it).
+    """
 
     method: str
     variant: str
     sensitive: str
     population: str
     over: str
+    baselines: Mapping[str, float]
     estimate: Estimate
+    rating: str
+    size: str
+    imputation_weak: bool
     verdict: str
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method, "variant": self.variant, "sensitive": self.sensitive,
                 "population": self.population, "over": self.over,
-                "difference": self.estimate.to_dict(), "verdict": self.verdict}
+                "baselines": dict(self.baselines), "leakage": self.estimate.to_dict(),
+                "rating": self.rating, "size": self.size,
+                "imputation_weak": self.imputation_weak, "verdict": self.verdict}
 
 
 @dataclass(frozen=True)
@@ -88,9 +102,14 @@ class Assessment:
     leakage: tuple[Leakage, ...] = ()
     membership: tuple[Mapping[str, Any], ...] = ()
     settings: Mapping[str, Any] = field(default_factory=dict)
+    #: the model's own utility on non-members, one entry per metric
+    #: (:func:`tabinv.evaluation.utility.utility_entries`); empty when none were held out
+    utility: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def verdicts(self) -> tuple[str, ...]:
+        """One sentence per attack, attribute and population: its rating, over which
+        baseline, and the size in plain words (from the leakage interval alone)."""
         return tuple(item.verdict for item in self.leakage)
 
     def result(self, method: str, sensitive: str, population: str,
@@ -108,6 +127,7 @@ class Assessment:
             "results": [r.to_dict() for r in self.results],
             "leakage": [item.to_dict() for item in self.leakage],
             "membership": [dict(m) for m in self.membership],
+            "utility": [dict(u) for u in self.utility],
             "verdicts": list(self.verdicts),
         }
 
@@ -206,31 +226,56 @@ def _positive_code(value: Any, size: int, label_of: Callable[[int], str], name: 
                       f"are {shown}{' ...' if size > 20 else ''}")
 
 
-def verdict(leak: Estimate, method: str, sensitive: str, population: str, over: str) -> str:
-    """One sentence saying whether the attack beats the baseline, in plain words."""
-    figures = f"{leak.value:+.3f} [{leak.low:+.3f}, {leak.high:+.3f}]"
-    who = f"{method} on {sensitive} ({population})"
-    if leak.low > 0:
-        return (f"{who} is better than {over} by {figures}: the model leaks {sensitive} "
-                "beyond what population statistics reveal.")
-    if leak.high < 0:
-        return (f"{who} is worse than {over} ({figures}): no evidence that the model "
-                f"leaks {sensitive} beyond population statistics.")
-    return (f"{who} is not better than {over} ({figures}; the interval includes 0): no "
-            f"measurable leakage of {sensitive} attributable to the model.")
+def verdict_sentence(leak: Estimate, method: str, sensitive: str, population: str,
+                     over: str, imputation_weak: bool = False) -> str:
+    """One sentence saying what the leakage interval shows, in plain words.
+
+    Examples
+    --------
+    >>> verdict_sentence(Estimate(0.081, 0.05, 0.11), "map (marginal prior)", "VKORC1",
+    ...                  "members", "prior-mode")  # doctest: +NORMALIZE_WHITESPACE
+    'On members, map (marginal prior) guesses VKORC1 right 8 points more often than
+    population statistics allow (+0.081 [+0.050, +0.110] over prior-mode): the model
+    leaks VKORC1.'
+    """
+    figures = f"{leak.value:+.3f} [{leak.low:+.3f}, {leak.high:+.3f}] over {over}"
+    head = f"On {population}, {method} {size_words(leak.value, sensitive)} ({figures})"
+    found = rating(leak.low, leak.high)
+    if found == "leaks":
+        text = f"{head}: the model leaks {sensitive}."
+    elif found == "no measurable leakage":
+        text = (f"{head}: no measurable leakage of {sensitive} (a gain of "
+                f"{round(100 * RESOLUTION)} points or more is ruled out).")
+    else:
+        text = (f"{head}: inconclusive (the interval includes no gain and a gain of "
+                f"{round(100 * RESOLUTION)} points or more).")
+    if imputation_weak:
+        text += (" The reference sample is too small for imputation to beat always "
+                 "guessing the most common value.")
+    return text
 
 
-def leakage_over(attack: MethodResult, baseline: MethodResult, *, n_boot: int = 1000,
-                 random_state: int = 0) -> Leakage:
-    """Paired difference of accuracies of ``attack`` and ``baseline`` on the same records."""
-    if attack.correct is None or baseline.correct is None:
-        raise ValueError("leakage needs per-record correctness of both methods")
-    estimate = paired_accuracy_difference(attack.correct, baseline.correct, n_boot=n_boot,
-                                          random_state=random_state)
+def leakage_over(attack: MethodResult, baselines: Sequence[MethodResult], *,
+                 n_boot: int = 1000, random_state: int = 0) -> Leakage:
+    """Gain of ``attack`` over the best of the model-free ``baselines`` on the same
+    records (:func:`~tabinv.evaluation.metrics.paired_gain_over_best`); only the
+    baselines of :data:`~tabinv.vocabulary.LEAKAGE_BASELINES` count."""
+    used = {b.method: b for b in baselines if b.method in LEAKAGE_BASELINES}
+    if attack.correct is None or not used \
+            or any(b.correct is None for b in used.values()):
+        raise ValueError("leakage needs per-record correctness of the attack and of at "
+                         f"least one of {', '.join(LEAKAGE_BASELINES)}")
+    estimate, over = paired_gain_over_best(
+        attack.correct, {name: b.correct for name, b in used.items()}, n_boot=n_boot,
+        random_state=random_state)
+    scores = {name: b.metrics["accuracy"].value for name, b in used.items()}
+    weak = "imputation" in scores and "prior-mode" in scores \
+        and scores["imputation"] < scores["prior-mode"]
     return Leakage(attack.method, attack.variant, attack.sensitive, attack.population,
-                   baseline.method, estimate,
-                   verdict(estimate, attack.key, attack.sensitive, attack.population,
-                           baseline.method))
+                   over, scores, estimate, rating(estimate.low, estimate.high),
+                   size_words(estimate.value, attack.sensitive), weak,
+                   verdict_sentence(estimate, attack.key, attack.sensitive,
+                                    attack.population, over, weak))
 
 
 def membership_gap(members: MethodResult, non_members: MethodResult) -> dict[str, Any]:

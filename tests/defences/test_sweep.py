@@ -19,7 +19,7 @@ from tabinv.data.dataset import Dataset
 from tabinv.data.registry import builtin_card
 from tabinv.data.synthetic import synthetic_iwpc
 from tabinv.defences.sweep import summarise, sweep
-from tabinv.defences.utility import utility, utility_metric_names, utility_values
+from tabinv.evaluation.utility import utility, utility_metric_names, utility_values
 from tabinv.defences.verdict import sweep_verdict
 from tabinv.defences.warfarin import warfarin_dp
 from tabinv.evaluation.estimate import Estimate

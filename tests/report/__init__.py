@@ -214,8 +214,8 @@ def expected_assessment_tables(scenario: dict[str, Any], order: list[str]) -> di
                                           "no difference")])
     leakage = (["inferred", "attack", "population", "over", "difference", "reading"],
                [[item["sensitive"], _label(item), item["population"], item["over"],
-                 ci(item["difference"], signed=True),
-                 reading(item["difference"], "leaks", "below", "no gain")]
+                 ci(item["leakage"], signed=True),
+                 reading(item["leakage"], "leaks", "below", "no gain")]
                 for item in scenario["leakage"]])
     return {"Attacks and baselines": accuracy, "Leakage over imputation": leakage,
             "Members vs non-members": membership}
@@ -278,7 +278,7 @@ def expected_verdict(document: dict) -> str:
                 r["accuracy"]["value"] for r in scenario["results"]
                 if (r["method"], r["variant"], r["sensitive"], r["population"])
                 == (*mv, sensitive, "members")))
-            [leak] = [item["difference"] for item in scenario["leakage"]
+            [(leak, over)] = [(item["leakage"], item["over"]) for item in scenario["leakage"]
                       if (item["method"], item["variant"], item["sensitive"],
                           item["population"]) == (method, variant, sensitive, "members")]
             [gap] = [item["difference"] for item in scenario["membership"]
@@ -287,7 +287,7 @@ def expected_verdict(document: dict) -> str:
             scope = (f"{sensitive} jointly" if "+" in sensitive else
                      f"{sensitive} (with vkorc1 and cyp2c9 hidden)" if joint else sensitive)
             parts.append(f"{scope}: the strongest attack on members, {method} ({variant}), "
-                         f"is no better than imputation ({ci(leak, signed=True)}); members "
+                         f"is no better than {over} ({ci(leak, signed=True)}); members "
                          f"vs non-members {ci(gap, signed=True)}, no membership effect.")
     return " ".join(parts)
 
