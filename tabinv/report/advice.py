@@ -169,6 +169,9 @@ def _command(document: Mapping[str, Any], extra: Sequence[str], out: str) -> str
     tokens = shlex.split(recorded)
     kept: list[str] = []
     skip = False
+    previous = dict(zip(tokens, [*tokens[1:], ""], strict=True)).get("--out", "")
+    if previous.lower().endswith(".json"):  # a command that writes JSON, reports beside
+        out = out.rsplit(".", 1)[0] + ".json"
     for token in tokens:
         if skip:
             skip = False
