@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..text import code
-from ..vocabulary import RATING_MEANINGS, UTILITY_NAMES
+from ..vocabulary import BASELINES, RATING_MEANINGS, UTILITY_NAMES
 from .document import (
     RATING_ORDER,
     SWEEP,
@@ -239,7 +239,8 @@ def _assessment_advice(document: Mapping[str, Any]) -> list[str]:
                   if key in plain]
     for scenario in scenarios(document):
         for gap in scenario.get("membership", []):
-            if reading(gap.get("difference"), "members", "", "") == "members":
+            if gap.get("method") not in BASELINES and \
+                    reading(gap.get("difference"), "members", "", "") == "members":
                 items.append(f"{method_key(gap)} infers {code(gap['sensitive'])} better for "
                              f"members than for non-members ({signed(gap['difference'])}): "
                              "the model memorised its training records.")

@@ -13,13 +13,15 @@ from typing import Any
 
 from ..vocabulary import UTILITY_NAMES as WORDS
 
-__all__ = ["BASELINE_COLOURS", "DPI", "FLOOR", "MAX_CONFUSION", "POPULATION_COLOURS",
+__all__ = ["BASELINE_COLOURS", "DPI", "FLOOR", "MAX_CONFUSION", "PAGE_WIDTH", "POPULATION_COLOURS",
            "SERIES_COLOURS", "UTILITY_NAMES", "Figure", "error_bars", "label_text", "render_png",
            "slug"]
 
 
 #: sharp on paper (and on high-density screens); the HTML scales the images to the page
 DPI = 200
+#: the widest figure, in inches: a printed A4 or Letter line (about 7 inches)
+PAGE_WIDTH = 7.2
 #: utilities below this are drawn as an arrow at the axis floor (R^2 can be -1e7)
 FLOOR = -1.0
 #: larger confusion matrices (joint attributes) are left to the per-value table

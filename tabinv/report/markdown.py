@@ -21,11 +21,11 @@ def _md_cell(text: str, link: bool) -> str:
 def _md_block(block: Block, images: str | None) -> list[str]:
     """The lines of one block; every text escaped by :func:`tabinv.text.markdown_text`."""
     if block.kind == "heading":
-        anchor = f'<a id="{block.anchor}"></a>' if block.anchor else ""
-        return ["#" * block.level + " " + anchor + markdown_text(block.text)]
+        anchor = [f'<a id="{block.anchor}"></a>', ""] if block.anchor else []
+        return [*anchor, "#" * block.level + " " + markdown_text(block.text)]
     if block.kind == "summary":
-        return [f"> **{markdown_text(block.text)}**", ">",
-                *(f"> - **{markdown_text(label)}:** {markdown_text(text)}"
+        return [f"## {markdown_text(block.text)}", "",
+                *(f"- **{markdown_text(label)}:** {markdown_text(text)}"
                   for label, text in zip(block.header, block.items, strict=True))]
     if block.kind == "glossary":
         return [f'- <a id="{anchor}"></a>**{markdown_text(term)}**: {markdown_text(meaning)}.'

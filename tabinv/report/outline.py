@@ -237,9 +237,9 @@ def _records(document: Mapping[str, Any]) -> list[Block]:
             *_table([str(h) for h in header], [[str(c) for c in row] for row in rows])]
 
 
-def _timings(settings: Mapping[str, Any], title: str = "Time") -> list[Block]:
+def _timings(settings: Mapping[str, Any], level: int = 3) -> list[Block]:
     rows = timing_rows(settings)
-    return [_h(title, 3), *_table(("step", "seconds"), rows)] if rows else []
+    return [_h("Time", level), *_table(("step", "seconds"), rows)] if rows else []
 
 
 def _attacks(threat: Mapping[str, Any]) -> list[Block]:
@@ -326,7 +326,7 @@ def _appendix(scenario: Mapping[str, Any], found: list[Figure]) -> list[Block]:
                    *_table(("inferred", "attack", "value", "records", "inferred as",
                             "precision", "recall"), per_value, (1,))]
     blocks += _figures([f for f in found if not f.name.startswith("accuracy")])
-    blocks += _timings(scenario.get("settings", {}))
+    blocks += _timings(scenario.get("settings", {}), 4)
     if blocks:
         blocks.insert(0, _h(f"{' + '.join(threat.get('sensitive', []))} hidden", 3))
     return blocks

@@ -17,6 +17,7 @@ from .document import (
 from .figure import (
     BASELINE_COLOURS,
     FLOOR,
+    PAGE_WIDTH,
     SERIES_COLOURS,
     UTILITY_NAMES,
     Figure,
@@ -274,13 +275,13 @@ def sweep_figures(document: Mapping[str, Any]) -> list[Figure]:
                "'no DP'), with the baselines on members "
                "as bands (mean and 95% interval).",
                render_png(_accuracy_vs_epsilon,
-                          (7.2 if attributes > 1 else 5.6,
+                          (PAGE_WIDTH if attributes > 1 else 5.6,
                            1.4 + 3.2 * -(-attributes // 2)), document)),
         Figure("utility-vs-epsilon",
                "Utility of the target model against epsilon (the non-private model as a "
                "star on the right), mean and 95% interval over seeds; a value below "
                f"{FLOOR:g} is drawn as a triangle at the bottom (the legend gives the lowest "
                "value).",
-               render_png(_utility_vs_epsilon, (min(7.2, 0.8 + 3.6 * metrics), 3.4),
+               render_png(_utility_vs_epsilon, (min(PAGE_WIDTH, 0.8 + 3.6 * metrics), 3.4),
                           document)),
     ]

@@ -39,7 +39,7 @@ __all__ = ["SUMMARY_HEADER", "POSITIVE_METRICS", "assessment_markdown", "fmt", "
            "LEAKAGE_HEADER", "leakage_cells"]
 
 SUMMARY_HEADER = ("hidden", "inferred", "method", "members acc [95% CI]", "AUC",
-                  "non-members acc [95% CI]", "AUC", "members: acc - imputation")
+                  "non-members acc [95% CI]", "AUC", "members: leakage, rating")
 POSITIVE_METRICS = ("precision", "recall", "f1", "g_mean", "mcc", "fpr")
 
 
