@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -33,6 +34,9 @@ def trained(tmp_path_factory) -> Path:
     result = run("train", "--dataset", "iwpc", "--model", "linear", "--out",
                  folder / "linear.skops", "--splits-out", folder)
     assert result.exit_code == 0, result.output
+    # issue 14: the model's utility on the held-out non-members, next to training
+    assert re.search(r"^utility on 1040 non-members: R\^2 0\.\d{3} \[0\.\d{3}, 0\.\d{3}\], "
+                     r"share dosed within 20% 0\.\d{3} ", result.output, re.MULTILINE)
     return folder
 
 
@@ -100,6 +104,18 @@ def test_assess_json_members_and_non_members():
     keys = {(r["method"], r["population"]) for r in rows}
     for method in ("map", "prior-mode", "imputation", "ideal"):
         assert {(method, "members"), (method, "non-members")} <= keys
+
+
+def test_assess_summary_lines_show_the_rating_and_the_baseline():
+    """issue 14: the terminal names each verdict's rating and the baseline it beat (or
+    not), and the model's utility on non-members."""
+    result = run("assess", "--dataset", "iwpc", "--model", "linear", "--sensitive", "cyp2c9",
+                 "--prior", "marginal")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("- ")]
+    assert re.match(r"- \[(leaks|inconclusive|no measurable leakage), over "
+                    r"(prior-mode|imputation)\] \[cyp2c9 hidden\] On members, map ", lines[0])
+    assert lines[-1].startswith("- model utility on 1040 non-members: R^2 ")
 
 
 def test_assess_classifier_with_label_rule_and_predicted_labels():

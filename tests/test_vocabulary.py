@@ -75,12 +75,13 @@ def test_item2_results_report_and_verdict_use_the_same_labels():
     assert {"fit map (marginal prior)", "fit map (prior given race)"} <= set(timings)
     row = {"method": "map", "variant": "learned prior", "sensitive": "vkorc1",
            "population": "members", "accuracy": Estimate(0.7, 0.65, 0.75),
-           "advantage": Estimate(0.1, 0.05, 0.15),
-           "advantage_over_prior_mode": Estimate(0.2, 0.15, 0.25)}
+           "leakage": Estimate(0.1, 0.05, 0.15), "over": "imputation", "rating": "leaks",
+           "size": "guesses vkorc1 right 10 points more often than population statistics "
+                   "allow"}
     points = [{"epsilon": None, "attacks": [row], "utility": {"r2": Estimate(0.4, 0.3, 0.5)}},
               {"epsilon": 1.0, "attacks": [row], "utility": {"r2": Estimate(0.3, 0.2, 0.4)}}]
     verdict = sweep_verdict(points, ["r2"], {})
-    assert verdict.startswith(f"Without DP, {method_label('map', 'learned prior')} recovers")
+    assert verdict.startswith(f"Without DP, {method_label('map', 'learned prior')} guesses")
 
 
 def test_item2_vocabulary_imports_nothing_from_tabinv():

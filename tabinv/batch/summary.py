@@ -13,12 +13,12 @@ from .._version import __version__
 from ..text import html_text, link_target, safe_csv_text
 from ..utils import write_atomic
 from .inventory import Inventory
-from .task import ROW_COLUMNS
+from .task import NUMBER_COLUMNS, ROW_COLUMNS
 
 __all__ = ["index_html", "write_summary"]
 
 
-_NUMBERS = [c for c in ROW_COLUMNS if c.startswith(("attack_", "baseline_", "leakage"))]
+_NUMBERS = list(NUMBER_COLUMNS)
 
 
 def _strict(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,10 +22,11 @@ from ..text import html_text
 from .entry import FORMAT_KEYS, MLFLOW, Entry
 from .modelfiles import file_digest, model_digest
 
-__all__ = ["POPULATIONS", "REPORTS", "RESULT_FORMAT", "ROW_COLUMNS", "EntryOutcome",
-           "assess_entry", "entry_key", "failure_rows", "one_line"]
+__all__ = ["NUMBER_COLUMNS", "POPULATIONS", "REPORTS", "RESULT_FORMAT", "ROW_COLUMNS",
+           "EntryOutcome", "assess_entry", "entry_key", "failure_rows", "one_line"]
 
-RESULT_FORMAT = 2  # 2: records carry a digest of their own content
+RESULT_FORMAT = 3  # 2: records carry a digest of their own content; 3: rows rate the
+#                    leakage over the best baseline and carry the model's utility
 REPORTS = ("report.json", "report.md", "report.html")
 
 POPULATIONS = ("members", "non-members")
@@ -33,8 +34,12 @@ ROW_COLUMNS = (
     "entry", "status", "error", "sensitive", "hidden", "population", "n", "attack",
     "attack_accuracy", "attack_low", "attack_high", "attack_auc", "baseline_prior_mode",
     "baseline_imputation", "baseline_imputation_low", "baseline_imputation_high",
-    "baseline_label_rule", "baseline_ideal", "leakage", "leakage_low", "leakage_high",
-    "verdict", "data", "label", "family", "format", "access", "key")
+    "baseline_label_rule", "baseline_ideal", "over", "leakage", "leakage_low",
+    "leakage_high", "verdict", "size", "utility_metric", "utility", "utility_low",
+    "utility_high", "data", "label", "family", "format", "access", "key")
+#: the columns of :data:`ROW_COLUMNS` holding numbers (the others are text)
+NUMBER_COLUMNS = tuple(c for c in ROW_COLUMNS if c.startswith(
+    ("attack_", "baseline_", "leakage", "utility")) and c != "utility_metric")
 
 
 def _digest(data: bytes) -> str:
@@ -241,8 +246,9 @@ def _estimate(metrics: Mapping[str, Any], name: str) -> tuple[float, float, floa
 
 
 def _rows(entry: Entry, assessment: Any, model: Any, key: str) -> list[dict[str, Any]]:
-    """Per inferred attribute and population: the attack that leaks most over imputation,
-    next to the baselines."""
+    """Per inferred attribute and population: the attack that leaks most over the best
+    model-free baseline (its rating in ``verdict``), next to the baselines and the
+    model's utility on non-members."""
     from ..attacks.baselines import BASELINES
 
     common = _common(entry, key, family=model.family)
@@ -254,10 +260,10 @@ def _rows(entry: Entry, assessment: Any, model: Any, key: str) -> list[dict[str,
                    if (r.sensitive, r.population) == (sensitive, population)]
         baselines = {r.method: r for r in results if r.method in BASELINES}
         attacks = [r for r in results if r.method not in BASELINES]
-        leaks = {(x.method, x.variant): x for x in assessment.leakage if x.over == "imputation"
-                 and (x.sensitive, x.population) == (sensitive, population)}
-        if leaks:
-            worst = max(leaks.values(), key=lambda x: x.estimate.value)
+        leaks = {(x.method, x.variant): x for x in assessment.leakage
+                 if (x.sensitive, x.population) == (sensitive, population)}
+        worst = max(leaks.values(), key=lambda x: x.estimate.value) if leaks else None
+        if worst is not None:
             attack = next(r for r in attacks if (r.method, r.variant) ==
                           (worst.method, worst.variant))
             leak = (worst.estimate.value, worst.estimate.low, worst.estimate.high)
@@ -276,15 +282,21 @@ def _rows(entry: Entry, assessment: Any, model: Any, key: str) -> list[dict[str,
                         for name in BASELINES},
                      "baseline_imputation_low": imputation[1],
                      "baseline_imputation_high": imputation[2],
+                     "over": worst.over if worst else "",
                      "leakage": leak[0], "leakage_low": leak[1], "leakage_high": leak[2],
-                     "verdict": _verdict(*leak)})
+                     "verdict": worst.rating if worst else "",
+                     "size": worst.size if worst else "", **_utility(assessment)})
     return rows
 
 
-def _verdict(value: float, low: float, high: float) -> str:
-    if math.isnan(value):
-        return ""
-    return "leaks" if low > 0 else "below" if high < 0 else "no gain"
+def _utility(assessment: Any) -> dict[str, Any]:
+    """The model's first utility metric on non-members (accuracy or R^2), NaN without."""
+    first = next(iter(assessment.utility), None)
+    if first is None:
+        return {"utility_metric": "", "utility": math.nan, "utility_low": math.nan,
+                "utility_high": math.nan}
+    return {"utility_metric": first["metric"], "utility": first["value"],
+            "utility_low": first["low"], "utility_high": first["high"]}
 
 
 def _common(entry: Entry, key: str, *, family: str = "", status: str = "ok",

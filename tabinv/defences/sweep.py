@@ -7,8 +7,10 @@ the non-members. Each (seed, epsilon) pair is an independent task (joblib), seed
 the seed and the epsilon alone, so the result does not depend on ``jobs`` or on the order
 the tasks finish. Results are aggregated over seeds: the mean and a 95% Student t
 interval, ``mean +- t(0.975, S - 1) * sd / sqrt(S)`` (undefined with one seed). The
-advantage of an attack is its accuracy minus the imputation baseline's on the same
-records, per seed.
+leakage of an attack is, per seed, its accuracy minus the best model-free baseline's on
+the same records (:func:`tabinv.evaluation.results.leakage_over`); with one seed its
+interval is that seed's paired bootstrap interval. Its rating and size in words follow
+from that interval alone.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from ..exceptions import ModelError
 from ..models.dp import BudgetAccountant, dp_model
 from ..models.families import make_model
 from ..processes import cap_jobs, joblib_workers
+from ..vocabulary import rating, size_words
 from .verdict import sweep_verdict
 
 __all__ = ["SweepResult", "summarise", "sweep"]
@@ -146,6 +149,9 @@ def _run_task(data: Dataset, family: str, seed: int, epsilon: float | None,
         "utility": utility_values(model, splits.non_members),
         "accuracy": [[r.method, r.variant, r.sensitive, r.population,
                       r.metrics["accuracy"].value] for r in assessment.results],
+        "leakage": [[item.method, item.variant, item.sensitive, item.population,
+                     item.estimate.value, item.estimate.low, item.estimate.high, item.over]
+                    for item in assessment.leakage],
         "threat": dict(assessment.threat), "model": facts, "splits": splits.sizes(),
     }
 
@@ -153,12 +159,8 @@ def _run_task(data: Dataset, family: str, seed: int, epsilon: float | None,
 def _aggregate_point(runs: Sequence[Mapping[str, Any]], metrics: Sequence[str]
                      ) -> dict[str, Any]:
     tables = [{tuple(row[:4]): row[4] for row in run["accuracy"]} for run in runs]
+    leaks = [{tuple(row[:4]): row[4:] for row in run["leakage"]} for run in runs]
     keys: list[Key] = list(dict.fromkeys(k for table in tables for k in table))
-
-    def over(key: Key, baseline: str) -> list[float]:
-        other = (baseline, "", key[2], key[3])
-        return [t[key] - t[other] if key in t and other in t else math.nan for t in tables]
-
     attacks, baselines = [], []
     for key in keys:
         per_seed = [t.get(key, math.nan) for t in tables]
@@ -167,11 +169,9 @@ def _aggregate_point(runs: Sequence[Mapping[str, Any]], metrics: Sequence[str]
         if key[0] in BASELINES:
             baselines.append({"method": key[0], **where, "accuracy_per_seed": per_seed})
             continue
-        imputation, prior_mode = over(key, "imputation"), over(key, "prior-mode")
         attacks.append({"method": key[0], "variant": key[1], **where,
-                        "advantage": summarise(imputation, -1.0, 1.0),
-                        "advantage_over_prior_mode": summarise(prior_mode, -1.0, 1.0),
-                        "accuracy_per_seed": per_seed, "advantage_per_seed": imputation})
+                        **_leakage([t.get(key) for t in leaks], key[2]),
+                        "accuracy_per_seed": per_seed})
     spent = [r["epsilon_spent"] for r in runs if r["epsilon_spent"] is not None]
     utility = {m: [r["utility"].get(m, math.nan) for r in runs] for m in metrics}
     return {
@@ -183,6 +183,20 @@ def _aggregate_point(runs: Sequence[Mapping[str, Any]], metrics: Sequence[str]
         "utility_per_seed": utility,
         "attacks": attacks, "baselines": baselines,
     }
+
+
+def _leakage(per_seed: Sequence[Sequence[Any] | None], sensitive: str) -> dict[str, Any]:
+    """An attack's leakage over the best baseline across seeds: the mean with a Student
+    t interval over seeds, or with one seed that seed's paired bootstrap interval; the
+    baseline(s) it was measured over; its rating and its size in words."""
+    found = [row for row in per_seed if row is not None]
+    values = [row[0] if row is not None else math.nan for row in per_seed]
+    estimate = Estimate(*found[0][:3]) if len(per_seed) == 1 and found \
+        else summarise(values, -1.0, 1.0)
+    over = " or ".join(dict.fromkeys(str(row[3]) for row in found)) or "none"
+    return {"leakage": estimate, "leakage_per_seed": values, "over": over,
+            "rating": rating(estimate.low, estimate.high),
+            "size": size_words(estimate.value, sensitive)}
 
 
 def _check_grid(epsilons: Sequence[float]) -> tuple[float, ...]:

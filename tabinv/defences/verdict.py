@@ -1,5 +1,5 @@
-"""The plain-words verdict of an epsilon sweep: where the attack's advantage vanishes and
-what utility costs there."""
+"""The plain-words verdict of an epsilon sweep: from which epsilon each attack's leakage
+over the best model-free baseline is gone (its rating), and what utility is left there."""
 
 from __future__ import annotations
 
@@ -10,45 +10,55 @@ from typing import Any
 from ..evaluation.estimate import Estimate
 from ..vocabulary import method_label
 
-__all__ = ["find_row", "fmt_epsilon", "sweep_verdict"]
-
-
-def _beats(estimate: Mapping[str, float] | Estimate) -> bool:
-    """The advantage is measurably above 0 (its lower bound; the mean with one seed)."""
-    e = estimate if isinstance(estimate, Estimate) else Estimate(**estimate)
-    return e.low > 0 if not math.isnan(e.low) else e.value > 0
+__all__ = ["find_row", "fmt_epsilon", "sweep_verdict", "utility_words"]
 
 
 def fmt_epsilon(epsilon: float) -> str:
     return f"{epsilon:g}"
 
 
-def _stable_from(series: Sequence[tuple[float, Any]]) -> int:
-    """Index of the smallest epsilon from which the advantage stays measurable (len: never)."""
+def _figures(row: Mapping[str, Any]) -> str:
+    e = _estimate(row["leakage"])
+    bounds = "" if math.isnan(e.low) else f" [{e.low:+.3f}, {e.high:+.3f}]"
+    return f"{e.value:+.3f}{bounds} over {row['over']}"
+
+
+def _estimate(value: Mapping[str, float] | Estimate) -> Estimate:
+    return value if isinstance(value, Estimate) else Estimate(**value)
+
+
+def _stable_from(series: Sequence[tuple[float, Mapping[str, Any]]]) -> int:
+    """Index of the smallest epsilon from which the attack leaks at every larger one
+    (``len(series)``: it does not leak at the largest)."""
     index = len(series)
-    while index > 0 and _beats(series[index - 1][1]):
+    while index > 0 and series[index - 1][1]["rating"] == "leaks":
         index -= 1
     return index
 
 
-def _vanishing(series: Sequence[tuple[float, Any]], plain: Any, over: str) -> str:
-    if not _beats(plain):
-        return (f"it is not measurably better than {over} even without DP "
-                f"({plain.value:+.3f})")
+#: what the attack does at a point where it no longer leaks, by rating
+_FALLS = {"no measurable leakage": "falls to the baseline",
+          "inconclusive": "no longer measurably leaks"}
+
+
+def _with_dp(series: Sequence[tuple[float, Mapping[str, Any]]]) -> tuple[str, float | None]:
+    """What DP does to a leaking attack, and the largest epsilon where it stops leaking."""
     start = _stable_from(series)
-    head = f"its advantage over {over} ({plain.value:+.3f} without DP)"
     if start == 0:
-        return (f"{head} is still there at the smallest epsilon tried, "
-                f"{fmt_epsilon(series[0][0])} ({series[0][1].value:+.3f})")
-    blips = [fmt_epsilon(e) for e, estimate in series[:start] if _beats(estimate)]
-    noise = f" (apart from epsilon {', '.join(blips)}, where it shows by chance)" \
+        first, row = series[0]
+        return (f"it still leaks at the smallest epsilon tried, {fmt_epsilon(first)} "
+                f"({row['size']}, {_figures(row)})", None)
+    epsilon, row = series[start - 1]
+    blips = [fmt_epsilon(e) for e, r in series[:start - 1] if r["rating"] == "leaks"]
+    noise = f" (apart from epsilon {', '.join(blips)}, where it leaks by chance)" \
         if blips else ""
-    if start == len(series):
-        return (f"{head} is not measurable at the largest epsilon tried, "
-                f"{fmt_epsilon(series[-1][0])}{noise}")
-    return (f"{head} is gone for epsilon <= {fmt_epsilon(series[start - 1][0])}{noise} and "
-            f"measurable from epsilon {fmt_epsilon(series[start][0])} on "
-            f"({series[start][1].value:+.3f})")
+    text = (f"at epsilon {fmt_epsilon(epsilon)} the attack {_FALLS[row['rating']]} "
+            f"({_figures(row)}){noise}")
+    if start < len(series):
+        higher, leaking = series[start]
+        text += f" and it leaks again from epsilon {fmt_epsilon(higher)} on " \
+                f"({leaking['size']})"
+    return text, epsilon
 
 
 def find_row(rows: Sequence[Mapping[str, Any]], **match: str) -> Mapping[str, Any] | None:
@@ -57,7 +67,26 @@ def find_row(rows: Sequence[Mapping[str, Any]], **match: str) -> Mapping[str, An
 
 def sweep_verdict(points: Sequence[Mapping[str, Any]], metrics: Sequence[str],
                   threat: Mapping[str, Any]) -> str:
-    """One paragraph: where each attack's advantage vanishes and what utility costs there."""
+    """One paragraph: each attack's rating without DP, from which epsilon its leakage
+    over the best baseline is gone, and what utility is left at that epsilon.
+
+    Examples
+    --------
+    >>> def point(epsilon, value, low, high, rating, within):
+    ...     return {"epsilon": epsilon,
+    ...             "utility": {"within_20": Estimate(within, within - .02, within + .02)},
+    ...             "attacks": [{"method": "map", "variant": "", "sensitive": "vkorc1",
+    ...                          "population": "members", "accuracy": Estimate(.7, .6, .8),
+    ...                          "leakage": Estimate(value, low, high), "over": "imputation",
+    ...                          "rating": rating, "size": f"size {value}"}]}
+    >>> text = sweep_verdict([point(None, .1, .08, .12, "leaks", .47),
+    ...                       point(100, .0, -.02, .02, "no measurable leakage", .43),
+    ...                       point(1000, .09, .07, .11, "leaks", .46)], ["within_20"], {})
+    >>> "at epsilon 100 the attack falls to the baseline" in text
+    True
+    >>> "At epsilon 100, 43% of patients are dosed within 20%" in text
+    True
+    """
     plain, grid = points[0], points[1:]
     sentences: list[str] = []
     cutoff: float | None = None
@@ -67,48 +96,58 @@ def sweep_verdict(points: Sequence[Mapping[str, Any]], metrics: Sequence[str],
         name = method_label(row["method"], row["variant"])
         match = {"method": row["method"], "variant": row["variant"],
                  "sensitive": row["sensitive"], "population": "members"}
-        found = [(p["epsilon"], find_row(p["attacks"], **match)) for p in grid]
-        series = [(e, r) for e, r in found if r is not None]
-        prior = [(e, r["advantage_over_prior_mode"]) for e, r in series]
-        imputed = [(e, r["advantage"]) for e, r in series]
-        head = (f"Without DP, {name} recovers {row['sensitive']} for "
-                f"{row['accuracy'].value:.3f} of the training members")
-        over_prior, over_imputation = row["advantage_over_prior_mode"], row["advantage"]
-        if not (_beats(over_prior) or _beats(over_imputation)):
-            sentences.append(f"{head}, no better than prior-mode ({over_prior.value:+.3f}) "
-                             f"or imputation ({over_imputation.value:+.3f}): there is "
-                             "nothing for DP to remove.")
-        else:
-            sentences.append(f"{head}; {_vanishing(prior, over_prior, 'prior-mode')}; "
-                             f"{_vanishing(imputed, over_imputation, 'imputation')}.")
-        start = _stable_from(prior)
-        if cutoff is None and _beats(row["advantage_over_prior_mode"]) and start > 0:
-            cutoff = prior[start - 1][0]
-    sentences.append(_utility_sentence(plain, grid, metrics, cutoff))
+        series = [(p["epsilon"], found) for p in grid
+                  if (found := find_row(p["attacks"], **match)) is not None]
+        head = f"Without DP, {name} {row['size']} ({_figures(row)})"
+        if row["rating"] != "leaks":
+            nothing = "there is nothing for DP to remove" \
+                if row["rating"] == "no measurable leakage" \
+                else "these records cannot tell whether there is anything for DP to remove"
+            sentences.append(f"{head}: {row['rating']}; {nothing}.")
+            continue
+        if not series:
+            sentences.append(f"{head}: it leaks.")
+            continue
+        text, stops = _with_dp(series)
+        sentences.append(f"{head}: it leaks; with DP, {text}.")
+        cutoff = stops if cutoff is None else cutoff
+    if grid:
+        sentences.append(_utility_sentence(plain, grid, metrics, cutoff))
     return " ".join(sentences)
+
+
+def utility_words(metric: str, value: Estimate) -> str:
+    """A utility value in words: ``43% of patients are dosed within 20% of their stable
+    dose [40%, 46%]``, ``R^2 is 0.412 [0.380, 0.440]``."""
+    if metric == "within_20":
+        bounds = "" if math.isnan(value.low) else \
+            f" [{round(100 * value.low)}%, {round(100 * value.high)}%]"
+        return (f"{round(100 * value.value)}% of patients are dosed within 20% of their "
+                f"stable dose{bounds}")
+    names = {"r2": "R^2", "accuracy": "the model's accuracy", "auc": "its AUC"}
+    shown = "< -1" if metric == "r2" and value.value < -1 else f"{value.value:.3f}"
+    bounds = "" if math.isnan(value.low) or shown == "< -1" else \
+        f" [{value.low:.3f}, {value.high:.3f}]"
+    return f"{names.get(metric, metric)} is {shown}{bounds}"
 
 
 def _utility_sentence(plain: Mapping[str, Any], grid: Sequence[Mapping[str, Any]],
                       metrics: Sequence[str], cutoff: float | None) -> str:
     metric = "within_20" if "within_20" in metrics else metrics[0]
-    names = {"within_20": "the share of patients dosed within 20% of their stable dose",
-             "r2": "R^2", "accuracy": "accuracy", "auc": "AUC"}
     reference = plain["utility"][metric]
     at = next((p for p in grid if p["epsilon"] == cutoff), grid[0])
     value = at["utility"][metric]
-    where = (f"at epsilon {fmt_epsilon(at['epsilon'])}, the largest epsilon where the first attack "
-             "does not beat prior-mode," if cutoff is not None
-             else f"at the smallest epsilon tried, {fmt_epsilon(at['epsilon'])},")
+    where = (f"At epsilon {fmt_epsilon(at['epsilon'])}, " if cutoff is not None
+             else f"The cost of DP: at the smallest epsilon tried ({fmt_epsilon(at['epsilon'])}), ")
+    without = utility_words(metric, reference).split(" [")[0]
     recovered = next((p["epsilon"] for p in grid
                       if p["utility"][metric].value >= (reference.low if not
                                                         math.isnan(reference.low)
                                                         else reference.value)), None)
-    back = (f"; it reaches the non-private level from epsilon {fmt_epsilon(recovered)}"
-            if recovered is not None else "; it stays below the non-private level at every "
-            "epsilon tried")
-    return (f"The cost: {where} {names[metric]} is {value.value:.3f} "
-            f"[{value.low:.3f}, {value.high:.3f}] against {reference.value:.3f} without DP"
-            f"{back}.")
+    back = (f"; utility reaches the non-private level from epsilon {fmt_epsilon(recovered)}"
+            if recovered is not None else "; utility stays below the non-private level at "
+            "every epsilon tried")
+    return f"{where}{utility_words(metric, value)} (without DP: {without}){back}."
 
 
 # -- the 2014 warfarin reproduction ----------------------------------------------------

@@ -238,9 +238,9 @@ def paired_accuracy_difference(
 ) -> Estimate:
     """Accuracy of A minus accuracy of B on the same records, paired bootstrap interval.
 
-    Leakage is reported this way: attack accuracy minus imputation accuracy on the same
-    targets (Jayaraman and Evans, CCS 2022). Records are resampled together, so the
-    interval accounts for the correlation between the two methods.
+    Records are resampled together, so the interval accounts for the correlation between
+    the two methods (Jayaraman and Evans, CCS 2022). Leakage, over the best of several
+    baselines, is :func:`paired_gain_over_best`.
 
     Parameters
     ----------

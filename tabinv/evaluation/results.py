@@ -239,7 +239,8 @@ def verdict_sentence(leak: Estimate, method: str, sensitive: str, population: st
     leaks VKORC1.'
     """
     figures = f"{leak.value:+.3f} [{leak.low:+.3f}, {leak.high:+.3f}] over {over}"
-    head = f"On {population}, {method} {size_words(leak.value, sensitive)} ({figures})"
+    where = "the given records" if population == "given" else population
+    head = f"On {where}, {method} {size_words(leak.value, sensitive)} ({figures})"
     found = rating(leak.low, leak.high)
     if found == "leaks":
         text = f"{head}: the model leaks {sensitive}."

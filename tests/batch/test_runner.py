@@ -26,6 +26,7 @@ from tabinv.batch.runner import (
     run_batch,
 )
 from tabinv.exceptions import TabinvError
+from tabinv.vocabulary import LEAKAGE_BASELINES, RATINGS
 
 from . import crash_on, save, save_onnx, train, write_inventory
 from .test_inventory import app
@@ -86,6 +87,11 @@ def test_outputs_rows_and_failures(first_run: Any) -> None:
                "leakage_high"]].notna().all().all()
     assert (ok["leakage_low"] <= ok["leakage"]).all() and (ok["leakage"] <= ok["leakage_high"]
                                                           ).all()
+    # issue 14: rated over the best model-free baseline, next to the model's utility
+    assert set(ok["verdict"]) <= set(RATINGS) and set(ok["over"]) <= set(LEAKAGE_BASELINES)
+    assert ok["size"].str.startswith("guesses ").all()
+    assert set(ok["utility_metric"]) == {"r2", "accuracy"} and ok["utility"].notna().all()
+    assert (ok["utility_low"] <= ok["utility"]).all()
     broken = summary[summary["entry"] == "broken"]
     assert (broken["status"] == "failed").all() and broken["leakage"].isna().all()
     for name in ("linear", "tree-skops", "tree-onnx"):

@@ -19,16 +19,18 @@ from tabinv.data.dataset import Dataset
 from tabinv.data.registry import builtin_card
 from tabinv.data.synthetic import synthetic_iwpc
 from tabinv.defences.sweep import summarise, sweep
-from tabinv.evaluation.utility import utility, utility_metric_names, utility_values
 from tabinv.defences.verdict import sweep_verdict
 from tabinv.defences.warfarin import warfarin_dp
 from tabinv.evaluation.estimate import Estimate
+from tabinv.evaluation.utility import utility, utility_metric_names, utility_values
 from tabinv.exceptions import ModelError
 from tabinv.models.families import make_model
 from tabinv.report.json import to_json
+from tabinv.vocabulary import LEAKAGE_BASELINES, RATINGS, rating, size_words
 
 POINT_KEYS = {"epsilon", "epsilon_spent", "utility", "attacks", "baselines"}
-ATTACK_KEYS = {"method", "variant", "sensitive", "population", "accuracy", "advantage"}
+ATTACK_KEYS = {"method", "variant", "sensitive", "population", "accuracy", "leakage",
+               "leakage_per_seed", "over", "rating", "size"}
 BASELINE_KEYS = {"method", "sensitive", "population", "accuracy"}
 ESTIMATE_KEYS = {"value", "low", "high"}
 
@@ -71,7 +73,8 @@ def test_document_has_the_agreed_keys(tiny_sweep):
         assert all(set(e) == ESTIMATE_KEYS for e in point["utility"].values())
         assert point["attacks"] and point["baselines"]
         for row in point["attacks"]:
-            assert ATTACK_KEYS <= set(row) and set(row["advantage"]) == ESTIMATE_KEYS
+            assert ATTACK_KEYS <= set(row) and set(row["leakage"]) == ESTIMATE_KEYS
+            assert row["rating"] in RATINGS and "advantage" not in row
         for row in point["baselines"]:
             assert BASELINE_KEYS <= set(row)
         populations = {row["population"] for row in point["attacks"]}
@@ -81,20 +84,22 @@ def test_document_has_the_agreed_keys(tiny_sweep):
     assert document["settings"]["budget"]["epsilon_per_seed"] == pytest.approx(1002.0)
     assert "epsilon" in document["verdict"]
     row = document["points"][1]["attacks"][0]
-    assert len(row["accuracy_per_seed"]) == 2 and len(row["advantage_per_seed"]) == 2
+    assert len(row["accuracy_per_seed"]) == 2 and len(row["leakage_per_seed"]) == 2
     assert len(document["points"][1]["utility_per_seed"]["within_20"]) == 2
 
 
-def test_advantage_is_attack_minus_imputation_per_seed(tiny_sweep):
+def test_leakage_is_attack_minus_the_best_baseline_per_seed(tiny_sweep):
     result, _ = tiny_sweep
     point = result.point(None)
     row = next(a for a in point["attacks"] if a["variant"] == "marginal prior"
                and a["population"] == "members")
-    imputation = next(b for b in point["baselines"] if b["method"] == "imputation"
-                      and b["population"] == "members")
-    differences = np.subtract(row["accuracy_per_seed"], imputation["accuracy_per_seed"])
-    np.testing.assert_allclose(row["advantage_per_seed"], differences)
-    assert row["advantage"].value == pytest.approx(np.mean(differences))
+    used = [b["accuracy_per_seed"] for b in point["baselines"]
+            if b["method"] in LEAKAGE_BASELINES and b["population"] == "members"]
+    differences = np.subtract(row["accuracy_per_seed"], np.max(used, axis=0))
+    np.testing.assert_allclose(row["leakage_per_seed"], differences)
+    assert row["leakage"].value == pytest.approx(np.mean(differences))
+    assert row["rating"] == rating(row["leakage"].low, row["leakage"].high)
+    assert set(row["over"].split(" or ")) <= set(LEAKAGE_BASELINES)
     assert row["accuracy"].value == pytest.approx(np.mean(row["accuracy_per_seed"]))
 
 
@@ -139,6 +144,10 @@ def test_classifier_sweep_measures_accuracy_and_auc(tiny):
     point = result.point(1.0)
     assert 0 <= point["utility"]["accuracy"].value <= 1
     assert math.isnan(point["utility"]["auc"].low)  # one seed: no interval over seeds
+    for row in point["attacks"]:  # one seed: the leakage keeps its bootstrap interval
+        assert row["leakage"].low <= row["leakage"].value <= row["leakage"].high
+        assert row["leakage_per_seed"] == [row["leakage"].value]
+        assert row["rating"] == rating(row["leakage"].low, row["leakage"].high)
     assert result.model["task"] == "classification"
 
 
@@ -162,26 +171,40 @@ def test_summarise_is_a_t_interval():
     assert math.isnan(summarise([]).value)
 
 
-def _point(epsilon, advantage, over_prior, within):
-    def estimate(value):
-        return Estimate(value, value - 0.01, value + 0.01)
-    return {"epsilon": epsilon, "utility": {"r2": estimate(0.4), "within_20": estimate(within)},
+def _point(epsilon, leakage, within, half=0.01):
+    estimate = Estimate(leakage, leakage - half, leakage + half)
+    return {"epsilon": epsilon,
+            "utility": {"r2": Estimate(0.4, 0.39, 0.41),
+                        "within_20": Estimate(within, within - 0.01, within + 0.01)},
             "attacks": [{"method": "map", "variant": "marginal prior", "sensitive": "s",
-                         "population": "members", "accuracy": estimate(0.5 + over_prior),
-                         "advantage": estimate(advantage),
-                         "advantage_over_prior_mode": estimate(over_prior)}],
+                         "population": "members", "accuracy": estimate,
+                         "leakage": estimate, "over": "prior-mode",
+                         "rating": rating(estimate.low, estimate.high),
+                         "size": size_words(leakage, "s")}],
             "baselines": []}
 
 
-def test_verdict_names_where_the_advantage_vanishes_and_the_cost():
-    points = [_point(None, 0.1, 0.2, 0.46), _point(1.0, 0.0, 0.0, 0.0),
-              _point(10.0, 0.0, 0.0, 0.05), _point(100.0, 0.08, 0.15, 0.45)]
+def test_verdict_names_where_the_leakage_vanishes_and_the_cost():
+    points = [_point(None, 0.1, 0.46), _point(1.0, 0.0, 0.0),
+              _point(10.0, 0.0, 0.05), _point(100.0, 0.08, 0.45)]
     text = sweep_verdict(points, ["r2", "within_20"], {})
-    assert "over prior-mode (+0.200 without DP) is gone for epsilon <= 10" in text
-    assert "measurable from epsilon 100 on" in text
-    assert "at epsilon 10" in text and "0.050" in text and "0.460 without DP" in text
-    never = [_point(None, -0.1, 0.0, 0.46), _point(1.0, -0.1, 0.0, 0.4)]
-    assert "nothing for DP to remove" in sweep_verdict(never, ["r2", "within_20"], {})
+    assert text.startswith("Without DP, map (marginal prior) guesses s right 10 points more "
+                           "often than population statistics allow (+0.100 [+0.090, +0.110] "
+                           "over prior-mode): it leaks;")
+    assert "at epsilon 10 the attack falls to the baseline" in text
+    assert "leaks again from epsilon 100 on (guesses s right 8 points more" in text
+    assert ("At epsilon 10, 5% of patients are dosed within 20% of their stable dose "
+            "[4%, 6%] (without DP: 46% of patients") in text
+    assert "utility reaches the non-private level from epsilon 100" in text
+    wide = [_point(None, 0.1, 0.46), _point(1.0, 0.02, 0.1, half=0.05)]
+    assert "at epsilon 1 the attack no longer measurably leaks" in sweep_verdict(
+        wide, ["within_20"], {})
+    never = [_point(None, -0.1, 0.46), _point(1.0, -0.1, 0.4)]
+    text = sweep_verdict(never, ["r2", "within_20"], {})
+    assert "no measurable leakage; there is nothing for DP to remove" in text
+    assert "The cost of DP: at the smallest epsilon tried (1), 40% of patients" in text
+    unsure = [_point(None, 0.02, 0.46, half=0.05), _point(1.0, 0.0, 0.4)]
+    assert "inconclusive; these records cannot tell" in sweep_verdict(unsure, ["r2"], {})
 
 
 def test_utility_matches_hand_and_sklearn(iwpc_splits):

