@@ -28,6 +28,7 @@ from .data.schema import Card
 from .data.splits import DEFAULT_FRACTIONS, Splits
 from .data.tables import DataOptions
 from .evaluation.results import Assessment
+from .evaluation.smallcells import DEFAULT_MIN_CELL
 from .exceptions import DataError
 from .models.target import TargetModel
 from .params import HasMethod, InstanceOf, SequenceOf, validate_params
@@ -103,6 +104,7 @@ def assess(dataset: str | PathLike[str] | Dataset | None = None, model: Any = "l
            label_source: str = "true", positive: Mapping[str, Any] | None = None,
            top_k: int = 100, n_boot: int = 200, random_state: int = 0,
            memory: int | None = None, shortcuts: bool = True,
+           min_cell: int = DEFAULT_MIN_CELL,
            card: str | PathLike[str] | Card | None = None,
            label: str | None = None, dataset_params: Mapping[str, Any] | None = None,
            fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
@@ -134,7 +136,7 @@ def assess(dataset: str | PathLike[str] | Dataset | None = None, model: Any = "l
         A family name (trained on the members), a fitted :class:`TargetModel`, or a model
         tabinv did not train: a path, an MLflow directory, a ``models:/`` URI, an object.
     sensitive, known, attacks, priors, attack_params, access, decimals, label_source,
-    positive, top_k, n_boot, random_state, memory, shortcuts
+    positive, top_k, n_boot, random_state, memory, shortcuts, min_cell
         The attacker (:class:`~tabinv.core.ThreatModel`, where each is documented).
         Defaults: the attacks of :data:`DEFAULT_ATTACKS` with the priors of
         :data:`DEFAULT_PRIORS`, as on the command line.
@@ -180,7 +182,7 @@ def assess(dataset: str | PathLike[str] | Dataset | None = None, model: Any = "l
                          access=access, decimals=decimals,
                          label_source=label_source, positive=positive,
                          top_k=top_k, n_boot=n_boot, random_state=random_state,
-                         memory=memory, shortcuts=shortcuts)
+                         memory=memory, shortcuts=shortcuts, min_cell=min_cell)
     membership = Membership(members=members, non_members=non_members, reference=reference,
                             member_column=member_column)
     opening = ModelAccess(feature_map=feature_map, trust=trust, allow_pickle=allow_pickle,
@@ -207,6 +209,7 @@ def attack_records(model: TargetModel, records: pd.DataFrame, *, sensitive: Sequ
                    label_source: str = "true", positive: Mapping[str, Any] | None = None,
                    top_k: int = 100, n_boot: int = 200, random_state: int = 0,
                    memory: int | None = None, shortcuts: bool = True,
+                   min_cell: int = DEFAULT_MIN_CELL,
                    reference: pd.DataFrame | None = None, population: str = "given",
                    origin: str = "data", cleaning: Sequence[Mapping[str, Any]] = (),
                    label: str | None = None) -> tuple[Assessment, Posterior]:
@@ -226,7 +229,7 @@ def attack_records(model: TargetModel, records: pd.DataFrame, *, sensitive: Sequ
                          access=access, decimals=decimals,
                          label_source=label_source, positive=positive,
                          top_k=top_k, n_boot=n_boot, random_state=random_state,
-                         memory=memory, shortcuts=shortcuts)
+                         memory=memory, shortcuts=shortcuts, min_cell=min_cell)
     return core.attack_records(threat, model, records, reference=reference,
                                population=population, origin=origin, cleaning=cleaning,
                                label=label)

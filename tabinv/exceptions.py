@@ -19,6 +19,7 @@ __all__ = [
     "ModelError",
     "UnsafeModelError",
     "AttackError",
+    "DocumentError",
     "closest",
 ]
 
@@ -52,6 +53,11 @@ class UnsafeModelError(ModelError):
 
 class AttackError(TabinvError, ValueError):
     """An attack was configured or called in a way it cannot honour."""
+
+
+class DocumentError(TabinvError, ValueError):
+    """A result document (JSON) does not follow its schema, or names an unknown kind or
+    schema version."""
 
 
 def closest(name: str, choices: Iterable[str]) -> str:

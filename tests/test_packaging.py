@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 HANG_GUARD = 900  # seconds: a hang, never a speed limit
 COMMANDS = ("assess", "attack", "train", "sweep", "batch", "report", "datasets", "demo",
-            "inventory")
+            "inventory", "schema")
 
 
 def _name(requirement: str) -> str:

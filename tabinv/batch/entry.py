@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..attacks.specs import DEFAULT_ATTACKS, DEFAULT_PRIORS
+from ..evaluation.smallcells import DEFAULT_MIN_CELL
 from ..models.formats import model_format, model_formats
 from ..vocabulary import ACCESS_LEVELS
 
@@ -88,6 +89,7 @@ class Entry:
     n_boot: int = 200
     positive: Mapping[str, Any] = field(default_factory=dict)
     top_k: int = 100
+    min_cell: int = DEFAULT_MIN_CELL
     allow_pickle: bool = False
     trust: bool = False
     allow_code: bool = False

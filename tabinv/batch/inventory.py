@@ -62,7 +62,9 @@ other feature), ``decimals`` (with ``access = "rounded"``), ``attacks``, ``prior
 one in an entry replaces the one in ``[defaults]``), ``prior_table`` (a
 CSV of prior probabilities, used instead of ``priors``), ``label_source``, ``seed`` (of the
 member / non-member / reference split, as in ``tabinv train --seed``, and of the attacks),
-``n_boot``, ``positive`` (attribute -> positive value), ``top_k``, ``description``,
+``n_boot``, ``positive`` (attribute -> positive value), ``top_k``, ``min_cell``
+(per-value and confusion counts of fewer records are withheld; default 10, 0 withholds
+none), ``description``,
 ``feature_map`` (a table ``card column = "model input"`` for a model whose inputs have
 other names), ``classes`` (the label values of the model's probability columns in order,
 for a model that does not say: raw boosters, ONNX graphs; checked against the model's own
@@ -342,6 +344,7 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "priors": _strings, "prior_table": _text,
     "label_source": _choice(("true", "predicted")), "seed": _integer(0),
     "n_boot": _integer(1), "positive": _table, "top_k": _integer(1), "description": _text,
+    "min_cell": _integer(0),
     "onnx_encoding": _choice(("onehot", "ordinal")), "onnx_classes": _values,
     "onnx_output": _text, "timeout": _seconds, "memory": _size,
     "ignore_columns": _strings, "clip": _boolean, "allow_out_of_bounds": _boolean,

@@ -34,7 +34,7 @@ RESULT_FILE = "result.json"
 SCRATCH = ".tabinv-scratch"
 LOCK = ".lock"
 LOG = "batch.log"
-SUMMARY_FILES = ("summary.parquet", "summary.csv", "index.html")
+SUMMARY_FILES = ("summary.parquet", "summary.csv", "summary.json", "index.html")
 ENTRY_FILES = (RESULT_FILE, *REPORTS)
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)

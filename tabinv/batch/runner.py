@@ -2,11 +2,12 @@
 
 Layout of the output directory::
 
-    DIR/summary.parquet, DIR/summary.csv   one row per entry x attribute x population
+    DIR/summary.parquet, .csv, .json        one row per entry x attribute x population
     DIR/index.html                          entries, worst leakage first, linking reports
     DIR/batch.log                           full tracebacks of failed entries
     DIR/entries/NAME/report.json|.md|.html  the entry's reports
-    DIR/entries/NAME/result.json            the entry's record: key, status, rows, hashes
+    DIR/entries/NAME/result.json            the entry's record (a batch-entry document):
+                                            key, status, rows, hashes
     DIR/.tabinv-scratch/                    temporary files (cleared by the next run)
 
 Every file is written under a temporary name in the scratch folder and renamed into
@@ -40,6 +41,7 @@ import pandas as pd
 
 from .._version import __version__
 from ..exceptions import TabinvError
+from ..schemas import stamp
 from .entry import Entry
 from .executors import Executor, LocalExecutor, TaskFailure
 from .inventory import Inventory
@@ -95,10 +97,12 @@ def write_outcome(out: Path | OutputFolder, outcome: EntryOutcome,
     directory = folder.entry(outcome.name)
     for name, data in outcome.files.items():
         folder.write(directory / name, data)
-    record = {"format": RESULT_FORMAT, "entry": outcome.name, "key": outcome.key,
-              "status": outcome.status, "error": outcome.error, "tabinv": __version__,
-              "seconds": round(outcome.seconds, 3), "rows": [_strict(r) for r in rows],
-              "files": {name: _digest(data) for name, data in outcome.files.items()}}
+    record = stamp({
+        "format": RESULT_FORMAT, "entry": outcome.name, "key": outcome.key,
+        "status": outcome.status, "error": outcome.error, "tabinv": __version__,
+        "seconds": round(outcome.seconds, 3), "rows": [_strict(r) for r in rows],
+        "files": {name: _digest(data) for name, data in outcome.files.items()}},
+        "batch-entry")
     record["digest"] = _content_digest(record)
     folder.write(directory / RESULT_FILE, _serialise(record))
     if outcome.status != "ok":  # reports of an earlier success no longer apply
@@ -170,6 +174,7 @@ class BatchResult:
                 "seconds": round(self.seconds, 3), "executor": self.executor,
                 "failures": [{"entry": n, "error": e} for n, e in self.failures],
                 "summary": str(self.out / "summary.parquet"),
+                "summary_json": str(self.out / "summary.json"),
                 "index": str(self.out / "index.html")}
 
 

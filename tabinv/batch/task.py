@@ -26,7 +26,8 @@ __all__ = ["NUMBER_COLUMNS", "POPULATIONS", "REPORTS", "RESULT_FORMAT", "ROW_COL
            "EntryOutcome", "assess_entry", "entry_key", "failure_rows", "one_line"]
 
 RESULT_FORMAT = 3  # 2: records carry a digest of their own content; 3: rows rate the
-#                    leakage over the best baseline and carry the model's utility
+#                    leakage over the best baseline and carry the model's utility; kind,
+#                    schema_version
 REPORTS = ("report.json", "report.md", "report.html")
 
 POPULATIONS = ("members", "non-members")
@@ -184,7 +185,7 @@ def _threat(entry: Entry, group: tuple[str, ...]) -> Any:
         priors=(entry.prior_table,) if entry.prior_table is not None else entry.priors,
         access=entry.access, decimals=entry.decimals if entry.access == "rounded" else None,
         label_source=entry.label_source, positive=entry.positive, top_k=entry.top_k,
-        n_boot=entry.n_boot, random_state=entry.seed)
+        n_boot=entry.n_boot, random_state=entry.seed, min_cell=entry.min_cell)
 
 
 def _given(entry: Entry) -> Any:

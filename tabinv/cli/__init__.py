@@ -6,6 +6,7 @@ options, calls :mod:`tabinv.api` (or the core and services it fronts), and rende
 - :mod:`.card`: ``card draft``;
 - :mod:`.sweep`: ``sweep``, ``demo warfarin-dp``;
 - :mod:`.batch`: ``batch``, ``inventory example|check``;
+- :mod:`.schema`: ``schema KIND`` (the JSON Schema of a result document);
 - :mod:`.options` (shared options), :mod:`.render` (tables, JSON, reports),
   :mod:`.console` (escaped output, one-line errors, exit codes).
 """
@@ -18,6 +19,7 @@ from .assess import assess, attack, demo_warfarin, report_command, train
 from .batch import batch, inventory_app
 from .card import card_app
 from .datasets import datasets_app
+from .schema import schema_command
 from .sweep import demo_warfarin_dp, sweep_command
 
 __all__ = ["app"]
@@ -35,6 +37,7 @@ app.command()(assess)
 app.command("report")(report_command)
 app.command("sweep")(sweep_command)
 app.command("batch")(batch)
+app.command("schema")(schema_command)
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(card_app, name="card")
 demo_app.command("warfarin")(demo_warfarin)

@@ -12,6 +12,7 @@ from .. import api
 from ..core import DEFAULT_DATASET, ModelAccess, attack_inputs, load_dataset, train_target
 from ..data.dataset import Dataset
 from ..data.tables import DataOptions
+from ..evaluation.smallcells import DEFAULT_MIN_CELL
 from ..evaluation.utility import utility_entries, utility_line
 from ..exceptions import TabinvError
 from ..text import write_safe_csv
@@ -32,6 +33,7 @@ from .options import (
     LabelOnly,
     LabelSource,
     Memory,
+    MinCell,
     Positive,
     Prior,
     Report,
@@ -161,6 +163,7 @@ def attack(
     label_only: LabelOnly = False,
     positive: Positive = None,
     top_k: TopK = 100,
+    min_cell: MinCell = DEFAULT_MIN_CELL,
     records: Annotated[Path | None, typer.Option(
         help="Write per-record inferred values and posteriors here (CSV).")] = None,
     ignore_column: IgnoreColumn = None,
@@ -188,7 +191,7 @@ def attack(
     threat = _threat(attack_name, attack_param, [priors] if priors is not None else prior,
                      access, label_only, rounding, positive, memory, known=known,
                      label_source=label_source, top_k=top_k, random_state=seed,
-                     shortcuts=shortcuts)
+                     shortcuts=shortcuts, min_cell=min_cell)
     with working("attacking"):
         assessment, posterior = api.attack_records(
             target, attacked.frame, sensitive=sensitive, reference=reference_frame,
@@ -249,6 +252,7 @@ def assess(
     label_only: LabelOnly = False,
     positive: Positive = None,
     top_k: TopK = 100,
+    min_cell: MinCell = DEFAULT_MIN_CELL,
     people: People = None,
     snps: Snps = None,
     data_param: DataParam = None,
@@ -269,7 +273,8 @@ def assess(
     """
     threat = _threat(attack_name, attack_param, prior, access, label_only, rounding,
                      positive, memory, known=known, label_source=label_source,
-                     top_k=top_k, random_state=seed, shortcuts=shortcuts)
+                     top_k=top_k, random_state=seed, shortcuts=shortcuts,
+                     min_cell=min_cell)
     given = {"members": members, "non_members": non_members, "reference": reference,
              "member_column": member_column}
     opening = {"feature_map": feature_map, "trust": trust, "allow_pickle": allow_pickle,

@@ -22,7 +22,8 @@ from ..vocabulary import ACCESS_LEVELS
 __all__ = ["access_choice", "attack_help", "attack_params", "dataset_params", "parse_value",
            "positive_values", "Access", "AllowCode", "AllowOutOfBounds", "AllowPickle",
            "AsJson", "AttackOpt", "AttackParam", "Clip", "FeatureMap", "IgnoreColumn",
-           "Known", "LabelOnly", "LabelSource", "Memory", "Positive", "Prior", "Report",
+           "Known", "LabelOnly", "LabelSource", "Memory", "MinCell", "Positive", "Prior",
+           "Report",
            "Rounding", "Seed", "Sensitive", "Shortcuts", "TopK", "Trust"]
 
 Sensitive = Annotated[list[str], typer.Option("--sensitive", "-s",
@@ -63,6 +64,10 @@ Positive = Annotated[list[str] | None, typer.Option(
     help="COLUMN=VALUE: also report precision, recall, F1, G-mean, MCC, FPR and top-k "
     "precision for this value.")]
 TopK = Annotated[int, typer.Option("--top-k", help="k of the top-k precision.")]
+MinCell = Annotated[int, typer.Option(
+    "--min-cell", min=0, help="Small-cell suppression: per-value and confusion counts of "
+    "fewer records than this are withheld (shown as <N); 0 shows every count. Accuracy "
+    "and the other metrics use every record.")]
 Report = Annotated[Path | None, typer.Option(
     "--out", help="Also write the results to this file (.json, .md or .html), or to a "
     "folder (a path without one of these suffixes): result.json, report.md and "

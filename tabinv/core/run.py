@@ -100,7 +100,7 @@ def run_attacks(model: TargetModel, populations: Mapping[str, pd.DataFrame],
     posteriors: dict[str, Posterior] = {}
     score = {"n_boot": threat.n_boot, "random_state": threat.random_state,
              "label_source": threat.label_source, "positive": threat.positive,
-             "top_k": threat.top_k}
+             "top_k": threat.top_k, "min_cell": threat.min_cell}
     for population, records in populations.items():
         labels = _labels(model, records, threat.label_source)
         truth = candidates.joint_index(records) if all(
@@ -131,6 +131,7 @@ def run_attacks(model: TargetModel, populations: Mapping[str, pd.DataFrame],
         leakage=tuple(_leakage(results, threat.n_boot, threat.random_state)),
         membership=tuple(_membership(results)),
         settings={"random_state": threat.random_state, "n_boot": threat.n_boot,
+                  "min_cell": threat.min_cell,
                   "tabinv": __version__,
                   "timings_seconds": {k: round(v, 4) for k, v in timings.items()}},
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..attacks.priors import Prior, TablePrior
 from ..attacks.specs import AttackSpec, expand_specs
+from ..evaluation.smallcells import DEFAULT_MIN_CELL
 from ..exceptions import AttackError
 from ..models.oracle import Oracle, check_access
 from ..models.target import TargetModel
@@ -51,6 +52,7 @@ PARAMETERS: Constraints = {
     "random_state": [Interval(Integral, 0, None, closed="left")],
     "memory": [_WHOLE, None],
     "shortcuts": [InstanceOf(bool, "True or False")],
+    "min_cell": [Interval(Integral, 0, None, closed="left")],
 }
 
 
@@ -100,6 +102,10 @@ class ThreatModel:
         Let attacks answer the candidate grid from the model's parts (linear
         coefficients, tree nodes) where that gives the model's own answers (default);
         False queries the model on every grid row (same results, slower).
+    min_cell : int
+        Counts of 1 to ``min_cell - 1`` records in the per-value and confusion tables
+        are withheld (small-cell suppression, :mod:`tabinv.evaluation.smallcells`;
+        default 10, 0 withholds nothing). The metrics are computed on every record.
     """
 
     sensitive: tuple[str, ...]
@@ -116,6 +122,7 @@ class ThreatModel:
     random_state: int = 0
     memory: int | None = None
     shortcuts: bool = True
+    min_cell: int = DEFAULT_MIN_CELL
 
     def __post_init__(self) -> None:
         for name in ("positive", "attack_params"):  # None: none given

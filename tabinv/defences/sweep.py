@@ -40,6 +40,7 @@ from ..exceptions import ModelError
 from ..models.dp import BudgetAccountant, dp_model
 from ..models.families import make_model
 from ..processes import cap_jobs, joblib_workers
+from ..schemas import stamp
 from ..vocabulary import rating, size_words
 from .verdict import sweep_verdict
 
@@ -72,16 +73,17 @@ class SweepResult:
         raise KeyError(f"no point for epsilon {epsilon!r}; have {self.epsilons}")
 
     def to_dict(self) -> dict[str, Any]:
-        """The sweep document (``kind = "sweep"``), ready for :func:`tabinv.report.json.to_json`."""
-        return {
-            "kind": "sweep", "dataset": dict(self.dataset), "model": dict(self.model),
+        """The sweep document (``kind = "sweep"``, :mod:`tabinv.schemas`), ready for
+        :func:`tabinv.report.json.to_json`."""
+        return stamp({
+            "dataset": dict(self.dataset), "model": dict(self.model),
             "threat": dict(self.threat), "epsilons": list(self.epsilons),
             "seeds": list(self.seeds), "utility_metrics": list(self.utility_metrics),
             "utility_definitions": {m: describe_metrics()[m] for m in self.utility_metrics},
             "interval": INTERVAL, "points": [_plain(p) for p in self.points],
             "verdict": self.verdict, "notes": list(self.notes),
             "settings": dict(self.settings),
-        }
+        }, "sweep")
 
 
 def _plain(value: Any) -> Any:

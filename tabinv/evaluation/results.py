@@ -22,6 +22,7 @@ from .metrics import (
     per_value,
     top_k_precision,
 )
+from .smallcells import DEFAULT_MIN_CELL, suppress_confusion, suppress_rows
 
 __all__ = ["MethodResult", "Leakage", "Assessment", "score_posterior", "leakage_over",
            "membership_gap", "verdict_sentence"]
@@ -40,7 +41,8 @@ class MethodResult:
     hidden: tuple[str, ...] = ()
     variant: str = ""
     label_source: str = "true"
-    confusion: tuple[tuple[int, ...], ...] = ()
+    confusion: tuple[tuple[int | None, ...], ...] = ()
+    suppressed_below: int = 0
     correct: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -53,6 +55,7 @@ class MethodResult:
             "hidden": list(self.hidden), "population": self.population, "n": self.n,
             "label_source": self.label_source,
             "confusion": [list(row) for row in self.confusion],
+            "suppressed_below": self.suppressed_below,
             **{name: estimate.to_dict() for name, estimate in self.metrics.items()},
             "per_value": [{k: (v.to_dict() if isinstance(v, Estimate) else v)
                            for k, v in row.items()} for row in self.per_value],
@@ -135,7 +138,8 @@ class Assessment:
 def score_posterior(posterior: Posterior, truth: np.ndarray, *, population: str,
                     variant: str = "", label_source: str = "true", n_boot: int = 200,
                     random_state: int = 0, positive: Mapping[str, Any] | None = None,
-                    top_k: int = 100) -> list[MethodResult]:
+                    top_k: int = 100, min_cell: int = DEFAULT_MIN_CELL
+                    ) -> list[MethodResult]:
     """Metrics of a posterior against true joint indices, per attribute and jointly.
 
     Each attribute is predicted by the argmax of its marginal posterior; with several
@@ -144,6 +148,8 @@ def score_posterior(posterior: Posterior, truth: np.ndarray, *, population: str,
     G-mean, MCC, FPR and the precision among the ``top_k`` records ranked most likely
     positive (Mehnaz et al. 2022). Above ``MAX_TABLE_VALUES`` values (joint candidates)
     the per-value table lists the values that occur and the confusion is left out.
+    Counts of 1 to ``min_cell - 1`` records in the per-value and confusion tables are
+    withheld (:mod:`tabinv.evaluation.smallcells`; 0: none); the metrics are not.
     """
     candidates = posterior.candidates
     truth_codes = candidates.decode(truth)
@@ -167,11 +173,11 @@ def score_posterior(posterior: Posterior, truth: np.ndarray, *, population: str,
             extra[f"top_{min(top_k, len(true_codes))}_precision"] = top_k_precision(
                 true_codes, probabilities, code, min(top_k, len(true_codes)))
         rows, confusion = _value_tables(true_codes, predicted, probabilities.shape[1],
-                                        label_of)
+                                        label_of, min_cell)
         results.append(MethodResult(
             method=posterior.method, sensitive=name, population=population,
             n=len(true_codes), hidden=candidates.names, variant=variant,
-            label_source=label_source, confusion=confusion,
+            label_source=label_source, confusion=confusion, suppressed_below=min_cell,
             metrics={
                 "accuracy": accuracy(true_codes, predicted),
                 "balanced_accuracy": balanced_accuracy(true_codes, predicted, n_boot=n_boot,
@@ -192,19 +198,23 @@ MAX_TABLE_VALUES = 256
 
 
 def _value_tables(truth: np.ndarray, predicted: np.ndarray, size: int,
-                  label_of: Callable[[int], str]
-                  ) -> tuple[tuple[Mapping[str, Any], ...], tuple[tuple[int, ...], ...]]:
-    """Per-value precision and recall, and the confusion counts; sized by the values
-    that occur when there are more than ``MAX_TABLE_VALUES`` (K x K cells at K = 810,000
-    joint candidates would be 5 TB; a value no record holds or was given has no count)."""
+                  label_of: Callable[[int], str], min_cell: int
+                  ) -> tuple[tuple[Mapping[str, Any], ...], tuple[tuple[int | None, ...], ...]]:
+    """Per-value precision and recall, and the confusion counts, small counts withheld;
+    sized by the values that occur when there are more than ``MAX_TABLE_VALUES`` (K x K
+    cells at K = 810,000 joint candidates would be 5 TB; a value no record holds or was
+    given has no count)."""
+    confusion: tuple[tuple[int | None, ...], ...] = ()
     if size <= MAX_TABLE_VALUES:
         shown: Sequence[int] = range(size)
-        rows = per_value(truth, predicted, size)
-        confusion = _confusion(truth, predicted, size)
+        codes = (truth, predicted)
+        confusion = suppress_confusion(_confusion(truth, predicted, size), min_cell)
     else:
         shown, compact = np.unique(np.concatenate([truth, predicted]), return_inverse=True)
-        rows = per_value(compact[:len(truth)], compact[len(truth):], len(shown))
-        confusion = ()
+        codes = (compact[:len(truth)], compact[len(truth):])
+    rows = per_value(*codes, len(shown))
+    hits = np.bincount(codes[0][codes[0] == codes[1]], minlength=len(shown))
+    rows = suppress_rows(rows, hits.tolist(), min_cell)
     return tuple({"value": label_of(int(v)), **row}
                  for v, row in zip(shown, rows, strict=True)), confusion
 

@@ -2,10 +2,14 @@
 
 A *document* is what ``tabinv ... --json`` prints (and what ``--out x.json`` stores):
 
-- an assessment document: ``{"dataset", "model", "results", "leakage", "assessments":
-  [{"threat", "settings", "results", "leakage", "membership", "verdicts"}, ...]}``;
-- a sweep document: ``{"kind": "sweep", "dataset", "model", "threat", "epsilons",
-  "seeds", "utility_metrics", "points": [...], "verdict", "settings"}``.
+- an assessment document: ``{"kind": "assessment", "schema_version", "dataset",
+  "model", "results", "leakage", "assessments": [{"threat", "settings", "results",
+  "leakage", "membership", "verdicts"}, ...]}``;
+- a sweep document: ``{"kind": "sweep", "schema_version", "dataset", "model", "threat",
+  "epsilons", "seeds", "utility_metrics", "points": [...], "verdict", "settings"}``.
+
+Their JSON Schemas ship in :mod:`tabinv.schemas` (``tabinv schema KIND``). A stored
+document without ``schema_version`` (written before version 1) still renders.
 
 Optional keys any document may hold: ``command`` (the command that produced it),
 ``notes`` (paragraphs to print, e.g. how a reproduction differs from the paper) and
@@ -25,7 +29,8 @@ from typing import Any
 from ..evaluation.estimate import Estimate
 from ..evaluation.results import Assessment
 from ..exceptions import TabinvError
-from ..text import code
+from ..schemas import stamp
+from ..text import code, shorten
 from ..vocabulary import ACCESS_LEVELS, ANSWERS, BASELINES, method_label, rating, size_words
 from .json import Document, plain
 
@@ -36,6 +41,7 @@ __all__ = ["SWEEP", "Document", "as_document", "combine", "scenarios", "triple",
            "size_of", "RATING_ORDER", "OFF_SCALE", "utility_text"]
 
 SWEEP = "sweep"
+ASSESSMENT = "assessment"
 
 
 def combine(assessments: Sequence[Assessment]) -> dict[str, Any]:
@@ -54,11 +60,11 @@ def combine(assessments: Sequence[Assessment]) -> dict[str, Any]:
     if not assessments:
         raise TabinvError("no assessment to combine into a document")
     parts = [a.to_dict() for a in assessments]
-    return {"dataset": parts[0]["dataset"], "model": parts[0]["model"],
+    return stamp({"dataset": parts[0]["dataset"], "model": parts[0]["model"],
             "results": [row for part in parts for row in part["results"]],
             "leakage": [row for part in parts for row in part["leakage"]],
             "assessments": [{k: v for k, v in part.items() if k not in ("dataset", "model")}
-                            for part in parts]}
+                            for part in parts]}, ASSESSMENT)
 
 
 def as_document(source: Any) -> Document:
@@ -114,6 +120,9 @@ def _wrap(single: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check(document: Mapping[str, Any]) -> None:
+    if document.get("kind") not in (None, SWEEP, ASSESSMENT):
+        raise TabinvError(f"a tabinv {shorten(document.get('kind'))} document is not a "
+                          "report: give an assessment or sweep document")
     needed = ("dataset", "model", "points") if document.get("kind") == SWEEP else \
         ("dataset", "model", "assessments")
     missing = [key for key in needed if key not in document]

@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import TabinvError
+from ..exceptions import DocumentError, TabinvError
+from ..schemas import validate
 from ..utils import write_atomic
 from .document import Document, as_document, with_command
 from .json import to_json
@@ -69,7 +70,9 @@ def _render(document: dict[str, Any], suffix: str, name: str, figures: str | Non
 
 
 def read_document(result_json_path: str | Path) -> Document:
-    """A stored result document (``--out x.json`` or ``--json`` output), checked."""
+    """A stored result document (``--out x.json`` or ``--json`` output), checked: one
+    that carries a ``schema_version`` against its JSON Schema (:mod:`tabinv.schemas`);
+    one written before version 1 (none) by its keys only."""
     source = Path(result_json_path)
     try:
         document = json.loads(source.read_text(encoding="utf-8"))
@@ -78,6 +81,11 @@ def read_document(result_json_path: str | Path) -> Document:
     if not isinstance(document, dict):
         raise TabinvError(f"{source} holds a JSON {type(document).__name__}, expected a "
                           "tabinv result document (an object)")
+    if "schema_version" in document:
+        try:
+            validate(document)
+        except DocumentError as error:
+            raise DocumentError(f"{source}: {error}") from None
     return as_document(document)
 
 

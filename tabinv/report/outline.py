@@ -36,6 +36,7 @@ from .tables import (
     method_rows,
     per_value_rows,
     positive_table,
+    suppression_note,
     sweep_attack_rows,
     sweep_baseline_rows,
     timing_rows,
@@ -322,7 +323,7 @@ def _appendix(scenario: Mapping[str, Any], found: list[Figure]) -> list[Block]:
     if per_value:
         blocks += [_h("Per value (strongest attack)", 4),
                    _p("Counts of records per value and how often each value was inferred; "
-                      "no record is identified."),
+                      "no record is identified. " + suppression_note(scenario)),
                    *_table(("inferred", "attack", "value", "records", "inferred as",
                             "precision", "recall"), per_value, (1,))]
     blocks += _figures([f for f in found if not f.name.startswith("accuracy")])

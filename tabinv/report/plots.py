@@ -12,6 +12,7 @@ document holds the ``confusion`` counts).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -69,10 +70,12 @@ def _accuracy_bars(figure: Any, scenario: Mapping[str, Any]) -> None:
 
 
 def _confusion(figure: Any, row: Mapping[str, Any]) -> None:
-    counts = [list(map(float, line)) for line in row["confusion"]]
+    # a withheld small count (None, tabinv.evaluation.smallcells) is left blank: NaN
+    counts = [[math.nan if c is None else float(c) for c in line] for line in row["confusion"]]
     labels = [label_text(v.get("value")) for v in row.get("per_value", [])] or \
         [str(i) for i in range(len(counts))]
-    shares = [[c / (sum(line) or 1.0) for c in line] for line in counts]
+    shares = [[c / (math.fsum(x for x in line if not math.isnan(x)) or 1.0) for c in line]
+              for line in counts]
     ax = figure.subplots()
     image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(len(labels)), labels, rotation=45 if len(labels) > 4 else 0,
@@ -83,7 +86,9 @@ def _confusion(figure: Any, row: Mapping[str, Any]) -> None:
     if len(labels) <= 8:
         for i, line in enumerate(counts):
             for j, count in enumerate(line):
-                ax.text(j, i, f"{count:.0f}", ha="center", va="center", fontsize=8,
+                shown = f"<{row.get('suppressed_below')}" if math.isnan(count) \
+                    else f"{count:.0f}"
+                ax.text(j, i, shown, ha="center", va="center", fontsize=8,
                         color="white" if shares[i][j] > 0.6 else "black")
     figure.colorbar(image, ax=ax, label="share of the true value's records", shrink=0.8)
     ax.set_title(label_text(f"{method_key(row)} on {row['sensitive']} ({row['population']})"),

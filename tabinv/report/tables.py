@@ -34,9 +34,9 @@ from .document import threat_sentence as _threat_sentence
 __all__ = ["SUMMARY_HEADER", "POSITIVE_METRICS", "assessment_markdown", "fmt", "headlines",
            "markdown_table", "summary_rows", "threat_sentence", "populations",
            "method_rows", "method_header", "leakage_rows", "membership_rows",
-           "positive_table", "per_value_rows", "cleaning_rows", "timing_rows",
-           "utility_rows", "sweep_attack_rows", "sweep_baseline_rows", "SWEEP_BASELINE_HEADER",
-           "LEAKAGE_HEADER", "leakage_cells"]
+           "positive_table", "per_value_rows", "count_text", "suppression_note",
+           "cleaning_rows", "timing_rows", "utility_rows", "sweep_attack_rows",
+           "sweep_baseline_rows", "SWEEP_BASELINE_HEADER", "LEAKAGE_HEADER", "leakage_cells"]
 
 SUMMARY_HEADER = ("hidden", "inferred", "method", "members acc [95% CI]", "AUC",
                   "non-members acc [95% CI]", "AUC", "members: leakage, rating")
@@ -210,11 +210,30 @@ def per_value_rows(scenario: Mapping[str, Any]) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     for item in strongest(scenario):
         row = _find(scenario, item, item["population"])
+        below = (row or {}).get("suppressed_below")
         for entry in (row or {}).get("per_value", []):
             rows.append((str(item["sensitive"]), method_key(item), str(entry.get("value")),
-                         str(entry.get("support", "-")), str(entry.get("predicted", "-")),
+                         count_text(entry.get("support", "-"), below),
+                         count_text(entry.get("predicted", "-"), below),
                          fmt(entry.get("precision")), fmt(entry.get("recall"))))
     return rows
+
+
+def count_text(count: Any, below: Any) -> str:
+    """A count of a per-value or confusion table; a withheld small count (None) as
+    ``<N`` (:mod:`tabinv.evaluation.smallcells`)."""
+    return f"<{below}" if count is None and below else str(count)
+
+
+def suppression_note(scenario: Mapping[str, Any]) -> str:
+    """The sentence saying that small counts are withheld, or "" when none is."""
+    below = {r.get("suppressed_below") for r in scenario.get("results", [])} - {None, 0}
+    if not below:
+        return ""
+    return (f"Counts of fewer than {max(below)} records are withheld and shown as "
+            f"\"<{max(below)}\" (small-cell suppression, --min-cell; precision and recall "
+            "that would reveal them are left out too); accuracy and the other metrics use "
+            "every record.")
 
 
 def cleaning_rows(dataset: Mapping[str, Any]) -> list[tuple[str, ...]]:
