@@ -65,6 +65,7 @@ tbody tr:nth-child(even) td { background: #fafbfc; }
 .unsure { color: #8a5a00; }
 dl.glossary dt { font-weight: 600; margin-top: 0.5rem; }
 dl.glossary dd { margin: 0 0 0 1.2rem; }
+dl.glossary .kind { font-weight: 400; font-size: 0.8rem; color: #6b7785; }
 dl.glossary dt:target, dl.glossary dt:target + dd { background: #fff7d6; }
 figure { margin: 1rem 0 1.4rem; max-width: 100%; }
 figure img { max-width: 100%; height: auto; border: 1px solid #e3e8ed; }
@@ -158,8 +159,10 @@ def _summary(block: Block) -> str:
 
 
 def _glossary(block: Block) -> str:
-    items = "".join(f'<dt id="{html_text(anchor)}">{_text(term)}</dt><dd>{_text(meaning)}.</dd>'
-                    for anchor, term, meaning in block.rows)
+    items = "".join(f'<dt id="{html_text(anchor)}">{_text(term)}'
+                    + ("" if kind == "term" else f' <span class="kind">{_text(kind)}</span>')
+                    + f"</dt><dd>{_text(meaning)}.</dd>"
+                    for anchor, term, meaning, kind in block.rows)
     return f'<dl class="glossary">{items}</dl>'
 
 

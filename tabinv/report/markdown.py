@@ -1,4 +1,8 @@
-"""Markdown rendering of a report outline (figures linked as PNG files beside it)."""
+"""Markdown rendering of a report outline (figures linked as PNG files beside it).
+
+Markdown holds no HTML at all (no ``<`` survives escaping), so the glossary is a plain
+list under its heading and the table cells are not linked to it (the HTML report's are).
+"""
 
 from __future__ import annotations
 
@@ -6,30 +10,22 @@ from typing import Any
 
 from ..text import link_target, markdown_text, without_marks
 from .document import with_command
-from .glossary import cell_anchor
 from .outline import Block, outline
 
 __all__ = ["markdown_report", "render_markdown"]
 
 
-def _md_cell(text: str, link: bool) -> str:
-    """An escaped cell; an attack, baseline or rating linked to its glossary entry."""
-    target = cell_anchor(text) if link else None
-    return f"[{markdown_text(text)}](#{target})" if target else markdown_text(text)
-
-
 def _md_block(block: Block, images: str | None) -> list[str]:
     """The lines of one block; every text escaped by :func:`tabinv.text.markdown_text`."""
     if block.kind == "heading":
-        anchor = [f'<a id="{block.anchor}"></a>', ""] if block.anchor else []
-        return [*anchor, "#" * block.level + " " + markdown_text(block.text)]
+        return ["#" * block.level + " " + markdown_text(block.text)]
     if block.kind == "summary":
         return [f"## {markdown_text(block.text)}", "",
                 *(f"- **{markdown_text(label)}:** {markdown_text(text)}"
                   for label, text in zip(block.header, block.items, strict=True))]
     if block.kind == "glossary":
-        return [f'- <a id="{anchor}"></a>**{markdown_text(term)}**: {markdown_text(meaning)}.'
-                for anchor, term, meaning in block.rows]
+        return [f"- {markdown_text(f'{term}: {meaning}.', start=True)}"
+                for _, term, meaning, _ in block.rows]
     if block.kind == "note":
         return [f"*{markdown_text(block.text)}*"]
     if block.kind == "warning":
@@ -39,8 +35,8 @@ def _md_block(block: Block, images: str | None) -> list[str]:
     if block.kind == "table":
         return ["| " + " | ".join(markdown_text(c) for c in block.header) + " |",
                 "|" + "---|" * len(block.header),
-                *("| " + " | ".join(_md_cell(c, i in block.links) for i, c in enumerate(row))
-                  + " |" for row in block.rows)]
+                *("| " + " | ".join(markdown_text(c) for c in row) + " |"
+                  for row in block.rows)]
     if block.kind == "figure":
         if images is None or block.figure is None:
             return []

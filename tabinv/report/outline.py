@@ -55,7 +55,7 @@ PERSONAL_DATA = ("This report contains personal data: a per-record table of infe
 class Block:
     """One piece of a report: heading, paragraph, note, warning, list, table, figure,
     the summary box (``header``: labels, ``items``: their texts) or the glossary
-    (``rows``: anchor, term, meaning).
+    (``rows``: anchor, term, meaning, kind).
 
     A heading's ``anchor`` is its id; a table's ``links`` are the columns whose cells
     name an attack, baseline or rating (linked to the glossary entry).
@@ -97,7 +97,8 @@ def _top(document: Mapping[str, Any]) -> list[Block]:
 def _glossary(methods: list[str]) -> list[Block]:
     found = entries(methods)
     return [_h("Glossary", anchor="glossary"),
-            Block("glossary", rows=tuple((e.anchor, e.term, e.meaning) for e in found))]
+            Block("glossary", rows=tuple((e.anchor, e.term, e.meaning, e.kind)
+                                         for e in found))]
 
 
 def _figures(found: list[Figure]) -> list[Block]:

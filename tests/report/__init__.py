@@ -310,8 +310,6 @@ def expected_verdict(document: dict) -> str:
 
 
 _MARKDOWN_ESCAPE = re.compile(r"\\(.)")
-#: a cell linked to its glossary entry: ``[map (learned prior)](#g-map)``
-_GLOSSARY_LINK = re.compile(r"(?<!\\)\[([^\]]*)\]\(#g-[a-z0-9-]+\)")
 
 
 def markdown_tables(text: str) -> dict[str, list[Table]]:
@@ -322,7 +320,7 @@ def markdown_tables(text: str) -> dict[str, list[Table]]:
         if line.startswith("#"):
             heading, current = line.lstrip("#").strip(), None
         elif line.startswith("|"):
-            cells = [_MARKDOWN_ESCAPE.sub(r"\1", _GLOSSARY_LINK.sub(r"\1", cell.strip()))
+            cells = [_MARKDOWN_ESCAPE.sub(r"\1", cell.strip())
                      for cell in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
             if current is None:
                 current = (cells, [])
