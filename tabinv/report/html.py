@@ -68,7 +68,7 @@ dl.glossary dd { margin: 0 0 0 1.2rem; }
 dl.glossary .kind { font-weight: 400; font-size: 0.8rem; color: #6b7785; }
 dl.glossary dt:target, dl.glossary dt:target + dd { background: #fff7d6; }
 figure { margin: 1rem 0 1.4rem; max-width: 100%; }
-figure img { max-width: 100%; height: auto; border: 1px solid #e3e8ed; }
+figure img { max-width: min(100%, 50rem); height: auto; border: 1px solid #e3e8ed; }
 figcaption { font-size: 0.88rem; color: #4a5663; max-width: 48rem; }
 @media (max-width: 40rem) {
   main { padding: 1rem 0.8rem 3rem; }
@@ -81,7 +81,7 @@ figcaption { font-size: 0.88rem; color: #4a5663; max-width: 48rem; }
   tr { border: 1px solid #d6dde4; border-radius: 4px; margin: 0 0 0.6rem;
        padding: 0.2rem 0.4rem; }
   td { border: 0; padding: 0.15rem 0; display: grid;
-       grid-template-columns: minmax(6rem, 40%) 1fr; gap: 0.6rem; }
+       grid-template-columns: 40% minmax(0, 1fr); gap: 0.6rem; }
   td::before { content: attr(data-label); font-weight: 600; color: #4a5663; }
   td:empty { display: none; }
   tbody tr:nth-child(even) td { background: none; }
@@ -125,7 +125,7 @@ def _cell(value: str, label: str, link: bool) -> str:
                          _linked(value) if link else _text(value))
     style = _READINGS.get(value, "")
     attributes = f' data-label="{html_text(label)}"' + (f' class="{style}"' if style else "")
-    return f"<td{attributes}>{text}</td>"
+    return f"<td{attributes}><span>{text}</span></td>"
 
 
 def _table(block: Block) -> str:
