@@ -19,8 +19,9 @@ from typer.testing import CliRunner
 from tabinv import api
 from tabinv.batch.executors import SerialExecutor
 from tabinv.batch.inventory import read_inventory
-from tabinv.batch.runner import run_batch
+from tabinv.batch.runner import ROW_COLUMNS, run_batch
 from tabinv.cli import app
+from tabinv.core.threat import LABEL_SOURCES
 from tabinv.data.dataset import Dataset
 from tabinv.data.registry import builtin_card
 from tabinv.data.synthetic import synthetic_iwpc
@@ -30,6 +31,7 @@ from tabinv.report.document import as_document
 from tabinv.report.files import read_document, render_file
 from tabinv.report.json import to_json
 from tabinv.schemas import KINDS, SCHEMA_VERSION, schema, stamp, validate
+from tabinv.vocabulary import RATINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -118,6 +120,15 @@ def test_every_property_has_a_description():
         assert not missing, (kind, missing)
 
 
+def test_vocabularies_are_the_packages_own():
+    """The schemas' enumerations are tabinv's vocabularies (one name per concept)."""
+    defs = schema("assessment")["$defs"]
+    assert tuple(defs["leakage"]["properties"]["rating"]["enum"]) == RATINGS
+    assert tuple(schema("sweep")["$defs"]["attack"]["properties"]["rating"]["enum"]) == RATINGS
+    assert tuple(defs["result"]["properties"]["label_source"]["enum"]) == LABEL_SOURCES
+    assert tuple(defs["threat"]["properties"]["label_source"]["enum"]) == LABEL_SOURCES
+
+
 def test_schemas_ship_as_package_data():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     setup = pyproject["tool"]["setuptools"]
@@ -167,6 +178,10 @@ def test_batch_documents_validate(batch):
     assert summary["entries"] == 2
     csv = (batch / "summary.csv").read_text().splitlines()
     assert len(summary["rows"]) == len(csv) - 1  # the same rows as summary.csv
+
+
+def test_the_row_schema_describes_every_summary_column():
+    assert set(schema("batch-summary")["$defs"]["batch_row"]["properties"]) == set(ROW_COLUMNS)
 
 
 def test_a_rerun_reuses_the_stamped_records(batch):

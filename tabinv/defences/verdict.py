@@ -90,8 +90,12 @@ def sweep_verdict(points: Sequence[Mapping[str, Any]], metrics: Sequence[str],
     plain, grid = points[0], points[1:]
     sentences: list[str] = []
     cutoff: float | None = None
+    quiet: dict[str, list[Mapping[str, Any]]] = {}
     for row in plain["attacks"]:
         if row["population"] != "members" or "+" in row["sensitive"]:
+            continue
+        if row["rating"] != "leaks":
+            quiet.setdefault(row["rating"], []).append(row)
             continue
         name = method_label(row["method"], row["variant"])
         match = {"method": row["method"], "variant": row["variant"],
@@ -99,21 +103,36 @@ def sweep_verdict(points: Sequence[Mapping[str, Any]], metrics: Sequence[str],
         series = [(p["epsilon"], found) for p in grid
                   if (found := find_row(p["attacks"], **match)) is not None]
         head = f"Without DP, {name} {row['size']} ({_figures(row)})"
-        if row["rating"] != "leaks":
-            nothing = "there is nothing for DP to remove" \
-                if row["rating"] == "no measurable leakage" \
-                else "these records cannot tell whether there is anything for DP to remove"
-            sentences.append(f"{head}: {row['rating']}; {nothing}.")
-            continue
         if not series:
             sentences.append(f"{head}: it leaks.")
             continue
         text, stops = _with_dp(series)
         sentences.append(f"{head}: it leaks; with DP, {text}.")
         cutoff = stops if cutoff is None else cutoff
+    others = bool(sentences)  # some attack leaks: the quiet ones are the others
+    sentences += [_quiet_sentence(found, rows, others) for found, rows in quiet.items()]
     if grid:
         sentences.append(_utility_sentence(plain, grid, metrics, cutoff))
     return " ".join(sentences)
+
+
+#: what a rating other than "leaks" without DP means for the defence
+_NOTHING = {"no measurable leakage": "there is nothing for DP to remove",
+            "inconclusive": "these records cannot tell whether there is anything for DP "
+                            "to remove"}
+
+
+def _quiet_sentence(found: str, rows: Sequence[Mapping[str, Any]], others: bool) -> str:
+    """The attacks that do not leak without DP, in one sentence per rating."""
+    if len(rows) == 1:
+        row = rows[0]
+        name = method_label(row["method"], row["variant"])
+        return (f"Without DP, {name} {row['size']} ({_figures(row)}): {found}; "
+                f"{_NOTHING.get(found, '')}.")
+    listed = "; ".join(f"{method_label(r['method'], r['variant'])} on {r['sensitive']} "
+                       f"{_figures(r)}" for r in rows)
+    which = "these other attacks" if others else "these attacks"
+    return f"Without DP, {found} for {which} ({listed}): {_NOTHING.get(found, '')}."
 
 
 def utility_words(metric: str, value: Estimate) -> str:

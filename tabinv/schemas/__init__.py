@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import json
 from collections.abc import Mapping
 from importlib import resources
@@ -41,6 +42,7 @@ SCHEMA_VERSION = 1
 KINDS = ("assessment", "sweep", "batch-entry", "batch-summary")
 
 _COMMON = "common.json"
+_ERRORS = 100  # errors looked at to name the most relevant one
 _COMMON_REF = _COMMON + "#/$defs/"
 
 
@@ -140,7 +142,8 @@ def validate(document: Any) -> None:
             + f"this tabinv reads schema_version {SCHEMA_VERSION}")
     from jsonschema.exceptions import best_match
 
-    error = best_match(_validator(kind).iter_errors(document))
+    # the most relevant of the first errors: a hostile file may hold millions
+    error = best_match(itertools.islice(_validator(kind).iter_errors(document), _ERRORS))
     if error is not None:
         message = " ".join(error.message.split())
         raise DocumentError(f"{kind} document, at {_where(error.absolute_path)}: "

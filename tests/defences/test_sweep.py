@@ -203,6 +203,13 @@ def test_verdict_names_where_the_leakage_vanishes_and_the_cost():
     text = sweep_verdict(never, ["r2", "within_20"], {})
     assert "no measurable leakage; there is nothing for DP to remove" in text
     assert "The cost of DP: at the smallest epsilon tried (1), 40% of patients" in text
+    both = [{**point, "attacks": point["attacks"] + [{**point["attacks"][0],
+                                                       "variant": "learned prior"}]}
+            for point in never]
+    assert sweep_verdict(both, ["r2"], {}).startswith(
+        "Without DP, no measurable leakage for these attacks (map (marginal prior) on s "
+        "-0.100 [-0.110, -0.090] over prior-mode; map (learned prior) on s -0.100 "
+        "[-0.110, -0.090] over prior-mode): there is nothing for DP to remove.")
     unsure = [_point(None, 0.02, 0.46, half=0.05), _point(1.0, 0.0, 0.4)]
     assert "inconclusive; these records cannot tell" in sweep_verdict(unsure, ["r2"], {})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -15,6 +16,8 @@ from tabinv.evaluation.metrics import paired_accuracy_difference, paired_gain_ov
 from tabinv.evaluation.results import MethodResult, leakage_over, verdict_sentence
 from tabinv.evaluation.utility import utility_line
 from tabinv.exceptions import DataError
+from tabinv.report.json import to_json
+from tabinv.schemas import validate
 from tabinv.vocabulary import (
     ATTACK_MEANINGS,
     GLOSSARY,
@@ -261,6 +264,16 @@ def test_affairs_utility_is_on_the_non_members(affairs):
     assert accuracy["low"] <= accuracy["value"] <= accuracy["high"]
     assert affairs.to_dict()["utility"] == [dict(e) for e in affairs.utility]
     assert utility_line(affairs.utility).startswith("utility on 150 non-members: accuracy ")
+
+
+def test_affairs_document_follows_the_schema(affairs):
+    """The assessment document with the new leakage keys and the utility validates."""
+    document = json.loads(to_json(api.combine([affairs])))
+    validate(document)
+    [scenario] = document["assessments"]
+    assert all(set(item["baselines"]) <= set(LEAKAGE_BASELINES)
+               and item["rating"] in RATINGS for item in scenario["leakage"])
+    assert [entry["metric"] for entry in scenario["utility"]] == ["accuracy", "auc"]
 
 
 def test_verdict_sentence_names_given_records_and_a_weak_reference():
