@@ -169,8 +169,7 @@ def _command(document: Mapping[str, Any], extra: Sequence[str], out: str) -> str
     tokens = shlex.split(recorded)
     kept: list[str] = []
     skip = False
-    previous = dict(zip(tokens, [*tokens[1:], ""], strict=True)).get("--out", "")
-    if previous.lower().endswith(".json"):  # a command that writes JSON, reports beside
+    if tokens[1:2] == ["demo"]:  # a demo's --out is its JSON document (reports beside)
         out = out.rsplit(".", 1)[0] + ".json"
     for token in tokens:
         if skip:
@@ -237,13 +236,7 @@ def _assessment_advice(document: Mapping[str, Any]) -> list[str]:
                    f"Access {level}")
         items += [_compare(defence, plain[key], item) for key, item in found.items()
                   if key in plain]
-    for scenario in scenarios(document):
-        for gap in scenario.get("membership", []):
-            if gap.get("method") not in BASELINES and \
-                    reading(gap.get("difference"), "members", "", "") == "members":
-                items.append(f"{method_key(gap)} infers {code(gap['sensitive'])} better for "
-                             f"members than for non-members ({signed(gap['difference'])}): "
-                             "the model memorised its training records.")
+    items += _memorised(document)
     worrying = [item for found in levels.values() for item in found.values()
                 if rating_of(item) != "no measurable leakage"]
     if not worrying:
@@ -265,12 +258,36 @@ def _assessment_advice(document: Mapping[str, Any]) -> list[str]:
     return [item for item in items if item]
 
 
+def _memorised(document: Mapping[str, Any]) -> list[str]:
+    """Per attribute, the attacks that do measurably better on members than on
+    non-members, in one sentence with the largest gap."""
+    gaps: dict[str, list[Mapping[str, Any]]] = {}
+    for scenario in scenarios(document):
+        for gap in scenario.get("membership", []):
+            if gap.get("method") not in BASELINES and \
+                    reading(gap.get("difference"), "members", "", "") == "members":
+                gaps.setdefault(str(gap["sensitive"]), []).append(gap)
+    items = []
+    for sensitive, found in gaps.items():
+        top = max(found, key=lambda g: (triple(g["difference"]) or (0.0,))[0])
+        which = f"{len(found)} attacks do" if len(found) > 1 else f"{method_key(top)} does"
+        items.append(f"On {code(sensitive)}, {which} measurably better on members than on "
+                     f"non-members (largest gap {signed(top['difference'])}, "
+                     f"{method_key(top)}): the model memorised part of its training "
+                     "records.")
+    return items
+
+
 def _sweep_command(document: Mapping[str, Any]) -> str:
     """``tabinv sweep`` on the same built-in data, model and attributes, when the
-    assessment's command names them (``--dataset``, ``--model``)."""
+    assessment's command names them (``--dataset``, ``--model``) and the model family
+    has a differentially private counterpart."""
+    from ..models.dp import dp_family_names
+
     tokens = shlex.split(str(document.get("command") or ""))
     if len(tokens) < 2 or tokens[1] not in ("assess", "attack") or \
-            "--dataset" not in tokens or not ({"--model", "-m"} & set(tokens)):
+            "--dataset" not in tokens or not ({"--model", "-m"} & set(tokens)) or \
+            document.get("model", {}).get("family") not in dp_family_names():
         return ""
     kept: list[str] = []
     take = {"--dataset", "--model", "-m", "--sensitive", "-s", "--known", "-k", "--label",

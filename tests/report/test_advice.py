@@ -100,7 +100,8 @@ def test_what_to_do_reports_the_defence_that_was_measured():
                         "of religious on members: +0.120 [+0.070, +0.170] without it, "
                         "+0.110 [+0.060, +0.160] with it (leaks).")
     assert not any("rounding the confidences helps" in item for item in items)
-    assert any("better for members than for non-members" in item for item in items)
+    assert "On religious, confidence does measurably better on members than on " \
+        "non-members (largest gap +0.050 [+0.010, +0.090], confidence)" in items[1]
 
 
 def test_what_to_do_gives_the_command_for_what_was_not_measured():
@@ -111,6 +112,13 @@ def test_what_to_do_gives_the_command_for_what_was_not_measured():
     assert ("tabinv sweep --dataset gss --model tree -s religious --epsilons 1,10,100 "
             "--seeds 3 --out sweep.html") in text
     assert "gss.html" not in text  # the original --out is replaced, not kept
+
+
+def test_no_sweep_command_for_a_family_without_a_private_counterpart():
+    document = _document(LEAKY)
+    document["model"]["family"] = "hgb"
+    text = "\n".join(what_to_do(as_document(document)))
+    assert "tabinv sweep" not in text and "--rounding 1" in text
 
 
 def test_nothing_to_do_when_nothing_leaks_and_no_defence_was_tried():
