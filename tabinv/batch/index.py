@@ -288,9 +288,9 @@ def _glossary(ok: pd.DataFrame) -> list[str]:
     wanted |= {_UTILITY_TERMS[m] for m in ok.get("utility_metric", ()) if m in _UTILITY_TERMS}
     wanted |= {_ACCESS_TERMS[a] for a in ok.get("access", ()) if a in _ACCESS_TERMS}
     items = [item for item in glossary_entries(methods)
-             if item.term.split(" (")[0] in set(methods) or item.term in wanted
-             or item.term.endswith("(rating)")]
-    body = "".join(f"<li id='{esc(item.anchor)}'><strong>{esc(item.term)}</strong>: "
+             if item.kind != "term" or item.term in wanted]
+    body = "".join(f"<li id='{esc(item.anchor)}'><strong>{esc(item.term)}"
+                   f"{'' if item.kind == 'term' else ' (' + esc(item.kind) + ')'}</strong>: "
                    f"{esc(item.meaning)}.</li>" for item in items)
     return ["<h2 id='glossary'>Glossary</h2>", f"<ul class='glossary'>{body}</ul>"]
 

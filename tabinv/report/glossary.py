@@ -14,11 +14,13 @@ __all__ = ["Entry", "anchor", "cell_anchor", "entries", "method_anchor"]
 
 @dataclass(frozen=True)
 class Entry:
-    """One glossary entry: its anchor id, the term, what it means."""
+    """One glossary entry: its anchor id, the term, what it means, and what kind of term
+    it is (``attack``, ``baseline``, ``rating`` or ``term``)."""
 
     anchor: str
     term: str
     meaning: str
+    kind: str
 
 
 def anchor(term: object) -> str:
@@ -48,8 +50,8 @@ def entries(methods: Iterable[str]) -> list[Entry]:
         meaning = ATTACK_MEANINGS.get(name) or BASELINE_MEANINGS.get(name)
         if meaning:
             kind = "baseline" if name in BASELINE_MEANINGS else "attack"
-            found.append(Entry(anchor(name), f"{name} ({kind})", meaning))
-    found += [Entry(anchor(name), f"{name} (rating)", meaning)
+            found.append(Entry(anchor(name), name, meaning, kind))
+    found += [Entry(anchor(name), name, meaning, "rating")
               for name, meaning in RATING_MEANINGS.items()]
-    found += [Entry(anchor(term), term, meaning) for term, meaning in GLOSSARY.items()]
+    found += [Entry(anchor(term), term, meaning, "term") for term, meaning in GLOSSARY.items()]
     return found

@@ -53,7 +53,8 @@ DATA_NAME = "d\x1b[2J`<img src=x onerror=alert(7)>`[red]x.csv"  # (no '/' in a n
 #: what a spreadsheet may read as a formula (OWASP), fullwidth forms included
 FORMULA = tuple("=+-@\t\r") + ("\uff1d", "\uff0b", "\uff0d", "\uff20")
 #: the tags the writers emit themselves (markdown-it for Markdown, html.py, summary.py)
-OWN_TAGS = {"html", "head", "meta", "title", "style", "body", "main", "h1", "h2", "h3", "p",
+OWN_TAGS = {"html", "head", "meta", "title", "style", "body", "main", "h1", "h2", "h3", "h4",
+            "p", "section", "dl", "dt", "dd",
             "ul", "li", "div", "table", "thead", "tbody", "tr", "th", "td", "span", "code",
             "figure", "img", "figcaption", "em", "strong", "blockquote", "a", "br", "small"}
 
