@@ -351,3 +351,13 @@ def test_in_a_browser_the_summary_comes_first_and_intervals_stay_on_one_line(
             assert stacked == ("grid" if width == 390 else "table-cell")
     finally:
         opened.page.close()
+
+
+def test_a_row_without_a_baseline_is_not_measured_and_last() -> None:
+    rows = [row("bare", None, math.nan, math.nan, math.nan, over="", size=""),
+            row("quiet", "no measurable leakage", -0.1, -0.13, -0.07)]
+    page = page_of(rows, [])
+    table = section(page, "models")
+    assert table.index("entries/quiet/") < table.index("entries/bare/")
+    assert "<span class='badge b-not-measured'>not measured</span>" in table
+    assert "not measured 1 model (1 of 2 measurements)" in Page(summary_box(page)).text
