@@ -174,6 +174,18 @@ def test_every_glossary_link_in_the_reports_has_its_target():
         assert f'id="{anchor(term)}"' in planted_html()
 
 
+def test_column_headers_link_to_their_terms_and_alt_texts_are_plain():
+    page = render_html(fake_sweep())
+    for header, term in (("members: leakage [95% CI]", "leakage"), ("epsilon",
+                         "epsilon (privacy budget)"), ("r2", "R^2")):
+        assert f'<th scope="col"><a href="#{anchor(term)}">{header}</a></th>' in page
+    planted = planted_html()
+    for term in ("g-mean", "MCC", "FPR", "top-k precision"):
+        assert f'<a href="#{anchor(term)}">' in planted
+    alts = re.findall(r'alt="([^"]*)"', page + planted)
+    assert alts and not any("<" in alt or "&lt;code" in alt for alt in alts)
+
+
 def test_positive_value_section_says_which_value_is_positive():
     page = planted_html()
     appendix = page[page.index('id="appendix"'):]
