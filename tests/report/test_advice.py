@@ -126,6 +126,18 @@ def test_nothing_to_do_when_nothing_leaks_and_no_defence_was_tried():
     assert "What to do" not in render_html(_document(QUIET))
 
 
+def test_sweep_without_leakage_says_what_the_noise_costs():
+    document = fake_sweep()
+    for point in document["points"]:
+        for entry in point["attacks"]:
+            entry.update(leakage=_estimate(-0.01, -0.02, 0.0), rating="no measurable leakage")
+    assert [without_marks(item) for item in what_to_do(as_document(document))] == [
+        "No attack beats the best model-free baseline at any epsilon tried, nor without "
+        "differential privacy: for these attacks the noise buys no measurable protection, "
+        "only its cost in utility: at epsilon 0.25 the model's share dosed within 20% is "
+        "0.006 [-0.014, 0.026] (0.460 [0.440, 0.480] without DP)."]
+
+
 def test_what_to_do_without_a_recorded_command_names_the_options():
     items = what_to_do(as_document(_document(LEAKY, command="")))
     assert any("the command that made this report, with" in item and "--rounding 1" in item
