@@ -321,10 +321,13 @@ def _sweep_advice(document: Mapping[str, Any]) -> list[str]:
                 if any(rating_of(e) == "leaks" for e in found.values())]
     items: list[str] = []
     if not leaks_at:
+        cost = _utility_at(document, private[0]) if private else ""
         items.append("No attack beats the best model-free baseline at any epsilon tried"
                      + (", nor without differential privacy" if len(private) < len(points)
                         else "") + ": for these attacks the noise buys no measurable "
-                     "protection, only its cost in utility.")
+                     "protection, only its cost in utility"
+                     + (f": at epsilon {epsilon_text(private[0]['epsilon'])} {cost}"
+                        if cost else "") + ".")
     else:
         safe = [p for p in private if all(
             p2 not in leaks_at for p2 in private if p2["epsilon"] <= p["epsilon"])]

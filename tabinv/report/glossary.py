@@ -3,13 +3,14 @@ with an anchor (``g-`` and a slug of the term) the tables link to."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..vocabulary import ATTACK_MEANINGS, BASELINE_MEANINGS, GLOSSARY, RATING_MEANINGS
 from .figure import slug
 
-__all__ = ["Entry", "anchor", "cell_anchor", "entries", "method_anchor"]
+__all__ = ["Entry", "anchor", "cell_anchor", "entries", "header_anchor", "method_anchor"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,16 @@ def cell_anchor(text: str) -> str | None:
     if text in RATING_MEANINGS:
         return anchor(text)
     return method_anchor(text.split(" (", 1)[0])
+
+
+def header_anchor(text: str) -> str | None:
+    """The anchor a column header links to, when it names a glossary term
+    (``members: AUC [95% CI]`` -> AUC, ``top-100 precision`` -> top-k precision)."""
+    name = text.split(": ", 1)[-1].replace("[95% CI]", "").strip().lower()
+    name = re.sub(r"^top-\d+ ", "top-k ", name)
+    terms = {term.lower(): term for term in GLOSSARY}
+    terms.update({"epsilon": "epsilon (privacy budget)", "r2": "R^2"})
+    return anchor(terms[name]) if name in terms else None
 
 
 def entries(methods: Iterable[str]) -> list[Entry]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..text import html_text, spans, without_marks
 from .figure import slug
-from .glossary import cell_anchor
+from .glossary import cell_anchor, header_anchor
 from .outline import Block, outline
 
 __all__ = ["render_html", "STYLE"]
@@ -120,6 +120,12 @@ def _linked(value: str) -> str:
     return f'<a href="#{target}">{text}</a>' if target else text
 
 
+def _header(value: str) -> str:
+    """A column header, linked to its glossary term when it names one."""
+    target = header_anchor(value)
+    return f'<a href="#{target}">{_text(value)}</a>' if target else _text(value)
+
+
 def _cell(value: str, label: str, link: bool) -> str:
     text = _INTERVAL.sub(r'<span class="ci">\1</span>',
                          _linked(value) if link else _text(value))
@@ -129,7 +135,7 @@ def _cell(value: str, label: str, link: bool) -> str:
 
 
 def _table(block: Block) -> str:
-    head = "".join(f'<th scope="col">{_text(h)}</th>' for h in block.header)
+    head = "".join(f'<th scope="col">{_header(h)}</th>' for h in block.header)
     labels = [str(h) for h in block.header]
     body = "\n".join("<tr>" + "".join(
         _cell(c, labels[i] if i < len(labels) else "", i in block.links)

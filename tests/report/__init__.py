@@ -223,10 +223,6 @@ def expected_assessment_tables(scenario: dict[str, Any], order: list[str]) -> di
             "Members vs non-members": membership}
 
 
-def _rating(low: float, high: float) -> str:
-    return "leaks" if low > 0 else "no measurable leakage" if high < 0.05 else "inconclusive"
-
-
 def fake_sweep_rows(sensitive: str = "vkorc1") -> list[list[str]]:
     """The attack rows the sweep reports print for ``sensitive`` of :func:`fake_sweep`,
     computed from the formula that made its numbers (epsilon shown once per group of
@@ -249,7 +245,7 @@ def fake_sweep_rows(sensitive: str = "vkorc1") -> list[list[str]]:
             gain = inside - imputation
             rows.append([shown if index == 0 else "", f"map ({variant})",
                          ci(estimate(inside, 0.02)), ci(estimate(gain, 0.015), signed=True),
-                         _rating(gain - 0.015, gain + 0.015), f"{outside:.3f}",
+                         rating(gain - 0.015, gain + 0.015), f"{outside:.3f}",
                          f"{outside - imputation:+.3f}"])
     return rows
 

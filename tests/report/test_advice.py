@@ -126,6 +126,18 @@ def test_nothing_to_do_when_nothing_leaks_and_no_defence_was_tried():
     assert "What to do" not in render_html(_document(QUIET))
 
 
+def test_sweep_without_leakage_says_what_the_noise_costs():
+    document = fake_sweep()
+    for point in document["points"]:
+        for entry in point["attacks"]:
+            entry.update(leakage=_estimate(-0.01, -0.02, 0.0), rating="no measurable leakage")
+    assert [without_marks(item) for item in what_to_do(as_document(document))] == [
+        "No attack beats the best model-free baseline at any epsilon tried, nor without "
+        "differential privacy: for these attacks the noise buys no measurable protection, "
+        "only its cost in utility: at epsilon 0.25 the model's share dosed within 20% is "
+        "0.006 [-0.014, 0.026] (0.460 [0.440, 0.480] without DP)."]
+
+
 def test_what_to_do_without_a_recorded_command_names_the_options():
     items = what_to_do(as_document(_document(LEAKY, command="")))
     assert any("the command that made this report, with" in item and "--rounding 1" in item
@@ -172,6 +184,18 @@ def test_every_glossary_link_in_the_reports_has_its_target():
         assert {"g-map", "g-imputation", "g-prior-mode"} <= targets
     for term in ("g-mean", "MCC", "FPR", "top-k precision", "positive value"):
         assert f'id="{anchor(term)}"' in planted_html()
+
+
+def test_column_headers_link_to_their_terms_and_alt_texts_are_plain():
+    page = render_html(fake_sweep())
+    for header, term in (("members: leakage [95% CI]", "leakage"), ("epsilon",
+                         "epsilon (privacy budget)"), ("r2", "R^2")):
+        assert f'<th scope="col"><a href="#{anchor(term)}">{header}</a></th>' in page
+    planted = planted_html()
+    for term in ("g-mean", "MCC", "FPR", "top-k precision"):
+        assert f'<a href="#{anchor(term)}">' in planted
+    alts = re.findall(r'alt="([^"]*)"', page + planted)
+    assert alts and not any("<" in alt or "&lt;code" in alt for alt in alts)
 
 
 def test_positive_value_section_says_which_value_is_positive():
