@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-quick bench-peers lint install clean reports
+.PHONY: demo test browser bench bench-quick bench-peers lint install clean reports
 
 # Re-install only when pyproject.toml is newer than the stamp.
 $(STAMP): pyproject.toml
@@ -18,7 +18,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/tabinv demo warfarin
 
-test: $(STAMP)
+# The browser tests drive Debian's chromium (never a downloaded one): installed here when
+# we may (root with apt-get); otherwise one line is printed and those tests skip, saying why.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get install -y -qq chromium >/dev/null 2>&1 && echo "installed chromium for the browser tests") \
+		|| echo "could not install chromium: the browser tests will be skipped"; \
+	else echo "no /usr/bin/chromium and not root: the browser tests will be skipped"; fi
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile tests tabinv
 
 bench: $(STAMP)

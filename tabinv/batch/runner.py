@@ -3,7 +3,7 @@
 Layout of the output directory::
 
     DIR/summary.parquet, .csv, .json        one row per entry x attribute x population
-    DIR/index.html                          entries, worst leakage first, linking reports
+    DIR/index.html                          summary box, what to do, models worst first
     DIR/batch.log                           full tracebacks of failed entries
     DIR/entries/NAME/report.json|.md|.html  the entry's reports
     DIR/entries/NAME/result.json            the entry's record (a batch-entry document):

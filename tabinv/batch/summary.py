@@ -13,8 +13,9 @@ import pandas as pd
 
 from .._version import __version__
 from ..schemas import stamp
-from ..text import html_text, link_target, safe_csv_text
+from ..text import safe_csv_text
 from ..utils import write_atomic
+from .index import index_html
 from .inventory import Inventory
 from .task import NUMBER_COLUMNS, ROW_COLUMNS
 
@@ -45,8 +46,9 @@ def write_summary(out: Path, inventory: Inventory, records: Mapping[str, Mapping
     write_atomic(out / "summary.json", summary_json(frame, len(inventory.entries)),
                  scratch=scratch)
     descriptions = {e.name: e.description for e in inventory.entries}
-    write_atomic(out / "index.html", index_html(frame, descriptions).encode("utf-8"),
-                 scratch=scratch)
+    page = index_html(frame, descriptions, entries=inventory.entries, inventory=inventory.path,
+                      out=out)
+    write_atomic(out / "index.html", page.encode("utf-8"), scratch=scratch)
     return frame
 
 
@@ -57,61 +59,3 @@ def summary_json(frame: pd.DataFrame, entries: int) -> bytes:
                       "rows": [_strict(row) for row in values.to_dict("records")]},
                      "batch-summary")
     return json.dumps(document, indent=1, allow_nan=False).encode("utf-8")
-
-
-_STYLE = ("body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
-          "table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;"
-          "padding:.3em .6em;text-align:left;vertical-align:top}th{background:#f3f3f3}"
-          ".leaks{color:#a40000;font-weight:bold}.failed{color:#a40000}"
-          "td.num{text-align:right;font-variant-numeric:tabular-nums}")
-
-
-def _interval(value: float, low: float, high: float) -> str:
-    if math.isnan(value):
-        return "-"
-    return f"{value:+.3f} [{low:+.3f}, {high:+.3f}]"
-
-
-def index_html(frame: pd.DataFrame, descriptions: Mapping[str, str] | None = None) -> str:
-    """A self-contained page (inline CSS, no scripts): entries, worst leakage first.
-
-    Every text is escaped by :func:`tabinv.text.html_text`; an entry's link is its
-    percent-encoded folder, so no name can leave ``entries/`` or name a scheme."""
-    descriptions = descriptions or {}
-    ok = frame[frame["status"] == "ok"]
-    failed = frame[frame["status"] != "ok"].drop_duplicates("entry")
-    worst = ok.sort_values("leakage", ascending=False, na_position="last", kind="stable")
-    worst = worst.drop_duplicates("entry")
-    esc = html_text
-    lines = ["<!doctype html>", "<html lang='en'><head><meta charset='utf-8'>",
-             f"<title>tabinv batch: {frame['entry'].nunique()} entries</title>",
-             f"<style>{_STYLE}</style></head><body>",
-             f"<h1>tabinv batch: {frame['entry'].nunique()} entries</h1>",
-             f"<p>{len(worst)} assessed, {len(failed)} failed. Leakage is the attack's "
-             "accuracy minus the imputation baseline's on the same records, with its 95% "
-             "interval; entries are ordered by their worst leakage.</p>"]
-    if len(failed):
-        lines += ["<h2>Failed entries</h2>", "<table><tr><th>entry</th><th>error</th></tr>"]
-        lines += [f"<tr><td class='failed'>{esc(str(r.entry))}</td><td>{esc(str(r.error))}"
-                  "</td></tr>" for r in failed.itertuples()]
-        lines.append("</table>")
-    lines += ["<h2>Assessed entries</h2>", "<table><tr><th>#</th><th>entry</th>"
-              "<th>worst leakage over imputation</th><th>attribute</th><th>population</th>"
-              "<th>attack</th><th>attack accuracy</th><th>data</th><th>label</th>"
-              "<th>model</th><th>access</th></tr>"]
-    for rank, row in enumerate(worst.itertuples(), start=1):
-        link = f"entries/{esc(link_target(str(row.entry), safe=''))}/report.html"
-        note = descriptions.get(str(row.entry)) or ""
-        mark = " class='num leaks'" if row.verdict == "leaks" else " class='num'"
-        lines.append(
-            f"<tr><td class='num'>{rank}</td><td><a href='{link}'>{esc(str(row.entry))}</a>"
-            f"{'<br><small>' + esc(note) + '</small>' if note else ''}</td>"
-            f"<td{mark}>{esc(_interval(row.leakage, row.leakage_low, row.leakage_high))} "
-            f"{esc(str(row.verdict))}</td><td>{esc(str(row.sensitive))}</td>"
-            f"<td>{esc(str(row.population))}</td><td>{esc(str(row.attack))}</td>"
-            f"<td class='num'>{row.attack_accuracy:.3f}</td><td>{esc(str(row.data))}</td>"
-            f"<td>{esc(str(row.label))}</td><td>{esc(f'{row.family} ({row.format})')}</td>"
-            f"<td>{esc(str(row.access))}</td></tr>")
-    lines += ["</table>", f"<p><small>tabinv {esc(__version__)}</small></p>",
-              "</body></html>", ""]
-    return "\n".join(lines)

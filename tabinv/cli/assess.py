@@ -15,6 +15,7 @@ from ..data.tables import DataOptions
 from ..evaluation.smallcells import DEFAULT_MIN_CELL
 from ..evaluation.utility import utility_entries, utility_line
 from ..exceptions import TabinvError
+from ..report.document import as_document
 from ..text import write_safe_csv
 from ..utils import parse_bytes
 from .console import err, friendly, out
@@ -48,7 +49,7 @@ from .options import (
     dataset_params,
     positive_values,
 )
-from .render import render, warn_cleaning, warn_facts, working
+from .render import render, show_skipped, warn_cleaning, warn_facts, working
 
 __all__ = ["assess", "attack", "demo_warfarin", "report_command", "train"]
 
@@ -204,6 +205,7 @@ def attack(
     else:
         out.print(f"inferred {', '.join(sensitive)} for {posterior.n_records} records "
                   f"(no true values in {data} to score against)", highlight=False)
+        show_skipped(as_document([assessment]), machine_output=False)
     if records is not None and not as_json:
         out.print(f"per-record inferences written to {records}", highlight=False)
 

@@ -21,10 +21,11 @@ from ..report.document import as_document, scenarios, strongest
 from ..report.files import write_report
 from ..report.json import to_json
 from ..report.tables import SUMMARY_HEADER, assessment_markdown, headlines, summary_rows
+from ..text import terminal_text
 from .console import err, out, plain
 
-__all__ = ["FOLDER_REPORTS", "render", "report_paths", "summary_lines", "warn_cleaning",
-           "warn_facts", "working"]
+__all__ = ["FOLDER_REPORTS", "render", "report_paths", "show_skipped", "skipped_lines",
+           "summary_lines", "warn_cleaning", "warn_facts", "working"]
 
 
 @contextmanager
@@ -66,6 +67,29 @@ def report_paths(report: Path) -> list[Path]:
     return [report / name for name in FOLDER_REPORTS]
 
 
+def skipped_lines(document: Mapping[str, Any]) -> list[str]:
+    """One line per attack that ``--attack all`` skipped, with the reason (each
+    assessment's ``threat.skipped``); the hidden attributes named when a document holds
+    several assessments, each reason once."""
+    items = scenarios(document)
+    lines: list[str] = []
+    for scenario in items:
+        threat = scenario.get("threat") or {}
+        hidden = " + ".join(str(s) for s in threat.get("sensitive") or ())
+        where = f" [{hidden} hidden]" if len(items) > 1 and hidden else ""
+        lines += [f"skipped{where} {item}" for item in threat.get("skipped") or ()]
+    return list(dict.fromkeys(lines))
+
+
+def show_skipped(document: Mapping[str, Any], machine_output: bool) -> None:
+    """Print :func:`skipped_lines` on stdout below the tables, or on stderr when stdout
+    carries JSON or Markdown (it stays machine-readable)."""
+    console = err if machine_output else out
+    for line in skipped_lines(document):
+        console.print(f"- {terminal_text(line, one_line=True)}", highlight=False,
+                      soft_wrap=True)
+
+
 def render(assessments: list[Assessment], as_json: bool, markdown: bool = False,
            report: Path | None = None) -> None:
     """Write ``report`` if asked, then print JSON, Markdown or the summary table, all
@@ -76,11 +100,9 @@ def render(assessments: list[Assessment], as_json: bool, markdown: bool = False,
         for path in report_paths(report):
             write_report(document, path, command=command)
         err.print(f"results written to {report}", highlight=False)
-    if as_json:
-        typer.echo(to_json(document))
-        return
-    if markdown:
-        typer.echo(assessment_markdown(document))
+    if as_json or markdown:
+        typer.echo(to_json(document) if as_json else assessment_markdown(document))
+        show_skipped(document, machine_output=True)
         return
     table = Table(*SUMMARY_HEADER, title=f"{document['dataset'].get('name')}: "
                   f"{document['model'].get('family')} model, label "
@@ -93,6 +115,7 @@ def render(assessments: list[Assessment], as_json: bool, markdown: bool = False,
     for scenario in scenarios(document):
         for line in summary_lines(scenario):
             out.print(f"- {line}", highlight=False, markup=False)
+    show_skipped(document, machine_output=False)
 
 
 def summary_lines(scenario: Mapping[str, Any]) -> list[str]:

@@ -123,6 +123,7 @@ def run_attacks(model: TargetModel, populations: Mapping[str, pd.DataFrame],
         threat={"sensitive": list(candidates.names), "known": known,
                 "unknown": list(fitted[0][1].unknown_names_), "label": model.label,
                 "label_source": threat.label_source, **oracle.describe(),
+                "positive": {str(k): v for k, v in (threat.positive or {}).items()},
                 "attacks": [{**a.describe(), "variant": s.variant} for s, a in fitted],
                 "skipped": skipped,
                 "notes": sorted({str(n) for _, a in fitted

@@ -31,13 +31,14 @@ from ..evaluation.results import Assessment
 from ..exceptions import TabinvError
 from ..schemas import stamp
 from ..text import code, shorten
-from ..vocabulary import ACCESS_LEVELS, ANSWERS, BASELINES, method_label
+from ..vocabulary import ACCESS_LEVELS, ANSWERS, BASELINES, method_label, rating, size_words
 from .json import Document, plain
 
 __all__ = ["SWEEP", "Document", "as_document", "combine", "scenarios", "triple", "fmt",
            "signed", "reading", "is_baseline", "method_key", "strongest", "headlines",
            "access_text", "threat_sentence", "verdict_paragraph", "epsilon_text",
-           "has_records", "sweep_points", "with_command"]
+           "has_records", "sweep_points", "with_command", "leakage_of", "rating_of",
+           "size_of", "RATING_ORDER", "OFF_SCALE", "utility_text"]
 
 SWEEP = "sweep"
 ASSESSMENT = "assessment"
@@ -175,6 +176,23 @@ def fmt(estimate: Any, interval: bool = True, sign: str = "") -> str:
     return f"{_number(value, sign)} [{_number(low, sign)}, {_number(high, sign)}]"
 
 
+#: the footnote of a utility shown as "< -1"
+OFF_SCALE = ("< -1: R^2 below -1 (the model's predictions are far worse than predicting "
+             "the mean; a differentially private regression at small epsilon can reach "
+             "-10^7), shown as < -1 because only its sign matters.")
+
+
+def utility_text(metric: str, estimate: Any) -> str:
+    """A utility for reading: like :func:`fmt`, but an R^2 below -1 is ``< -1``
+    (see :data:`OFF_SCALE`)."""
+    numbers = triple(estimate)
+    if numbers is None or metric != "r2" or min(numbers) >= -1 or math.isnan(numbers[1]):
+        return fmt(estimate)
+    value, low, high = (x if x >= -1 else None for x in numbers)
+    show = (lambda x: "< -1" if x is None else _number(x))  # noqa: E731
+    return f"{show(value)} [{show(low)}, {show(high)}]"
+
+
 def signed(estimate: Any) -> str:
     """``+0.042 [+0.027, +0.056]`` (a difference), or ``-`` when undefined."""
     return fmt(estimate, sign="+")
@@ -198,6 +216,38 @@ def sweep_points(document: Mapping[str, Any]) -> list[dict[str, Any]]:
 def epsilon_text(epsilon: Any) -> str:
     """``non-private`` for None, else the epsilon in short form (``0.25``, ``100``)."""
     return "non-private" if epsilon is None else f"{float(epsilon):g}"
+
+
+# -- leakage -------------------------------------------------------------------------
+
+#: ratings from the worst (for the summary box) to the best
+RATING_ORDER = ("leaks", "inconclusive", "no measurable leakage")
+
+
+def leakage_of(item: Mapping[str, Any]) -> Any:
+    """The leakage estimate of a leakage entry or sweep attack entry: ``leakage``, or
+    the ``difference`` / ``advantage`` of documents written before it had that name."""
+    for key in ("leakage", "difference", "advantage"):
+        if item.get(key) is not None:
+            return item[key]
+    return None
+
+
+def rating_of(item: Mapping[str, Any]) -> str:
+    """The entry's rating (:data:`tabinv.vocabulary.RATINGS`), from its interval when an
+    older document did not record one."""
+    if item.get("rating"):
+        return str(item["rating"])
+    numbers = triple(leakage_of(item))
+    return rating(numbers[1], numbers[2]) if numbers else "inconclusive"
+
+
+def size_of(item: Mapping[str, Any]) -> str:
+    """The size of the entry's leakage in plain words."""
+    if item.get("size"):
+        return str(item["size"])
+    numbers = triple(leakage_of(item))
+    return size_words(numbers[0] if numbers else math.nan, item.get("sensitive", "?"))
 
 
 # -- methods -------------------------------------------------------------------------
@@ -318,11 +368,10 @@ def _scope(item: Mapping[str, Any], hidden: Sequence[str], several: bool) -> str
 
 
 def _finding(item: Mapping[str, Any], scope: str, gap: Any) -> str:
-    verb = {"leaks": "beats", "below": "does worse than"}.get(
-        reading(item["leakage"]), "is no better than")
     population = "the given records" if item["population"] == "given" else item["population"]
     text = (f"{scope}: the strongest attack on {population}, {method_key(item)}, "
-            f"{verb} {item['over']} ({signed(item['leakage'])})")
+            f"{size_of(item)} ({signed(leakage_of(item))} over {item.get('over') or '?'}; "
+            f"{rating_of(item)})")
     if triple(gap) is not None:
         effect = reading(gap, "members are easier to attack",
                          "non-members are easier to attack", "no membership effect")
@@ -332,12 +381,11 @@ def _finding(item: Mapping[str, Any], scope: str, gap: Any) -> str:
 
 def verdict_paragraph(document: Mapping[str, Any]) -> str:
     """One paragraph: the sweep's own verdict, or, for assessments, the strongest attack
-    per attribute against imputation and against non-members."""
+    per attribute against the best model-free baseline and against non-members."""
     if document.get("kind") == SWEEP:
         return str(document.get("verdict") or "The sweep document holds no verdict.")
     items = scenarios(document)
-    leaking: list[str] = []
-    quiet: list[str] = []
+    rated: dict[str, list[str]] = {name: [] for name in RATING_ORDER}
     findings: list[str] = []
     for scenario in items:
         hidden = scenario.get("threat", {}).get("sensitive", [])
@@ -345,20 +393,19 @@ def verdict_paragraph(document: Mapping[str, Any]) -> str:
                 for m in scenario.get("membership", [])}
         for item in strongest(scenario):
             scope = _scope(item, hidden, len(items) > 1)
-            (leaking if reading(item["leakage"]) == "leaks" else quiet).append(scope)
+            rated.setdefault(rating_of(item), []).append(scope)
             findings.append(_finding(item, scope, gaps.get(
                 (item["method"], item.get("variant", ""), item["sensitive"]))))
     if not findings:
         return "No attack was scored against a baseline, so there is no verdict."
-    if leaking:
-        opening = (f"The model leaks {', '.join(leaking)}: the strongest attack infers it "
-                   "more accurately than imputation from population statistics (the whole "
-                   "95% interval of the difference is above 0), so the gain is attributable "
-                   "to the model.")
-        if quiet:
-            opening += f" No measurable leakage of {', '.join(quiet)}."
-    else:
-        opening = ("No attack infers a hidden attribute measurably better than imputation "
-                   "from population statistics: no leakage attributable to the model was "
-                   "found.")
-    return " ".join([opening, *findings])
+    parts = []
+    if rated["leaks"]:
+        parts.append(f"The model leaks {', '.join(rated['leaks'])}: the strongest attack "
+                     "infers it more accurately than the best model-free baseline (the "
+                     "whole 95% interval of the leakage is above 0).")
+    if rated["inconclusive"]:
+        parts.append(f"Inconclusive for {', '.join(rated['inconclusive'])}: the interval "
+                     "includes 0 but cannot exclude a gain of 5 points or more.")
+    if rated["no measurable leakage"]:
+        parts.append(f"No measurable leakage of {', '.join(rated['no measurable leakage'])}.")
+    return " ".join([*parts, *findings])

@@ -11,12 +11,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BASELINE_COLOURS", "DPI", "FLOOR", "MAX_CONFUSION", "POPULATION_COLOURS",
+from ..vocabulary import UTILITY_NAMES as WORDS
+
+__all__ = ["BASELINE_COLOURS", "DPI", "FLOOR", "MAX_CONFUSION", "PAGE_WIDTH", "POPULATION_COLOURS",
            "SERIES_COLOURS", "UTILITY_NAMES", "Figure", "error_bars", "label_text", "render_png",
            "slug"]
 
 
-DPI = 100
+#: sharp on paper (and on high-density screens); the HTML scales the images to the page
+DPI = 200
+#: the widest figure, in inches: a printed A4 or Letter line (about 7 inches)
+PAGE_WIDTH = 7.2
 #: utilities below this are drawn as an arrow at the axis floor (R^2 can be -1e7)
 FLOOR = -1.0
 #: larger confusion matrices (joint attributes) are left to the per-value table
@@ -28,8 +33,6 @@ SERIES_COLOURS = ("#1f5f99", "#d62728", "#e08a1e", "#17becf", "#bcbd22", "#e377c
                   "#393b79", "#637939")
 
 
-UTILITY_NAMES = {"r2": "R$^2$", "within_20": "share within 20% of stable dose",
-                 "accuracy": "accuracy", "auc": "AUC"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,11 @@ class Figure:
 def label_text(value: Any) -> str:
     """A label safe for matplotlib: no mathtext from ``$`` in data values."""
     return str(value).replace("$", r"\$")
+
+
+#: utility names as matplotlib draws them (R^2 as mathtext)
+UTILITY_NAMES = {key: label_text(name).replace("R^2", "R$^2$")
+                 for key, name in WORDS.items()}
 
 
 def render_png(draw: Any, size: tuple[float, float], *args: Any) -> bytes:

@@ -1,10 +1,14 @@
-"""Markdown rendering of a report outline (figures linked as PNG files beside it)."""
+"""Markdown rendering of a report outline (figures linked as PNG files beside it).
+
+Markdown holds no HTML at all (no ``<`` survives escaping), so the glossary is a plain
+list under its heading and the table cells are not linked to it (the HTML report's are).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..text import link_target, markdown_text
+from ..text import link_target, markdown_text, without_marks
 from .document import with_command
 from .outline import Block, outline
 
@@ -15,6 +19,15 @@ def _md_block(block: Block, images: str | None) -> list[str]:
     """The lines of one block; every text escaped by :func:`tabinv.text.markdown_text`."""
     if block.kind == "heading":
         return ["#" * block.level + " " + markdown_text(block.text)]
+    if block.kind == "summary":
+        return [f"## {markdown_text(block.text)}", "",
+                *(f"- **{markdown_text(label)}:** {markdown_text(text)}"
+                  for label, text in zip(block.header, block.items, strict=True))]
+    if block.kind == "glossary":
+        return [f"- {markdown_text(f'{term}: {meaning}.', start=True)}"
+                for _, term, meaning, _ in block.rows]
+    if block.kind == "note":
+        return [f"*{markdown_text(block.text)}*"]
     if block.kind == "warning":
         return [f"> **Warning.** {markdown_text(block.text)}"]
     if block.kind == "list":
@@ -28,7 +41,7 @@ def _md_block(block: Block, images: str | None) -> list[str]:
         if images is None or block.figure is None:
             return []
         target = link_target(f"{images}{block.figure.name}.png")
-        return [f"![{markdown_text(block.text)}]({target})", "",
+        return [f"![{markdown_text(without_marks(block.text))}]({target})", "",
                 f"*{markdown_text(block.text)}*"]
     return [markdown_text(block.text, start=True)]
 

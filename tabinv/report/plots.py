@@ -27,6 +27,7 @@ from .document import (
 )
 from .figure import (
     MAX_CONFUSION,
+    PAGE_WIDTH,
     POPULATION_COLOURS,
     SERIES_COLOURS,
     Figure,
@@ -113,7 +114,8 @@ def assessment_figures(scenario: Mapping[str, Any], index: int = 1) -> list[Figu
     found = [Figure(slug("accuracy", index, hidden),
                     f"Accuracy of every attack and baseline ({hidden} hidden), members and "
                     "non-members side by side, with 95% intervals.",
-                    render_png(_accuracy_bars, (2.2 + 2.6 * attributes, 1.2 + 0.22 * bars),
+                    render_png(_accuracy_bars, (min(PAGE_WIDTH, 2.2 + 2.6 * attributes),
+                                                1.2 + 0.22 * bars),
                             scenario))]
     for item in strongest(scenario):
         row = _result_of(scenario, item)
@@ -125,7 +127,8 @@ def assessment_figures(scenario: Mapping[str, Any], index: int = 1) -> list[Figu
             f"Confusion matrix of the strongest attack on {row['sensitive']} "
             f"({method_key(row)}, {row['population']}): counts of records per true and "
             "inferred value; colour is the share of each true value.",
-            render_png(_confusion, (3.2 + 0.35 * size, 2.6 + 0.35 * size), row)))
+            render_png(_confusion, (min(PAGE_WIDTH, 3.2 + 0.35 * size),
+                                   min(PAGE_WIDTH, 2.6 + 0.35 * size)), row)))
     return found
 
 

@@ -6,9 +6,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..text import code
+from ..vocabulary import UTILITY_NAMES as WORDS
 from .document import (
     epsilon_text,
+    leakage_of,
     method_key,
     sweep_points,
     triple,
@@ -16,6 +17,7 @@ from .document import (
 from .figure import (
     BASELINE_COLOURS,
     FLOOR,
+    PAGE_WIDTH,
     SERIES_COLOURS,
     UTILITY_NAMES,
     Figure,
@@ -36,12 +38,38 @@ def _positions(points: Sequence[Mapping[str, Any]]) -> tuple[list[float], list[f
             [right] if any(p.get("epsilon") is None for p in points) else [])
 
 
+def spaced(xs: Sequence[float], gap: float) -> list[int]:
+    """Indices of the positions (on a log axis) to label: from the left, each at least
+    ``gap`` decades from the previous labelled one, and the last one always (its
+    left neighbour gives way)."""
+    if not xs:
+        return []
+    logs = [math.log10(x) for x in xs]
+    kept = [0]
+    for i in range(1, len(xs)):
+        if logs[i] - logs[kept[-1]] >= gap:
+            kept.append(i)
+    last = len(xs) - 1
+    if kept[-1] != last:
+        while len(kept) > 1 and logs[last] - logs[kept[-1]] < gap:
+            kept.pop()
+        kept.append(last)
+    return kept
+
+
 def _epsilon_axis(ax: Any, points: Sequence[Mapping[str, Any]]) -> None:
+    """Every epsilon tried as a tick; labels only where they do not collide (at least
+    ``_GAP`` of the axis width apart), the non-private model as ``no DP``."""
     xs, private = _positions(points)
     ax.set_xscale("log")
     ax.minorticks_off()
-    ax.set_xticks(xs, [epsilon_text(p.get("epsilon")).replace("non-private", "non-\nprivate")
-                       for p in points], fontsize=8, rotation=0 if len(xs) < 8 else 45)
+    order = sorted(range(len(xs)), key=lambda i: xs[i])
+    span = math.log10(max(xs) / min(xs)) if len(xs) > 1 and min(xs) > 0 else 1.0
+    width = ax.get_position().width * ax.figure.get_size_inches()[0]
+    labelled = {order[i] for i in spaced([xs[i] for i in order],
+                                         span * 0.32 / max(width, 0.5))}
+    ax.set_xticks(xs, [("no DP" if p.get("epsilon") is None else epsilon_text(p["epsilon"]))
+                       if i in labelled else "" for i, p in enumerate(points)], fontsize=8)
     ax.set_xlabel("epsilon (log scale)")
     if private:
         finite = [x for x in xs if x != private[0]]
@@ -116,34 +144,57 @@ def _privacy_utility(figure: Any, document: Mapping[str, Any]) -> None:
     points = sweep_points(document)
     metric = _headline_metric(document)
     ax = figure.subplots()
+    labels: list[tuple[float, float, str, str]] = []
     for s, sensitive in enumerate(_attributes(document)):
         name = _strongest_attack(document, sensitive)
         if name is None:
             continue
-        advantage = _series(points, "attacks", sensitive, "members", name, "leakage")
+        leakage = [triple(leakage_of(_entries(p, "attacks", sensitive, "members")
+                                     .get(name, {}))) for p in points]
         utility, _ = _floored([triple(p.get("utility", {}).get(metric)) for p in points])
         xs, xerr = error_bars(utility)
-        ys, yerr = error_bars(advantage)
+        ys, yerr = error_bars(leakage)
         colour = SERIES_COLOURS[s % len(SERIES_COLOURS)]
         ax.errorbar(xs, ys, xerr=xerr, yerr=yerr, color=colour, marker="o", ms=4, lw=1,
-                    capsize=2, label=label_text(f"{sensitive}: {name} (members)"))
-        for x, y, point in zip(xs, ys, points, strict=True):
-            if not (math.isnan(x) or math.isnan(y)):
-                ax.annotate(epsilon_text(point.get("epsilon")), (x, y), fontsize=7,
-                            xytext=(4, 4), textcoords="offset points", color=colour)
-    ax.axhline(0, color=BASELINE_COLOURS["imputation"], lw=1, ls="--",
-               label="best baseline (no model)")
+                    capsize=2, elinewidth=0.6, alpha=0.9,
+                    label=label_text(f"{sensitive}: {name} (members)"))
+        labels += [(x, y, "no DP" if point.get("epsilon") is None else
+                    epsilon_text(point["epsilon"]), colour)
+                   for x, y, point in zip(xs, ys, points, strict=True)
+                   if not (math.isnan(x) or math.isnan(y))]
+    ax.axhline(0, color="#555555", lw=1, ls="--", label="best model-free baseline")
+    _label_points(ax, labels)
     ax.set_xlabel(f"utility: {UTILITY_NAMES.get(metric, label_text(metric))} (95% CI)")
-    ax.set_ylabel("attack accuracy - imputation accuracy")
-    ax.set_title("Privacy-utility trade-off (labels: epsilon)", fontsize=10)
+    ax.set_ylabel("leakage: attack minus best baseline")
+    ax.set_title("Privacy-utility trade-off (point labels: epsilon)", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="best")
+
+
+def _label_points(ax: Any, labels: Sequence[tuple[float, float, str, str]]) -> None:
+    """Label points with their epsilon where the label does not fall on another one:
+    a label is kept only if no kept label is within 7% of the axes (in x) and 5% (in y)."""
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    kept: list[tuple[float, float]] = []
+    for x, y, text, colour in sorted(labels, key=lambda item: -item[0]):
+        u, v = (x - x0) / ((x1 - x0) or 1.0), (y - y0) / ((y1 - y0) or 1.0)
+        if any(abs(u - a) < 0.07 and abs(v - b) < 0.05 for a, b in kept):
+            continue
+        kept.append((u, v))
+        ax.annotate(text, (x, y), fontsize=7, xytext=(5, 5), textcoords="offset points",
+                    color=colour)
 
 
 def _accuracy_vs_epsilon(figure: Any, document: Mapping[str, Any]) -> None:
     points = sweep_points(document)
     attributes = _attributes(document)
-    axes = figure.subplots(1, len(attributes), squeeze=False, sharey=True)[0]
+    columns = min(2, len(attributes))
+    rows = -(-len(attributes) // columns)
+    grid = figure.subplots(rows, columns, squeeze=False, sharey=True)
+    axes = [ax for line in grid for ax in line]
+    for spare in axes[len(attributes):]:
+        spare.set_visible(False)
+    axes = axes[:len(attributes)]
     xs, _ = _positions(points)
     for ax, sensitive in zip(axes, attributes, strict=True):
         baselines = list(dict.fromkeys(method_key(e) for p in points
@@ -172,13 +223,14 @@ def _accuracy_vs_epsilon(figure: Any, document: Mapping[str, Any]) -> None:
         _epsilon_axis(ax, points)
         ax.set_title(label_text(sensitive), fontsize=10)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("attack accuracy (95% CI)")
+    for ax in axes[::columns]:
+        ax.set_ylabel("attack accuracy (95% CI)")
     handles: dict[str, Any] = {}
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, handle)
     figure.legend(list(handles.values()), list(handles), loc="outside lower center",
-                  ncols=min(2 * len(axes), max(1, len(handles))), fontsize=8, frameon=False)
+                  ncols=min(3, max(1, len(handles))), fontsize=8, frameon=False)
 
 
 def _utility_vs_epsilon(figure: Any, document: Mapping[str, Any]) -> None:
@@ -191,12 +243,13 @@ def _utility_vs_epsilon(figure: Any, document: Mapping[str, Any]) -> None:
         series, off_scale = _floored([triple(p.get("utility", {}).get(metric))
                                       for p in points])
         _plot_series(ax, xs, points, series, colour, UTILITY_NAMES.get(metric, label_text(metric)))
-        for i, value in off_scale:
-            ax.plot([xs[i]], [FLOOR], marker="v", color=colour, ms=7, ls="none")
-            ax.annotate(f"{value:.2g}", (xs[i], FLOOR), xytext=(0, 8), ha="center",
-                        textcoords="offset points", fontsize=7, color=colour)
         if off_scale:
+            lowest = min(value for _, value in off_scale)
+            ax.plot([xs[i] for i, _ in off_scale], [FLOOR] * len(off_scale), marker="v",
+                    color=colour, ms=6, ls="none",
+                    label=f"below {FLOOR:g} (down to {lowest:.1e})")
             ax.set_ylim(bottom=FLOOR - 0.1)
+            ax.legend(fontsize=7, loc="upper left")
         _epsilon_axis(ax, points)
         ax.set_ylabel(UTILITY_NAMES.get(metric, label_text(metric)))
         ax.grid(alpha=0.3)
@@ -210,20 +263,25 @@ def sweep_figures(document: Mapping[str, Any]) -> list[Figure]:
     metrics = max(1, len(document.get("utility_metrics") or []))
     return [
         Figure("privacy-utility",
-               "Privacy-utility trade-off: the strongest attack's leakage over the best baseline "
-               f"on members against the model's utility ({code(_headline_metric(document))}), "
-               "one point per "
-               "epsilon, with 95% intervals over seeds. Points at 0 leak nothing beyond "
-               "population statistics.",
+               "Privacy-utility trade-off: the strongest attack's leakage over the best "
+               "model-free baseline on members against the model's utility ("
+               f"{WORDS.get(_headline_metric(document), _headline_metric(document))}"
+               "), one point per epsilon, with 95% intervals over seeds. Points at 0 leak "
+               "nothing beyond population statistics.",
                render_png(_privacy_utility, (6.4, 4.4), document)),
         Figure("accuracy-vs-epsilon",
-               "Attack accuracy against epsilon (members solid, non-members dotted; the "
-               "non-private model as a star on the right), with the baselines on members "
+               "Attack accuracy against epsilon (every tick an epsilon tried; members "
+               "solid, non-members dotted; the non-private model as a star on the right, "
+               "'no DP'), with the baselines on members "
                "as bands (mean and 95% interval).",
-               render_png(_accuracy_vs_epsilon, (1.0 + 4.4 * attributes, 5.0), document)),
+               render_png(_accuracy_vs_epsilon,
+                          (PAGE_WIDTH if attributes > 1 else 5.6,
+                           1.4 + 3.2 * -(-attributes // 2)), document)),
         Figure("utility-vs-epsilon",
                "Utility of the target model against epsilon (the non-private model as a "
                "star on the right), mean and 95% interval over seeds; a value below "
-               f"{FLOOR:g} is drawn as an arrow at the bottom, labelled with its value.",
-               render_png(_utility_vs_epsilon, (0.8 + 3.6 * metrics, 3.4), document)),
+               f"{FLOOR:g} is drawn as a triangle at the bottom (the legend gives the lowest "
+               "value).",
+               render_png(_utility_vs_epsilon, (min(PAGE_WIDTH, 0.8 + 3.6 * metrics), 3.4),
+                          document)),
     ]

@@ -18,12 +18,15 @@ from .document import (
     epsilon_text,
     fmt,
     is_baseline,
+    leakage_of,
     method_key,
+    rating_of,
     reading,
     scenarios,
     signed,
     strongest,
     sweep_points,
+    utility_text,
 )
 from .document import headlines as _headlines
 from .document import threat_sentence as _threat_sentence
@@ -32,11 +35,11 @@ __all__ = ["SUMMARY_HEADER", "POSITIVE_METRICS", "assessment_markdown", "fmt", "
            "markdown_table", "summary_rows", "threat_sentence", "populations",
            "method_rows", "method_header", "leakage_rows", "membership_rows",
            "positive_table", "per_value_rows", "count_text", "suppression_note",
-           "cleaning_rows", "timing_rows",
-           "utility_rows", "sweep_attack_rows"]
+           "cleaning_rows", "timing_rows", "utility_rows", "sweep_attack_rows",
+           "sweep_baseline_rows", "SWEEP_BASELINE_HEADER", "LEAKAGE_HEADER", "leakage_cells"]
 
 SUMMARY_HEADER = ("hidden", "inferred", "method", "members acc [95% CI]", "AUC",
-                  "non-members acc [95% CI]", "AUC", "members: leakage")
+                  "non-members acc [95% CI]", "AUC", "members: leakage, rating")
 POSITIVE_METRICS = ("precision", "recall", "f1", "g_mean", "mcc", "fpr")
 
 
@@ -89,7 +92,7 @@ def summary_rows(assessment: Assessment | Mapping[str, Any]) -> list[tuple[str, 
             fmt(first.get("auc"), interval=False) if first else "-",
             fmt(outside["accuracy"]) if outside else "-",
             fmt(outside.get("auc"), interval=False) if outside else "-",
-            f"{signed(leak['leakage'])} {reading(leak['leakage'])}" if leak else "",
+            leakage_cells(leak) if leak else "",
         ))
     return rows
 
@@ -155,10 +158,19 @@ def method_rows(scenario: Mapping[str, Any]) -> list[tuple[str, ...]]:
     return rows
 
 
+def leakage_cells(item: Mapping[str, Any]) -> str:
+    """``+0.042 [+0.027, +0.056] leaks``: the leakage and its rating."""
+    return f"{signed(leakage_of(item))} {rating_of(item)}"
+
+
+LEAKAGE_HEADER = ("inferred", "attack", "population", "best baseline", "leakage [95% CI]",
+                  "rating")
+
+
 def leakage_rows(scenario: Mapping[str, Any]) -> list[tuple[str, ...]]:
-    """Each attack's accuracy minus the best baseline's, on the same records."""
+    """Each attack's accuracy minus the best model-free baseline's, on the same records."""
     return [(str(item["sensitive"]), method_key(item), str(item["population"]),
-             str(item["over"]), signed(item["leakage"]), reading(item["leakage"]))
+             str(item.get("over") or "-"), signed(leakage_of(item)), rating_of(item))
             for item in scenario.get("leakage", [])]
 
 
@@ -240,43 +252,55 @@ def timing_rows(settings: Mapping[str, Any]) -> list[tuple[str, ...]]:
 # -- sweeps ------------------------------------------------------------------------------
 
 def utility_rows(document: Mapping[str, Any]) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
-    """Utility of the target at each epsilon, mean and interval over seeds."""
+    """Utility of the target at each epsilon, mean and interval over seeds (one epsilon
+    column: the epsilon each model spent)."""
     metrics = list(document.get("utility_metrics") or [])
-    header = ("epsilon", "epsilon spent", *metrics)
-    rows = []
-    for point in sweep_points(document):
-        spent = point.get("epsilon_spent")
-        rows.append((epsilon_text(point.get("epsilon")),
-                     "-" if spent is None else f"{spent:g}",
-                     *(fmt(point.get("utility", {}).get(m)) for m in metrics)))
+    header = ("epsilon", *metrics)
+    rows = [(epsilon_text(point.get("epsilon")),
+             *(utility_text(m, point.get("utility", {}).get(m)) for m in metrics))
+            for point in sweep_points(document)]
     return header, rows
 
 
-SWEEP_ATTACK_HEADER = ("epsilon", "method", "kind", "members: accuracy [95% CI]",
-                       "members: leakage", "non-members: accuracy [95% CI]",
+SWEEP_ATTACK_HEADER = ("epsilon", "attack", "members: accuracy [95% CI]",
+                       "members: leakage [95% CI]", "rating", "non-members: accuracy",
                        "non-members: leakage")
-_SWEEP_CELLS = {"members": ("leakage",), "non-members": ("leakage",)}
+SWEEP_BASELINE_HEADER = ("baseline", "members: accuracy [95% CI]",
+                         "non-members: accuracy [95% CI]")
 
 
-def _sweep_cells(entries: Sequence[Mapping[str, Any]], name: str) -> list[str]:
-    cells = []
-    for population, differences in _SWEEP_CELLS.items():
-        match: Mapping[str, Any] = next((e for e in entries if method_key(e) == name and
-                                         e.get("population") == population), {})
-        cells += [fmt(match.get("accuracy")), *(signed(match.get(k)) for k in differences)]
-    return cells
+def _entry(entries: Sequence[Mapping[str, Any]], name: str, population: str
+           ) -> Mapping[str, Any]:
+    return next((e for e in entries if method_key(e) == name
+                 and e.get("population") == population), {})
 
 
 def sweep_attack_rows(document: Mapping[str, Any], sensitive: str) -> list[tuple[str, ...]]:
-    """Per epsilon: every attack, then every baseline, members next to non-members."""
+    """Per epsilon, every attack: its accuracy and its leakage over the best baseline,
+    members next to non-members (the baselines have their own table)."""
     rows: list[tuple[str, ...]] = []
     for point in sweep_points(document):
         epsilon = epsilon_text(point.get("epsilon"))
-        start = len(rows)
-        for kind, entries in (("attack", point.get("attacks", [])),
-                              ("baseline", point.get("baselines", []))):
-            chosen = [e for e in entries if e.get("sensitive") == sensitive]
-            for name in dict.fromkeys(method_key(e) for e in chosen):
-                rows.append((epsilon if len(rows) == start else "", name, kind,
-                             *_sweep_cells(chosen, name)))
+        chosen = [e for e in point.get("attacks", []) if e.get("sensitive") == sensitive]
+        for n, name in enumerate(dict.fromkeys(method_key(e) for e in chosen)):
+            inside, outside = _entry(chosen, name, "members"), _entry(chosen, name,
+                                                                      "non-members")
+            rows.append((epsilon if n == 0 else "", name, fmt(inside.get("accuracy")),
+                         signed(leakage_of(inside)), rating_of(inside) if inside else "-",
+                         fmt(outside.get("accuracy"), interval=False),
+                         fmt(leakage_of(outside), interval=False, sign="+")))
     return rows
+
+
+def sweep_baseline_rows(document: Mapping[str, Any], sensitive: str
+                        ) -> list[tuple[str, ...]]:
+    """Each model-free baseline once (it does not use the model, so it is the same at
+    every epsilon): taken from the first point that has it."""
+    found: dict[str, list[Mapping[str, Any]]] = {}
+    for point in sweep_points(document):
+        chosen = [e for e in point.get("baselines", []) if e.get("sensitive") == sensitive]
+        for name in dict.fromkeys(method_key(e) for e in chosen):
+            found.setdefault(name, chosen)
+    return [(name, fmt(_entry(entries, name, "members").get("accuracy")),
+             fmt(_entry(entries, name, "non-members").get("accuracy")))
+            for name, entries in found.items()]

@@ -18,6 +18,7 @@ from tabinv.data.synthetic import synthetic_iwpc
 from tabinv.models.families import make_model
 from tabinv.report.files import report_text
 from tabinv.report.json import to_json
+from tabinv.vocabulary import rating, size_words
 
 EPSILONS = (0.25, 1.0, 5.0, 20.0, 100.0)
 #: a weight (kg) and a stable dose (mg/week) that only the planted patient has
@@ -43,14 +44,16 @@ def fake_sweep(epsilons: tuple[float, ...] = EPSILONS) -> dict[str, Any]:
             for population, shrink in (("members", 1.0), ("non-members", 0.8)):
                 accuracy = prior_mode + (top - prior_mode) * strength * shrink
                 for variant, offset in (("marginal prior", 0.0), ("learned prior", 0.01)):
+                    gain = accuracy + offset - max(imputation, prior_mode)
                     attacks.append({
                         "method": "map", "variant": variant, "sensitive": sensitive,
                         "population": population,
                         "accuracy": _estimate(accuracy + offset, 0.02),
-                        "leakage": _estimate(accuracy + offset - imputation, 0.015),
-                        "over": "imputation", "rating": "leaks", "size": "",
+                        "leakage": _estimate(gain, 0.015), "over": "imputation",
+                        "rating": rating(gain - 0.015, gain + 0.015),
+                        "size": size_words(gain, sensitive),
                         "accuracy_per_seed": [accuracy + offset] * 3,
-                        "leakage_per_seed": [accuracy + offset - imputation] * 3})
+                        "leakage_per_seed": [gain] * 3})
                 for method, value in (("prior-mode", prior_mode), ("imputation", imputation),
                                       ("ideal", imputation + 0.02)):
                     baselines.append({"method": method, "sensitive": sensitive,
@@ -211,18 +214,20 @@ def expected_assessment_tables(scenario: dict[str, Any], order: list[str]) -> di
                                   ci(others["accuracy"]), ci(gap, signed=True),
                                   reading(gap, "members easier", "non-members easier",
                                           "no difference")])
-    leakage = (["inferred", "attack", "population", "over", "difference", "reading"],
+    leakage = (["inferred", "attack", "population", "best baseline", "leakage [95% CI]",
+                "rating"],
                [[item["sensitive"], _label(item), item["population"], item["over"],
-                 ci(item["leakage"], signed=True),
-                 reading(item["leakage"], "leaks", "below", "no gain")]
+                 ci(item["leakage"], signed=True), item["rating"]]
                 for item in scenario["leakage"]])
-    return {"Attacks and baselines": accuracy, "Leakage over imputation": leakage,
+    return {"Attacks and baselines": accuracy, "Leakage over the best baseline": leakage,
             "Members vs non-members": membership}
 
 
 def fake_sweep_rows(sensitive: str = "vkorc1") -> list[list[str]]:
-    """The rows the sweep reports print for ``sensitive`` of :func:`fake_sweep`, computed
-    from the formula that made its numbers (epsilon shown once per group of rows)."""
+    """The attack rows the sweep reports print for ``sensitive`` of :func:`fake_sweep`,
+    computed from the formula that made its numbers (epsilon shown once per group of
+    rows): members' accuracy and leakage with intervals and the rating, non-members'
+    accuracy and leakage without."""
     prior_mode, imputation, top = {"vkorc1": (0.36, 0.67, 0.75),
                                    "cyp2c9": (0.76, 0.76, 0.77)}[sensitive]
 
@@ -235,37 +240,44 @@ def fake_sweep_rows(sensitive: str = "vkorc1") -> list[list[str]]:
         shown = "non-private" if epsilon is None else f"{epsilon:g}"
         for index, (variant, offset) in enumerate((("marginal prior", 0.0),
                                                    ("learned prior", 0.01))):
-            cells = []
-            for shrink in (1.0, 0.8):
-                accuracy = prior_mode + (top - prior_mode) * strength * shrink + offset
-                cells += [ci(estimate(accuracy, 0.02)),
-                          ci(estimate(accuracy - imputation, 0.015), signed=True)]
-            rows.append([shown if index == 0 else "", f"map ({variant})", "attack", *cells])
-        for method, value in (("prior-mode", prior_mode), ("imputation", imputation),
-                              ("ideal", imputation + 0.02)):
-            rows.append(["", method, "baseline", ci(estimate(value, 0.02)), "-",
-                         ci(estimate(value, 0.02)), "-"])
+            inside, outside = (prior_mode + (top - prior_mode) * strength * shrink + offset
+                               for shrink in (1.0, 0.8))
+            gain = inside - imputation
+            rows.append([shown if index == 0 else "", f"map ({variant})",
+                         ci(estimate(inside, 0.02)), ci(estimate(gain, 0.015), signed=True),
+                         rating(gain - 0.015, gain + 0.015), f"{outside:.3f}",
+                         f"{outside - imputation:+.3f}"])
     return rows
+
+
+def fake_sweep_baseline_rows(sensitive: str = "vkorc1") -> list[list[str]]:
+    """The baselines of :func:`fake_sweep` for ``sensitive``: once, not per epsilon."""
+    prior_mode, imputation = {"vkorc1": (0.36, 0.67), "cyp2c9": (0.76, 0.76)}[sensitive]
+    return [[method, *[ci({"value": value, "low": value - 0.02, "high": value + 0.02})] * 2]
+            for method, value in (("prior-mode", prior_mode), ("imputation", imputation),
+                                  ("ideal", imputation + 0.02))]
 
 
 #: the headings of the planted report, in order (item 6: written out, not derived)
 PLANTED_HEADINGS = [
-    "# tabinv report: planted, linear model", "## Verdict", "## Data", "## Model",
-    "## Baselines", "## vkorc1 hidden", "### Attacks and baselines",
-    "### Leakage over imputation", "### Members vs non-members", "### The positive value",
-    "### Per value (strongest attack)", "### Time", "## vkorc1 + cyp2c9 hidden",
-    "### Attacks and baselines", "### Leakage over imputation", "### Members vs non-members",
-    "### Per value (strongest attack)", "### Time"]
+    "# tabinv report: planted, linear model", "## Summary", "## Findings", "## Data",
+    "## Model", "## vkorc1 hidden", "### Attacks and baselines",
+    "### Leakage over the best baseline", "### Members vs non-members",
+    "## vkorc1 + cyp2c9 hidden", "### Attacks and baselines",
+    "### Leakage over the best baseline", "### Members vs non-members", "## Glossary",
+    "## Appendix: details", "### vkorc1 hidden", "#### The positive value",
+    "#### Per value (strongest attack)", "#### Time", "### vkorc1 + cyp2c9 hidden",
+    "#### Per value (strongest attack)", "#### Time"]
 #: the inferred attributes of each planted scenario, in the order of the rows
 PLANTED_ORDERS = (["vkorc1"], ["vkorc1", "cyp2c9", "vkorc1+cyp2c9"])
 
 
 def expected_verdict(document: dict) -> str:
-    """The verdict of the planted assessments (nothing leaks): per inferred attribute,
-    the attack with the highest members' accuracy (the first on a tie), its leakage
-    over imputation and its members-vs-non-members gap, from the stored numbers."""
-    parts = ["No attack infers a hidden attribute measurably better than imputation from "
-             "population statistics: no leakage attributable to the model was found."]
+    """The findings of the planted assessments (nothing leaks): per inferred attribute,
+    the attack with the highest members' accuracy (the first on a tie), its leakage over
+    the best baseline with its size and rating, and its members-vs-non-members gap, from
+    the stored numbers."""
+    scopes, findings = [], []
     for scenario, order in zip(document["assessments"], PLANTED_ORDERS, strict=True):
         joint = len(order) > 1
         for sensitive in order:
@@ -275,7 +287,7 @@ def expected_verdict(document: dict) -> str:
                 r["accuracy"]["value"] for r in scenario["results"]
                 if (r["method"], r["variant"], r["sensitive"], r["population"])
                 == (*mv, sensitive, "members")))
-            [(leak, over)] = [(item["leakage"], item["over"]) for item in scenario["leakage"]
+            [item] = [item for item in scenario["leakage"]
                       if (item["method"], item["variant"], item["sensitive"],
                           item["population"]) == (method, variant, sensitive, "members")]
             [gap] = [item["difference"] for item in scenario["membership"]
@@ -283,10 +295,14 @@ def expected_verdict(document: dict) -> str:
                      == (method, variant, sensitive)]
             scope = (f"{sensitive} jointly" if "+" in sensitive else
                      f"{sensitive} (with vkorc1 and cyp2c9 hidden)" if joint else sensitive)
-            parts.append(f"{scope}: the strongest attack on members, {method} ({variant}), "
-                         f"is no better than {over} ({ci(leak, signed=True)}); members "
-                         f"vs non-members {ci(gap, signed=True)}, no membership effect.")
-    return " ".join(parts)
+            assert item["rating"] == "no measurable leakage"
+            scopes.append(scope)
+            findings.append(
+                f"{scope}: the strongest attack on members, {method} ({variant}), "
+                f"{item['size']} ({ci(item['leakage'], signed=True)} over {item['over']}; "
+                f"{item['rating']}); members vs non-members {ci(gap, signed=True)}, no "
+                "membership effect.")
+    return " ".join([f"No measurable leakage of {', '.join(scopes)}.", *findings])
 
 
 _MARKDOWN_ESCAPE = re.compile(r"\\(.)")

@@ -21,6 +21,7 @@ from . import (
     expected_assessment_tables,
     expected_verdict,
     fake_sweep,
+    fake_sweep_baseline_rows,
     fake_sweep_rows,
     html_outline,
     planted_assessments,
@@ -85,8 +86,11 @@ def test_page_refers_to_nothing_outside_itself(page):
                       "<embed", "@import", "url("):
         assert forbidden not in lowered, forbidden
     checker = parse(page)
+    ids = {value for _, name, value in checker.attributes if name == "id"}
     for tag, name, value in checker.attributes:
-        if name in ("src", "href", "srcset", "action", "poster", "data"):
+        if (tag, name) == ("a", "href"):  # only the report's own glossary
+            assert value is not None and value.startswith("#g-") and value[1:] in ids
+        elif name in ("src", "href", "srcset", "action", "poster", "data"):
             assert tag == "img" and name == "src", (tag, name)
             assert value is not None and value.startswith("data:image/png;base64,")
         assert not name.startswith("on"), (tag, name)  # no event handlers: no script
@@ -153,11 +157,15 @@ def test_sweep_page_says_what_a_report_must():
         assert name in page
     tables = html_outline(page).tables
     for sensitive in ("vkorc1", "cyp2c9"):  # item 6: every cell, from the formula
-        header, rows = tables[sensitive][0]
-        assert header == ["epsilon", "method", "kind", "members: accuracy [95% CI]",
-                          "members: leakage", "non-members: accuracy [95% CI]",
+        (baselines, once), (header, rows) = tables[sensitive]
+        assert baselines == ["baseline", "members: accuracy [95% CI]",
+                             "non-members: accuracy [95% CI]"]
+        assert once == fake_sweep_baseline_rows(sensitive)  # not repeated per epsilon
+        assert header == ["epsilon", "attack", "members: accuracy [95% CI]",
+                          "members: leakage [95% CI]", "rating", "non-members: accuracy",
                           "non-members: leakage"]
         assert rows == fake_sweep_rows(sensitive)
+    assert ["epsilon", "r2", "within_20"] == tables["Privacy and utility"][0][0]
 
 
 def test_records_are_rendered_only_when_present_with_a_warning():

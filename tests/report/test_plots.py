@@ -9,6 +9,7 @@ import sys
 import matplotlib
 
 from tabinv.report.document import as_document, scenarios
+from tabinv.report.figure import DPI, PAGE_WIDTH
 from tabinv.report.plots import Figure, assessment_figures, figures, sweep_figures, write_png
 
 from . import fake_sweep, planted_assessments
@@ -23,9 +24,9 @@ def size_of(png: bytes) -> tuple[int, int]:
 
 
 def check_png(png: bytes) -> None:
-    width, height = size_of(png)
-    assert 200 <= width <= 1600 and 150 <= height <= 1200, (width, height)
-    assert 2_000 < len(png) < 250_000
+    width, height = size_of(png)  # at most a printed line wide, at 200 dpi
+    assert 400 <= width <= PAGE_WIDTH * DPI + 1 and 300 <= height <= 2400, (width, height)
+    assert 2_000 < len(png) < 600_000
     assert png.endswith(b"IEND\xaeB`\x82")
 
 
