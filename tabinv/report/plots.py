@@ -39,8 +39,8 @@ from .figure import (
 )
 from .sweep_plots import sweep_figures
 
-__all__ = ["Figure", "assessment_figures", "confusion_size", "figures", "sweep_figures",
-           "write_png"]
+__all__ = ["Figure", "assessment_figures", "bars_size", "confusion_size", "figures",
+           "sweep_figures", "write_png"]
 
 
 # -- assessments ------------------------------------------------------------------------
@@ -100,6 +100,11 @@ def _confusion(figure: Any, row: Mapping[str, Any]) -> None:
                                f"({row['population']})"), fontsize=9)
 
 
+def bars_size(attributes: int, bars: int) -> tuple[float, float]:
+    """Inches of the accuracy bars: a panel per attribute, a line per bar."""
+    return min(PAGE_WIDTH, 2.2 + 2.6 * attributes), 1.2 + 0.22 * bars
+
+
 def confusion_size(values: int) -> tuple[float, float]:
     """Inches of a confusion matrix of ``values`` values: room for each value's label
     (wrapped onto lines of 10 characters), at most a printed line wide."""
@@ -125,9 +130,7 @@ def assessment_figures(scenario: Mapping[str, Any], index: int = 1) -> list[Figu
     found = [Figure(slug("accuracy", index, hidden),
                     f"Accuracy of every attack and baseline ({hidden} hidden), members and "
                     "non-members side by side, with 95% intervals.",
-                    render_png(_accuracy_bars, (min(PAGE_WIDTH, 2.2 + 2.6 * attributes),
-                                                1.2 + 0.22 * bars),
-                            scenario))]
+                    render_png(_accuracy_bars, bars_size(attributes, bars), scenario))]
     for item in strongest(scenario):
         row = _result_of(scenario, item)
         size = len(row.get("confusion") or []) if row is not None else 0

@@ -14,8 +14,10 @@ from tabinv.report.document import as_document, scenarios
 from tabinv.report.figure import DPI, PAGE_WIDTH, drawn
 from tabinv.report.plots import (
     Figure,
+    _accuracy_bars,
     _confusion,
     assessment_figures,
+    bars_size,
     confusion_size,
     figures,
     sweep_figures,
@@ -179,3 +181,12 @@ def test_confusion_labels_do_not_overlap():
                                                   "monthly to nearly weekly",
                                                   "weekly or more")]}
     assert overlapping(drawn(_confusion, confusion_size(4), row)) == []
+
+
+def test_accuracy_bars_labels_do_not_overlap():
+    for scenario in scenarios(as_document(list(planted_assessments()))):
+        attributes = len({r["sensitive"] for r in scenario["results"]})
+        bars = len({(r["method"], r["variant"], r["population"])
+                    for r in scenario["results"]})
+        figure = drawn(_accuracy_bars, bars_size(attributes, bars), scenario)
+        assert overlapping(figure) == []
