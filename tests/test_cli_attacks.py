@@ -24,7 +24,7 @@ def run_json(*args: str) -> dict:
 def test_all_attacks_with_positive_value_metrics():
     document = run_json("assess", "--model", "tree", "--label", "dose_class", "-s", "vkorc1",
                         "--attack", "all", "--prior", "marginal", "--positive",
-                        "vkorc1=A/A", "--top-k", "50")
+                        "vkorc1=A/A", "--top-k", "50", "--min-cell", "0")  # every count
     methods = {row["method"] for row in document["results"]}
     assert {"map", "confidence", "csmia", "lomia"} <= methods
     for row in document["results"]:

@@ -94,7 +94,7 @@ def _assessment_summary(document: Mapping[str, Any]) -> list[tuple[str, str]]:
     if weak:
         lines.append(("Note", f"for {', '.join(weak)} the reference sample is too small for "
                               "imputation to beat prior-mode, so leakage is measured over "
-                              "the stronger baseline."))
+                              "the most accurate of the other model-free baselines."))
     return lines
 
 

@@ -14,7 +14,8 @@ from typing import Any
 from ..vocabulary import UTILITY_NAMES as WORDS
 
 __all__ = ["BASELINE_COLOURS", "DPI", "FLOOR", "MAX_CONFUSION", "PAGE_WIDTH", "POPULATION_COLOURS",
-           "SERIES_COLOURS", "UTILITY_NAMES", "Figure", "error_bars", "label_text", "render_png",
+           "SERIES_COLOURS", "UTILITY_NAMES", "Figure", "drawn", "error_bars", "label_text",
+           "render_png",
            "slug"]
 
 
@@ -54,7 +55,9 @@ UTILITY_NAMES = {key: label_text(name).replace("R^2", "R$^2$")
                  for key, name in WORDS.items()}
 
 
-def render_png(draw: Any, size: tuple[float, float], *args: Any) -> bytes:
+def drawn(draw: Any, size: tuple[float, float], *args: Any) -> Any:
+    """A matplotlib figure (Agg canvas, no pyplot) of ``size`` inches, drawn by
+    ``draw(figure, *args)`` and laid out: what :func:`render_png` saves."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure as MplFigure
 
@@ -63,9 +66,17 @@ def render_png(draw: Any, size: tuple[float, float], *args: Any) -> bytes:
     with warnings.catch_warnings():  # data labels may hold glyphs the font lacks
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from")
         draw(figure, *args)
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=DPI,
-                       metadata={"Software": None})
+        figure.canvas.draw()
+    return figure
+
+
+def render_png(draw: Any, size: tuple[float, float], *args: Any) -> bytes:
+    """The PNG bytes of :func:`drawn` (no timestamp or version metadata)."""
+    figure = drawn(draw, size, *args)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from")
+        figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     return buffer.getvalue()
 
 

@@ -156,10 +156,12 @@ def _figure(block: Block) -> str:
 def _summary(block: Block) -> str:
     lines = []
     for label, text in zip(block.header, block.items, strict=True):
-        style = ""
-        if label == "Rating":
-            style = ' class="rating-' + slug(text.split(":", 1)[0]) + '"'
-        lines.append(f"<dt>{_text(label)}</dt><dd{style}>{_text(text)}</dd>")
+        style, shown = "", _text(text)
+        if label == "Rating":  # the rating word first, in bold, then what it means
+            word, _, meaning = text.partition(":")
+            style = f' class="rating-{slug(word)}"'
+            shown = f"<strong>{_text(word)}</strong>" + (f":{_text(meaning)}" if meaning else "")
+        lines.append(f"<dt>{_text(label)}</dt><dd{style}>{shown}</dd>")
     return (f'<section class="summary" aria-label="{html_text(block.text)}">'
             f"<h2>{_text(block.text)}</h2><dl>{''.join(lines)}</dl></section>")
 

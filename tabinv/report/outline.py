@@ -291,7 +291,7 @@ def _scenario(scenario: Mapping[str, Any], found: list[Figure]) -> list[Block]:
                       "the same records: the best is taken inside each bootstrap replicate, "
                       "so the 95% interval stays honest. The rating follows from the "
                       "interval alone."),
-                   *_table(LEAKAGE_HEADER, leaks, (1, 3, 5))]
+                   *_table(LEAKAGE_HEADER, leaks, (1, 4, 6))]
     gaps = membership_rows(scenario)
     if gaps:
         blocks += [_h("Members vs non-members", 3),

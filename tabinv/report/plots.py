@@ -13,6 +13,7 @@ document holds the ``confusion`` counts).
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,8 @@ from .figure import (
 )
 from .sweep_plots import sweep_figures
 
-__all__ = ["Figure", "assessment_figures", "figures", "sweep_figures", "write_png"]
+__all__ = ["Figure", "assessment_figures", "bars_size", "confusion_size", "figures",
+           "sweep_figures", "write_png"]
 
 
 # -- assessments ------------------------------------------------------------------------
@@ -78,8 +80,11 @@ def _confusion(figure: Any, row: Mapping[str, Any]) -> None:
               for line in counts]
     ax = figure.subplots()
     image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(labels)), labels, rotation=45 if len(labels) > 4 else 0,
-                  ha="right" if len(labels) > 4 else "center", fontsize=8)
+    if len(labels) <= 6:  # side by side, long values wrapped onto short lines
+        ax.set_xticks(range(len(labels)), [textwrap.fill(x, 10) for x in labels],
+                      fontsize=7 if len(labels) > 4 else 8)
+    else:  # upright, so that neighbours cannot collide
+        ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     ax.set_xlabel("inferred value")
     ax.set_ylabel("true value")
@@ -91,8 +96,19 @@ def _confusion(figure: Any, row: Mapping[str, Any]) -> None:
                 ax.text(j, i, shown, ha="center", va="center", fontsize=8,
                         color="white" if shares[i][j] > 0.6 else "black")
     figure.colorbar(image, ax=ax, label="share of the true value's records", shrink=0.8)
-    ax.set_title(label_text(f"{method_key(row)} on {row['sensitive']} ({row['population']})"),
-                 fontsize=9)
+    figure.suptitle(label_text(f"{method_key(row)} on {row['sensitive']} "
+                               f"({row['population']})"), fontsize=9)
+
+
+def bars_size(attributes: int, bars: int) -> tuple[float, float]:
+    """Inches of the accuracy bars: a panel per attribute, a line per bar."""
+    return min(PAGE_WIDTH, 2.2 + 2.6 * attributes), 1.2 + 0.22 * bars
+
+
+def confusion_size(values: int) -> tuple[float, float]:
+    """Inches of a confusion matrix of ``values`` values: room for each value's label
+    (wrapped onto lines of 10 characters), at most a printed line wide."""
+    return min(PAGE_WIDTH, 3.4 + 0.7 * values), min(PAGE_WIDTH, 2.8 + 0.4 * values)
 
 
 def _result_of(scenario: Mapping[str, Any], item: Mapping[str, Any]
@@ -114,9 +130,7 @@ def assessment_figures(scenario: Mapping[str, Any], index: int = 1) -> list[Figu
     found = [Figure(slug("accuracy", index, hidden),
                     f"Accuracy of every attack and baseline ({hidden} hidden), members and "
                     "non-members side by side, with 95% intervals.",
-                    render_png(_accuracy_bars, (min(PAGE_WIDTH, 2.2 + 2.6 * attributes),
-                                                1.2 + 0.22 * bars),
-                            scenario))]
+                    render_png(_accuracy_bars, bars_size(attributes, bars), scenario))]
     for item in strongest(scenario):
         row = _result_of(scenario, item)
         size = len(row.get("confusion") or []) if row is not None else 0
@@ -127,8 +141,7 @@ def assessment_figures(scenario: Mapping[str, Any], index: int = 1) -> list[Figu
             f"Confusion matrix of the strongest attack on {row['sensitive']} "
             f"({method_key(row)}, {row['population']}): counts of records per true and "
             "inferred value; colour is the share of each true value.",
-            render_png(_confusion, (min(PAGE_WIDTH, 3.2 + 0.35 * size),
-                                   min(PAGE_WIDTH, 2.6 + 0.35 * size)), row)))
+            render_png(_confusion, confusion_size(size), row)))
     return found
 
 

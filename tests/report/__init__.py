@@ -214,10 +214,11 @@ def expected_assessment_tables(scenario: dict[str, Any], order: list[str]) -> di
                                   ci(others["accuracy"]), ci(gap, signed=True),
                                   reading(gap, "members easier", "non-members easier",
                                           "no difference")])
-    leakage = (["inferred", "attack", "population", "best baseline", "leakage [95% CI]",
-                "rating"],
-               [[item["sensitive"], _label(item), item["population"], item["over"],
-                 ci(item["leakage"], signed=True), item["rating"]]
+    leakage = (["inferred", "attack", "population", "model-free baselines", "best baseline",
+                "leakage [95% CI]", "rating"],
+               [[item["sensitive"], _label(item), item["population"],
+                 ", ".join(f"{name} {value:.3f}" for name, value in item["baselines"].items()),
+                 item["over"], ci(item["leakage"], signed=True), item["rating"]]
                 for item in scenario["leakage"]])
     return {"Attacks and baselines": accuracy, "Leakage over the best baseline": leakage,
             "Members vs non-members": membership}

@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import struct
 import sys
 
 import matplotlib
+import pytest
 
 from tabinv.report.document import as_document, scenarios
-from tabinv.report.figure import DPI, PAGE_WIDTH
-from tabinv.report.plots import Figure, assessment_figures, figures, sweep_figures, write_png
+from tabinv.report.figure import DPI, PAGE_WIDTH, drawn
+from tabinv.report.plots import (
+    Figure,
+    _accuracy_bars,
+    _confusion,
+    assessment_figures,
+    bars_size,
+    confusion_size,
+    figures,
+    sweep_figures,
+    write_png,
+)
+from tabinv.report.sweep_plots import (
+    _accuracy_vs_epsilon,
+    _privacy_utility,
+    _utility_vs_epsilon,
+)
 
 from . import fake_sweep, planted_assessments
 
@@ -97,3 +114,79 @@ def test_sweeps_with_gaps_still_plot():
     for figure in sweep_figures(document):
         check_png(figure.png)
     assert sweep_figures({**fake_sweep(), "points": []}) == []
+
+
+# -- no text on top of another ------------------------------------------------------------
+
+def _texts(figure) -> list[tuple[str, object]]:
+    """Every drawn text of a laid-out figure with its box: tick labels (only the ticks
+    drawn), axis labels, titles, annotations, legend entries."""
+    renderer = figure.canvas.get_renderer()
+    found = []
+
+    def add(text) -> None:
+        if text is not None and text.get_visible() and str(text.get_text()).strip():
+            found.append((text.get_text(), text.get_window_extent(renderer)))
+
+    for ax in figure.axes:
+        if not ax.get_visible():
+            continue
+        for axis in (ax.xaxis, ax.yaxis):
+            for tick in axis._update_ticks():  # the ticks inside the view
+                add(tick.label1)
+            add(axis.label)
+        for text in (*ax.texts, ax.title):
+            add(text)
+        if ax.get_legend() is not None:
+            for text in ax.get_legend().get_texts():
+                add(text)
+    for legend in figure.legends:
+        for text in legend.get_texts():
+            add(text)
+    add(figure._suptitle)
+    return found
+
+
+def overlapping(figure) -> list[tuple[str, str]]:
+    """Pairs of texts whose boxes overlap by more than a pixel each way."""
+    return [(a, b) for (a, x), (b, y) in itertools.combinations(_texts(figure), 2)
+            if x.x0 < y.x1 - 1 and y.x0 < x.x1 - 1 and x.y0 < y.y1 - 1 and y.y0 < x.y1 - 1]
+
+
+def _dense_sweep() -> dict:
+    """The warfarin-dp grid (ten epsilons, 35/50/70 close together) with R^2 far below
+    -1 at small epsilon, as diffprivlib's regression gives it."""
+    document = fake_sweep((0.25, 1.0, 5.0, 20.0, 35.0, 50.0, 70.0, 100.0, 200.0, 1000.0))
+    for point, value in zip(document["points"][1:5], (-9.9e7, -7e6, -1.4e6, -2e7),
+                            strict=True):
+        point["utility"]["r2"] = {"value": value, "low": value * 3, "high": 1.0}
+    return document
+
+
+@pytest.mark.parametrize("draw, size", [(_privacy_utility, (6.4, 4.4)),
+                                        (_accuracy_vs_epsilon, (PAGE_WIDTH, 4.6)),
+                                        (_utility_vs_epsilon, (PAGE_WIDTH, 3.4))])
+@pytest.mark.parametrize("document", [fake_sweep(), _dense_sweep()], ids=["sweep", "dense"])
+def test_sweep_figure_texts_do_not_overlap(draw, size, document):
+    figure = drawn(draw, size, as_document(document))
+    assert overlapping(figure) == []
+    labels = [text for text, _ in _texts(figure)]
+    assert "no DP" in labels and not any("private" in label for label in labels)
+
+
+def test_confusion_labels_do_not_overlap():
+    row = {"method": "map", "variant": "learned prior", "sensitive": "relactiv",
+           "population": "members", "confusion": [[20, 5, 1, 0]] * 4,
+           "per_value": [{"value": v} for v in ("never", "less than monthly",
+                                                  "monthly to nearly weekly",
+                                                  "weekly or more")]}
+    assert overlapping(drawn(_confusion, confusion_size(4), row)) == []
+
+
+def test_accuracy_bars_labels_do_not_overlap():
+    for scenario in scenarios(as_document(list(planted_assessments()))):
+        attributes = len({r["sensitive"] for r in scenario["results"]})
+        bars = len({(r["method"], r["variant"], r["population"])
+                    for r in scenario["results"]})
+        figure = drawn(_accuracy_bars, bars_size(attributes, bars), scenario)
+        assert overlapping(figure) == []
