@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import math
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 from browser import browser, open_report  # noqa: F401  (browser: a fixture)
+from pages import Page
 
 from tabinv.batch.entry import Entry
 from tabinv.batch.index import SUMMARY_LINKS, index_html
@@ -25,32 +25,6 @@ COMMAND = "tabinv batch 'my inventory.toml' --out out"
 TAGS = {"html", "head", "meta", "title", "style", "body", "main", "h1", "h2", "p", "ul",
         "li", "div", "table", "thead", "tbody", "tr", "th", "td", "span", "code", "a",
         "br", "small", "strong", "sup"}
-
-
-class Page(HTMLParser):
-    """Tags, attributes, ids and text of a page (no script can hide in what it parses)."""
-
-    def __init__(self, page: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[str] = []
-        self.attributes: list[tuple[str, str, str]] = []
-        self.texts: list[str] = []
-        self.feed(page)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        self.attributes += [(tag, name, value or "") for name, value in attrs]
-
-    def handle_data(self, data: str) -> None:
-        self.texts.append(data)
-
-    @property
-    def text(self) -> str:
-        """The text as read: runs of white space as one space."""
-        return " ".join("".join(self.texts).split())
-
-    def values(self, name: str) -> list[str]:
-        return [value for _, key, value in self.attributes if key == name]
 
 
 def row(entry: str, verdict: str, leakage: float, low: float, high: float,
@@ -150,7 +124,7 @@ def test_badges_name_the_ratings_and_link_the_glossary(page: str) -> None:
 
 def test_summary_box_counts_and_names_the_worst_model(page: str) -> None:
     box = summary_box(page)
-    text = Page(box).text
+    text = Page(box).words
     assert text.startswith("Summary 2 of 4 assessed models leak a sensitive attribute")
     assert "leaks 2 models (2 of 5 measurements)" in text
     assert "inconclusive 1 model (1 of 5 measurements)" in text
@@ -189,7 +163,7 @@ def test_intervals_never_wrap(page: str) -> None:
 
 
 def test_what_to_do_comes_from_what_was_measured(page: str) -> None:
-    todo = [" ".join(Page(item).text.split()) for item in
+    todo = [" ".join(Page(item).words.split()) for item in
             re.findall(r"<li>(.*?)</li>", section(page, "what-to-do"))]
     assert todo[0] == (f"Fix the failed entry first (broken): batch.log holds the "
                        f"tracebacks, and {COMMAND} redoes only them.")
@@ -217,11 +191,11 @@ def test_what_to_do_reports_a_measured_access_and_weak_imputation() -> None:
             row("regression", "no measurable leakage", -0.1, -0.13, -0.07,
                 utility_metric="r2", utility=-4.5e7, family="linear", label="dose")]
     page = page_of(rows, [entry("open", data=None), entry("labels", access="label-only")])
-    todo = Page(section(page, "what-to-do")).text
+    todo = Page(section(page, "what-to-do")).words
     assert ("Measured: labels, the same data, label and attribute with access label-only, "
             "shows no measurable leakage (-10 points).") in todo
     assert "Not measured: whether less access" not in todo  # measured in this batch
-    alone = Page(section(page_of([rows[0]], [entry("open")]), "what-to-do")).text
+    alone = Page(section(page_of([rows[0]], [entry("open")]), "what-to-do")).words
     assert (f"Not measured: whether less access stops it. Copy the entry open under a new "
             f"name with access = \"rounded\", decimals = 1 or access = \"label-only\" and "
             f"run {COMMAND} (finished entries are reused).") in alone
@@ -237,15 +211,15 @@ def test_what_to_do_reports_a_measured_access_and_weak_imputation() -> None:
 def test_nothing_leaking_names_the_attacks_not_run() -> None:
     page = page_of([row("quiet", "no measurable leakage", -0.1, -0.13, -0.07)],
                    [entry("quiet")])
-    todo = Page(section(page, "what-to-do")).text
+    todo = Page(section(page, "what-to-do")).words
     assert todo == ("What to do No model leaks measurably with the attacks run (map). Not "
                     "run: confidence, csmia, lomia, whitebox-dt, whitebox-tree; set attacks "
                     f"= [\"all\"] in the inventory's [defaults] and run {COMMAND} to "
                     "measure them.")
-    assert "0 of 1 assessed model leak" in Page(summary_box(page)).text
+    assert "0 of 1 assessed model leak" in Page(summary_box(page)).words
     everything = page_of([row("quiet", "no measurable leakage", -0.1, -0.13, -0.07)],
                          [entry("quiet", attacks=("all",))])
-    assert Page(section(everything, "what-to-do")).text == (
+    assert Page(section(everything, "what-to-do")).words == (
         "What to do No model leaks measurably with any of tabinv's attacks: nothing to fix "
         "for these threat models.")
 
@@ -270,7 +244,7 @@ def test_every_input_is_text() -> None:
     for href in parsed.values("href"):
         assert href.startswith(("entries/", "#g-")) or href in SUMMARY_LINKS, href
     for value in HOSTILE:
-        assert " ".join(printable(value, keep="\n\t").split()) in parsed.text, value
+        assert " ".join(printable(value, keep="\n\t").split()) in parsed.words, value
 
 
 def test_an_entry_name_cannot_leave_entries() -> None:
@@ -295,7 +269,7 @@ def test_a_real_batch_writes_the_index_next_to_its_summaries(tmp_path: Path) -> 
     for name in result.summary["entry"].unique():
         assert f"href='entries/{name}/report.html'" in page
         assert (result.out / "entries" / name / "report.html").is_file()
-    assert f"tabinv batch {inventory.path} --out {result.out}" in Page(page).text
+    assert f"tabinv batch {inventory.path} --out {result.out}" in Page(page).words
     ratings = set(result.summary["verdict"])
     assert ratings <= set(RATINGS) and ratings
     assert not math.isnan(float(result.summary["utility"].iloc[0]))
@@ -360,4 +334,4 @@ def test_a_row_without_a_baseline_is_not_measured_and_last() -> None:
     table = section(page, "models")
     assert table.index("entries/quiet/") < table.index("entries/bare/")
     assert "<span class='badge b-not-measured'>not measured</span>" in table
-    assert "not measured 1 model (1 of 2 measurements)" in Page(summary_box(page)).text
+    assert "not measured 1 model (1 of 2 measurements)" in Page(summary_box(page)).words

@@ -17,7 +17,6 @@ import html
 import json
 import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from markdown_it import MarkdownIt
+from pages import Page
 from typer.testing import CliRunner
 
 from tabinv.batch.index import SUMMARY_LINKS
@@ -152,29 +152,6 @@ def attacked(world: World) -> None:
 
 
 # -- Markdown -------------------------------------------------------------------------------
-
-class Page(HTMLParser):
-    """Tags, attributes and text of an HTML page."""
-
-    def __init__(self, page: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[str] = []
-        self.attributes: list[tuple[str, str, str]] = []
-        self.texts: list[str] = []
-        self.feed(page)
-        self.close()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        self.attributes += [(tag, name, value or "") for name, value in attrs]
-
-    def handle_data(self, data: str) -> None:
-        self.texts.append(data)
-
-    @property
-    def text(self) -> str:
-        return "".join(self.texts)
-
 
 def assert_no_injected_markup(page: str) -> Page:
     """Only the writers' own tags; no event handler; links and images only our own."""
