@@ -187,19 +187,23 @@ def size_words(value: float, sensitive: object) -> str:
     >>> size_words(-0.03, "VKORC1")
     'guesses VKORC1 right 3 points less often than population statistics allow'
     >>> size_words(0.004, "race")
+    'guesses race right less than 1 point more often than population statistics allow'
+    >>> size_words(0.0, "race")
     'guesses race right as often as population statistics allow'
     >>> size_words(0.01, "race")[:31]
     'guesses race right 1 point more'
     """
     if value != value:  # NaN (no import: this module sits below every layer)
         return f"cannot tell how often it guesses {sensitive} right"
-    points = round(100 * value)
-    if points == 0:
+    if value == 0:
         return f"guesses {sensitive} right as often as population statistics allow"
-    unit = "point" if abs(points) == 1 else "points"
-    direction = "more" if points > 0 else "less"
-    return (f"guesses {sensitive} right {abs(points)} {unit} {direction} often than "
-            "population statistics allow")
+    points = round(100 * value)
+    # a gain that rounds to 0 points is still a gain: "as often" would contradict a rating
+    amount = "less than 1 point" if points == 0 else \
+        f"{abs(points)} {'point' if abs(points) == 1 else 'points'}"
+    direction = "more" if value > 0 else "less"
+    return (f"guesses {sensitive} right {amount} {direction} often than population "
+            "statistics allow")
 
 
 def method_label(method: object, variant: object = "") -> str:

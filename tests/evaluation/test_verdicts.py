@@ -67,7 +67,11 @@ def test_rating_follows_from_the_interval(low, high, expected):
 @pytest.mark.parametrize(("value", "expected"), [
     (0.081, "guesses VKORC1 right 8 points more often than population statistics allow"),
     (-0.03, "guesses VKORC1 right 3 points less often than population statistics allow"),
-    (0.004, "guesses VKORC1 right as often as population statistics allow"),
+    (0.004, "guesses VKORC1 right less than 1 point more often than population statistics "
+            "allow"),
+    (-0.004, "guesses VKORC1 right less than 1 point less often than population statistics "
+             "allow"),
+    (0.0, "guesses VKORC1 right as often as population statistics allow"),
     (-0.012, "guesses VKORC1 right 1 point less often than population statistics allow"),
 ])
 def test_size_words(value, expected):
