@@ -190,6 +190,9 @@ def test_a_rerun_reuses_the_stamped_records(batch):
     again = run_batch(read_inventory(inventory), batch, executor=SerialExecutor())
     assert again.reused == 1
     assert (batch / "entries/linear/result.json").read_bytes() == before
+    run = again.to_dict()  # what `tabinv batch --json` prints
+    _valid(run, "batch-run")
+    assert (run["total"], run["reused"], run["failed"]) == (2, 1, 1)
 
 
 def _broken(document: dict[str, Any], path: list[Any], value: Any) -> dict[str, Any]:
@@ -272,4 +275,4 @@ def test_schema_command_refuses_an_unknown_kind():
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert lines == ["error: unknown document kind 'summary'; the kinds are assessment, "
-                     "sweep, batch-entry, batch-summary"]
+                     "sweep, batch-entry, batch-summary, batch-run"]

@@ -27,7 +27,7 @@ h2 {{ font-size: 1.25rem; margin: 2rem 0 0.6rem; padding-bottom: 0.2rem;
 h1, h2, p, li, td.free {{ overflow-wrap: anywhere; }}
 td.free {{ min-width: 5rem; }}
 td.name {{ min-width: 8rem; }}
-td .badge {{ white-space: normal; }}
+td .badge {{ white-space: normal; border-radius: 0.4rem; }}
 p, li {{ max-width: 56rem; }}
 code {{ font: 0.88em ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
        background: #f1f4f7; padding: 0 0.25em; border-radius: 3px;

@@ -169,13 +169,14 @@ class BatchResult:
         return 0 if self.failed == 0 else 1
 
     def to_dict(self) -> dict[str, Any]:
-        return {"out": str(self.out), "total": self.total, "succeeded": self.succeeded,
+        """What ``tabinv batch --json`` prints: a ``batch-run`` document."""
+        return stamp({"out": str(self.out), "total": self.total, "succeeded": self.succeeded,
                 "failed": self.failed, "reused": self.reused,
                 "seconds": round(self.seconds, 3), "executor": self.executor,
                 "failures": [{"entry": n, "error": e} for n, e in self.failures],
                 "summary": str(self.out / "summary.parquet"),
                 "summary_json": str(self.out / "summary.json"),
-                "index": str(self.out / "index.html")}
+                "index": str(self.out / "index.html")}, "batch-run")
 
 
 def run_batch(inventory: Inventory, out: str | os.PathLike[str], *,

@@ -65,7 +65,7 @@ def _render(result: BatchResult, as_json: bool) -> None:
                f"{result.failed} failed in {result.seconds:.1f} s ({result.executor})")
     for name, error in result.failures:
         typer.echo(f"  failed {_shown(name)}: {_shown(error)}")
-    typer.echo(f"summary: {_shown(result.out / 'summary.parquet')} (and .csv); "
+    typer.echo(f"summary: {_shown(result.out / 'summary.parquet')} (and .csv, .json); "
                f"index: {_shown(result.out / 'index.html')}")
     if result.failed:
         typer.echo(f"tracebacks: {_shown(result.out / 'batch.log')}")

@@ -39,7 +39,7 @@ __all__ = ["KINDS", "SCHEMA_VERSION", "schema", "stamp", "validate"]
 SCHEMA_VERSION = 1
 
 #: the kinds of JSON document tabinv writes, each with its schema file ``KIND.json``
-KINDS = ("assessment", "sweep", "batch-entry", "batch-summary")
+KINDS = ("assessment", "sweep", "batch-entry", "batch-summary", "batch-run")
 
 _COMMON = "common.json"
 _ERRORS = 100  # errors looked at to name the most relevant one
