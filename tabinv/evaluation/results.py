@@ -18,10 +18,10 @@ from .metrics import (
     auc_ovr,
     balanced_accuracy,
     binary_metrics,
-    paired_gain_over_best,
     per_value,
     top_k_precision,
 )
+from .paired import paired_gain_over_best
 from .smallcells import DEFAULT_MIN_CELL, suppress_confusion, suppress_rows
 
 __all__ = ["MethodResult", "Leakage", "Assessment", "score_posterior", "leakage_over",
@@ -269,7 +269,7 @@ def verdict_sentence(leak: Estimate, method: str, sensitive: str, population: st
 def leakage_over(attack: MethodResult, baselines: Sequence[MethodResult], *,
                  n_boot: int = 1000, random_state: int = 0) -> Leakage:
     """Gain of ``attack`` over the best of the model-free ``baselines`` on the same
-    records (:func:`~tabinv.evaluation.metrics.paired_gain_over_best`); only the
+    records (:func:`~tabinv.evaluation.paired.paired_gain_over_best`); only the
     baselines of :data:`~tabinv.vocabulary.LEAKAGE_BASELINES` count."""
     used = {b.method: b for b in baselines if b.method in LEAKAGE_BASELINES}
     if attack.correct is None or not used \

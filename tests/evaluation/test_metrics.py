@@ -37,10 +37,10 @@ from tabinv.evaluation.metrics import (
     auc_ovr,
     balanced_accuracy,
     binary_metrics,
-    paired_accuracy_difference,
     per_value,
     top_k_precision,
 )
+from tabinv.evaluation.paired import paired_accuracy_difference
 from tabinv.exceptions import DataError
 
 FAST = settings(max_examples=30, deadline=None, database=None)

@@ -12,7 +12,7 @@ from tabinv import api
 from tabinv.attacks.registry import ATTACKS
 from tabinv.data.draft import draft_card, write_card
 from tabinv.evaluation.estimate import Estimate
-from tabinv.evaluation.metrics import paired_accuracy_difference, paired_gain_over_best
+from tabinv.evaluation.paired import paired_accuracy_difference, paired_gain_over_best
 from tabinv.evaluation.results import MethodResult, leakage_over, verdict_sentence
 from tabinv.evaluation.utility import utility_line
 from tabinv.exceptions import DataError
