@@ -15,12 +15,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..text import code
-from ..vocabulary import BASELINES, RATING_MEANINGS, UTILITY_NAMES
+from ..vocabulary import BASELINES, RATING_MEANINGS, RATINGS, UTILITY_NAMES
 from .document import (
-    RATING_ORDER,
     SWEEP,
-    _listing,
-    access_text,
     epsilon_text,
     leakage_of,
     method_key,
@@ -34,6 +31,7 @@ from .document import (
     triple,
     utility_text,
 )
+from .threat import access_text, listing
 
 __all__ = ["summary", "threat_line", "what_to_do"]
 
@@ -42,7 +40,7 @@ __all__ = ["summary", "threat_line", "what_to_do"]
 
 def threat_line(threat: Mapping[str, Any]) -> str:
     """The threat model in one sentence: what the attacker knows, sees and wants."""
-    known = _listing(threat.get("known") or [])
+    known = listing(threat.get("known") or [])
     label = threat.get("label")
     holds = ("its true " if threat.get("label_source", "true") == "true"
              else "the model's prediction of its ") + (code(label) if label else "label")
@@ -55,7 +53,7 @@ def threat_line(threat: Mapping[str, Any]) -> str:
 
 def _rank(item: Mapping[str, Any]) -> tuple[int, float]:
     numbers = triple(leakage_of(item))
-    return RATING_ORDER.index(rating_of(item)) if rating_of(item) in RATING_ORDER else 1, \
+    return RATINGS.index(rating_of(item)) if rating_of(item) in RATINGS else 1, \
         -(numbers[0] if numbers else -math.inf)
 
 

@@ -30,15 +30,21 @@ from ..evaluation.estimate import Estimate
 from ..evaluation.results import Assessment
 from ..exceptions import TabinvError
 from ..schemas import stamp
-from ..text import code, shorten
-from ..vocabulary import ACCESS_LEVELS, ANSWERS, BASELINES, method_label, rating, size_words
+from ..text import shorten
+from ..vocabulary import (
+    BASELINES,
+    RATINGS,
+    method_label,
+    rating,
+    size_words,
+)
 from .json import Document, plain
 
 __all__ = ["SWEEP", "Document", "as_document", "combine", "scenarios", "triple", "fmt",
            "signed", "reading", "is_baseline", "method_key", "strongest", "headlines",
-           "access_text", "threat_sentence", "verdict_paragraph", "epsilon_text",
+           "verdict_paragraph", "epsilon_text",
            "has_records", "sweep_points", "with_command", "leakage_of", "rating_of",
-           "size_of", "RATING_ORDER", "OFF_SCALE", "utility_text"]
+           "size_of", "OFF_SCALE", "utility_text"]
 
 SWEEP = "sweep"
 ASSESSMENT = "assessment"
@@ -221,7 +227,6 @@ def epsilon_text(epsilon: Any) -> str:
 # -- leakage -------------------------------------------------------------------------
 
 #: ratings from the worst (for the summary box) to the best
-RATING_ORDER = ("leaks", "inconclusive", "no measurable leakage")
 
 
 def leakage_of(item: Mapping[str, Any]) -> Any:
@@ -299,65 +304,6 @@ def headlines(scenario: Mapping[str, Any]) -> list[str]:
 
 # -- sentences -----------------------------------------------------------------------
 
-def _listing(names: Sequence[str], shown: int = 12) -> str:
-    """Column names for a sentence; long lists (thousands of SNPs) are shortened."""
-    if len(names) <= shown:
-        return ", ".join(names)
-    return f"{', '.join(names[:shown])} and {len(names) - shown} more columns"
-
-
-#: what one query answers, in words (the threat's ``answers``)
-_ANSWERED = {"output": "the model's prediction and its residual spread",
-             "confidence": "the model's confidence scores",
-             "label": "only the model's predicted label"}
-
-
-def _level(threat: Mapping[str, Any]) -> tuple[str, str]:
-    """The threat's (access level, answer kind). Documents written before the access
-    levels held the answer kind under ``access`` and no ``answers``: the level is then
-    what their ``rounding`` and ``white_box`` say."""
-    access, answers = str(threat.get("access") or ""), str(threat.get("answers") or "")
-    if access in ANSWERS and not answers:
-        answers = access
-        access = "label-only" if answers == "label" else "white-box" \
-            if threat.get("white_box") else "rounded" \
-            if threat.get("rounding") is not None else "confidences"
-    if access == "label-only":
-        answers = "label"
-    return access, answers
-
-
-def access_text(threat: Mapping[str, Any]) -> str:
-    """What the attacker can query, in words: the access level (``confidences``,
-    ``rounded`` to some decimals, ``label-only`` or ``white-box``) and what one query
-    answers (a regression's prediction and its residual spread, a classifier's
-    confidence scores, or only its label)."""
-    level, answers = _level(threat)
-    text = _ANSWERED.get(answers, "the model's full output") if level in ACCESS_LEVELS \
-        else str(threat.get("access", "the model"))
-    if threat.get("rounding") is not None:
-        text += f" rounded to {threat['rounding']} decimals"
-    elif level == "rounded":
-        text += " rounded"
-    if level == "white-box" or threat.get("white_box"):
-        text += ", and the model file itself (white box)"
-    return text
-
-
-def threat_sentence(threat: Mapping[str, Any]) -> str:
-    """The threat model in plain words: what the attacker wants, knows and sees."""
-    access = access_text(threat)
-    unknown = _listing(threat.get("unknown") or [])
-    holds = "true" if threat.get("label_source", "true") == "true" else "model-predicted"
-    label = f" {code(threat['label'])}" if threat.get("label") else " label"
-    known = _listing(threat.get("known") or []) or "nothing else"
-    return (f"The attacker wants {' and '.join(threat.get('sensitive', [])) or '?'} of "
-            f"each targeted person; knows their {known}"
-            f"{'; does not know ' + unknown if unknown else ''}; holds their "
-            f"{holds}{label}; and can query {access}. The attacker never sees the training "
-            "records.")
-
-
 def _scope(item: Mapping[str, Any], hidden: Sequence[str], several: bool) -> str:
     name = str(item["sensitive"])
     if len(hidden) > 1 and name == "+".join(hidden):  # not a column whose name has a '+'
@@ -385,7 +331,7 @@ def verdict_paragraph(document: Mapping[str, Any]) -> str:
     if document.get("kind") == SWEEP:
         return str(document.get("verdict") or "The sweep document holds no verdict.")
     items = scenarios(document)
-    rated: dict[str, list[str]] = {name: [] for name in RATING_ORDER}
+    rated: dict[str, list[str]] = {name: [] for name in RATINGS}
     findings: list[str] = []
     for scenario in items:
         hidden = scenario.get("threat", {}).get("sensitive", [])

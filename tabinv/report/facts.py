@@ -8,8 +8,9 @@ from typing import Any
 from ..text import code
 from .blocks import Block, paragraph, table
 from .blocks import heading as _h
-from .document import _listing, epsilon_text
+from .document import epsilon_text
 from .tables import cleaning_rows
+from .threat import listing
 
 __all__ = ["data_section", "model_section"]
 
@@ -34,7 +35,7 @@ def data_section(dataset: Mapping[str, Any]) -> list[Block]:
     blocks = [_h("Data"), paragraph(text)]
     if dataset.get("bounds_from_data"):
         blocks.append(Block("warning", (
-            "The numeric bounds of " + _listing(dataset["bounds_from_data"]) + " were taken "
+            "The numeric bounds of " + listing(dataset["bounds_from_data"]) + " were taken "
             "from the data by tabinv card draft, not from public knowledge: values outside "
             "them are refused or counted, and differentially private training refuses them "
             "until a person replaces them with public bounds.")))
@@ -57,7 +58,7 @@ def model_section(model: Mapping[str, Any]) -> list[Block]:
     if model.get("target_transform") not in (None, "identity"):
         text += f" (on the {model['target_transform']} scale)"
     if model.get("features"):
-        text += " from " + _listing(model["features"])
+        text += " from " + listing(model["features"])
     if model.get("n_train") and model.get("model_source"):
         text += (f"; not trained by tabinv: its published statistics are computed on "
                  f"{model['n_train']} records with the label")
@@ -86,5 +87,5 @@ def _source_facts(model: Mapping[str, Any]) -> tuple[str, ...]:
         facts.append(f"white-box attacks: not possible, {model['structure']}")
     if model.get("card_features_not_taken_by_the_model"):
         facts.append("card features it does not take: "
-                     + _listing(model["card_features_not_taken_by_the_model"]))
+                     + listing(model["card_features_not_taken_by_the_model"]))
     return tuple(facts)

@@ -18,7 +18,6 @@ from .document import (
     has_records,
     scenarios,
     sweep_points,
-    threat_sentence,
     triple,
     verdict_paragraph,
 )
@@ -41,6 +40,7 @@ from .tables import (
     timing_rows,
     utility_rows,
 )
+from .threat import threat_sentence
 
 __all__ = ["Block", "PERSONAL_DATA", "outline"]
 

@@ -29,7 +29,7 @@ from .document import (
     utility_text,
 )
 from .document import headlines as _headlines
-from .document import threat_sentence as _threat_sentence
+from .threat import threat_sentence as _threat_sentence
 
 __all__ = ["SUMMARY_HEADER", "POSITIVE_METRICS", "assessment_markdown", "fmt", "headlines",
            "markdown_table", "summary_rows", "threat_sentence", "populations",

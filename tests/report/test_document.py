@@ -20,11 +20,12 @@ from tabinv.cli import app as cli_app
 from tabinv.cli import render as cli_render
 from tabinv.exceptions import TabinvError
 from tabinv.report import document as document_module
-from tabinv.report.document import Document, as_document, combine, threat_sentence
+from tabinv.report.document import Document, as_document, combine
 from tabinv.report.files import read_document, write_report
 from tabinv.report.html import render_html
 from tabinv.report.json import plain, to_json
 from tabinv.report.markdown import render_markdown
+from tabinv.report.threat import threat_sentence
 from tabinv.text import CODE_END, CODE_START
 
 from . import COMMAND, planted_assessments, stored
