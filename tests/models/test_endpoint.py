@@ -181,3 +181,36 @@ def test_unreachable_endpoint_is_one_error() -> None:
         client.predict({"age": np.array([1.0, 2.0])}, 2)
     assert client.stats().requests == 3 and client.stats().retries == 2
     assert client.stats().rows == 0
+
+
+class Journal:
+    """Remembers answered batches by their bytes (what a resumable run's checkpoint does)."""
+
+    def __init__(self) -> None:
+        self.answers: dict[bytes, np.ndarray] = {}
+        self.cost: list[dict[str, Any]] = []
+
+    def answer(self, rows: np.ndarray, send: Any) -> np.ndarray:
+        key = np.ascontiguousarray(rows).tobytes()
+        if key not in self.answers:
+            self.answers[key], cost = send(rows)
+            self.cost.append(cost)
+        return self.answers[key]
+
+
+def test_journal_answers_batches_it_has_seen(world) -> None:
+    journal = Journal()
+    with serve(world) as fake:
+        spec = EndpointSpec(fake.url, batch_rows=50)
+        first = open_endpoint(spec, card=world["card"], records=world["splits"].members,
+                              journal=journal)
+        remote = posteriors(first, world)
+        sent = fake.faults.requests
+        first.close()
+        again = open_endpoint(spec, card=world["card"], records=world["splits"].members,
+                              journal=journal)
+        assert fake.faults.requests == sent + 1  # only the probe: every batch journaled
+        np.testing.assert_array_equal(posteriors(again, world), remote)
+        assert fake.faults.requests == sent + 1 and again.query_stats().rows == 16
+        again.close()
+    assert sum(c["rows"] for c in journal.cost) == first.query_stats().rows - 16

@@ -43,6 +43,24 @@ class EndpointModel(ForeignModel):
     def query_row_bytes(self) -> int:
         return 512  # the JSON of a row and its answer, held while a batch is in flight
 
+    def _answer(self, encoded: np.ndarray, n: int) -> np.ndarray:
+        """The answers for ordinal-coded rows; with a journal (``journal_``, an object
+        with ``answer(rows, send)``, e.g. a resumable run's checkpoint) each batch is
+        asked of the journal first, and only batches it has not seen are sent."""
+        journal = getattr(self, "journal_", None)
+        if journal is None:
+            return super()._answer(encoded, n)
+        size = self.client_.spec.rows_per_batch
+        parts = [np.asarray(journal.answer(encoded[start:start + size], self._send))
+                 for start in range(0, n, size)]
+        return np.concatenate(parts, axis=0) if parts else super()._answer(encoded, n)
+
+    def _send(self, rows: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        """``rows`` sent to the endpoint: (answers, their cost as QueryStats.to_dict())."""
+        before = self.client_.stats()
+        answers = super()._answer(rows, rows.shape[0])
+        return answers, (self.client_.stats() - before).to_dict()
+
     def close(self) -> None:
         """Close the endpoint's connections (the model answers no more queries)."""
         self.client_.close()
@@ -83,13 +101,17 @@ class EndpointModel(ForeignModel):
 def open_endpoint(spec: EndpointSpec, *, card: Card, records: pd.DataFrame,
                   feature_map: Mapping[str, str] | Sequence[str] | None = None,
                   classes: Sequence[Any] | None = None,
-                  client: EndpointClient | None = None) -> EndpointModel:
+                  client: EndpointClient | None = None, journal: Any = None
+                  ) -> EndpointModel:
     """The endpoint of ``spec`` as a fitted :class:`EndpointModel`.
 
     ``records`` (with the label; the members when known) give the statistics an owner
     publishes; their first ``spec.probe_rows`` records are the probe. ``classes``: the
     label values of the probability columns in order (default: the label's domain,
-    sorted, as scikit-learn orders ``classes_``). Raises EndpointError, ModelError,
+    sorted, as scikit-learn orders ``classes_``). ``journal``: an object with
+    ``answer(rows, send) -> answers`` through which every batch of ordinal-coded rows
+    goes (``send(rows) -> (answers, cost dict)`` queries the endpoint), so that a rerun
+    resumes without sending answered batches again. Raises EndpointError, ModelError,
     BudgetExhausted.
     """
     if card.label not in records.columns:
@@ -111,6 +133,7 @@ def open_endpoint(spec: EndpointSpec, *, card: Card, records: pd.DataFrame,
                                "it is a deployed endpoint, answering queries only")
     model.access_ = access
     model.client_ = client
+    model.journal_ = journal
     return model.fit(records)
 
 
