@@ -74,3 +74,21 @@ def complete_posteriors(assessment, world, done):  # noqa: F811
                        recognise=False)
     _, posterior = run(model, world)
     yield posterior.probabilities[:done]
+
+
+def test_result_document_with_queries_is_valid(world) -> None:  # noqa: F811
+    import json
+
+    from tabinv.report.document import as_document
+    from tabinv.report.json import to_json
+    from tabinv.schemas import validate
+
+    with serve(world) as fake:
+        model = open_model(EndpointSpec(fake.url), card=world["card"],
+                           records=world["splits"].members)
+        assessment, _ = run(model, world)
+        model.close()
+    document = json.loads(to_json(as_document(assessment)))
+    validate(document)
+    queries = document["assessments"][0]["threat"]["queries"]
+    assert queries["attacks"][0]["queries_per_record"] > 0
