@@ -92,3 +92,20 @@ def test_result_document_with_queries_is_valid(world) -> None:  # noqa: F811
     validate(document)
     queries = document["assessments"][0]["threat"]["queries"]
     assert queries["attacks"][0]["queries_per_record"] > 0
+
+
+def test_dry_run_counts_what_a_run_would_send_without_sending(world) -> None:  # noqa: F811
+    with serve(world) as fake:
+        real = open_model(EndpointSpec(fake.url, batch_rows=50), card=world["card"],
+                          records=world["splits"].members)
+        sent, _ = run(real, world)
+        real.close()
+        requests = fake.faults.requests
+        dry = open_model(EndpointSpec(fake.url, batch_rows=50, dry_run=True),
+                         card=world["card"], records=world["splits"].members)
+        planned, _ = run(dry, world)
+        dry.close()
+        assert fake.faults.requests == requests  # nothing sent
+    keys = ("attack", "population", "records", "rows", "requests")
+    counts = [{k: e[k] for k in keys} for e in sent.threat["queries"]["attacks"]]
+    assert counts == [{k: e[k] for k in keys} for e in planned.threat["queries"]["attacks"]]
