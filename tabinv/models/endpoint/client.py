@@ -177,7 +177,7 @@ class EndpointClient:
                 if status not in RETRY_STATUSES:
                     return status, payload
                 failure = f"HTTP {status}"
-            except (httpx.TransportError, _Truncated) as error:
+            except httpx.TransportError as error:  # refused, reset, dropped, timed out
                 if isinstance(error, (httpx.UnsupportedProtocol, httpx.ProxyError)):
                     raise EndpointError(f"cannot reach {self.spec.shown_url} "
                                         f"({type(error).__name__})") from None
@@ -216,10 +216,6 @@ class EndpointClient:
         if retry_after is not None:
             return min(retry_after, self.spec.retry_seconds)
         return self._random.uniform(0, self.spec.backoff * 2 ** attempt)
-
-
-class _Truncated(Exception):
-    """A response body that ended early (a dropped connection)."""
 
 
 def _retry_after(value: str | None) -> float | None:
