@@ -89,3 +89,13 @@ def test_cli_endpoint_options_need_an_endpoint(files) -> None:
                                  "--sensitive", "vkorc1", "--label", "dose_class",
                                  "--max-queries", "5"])
     assert result.exit_code != 0 and "--endpoint" in result.output
+
+
+def test_report_states_detected_access_and_cost(world, files, tmp_path) -> None:  # noqa: F811
+    with serve(world, Faults(labels=True)) as fake:
+        result = runner.invoke(app, attack_args(fake.url, files, "--out",
+                                                str(tmp_path / "report.md")))
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "report.md").read_text("utf-8")
+    assert "measured to reveal labels only" in text
+    assert "Queries to the endpoint" in text and "rows per record" in text
