@@ -99,3 +99,20 @@ def test_report_states_detected_access_and_cost(world, files, tmp_path) -> None:
     text = (tmp_path / "report.md").read_text("utf-8")
     assert "measured to reveal labels only" in text
     assert "Queries to the endpoint" in text and "rows per record" in text
+
+
+def test_cli_assess_endpoint_members_and_non_members(world, files) -> None:  # noqa: F811
+    with serve(world) as fake:
+        result = runner.invoke(app, [
+            "assess", "--endpoint", fake.url, "--card", str(files["card"]),
+            "--members", str(files["members"]), "--non-members", str(files["non_members"]),
+            "--reference", str(files["reference"]), "--sensitive", "vkorc1",
+            "--attack", "map", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    queries = document["assessments"][0]["threat"]["queries"]
+    populations = {e["population"] for e in queries["attacks"]}
+    assert populations == {"members", "non-members"}
+    # the model's utility on non-members is measured after the attacks (not counted)
+    assert queries["total"]["requests"] == fake.faults.requests - 1
+    assert document["assessments"][0]["membership"]  # both populations complete: paired
