@@ -116,3 +116,17 @@ def test_cli_assess_endpoint_members_and_non_members(world, files) -> None:  # n
     # the model's utility on non-members is measured after the attacks (not counted)
     assert queries["total"]["requests"] == fake.faults.requests - 1
     assert document["assessments"][0]["membership"]  # both populations complete: paired
+
+
+def test_cli_label_only_endpoint_skips_attacks_needing_more(world, files) -> None:  # noqa: F811
+    with serve(world, Faults(labels=True)) as fake:
+        result = runner.invoke(app, attack_args(fake.url, files)[:-1] + ["all", "--json"])
+    assert result.exit_code == 0, result.output
+    threat = json.loads(result.stdout)["assessments"][0]["threat"]
+    assert threat["access"] == "label-only"
+    assert threat["queries"]["detected_access"]["answers"] == "labels"
+    assert any(item.startswith("confidence (marginal prior): attack 'confidence' needs "
+                               "'confidence' answers") for item in threat["skipped"])
+    assert any(item.startswith("lomia") or a["attack"] == "lomia"
+               for a in threat["attacks"] for item in [""])
+    assert fake.faults.requests > 0
