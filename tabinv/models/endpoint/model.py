@@ -124,7 +124,19 @@ def open_endpoint(spec: EndpointSpec, *, card: Card, records: pd.DataFrame,
                          f"records its statistics are computed on need the label column "
                          f"{shorten(card.label)}")
     renames = parse_feature_map(feature_map)
+    owned = client is None  # made here: closed here when opening fails
     client = client or EndpointClient(spec)
+    try:
+        return _opened(spec, card, records, renames, classes, client, journal)
+    except BaseException:
+        if owned:
+            client.close()
+        raise
+
+
+def _opened(spec: EndpointSpec, card: Card, records: pd.DataFrame,
+            renames: dict[str, str], classes: Sequence[Any] | None,
+            client: EndpointClient, journal: Any) -> EndpointModel:
     if card.task == "classification":
         client.dry_width = len(card.column(card.label).domain or ())
     else:
