@@ -239,3 +239,22 @@ def test_a_failed_opening_closes_its_client(world) -> None:
     import gc
 
     gc.collect()
+
+
+def test_tls_is_verified_unless_turned_off() -> None:
+    import ssl
+
+    for verify, mode in ((True, ssl.CERT_REQUIRED), (False, ssl.CERT_NONE)):
+        with EndpointClient(EndpointSpec("https://127.0.0.1:1", verify=verify)) as client:
+            context = client._http._transport._pool._ssl_context  # httpx's own context
+            assert context.verify_mode == mode and context.check_hostname is verify
+
+
+def test_a_https_endpoint_without_a_valid_certificate_is_refused(world) -> None:
+    """The fake speaks plain HTTP: the TLS handshake fails, once, not retried."""
+    with serve(world) as fake:
+        spec = EndpointSpec(fake.url.replace("http://", "https://"), backoff=0.0)
+        with EndpointClient(spec) as client, pytest.raises(EndpointError,
+                                                           match="^TLS with https://"):
+            client.predict({"age": np.array([1.0])}, 1)
+        assert client.stats().requests == 1

@@ -181,6 +181,11 @@ class EndpointClient:
                 if isinstance(error, (httpx.UnsupportedProtocol, httpx.ProxyError)):
                     raise EndpointError(f"cannot reach {self.spec.shown_url} "
                                         f"({type(error).__name__})") from None
+                if isinstance(error, httpx.ConnectError) and "SSL" in str(error):
+                    raise EndpointError(  # a certificate or handshake: not worth retrying
+                        f"TLS with {self.spec.shown_url} failed "
+                        f"({shorten(str(error), 160)}); --insecure only for a test "
+                        "server") from None
                 status, payload, failure = 0, b"", type(error).__name__
             if attempt == self.spec.retries:
                 break
