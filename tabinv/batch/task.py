@@ -61,7 +61,8 @@ def entry_key(entry: Entry) -> str:
         A file cannot be read, or a registry URI cannot be resolved.
     """
     files = {key: file_digest(path) for key, path in entry.files().items()}
-    files["model"] = model_digest(entry.model)
+    if entry.model is not None:  # an endpoint's URL is a setting; its model has no bytes here
+        files["model"] = model_digest(entry.model)
     document = {"result_format": RESULT_FORMAT, "tabinv": __version__,
                 "entry": entry.settings(), "files": files}
     return _digest(json.dumps(document, sort_keys=True, separators=(",", ":"),
