@@ -41,12 +41,13 @@ An inventory has an optional ``[defaults]`` table and one ``[[entry]]`` table pe
     card = "data/iwpc.toml"
     member_column = "in_training"  # marks the members inside data_file
 
-``model`` (or ``endpoint``, a model server's URL: :mod:`.endpointkeys`) is a file of any format tabinv reads (its own, or a scikit-learn
-estimator or pipeline in skops / joblib / pickle, an XGBoost or LightGBM booster, an ONNX
-graph), an MLflow model directory (a folder with an ``MLmodel`` file; ``format =
-"mlflow"``, implied) or a ``models:/NAME/VERSION`` / ``models:/NAME@ALIAS`` URI of the
-MLflow registry that ``MLFLOW_TRACKING_URI`` (or ``MLFLOW_REGISTRY_URI``) names; a URI is
-not a path and is never resolved relative to the inventory. A model tabinv did not train
+``model`` is a model file of any format tabinv reads (its own, or a scikit-learn estimator
+or pipeline in skops / joblib / pickle, an XGBoost or LightGBM booster, an ONNX graph), an
+MLflow model directory (a folder with an ``MLmodel`` file; ``format = "mlflow"``, implied)
+or a ``models:/NAME/VERSION`` / ``models:/NAME@ALIAS`` URI of the MLflow registry that
+``MLFLOW_TRACKING_URI`` (or ``MLFLOW_REGISTRY_URI``) names; a URI is not a path and is
+never resolved relative to the inventory; or ``endpoint`` names a model server instead
+(:mod:`.endpointkeys`). A model tabinv did not train
 needs the card of its data and is opened by :func:`tabinv.models.sources.open_model`.
 
 Every key of an entry may also sit in ``[defaults]`` (the model too), except ``name``
