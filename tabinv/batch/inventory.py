@@ -47,8 +47,7 @@ MLflow model directory (a folder with an ``MLmodel`` file; ``format = "mlflow"``
 or a ``models:/NAME/VERSION`` / ``models:/NAME@ALIAS`` URI of the MLflow registry that
 ``MLFLOW_TRACKING_URI`` (or ``MLFLOW_REGISTRY_URI``) names; a URI is not a path and is
 never resolved relative to the inventory; or ``endpoint`` names a model server instead
-(:mod:`.endpointkeys`). A model tabinv did not train
-needs the card of its data and is opened by :func:`tabinv.models.sources.open_model`.
+(:mod:`.endpointkeys`). A model tabinv did not train needs the card of its data.
 
 Every key of an entry may also sit in ``[defaults]`` (the model too), except ``name``
 and the opt-ins that let a model run code, which must be written in the entry itself:
