@@ -45,7 +45,11 @@ import numpy as np
 from ..exceptions import TabinvError
 from ..utils import write_atomic
 
-__all__ = ["COSTS", "QueryJournal", "chunk_digest"]
+__all__ = ["CHECKPOINT", "COSTS", "QueryJournal", "chunk_digest", "columns_digest",
+           "entry_journal"]
+
+#: the folder of an endpoint entry's answers, in the entry's folder
+CHECKPOINT = "checkpoint"
 
 #: what answering a chunk cost, as the endpoint client counts it
 COSTS = ("rows", "requests", "retries", "seconds")
@@ -93,21 +97,27 @@ class QueryJournal:
         ``send(rows)`` returns the answers (first axis: one per row) and their cost
         (:data:`COSTS`); the answers are written before they are returned.
         """
-        digest = chunk_digest(rows)
+        return self.ask(chunk_digest(rows), len(rows), lambda: send(rows))
+
+    def ask(self, digest: str, count: int,
+            send: Callable[[], tuple[np.ndarray, Mapping[str, float]]]) -> np.ndarray:
+        """The answer to the chunk of ``count`` rows whose digest is ``digest`` (see
+        :func:`chunk_digest`, :func:`columns_digest`): from this run, from a file, or
+        from ``send()``."""
         if digest in self._memo:
             return self._memo[digest]
-        stored = self._read(digest, len(rows))
+        stored = self._read(digest, count)
         if stored is not None:
             self.replayed += 1
         else:
             earlier = _sends(self.folder / f"{digest}.sent")
-            write_atomic(self.folder / f"{digest}.sent", f"{len(rows)} {earlier + 1}")
-            answers, cost = send(rows)
+            write_atomic(self.folder / f"{digest}.sent", f"{count} {earlier + 1}")
+            answers, cost = send()
             answers = np.asarray(answers)
-            if answers.shape[:1] != (len(rows),) or answers.dtype.hasobject:
-                raise TabinvError(f"the server answered {answers.shape[:1]} rows of numbers "
-                                  f"for {len(rows)} rows sent")
-            self._write(digest, answers, cost, lost=(earlier * len(rows), earlier))
+            if answers.shape[:1] != (count,) or not answers.ndim:
+                raise TabinvError(f"the server answered {answers.shape[:1]} rows for "
+                                  f"{count} rows sent")
+            self._write(digest, answers, cost, lost=(earlier * count, earlier))
             self.sent += 1
             stored = answers
         self._memo[digest] = stored
@@ -138,7 +148,15 @@ class QueryJournal:
                lost: tuple[int, int]) -> None:
         spent = np.array([*(float(cost.get(name, 0.0)) for name in COSTS), *lost])
         buffer = io.BytesIO()
-        np.savez(buffer, answers=answers, cost=spent)
+        if answers.dtype.kind in "biuf":
+            np.savez(buffer, answers=answers, cost=spent)
+        else:  # labels: kept as JSON text (numbers only in the file, never a pickle)
+            if not all(isinstance(v, (str, int, float, bool)) for v in answers.flat):
+                raise TabinvError("the server answered values that are neither numbers "
+                                  "nor labels")
+            text = json.dumps(answers.tolist(), allow_nan=True)
+            np.savez(buffer, labels=np.array(text), shape=np.array(answers.shape),
+                     cost=spent)
         write_atomic(self.folder / f"{digest}.npz", buffer.getvalue())
 
     def _read(self, digest: str, count: int) -> np.ndarray | None:
@@ -153,12 +171,49 @@ class QueryJournal:
         try:
             data = _read_small(path, binary=True)
             with np.load(io.BytesIO(data), allow_pickle=False) as stored:
-                answers, cost = stored["answers"], stored["cost"]
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+                cost = stored["cost"]
+                if "labels" in stored.files:
+                    answers = np.empty(tuple(stored["shape"]), dtype=object)
+                    answers[...] = _nested(json.loads(str(stored["labels"])), answers.ndim)
+                else:
+                    answers = stored["answers"]
+        except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile):
             return None
-        if cost.shape != (len(COSTS) + len(LOST),) or answers.dtype.hasobject or not answers.ndim:
+        if cost.shape != (len(COSTS) + len(LOST),) or not answers.ndim:
             return None
         return answers, cost
+
+
+def columns_digest(columns: Mapping[str, Any], start: int, stop: int) -> str:
+    """SHA-256 of rows ``start:stop`` of a table given as ``{name: values}`` (names in
+    order; numbers by their bytes, other values by their JSON)."""
+    digest = hashlib.sha256(f"{stop - start}".encode())
+    for name, values in columns.items():
+        part = np.asarray(values)[start:stop]
+        digest.update(b"\0" + json.dumps(str(name)).encode() + b"\0")
+        if part.dtype.kind in "biuf":
+            digest.update(part.dtype.str.encode() + np.ascontiguousarray(part).tobytes())
+        else:
+            digest.update(json.dumps(part.tolist(), default=repr).encode())
+    return digest.hexdigest()
+
+
+def _nested(values: Any, ndim: int) -> Any:
+    """JSON lists of labels as an array-assignable value (a 2-D answer stays 2-D)."""
+    if ndim == 1:
+        array = np.empty(len(values), dtype=object)
+        array[:] = values
+        return array
+    return values
+
+
+def entry_journal(entries: str | os.PathLike[str] | None, name: str,
+                  key: str) -> QueryJournal | None:
+    """The journal of entry ``name`` under the batch's ``entries`` folder (None without
+    one: a single assessment outside a batch keeps no checkpoint)."""
+    if entries is None:
+        return None
+    return QueryJournal(Path(entries) / name / CHECKPOINT, key)
 
 
 def _real_folder(path: Path) -> None:

@@ -194,6 +194,23 @@ def test_links_wrong_answers_and_object_rows_are_refused(tmp_path: Path) -> None
     journal = QueryJournal(tmp_path / "ok", KEY)
     with pytest.raises(TabinvError, match="answered"):
         journal.answer(_chunks()[0], lambda rows: (np.zeros((1, 3)), {}))
+    with pytest.raises(TabinvError, match="neither numbers nor labels"):
+        journal.answer(_chunks()[1], lambda rows: (np.array([{}] * len(rows)), {}))
     with pytest.raises(TabinvError, match="numbers"):
         journal.answer(np.array([["a"]], dtype=object), _sender([]))
-    assert journal.totals()["lost_chunks"] == 1  # sent, no usable answer kept
+    assert journal.totals()["lost_chunks"] == 2  # sent, no usable answer kept
+
+
+def test_label_answers_and_tables_of_columns_are_kept(tmp_path: Path) -> None:
+    from tabinv.batch.checkpoint import columns_digest
+
+    columns = {"vkorc1": np.array(["A/A", "G/A", "G/G"], dtype=object),
+               "age": np.array([30.0, 40.0, 50.0])}
+    digest = columns_digest(columns, 0, 3)
+    assert digest != columns_digest(columns, 0, 2) != columns_digest(columns, 1, 3)
+    assert digest != columns_digest({**columns, "age": columns["age"] + 1}, 0, 3)
+    labels = np.array(["low", "high", 2], dtype=object)
+    journal = QueryJournal(tmp_path, KEY)
+    journal.ask(digest, 3, lambda: (labels, {"rows": 3, "requests": 1}))
+    replay = QueryJournal(tmp_path, KEY).ask(digest, 3, lambda: pytest.fail("sent again"))
+    assert replay.dtype == object and replay.tolist() == ["low", "high", 2]
