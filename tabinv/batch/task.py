@@ -91,8 +91,11 @@ def one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def assess_entry(entry: Entry) -> EntryOutcome:
+def assess_entry(entry: Entry, checkpoints: str | None = None) -> EntryOutcome:
     """Load the entry's data and model, run its attacks and render its reports.
+
+    ``checkpoints``: the batch's ``entries`` folder, where an endpoint entry keeps the
+    server's answers as they arrive (:mod:`.checkpoint`) and resumes from them.
 
     Never raises: an error becomes a failed outcome with a one-line message, and the
     traceback in ``log``; except ``MemoryError``, which the executor's worker process
@@ -105,7 +108,7 @@ def assess_entry(entry: Entry) -> EntryOutcome:
     try:
         key = entry_key(entry)
         with threadpool_limits(limits=1):  # the executor decides the parallelism
-            assessments, model = _assess(entry)
+            assessments, model = _assess(entry, checkpoints, key)
             files = _render(assessments, entry)
         rows = [row for a in assessments for row in _rows(entry, a, model, key)]
         return EntryOutcome(entry.name, key, "ok", rows=tuple(rows), files=files,
@@ -138,13 +141,17 @@ def _dataset(entry: Entry) -> Any:
     return data.with_label(entry.label)
 
 
-def _model(entry: Entry, card: Any, members: pd.DataFrame) -> Any:
+def _model(entry: Entry, card: Any, members: pd.DataFrame, journal: Any = None) -> Any:
     """The entry's model through :func:`~tabinv.models.sources.open_model` (any file,
     MLflow directory or registry URI), with the entry's opt-ins, feature map and class
-    order."""
+    order; or its endpoint (:func:`.endpointtask.open_entry_endpoint`)."""
     from ..exceptions import ModelError
     from ..models.sources import open_model
 
+    if entry.is_endpoint:
+        from .endpointtask import open_entry_endpoint
+
+        return open_entry_endpoint(entry, card, members, journal)
     options = {key: getattr(entry, key) for key in FORMAT_KEYS}
     if entry.classes is not None:
         options["classes"] = list(entry.classes)
@@ -201,9 +208,11 @@ def _given(entry: Entry) -> Any:
                         options=entry.data_options(), random_state=entry.seed)
 
 
-def _assess(entry: Entry) -> tuple[list[Any], Any]:
+def _assess(entry: Entry, checkpoints: str | None = None, key: str = ""
+            ) -> tuple[list[Any], Any]:
     from ..core import assess
     from ..data.splits import split_dataset
+    from .checkpoint import entry_journal
 
     reference = None
     if entry.given_membership:
@@ -212,7 +221,8 @@ def _assess(entry: Entry) -> tuple[list[Any], Any]:
     else:
         data = _dataset(entry)
         splits = split_dataset(data.frame, random_state=entry.seed)
-    model = _model(entry, data.card, splits.members)
+    journal = entry_journal(checkpoints, entry.name, key) if entry.is_endpoint else None
+    model = _model(entry, data.card, splits.members, journal)
     assessments = [assess(_threat(entry, group), data, model, splits=splits)
                    for group in entry.sensitive]
     if reference is not None:  # the report says where the attacker's sample came from
