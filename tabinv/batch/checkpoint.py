@@ -88,6 +88,7 @@ class QueryJournal:
             if stat.S_ISREG(leftover.lstat().st_mode):
                 leftover.unlink()
         self._memo: dict[str, np.ndarray] = {}
+        self._used = np.zeros(len(COSTS) + len(LOST))  # cost of the answers used so far
         self.replayed = 0  # chunks answered from files of an earlier run
         self.sent = 0  # chunks sent in this run
 
@@ -106,9 +107,11 @@ class QueryJournal:
         from ``send()``."""
         if digest in self._memo:
             return self._memo[digest]
-        stored = self._read(digest, count)
-        if stored is not None:
+        loaded = self._load(self.folder / f"{digest}.npz")
+        if loaded is not None and loaded[0].shape[:1] == (count,):
             self.replayed += 1
+            stored = loaded[0]
+            self._used += loaded[1]
         else:
             earlier = _sends(self.folder / f"{digest}.sent")
             write_atomic(self.folder / f"{digest}.sent", f"{count} {earlier + 1}")
@@ -117,7 +120,7 @@ class QueryJournal:
             if answers.shape[:1] != (count,) or not answers.ndim:
                 raise TabinvError(f"the server answered {answers.shape[:1]} rows for "
                                   f"{count} rows sent")
-            self._write(digest, answers, cost, lost=(earlier * count, earlier))
+            self._used += self._write(digest, answers, cost, lost=(earlier * count, earlier))
             self.sent += 1
             stored = answers
         self._memo[digest] = stored
@@ -141,11 +144,17 @@ class QueryJournal:
                 rows, sends = _marker(path)
                 totals["lost_chunks"] += sends
                 totals["lost_rows"] += rows * sends
-        return {k: (round(v, 6) if k == "seconds" else int(v)) for k, v in totals.items()}
+        return _counts(totals)
 
     # -- files --------------------------------------------------------------------------
+    def used(self) -> dict[str, float]:
+        """What the answers used in this run cost, each distinct chunk once, replayed
+        ones at their cost when they were answered (so a resumed run reports what an
+        uninterrupted one would, plus the sends lost in between)."""
+        return _counts(dict(zip((*COSTS, *LOST), self._used, strict=True)))
+
     def _write(self, digest: str, answers: np.ndarray, cost: Mapping[str, float],
-               lost: tuple[int, int]) -> None:
+               lost: tuple[int, int]) -> np.ndarray:
         spent = np.array([*(float(cost.get(name, 0.0)) for name in COSTS), *lost])
         buffer = io.BytesIO()
         if answers.dtype.kind in "biuf":
@@ -158,12 +167,7 @@ class QueryJournal:
             np.savez(buffer, labels=np.array(text), shape=np.array(answers.shape),
                      cost=spent)
         write_atomic(self.folder / f"{digest}.npz", buffer.getvalue())
-
-    def _read(self, digest: str, count: int) -> np.ndarray | None:
-        loaded = self._load(self.folder / f"{digest}.npz")
-        if loaded is None or loaded[0].shape[:1] != (count,):
-            return None
-        return loaded[0]
+        return spent
 
     @staticmethod
     def _load(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
@@ -227,6 +231,10 @@ def _real_folder(path: Path) -> None:
     if not stat.S_ISDIR(mode):
         raise TabinvError(f"{path} is not a folder (a link or a file); tabinv keeps an "
                           "endpoint entry's checkpoint there: move it away")
+
+
+def _counts(values: Mapping[str, float]) -> dict[str, float]:
+    return {k: (round(float(v), 6) if k == "seconds" else int(v)) for k, v in values.items()}
 
 
 def _marker(path: Path) -> tuple[int, int]:

@@ -7,10 +7,11 @@ call (the probe, the published statistics, each attack's queries) is cut into ch
 earlier run kept it, sent otherwise (and kept before it is used). So a rerun after a
 crash sends only what was never answered, and:
 
-- its query counts (:meth:`JournaledClient.stats`) are what every run of the entry paid
-  for the answers it used: each chunk's rows, requests, retries and seconds once, as they
-  were when it was answered (never again when replayed); a chunk a killed run sent
-  without keeping the answer counts as one more request and retry (at least);
+- its query counts (:meth:`JournaledClient.stats`) are what the answers it used cost,
+  over every run that sent them: each distinct chunk's rows, requests, retries and
+  seconds once, as they were when it was answered (so a resumed run reports what an
+  uninterrupted one would); a send of that chunk by a killed run that kept no answer
+  counts as one more request and retry (at least);
 - its budget ``max_queries`` bounds the rows sent over all runs of the entry: a run
   that spent it fails with that message, keeps what it got, and a rerun with a larger
   budget resumes.
@@ -84,12 +85,13 @@ class JournaledClient(_client_class()):  # type: ignore[misc]
         self._reserved = earlier["rows"] + earlier["lost_rows"]  # the budget spans runs
 
     def stats(self) -> Any:
-        """What the answers used so far cost over every run (each chunk once)."""
+        """What the answers used so far cost, over every run that sent them (each
+        distinct chunk once)."""
         from ..models.endpoint import QueryStats
 
-        totals = self.journal.totals()  # a chunk sent by a killed run: one more attempt
-        return QueryStats(totals["rows"], totals["requests"] + totals["lost_chunks"],
-                          totals["retries"] + totals["lost_chunks"], totals["seconds"])
+        used = self.journal.used()  # a chunk sent by a killed run: one more attempt
+        return QueryStats(used["rows"], used["requests"] + used["lost_chunks"],
+                          used["retries"] + used["lost_chunks"], used["seconds"])
 
     def predict(self, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
         if n == 0:

@@ -101,6 +101,7 @@ def work(url: str, folder: str, out: str) -> None:
                          "seconds": time.perf_counter() - started}
 
     answers = np.concatenate([journal.answer(chunk, send) for chunk in _chunks()])
+    Path(f"{out}.json").write_text(json.dumps(journal.used()))
     np.save(out, answers)
 
 
@@ -147,6 +148,11 @@ def test_a_killed_run_resumes_without_sending_or_counting_twice(server: _Server,
     assert _start(url, tmp_path / "fresh", whole).wait(timeout=300) == 0
     assert server.requests - requests == CHUNKS
     np.testing.assert_array_equal(resumed, np.load(whole))  # bit for bit
+    used = json.loads(Path(f"{out}.json").read_text())
+    alone = json.loads(Path(f"{whole}.json").read_text())
+    assert (used["rows"], used["requests"]) == (alone["rows"], alone["requests"]) == (
+        CHUNKS * ROWS, CHUNKS)
+    assert used["lost_chunks"] == totals["lost_chunks"] and alone["lost_chunks"] == 0
     np.testing.assert_array_equal(resumed, _posterior(np.concatenate(_chunks())))
     assert QueryJournal(tmp_path / "fresh", KEY).totals()["lost_chunks"] == 0
 
@@ -214,3 +220,16 @@ def test_label_answers_and_tables_of_columns_are_kept(tmp_path: Path) -> None:
     journal.ask(digest, 3, lambda: (labels, {"rows": 3, "requests": 1}))
     replay = QueryJournal(tmp_path, KEY).ask(digest, 3, lambda: pytest.fail("sent again"))
     assert replay.dtype == object and replay.tolist() == ["low", "high", 2]
+
+
+def test_a_resumed_run_reports_the_cost_of_the_answers_it_used(tmp_path: Path) -> None:
+    chunks = _chunks()[:4]
+    first = QueryJournal(tmp_path, KEY)
+    for chunk in chunks[:2]:
+        first.answer(chunk, _sender([]))
+    assert first.used()["rows"] == 2 * ROWS
+    again = QueryJournal(tmp_path, KEY)
+    for chunk in (*chunks, chunks[1]):
+        again.answer(chunk, _sender([]))
+    assert again.used() == {"rows": 4 * ROWS, "requests": 8, "retries": 4, "seconds": 0.0,
+                            "lost_rows": 0, "lost_chunks": 0}
