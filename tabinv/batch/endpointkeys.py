@@ -41,8 +41,9 @@ ENDPOINT_ONLY = ("protocol", "model_name", "auth_env", "batch_rows", "concurrenc
 
 ENDPOINT_KEYS = ("endpoint", *ENDPOINT_ONLY)
 
-#: how an endpoint entry is queried, not what it computes: not in its key
-RUN_KEYS = ("auth_env", "batch_rows", "concurrency")
+#: how an endpoint entry is queried, not what it computes: not in its key (a run that
+#: spends its budget fails and is never reused; a larger budget resumes it)
+RUN_KEYS = ("auth_env", "batch_rows", "concurrency", "max_queries")
 
 #: keys of model files that mean nothing for an endpoint
 _FILE_ONLY = ("format", "allow_pickle", "trust", "allow_code", "feature_map",

@@ -53,10 +53,11 @@ def test_the_key_follows_what_is_computed_not_how_it_is_queried(tmp_path: Path) 
     import dataclasses
 
     same = [dataclasses.replace(entry, batch_rows=7), dataclasses.replace(entry, concurrency=3),
-            dataclasses.replace(entry, auth_env="OTHER")]
+            dataclasses.replace(entry, auth_env="OTHER"),
+            dataclasses.replace(entry, max_queries=100)]
     assert {entry_key(e) for e in same} == {key}
     other = [dataclasses.replace(entry, endpoint="http://127.0.0.1:5001"),
-             dataclasses.replace(entry, max_queries=100),
+             dataclasses.replace(entry, access="label-only"),
              dataclasses.replace(entry, protocol="v2", model_name="m")]
     assert len({key, *(entry_key(e) for e in other)}) == 4
 

@@ -1,0 +1,123 @@
+"""Issue 15, item 4 in a batch: an inventory entry naming an endpoint (a fake MLflow
+server on 127.0.0.1 around a real pipeline) is assessed; a batch killed mid-entry
+(SIGKILL of its process group) and rerun resumes from the entry's checkpoint: the same
+rows as an uninterrupted batch, only unanswered chunks sent again, and the budget
+(max_queries) stopping an entry that a rerun with a larger budget finishes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from models.fakeendpoint import FakeEndpoint
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from tabinv.batch.inventory import read_inventory
+from tabinv.batch.runner import run_batch
+
+from . import FAST, write_inventory
+
+ROOT = Path(__file__).resolve().parents[2]
+CATEGORICAL = ["race", "cyp2c9", "vkorc1"]
+NUMERIC = ["weight_kg", "age", "height_cm", "amiodarone", "enzyme_inducer"]
+
+
+@pytest.fixture(scope="module")
+def pipe() -> Pipeline:
+    from tabinv.data.registry import load_builtin
+    from tabinv.data.splits import split_dataset
+
+    frame = load_builtin("iwpc").with_label("dose_class").frame
+    members = split_dataset(frame, random_state=0).members
+    prep = ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
+                              ("num", StandardScaler(), NUMERIC)])
+    model = Pipeline([("prep", prep), ("model", LogisticRegression(max_iter=300))])
+    return model.fit(members[CATEGORICAL + NUMERIC], members["dose_class"])
+
+
+@pytest.fixture
+def server(pipe: Pipeline) -> Iterator[FakeEndpoint]:
+    def proba(frame: Any) -> np.ndarray:
+        time.sleep(0.01)  # slow enough to be killed mid-entry
+        return pipe.predict_proba(frame[CATEGORICAL + NUMERIC])
+
+    with FakeEndpoint(proba, list(pipe.classes_)) as fake:
+        yield fake
+
+
+def _inventory(folder: Path, url: str, **extra: Any) -> Path:
+    entry = {"name": "api", "endpoint": url, "protocol": "mlflow", "label": "dose_class",
+             "sensitive": ["vkorc1"], "batch_rows": 200, "concurrency": 2, **extra}
+    return write_inventory(folder / "inventory.toml", [entry], {**FAST, "n_boot": 5})
+
+
+def _rows(out: Path) -> list[dict[str, Any]]:
+    record = json.loads((out / "entries" / "api" / "result.json").read_text())
+    assert record["status"] == "ok", record["error"]
+    return record["rows"]
+
+
+def test_an_endpoint_entry_killed_mid_run_resumes(server: FakeEndpoint,
+                                                  tmp_path: Path) -> None:
+    inventory = _inventory(tmp_path, server.url)
+    out = tmp_path / "out"
+    code = ("import sys; from tabinv.batch.inventory import read_inventory; "
+            "from tabinv.batch.runner import run_batch; "
+            "run_batch(read_inventory(sys.argv[1]), sys.argv[2])")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    batch = subprocess.Popen([sys.executable, "-c", code, str(inventory), str(out)],
+                             cwd=tmp_path, env=env, start_new_session=True)
+    for _ in range(6000):  # bounded: at most 6000 polls
+        if len(server.faults.rows) >= 12 or batch.poll() is not None:
+            break
+        time.sleep(0.01)
+    os.killpg(batch.pid, signal.SIGKILL)
+    batch.wait(timeout=60)
+    assert not (out / "entries" / "api" / "result.json").exists()
+    kept = list((out / "entries" / "api" / "checkpoint").rglob("*.npz"))
+    assert kept
+    first = len(server.faults.rows)
+
+    result = run_batch(read_inventory(inventory), out)
+    assert result.exit_code == 0
+    resumed = _rows(out)
+    second = len(server.faults.rows) - first
+
+    fresh = tmp_path / "fresh"
+    before = len(server.faults.rows)
+    assert run_batch(read_inventory(inventory), fresh).exit_code == 0
+    whole = len(server.faults.rows) - before
+    assert resumed == _rows(fresh)  # the same numbers, bit for bit
+    assert second < whole <= first + second  # answered chunks were not sent again
+    assert first + second - whole <= 2  # at most a chunk in flight (2 requests) was lost
+
+
+def test_a_spent_budget_stops_the_entry_and_a_larger_one_resumes(server: FakeEndpoint,
+                                                                 tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    small = run_batch(read_inventory(_inventory(tmp_path, server.url, max_queries=1000)),
+                      out)
+    assert small.exit_code == 1 and "budget" in small.failures[0][1]
+    spent = sum(server.faults.rows)
+    assert 0 < spent <= 1000
+    done = run_batch(read_inventory(_inventory(tmp_path, server.url, max_queries=10**7)),
+                     out)
+    assert done.exit_code == 0 and done.reused == 0
+    rest = sum(server.faults.rows) - spent
+    fresh = run_batch(read_inventory(_inventory(tmp_path, server.url)), tmp_path / "fresh")
+    assert fresh.exit_code == 0
+    assert spent + rest == sum(server.faults.rows) - spent - rest  # nothing sent twice
+    assert _rows(out) == _rows(tmp_path / "fresh")
