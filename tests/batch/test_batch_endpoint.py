@@ -121,3 +121,36 @@ def test_a_spent_budget_stops_the_entry_and_a_larger_one_resumes(server: FakeEnd
     assert fresh.exit_code == 0
     assert spent + rest == sum(server.faults.rows) - spent - rest  # nothing sent twice
     assert _rows(out) == _rows(tmp_path / "fresh")
+
+
+def test_the_endpoint_entry_equals_the_same_pipeline_read_from_a_file(
+        server: FakeEndpoint, pipe: Pipeline, tmp_path: Path) -> None:
+    import skops.io as sio
+
+    sio.dump(pipe, tmp_path / "pipe.skops")
+    common = {"label": "dose_class", "sensitive": ["vkorc1"]}
+    inventory = write_inventory(tmp_path / "inventory.toml", [
+        {"name": "api", "endpoint": server.url, "protocol": "mlflow", **common},
+        {"name": "file", "model": "pipe.skops", **common}], {**FAST, "n_boot": 5})
+    out = tmp_path / "out"
+    assert run_batch(read_inventory(inventory), out).exit_code == 0
+    rows = {name: json.loads((out / "entries" / name / "result.json").read_text())["rows"]
+            for name in ("api", "file")}
+    numbers = [k for k in rows["api"][0] if k not in ("entry", "key", "format", "family")]
+    assert [{k: r[k] for k in numbers} for r in rows["api"]] == \
+        [{k: r[k] for k in numbers} for r in rows["file"]]
+    assert {r["format"] for r in rows["api"]} == {"endpoint"}
+
+
+def test_a_link_planted_at_the_checkpoint_is_refused(server: FakeEndpoint,
+                                                     tmp_path: Path) -> None:
+    from tabinv.exceptions import TabinvError
+
+    out = tmp_path / "out"
+    (out / "entries" / "api").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    (out / "entries" / "api" / "checkpoint").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(TabinvError, match="is a symbolic link"):
+        run_batch(read_inventory(_inventory(tmp_path, server.url)), out)
+    assert not list((tmp_path / "elsewhere").iterdir())
+    assert server.faults.requests == 0
