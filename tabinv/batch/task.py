@@ -116,8 +116,23 @@ def assess_entry(entry: Entry, checkpoints: str | None = None) -> EntryOutcome:
     except MemoryError:
         raise
     except Exception as error:  # one bad entry never stops the batch
-        return EntryOutcome(entry.name, key, "failed", error=one_line(error),
+        return EntryOutcome(entry.name, key, "failed",
+                            error=one_line(error) + _kept(entry, checkpoints, key),
                             log=traceback.format_exc(), seconds=time.perf_counter() - started)
+
+
+def _kept(entry: Entry, checkpoints: str | None, key: str) -> str:
+    """For a failed endpoint entry: the answers its checkpoint keeps for a rerun."""
+    from .checkpoint import entry_journal
+
+    if not (entry.is_endpoint and checkpoints and key):
+        return ""
+    try:
+        totals = entry_journal(checkpoints, entry.name, key).totals()  # type: ignore
+    except (OSError, TabinvError):
+        return ""
+    return (f" ({totals['rows']:,} rows answered so far are kept; a rerun resumes from "
+            "them)") if totals["rows"] else ""
 
 
 @functools.lru_cache(maxsize=4)

@@ -111,6 +111,7 @@ def test_a_spent_budget_stops_the_entry_and_a_larger_one_resumes(server: FakeEnd
     small = run_batch(read_inventory(_inventory(tmp_path, server.url, max_queries=1000)),
                       out)
     assert small.exit_code == 1 and "budget" in small.failures[0][1]
+    assert "answered so far are kept; a rerun resumes from them" in small.failures[0][1]
     spent = sum(server.faults.rows)
     assert 0 < spent <= 1000
     done = run_batch(read_inventory(_inventory(tmp_path, server.url, max_queries=10**7)),
