@@ -72,6 +72,8 @@ class EndpointClient:
         self._batch_rows = spec.rows_per_batch
         self._reserved = 0
         self._stats = QueryStats()
+        #: probability columns of a dry run's answers (0: a regression's numbers)
+        self.dry_width = 2
 
     def __repr__(self) -> str:
         return f"EndpointClient({self.spec.shown_url!r}, protocol={self.spec.protocol!r})"
@@ -188,6 +190,8 @@ class EndpointClient:
                             f"{attempt + 1} attempt(s) and {waited:.1f} s of waiting")
 
     def _post(self, body: bytes) -> tuple[int, bytes, float | None]:
+        if self.spec.dry_run:
+            return 200, _dry_answer(self.spec.protocol, body, self.dry_width), None
         with self._http.stream("POST", self.spec.inference_url, content=body) as response:
             declared = response.headers.get("content-length")
             if declared is not None and declared.isdigit() and \
@@ -229,6 +233,25 @@ def _retry_after(value: str | None) -> float | None:
     if when is None:
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _dry_answer(protocol: str, body: bytes, width: int) -> bytes:
+    """What a dry run answers to one of its own requests: uniform probabilities over
+    ``width`` classes (zeros for a regression), in the protocol's form."""
+    import json
+
+    request = json.loads(body)
+    if protocol == "mlflow":
+        n = len(request["dataframe_split"]["data"])
+    else:
+        n = int(request["inputs"][0]["shape"][0])
+    row = [1.0 / width] * width if width else 0.0
+    if protocol == "mlflow":
+        return json.dumps({"predictions": [row] * n}).encode()
+    shape = [n, width] if width else [n]
+    data = [v for _ in range(n) for v in (row if width else [0.0])]
+    return json.dumps({"outputs": [{"name": "dry-run", "shape": shape, "datatype": "FP64",
+                                    "data": data}]}).encode()
 
 
 def _snippet(payload: bytes) -> str:

@@ -120,6 +120,10 @@ def open_endpoint(spec: EndpointSpec, *, card: Card, records: pd.DataFrame,
                          f"{shorten(card.label)}")
     renames = parse_feature_map(feature_map)
     client = client or EndpointClient(spec)
+    if card.task == "classification":
+        client.dry_width = len(card.column(card.label).domain or ())
+    else:
+        client.dry_width = 0
     probe = records.head(spec.probe_rows)
     table = {renames.get(f, f): probe[f].to_numpy() for f in card.features
              if f in probe.columns}
