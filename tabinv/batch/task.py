@@ -240,6 +240,11 @@ def _assess(entry: Entry, checkpoints: str | None = None, key: str = ""
     model = _model(entry, data.card, splits.members, journal)
     assessments = [assess(_threat(entry, group), data, model, splits=splits)
                    for group in entry.sensitive]
+    not_done = [text for a in assessments for text in a.threat.get("queries", {}).get(
+        "not_done", ())]
+    if not_done:  # never a partial result among complete ones: the rerun resumes it
+        more = f" (and {len(not_done) - 1} more)" if len(not_done) > 1 else ""
+        raise TabinvError(f"not every record was inferred: {not_done[0]}{more}")
     if reference is not None:  # the report says where the attacker's sample came from
         assessments = [dataclasses.replace(a, dataset={**a.dataset, "reference_source": reference})
                        for a in assessments]

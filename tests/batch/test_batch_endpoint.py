@@ -155,3 +155,33 @@ def test_a_link_planted_at_the_checkpoint_is_refused(server: FakeEndpoint,
         run_batch(read_inventory(_inventory(tmp_path, server.url)), out)
     assert not list((tmp_path / "elsewhere").iterdir())
     assert server.faults.requests == 0
+
+
+def test_a_budget_spent_mid_attack_is_not_a_result_and_the_rerun_resumes(
+        server: FakeEndpoint, tmp_path: Path) -> None:
+    """Setup (probe and statistics) costs about 2,100 rows, the attacks about 9,400."""
+    out = tmp_path / "out"
+    small = run_batch(read_inventory(_inventory(tmp_path, server.url, max_queries=4000)),
+                      out)
+    assert small.exit_code == 1
+    error = small.failures[0][1]
+    assert error.startswith(("not every record was inferred: map (marginal prior) on ",
+                             "the query budget (--max-queries 4,000) is spent")), error
+    assert error.endswith("answered so far are kept; a rerun resumes from them)")
+    assert not (out / "entries" / "api" / "report.json").exists()
+    spent = sum(server.faults.rows)
+    assert 2000 < spent <= 4000
+    done = run_batch(read_inventory(_inventory(tmp_path, server.url, max_queries=10**7)),
+                     out)
+    assert done.exit_code == 0
+    rest = sum(server.faults.rows) - spent
+    fresh = run_batch(read_inventory(_inventory(tmp_path, server.url, max_queries=10**7)),
+                      tmp_path / "fresh")
+    assert fresh.exit_code == 0
+    whole = sum(server.faults.rows) - spent - rest
+    assert rest < whole <= spent + rest <= whole + 200  # at most the chunk cut to the budget
+    assert _rows(out) == _rows(tmp_path / "fresh")
+    report = json.loads((out / "entries" / "api" / "report.json").read_text())
+    alone = json.loads((tmp_path / "fresh" / "entries" / "api" / "report.json").read_text())
+    used, total = (r["assessments"][0]["threat"]["queries"]["total"] for r in (report, alone))
+    assert (used["rows"], used["requests"]) == (total["rows"], total["requests"])
