@@ -20,6 +20,7 @@ import os
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -68,6 +69,8 @@ class EndpointClient:
         self._http = httpx.Client(headers=headers, limits=limits, timeout=timeout,
                                   verify=spec.verify, follow_redirects=False,
                                   trust_env=False)
+        # connections closed when the client goes, even if nobody called close()
+        self._closer = weakref.finalize(self, self._http.close)
         self._lock = threading.Lock()
         self._batch_rows = spec.rows_per_batch
         self._reserved = 0
@@ -83,7 +86,7 @@ class EndpointClient:
                         "the endpoint again in the other process")
 
     def close(self) -> None:
-        self._http.close()
+        self._closer()
 
     def __enter__(self) -> EndpointClient:
         return self
@@ -174,7 +177,7 @@ class EndpointClient:
                 if status not in RETRY_STATUSES:
                     return status, payload
                 failure = f"HTTP {status}"
-            except (httpx.TransportError, _Truncated) as error:
+            except httpx.TransportError as error:  # refused, reset, dropped, timed out
                 if isinstance(error, (httpx.UnsupportedProtocol, httpx.ProxyError)):
                     raise EndpointError(f"cannot reach {self.spec.shown_url} "
                                         f"({type(error).__name__})") from None
@@ -213,10 +216,6 @@ class EndpointClient:
         if retry_after is not None:
             return min(retry_after, self.spec.retry_seconds)
         return self._random.uniform(0, self.spec.backoff * 2 ** attempt)
-
-
-class _Truncated(Exception):
-    """A response body that ended early (a dropped connection)."""
 
 
 def _retry_after(value: str | None) -> float | None:
