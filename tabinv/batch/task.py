@@ -238,8 +238,12 @@ def _assess(entry: Entry, checkpoints: str | None = None, key: str = ""
         splits = split_dataset(data.frame, random_state=entry.seed)
     journal = entry_journal(checkpoints, entry.name, key) if entry.is_endpoint else None
     model = _model(entry, data.card, splits.members, journal)
-    assessments = [assess(_threat(entry, group), data, model, splits=splits)
-                   for group in entry.sensitive]
+    try:
+        assessments = [assess(_threat(entry, group), data, model, splits=splits)
+                       for group in entry.sensitive]
+    finally:
+        if entry.is_endpoint:  # its connections (the model answers no more queries)
+            model.close()
     not_done = [text for a in assessments for text in a.threat.get("queries", {}).get(
         "not_done", ())]
     if not_done:  # never a partial result among complete ones: the rerun resumes it
