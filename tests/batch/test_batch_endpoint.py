@@ -185,3 +185,32 @@ def test_a_budget_spent_mid_attack_is_not_a_result_and_the_rerun_resumes(
     alone = json.loads((tmp_path / "fresh" / "entries" / "api" / "report.json").read_text())
     used, total = (r["assessments"][0]["threat"]["queries"]["total"] for r in (report, alone))
     assert (used["rows"], used["requests"]) == (total["rows"], total["requests"])
+
+
+def test_a_server_gone_mid_entry_fails_it_and_the_rerun_resumes(pipe: Pipeline,
+                                                                tmp_path: Path) -> None:
+    """After 12 answers the server answers only 503 (down, retries spent); back up, the
+    rerun sends only what was never answered."""
+    calls: list[int] = []
+
+    def proba(frame: Any) -> np.ndarray:
+        calls.append(len(frame))
+        if len(calls) == 12:
+            fake.faults.fail_every = 1  # from the next request on
+        return pipe.predict_proba(frame[CATEGORICAL + NUMERIC])
+
+    with FakeEndpoint(proba, list(pipe.classes_)) as fake:
+        inventory = _inventory(tmp_path, fake.url)
+        out = tmp_path / "out"
+        down = run_batch(read_inventory(inventory), out)
+        assert down.exit_code == 1 and "503" in down.failures[0][1]
+        assert "a rerun resumes from them" in down.failures[0][1]
+        first = len(calls)
+        fake.faults.fail_every = 0
+        assert run_batch(read_inventory(inventory), out).exit_code == 0
+        second = len(calls) - first
+        assert run_batch(read_inventory(inventory), tmp_path / "fresh").exit_code == 0
+        whole = len(calls) - first - second
+    # at most the answered half of a chunk (2 requests) whose other half failed is resent
+    assert first == 12 and whole <= first + second <= whole + 1
+    assert _rows(out) == _rows(tmp_path / "fresh")
