@@ -15,6 +15,10 @@ crash sends only what was never answered, and:
 - its budget ``max_queries`` bounds the rows sent over all runs of the entry: a run
   that spent it fails with that message, keeps what it got, and a rerun with a larger
   budget resumes.
+
+A chunk is found again when the rerun asks the same rows in the same chunks: same
+entry, same ``batch_rows`` and ``concurrency``, and a budget set in both runs or in
+neither (with a budget, records are inferred a few at a time: other chunks).
 """
 
 from __future__ import annotations

@@ -214,3 +214,20 @@ def test_a_server_gone_mid_entry_fails_it_and_the_rerun_resumes(pipe: Pipeline,
     # at most the answered half of a chunk (2 requests) whose other half failed is resent
     assert first == 12 and whole <= first + second <= whole + 1
     assert _rows(out) == _rows(tmp_path / "fresh")
+
+
+def test_the_token_is_sent_and_written_nowhere(server: FakeEndpoint, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    token = "tok-9f8e7d6c5b4a"
+    monkeypatch.setenv("DOSE_API_TOKEN", token)
+    out = tmp_path / "out"
+    result = run_batch(read_inventory(_inventory(tmp_path, server.url,
+                                                 auth_env="DOSE_API_TOKEN")), out)
+    assert result.exit_code == 0
+    assert {h.get("Authorization") for h in server.faults.seen} == {f"Bearer {token}"}
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert files and not any(token.encode() in p.read_bytes() for p in files)
+    monkeypatch.delenv("DOSE_API_TOKEN")
+    unset = run_batch(read_inventory(_inventory(tmp_path, server.url, auth_env="DOSE_API_TOKEN",
+                                                seed=1)), tmp_path / "other")
+    assert unset.exit_code == 1 and "DOSE_API_TOKEN" in unset.failures[0][1]
