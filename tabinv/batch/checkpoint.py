@@ -226,8 +226,9 @@ def _real_folder(path: Path) -> None:
         path.mkdir(exist_ok=True)
         mode = path.lstat().st_mode
     except OSError as error:
-        raise TabinvError(f"cannot use the checkpoint folder {path}: {error.strerror}"
-                          ) from None
+        raise TabinvError(f"cannot use the checkpoint folder {path}: {error.strerror} (an "
+                          "endpoint entry's worker writes it; a remote worker needs the "
+                          "output folder on a shared file system)") from None
     if not stat.S_ISDIR(mode):
         raise TabinvError(f"{path} is not a folder (a link or a file); tabinv keeps an "
                           "endpoint entry's checkpoint there: move it away")

@@ -233,3 +233,9 @@ def test_a_resumed_run_reports_the_cost_of_the_answers_it_used(tmp_path: Path) -
         again.answer(chunk, _sender([]))
     assert again.used() == {"rows": 4 * ROWS, "requests": 8, "retries": 4, "seconds": 0.0,
                             "lost_rows": 0, "lost_chunks": 0}
+
+
+def test_a_worker_without_the_output_folder_says_so(tmp_path: Path) -> None:
+    with pytest.raises(TabinvError, match="remote worker needs the output folder on a "
+                                          "shared file system"):
+        QueryJournal(tmp_path / "absent" / "entries" / "api" / "checkpoint", KEY)
