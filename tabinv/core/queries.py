@@ -4,9 +4,10 @@ A model that counts its queries (an endpoint: ``query_stats()``) gets a
 :class:`QueryLedger`: the queries of the setup (the probe and the statistics its owner
 publishes) and of each attack on each population (rows, requests, retries, wall time,
 rows per record inferred: the attacker's cost the papers report). With a query budget
-(``max_queries``) records are inferred in chunks; when the budget is spent the records
-completed are kept (their result is marked partial) and what was not started is listed
-as not done. A record is either fully inferred or not done.
+(``max_queries``) or an endpoint failing for good (retries exhausted, server gone),
+records are inferred in chunks: the records completed are kept (their result is marked
+partial) and what was not done is listed with the reason; an endpoint that failed is not
+asked again in the run. A record is either fully inferred or not done.
 """
 
 from __future__ import annotations
@@ -39,9 +40,14 @@ class QueryLedger:
         spec = getattr(client, "spec", None)
         self.budget: int | None = getattr(spec, "max_queries", None)
         self.batch_rows: int = int(getattr(spec, "rows_per_batch", 1000))
+        self.concurrency: int = int(getattr(spec, "concurrency", 1))
+        #: why the endpoint is not asked again in this run ('' while it answers)
+        self.failed = ""
 
     def fit_failed(self, label: str, error: Exception) -> str:
-        self.not_done.append(f"{label}: not done ({error})")
+        if not _is_budget(error) and not self.failed:
+            self.failed = f"the endpoint failed: {error}"
+        self.not_done.append(f"{label}: not done ({self.failed or error})")
         return f"{label}: {error}"
 
     def infer(self, label: str, attack: BaseAttack, records: pd.DataFrame, labels: Any,
@@ -49,12 +55,16 @@ class QueryLedger:
         """``attack``'s posterior on ``records`` and how many records it covers (all
         of them, fewer when the budget ran out: the first ones, in order; None and 0
         when not one was done)."""
-        from ..models.endpoint import BudgetExhausted
+        from ..models.endpoint import EndpointError
 
         before = self.model.query_stats()
         n = len(records)
-        size = n if self.budget is None else max(1, self.batch_rows // max(
-            1, attack.candidates_.size))
+        if self.failed:
+            self.not_done.append(f"{label} on {population}: not done ({self.failed})")
+            return None, 0
+        # chunks of records keeping every allowed request busy: a fault or the budget
+        # loses at most the chunk in flight, never a record already done
+        size = max(1, self.concurrency * self.batch_rows // max(1, attack.candidates_.size))
         parts: list[Posterior] = []
         done = 0
         reason = ""
@@ -67,8 +77,10 @@ class QueryLedger:
             given = None if labels is None else _rows(labels, done, done + size)
             try:
                 parts.append(attack.infer(chunk, given))
-            except BudgetExhausted as error:
+            except EndpointError as error:  # budget spent, or the endpoint failed
                 reason = str(error)
+                if not _is_budget(error):
+                    self.failed = f"the endpoint failed: {error}"
                 break
             done += len(chunk)
             cost = max(cost, -(-(self.model.query_stats() - before).rows // done))
@@ -98,6 +110,12 @@ class QueryLedger:
                 "max_queries": self.budget,
                 "detected_access": None if access is None else access.to_dict(),
                 "attacks": list(self.entries), "not_done": list(self.not_done)}
+
+
+def _is_budget(error: Exception) -> bool:
+    from ..models.endpoint import BudgetExhausted
+
+    return isinstance(error, BudgetExhausted)
 
 
 def _rows(labels: Any, start: int, stop: int) -> Any:

@@ -35,15 +35,18 @@ def _fit_attacks(threat: ThreatModel, specs: Sequence[AttackSpec], oracle: Oracl
                  known: list[str], reference: pd.DataFrame | None,
                  timings: dict[str, float], ledger: QueryLedger | None = None
                  ) -> tuple[list[tuple[AttackSpec, BaseAttack]], list[str]]:
-    from ..models.endpoint import BudgetExhausted
+    from ..models.endpoint import EndpointError
 
     fitted, skipped = [], []
     for spec in specs:
         started = time.perf_counter()
+        if ledger is not None and ledger.failed:
+            skipped.append(ledger.fit_failed(spec.label, AttackError(ledger.failed)))
+            continue
         try:
             attack = spec.build(threat.random_state, threat.memory).fit(
                 oracle, sensitive=threat.sensitive, known=known, reference=reference)
-        except BudgetExhausted as error:
+        except EndpointError as error:  # budget spent or endpoint failed: not done
             if ledger is None:
                 raise
             skipped.append(ledger.fit_failed(spec.label, error))

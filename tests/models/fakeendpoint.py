@@ -23,6 +23,7 @@ class Faults:
     fail_every: int = 0             # every k-th request answers 503
     throttle_every: int = 0         # every k-th request answers 429 + Retry-After: 0
     max_rows: int = 0               # more rows answer 413
+    gone_after: int = 0             # requests after this many answer 503 for good
     drop_every: int = 0             # every k-th request: connection closed, no answer
     seen: list[dict[str, str]] = field(default_factory=list)
     rows: list[int] = field(default_factory=list)   # rows of each answered request
@@ -56,7 +57,8 @@ class FakeEndpoint:
         with self.lock:
             faults.requests += 1
             count = faults.requests
-        if faults.fail_every and count % faults.fail_every == 0:
+        if (faults.fail_every and count % faults.fail_every == 0) or (
+                faults.gone_after and count > faults.gone_after):
             return 503, {"error": "busy"}
         if faults.throttle_every and count % faults.throttle_every == 0:
             return 429, {"error": "slow down"}

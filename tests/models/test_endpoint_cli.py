@@ -89,3 +89,47 @@ def test_cli_endpoint_options_need_an_endpoint(files) -> None:
                                  "--sensitive", "vkorc1", "--label", "dose_class",
                                  "--max-queries", "5"])
     assert result.exit_code != 0 and "--endpoint" in result.output
+
+
+def test_report_states_detected_access_and_cost(world, files, tmp_path) -> None:  # noqa: F811
+    with serve(world, Faults(labels=True)) as fake:
+        result = runner.invoke(app, attack_args(fake.url, files, "--out",
+                                                str(tmp_path / "report.md")))
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "report.md").read_text("utf-8")
+    assert "measured to reveal labels only" in text
+    assert "Queries to the endpoint" in text and "rows per record" in text
+
+
+def test_cli_assess_endpoint_members_and_non_members(world, files) -> None:  # noqa: F811
+    with serve(world) as fake:
+        result = runner.invoke(app, [
+            "assess", "--endpoint", fake.url, "--card", str(files["card"]),
+            "--members", str(files["members"]), "--non-members", str(files["non_members"]),
+            "--reference", str(files["reference"]), "--sensitive", "vkorc1",
+            "--attack", "map", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    queries = document["assessments"][0]["threat"]["queries"]
+    populations = {e["population"] for e in queries["attacks"]}
+    assert populations == {"members", "non-members"}
+    # the model's utility on non-members is measured after the attacks, and counted
+    assert queries["total"]["requests"] == fake.faults.requests
+    assert queries["utility"]["rows"] == 60
+    from tabinv.schemas import validate
+
+    validate(document)
+    assert document["assessments"][0]["membership"]  # both populations complete: paired
+
+
+def test_cli_label_only_endpoint_skips_attacks_needing_more(world, files) -> None:  # noqa: F811
+    with serve(world, Faults(labels=True)) as fake:
+        result = runner.invoke(app, attack_args(fake.url, files)[:-1] + ["all", "--json"])
+    assert result.exit_code == 0, result.output
+    threat = json.loads(result.stdout)["assessments"][0]["threat"]
+    assert threat["access"] == "label-only"
+    assert threat["queries"]["detected_access"]["answers"] == "labels"
+    assert any(item.startswith("confidence (marginal prior): attack 'confidence' needs "
+                               "'confidence' answers") for item in threat["skipped"])
+    assert "lomia" in {a["attack"] for a in threat["attacks"]}  # label-only attacks ran
+    assert fake.faults.requests > 0

@@ -109,3 +109,24 @@ def test_dry_run_counts_what_a_run_would_send_without_sending(world) -> None:  #
     keys = ("attack", "population", "records", "rows", "requests")
     counts = [{k: e[k] for k in keys} for e in sent.threat["queries"]["attacks"]]
     assert counts == [{k: e[k] for k in keys} for e in planned.threat["queries"]["attacks"]]
+
+
+def test_endpoint_gone_mid_run_keeps_completed_records(world) -> None:  # noqa: F811
+    members = world["splits"].members
+    with serve(world) as fake:
+        spec = EndpointSpec(fake.url, batch_rows=30, concurrency=1, retries=1,
+                            backoff=0.0)
+        model = open_model(spec, card=world["card"], records=members)
+        fake.faults.gone_after = fake.faults.requests + 2  # two more answers, then 503s
+        assessment, posterior = run(model, world)
+        model.close()
+    queries = assessment.threat["queries"]
+    entry = queries["attacks"][0]
+    assert entry["partial"] and 0 < entry["records"] < 40
+    assert posterior.probabilities.shape[0] == entry["records"]
+    assert all("the endpoint failed" in item or "records not done" in item
+               for item in queries["not_done"])
+    assert len(queries["attacks"]) == 1  # the second attack was not sent at all
+    assert any(item.startswith("map (learned prior) on given: not done (the endpoint "
+                               "failed") for item in queries["not_done"])
+    assert queries["total"]["requests"] == fake.faults.requests

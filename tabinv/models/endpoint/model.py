@@ -43,6 +43,11 @@ class EndpointModel(ForeignModel):
     def query_row_bytes(self) -> int:
         return 512  # the JSON of a row and its answer, held while a batch is in flight
 
+    def output_encoded(self, encoded: np.ndarray) -> np.ndarray:
+        """The endpoint's answers on ordinal-coded rows (no allocation tracing: the
+        memory is the JSON in flight, :attr:`query_row_bytes`)."""
+        return self._answer(encoded, encoded.shape[0])
+
     def _answer(self, encoded: np.ndarray, n: int) -> np.ndarray:
         """The answers for ordinal-coded rows; with a journal (``journal_``, an object
         with ``answer(rows, send)``, e.g. a resumable run's checkpoint) each batch is
