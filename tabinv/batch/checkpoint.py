@@ -101,10 +101,12 @@ class QueryJournal:
         return self.ask(chunk_digest(rows), len(rows), lambda: send(rows))
 
     def ask(self, digest: str, count: int,
-            send: Callable[[], tuple[np.ndarray, Mapping[str, float]]]) -> np.ndarray:
+            send: Callable[[], tuple[np.ndarray, Mapping[str, float]]],
+            check: Callable[[], None] | None = None) -> np.ndarray:
         """The answer to the chunk of ``count`` rows whose digest is ``digest`` (see
         :func:`chunk_digest`, :func:`columns_digest`): from this run, from a file, or
-        from ``send()``."""
+        from ``send()``. ``check()`` runs before a chunk is marked as sent and may
+        refuse it (e.g. a spent budget), so that a refused chunk never counts as lost."""
         if digest in self._memo:
             return self._memo[digest]
         loaded = self._load(self.folder / f"{digest}.npz")
@@ -113,6 +115,8 @@ class QueryJournal:
             stored = loaded[0]
             self._used += loaded[1]
         else:
+            if check is not None:
+                check()
             earlier = _sends(self.folder / f"{digest}.sent")
             write_atomic(self.folder / f"{digest}.sent", f"{count} {earlier + 1}")
             answers, cost = send()

@@ -114,4 +114,10 @@ class JournaledClient(_client_class()):  # type: ignore[misc]
             spent = super(JournaledClient, self).stats() - before
             return answers, spent.to_dict()
 
-        return self.journal.ask(columns_digest(columns, start, stop), stop - start, send)
+        def check() -> None:  # a spent budget refuses the chunk before it is marked sent
+            remaining = self.remaining
+            if remaining is not None and remaining < stop - start:
+                self.reserve(stop - start)  # raises BudgetExhausted, reserving nothing
+
+        return self.journal.ask(columns_digest(columns, start, stop), stop - start, send,
+                                check)

@@ -239,3 +239,14 @@ def test_a_worker_without_the_output_folder_says_so(tmp_path: Path) -> None:
     with pytest.raises(TabinvError, match="remote worker needs the output folder on a "
                                           "shared file system"):
         QueryJournal(tmp_path / "absent" / "entries" / "api" / "checkpoint", KEY)
+
+
+def test_a_chunk_refused_before_sending_is_not_lost(tmp_path: Path) -> None:
+    journal = QueryJournal(tmp_path, KEY)
+
+    def refuse() -> None:
+        raise TabinvError("budget spent")
+
+    with pytest.raises(TabinvError, match="budget"):
+        journal.ask("f" * 64, 4, lambda: pytest.fail("sent"), refuse)
+    assert journal.totals()["lost_chunks"] == 0
