@@ -124,14 +124,17 @@ def test_a_spent_budget_stops_the_entry_and_a_larger_one_resumes(server: FakeEnd
     assert _rows(out) == _rows(tmp_path / "fresh")
 
 
+@pytest.mark.parametrize("protocol", [{"protocol": "mlflow"},
+                                      {"protocol": "v2", "model_name": "dose"}])
 def test_the_endpoint_entry_equals_the_same_pipeline_read_from_a_file(
-        server: FakeEndpoint, pipe: Pipeline, tmp_path: Path) -> None:
+        server: FakeEndpoint, pipe: Pipeline, tmp_path: Path, protocol: dict[str, str]
+        ) -> None:
     import skops.io as sio
 
     sio.dump(pipe, tmp_path / "pipe.skops")
     common = {"label": "dose_class", "sensitive": ["vkorc1"]}
     inventory = write_inventory(tmp_path / "inventory.toml", [
-        {"name": "api", "endpoint": server.url, "protocol": "mlflow", **common},
+        {"name": "api", "endpoint": server.url, **protocol, **common},
         {"name": "file", "model": "pipe.skops", **common}], {**FAST, "n_boot": 5})
     out = tmp_path / "out"
     assert run_batch(read_inventory(inventory), out).exit_code == 0
