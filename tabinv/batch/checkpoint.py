@@ -3,9 +3,10 @@
 An entry that queries a model server pays for every row it sends and may be stopped at
 any moment (Ctrl-C, SIGKILL, the server gone, its query budget spent). Its worker keeps a
 :class:`QueryJournal` in the entry's own folder, ``DIR/entries/NAME/checkpoint/KEY/``
-(``KEY``: the start of the entry's key, so a changed entry never reuses answers of
-another). Each chunk of rows the attack sends is a file named by the SHA-256 of the
-rows' bytes (shape and type included)::
+(``KEY``: the start of a digest of the server's URL, protocol and model name; the
+answer to a row depends on nothing else, so an edited entry reuses them). Each chunk of
+rows the attack sends is a file named by the SHA-256 of the rows' bytes (shape and type
+included)::
 
     <digest>.sent     written (atomically) before the chunk is sent: its row count and
                       how many times it was sent
@@ -75,12 +76,13 @@ class QueryJournal:
     folder : path
         The entry's checkpoint folder (created; must not be a link).
     key : str
-        The entry's key; its first 32 characters name the subfolder used.
+        A hex digest naming the answers' source (the server); its first 32 characters
+        name the subfolder used.
     """
 
     def __init__(self, folder: str | os.PathLike[str], key: str) -> None:
         if not key or not key.isalnum():
-            raise TabinvError("a checkpoint needs the entry's key")
+            raise TabinvError("a checkpoint needs a key naming the server")
         self.folder = Path(folder) / key[:32]
         for path in (self.folder.parent, self.folder):
             _real_folder(path)

@@ -21,8 +21,9 @@ control characters. Errors never repeat a URL that carries credentials.
 The entry's key covers the URL, protocol and model name, not the model behind them, and
 not ``auth_env``, ``batch_rows``, ``concurrency`` or ``max_queries`` (how it is queried,
 not what it computes). A model redeployed at the same URL is therefore not noticed: a
-finished entry is reused and an unfinished one resumes from the old model's answers;
-remove ``DIR/entries/NAME`` to assess the new model.
+finished entry is reused and an unfinished or edited one resumes from the old model's
+answers (kept per server: :mod:`.checkpoint`); remove ``DIR/entries/NAME`` to assess the
+new model.
 """
 
 from __future__ import annotations

@@ -16,9 +16,9 @@ crash sends only what was never answered, and:
   that spent it fails with that message, keeps what it got, and a rerun with a larger
   budget resumes.
 
-A chunk is found again when the rerun asks the same rows in the same chunks: same
-entry, same ``batch_rows`` and ``concurrency``, and a budget set in both runs or in
-neither (with a budget, records are inferred a few at a time: other chunks).
+A chunk is found again when a rerun asks the same rows in the same chunks: same data,
+split and ``batch_rows`` and ``concurrency`` (other settings, such as ``n_boot`` or the
+attacks' priors, may change: the answers are the server's, kept per server).
 """
 
 from __future__ import annotations

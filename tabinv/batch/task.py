@@ -108,7 +108,7 @@ def assess_entry(entry: Entry, checkpoints: str | None = None) -> EntryOutcome:
     try:
         key = entry_key(entry)
         with threadpool_limits(limits=1):  # the executor decides the parallelism
-            assessments, model = _assess(entry, checkpoints, key)
+            assessments, model = _assess(entry, checkpoints)
             files = _render(assessments, entry)
         rows = [row for a in assessments for row in _rows(entry, a, model, key)]
         return EntryOutcome(entry.name, key, "ok", rows=tuple(rows), files=files,
@@ -117,18 +117,27 @@ def assess_entry(entry: Entry, checkpoints: str | None = None) -> EntryOutcome:
         raise
     except Exception as error:  # one bad entry never stops the batch
         return EntryOutcome(entry.name, key, "failed",
-                            error=one_line(error) + _kept(entry, checkpoints, key),
+                            error=one_line(error) + _kept(entry, checkpoints),
                             log=traceback.format_exc(), seconds=time.perf_counter() - started)
 
 
-def _kept(entry: Entry, checkpoints: str | None, key: str) -> str:
-    """For a failed endpoint entry: the answers its checkpoint keeps for a rerun."""
+def _journal(entry: Entry, checkpoints: str | None) -> Any:
+    """An endpoint entry's journal (:mod:`.checkpoint`), or None. It is kept per server
+    (URL, protocol, model name), not per entry key: the server's answer to a row does
+    not depend on the entry's other settings, so an edited entry reuses them too."""
     from .checkpoint import entry_journal
 
-    if not (entry.is_endpoint and checkpoints and key):
-        return ""
+    if not (entry.is_endpoint and checkpoints):
+        return None
+    server = json.dumps([entry.endpoint, entry.protocol, entry.model_name])
+    return entry_journal(checkpoints, entry.name, _digest(server.encode("utf-8")))
+
+
+def _kept(entry: Entry, checkpoints: str | None) -> str:
+    """For a failed endpoint entry: the answers its checkpoint keeps for a rerun."""
     try:
-        totals = entry_journal(checkpoints, entry.name, key).totals()  # type: ignore
+        journal = _journal(entry, checkpoints)
+        totals = journal.totals() if journal is not None else {"rows": 0}
     except (OSError, TabinvError):
         return ""
     return (f" ({totals['rows']:,} rows answered so far are kept; a rerun resumes from "
@@ -223,11 +232,9 @@ def _given(entry: Entry) -> Any:
                         options=entry.data_options(), random_state=entry.seed)
 
 
-def _assess(entry: Entry, checkpoints: str | None = None, key: str = ""
-            ) -> tuple[list[Any], Any]:
+def _assess(entry: Entry, checkpoints: str | None = None) -> tuple[list[Any], Any]:
     from ..core import assess
     from ..data.splits import split_dataset
-    from .checkpoint import entry_journal
 
     reference = None
     if entry.given_membership:
@@ -236,7 +243,7 @@ def _assess(entry: Entry, checkpoints: str | None = None, key: str = ""
     else:
         data = _dataset(entry)
         splits = split_dataset(data.frame, random_state=entry.seed)
-    journal = entry_journal(checkpoints, entry.name, key) if entry.is_endpoint else None
+    journal = _journal(entry, checkpoints)
     model = _model(entry, data.card, splits.members, journal)
     try:
         assessments = [assess(_threat(entry, group), data, model, splits=splits)

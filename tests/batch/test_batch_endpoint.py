@@ -235,3 +235,15 @@ def test_the_token_is_sent_and_written_nowhere(server: FakeEndpoint, tmp_path: P
     unset = run_batch(read_inventory(_inventory(tmp_path, server.url, auth_env="DOSE_API_TOKEN",
                                                 seed=1)), tmp_path / "other")
     assert unset.exit_code == 1 and "DOSE_API_TOKEN" in unset.failures[0][1]
+
+
+def test_an_edited_entry_is_redone_from_the_answers_kept(server: FakeEndpoint,
+                                                         tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run_batch(read_inventory(_inventory(tmp_path, server.url)), out).exit_code == 0
+    sent = server.faults.requests
+    edited = run_batch(read_inventory(_inventory(tmp_path, server.url, n_boot=7)), out)
+    assert edited.exit_code == 0 and edited.reused == 0
+    assert server.faults.requests == sent  # a new key, the same rows: nothing sent
+    elsewhere = run_batch(read_inventory(_inventory(tmp_path, server.url + "/")), out)
+    assert elsewhere.exit_code == 0 and server.faults.requests > sent  # another server
