@@ -9,6 +9,7 @@ from typing import Any
 
 from ..exceptions import TabinvError, closest
 from ..text import shorten
+from .endpointkeys import ENDPOINT, check_endpoint
 from .entry import (
     FILE_FORMATS,
     FORMAT_KEYS,
@@ -30,10 +31,13 @@ def format_for(path: Path) -> str | None:
     return SUFFIX_FORMATS.get(path.suffix.lower())
 
 
-def check_entry(values: dict[str, Any], where: str, problems: list[str]) -> Entry | None:
-    """Cross-key and card-aware checks; returns the Entry when this one has no problem."""
+def check_entry(values: dict[str, Any], where: str, problems: list[str],
+                written: tuple[set[str], set[str]] = (set(), set())) -> Entry | None:
+    """Cross-key and card-aware checks; returns the Entry when this one has no problem.
+    ``written``: the keys written in the entry and in [defaults], bad values included."""
     before = len(problems)
-    chosen = _check_format(values, where, problems)
+    endpoint = check_endpoint(values, where, problems, written)
+    chosen = ENDPOINT if endpoint else _check_format(values, where, problems)
     _check_files(values, where, problems)
     _check_access(values, chosen, where, problems)
     card, strict = _check_data(values, where, problems)
@@ -48,10 +52,11 @@ def check_entry(values: dict[str, Any], where: str, problems: list[str]) -> Entr
                         "columns)")
     _check_attacks(values, where, problems)
     if len(problems) > before or label is None or sensitive is None or chosen is None \
-            or "name" not in values or "model" not in values:
+            or "name" not in values or not {"model", "endpoint"} & set(values):
         return None
     fields = {k: v for k, v in values.items() if k in Entry.__dataclass_fields__}
-    return Entry(**{**fields, "format": chosen, "label": label, "sensitive": sensitive})
+    return Entry(**{**fields, "model": values.get("model"), "format": chosen, "label": label,
+                    "sensitive": sensitive})
 
 
 def _check_format(values: dict[str, Any], where: str, problems: list[str]) -> str | None:

@@ -69,7 +69,7 @@ class Entry:
     """One validated inventory entry, with defaults applied and paths resolved."""
 
     name: str
-    model: Path | str
+    model: Path | str | None
     format: str
     label: str
     sensitive: tuple[tuple[str, ...], ...]
@@ -108,11 +108,23 @@ class Entry:
     allow_out_of_bounds: bool = False
     timeout: float | None = None
     memory: int | None = None
+    endpoint: str | None = None  # a model server's URL instead of a model (endpointkeys)
+    protocol: str | None = None
+    model_name: str | None = None
+    auth_env: str | None = None  # the NAME of the variable holding the token
+    batch_rows: int | None = None
+    concurrency: int | None = None
+    max_queries: int | None = None
 
     def files(self) -> dict[str, Path]:
         """The files this entry reads besides its model, by key."""
         return {key: getattr(self, key) for key in PATH_KEYS
                 if key != "model" and getattr(self, key) is not None}
+
+    @property
+    def is_endpoint(self) -> bool:
+        """Whether the entry queries a model server instead of reading a model."""
+        return self.endpoint is not None
 
     @property
     def given_membership(self) -> bool:
@@ -123,8 +135,10 @@ class Entry:
     def settings(self) -> dict[str, Any]:
         """Every setting except file paths (their bytes are hashed instead) and the
         limits it runs under, JSON-ready."""
+        from .endpointkeys import RUN_KEYS
+
         values = {name: getattr(self, name) for name in self.__dataclass_fields__
-                  if name not in PATH_KEYS and name not in LIMIT_KEYS}
+                  if name not in (*PATH_KEYS, *LIMIT_KEYS, *RUN_KEYS)}
         values["sensitive"] = [list(group) for group in self.sensitive]
         for name in ("data_params", "positive", "feature_map"):
             values[name] = dict(values[name])

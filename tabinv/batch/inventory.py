@@ -41,38 +41,36 @@ An inventory has an optional ``[defaults]`` table and one ``[[entry]]`` table pe
     card = "data/iwpc.toml"
     member_column = "in_training"  # marks the members inside data_file
 
-``model`` is a model file of any format tabinv reads (its own, or a scikit-learn
-estimator or pipeline in skops / joblib / pickle, an XGBoost or LightGBM booster, an ONNX
-graph), an MLflow model directory (a folder with an ``MLmodel`` file; ``format =
-"mlflow"``, implied) or a ``models:/NAME/VERSION`` / ``models:/NAME@ALIAS`` URI of the
-MLflow registry that ``MLFLOW_TRACKING_URI`` (or ``MLFLOW_REGISTRY_URI``) names; a URI is
-not a path and is never resolved relative to the inventory. A model tabinv did not train
-needs the card of its data and is opened by :func:`tabinv.models.sources.open_model`.
+``model`` is a model file of any format tabinv reads (its own, or a scikit-learn estimator
+or pipeline in skops / joblib / pickle, an XGBoost or LightGBM booster, an ONNX graph), an
+MLflow model directory (a folder with an ``MLmodel`` file; ``format = "mlflow"``, implied)
+or a ``models:/NAME/VERSION`` / ``models:/NAME@ALIAS`` URI of the MLflow registry that
+``MLFLOW_TRACKING_URI`` (or ``MLFLOW_REGISTRY_URI``) names; a URI is not a path and is
+never resolved relative to the inventory; or ``endpoint`` names a model server instead
+(:mod:`.endpointkeys`). A model tabinv did not train needs the card of its data.
 
 Every key of an entry may also sit in ``[defaults]`` (the model too), except ``name``
 and the opt-ins that let a model run code, which must be written in the entry itself:
 ``allow_pickle = true`` (a pickle or joblib file, or an MLflow model's pickled flavour,
 runs code when read), ``trust = true`` (skops types outside the reviewed set) and
 ``allow_code = true`` (code an MLflow model directory brings). The remaining keys are
-``data_params``
-(parameters of a built-in data set), ``known`` (columns the attacker knows; default every
-other feature), ``decimals`` (with ``access = "rounded"``), ``attacks``, ``priors``
-(``marginal``, ``learned``, ``published``, ``conditional:COL[,COL]``), ``attack_params``
-(parameters of the attacks run, a table per attack: ``{ csmia = { smoothing = 0.5 } }``;
-one in an entry replaces the one in ``[defaults]``), ``prior_table`` (a
-CSV of prior probabilities, used instead of ``priors``), ``label_source``, ``seed`` (of the
-member / non-member / reference split, as in ``tabinv train --seed``, and of the attacks),
-``n_boot``, ``positive`` (attribute -> positive value), ``top_k``, ``min_cell``
-(per-value and confusion counts of fewer records are withheld; default 10, 0 withholds
-none), ``description``,
-``feature_map`` (a table ``card column = "model input"`` for a model whose inputs have
-other names), ``classes`` (the label values of the model's probability columns in order,
-for a model that does not say: raw boosters, ONNX graphs; checked against the model's own
-otherwise), for ONNX models ``onnx_encoding`` (``onehot`` or ``ordinal``),
-``onnx_classes`` (as ``classes``, for ONNX only) and ``onnx_output``, and with a data
-file: ``ignore_columns`` (columns of the file that are not in the card), ``clip``
-or ``allow_out_of_bounds`` (numbers outside the card's bounds clipped or kept instead of
-refused).
+``data_params`` (parameters of a built-in data set), ``known`` (columns the attacker
+knows; default every other feature), ``decimals`` (with ``access = "rounded"``),
+``attacks``, ``priors`` (``marginal``, ``learned``, ``published``,
+``conditional:COL[,COL]``), ``attack_params`` (parameters of the attacks run, a table per
+attack: ``{ csmia = { smoothing = 0.5 } }``; one in an entry replaces the one in
+``[defaults]``), ``prior_table`` (a CSV of prior probabilities, used instead of
+``priors``), ``label_source``, ``seed`` (of the member / non-member / reference split, as
+in ``tabinv train --seed``, and of the attacks), ``n_boot``, ``positive`` (attribute ->
+positive value), ``top_k``, ``min_cell`` (per-value and confusion counts of fewer records
+are withheld; default 10, 0 withholds none), ``description``, ``feature_map`` (a table
+``card column = "model input"`` for a model whose inputs have other names), ``classes``
+(the label values of the model's probability columns in order, for a model that does not
+say: raw boosters, ONNX graphs; checked against the model's own otherwise), for ONNX
+models ``onnx_encoding`` (``onehot`` or ``ordinal``), ``onnx_classes`` (as ``classes``,
+for ONNX only) and ``onnx_output``, and with a data file: ``ignore_columns`` (columns of
+the file that are not in the card), ``clip`` or ``allow_out_of_bounds`` (numbers outside
+the card's bounds clipped or kept instead of refused).
 
 Which records trained the model: by default tabinv splits the data at random, as for a
 model it trained (right for models it trained with the same seed only). The owner says
@@ -109,6 +107,7 @@ from typing import Any
 from ..exceptions import TabinvError, closest
 from ..text import QUOTE_LIMIT, shorten
 from .checks import check_entry
+from .endpointkeys import EndpointKeyError, endpoint_validators
 from .entry import ACCESS, ENTRY_ONLY, FORMATS, PATH_KEYS, Entry
 from .modelfiles import check_registry_uri, is_uri
 
@@ -201,13 +200,13 @@ def parse_inventory(raw: Mapping[str, Any], *, base: Path, origin: str = "invent
             else f"entry #{number}"
         values = {**default_values, **_convert(item, where, folders, problems,
                                                entry_only=True)}
-        problems += [f"{where}: key {key!r} is required" for key in ("name", "model")
-                     if key not in values and key not in item]
+        if "name" not in values and "name" not in item:
+            problems.append(f"{where}: key 'name' is required")
         if "name" in values and values["name"] in names:
             problems.append(f"{where}: the name is used by an earlier entry; names must be "
                             "unique (each entry's results go to a directory of that name)")
         names.add(values.get("name"))
-        entry = check_entry(values, where, problems)
+        entry = check_entry(values, where, problems, written=(set(item), set(defaults)))
         if entry is not None:
             entries.append(entry)
     if problems:
@@ -336,18 +335,17 @@ def _feature_map(value: Any) -> dict[str, str]:
 KEYS: dict[str, Callable[[Any], Any]] = {
     "name": _name, "model": _text, "format": _choice(FORMATS), "allow_pickle": _boolean,
     "trust": _boolean, "allow_code": _boolean, "members": _text, "non_members": _text,
-    "reference": _text, "member_column": _text, "feature_map": _feature_map,
-    "classes": _values,
+    "reference": _text, "member_column": _text, "feature_map": _feature_map, "classes": _values,
     "data": _text, "data_params": _table, "data_file": _text, "card": _text,
     "label": _text, "sensitive": _sensitive, "known": _strings, "access": _choice(ACCESS),
     "decimals": _integer(0), "attacks": _strings, "attack_params": _attack_params,
-    "priors": _strings, "prior_table": _text,
+    "priors": _strings, "prior_table": _text, "min_cell": _integer(0),
     "label_source": _choice(("true", "predicted")), "seed": _integer(0),
     "n_boot": _integer(1), "positive": _table, "top_k": _integer(1), "description": _text,
-    "min_cell": _integer(0),
     "onnx_encoding": _choice(("onehot", "ordinal")), "onnx_classes": _values,
     "onnx_output": _text, "timeout": _seconds, "memory": _size,
     "ignore_columns": _strings, "clip": _boolean, "allow_out_of_bounds": _boolean,
+    **endpoint_validators(),
 }
 
 
@@ -393,7 +391,7 @@ def _convert(table: Mapping[str, Any], where: str, folders: _Folders, problems: 
             checked = KEYS[key](value)
             values[key] = _model_source(checked) if key == "model" and is_uri(checked) else \
                 folders.resolve(checked) if key in PATH_KEYS else checked
-        except _Bad as bad:
+        except (_Bad, EndpointKeyError) as bad:
             problems.append(f"{where}, key {key!r}: {bad}")
     return values
 

@@ -26,9 +26,10 @@ from typing import IO
 from ..exceptions import TabinvError
 from ..text import shorten
 from ..utils import open_regular, write_atomic
+from .checkpoint import CHECKPOINT
 from .task import REPORTS
 
-__all__ = ["RESULT_FILE", "SCRATCH", "OutputFolder"]
+__all__ = ["CHECKPOINT", "RESULT_FILE", "SCRATCH", "OutputFolder"]
 
 RESULT_FILE = "result.json"
 SCRATCH = ".tabinv-scratch"
@@ -58,6 +59,14 @@ class OutputFolder:
     def entry(self, name: str) -> Path:
         """The folder of the entry ``name`` (a validated inventory name)."""
         return self.entries / name
+
+    def checkpoint(self, name: str) -> Path:
+        """The checkpoint folder of the endpoint entry ``name``; its entry folder is made
+        here (a real folder), the checkpoint by the worker that writes it."""
+        folder = self.entry(name)
+        folder.mkdir(exist_ok=True)
+        _check(folder, directory=True)
+        return folder / CHECKPOINT
 
     # -- setting up ---------------------------------------------------------------------
     def create(self) -> None:
@@ -89,6 +98,7 @@ class OutputFolder:
             _check(folder, directory=True)
             for file in ENTRY_FILES:
                 _check(folder / file, directory=False)
+            _check(folder / CHECKPOINT, directory=True)
 
     def clear_scratch(self) -> None:
         """Remove the temporary files a killed run left in the scratch folder.

@@ -8,6 +8,8 @@ Layout of the output directory::
     DIR/entries/NAME/report.json|.md|.html  the entry's reports
     DIR/entries/NAME/result.json            the entry's record (a batch-entry document):
                                             key, status, rows, hashes
+    DIR/entries/NAME/checkpoint/            an endpoint entry's answers so far (its
+                                            worker writes them: :mod:`.checkpoint`)
     DIR/.tabinv-scratch/                    temporary files (cleared by the next run)
 
 Every file is written under a temporary name in the scratch folder and renamed into
@@ -23,12 +25,16 @@ row: a failed entry shows its status and error. The digests detect edits and cor
 they are not a signature (whoever can write DIR can also recompute them). Links and
 other surprises planted in DIR are refused before a run starts (:mod:`.outdir`). Only
 this process writes under DIR: workers return their rows and reports as bytes (rendered in
-memory), so a remote Dask worker needs no access to DIR and writes no temporary file.
+memory), so a remote Dask worker needs no access to DIR and writes no temporary file;
+except the checkpoint of an entry that queries a model server, which its worker writes as
+answers arrive so that a killed run loses none (a Dask worker then needs DIR on a shared
+file system).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -208,7 +214,11 @@ def run_batch(inventory: Inventory, out: str | os.PathLike[str], *,
         records, pending = _reusable(inventory, folder)
         state = BatchProgress(len(inventory), succeeded=len(records), reused=len(records))
         _report(progress, state)
-        for index, outcome in executor.run(assess_entry, [e for e, _ in pending]):
+        for entry, _ in pending:
+            if entry.is_endpoint:  # its worker resumes from the answers kept there
+                folder.checkpoint(entry.name)
+        task = functools.partial(assess_entry, checkpoints=str(folder.entries))
+        for index, outcome in executor.run(task, [e for e, _ in pending]):
             entry, key = pending[index]
             outcome = _as_outcome(outcome, entry, key)
             records[entry.name] = _record(folder, entry, outcome)

@@ -61,7 +61,8 @@ def entry_key(entry: Entry) -> str:
         A file cannot be read, or a registry URI cannot be resolved.
     """
     files = {key: file_digest(path) for key, path in entry.files().items()}
-    files["model"] = model_digest(entry.model)
+    if entry.model is not None:  # an endpoint's URL is a setting; its model has no bytes here
+        files["model"] = model_digest(entry.model)
     document = {"result_format": RESULT_FORMAT, "tabinv": __version__,
                 "entry": entry.settings(), "files": files}
     return _digest(json.dumps(document, sort_keys=True, separators=(",", ":"),
@@ -90,8 +91,11 @@ def one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def assess_entry(entry: Entry) -> EntryOutcome:
+def assess_entry(entry: Entry, checkpoints: str | None = None) -> EntryOutcome:
     """Load the entry's data and model, run its attacks and render its reports.
+
+    ``checkpoints``: the batch's ``entries`` folder, where an endpoint entry keeps the
+    server's answers as they arrive (:mod:`.checkpoint`) and resumes from them.
 
     Never raises: an error becomes a failed outcome with a one-line message, and the
     traceback in ``log``; except ``MemoryError``, which the executor's worker process
@@ -104,7 +108,7 @@ def assess_entry(entry: Entry) -> EntryOutcome:
     try:
         key = entry_key(entry)
         with threadpool_limits(limits=1):  # the executor decides the parallelism
-            assessments, model = _assess(entry)
+            assessments, model = _assess(entry, checkpoints)
             files = _render(assessments, entry)
         rows = [row for a in assessments for row in _rows(entry, a, model, key)]
         return EntryOutcome(entry.name, key, "ok", rows=tuple(rows), files=files,
@@ -112,8 +116,32 @@ def assess_entry(entry: Entry) -> EntryOutcome:
     except MemoryError:
         raise
     except Exception as error:  # one bad entry never stops the batch
-        return EntryOutcome(entry.name, key, "failed", error=one_line(error),
+        return EntryOutcome(entry.name, key, "failed",
+                            error=one_line(error) + _kept(entry, checkpoints),
                             log=traceback.format_exc(), seconds=time.perf_counter() - started)
+
+
+def _journal(entry: Entry, checkpoints: str | None) -> Any:
+    """An endpoint entry's journal (:mod:`.checkpoint`), or None. It is kept per server
+    (URL, protocol, model name), not per entry key: the server's answer to a row does
+    not depend on the entry's other settings, so an edited entry reuses them too."""
+    from .checkpoint import entry_journal
+
+    if not (entry.is_endpoint and checkpoints):
+        return None
+    server = json.dumps([entry.endpoint, entry.protocol, entry.model_name])
+    return entry_journal(checkpoints, entry.name, _digest(server.encode("utf-8")))
+
+
+def _kept(entry: Entry, checkpoints: str | None) -> str:
+    """For a failed endpoint entry: the answers its checkpoint keeps for a rerun."""
+    try:
+        journal = _journal(entry, checkpoints)
+        totals = journal.totals() if journal is not None else {"rows": 0}
+    except (OSError, TabinvError):
+        return ""
+    return (f" ({totals['rows']:,} rows answered so far are kept; a rerun resumes from "
+            "them)") if totals["rows"] else ""
 
 
 @functools.lru_cache(maxsize=4)
@@ -137,13 +165,17 @@ def _dataset(entry: Entry) -> Any:
     return data.with_label(entry.label)
 
 
-def _model(entry: Entry, card: Any, members: pd.DataFrame) -> Any:
+def _model(entry: Entry, card: Any, members: pd.DataFrame, journal: Any = None) -> Any:
     """The entry's model through :func:`~tabinv.models.sources.open_model` (any file,
     MLflow directory or registry URI), with the entry's opt-ins, feature map and class
-    order."""
+    order; or its endpoint (:func:`.endpointtask.open_entry_endpoint`)."""
     from ..exceptions import ModelError
     from ..models.sources import open_model
 
+    if entry.is_endpoint:
+        from .endpointtask import open_entry_endpoint
+
+        return open_entry_endpoint(entry, card, members, journal)
     options = {key: getattr(entry, key) for key in FORMAT_KEYS}
     if entry.classes is not None:
         options["classes"] = list(entry.classes)
@@ -200,7 +232,7 @@ def _given(entry: Entry) -> Any:
                         options=entry.data_options(), random_state=entry.seed)
 
 
-def _assess(entry: Entry) -> tuple[list[Any], Any]:
+def _assess(entry: Entry, checkpoints: str | None = None) -> tuple[list[Any], Any]:
     from ..core import assess
     from ..data.splits import split_dataset
 
@@ -211,9 +243,19 @@ def _assess(entry: Entry) -> tuple[list[Any], Any]:
     else:
         data = _dataset(entry)
         splits = split_dataset(data.frame, random_state=entry.seed)
-    model = _model(entry, data.card, splits.members)
-    assessments = [assess(_threat(entry, group), data, model, splits=splits)
-                   for group in entry.sensitive]
+    journal = _journal(entry, checkpoints)
+    model = _model(entry, data.card, splits.members, journal)
+    try:
+        assessments = [assess(_threat(entry, group), data, model, splits=splits)
+                       for group in entry.sensitive]
+    finally:
+        if entry.is_endpoint:  # its connections (the model answers no more queries)
+            model.close()
+    not_done = [text for a in assessments for text in a.threat.get("queries", {}).get(
+        "not_done", ())]
+    if not_done:  # never a partial result among complete ones: the rerun resumes it
+        more = f" (and {len(not_done) - 1} more)" if len(not_done) > 1 else ""
+        raise TabinvError(f"not every record was inferred: {not_done[0]}{more}")
     if reference is not None:  # the report says where the attacker's sample came from
         assessments = [dataclasses.replace(a, dataset={**a.dataset, "reference_source": reference})
                        for a in assessments]
