@@ -62,7 +62,8 @@ def open_model(source: str | os.PathLike[str] | Any, *, card: Card | None = None
     source
         A model file (skops, XGBoost JSON/UBJ, LightGBM text, ONNX, or with
         ``allow_pickle`` a pickle/joblib file), an MLflow model directory, a
-        ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` URI, or a model object.
+        ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` URI, a deployed endpoint
+        (:class:`~tabinv.models.endpoint.EndpointSpec`) or a model object.
     card
         The card of the model's data: needed for every model tabinv did not train.
     records
@@ -92,6 +93,16 @@ def open_model(source: str | os.PathLike[str] | Any, *, card: Card | None = None
     """
     from .persist import load_object
 
+    if type(source).__name__ == "EndpointSpec":
+        from .endpoint import EndpointSpec, open_endpoint
+
+        if isinstance(source, EndpointSpec):
+            if card is None or records is None:
+                raise ModelError(f"the endpoint {source.shown_url} needs the card of its "
+                                 "data and records with the label (the members)")
+            return open_endpoint(source, card=card, records=records,
+                                 feature_map=feature_map,
+                                 classes=(options or {}).get("classes"))
     origin = str(source) if isinstance(source, (str, os.PathLike)) else _kind(source)
     if isinstance(source, (str, os.PathLike)):
         if is_registry_uri(source) or (Path(source).is_dir()
