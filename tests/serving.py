@@ -215,9 +215,12 @@ def save_mlflow(pipe: Any, example: pd.DataFrame, directory: Path) -> Path:
     """``pipe`` saved by ``mlflow.sklearn`` (skops, the types of this pipeline trusted,
     ``predict_proba`` as the served function) with a signature inferred from ``example``."""
     import skops.io as sio
-    from mlflow.models import infer_signature
-    from mlflow.sklearn import save_model
 
+    from tabinv.models.mlflowstore import import_mlflow
+
+    import_mlflow("pyfunc")  # imported lazily by save_model, with a warning of its own
+    infer_signature = import_mlflow("models").infer_signature
+    save_model = import_mlflow("sklearn").save_model
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer",
                                 category=UserWarning)
