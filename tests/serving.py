@@ -21,6 +21,7 @@ module; import them into the module (``from serving import mlflow_server  # noqa
 
 from __future__ import annotations
 
+import ctypes
 import http.client
 import json
 import os
@@ -173,6 +174,13 @@ def stop_session(process: subprocess.Popen[bytes]) -> list[int]:
     return [member.pid for member in left]
 
 
+def _die_with_parent() -> None:
+    """In the server's process before it runs: SIGKILL when the test process dies, even
+    by SIGKILL (Linux ``PR_SET_PDEATHSIG``; MLflow passes SIGTERM on to its uvicorn)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def wait_ready(process: subprocess.Popen[bytes], server: Server, ready: str) -> None:
     """Poll ``GET ready`` until it answers 200: READY_POLLS times at most, never past
     HANG_GUARD seconds, and not after the server has exited (its log in the error)."""
@@ -199,7 +207,8 @@ def running(kind: str, command: list[str], ready: str, port: int, workdir: Path,
     with log.open("wb") as output:
         process = subprocess.Popen(command, cwd=workdir, env=server_environment(),
                                    stdin=subprocess.DEVNULL, stdout=output,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+                                   stderr=subprocess.STDOUT, start_new_session=True,
+                                   preexec_fn=_die_with_parent)
     server = Server(kind, f"http://{LOOPBACK}:{port}", protocol, model_name, process.pid,
                     log)
     try:
