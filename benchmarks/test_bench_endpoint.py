@@ -15,8 +15,9 @@ bodies in tabinv's own MLflow encoding (``encode_request``), built outside the t
 - ``test_attack``: the MAP attack (``foreign.attack``, confidence access) on the endpoint
   opened with ``EndpointSpec(batch_rows=B)`` (the client's default concurrency), timed
   ``infer`` over the N records; its posteriors equal the in-process attack's on the same
-  pipeline (within float rounding; how many differ in the last bit is recorded); ``extra_info`` holds the queries sent and the ratio to the floor at the same
-  batch size and at the best one (the issue's target: at most 1.2x the best).
+  pipeline (within float rounding; how many differ in the last bit is recorded);
+  ``extra_info`` holds the queries sent and the ratio to the floor at the same batch
+  size and at the best one (the issue's target: at most 1.2x the best).
 
 N above 10^4 only with ``TABINV_BENCH_SLOW=1`` (10^5 records are 1.8 x 10^6 rows through
 HTTP). With timings enabled the session's rows and the machine go to
