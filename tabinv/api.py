@@ -30,6 +30,7 @@ from .data.tables import DataOptions
 from .evaluation.results import Assessment
 from .evaluation.smallcells import DEFAULT_MIN_CELL
 from .exceptions import DataError
+from .models.endpoint import EndpointSpec
 from .models.target import TargetModel
 from .params import HasMethod, InstanceOf, SequenceOf, validate_params
 from .report.document import combine
@@ -88,7 +89,8 @@ def load_dataset(source: str | PathLike[str] | Dataset | None = None,
                                          "a data set name, a data file or a Dataset"), None],
                   "card": [_PATH, InstanceOf(Card, "a Card"), None],
                   "model": [InstanceOf((str, PathLike), "a family name"),
-                            HasMethod("predict", "a model file, URI or object")],
+                            HasMethod("predict", "a model file, URI or object"),
+                            InstanceOf(EndpointSpec, "a deployed endpoint (EndpointSpec)")],
                   "label": _TEXT, "dataset_params": _MAPPING, "model_params": _MAPPING,
                   "fractions": [SequenceOf(float)],
                   "splits": [InstanceOf(Splits, "a Splits"), None],

@@ -19,6 +19,8 @@ from ..report.document import as_document
 from ..text import write_safe_csv
 from ..utils import parse_bytes
 from .console import err, friendly, out
+from .endpoint import EndpointOptions as E
+from .endpoint import endpoint_source, query_lines
 from .options import (
     Access,
     AllowCode,
@@ -134,12 +136,22 @@ def _threat(attack: list[str] | None, attack_param: list[str] | None,
 
 @friendly
 def attack(
-    model: Annotated[str, typer.Option("--model", "-m", help="Model file (tabinv train, or "
-                                       "one tabinv did not train, with --card), MLflow "
-                                       "model directory or models:/ URI.")],
     data: Annotated[Path, typer.Option(help="Records to attack (CSV or Parquet).")],
     sensitive: Sensitive,
     label: Annotated[str, typer.Option(help="Label column the attacker holds.")],
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Model file (tabinv "
+                                              "train, or one tabinv did not train, with "
+                                              "--card), MLflow model directory or "
+                                              "models:/ URI.")] = None,
+    endpoint: E.Endpoint = None,
+    protocol: E.Protocol = "mlflow",
+    model_name: E.ModelName = None,
+    batch_rows: E.BatchRows = None,
+    concurrency: E.Concurrency = 4,
+    auth_env: E.AuthEnv = None,
+    max_queries: E.MaxQueries = None,
+    dry_run: E.DryRun = False,
+    insecure: E.Insecure = False,
     card: Annotated[Path | None, typer.Option(
         help="Card (TOML) of the model's data: needed for a model tabinv did not train "
         "(a tabinv model carries its own).")] = None,
@@ -184,8 +196,12 @@ def attack(
         raise TabinvError("give --priors TABLE or --prior NAME, not both")
     opening = ModelAccess(feature_map=feature_map, trust=trust, allow_pickle=allow_pickle,
                           allow_code=allow_code)
+    source = endpoint_source(model, endpoint, protocol=protocol, model_name=model_name,
+                             batch_rows=batch_rows, concurrency=concurrency,
+                             auth_env=auth_env, max_queries=max_queries,
+                             verify=not insecure, dry_run=dry_run)
     target, attacked, reference_set = attack_inputs(
-        model, data, card=card, label=label, reference=reference, members=members,
+        source, data, card=card, label=label, reference=reference, members=members,
         options=_options(ignore_column, clip, allow_out_of_bounds), access=opening)
     warn_cleaning(attacked)
     reference_frame = None if reference_set is None else warn_cleaning(reference_set).frame
@@ -198,6 +214,11 @@ def attack(
             target, attacked.frame, sensitive=sensitive, reference=reference_frame,
             population=population, origin=str(data), label=label,
             cleaning=attacked.cleaning_summary(), **threat)
+    if callable(getattr(target, "close", None)):  # an endpoint: its connections
+        target.close()
+    if dry_run:
+        show_queries(assessment.threat, as_json, dry_run=True)
+        return
     if records is not None:
         write_safe_csv(posterior.to_frame(), records)
     if assessment.results or as_json:
@@ -208,6 +229,21 @@ def attack(
         show_skipped(as_document([assessment]), machine_output=False)
     if records is not None and not as_json:
         out.print(f"per-record inferences written to {records}", highlight=False)
+    show_queries(assessment.threat, as_json)
+
+
+def show_queries(threat: Any, as_json: bool, dry_run: bool = False) -> None:
+    """The endpoint's query cost (nothing for a model answered in process): on stdout
+    for a dry run (its JSON with --json), else on stderr under the results."""
+    lines = query_lines(dict(threat))
+    if dry_run and as_json:
+        import json
+
+        out.print(json.dumps(dict(threat).get("queries"), indent=2), highlight=False,
+                  markup=False)
+        return
+    for line in (["dry run: nothing was sent"] if dry_run else []) + lines:
+        (out if dry_run else err).print(line, highlight=False, markup=False)
 
 
 Members = Annotated[Path | None, typer.Option(
@@ -235,6 +271,15 @@ def assess(
                                        "MLflow model directory or a models:/NAME/VERSION "
                                        "URI (with --members/--non-members or "
                                        "--member-column).")] = "linear",
+    endpoint: E.Endpoint = None,
+    protocol: E.Protocol = "mlflow",
+    model_name: E.ModelName = None,
+    batch_rows: E.BatchRows = None,
+    concurrency: E.Concurrency = 4,
+    auth_env: E.AuthEnv = None,
+    max_queries: E.MaxQueries = None,
+    dry_run: E.DryRun = False,
+    insecure: E.Insecure = False,
     members: Members = None,
     non_members: NonMembers = None,
     reference: ReferenceFile = None,
@@ -279,6 +324,11 @@ def assess(
                      min_cell=min_cell)
     given = {"members": members, "non_members": non_members, "reference": reference,
              "member_column": member_column}
+    model = endpoint_source(model, endpoint, default="linear", protocol=protocol,
+                            model_name=model_name, batch_rows=batch_rows,
+                            concurrency=concurrency, auth_env=auth_env,
+                            max_queries=max_queries, verify=not insecure, dry_run=dry_run)
+    shown = getattr(model, "shown_url", model)
     opening = {"feature_map": feature_map, "trust": trust, "allow_pickle": allow_pickle,
                "allow_code": allow_code}
     if any(v is not None for v in given.values()):
@@ -286,7 +336,7 @@ def assess(
             raise TabinvError("with --members/--non-members or --member-column the data are "
                               "your files (with --card): --dataset and its parameters do "
                               "not apply")
-        with working(f"assessing {model}"):
+        with working(f"assessing {shown}"):
             result = api.assess(data, model, card=card, sensitive=sensitive, label=label,
                                 ignore_columns=ignore_column or (), clip=clip,
                                 allow_out_of_bounds=allow_out_of_bounds, **given,
@@ -295,10 +345,14 @@ def assess(
     else:
         loaded = _data(dataset, data, card, seed, people, snps, data_param,
                        _options(ignore_column, clip, allow_out_of_bounds))
-        with working(f"assessing {model} on {loaded.name}"):
+        with working(f"assessing {shown} on {loaded.name}"):
             result = api.assess(loaded, model, sensitive=sensitive, label=label,
                                 **opening, **threat)
+    if dry_run:
+        show_queries(result.threat, as_json, dry_run=True)
+        return
     render([result], as_json, markdown, report)
+    show_queries(result.threat, as_json)
 
 
 @friendly

@@ -17,7 +17,7 @@ from ..data.splits import DEFAULT_FRACTIONS, Splits, split_dataset
 from ..data.tables import DataOptions
 from ..evaluation.results import Assessment
 from ..evaluation.utility import utility_entries
-from ..exceptions import DataError, ModelError
+from ..exceptions import AttackError, DataError, ModelError
 from ..models.target import TargetModel
 from .inputs import Membership, is_data_file, load_dataset
 from .run import run_attacks
@@ -112,4 +112,7 @@ def attack_records(threat: ThreatModel, model: TargetModel, records: pd.DataFram
                                          reference=reference)
     facts = {"name": origin, "rows": len(records),
              **({"cleaning": list(cleaning)} if cleaning else {})}
+    if population not in posteriors:  # a query budget spent before any record was done
+        raise AttackError("no record was inferred: " + "; ".join(
+            assessment.threat.get("queries", {}).get("not_done", ["no attack ran"])))
     return dataclasses.replace(assessment, dataset=facts), posteriors[population]

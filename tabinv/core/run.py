@@ -25,6 +25,7 @@ from ..exceptions import AttackError
 from ..models.oracle import Oracle
 from ..models.target import TargetModel
 from ..vocabulary import LEAKAGE_BASELINES
+from .queries import QueryLedger, counts_queries
 from .threat import ThreatModel
 
 __all__ = ["run_attacks"]
@@ -32,14 +33,24 @@ __all__ = ["run_attacks"]
 
 def _fit_attacks(threat: ThreatModel, specs: Sequence[AttackSpec], oracle: Oracle,
                  known: list[str], reference: pd.DataFrame | None,
-                 timings: dict[str, float]
+                 timings: dict[str, float], ledger: QueryLedger | None = None
                  ) -> tuple[list[tuple[AttackSpec, BaseAttack]], list[str]]:
+    from ..models.endpoint import EndpointError
+
     fitted, skipped = [], []
     for spec in specs:
         started = time.perf_counter()
+        if ledger is not None and ledger.failed:
+            skipped.append(ledger.fit_failed(spec.label, AttackError(ledger.failed)))
+            continue
         try:
             attack = spec.build(threat.random_state, threat.memory).fit(
                 oracle, sensitive=threat.sensitive, known=known, reference=reference)
+        except EndpointError as error:  # budget spent or endpoint failed: not done
+            if ledger is None:
+                raise
+            skipped.append(ledger.fit_failed(spec.label, error))
+            continue
         except AttackError as error:
             if not spec.optional:
                 raise
@@ -85,7 +96,8 @@ def run_attacks(model: TargetModel, populations: Mapping[str, pd.DataFrame],
     known = threat.known_for(model, sorted(columns))
     oracle = threat.oracle_for(model, specs)
     timings: dict[str, float] = {}
-    fitted, skipped = _fit_attacks(threat, specs, oracle, known, reference, timings)
+    ledger = QueryLedger(model) if counts_queries(model) else None
+    fitted, skipped = _fit_attacks(threat, specs, oracle, known, reference, timings, ledger)
     candidates = fitted[0][1].candidates_
     kept = 0
     for records in populations.values():  # before any inference: refuse early
@@ -105,19 +117,35 @@ def run_attacks(model: TargetModel, populations: Mapping[str, pd.DataFrame],
         labels = _labels(model, records, threat.label_source)
         truth = candidates.joint_index(records) if all(
             s in records.columns for s in candidates.names) else None
+        partial: set[int] = set()  # records done by attacks stopped by a query budget
+        complete: set[int] = set()
         for spec, attack in fitted:
             started = time.perf_counter()
-            posterior = attack.infer(records, labels)
+            if ledger is None:
+                posterior, done = attack.infer(records, labels), len(records)
+            else:
+                posterior, done = ledger.infer(spec.label, attack, records, labels,
+                                               population)
             timings[f"infer {spec.label} on {population}"] = time.perf_counter() - started
-            posteriors.setdefault(population, posterior)
+            if posterior is None:
+                continue
+            name = population if done == len(records) else partial_name(population, done)
+            (partial if done < len(records) else complete).add(done)
+            posteriors.setdefault(population, posterior)  # partial: its first `done` rows
             if truth is not None:
-                results += score_posterior(posterior, truth, population=population,
+                results += score_posterior(posterior, truth[:done], population=name,
                                            variant=spec.variant, **score)
             del posterior  # an (n, K) array: not alive during the next inference
         if truth is not None and baselines is not None:
-            for name in baselines.names:
-                results += score_posterior(baselines.posterior(name, records, labels), truth,
-                                           population=population, **score)
+            done_by_all = complete if ledger is not None else {len(records)}
+            for done in (*done_by_all, *sorted(partial)):  # partial: on the same records
+                name = population if done == len(records) else partial_name(population,
+                                                                             done)
+                part = records.iloc[:done]
+                part_labels = labels if done == len(records) else _first(labels, done)
+                for method in baselines.names:
+                    results += score_posterior(baselines.posterior(method, part, part_labels),
+                                               truth[:done], population=name, **score)
     assessment = Assessment(
         dataset={}, model=model.describe(),
         threat={"sensitive": list(candidates.names), "known": known,
@@ -127,7 +155,8 @@ def run_attacks(model: TargetModel, populations: Mapping[str, pd.DataFrame],
                 "attacks": [{**a.describe(), "variant": s.variant} for s, a in fitted],
                 "skipped": skipped,
                 "notes": sorted({str(n) for _, a in fitted
-                                 if (n := a.describe().get("notes"))})},
+                                 if (n := a.describe().get("notes"))}),
+                **({} if ledger is None else {"queries": ledger.to_dict()})},
         results=tuple(results),
         leakage=tuple(_leakage(results, threat.n_boot, threat.random_state)),
         membership=tuple(_membership(results)),
@@ -137,6 +166,16 @@ def run_attacks(model: TargetModel, populations: Mapping[str, pd.DataFrame],
                   "timings_seconds": {k: round(v, 4) for k, v in timings.items()}},
     )
     return assessment, posteriors
+
+
+def partial_name(population: str, done: int) -> str:
+    """The population name of a result on the first ``done`` records only (a query
+    budget ran out): never the name of a complete result."""
+    return f"{population} (partial: first {done:,} records)"
+
+
+def _first(labels: Any, done: int) -> Any:
+    return labels.iloc[:done] if isinstance(labels, pd.Series) else labels[:done]
 
 
 def _labels(model: TargetModel, records: pd.DataFrame, label_source: str) -> Any:

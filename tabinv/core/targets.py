@@ -140,4 +140,7 @@ def attack_inputs(model: str | os.PathLike[str] | Any, data: str | os.PathLike[s
 def _origin(model: Any) -> str:
     if isinstance(model, (str, os.PathLike)):
         return str(model)
-    return "the model" if isinstance(model, TargetModel) else f"the {type(model).__name__}"
+    if isinstance(model, TargetModel):
+        return "the model"
+    shown = getattr(model, "shown_url", None)  # an endpoint
+    return f"the endpoint {shown}" if isinstance(shown, str) else f"the {type(model).__name__}"

@@ -181,6 +181,8 @@ class ThreatModel:
             return self.access
         if model.reveals == "labels":  # detected from the model: it has no probabilities
             return "label-only"
+        if getattr(model, "reveals_decimals", None) is not None:  # an endpoint rounding
+            return "rounded"
         wanted = any(s.needs_white_box for s in specs if not s.optional) or (
             model.has_structure and any(s.needs_white_box for s in specs))
         return "white-box" if wanted else "confidences"
@@ -196,8 +198,11 @@ class ThreatModel:
         return [f for f in model.features if f not in hidden and f in present]
 
     def oracle_for(self, model: TargetModel, specs: Sequence[AttackSpec]) -> Oracle:
-        return Oracle.for_model(model, self.access_for(model, specs), decimals=self.decimals,
-                                shortcuts=self.shortcuts)
+        access = self.access_for(model, specs)
+        decimals = self.decimals
+        if access == "rounded" and decimals is None:  # as detected on an endpoint
+            decimals = getattr(model, "reveals_decimals", None)
+        return Oracle.for_model(model, access, decimals=decimals, shortcuts=self.shortcuts)
 
 
 def _priors(priors: Sequence[PriorChoice] | None) -> list[str | Prior] | None:

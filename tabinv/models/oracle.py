@@ -141,6 +141,14 @@ class Oracle:
             raise AttackError(f"the {model.family} model reveals predicted labels only (it has "
                               f"no class probabilities), so {access!r} access is not "
                               "possible; use label-only access (--label-only)")
+        detected = getattr(model, "reveals_decimals", None)
+        if detected is not None and (access in ("confidences", "white-box") or (
+                access == "rounded" and decimals is not None and decimals > detected)):
+            raise AttackError(f"the {model.family} rounds its probabilities to {detected} "
+                              f"decimals (detected), so {access!r} access"
+                              + (f" at {decimals} decimals" if access == "rounded" else "")
+                              + f" is more than it reveals; use --access rounded "
+                              f"--rounding {detected} or coarser")
         if model.task == "regression":
             if access in ("rounded", "label-only"):
                 raise AttackError(

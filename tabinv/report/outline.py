@@ -40,7 +40,7 @@ from .tables import (
     timing_rows,
     utility_rows,
 )
-from .threat import threat_sentence
+from .threat import QUERY_HEADER, query_rows, query_sentence, threat_sentence
 
 __all__ = ["Block", "PERSONAL_DATA", "outline"]
 
@@ -138,7 +138,12 @@ def _attacks(threat: Mapping[str, Any]) -> list[Block]:
         details = [f"{k} {attack[k]}" for k in ("prior", "likelihood") if attack.get(k)]
         items.append(f"{name}{variant}" + (f": {'; '.join(details)}" if details else ""))
     items += [f"skipped {item}" for item in threat.get("skipped") or []]
-    return [Block("list", items=tuple(items))] if items else []
+    blocks = [Block("list", items=tuple(items))] if items else []
+    if threat.get("queries"):  # a deployed endpoint: the attacker's cost
+        blocks += [heading("Queries to the endpoint", 3),
+                   paragraph(query_sentence(threat)),
+                   *table(QUERY_HEADER, query_rows(threat))]
+    return blocks
 
 
 def _identical(scenario: Mapping[str, Any]) -> list[Block]:

@@ -8,7 +8,12 @@ from typing import Any
 from ..text import code
 from ..vocabulary import ACCESS_LEVELS, ANSWERS
 
-__all__ = ["access_text", "listing", "threat_sentence"]
+__all__ = ["QUERY_HEADER", "access_text", "listing", "query_rows", "query_sentence",
+           "threat_sentence"]
+
+#: columns of the query-cost table of an endpoint's assessment
+QUERY_HEADER = ("attack", "population", "records", "rows sent", "requests", "retries",
+                "rows per record")
 
 
 def listing(names: Sequence[str], shown: int = 12) -> str:
@@ -68,3 +73,39 @@ def threat_sentence(threat: Mapping[str, Any]) -> str:
             f"{'; does not know ' + unknown if unknown else ''}; holds their "
             f"{holds}{label}; and can query {access}. The attacker never sees the training "
             "records.")
+
+
+def query_rows(threat: Mapping[str, Any]) -> list[list[str]]:
+    """One row per attack and population of a deployed endpoint's query cost (none for
+    a model answered in process); a partial one says so in its records cell."""
+    rows = []
+    for entry in (threat.get("queries") or {}).get("attacks") or []:
+        per = entry.get("queries_per_record")
+        records = f"{entry.get('records', 0):,} of {entry.get('records_total', 0):,}"
+        rows.append([str(entry.get("attack", "?")), str(entry.get("population", "?")),
+                     records + (" (partial)" if entry.get("partial") else ""),
+                     f"{entry.get('rows', 0):,}", f"{entry.get('requests', 0):,}",
+                     f"{entry.get('retries', 0):,}",
+                     "" if per is None else f"{per:,.1f}"])
+    return rows
+
+
+def query_sentence(threat: Mapping[str, Any]) -> str:
+    """What the endpoint was measured to reveal, what the setup cost, the total, and
+    what the query budget left undone ('' for a model answered in process)."""
+    queries = threat.get("queries") or {}
+    if not queries:
+        return ""
+    detected = (queries.get("detected_access") or {}).get("detected", "not measured")
+    setup, total = queries.get("setup") or {}, queries.get("total") or {}
+    text = (f"The model was queried at its deployed endpoint, which was measured to "
+            f"reveal {detected}. The probe and the statistics its owner publishes took "
+            f"{setup.get('rows', 0):,} rows; the whole run sent {total.get('rows', 0):,} "
+            f"rows in {total.get('requests', 0):,} requests ({total.get('retries', 0):,} "
+            f"retries, {total.get('seconds', 0):.1f} s).")
+    if queries.get("max_queries") is not None:
+        text += f" Query budget: {queries['max_queries']:,} rows."
+    not_done = queries.get("not_done") or []
+    if not_done:
+        text += " Not done: " + "; ".join(str(item) for item in not_done) + "."
+    return text

@@ -23,6 +23,8 @@ class Faults:
     fail_every: int = 0             # every k-th request answers 503
     throttle_every: int = 0         # every k-th request answers 429 + Retry-After: 0
     max_rows: int = 0               # more rows answer 413
+    gone_after: int = 0             # requests after this many answer 503 for good
+    drop_every: int = 0             # every k-th request: connection closed, no answer
     seen: list[dict[str, str]] = field(default_factory=list)
     rows: list[int] = field(default_factory=list)   # rows of each answered request
     requests: int = 0
@@ -55,7 +57,8 @@ class FakeEndpoint:
         with self.lock:
             faults.requests += 1
             count = faults.requests
-        if faults.fail_every and count % faults.fail_every == 0:
+        if (faults.fail_every and count % faults.fail_every == 0) or (
+                faults.gone_after and count > faults.gone_after):
             return 503, {"error": "busy"}
         if faults.throttle_every and count % faults.throttle_every == 0:
             return 429, {"error": "slow down"}
@@ -93,6 +96,13 @@ class FakeEndpoint:
                     fake.faults.seen.append(dict(self.headers))
                 length = int(self.headers.get("content-length", "0"))
                 body = json.loads(self.rfile.read(length))
+                with fake.lock:
+                    count = fake.faults.requests + 1
+                if fake.faults.drop_every and count % fake.faults.drop_every == 0:
+                    with fake.lock:
+                        fake.faults.requests += 1
+                    self.close_connection = True  # no status line: a dropped connection
+                    return
                 status, document = fake.answer(self.path, body)
                 payload = json.dumps(document).encode()
                 self.send_response(status)

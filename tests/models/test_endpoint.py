@@ -122,6 +122,19 @@ def test_retries_on_503_and_429_count_rows_once(world) -> None:
     np.testing.assert_array_equal(remote, posteriors(world["local"], world))
 
 
+def test_dropped_connections_are_retried(world) -> None:
+    with serve(world, Faults(drop_every=4)) as fake:
+        spec = EndpointSpec(fake.url, batch_rows=30, concurrency=2, backoff=0.0)
+        model = open_endpoint(spec, card=world["card"], records=world["splits"].members,
+                              client=EndpointClient(spec, sleep=lambda s: None))
+        remote = posteriors(model, world)
+        stats = model.query_stats()
+        model.close()
+    assert stats.retries > 0 and stats.requests == fake.faults.requests
+    assert stats.rows == sum(fake.faults.rows)  # each answered row counted once
+    np.testing.assert_array_equal(remote, posteriors(world["local"], world))
+
+
 def test_batches_shrink_on_413(world) -> None:
     with serve(world, Faults(max_rows=25)) as fake:
         spec = EndpointSpec(fake.url, batch_rows=100, concurrency=1)

@@ -20,6 +20,7 @@ import os
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -68,10 +69,14 @@ class EndpointClient:
         self._http = httpx.Client(headers=headers, limits=limits, timeout=timeout,
                                   verify=spec.verify, follow_redirects=False,
                                   trust_env=False)
+        # connections closed when the client goes, even if nobody called close()
+        self._closer = weakref.finalize(self, self._http.close)
         self._lock = threading.Lock()
         self._batch_rows = spec.rows_per_batch
         self._reserved = 0
         self._stats = QueryStats()
+        #: probability columns of a dry run's answers (0: a regression's numbers)
+        self.dry_width = 2
 
     def __repr__(self) -> str:
         return f"EndpointClient({self.spec.shown_url!r}, protocol={self.spec.protocol!r})"
@@ -81,7 +86,7 @@ class EndpointClient:
                         "the endpoint again in the other process")
 
     def close(self) -> None:
-        self._http.close()
+        self._closer()
 
     def __enter__(self) -> EndpointClient:
         return self
@@ -172,7 +177,7 @@ class EndpointClient:
                 if status not in RETRY_STATUSES:
                     return status, payload
                 failure = f"HTTP {status}"
-            except (httpx.TransportError, _Truncated) as error:
+            except httpx.TransportError as error:  # refused, reset, dropped, timed out
                 if isinstance(error, (httpx.UnsupportedProtocol, httpx.ProxyError)):
                     raise EndpointError(f"cannot reach {self.spec.shown_url} "
                                         f"({type(error).__name__})") from None
@@ -188,6 +193,8 @@ class EndpointClient:
                             f"{attempt + 1} attempt(s) and {waited:.1f} s of waiting")
 
     def _post(self, body: bytes) -> tuple[int, bytes, float | None]:
+        if self.spec.dry_run:
+            return 200, _dry_answer(self.spec.protocol, body, self.dry_width), None
         with self._http.stream("POST", self.spec.inference_url, content=body) as response:
             declared = response.headers.get("content-length")
             if declared is not None and declared.isdigit() and \
@@ -211,10 +218,6 @@ class EndpointClient:
         return self._random.uniform(0, self.spec.backoff * 2 ** attempt)
 
 
-class _Truncated(Exception):
-    """A response body that ended early (a dropped connection)."""
-
-
 def _retry_after(value: str | None) -> float | None:
     """Seconds of a ``Retry-After`` header (seconds or an HTTP date), or None."""
     if not value:
@@ -229,6 +232,25 @@ def _retry_after(value: str | None) -> float | None:
     if when is None:
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _dry_answer(protocol: str, body: bytes, width: int) -> bytes:
+    """What a dry run answers to one of its own requests: uniform probabilities over
+    ``width`` classes (zeros for a regression), in the protocol's form."""
+    import json
+
+    request = json.loads(body)
+    if protocol == "mlflow":
+        n = len(request["dataframe_split"]["data"])
+    else:
+        n = int(request["inputs"][0]["shape"][0])
+    row = [1.0 / width] * width if width else 0.0
+    if protocol == "mlflow":
+        return json.dumps({"predictions": [row] * n}).encode()
+    shape = [n, width] if width else [n]
+    data = [v for _ in range(n) for v in (row if width else [0.0])]
+    return json.dumps({"outputs": [{"name": "dry-run", "shape": shape, "datatype": "FP64",
+                                    "data": data}]}).encode()
 
 
 def _snippet(payload: bytes) -> str:

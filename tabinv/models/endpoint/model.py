@@ -43,6 +43,11 @@ class EndpointModel(ForeignModel):
     def query_row_bytes(self) -> int:
         return 512  # the JSON of a row and its answer, held while a batch is in flight
 
+    def output_encoded(self, encoded: np.ndarray) -> np.ndarray:
+        """The endpoint's answers on ordinal-coded rows (no allocation tracing: the
+        memory is the JSON in flight, :attr:`query_row_bytes`)."""
+        return self._answer(encoded, encoded.shape[0])
+
     def _answer(self, encoded: np.ndarray, n: int) -> np.ndarray:
         """The answers for ordinal-coded rows; with a journal (``journal_``, an object
         with ``answer(rows, send)``, e.g. a resumable run's checkpoint) each batch is
@@ -120,6 +125,10 @@ def open_endpoint(spec: EndpointSpec, *, card: Card, records: pd.DataFrame,
                          f"{shorten(card.label)}")
     renames = parse_feature_map(feature_map)
     client = client or EndpointClient(spec)
+    if card.task == "classification":
+        client.dry_width = len(card.column(card.label).domain or ())
+    else:
+        client.dry_width = 0
     probe = records.head(spec.probe_rows)
     table = {renames.get(f, f): probe[f].to_numpy() for f in card.features
              if f in probe.columns}

@@ -97,6 +97,9 @@ def _rows(predictions: Any, n: int) -> np.ndarray:
         predictions = [list(row) for row in zip(*(_list(v, n) for v in
                                                   predictions.values()), strict=True)]
     items = _list(predictions, n)
+    fast = _floats(items)  # the common answer: rows of probabilities, or numbers
+    if fast is not None and fast.ndim in (1, 2) and (fast.ndim == 1 or fast.shape[1] > 0):
+        return fast
     if all(isinstance(item, dict) for item in items):  # [{column: value}, ...]
         items = [list(item.values()) for item in items]
     if all(isinstance(item, list) for item in items):
@@ -132,7 +135,22 @@ def _tensor(output: dict[str, Any], n: int) -> np.ndarray:
     return values.reshape(n) if len(shape) == 1 or width == 1 else values.reshape(n, width)
 
 
+def _floats(values: list[Any]) -> np.ndarray | None:
+    """``values`` as a float array when they are numbers (nested lists of one length
+    included; numpy's C path), else None."""
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if any(isinstance(v, bool) for v in (values[:1] if array.ndim == 1 else ())):
+        return None
+    return array
+
+
 def _array(values: list[Any]) -> np.ndarray:
+    fast = _floats(values)
+    if fast is not None and fast.ndim == 1:
+        return fast
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         return np.asarray(values, dtype=float)
     if all(isinstance(v, (str, int, float, bool)) for v in values):

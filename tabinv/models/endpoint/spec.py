@@ -103,6 +103,10 @@ class EndpointSpec:
         Verify TLS certificates (default; turn off only for a test server).
     probe_rows : int
         Records sent to detect what the endpoint reveals.
+    dry_run : bool
+        Send nothing: every request is answered here with uniform probabilities (or
+        zeros for a regression) and counted as if sent, so that a run states the rows
+        and requests each attack would send (its results mean nothing).
     """
 
     url: str
@@ -121,6 +125,7 @@ class EndpointSpec:
     retry_seconds: float = 120.0
     verify: bool = True
     probe_rows: int = 16
+    dry_run: bool = False
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -181,7 +186,7 @@ class EndpointSpec:
         return {"endpoint": self.shown_url, "protocol": self.protocol,
                 "model_name": self.model_name, "batch_rows": self.rows_per_batch,
                 "concurrency": self.concurrency, "auth_env": self.auth_env,
-                "max_queries": self.max_queries}
+                "max_queries": self.max_queries, "dry_run": self.dry_run}
 
 
 def _whole(value: Any, name: str, low: int, high: int, optional: bool = False) -> None:
