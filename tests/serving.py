@@ -14,7 +14,8 @@ Two implementations a healthcare team deploys with, serving one scikit-learn pip
 Each server is a child process in a session of its own on 127.0.0.1 and a port found by
 binding port 0; readiness is polled a bounded number of times (and never past a hang
 guard); teardown stops the whole session (SIGTERM, then SIGKILL) and polls, bounded,
-until no process of it is alive. The module-scoped fixtures :func:`served`,
+until no process of it is alive; a test process killed outright (no teardown) takes its
+servers along (``PR_SET_PDEATHSIG``). The module-scoped fixtures :func:`served`,
 :func:`mlflow_server` and :func:`mlserver_server` give one server of each kind per test
 module; import them into the module (``from serving import mlflow_server  # noqa: F401``).
 """

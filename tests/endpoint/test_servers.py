@@ -8,15 +8,20 @@ For each: the detected access; the MAP attack's posteriors through the endpoint 
 the in-process attack's on the same pipeline (exactly; with the detected rounding or
 labels-only access); the query counts (rows, requests, retries) equal what the proxy
 saw, every row answered exactly once (none lost, none counted twice). Request loops end
-by themselves (a server that always fails stops after the client's retries) and
-everything listens on 127.0.0.1 only. One server of each kind per module; a few hundred
+by themselves (a server that always fails stops after the client's retries),
+everything listens on 127.0.0.1 only, and a test process killed with SIGKILL leaves no
+server behind. One server of each kind per module; a few hundred
 records, K = 3 (`vkorc1`).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +30,7 @@ import pytest
 from faultproxy import FaultProxy, ProxyCounts
 from serving import (  # noqa: F401  (mlflow_server, mlserver_server, served: fixtures)
     LOOPBACK,
+    STOP_GRACE,
     Served,
     Server,
     mlflow_server,
@@ -171,3 +177,39 @@ def test_servers_listen_on_loopback_only(servers: dict[str, Server]) -> None:
                      for c in p.net_connections("tcp") if c.status == psutil.CONN_LISTEN]
         assert listening and all(loopback(address.ip) for address in listening), listening
         assert server.port in {address.port for address in listening}
+
+
+#: a test process that starts MLServer, says its pid, and waits to be killed
+_HOLDER = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from serving import serve_mlserver, served_pipeline
+with serve_mlserver(served_pipeline(300).pipe, Path(sys.argv[2])) as server:
+    print(server.pid, flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_killed_test_process_takes_its_server_along(tmp_path: Path) -> None:
+    """No server outlives the test process, even one killed with SIGKILL (no teardown
+    runs): the server asked the kernel for SIGKILL at its parent's death."""
+    tests = Path(__file__).resolve().parents[1]
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(tests), str(tmp_path)],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        assert holder.stdout is not None
+        line = holder.stdout.readline()  # the server is ready (or the holder failed)
+        assert line.strip().isdigit(), line
+        server = psutil.Process(int(line))
+        assert server.is_running()
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()  # type: ignore[union-attr]
+    try:
+        server.wait(timeout=STOP_GRACE)
+    except psutil.TimeoutExpired:
+        server.kill()
+        raise AssertionError(f"the server {server.pid} outlived its killed parent") from None
