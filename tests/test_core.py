@@ -126,8 +126,9 @@ def test_item4_the_threat_model_checks_its_parameters_where_they_enter(arguments
 
 
 def test_item4_api_entry_points_check_their_own_parameters():
-    with pytest.raises(TabinvError, match=r"^assess: model must be a family name or a "
-                                          r"model file, URI or object, got 3$"):
+    with pytest.raises(TabinvError, match=r"^assess: model must be a family name, a "
+                                          r"deployed endpoint or a model file, URI or "
+                                          r"object, got 3$"):
         api.assess("iwpc", 3, sensitive=["vkorc1"])  # type: ignore[arg-type]
     with pytest.raises(TabinvError, match=r"^assess: dataset_params must be a mapping"):
         api.assess("iwpc", sensitive=["vkorc1"], dataset_params=["people"])  # type: ignore

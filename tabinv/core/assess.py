@@ -20,6 +20,7 @@ from ..evaluation.utility import utility_entries
 from ..exceptions import AttackError, DataError, ModelError
 from ..models.target import TargetModel
 from .inputs import Membership, is_data_file, load_dataset
+from .queries import counts_queries
 from .run import run_attacks
 from .targets import ModelAccess, is_family, open_target, train_target
 from .threat import ThreatModel
@@ -53,22 +54,52 @@ def assess(threat: ThreatModel, dataset: str | Dataset | PathLike[str] | None = 
                             "--member-column COL; in Python members= and non_members=, or "
                             "member_column=)")
         splits = splits or split_dataset(data_set.frame, fractions, threat.random_state)
+    opened_here = False  # an endpoint opened here from its spec is closed here
     if is_family(model):
         model, _ = train_target(data_set, model, random_state=threat.random_state,
                                 model_params=model_params, splits=splits)
     elif model_params:
         raise ModelError("model parameters apply to a family name, not a fitted model")
     else:
-        model = open_target(model, data_set, splits.members, access=access)
+        opened = open_target(model, data_set, splits.members, access=access)
+        opened_here, model = opened is not model, opened
     assessment, _ = run_attacks(
         model, {"members": splits.members, "non-members": splits.non_members}, threat,
         reference=splits.reference, members=splits.members)
     facts = data_set.facts(splits)
     if source is not None:
         facts["reference_source"] = source
-    utility = utility_entries(model, splits.non_members, n_boot=threat.n_boot,
-                              random_state=threat.random_state)
+    if counts_queries(model):  # an endpoint: its utility is queried too, and counted
+        assessment, utility = endpoint_utility(model, assessment, splits.non_members,
+                                               threat)
+        if opened_here and callable(getattr(model, "close", None)):
+            model.close()  # opened here from a spec: nobody else holds it
+    else:
+        utility = utility_entries(model, splits.non_members, n_boot=threat.n_boot,
+                                  random_state=threat.random_state)
     return dataclasses.replace(assessment, dataset=facts, utility=tuple(utility))
+
+
+def endpoint_utility(model: TargetModel, assessment: Assessment, non_members: Any,
+                     threat: ThreatModel) -> tuple[Assessment, list[Any]]:
+    """The utility of a model that counts its queries, with the queries it took in the
+    assessment's ``threat.queries`` (``utility``, and the new ``total``); a budget spent
+    or an endpoint failing leaves the utility out, listed as not done."""
+    from ..models.endpoint import EndpointError, QueryStats
+
+    queries = dict(assessment.threat.get("queries") or {})
+    before = QueryStats(**queries.get("total", {}))
+    try:
+        utility = utility_entries(model, non_members, n_boot=threat.n_boot,
+                                  random_state=threat.random_state)
+    except EndpointError as error:
+        utility = []
+        queries["not_done"] = [*queries.get("not_done", []),
+                               f"utility on non-members: not done ({error})"]
+    now = model.query_stats()  # type: ignore[attr-defined]
+    queries.update(utility=(now - before).to_dict(), total=now.to_dict())
+    threat_facts = {**assessment.threat, "queries": queries}
+    return dataclasses.replace(assessment, threat=threat_facts), utility
 
 
 def _given(threat: ThreatModel, dataset: Any, data: Any, card: Any, label: str | None,

@@ -227,3 +227,15 @@ def test_journal_answers_batches_it_has_seen(world) -> None:
         assert fake.faults.requests == sent + 1 and again.query_stats().rows == 16
         again.close()
     assert sum(c["rows"] for c in journal.cost) == first.query_stats().rows - 16
+
+
+def test_a_failed_opening_closes_its_client(world) -> None:
+    """An endpoint failing on the probe: one error, and no connection left open (a
+    ResourceWarning would fail the test under filterwarnings=error)."""
+    with serve(world, Faults(fail_every=1)) as fake:
+        spec = EndpointSpec(fake.url, retries=0)
+        with pytest.raises(EndpointError, match="HTTP 503"):
+            open_model(spec, card=world["card"], records=world["splits"].members)
+    import gc
+
+    gc.collect()

@@ -113,8 +113,12 @@ def test_cli_assess_endpoint_members_and_non_members(world, files) -> None:  # n
     queries = document["assessments"][0]["threat"]["queries"]
     populations = {e["population"] for e in queries["attacks"]}
     assert populations == {"members", "non-members"}
-    # the model's utility on non-members is measured after the attacks (not counted)
-    assert queries["total"]["requests"] == fake.faults.requests - 1
+    # the model's utility on non-members is measured after the attacks, and counted
+    assert queries["total"]["requests"] == fake.faults.requests
+    assert queries["utility"]["rows"] == 60
+    from tabinv.schemas import validate
+
+    validate(document)
     assert document["assessments"][0]["membership"]  # both populations complete: paired
 
 

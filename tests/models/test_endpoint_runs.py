@@ -106,6 +106,8 @@ def test_dry_run_counts_what_a_run_would_send_without_sending(world) -> None:  #
         planned, _ = run(dry, world)
         dry.close()
         assert fake.faults.requests == requests  # nothing sent
+    assert planned.threat["queries"]["detected_access"]["detected"].startswith(
+        "not measured (dry run")
     keys = ("attack", "population", "records", "rows", "requests")
     counts = [{k: e[k] for k in keys} for e in sent.threat["queries"]["attacks"]]
     assert counts == [{k: e[k] for k in keys} for e in planned.threat["queries"]["attacks"]]

@@ -124,7 +124,19 @@ def open_endpoint(spec: EndpointSpec, *, card: Card, records: pd.DataFrame,
                          f"records its statistics are computed on need the label column "
                          f"{shorten(card.label)}")
     renames = parse_feature_map(feature_map)
+    owned = client is None  # made here: closed here when opening fails
     client = client or EndpointClient(spec)
+    try:
+        return _opened(spec, card, records, renames, classes, client, journal)
+    except BaseException:
+        if owned:
+            client.close()
+        raise
+
+
+def _opened(spec: EndpointSpec, card: Card, records: pd.DataFrame,
+            renames: dict[str, str], classes: Sequence[Any] | None,
+            client: EndpointClient, journal: Any) -> EndpointModel:
     if card.task == "classification":
         client.dry_width = len(card.column(card.label).domain or ())
     else:
@@ -133,6 +145,9 @@ def open_endpoint(spec: EndpointSpec, *, card: Card, records: pd.DataFrame,
     table = {renames.get(f, f): probe[f].to_numpy() for f in card.features
              if f in probe.columns}
     access = detect_access(client.predict(table, len(probe)), card.task)
+    if spec.dry_run:  # the answers are made up: nothing was measured
+        access = DetectedAccess(access.answers, None, access.width, access.rows,
+                                dry_run=True)
     labels = _classes(spec, card, access, classes)
     record_model = RecordModel(
         client, origin=spec.shown_url, kind=f"{spec.protocol} endpoint", inputs=None,

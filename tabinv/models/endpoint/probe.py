@@ -26,6 +26,7 @@ class DetectedAccess:
     decimals: int | None
     width: int
     rows: int
+    dry_run: bool = False
 
     @property
     def level(self) -> str:
@@ -37,6 +38,8 @@ class DetectedAccess:
         return "rounded" if self.decimals is not None else "confidences"
 
     def describe(self) -> str:
+        if self.dry_run:
+            return "not measured (dry run: nothing was sent)"
         if self.answers == "labels":
             return "labels only"
         if self.answers == "output":

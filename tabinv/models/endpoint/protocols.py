@@ -32,35 +32,41 @@ def encode_request(protocol: str, columns: Mapping[str, np.ndarray], n: int) -> 
     """The JSON body asking for the model's answers on ``n`` rows given as columns."""
     names = list(columns)
     values = [_plain(np.asarray(columns[name]), name) for name in names]
-    if protocol == "mlflow":
-        rows = [list(row) for row in zip(*values, strict=True)] if names else [[]] * n
+    if protocol == "mlflow":  # rows as tuples: json writes them as arrays, no copies
+        rows: Any = list(zip(*values, strict=True)) if names else [[]] * n
         body: dict[str, Any] = {"dataframe_split": {"columns": names, "data": rows}}
     elif all(_numeric(v) for v in values):
-        flat = [float(x) for row in zip(*values, strict=True) for x in row]
+        flat = np.column_stack([np.asarray(v, dtype=float) for v in values]).ravel() \
+            if names else np.zeros(0)
         body = {"inputs": [{"name": "input-0", "shape": [n, len(names)],
-                            "datatype": "FP64", "data": flat}]}
+                            "datatype": "FP64", "data": flat.tolist()}]}
     else:
         body = {"parameters": {"content_type": "pd"},
                 "inputs": [_column_tensor(name, column, n)
                            for name, column in zip(names, values, strict=True)]}
-    return json.dumps(body, allow_nan=False, separators=(",", ":")).encode()
+    try:
+        text = json.dumps(body, allow_nan=False, separators=(",", ":"), default=_scalar)
+    except ValueError:
+        raise EndpointError("a record holds a missing or infinite value, which JSON "
+                            "cannot carry") from None
+    return text.encode()
 
 
 def _plain(column: np.ndarray, name: str) -> list[Any]:
     """A column as JSON values (numpy numbers as Python numbers; no NaN)."""
     if column.dtype.kind in "fiub":
-        as_float = column.astype(float)
-        if not np.isfinite(as_float).all():
+        if column.dtype.kind == "f" and not np.isfinite(column).all():
             raise EndpointError(f"column {shorten(name)} holds a missing or infinite value, "
                                 "which JSON cannot carry")
         return column.tolist()
-    out: list[Any] = []
-    for value in column.tolist():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise EndpointError(f"column {shorten(name)} holds a missing or infinite value, "
-                                "which JSON cannot carry")
-        out.append(value if isinstance(value, (str, int, float, bool)) else str(value))
-    return out
+    return column.tolist()  # domain values: text or numbers (others through _scalar)
+
+
+def _scalar(value: Any) -> Any:
+    """JSON for a value json does not know (numpy scalars; anything else as text)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
 
 
 def _numeric(values: list[Any]) -> bool:
