@@ -39,13 +39,7 @@ from serving import (  # noqa: F401  (mlflow_server, mlserver_server, served: fi
 )
 
 from tabinv.attacks.map import MAPInversion
-from tabinv.models.endpoint import (
-    EndpointClient,
-    EndpointError,
-    EndpointModel,
-    EndpointSpec,
-    open_endpoint,
-)
+from tabinv.models.endpoint import EndpointError, EndpointModel, EndpointSpec
 from tabinv.models.oracle import Oracle
 from tabinv.models.sources import open_model
 
@@ -149,13 +143,9 @@ def test_a_server_that_always_fails_stops_the_client(kind: str, servers: dict[st
     error, having sent retries + 1 requests; nothing was answered."""
     server = servers[kind]
     with FaultProxy(server.url, "flaky", failure_rate=1.0, seed=0) as proxy:
-        failing = spec(server, proxy.url, retries=3, backoff=0.01)
-        # the test's own client, closed here: open_endpoint's probe fails before the model
-        # (which would close it) exists
-        with EndpointClient(failing) as client, \
-                pytest.raises(EndpointError, match="after 4 attempt"):
-            open_endpoint(failing, card=served.card, records=served.splits.members,
-                          client=client)
+        with pytest.raises(EndpointError, match="after 4 attempt"):
+            open_model(spec(server, proxy.url, retries=3, backoff=0.01), card=served.card,
+                       records=served.splits.members)
         counts = proxy.counts()
     assert counts.received == 4 and counts.answered == 0 and counts.faults == 4
 
