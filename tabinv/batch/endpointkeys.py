@@ -11,6 +11,7 @@
     batch_rows = 1000            # rows per request
     concurrency = 4              # requests in flight at once
     max_queries = 200000         # rows this entry may send in one run
+    retries = 6                  # attempts beyond a batch's first (429, 5xx, resets)
 
 The URL is hostile input: http or https only, a host, no ``user:password@`` (the
 credentials would end up in the entry's key, its reports and logs; a token belongs in the
@@ -19,8 +20,8 @@ no query string or fragment (the protocol's path is added by tabinv), no whitesp
 control characters. Errors never repeat a URL that carries credentials.
 
 The entry's key covers the URL, protocol and model name, not the model behind them, and
-not ``auth_env``, ``batch_rows``, ``concurrency`` or ``max_queries`` (how it is queried,
-not what it computes). A model redeployed at the same URL is therefore not noticed: a
+not ``auth_env``, ``batch_rows``, ``concurrency``, ``max_queries`` or ``retries`` (how it
+is queried, not what it computes). A model redeployed at the same URL is therefore not noticed: a
 finished entry is reused and an unfinished or edited one resumes from the old model's
 answers (kept per server: :mod:`.checkpoint`); remove ``DIR/entries/NAME`` to assess the
 new model.
@@ -44,13 +45,13 @@ PROTOCOLS = ("mlflow", "v2")
 
 #: keys that apply to endpoint entries only
 ENDPOINT_ONLY = ("protocol", "model_name", "auth_env", "batch_rows", "concurrency",
-                 "max_queries")
+                 "max_queries", "retries")
 
 ENDPOINT_KEYS = ("endpoint", *ENDPOINT_ONLY)
 
 #: how an endpoint entry is queried, not what it computes: not in its key (a run that
 #: spends its budget fails and is never reused; a larger budget resumes it)
-RUN_KEYS = ("auth_env", "batch_rows", "concurrency", "max_queries")
+RUN_KEYS = ("auth_env", "batch_rows", "concurrency", "max_queries", "retries")
 
 #: keys of model files that mean nothing for an endpoint
 _FILE_ONLY = ("format", "allow_pickle", "trust", "allow_code", "feature_map",
@@ -146,7 +147,8 @@ def endpoint_validators() -> dict[str, Any]:
     """The validator of each endpoint key (raising :class:`EndpointKeyError`)."""
     return {"endpoint": check_url, "protocol": _protocol, "model_name": _model_name,
             "auth_env": _env_name, "batch_rows": _count(1, 1_000_000),
-            "concurrency": _count(1, 64), "max_queries": _count(1, 10**12)}
+            "concurrency": _count(1, 64), "max_queries": _count(1, 10**12),
+            "retries": _count(0, 20)}
 
 
 def check_endpoint(values: dict[str, Any], where: str, problems: list[str],

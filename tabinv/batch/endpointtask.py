@@ -40,7 +40,7 @@ def entry_spec(entry: Entry) -> Any:
     from ..models.endpoint import EndpointSpec
 
     options = {key: getattr(entry, key) for key in ("batch_rows", "concurrency", "auth_env",
-                                                     "max_queries")
+                                                     "max_queries", "retries")
                if getattr(entry, key) is not None}
     return EndpointSpec(entry.endpoint or "", protocol=entry.protocol or "mlflow",
                         model_name=entry.model_name, **options)

@@ -115,6 +115,7 @@ class Entry:
     batch_rows: int | None = None
     concurrency: int | None = None
     max_queries: int | None = None
+    retries: int | None = None
 
     def files(self) -> dict[str, Path]:
         """The files this entry reads besides its model, by key."""

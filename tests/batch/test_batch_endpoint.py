@@ -204,7 +204,7 @@ def test_a_server_gone_mid_entry_fails_it_and_the_rerun_resumes(pipe: Pipeline,
         return pipe.predict_proba(frame[CATEGORICAL + NUMERIC])
 
     with FakeEndpoint(proba, list(pipe.classes_)) as fake:
-        inventory = _inventory(tmp_path, fake.url)
+        inventory = _inventory(tmp_path, fake.url, retries=1)  # down: give up soon
         out = tmp_path / "out"
         down = run_batch(read_inventory(inventory), out)
         assert down.exit_code == 1 and "503" in down.failures[0][1]

@@ -54,7 +54,7 @@ def test_the_key_follows_what_is_computed_not_how_it_is_queried(tmp_path: Path) 
 
     same = [dataclasses.replace(entry, batch_rows=7), dataclasses.replace(entry, concurrency=3),
             dataclasses.replace(entry, auth_env="OTHER"),
-            dataclasses.replace(entry, max_queries=100)]
+            dataclasses.replace(entry, max_queries=100), dataclasses.replace(entry, retries=0)]
     assert {entry_key(e) for e in same} == {key}
     other = [dataclasses.replace(entry, endpoint="http://127.0.0.1:5001"),
              dataclasses.replace(entry, access="label-only"),
@@ -118,6 +118,7 @@ def test_bad_urls_get_one_line_each(tmp_path: Path, url: Any, fragment: str) -> 
      "'../admin' is not a model name"),
     ({"batch_rows": 0}, "entry 'api', key 'batch_rows': expected an integer from 1"),
     ({"concurrency": 1000}, "entry 'api', key 'concurrency': expected an integer from 1 to 64"),
+    ({"retries": -1}, "entry 'api', key 'retries': expected an integer from 0 to 20"),
     ({"max_queries": True}, "entry 'api', key 'max_queries': expected an integer"),
     ({"format": "skops"}, "entry 'api', key 'format': applies to model files, not to an "
      "endpoint"),
