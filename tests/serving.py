@@ -42,6 +42,7 @@ import joblib
 import pandas as pd
 import psutil
 import pytest
+from sessions import session_members
 
 __all__ = ["CATEGORICAL", "COLUMNS", "LOOPBACK", "NUMERIC", "Served", "Server", "free_port",
            "mlflow_server", "mlserver_server", "serve_mlflow", "serve_mlserver", "served",
@@ -129,25 +130,6 @@ def _answers(port: int, path: str) -> bool:
         connection.close()
 
 
-def _alive(process: psutil.Process) -> bool:
-    try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def _session(sid: int) -> list[psutil.Process]:
-    """Live processes of session ``sid``."""
-    members = []
-    for pid in psutil.pids():
-        try:
-            if os.getsid(pid) == sid and _alive(psutil.Process(pid)):
-                members.append(psutil.Process(pid))
-        except (OSError, psutil.Error):
-            continue
-    return members
-
-
 def stop_session(process: subprocess.Popen[bytes]) -> list[int]:
     """Stop the session led by ``process``: SIGTERM to its group, SIGKILL after
     STOP_GRACE seconds, then poll (bounded) until none of its processes is alive; the
@@ -163,7 +145,7 @@ def stop_session(process: subprocess.Popen[bytes]) -> list[int]:
         except subprocess.TimeoutExpired:
             continue
     for _ in range(SETTLE_POLLS):
-        left = _session(process.pid)
+        left = session_members(process.pid)
         if not left:
             return []
         time.sleep(0.05)

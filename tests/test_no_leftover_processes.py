@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import psutil
+from sessions import alive, session_members
 
 from tabinv.data.registry import load_builtin
 from tabinv.data.splits import split_dataset
@@ -34,25 +35,6 @@ TINY_SWEEP = ["sweep", "-s", "vkorc1", "--epsilons", "1000", "--seeds", "1",
 
 def _environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
-
-
-def _alive(process: psutil.Process) -> bool:
-    try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def _session(sid: int) -> list[psutil.Process]:
-    """Live processes of session ``sid`` (the session leader's pid)."""
-    members = []
-    for pid in psutil.pids():
-        try:
-            if os.getsid(pid) == sid and _alive(psutil.Process(pid)):
-                members.append(psutil.Process(pid))
-        except (OSError, psutil.Error):
-            continue
-    return members
 
 
 def _describe(processes: list[psutil.Process], lines: dict[int, str] | None = None
@@ -126,8 +108,8 @@ class Run:
         killed so that a failure leaves nothing behind either."""
         deadline = time.monotonic() + SETTLE
         while True:
-            left = {p.pid: p for p in [*_session(self.process.pid),
-                                       *filter(_alive, self.seen.values())]}
+            left = {p.pid: p for p in [*session_members(self.process.pid),
+                                       *filter(alive, self.seen.values())]}
             if not left or time.monotonic() > deadline:
                 described = _describe(list(left.values()), self.lines)
                 for process in left.values():
