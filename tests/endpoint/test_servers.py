@@ -20,7 +20,6 @@ import ipaddress
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from serving import (  # noqa: F401  (mlflow_server, mlserver_server, served: fi
     mlserver_server,
     served,
 )
+from sessions import nothing_left_behind  # noqa: F401  (autouse fixture)
 
 from tabinv.attacks.map import MAPInversion
 from tabinv.models.endpoint import EndpointError, EndpointModel, EndpointSpec
@@ -49,17 +49,6 @@ ACCESS = {"pass": ("confidences", None), "round": ("rounded", 2), "labels": ("la
           "throttle": ("confidences", None), "flaky": ("confidences", None)}
 LEVEL = {"pass": "confidences", "round": "rounded", "labels": "label-only",
          "throttle": "confidences", "flaky": "confidences"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def nothing_left_behind() -> Any:
-    """No thread or child process started by these tests outlives the module (the
-    server fixtures are torn down before this check: they were set up after it)."""
-    threads = set(threading.enumerate())
-    children = set(psutil.Process().children(recursive=True))
-    yield
-    assert set(threading.enumerate()) <= threads
-    assert set(psutil.Process().children(recursive=True)) <= children
 
 
 @pytest.fixture(scope="module")

@@ -14,17 +14,16 @@ import importlib.util
 import os
 import shutil
 import sys
-import threading
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import psutil
 import pytest
 import skops.io as sio
 import yaml
+from sessions import nothing_left_behind  # noqa: F401  (autouse fixture)
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -52,16 +51,6 @@ OWN_ORDER = ["Weight", "VKORC1", "age", "Race", "amiodarone", "CYP2C9", "height_
 NAME = "iwpc-dose"
 #: given, so that MLflow does not infer them (it would load the model in a subprocess)
 REQUIREMENTS = ["scikit-learn"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def nothing_left_behind() -> Any:
-    """No thread or child process started by these tests outlives them."""
-    threads = set(threading.enumerate())
-    children = set(psutil.Process().children(recursive=True))
-    yield
-    assert set(threading.enumerate()) <= threads
-    assert set(psutil.Process().children(recursive=True)) <= children
 
 
 @pytest.fixture(scope="module")
