@@ -26,7 +26,7 @@ from ..exceptions import AttackError
 from ..models.encoding import TabularEncoder
 from ..models.oracle import Oracle
 from .budget import chunk_records, posterior_bytes, record_bytes, require, require_grid
-from .candidates import Candidates, normalise_log_scores
+from .candidates import Candidates, normalise_log_scores, row_sums
 from .fastpath import LinearGridScorer
 from .likelihood import confidence_log_likelihood, label_confidence
 from .pipeline import AHEAD, LazyRecords, pipelined
@@ -316,13 +316,12 @@ class CandidateGrid:
         1e-12 and the prior a probability, so nothing underflows)."""
         row = shared_row(log_prior)
         prior_row = None if row is None else np.exp(row)
-        ones = np.ones(log_prior.shape[1])
 
         def reduce(outputs: np.ndarray, records: slice) -> np.ndarray:
             target = result[records]
             label_confidence(outputs, y[records], out=target)
             target *= prior_row if prior_row is not None else np.exp(log_prior[records])
-            totals = target @ ones
+            totals = row_sums(target)
             if not (totals > 0).all():
                 raise AttackError(f"{method}: a record has no candidate with a finite score")
             target /= totals[:, None]
