@@ -258,3 +258,29 @@ def test_a_https_endpoint_without_a_valid_certificate_is_refused(world) -> None:
                                                            match="^TLS with https://"):
             client.predict({"age": np.array([1.0])}, 1)
         assert client.stats().requests == 1
+
+
+def endpoint_threads() -> list[Any]:
+    import threading
+    return [t for t in threading.enumerate() if t.name.startswith("tabinv-endpoint")]
+
+
+def test_a_failed_call_leaves_nothing_in_flight_and_close_stops_the_threads(world) -> None:
+    """A server gone mid-call: the call raises once every batch in flight has settled
+    (each counted; the rest never sent), and ``close`` stops the client's threads."""
+    members = world["splits"].members
+    with serve(world) as fake:
+        spec = EndpointSpec(fake.url, batch_rows=10, concurrency=3, retries=1, backoff=0.0)
+        client = EndpointClient(spec, sleep=lambda s: None)
+        model = open_endpoint(spec, card=world["card"], records=members, client=client)
+        fake.faults.gone_after = fake.faults.requests + 5
+        with pytest.raises(EndpointError, match="kept failing"):
+            posteriors(model, world)
+        stats = model.query_stats()
+        assert stats.requests == fake.faults.requests  # nothing still on its way
+        assert stats.rows == sum(fake.faults.rows)
+        assert endpoint_threads()
+        model.close()
+        assert endpoint_threads() == []
+        with pytest.raises(EndpointError, match="closed"):
+            client.predict({f: members[f].to_numpy()[:40] for f in CATEGORICAL + NUMERIC}, 40)

@@ -22,7 +22,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
@@ -69,8 +69,10 @@ class EndpointClient:
         self._http = httpx.Client(headers=headers, limits=limits, timeout=timeout,
                                   verify=spec.verify, follow_redirects=False,
                                   trust_env=False)
-        # connections closed when the client goes, even if nobody called close()
-        self._closer = weakref.finalize(self, self._http.close)
+        #: the threads that send a call's batches (made at the first call that needs them)
+        self._pool: list[ThreadPoolExecutor] = []
+        # connections and threads closed when the client goes, even without close()
+        self._closer = weakref.finalize(self, _close, self._http, self._pool)
         self._lock = threading.Lock()
         self._batch_rows = spec.rows_per_batch
         self._reserved = 0
@@ -136,12 +138,29 @@ class EndpointClient:
             if len(slices) == 1 or self.spec.concurrency == 1:
                 parts = [self._batch(columns, a, b) for a, b in slices]
             else:
-                with ThreadPoolExecutor(max_workers=min(self.spec.concurrency,
-                                                        len(slices))) as pool:
-                    parts = list(pool.map(lambda ab: self._batch(columns, *ab), slices))
+                futures = [self._threads().submit(self._batch, columns, a, b)
+                           for a, b in slices]
+                try:
+                    parts = [future.result() for future in futures]
+                except BaseException as error:  # batches not yet sent are not sent
+                    for future in futures:
+                        future.cancel()
+                    if isinstance(error, Exception):  # those in flight are counted
+                        wait(futures)
+                    raise
         finally:
             self._count(seconds=time.perf_counter() - started)
         return np.concatenate(parts, axis=0)
+
+    def _threads(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if not self._pool:
+                if not self._closer.alive:
+                    raise EndpointError(f"the connection to {self.spec.shown_url} is "
+                                        "closed")
+                self._pool.append(ThreadPoolExecutor(
+                    max_workers=self.spec.concurrency, thread_name_prefix="tabinv-endpoint"))
+            return self._pool[0]
 
     def _batch(self, columns: Mapping[str, np.ndarray], start: int, stop: int
                ) -> np.ndarray:
@@ -221,6 +240,15 @@ class EndpointClient:
         if retry_after is not None:
             return min(retry_after, self.spec.retry_seconds)
         return self._random.uniform(0, self.spec.backoff * 2 ** attempt)
+
+
+def _close(http: Any, pool: list[ThreadPoolExecutor]) -> None:
+    """Stop the client's threads (batches not started are dropped) and close its
+    connections."""
+    for threads in pool:
+        threads.shutdown(wait=True, cancel_futures=True)
+    pool.clear()
+    http.close()
 
 
 def _retry_after(value: str | None) -> float | None:
