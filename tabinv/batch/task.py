@@ -37,10 +37,12 @@ ROW_COLUMNS = (
     "baseline_imputation", "baseline_imputation_low", "baseline_imputation_high",
     "baseline_label_rule", "baseline_ideal", "over", "leakage", "leakage_low",
     "leakage_high", "verdict", "size", "utility_metric", "utility", "utility_low",
-    "utility_high", "data", "label", "family", "format", "access", "key")
+    "utility_high", "data", "label", "family", "format", "access", "queries_rows",
+    "queries_requests", "queries_retries", "queries_per_record", "queries_entry_rows",
+    "key")
 #: the columns of :data:`ROW_COLUMNS` holding numbers (the others are text)
 NUMBER_COLUMNS = tuple(c for c in ROW_COLUMNS if c.startswith(
-    ("attack_", "baseline_", "leakage", "utility")) and c != "utility_metric")
+    ("attack_", "baseline_", "leakage", "utility", "queries_")) and c != "utility_metric")
 
 
 def _digest(data: bytes) -> str:
@@ -328,8 +330,28 @@ def _rows(entry: Entry, assessment: Any, model: Any, key: str) -> list[dict[str,
                      "over": worst.over if worst else "",
                      "leakage": leak[0], "leakage_low": leak[1], "leakage_high": leak[2],
                      "verdict": worst.rating if worst else "",
-                     "size": worst.size if worst else "", **_utility(assessment)})
+                     "size": worst.size if worst else "", **_utility(assessment),
+                     **_queries(assessment, attack.key, population)})
     return rows
+
+
+def _queries(assessment: Any, attack: str, population: str) -> dict[str, Any]:
+    """What a deployed endpoint was sent for ``attack`` on ``population`` (rows,
+    requests, retries, rows per record inferred) and for the whole entry (the setup and
+    the utility included); NaN for a model read from a file."""
+    queries = assessment.threat.get("queries") or {}
+    spent = next((q for q in queries.get("attacks") or ()
+                  if (q.get("attack"), q.get("population")) == (attack, population)), {})
+    total = queries.get("total") or {}
+    return {"queries_rows": spent.get("rows", math.nan),
+            "queries_requests": spent.get("requests", math.nan),
+            "queries_retries": spent.get("retries", math.nan),
+            "queries_per_record": _number(spent.get("queries_per_record")),
+            "queries_entry_rows": total.get("rows", math.nan)}
+
+
+def _number(value: Any) -> float:
+    return math.nan if value is None else value
 
 
 def _utility(assessment: Any) -> dict[str, Any]:
