@@ -1,8 +1,9 @@
 """Issue 15, item 4 in a batch: an inventory entry naming an endpoint (a fake MLflow
-server on 127.0.0.1 around a real pipeline) is assessed; a batch killed mid-entry
-(SIGKILL of its process group) and rerun resumes from the entry's checkpoint: the same
-rows as an uninterrupted batch, only unanswered chunks sent again, and the budget
-(max_queries) stopping an entry that a rerun with a larger budget finishes."""
+server on 127.0.0.1 around a real pipeline) is assessed; a batch stopped mid-entry
+(Ctrl-C, that is SIGINT to the command's process group, or SIGKILL) and rerun resumes
+from the entry's checkpoint: the same rows as an uninterrupted batch (``reference``, run
+once for the module), only unanswered chunks sent again, and the budget (max_queries)
+stopping an entry that a rerun with a larger budget finishes."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from models.fakeendpoint import FakeEndpoint
+from sessions import session_members
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -47,13 +50,17 @@ def pipe() -> Pipeline:
     return model.fit(members[CATEGORICAL + NUMERIC], members["dose_class"])
 
 
-@pytest.fixture
-def server(pipe: Pipeline) -> Iterator[FakeEndpoint]:
+def _serve(pipe: Pipeline) -> FakeEndpoint:
     def proba(frame: Any) -> np.ndarray:
-        time.sleep(0.01)  # slow enough to be killed mid-entry
+        time.sleep(0.01)  # slow enough to be stopped mid-entry
         return pipe.predict_proba(frame[CATEGORICAL + NUMERIC])
 
-    with FakeEndpoint(proba, list(pipe.classes_)) as fake:
+    return FakeEndpoint(proba, list(pipe.classes_))
+
+
+@pytest.fixture
+def server(pipe: Pipeline) -> Iterator[FakeEndpoint]:
+    with _serve(pipe) as fake:
         yield fake
 
 
@@ -64,48 +71,101 @@ def _inventory(folder: Path, url: str, **extra: Any) -> Path:
 
 
 def _rows(out: Path) -> list[dict[str, Any]]:
+    """The entry's result rows, but their key (it names the server's address) and what
+    was sent (a run that retried or lost a chunk in flight sent more)."""
     record = json.loads((out / "entries" / "api" / "result.json").read_text())
     assert record["status"] == "ok", record["error"]
-    return record["rows"]
+    return [{k: v for k, v in row.items() if k != "key" and not k.startswith("queries_")}
+            for row in record["rows"]]
 
 
-def test_an_endpoint_entry_killed_mid_run_resumes(server: FakeEndpoint,
-                                                  tmp_path: Path) -> None:
-    inventory = _inventory(tmp_path, server.url)
-    out = tmp_path / "out"
-    code = ("import sys; from tabinv.batch.inventory import read_inventory; "
-            "from tabinv.batch.runner import run_batch; "
-            "run_batch(read_inventory(sys.argv[1]), sys.argv[2])")
+@dataclass(frozen=True)
+class Reference:
+    """An uninterrupted batch of the entry: its rows and what it sent."""
+
+    rows: list[dict[str, Any]]
+    requests: int  # answered requests
+    sent_rows: int
+    queries: dict[str, Any]  # the report's query totals
+
+
+@pytest.fixture(scope="module")
+def reference(pipe: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Reference:
+    folder = tmp_path_factory.mktemp("reference")
+    with _serve(pipe) as fake:
+        assert run_batch(read_inventory(_inventory(folder, fake.url)),
+                         folder / "out").exit_code == 0
+    report = json.loads((folder / "out" / "entries" / "api" / "report.json").read_text())
+    return Reference(_rows(folder / "out"), len(fake.faults.rows), sum(fake.faults.rows),
+                     report["assessments"][0]["threat"]["queries"]["total"])
+
+
+def _stop_mid_entry(server: FakeEndpoint, command: list[str], folder: Path,
+                    how: signal.Signals) -> subprocess.CompletedProcess[str]:
+    """``command`` run in a session of its own, stopped by ``how`` sent to its process
+    group (as a terminal's Ctrl-C is) once a dozen requests were answered."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT),
                                                         os.environ.get("PYTHONPATH", "")])}
-    batch = subprocess.Popen([sys.executable, "-c", code, str(inventory), str(out)],
-                             cwd=tmp_path, env=env, start_new_session=True)
-    for _ in range(6000):  # bounded: at most 6000 polls
-        if len(server.faults.rows) >= 12 or batch.poll() is not None:
+    batch = subprocess.Popen(command, cwd=folder, env=env, start_new_session=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(6000):  # bounded: at most 6000 polls
+            if len(server.faults.rows) >= 12 or batch.poll() is not None:
+                break
+            time.sleep(0.01)
+        assert batch.poll() is None, batch.communicate(timeout=60)
+        os.killpg(batch.pid, how)
+        stdout, stderr = batch.communicate(timeout=120)
+    finally:
+        if batch.poll() is None:
+            os.killpg(batch.pid, signal.SIGKILL)
+            batch.wait(timeout=60)
+    for _ in range(500):  # bounded: the workers it stopped may take a moment to go
+        if not session_members(batch.pid):
             break
-        time.sleep(0.01)
-    os.killpg(batch.pid, signal.SIGKILL)
-    batch.wait(timeout=60)
+        time.sleep(0.02)
+    assert not session_members(batch.pid)  # no worker left behind
+    return subprocess.CompletedProcess(command, batch.returncode, stdout, stderr)
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "sigkill"])
+def test_an_endpoint_entry_stopped_mid_run_resumes(server: FakeEndpoint,
+                                                   reference: Reference, tmp_path: Path,
+                                                   how: signal.Signals) -> None:
+    inventory = _inventory(tmp_path, server.url)
+    out = tmp_path / "out"
+    if how == signal.SIGINT:  # the command as a user runs it
+        command = [str(Path(sys.executable).parent / "tabinv"), "batch", str(inventory),
+                   "--out", str(out)]
+    else:
+        command = [sys.executable, "-c", "import sys; from tabinv.batch.inventory import "
+                   "read_inventory; from tabinv.batch.runner import run_batch; "
+                   "run_batch(read_inventory(sys.argv[1]), sys.argv[2])",
+                   str(inventory), str(out)]
+    stopped = _stop_mid_entry(server, command, tmp_path, how)
+    if how == signal.SIGINT:
+        assert stopped.returncode == 128 + signal.SIGINT, stopped.stderr
+        # the progress line, then one line saying what stopped it; no traceback
+        assert stopped.stderr.strip().splitlines()[-1].startswith(
+            "stopped by SIGINT: "), stopped.stderr
+        assert "Traceback" not in stopped.stderr
+    else:
+        assert stopped.returncode == -signal.SIGKILL
     assert not (out / "entries" / "api" / "result.json").exists()
-    kept = list((out / "entries" / "api" / "checkpoint").rglob("*.npz"))
-    assert kept
+    assert list((out / "entries" / "api" / "checkpoint").rglob("*.npz"))
     first = len(server.faults.rows)
 
     result = run_batch(read_inventory(inventory), out)
     assert result.exit_code == 0
-    resumed = _rows(out)
     second = len(server.faults.rows) - first
-
-    fresh = tmp_path / "fresh"
-    before = len(server.faults.rows)
-    assert run_batch(read_inventory(inventory), fresh).exit_code == 0
-    whole = len(server.faults.rows) - before
-    assert resumed == _rows(fresh)  # the same numbers, bit for bit
+    assert _rows(out) == reference.rows  # the same numbers, bit for bit
+    whole = reference.requests
     assert second < whole <= first + second  # answered chunks were not sent again
     assert first + second - whole <= 2  # at most a chunk in flight (2 requests) was lost
 
 
 def test_a_spent_budget_stops_the_entry_and_a_larger_one_resumes(server: FakeEndpoint,
+                                                                 reference: Reference,
                                                                  tmp_path: Path) -> None:
     out = tmp_path / "out"
     small = run_batch(read_inventory(_inventory(tmp_path, server.url, max_queries=1000)),
@@ -118,10 +178,8 @@ def test_a_spent_budget_stops_the_entry_and_a_larger_one_resumes(server: FakeEnd
                      out)
     assert done.exit_code == 0 and done.reused == 0
     rest = sum(server.faults.rows) - spent
-    fresh = run_batch(read_inventory(_inventory(tmp_path, server.url)), tmp_path / "fresh")
-    assert fresh.exit_code == 0
-    assert spent + rest == sum(server.faults.rows) - spent - rest  # nothing sent twice
-    assert _rows(out) == _rows(tmp_path / "fresh")
+    assert spent + rest == reference.sent_rows  # nothing sent twice
+    assert _rows(out) == reference.rows
 
 
 @pytest.mark.parametrize("protocol", [{"protocol": "mlflow"},
@@ -140,10 +198,27 @@ def test_the_endpoint_entry_equals_the_same_pipeline_read_from_a_file(
     assert run_batch(read_inventory(inventory), out).exit_code == 0
     rows = {name: json.loads((out / "entries" / name / "result.json").read_text())["rows"]
             for name in ("api", "file")}
-    numbers = [k for k in rows["api"][0] if k not in ("entry", "key", "format", "family")]
+    numbers = [k for k in rows["api"][0] if k not in ("entry", "key", "format", "family")
+               and not k.startswith("queries_")]
     assert [{k: r[k] for k in numbers} for r in rows["api"]] == \
         [{k: r[k] for k in numbers} for r in rows["file"]]
     assert {r["format"] for r in rows["api"]} == {"endpoint"}
+    # what the endpoint was sent, in the rows (and summary.csv); nothing for a file
+    report = json.loads((out / "entries" / "api" / "report.json").read_text())
+    queries = report["assessments"][0]["threat"]["queries"]
+    for row in rows["api"]:
+        spent = next(q for q in queries["attacks"] if
+                     (q["attack"], q["population"]) == (row["attack"], row["population"]))
+        assert (row["queries_rows"], row["queries_requests"], row["queries_retries"]) == (
+            spent["rows"], spent["requests"], 0) and spent["rows"] > 0
+        assert row["queries_per_record"] == pytest.approx(3.0)  # K = 3 vkorc1 values
+        assert row["queries_entry_rows"] == queries["total"]["rows"] > spent["rows"]
+    assert all(row[k] is None for row in rows["file"] for k in row if k.startswith("queries_"))
+    import pandas as pd
+    summary = pd.read_csv(out / "summary.csv")
+    api = summary[summary["entry"] == "api"]
+    assert list(api["queries_rows"]) == [r["queries_rows"] for r in rows["api"]]
+    assert summary[summary["entry"] == "file"]["queries_rows"].isna().all()
 
 
 def test_a_link_planted_at_the_checkpoint_is_refused(server: FakeEndpoint,
@@ -161,7 +236,7 @@ def test_a_link_planted_at_the_checkpoint_is_refused(server: FakeEndpoint,
 
 
 def test_a_budget_spent_mid_attack_is_not_a_result_and_the_rerun_resumes(
-        server: FakeEndpoint, tmp_path: Path) -> None:
+        server: FakeEndpoint, reference: Reference, tmp_path: Path) -> None:
     """Setup (probe and statistics) costs about 2,100 rows, the attacks about 9,400."""
     out = tmp_path / "out"
     small = run_batch(read_inventory(_inventory(tmp_path, server.url, max_queries=4000)),
@@ -178,20 +253,17 @@ def test_a_budget_spent_mid_attack_is_not_a_result_and_the_rerun_resumes(
                      out)
     assert done.exit_code == 0
     rest = sum(server.faults.rows) - spent
-    fresh = run_batch(read_inventory(_inventory(tmp_path, server.url, max_queries=10**7)),
-                      tmp_path / "fresh")
-    assert fresh.exit_code == 0
-    whole = sum(server.faults.rows) - spent - rest
+    whole = reference.sent_rows
     # resent at most: the records of the chunk the budget cut short (batch_rows x concurrency)
     assert rest < whole <= spent + rest <= whole + 400
-    assert _rows(out) == _rows(tmp_path / "fresh")
+    assert _rows(out) == reference.rows
     report = json.loads((out / "entries" / "api" / "report.json").read_text())
-    alone = json.loads((tmp_path / "fresh" / "entries" / "api" / "report.json").read_text())
-    used, total = (r["assessments"][0]["threat"]["queries"]["total"] for r in (report, alone))
+    used, total = report["assessments"][0]["threat"]["queries"]["total"], reference.queries
     assert (used["rows"], used["requests"]) == (total["rows"], total["requests"])
 
 
 def test_a_server_gone_mid_entry_fails_it_and_the_rerun_resumes(pipe: Pipeline,
+                                                                reference: Reference,
                                                                 tmp_path: Path) -> None:
     """After 12 answers the server answers only 503 (down, retries spent); back up, the
     rerun sends only what was never answered."""
@@ -213,11 +285,10 @@ def test_a_server_gone_mid_entry_fails_it_and_the_rerun_resumes(pipe: Pipeline,
         fake.faults.fail_every = 0
         assert run_batch(read_inventory(inventory), out).exit_code == 0
         second = len(calls) - first
-        assert run_batch(read_inventory(inventory), tmp_path / "fresh").exit_code == 0
-        whole = len(calls) - first - second
+    whole = reference.requests
     # at most the answered half of a chunk (2 requests) whose other half failed is resent
     assert first == 12 and whole <= first + second <= whole + 1
-    assert _rows(out) == _rows(tmp_path / "fresh")
+    assert _rows(out) == reference.rows
 
 
 def test_the_token_is_sent_and_written_nowhere(server: FakeEndpoint, tmp_path: Path,
