@@ -19,6 +19,7 @@ from .assess import assess, attack, demo_warfarin, report_command, train
 from .batch import batch, inventory_app
 from .card import card_app
 from .datasets import datasets_app
+from .lesson import lesson_app
 from .schema import schema_command
 from .sweep import demo_warfarin_dp, sweep_command
 
@@ -40,6 +41,7 @@ app.command("batch")(batch)
 app.command("schema")(schema_command)
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(card_app, name="card")
+app.add_typer(lesson_app, name="lesson")
 demo_app.command("warfarin")(demo_warfarin)
 demo_app.command("warfarin-dp")(demo_warfarin_dp)
 
