@@ -20,7 +20,7 @@ from ..text import cap, terminal_text
 from . import RESULTS_MIME
 from .catalog import Lesson, LessonError
 
-__all__ = ["LessonRun", "notebook", "run_lesson"]
+__all__ = ["LessonRun", "notebook", "notebook_results", "run_lesson"]
 
 #: seconds a lesson may run (the issue's bound is 3 minutes on 2 cores; room for a busy one)
 DEFAULT_TIMEOUT = 600.0
@@ -99,7 +99,7 @@ def run_lesson(lesson: Lesson, *, timeout: float = DEFAULT_TIMEOUT) -> LessonRun
                 manager.shutdown_kernel(now=True)
             manager.cleanup_resources()
     seconds = time.perf_counter() - started
-    return LessonRun(lesson, book, _results(book), seconds, _images(book))
+    return LessonRun(lesson, book, notebook_results(book), seconds, _images(book))
 
 
 def _environment(folder: str) -> dict[str, str]:
@@ -124,7 +124,8 @@ def _last_line(error: Exception) -> str:
     return cap(terminal_text(f"{name}: {value}".strip(": "), one_line=True), 300)
 
 
-def _results(book: Any) -> dict[str, float]:
+def notebook_results(book: Any) -> dict[str, float]:
+    """The figures an executed notebook displayed with ``show_results``."""
     results: dict[str, float] = {}
     for cell in book.cells:
         for output in cell.get("outputs", ()):

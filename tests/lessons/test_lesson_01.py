@@ -1,0 +1,9 @@
+"""Issue 16: lesson 1 executes and shows what it claims (tests/lessons/shipped.py)."""
+
+from pathlib import Path
+
+from .shipped import check_lesson
+
+
+def test_lesson_1(tmp_path: Path) -> None:
+    check_lesson(1, tmp_path)

@@ -1,0 +1,9 @@
+"""Issue 16: lesson 4 executes and shows what it claims (tests/lessons/shipped.py)."""
+
+from pathlib import Path
+
+from .shipped import check_lesson
+
+
+def test_lesson_4(tmp_path: Path) -> None:
+    check_lesson(4, tmp_path)
