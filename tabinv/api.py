@@ -25,7 +25,7 @@ from .core import LABEL_SOURCES, Membership, ModelAccess, ThreatModel, demo_warf
 from .core.threat import AttackChoice, PriorChoice
 from .data.dataset import Dataset
 from .data.schema import Card
-from .data.splits import DEFAULT_FRACTIONS, Splits
+from .data.splits import DEFAULT_FRACTIONS, Splits, split_dataset
 from .data.tables import DataOptions
 from .evaluation.results import Assessment
 from .evaluation.smallcells import DEFAULT_MIN_CELL
@@ -39,7 +39,7 @@ from .vocabulary import ACCESS_LEVELS
 __all__ = ["ACCESS_LEVELS", "DEFAULT_ATTACKS", "DEFAULT_PRIORS", "LABEL_SOURCES",
            "Assessment", "AttackSpec", "ThreatModel", "assess", "attack_records", "combine",
            "demo_warfarin", "expand_specs", "load_dataset", "run_attacks", "run_inventory",
-           "sweep_defences"]
+           "split_dataset", "sweep_defences"]
 
 
 _MAPPING = [InstanceOf(Mapping, "a mapping"), None]

@@ -19,7 +19,7 @@ from importlib import resources
 from typing import Any
 
 from ..exceptions import TabinvError
-from ..text import shorten
+from ..text import cap, shorten
 
 __all__ = ["Exercise", "Lesson", "LessonError", "Mistake", "Reproduced", "lesson",
            "lessons", "read_lessons"]
@@ -154,7 +154,7 @@ def lesson(number: int) -> Lesson:
         if item.number == number:
             return item
     there = ", ".join(str(item.number) for item in lessons()) or "none"
-    raise LessonError(f"there is no lesson {shorten(number)}; the lessons are {there} "
+    raise LessonError(f"there is no lesson {cap(str(number), 20)}; the lessons are {there} "
                       "(tabinv lesson list)")
 
 
@@ -168,7 +168,8 @@ def _read(name: str, number: int, slug: str, data: Mapping[str, Any]) -> Lesson:
     if _text(facts, "slug", where) != slug:
         raise LessonError(f"{where}: slug {facts['slug']!r} is not the file's {slug!r}")
     reproduces = tuple(_reproduced(item, f"{name} [[reproduces]] {i + 1}")
-                       for i, item in enumerate(_tables(data, "reproduces", name)))
+                       for i, item in enumerate(_tables(data, "reproduces", name,
+                                                       required=False)))
     exercises = tuple(_exercise(item, f"{name} [[exercise]] {i + 1}")
                       for i, item in enumerate(_tables(data, "exercise", name)))
     ids = [e.id for e in exercises]
