@@ -40,6 +40,9 @@ MAX_ANSWERS_BYTES = 1 << 20
 CODE_SECONDS = 60.0
 CODE_MEMORY = 2 << 30
 MAX_REPLY_BYTES = 64 << 20
+#: seconds of wall time allowed beyond the CPU limit: the interpreter's and numpy's
+#: start-up on a busy machine
+STARTUP = 30.0
 
 STATUSES = ("correct", "wrong", "not answered")
 
@@ -195,10 +198,9 @@ def _exchange(child: subprocess.Popen[bytes], reader: int, request: bytes, secon
         pass
     chunks: list[bytes] = []
     size = 0
-    started = _now()
     with selectors.DefaultSelector() as selector:
         selector.register(reader, selectors.EVENT_READ)
-        deadline = _now() + seconds + 30.0  # the interpreter's and numpy's start-up
+        deadline = _now() + seconds + STARTUP
         while True:
             left = deadline - _now()
             if left <= 0 or not selector.select(timeout=left):
@@ -213,8 +215,10 @@ def _exchange(child: subprocess.Popen[bytes], reader: int, request: bytes, secon
                                   f"{MAX_REPLY_BYTES:,} bytes")
             chunks.append(chunk)
     if not chunks:
-        code = child.wait(timeout=30)
-        if code in (-signal.SIGXCPU, -signal.SIGKILL) and _now() - started >= seconds:
+        status, usage = _reap(child, deadline)  # its CPU time says why it stopped
+        code = child.returncode = os.waitstatus_to_exitcode(status)
+        if code in (-signal.SIGXCPU, -signal.SIGKILL) and \
+                usage.ru_utime + usage.ru_stime >= seconds:
             raise LessonError(f"the answers file ran longer than {seconds:.0f} s and was "
                               "stopped")
         why = (f"was stopped by {signal.Signals(-code).name}" if code < 0 else
@@ -229,6 +233,22 @@ def _exchange(child: subprocess.Popen[bytes], reader: int, request: bytes, secon
     if "load_error" in reply:
         raise LessonError(f"the answers file fails when it runs: {_said(reply['load_error'])}")
     return reply["answers"]
+
+
+def _reap(child: subprocess.Popen[bytes], deadline: float) -> tuple[int, Any]:
+    """Wait for the child until ``deadline`` (it closed its answer channel early, maybe
+    to run on): its status and resource usage; killed when the deadline passes."""
+    import time
+
+    while True:
+        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+        if pid:
+            return status, usage
+        if _now() >= deadline:
+            _stop(child)
+            raise LessonError("the answers file ran longer than its time limit and was "
+                              "stopped")
+        time.sleep(0.02)
 
 
 def _now() -> float:

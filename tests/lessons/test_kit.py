@@ -169,3 +169,14 @@ def test_a_folder_or_pipe_is_not_read(tmp_path: Path, selftest) -> None:
     os.mkfifo(fifo)
     with pytest.raises((LessonError, OSError)):
         check_answers(fifo, selftest)
+
+
+def test_a_student_file_that_closes_its_channel_and_runs_on_is_stopped(
+        tmp_path: Path, selftest, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tabinv.lessons.check.STARTUP", 2.0)
+    code = "import os, sys, time\nfor fd in range(3, 64):\n    try:\n        os.close(fd)\n" \
+           "    except OSError:\n        pass\nwhile True:\n    time.sleep(0.1)\n"
+    before = _children()
+    with pytest.raises(LessonError, match="ran longer than"):
+        check_answers(_write(tmp_path, "a.py", code), selftest, allow_code=True, seconds=1)
+    assert _children() - before == set()
