@@ -126,7 +126,7 @@ def _fit_platt(log_conf: np.ndarray, y: np.ndarray) -> Calibration:
         return float(-(log_p * onehot).sum() / n + penalty), gradient
 
     start = np.concatenate([np.ones(c), np.zeros(c)])
-    best = minimize(loss, start, jac=True, method="L-BFGS-B")
+    best = minimize(loss, start, jac=True, method="BFGS")
     return Calibration("platt", {"slopes": best.x[:c].copy(), "intercepts": best.x[c:].copy()})
 
 
