@@ -19,6 +19,11 @@ The method is chosen by cross-validated log loss on the reference sample only (s
 K-fold, seeded); :func:`fit_calibration` returns the choice refitted on the whole sample
 with every method's CV score. Label-only answers get the confusion table of the
 reference sample, regression outputs the residual sigma of the reference sample.
+
+References: Platt. Probabilistic outputs for support vector machines, 1999. Zadrozny,
+Elkan. Transforming classifier scores into accurate multiclass probability estimates.
+KDD 2002. Guo, Pleiss, Sun, Weinberger. On calibration of modern neural networks.
+ICML 2017.
 """
 
 from __future__ import annotations

@@ -70,6 +70,14 @@ class PredictionMatch(MAPInversion):
     the prior. ``describe()["matches"]`` counts the records of the last ``infer`` with
     no, one and several matching candidates.
 
+    References
+    ----------
+    Mehnaz, Dibbo, Kabir, Li, Bertino. Are your sensitive attributes private? Novel
+    model inversion attribute inference attacks on classification models. USENIX
+    Security 2022 (candidates whose prediction matches the label). Jayaraman, Evans.
+    Are attribute inference attacks just imputation? ACM CCS 2022 (a learned prior
+    combined with the model's evidence).
+
     Examples
     --------
     >>> from tabinv.data.registry import builtin_card
