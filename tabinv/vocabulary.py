@@ -81,6 +81,9 @@ ATTACK_MEANINGS = {
     "lomia": "sees only the model's predicted labels: learns from the records where "
              "exactly one hidden value reproduces the label, then guesses for all "
              "(Mehnaz et al., 2022)",
+    "match": "sees only the model's predicted labels: weighs each hidden value by how "
+             "often it occurs (given what else is known) and keeps the values for which "
+             "the model predicts the record's label; if none does, the weighing alone",
     "whitebox-tree": "reads the model file's trees: weighs each hidden value by the "
                      "training counts of the leaves it reaches that predict the record's "
                      "label (Fredrikson et al., 2015)",

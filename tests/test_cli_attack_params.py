@@ -33,7 +33,7 @@ def test_item2_attack_params_are_parsed_into_typed_values() -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["--attack-param", "map.smoothin=2"],
      "error: map has no parameter 'smoothin' (did you mean 'smoothing'?); it takes "
-     "confusion, numeric_points, smoothing"),
+     "confusion, likelihood, numeric_points, smoothing"),
     (["--attack-param", "map.smoothing=-2"],
      "error: map: smoothing must be a float in [0, inf), got -2"),
     (["--attack-param", "map.confusion=column"],

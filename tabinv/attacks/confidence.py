@@ -41,6 +41,10 @@ class ConfidenceInversion(MAPInversion):
         interchangeable with ``MAPInversion``.
     numeric_points : int
         Support points (reference quantiles) for each unknown numeric feature.
+    likelihood : {"model", "calibrated"}
+        ``model``: pi(y | f) = f_y. ``calibrated``: the map from confidences to
+        p(y | confidences) chosen and fitted on the reference sample (see
+        :class:`~tabinv.attacks.map.MAPInversion`).
     memory : int
         Bytes the attack may hold (``--memory``): the candidate grid, its chunks (down
         to one record) and the (n, K) posteriors; what cannot fit is refused with the

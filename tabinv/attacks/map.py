@@ -20,6 +20,7 @@ from ..params import RANDOM_STATE, InstanceOf, Options, SequenceOf
 from ..utils import RandomState
 from .base import MEMORY, NUMERIC_POINTS, SMOOTHING, BaseAttack
 from .budget import joint_size, posterior_bytes, require
+from .calibration import fit_calibration
 from .candidates import Posterior
 from .grid import DEFAULT_MEMORY
 from .likelihood import (
@@ -31,10 +32,12 @@ from .likelihood import (
 from .priors import ConditionalPrior, LearnedPrior, MarginalPrior, Prior, independent_prior
 from .registry import register
 
-__all__ = ["CONFUSIONS", "MAPInversion", "PRIOR", "PRIOR_GIVEN", "PRIOR_KINDS"]
+__all__ = ["CONFUSIONS", "LIKELIHOODS", "MAPInversion", "PRIOR", "PRIOR_GIVEN", "PRIOR_KINDS"]
 
 PRIOR_KINDS = ("marginal", "conditional", "learned", "published")
 CONFUSIONS = ("bayes", "row")
+#: the model's answers taken at face value, or calibrated on the reference sample
+LIKELIHOODS = ("model", "calibrated")
 #: constraints of the prior parameters (:mod:`tabinv.params`)
 PRIOR = [Options(str, PRIOR_KINDS), InstanceOf(Prior)]
 PRIOR_GIVEN = [SequenceOf(str)]
@@ -61,6 +64,16 @@ class MAPInversion(BaseAttack):
         P(predicted | true = y).
     numeric_points : int
         Support points (reference quantiles) for each unknown numeric feature.
+    likelihood : {"model", "calibrated"}
+        ``model``: pi(y | output) is what the model reports (its confidence of y, a
+        Gaussian with the model's residual sigma, its training confusion counts).
+        ``calibrated``: fitted on the reference sample, where the attacker knows the
+        sensitive value and so the model's output on each record's true candidate:
+        confidences get the isotonic, Platt (per class) or temperature map, or none,
+        whichever has the lowest cross-validated log loss on the reference sample
+        (seeded by ``random_state``; :mod:`~tabinv.attacks.calibration`); labels get
+        the reference sample's confusion table; outputs its residual sigma. The choice
+        and the CV scores are in ``describe()["calibration"]``.
     memory : int
         Bytes the attack may hold (``--memory``): the candidate grid, its chunks (down
         to one record) and the (n, K) posteriors; what cannot fit is refused with the
@@ -92,16 +105,19 @@ class MAPInversion(BaseAttack):
     requires = ("output", "confidence", "label")
     parameters = {"prior": PRIOR, "prior_given": PRIOR_GIVEN, "smoothing": SMOOTHING,
                   "confusion": [Options(str, CONFUSIONS)], "numeric_points": NUMERIC_POINTS,
-                  "memory": MEMORY, "random_state": RANDOM_STATE}
+                  "likelihood": [Options(str, LIKELIHOODS)], "memory": MEMORY,
+                  "random_state": RANDOM_STATE}
 
     def __init__(self, *, prior: str | Prior = "marginal", prior_given: Sequence[str] = (),
                  smoothing: float = 1.0, confusion: str = "bayes", numeric_points: int = 10,
-                 memory: int = DEFAULT_MEMORY, random_state: RandomState = 0) -> None:
+                 likelihood: str = "model", memory: int = DEFAULT_MEMORY,
+                 random_state: RandomState = 0) -> None:
         self.prior = prior
         self.prior_given = prior_given
         self.smoothing = smoothing
         self.confusion = confusion
         self.numeric_points = numeric_points
+        self.likelihood = likelihood
         self.memory = memory
         self.random_state = random_state
 
@@ -112,7 +128,11 @@ class MAPInversion(BaseAttack):
                                          numeric_points=self.numeric_points,
                                          random_state=self.random_state)
         self.unknown_ = self.grid_.unknown
-        self.score_ = self._make_likelihood()
+        self.calibration_: dict[str, Any] | None = None
+        if self.likelihood == "calibrated":
+            self.score_ = self._calibrated_likelihood(reference)
+        else:
+            self.score_ = self._make_likelihood()
 
     def _domains(self) -> dict[str, Sequence[Any]]:
         encoder = self.oracle_.model.encoder_
@@ -161,6 +181,26 @@ class MAPInversion(BaseAttack):
         table = confusion_table(oracle.confusion, self.confusion, self.smoothing)
         return lambda outputs, y: confusion_log_likelihood(outputs, y, table)
 
+    def _calibrated_likelihood(self, reference: pd.DataFrame | None
+                               ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        """pi(y | output) fitted on the model's answers for the reference records as they
+        are (each with its true sensitive value and its own other features)."""
+        oracle, model = self.oracle_, self.oracle_.model
+        columns = [*model.features, model.label]
+        missing = [] if reference is None else [c for c in columns
+                                                if c not in reference.columns]
+        if reference is None or missing or not len(reference):
+            raise AttackError(
+                f"{self.name}: likelihood='calibrated' is fitted on a reference sample "
+                "holding every model feature and the label; "
+                + ("none was given" if reference is None else
+                   "it is empty" if not missing else f"it lacks {', '.join(missing)}"))
+        y = np.asarray(model.encode_label(reference[model.label]))
+        outputs = oracle.query_encoded(model.encoder_.transform(
+            reference[list(model.features)], dtype=model.input_dtype))
+        return fit_likelihood(oracle.answers, outputs, y, self.confusion, self.smoothing,
+                              self.random_state, self)
+
     # -- inference --------------------------------------------------------------------
     def log_likelihood(self, records: pd.DataFrame, y: np.ndarray) -> np.ndarray:
         """log p(y | candidate, known columns), unknowns summed out: (n, K)."""
@@ -175,6 +215,40 @@ class MAPInversion(BaseAttack):
         return Posterior(self.candidates_, probabilities, self.name)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "prior": self.prior_.describe(),
-                "likelihood": {"output": "gaussian", "confidence": "confidence",
-                               "label": f"confusion ({self.confusion})"}[self.oracle_.answers]}
+        plain = {"output": "gaussian", "confidence": "confidence",
+                 "label": f"confusion ({self.confusion})"}[self.oracle_.answers]
+        facts = {**super().describe(), "prior": self.prior_.describe(),
+                 "likelihood": plain}
+        if self.calibration_ is not None:
+            facts["likelihood"] = f"calibrated {plain} ({self.calibration_['method']})"
+            facts["calibration"] = self.calibration_
+        return facts
+
+
+def fit_likelihood(answers: str, outputs: np.ndarray, y: np.ndarray, confusion: str,
+                   smoothing: float, random_state: RandomState, attack: MAPInversion
+                   ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The calibrated likelihood of ``answers`` fitted on the reference sample's outputs
+    and true labels; records what was fitted in ``attack.calibration_``."""
+    if answers == "output":
+        sigma = float(np.sqrt(np.mean((y - outputs) ** 2)))
+        if not sigma > 0:
+            raise AttackError(f"{attack.name}: the model reproduces every reference label "
+                              "exactly (residual sigma 0); a calibrated Gaussian needs "
+                              "some error")
+        attack.calibration_ = {"method": "reference residual sigma", "sigma": sigma}
+        return lambda grid_outputs, labels: gaussian_log_likelihood(grid_outputs, labels,
+                                                                    sigma)
+    if answers == "label":
+        counts = np.zeros_like(np.asarray(attack.oracle_.confusion, dtype=float))
+        np.add.at(counts, (y, outputs), 1)
+        table = confusion_table(counts, confusion, smoothing)
+        attack.calibration_ = {"method": f"reference confusion ({confusion})",
+                               "records": len(y)}
+        return lambda grid_outputs, labels: confusion_log_likelihood(grid_outputs, labels,
+                                                                     table)
+    calibration, losses = fit_calibration(outputs, y, random_state)
+    attack.calibration_ = {**calibration.describe(), "records": len(y),
+                           "cv_log_loss": {m: round(v, 6) for m, v in losses.items()}}
+    attack.calibrator_ = calibration
+    return calibration.log_likelihood

@@ -41,7 +41,7 @@ def test_item2_a_spec_is_frozen_hashable_and_picklable() -> None:
 
 @pytest.mark.parametrize(("params", "message"), [
     ({"smoothin": 1}, "^map has no parameter 'smoothin' \\(did you mean 'smoothing'\\?\\); "
-                      "it takes confusion, numeric_points, smoothing$"),
+                      "it takes confusion, likelihood, numeric_points, smoothing$"),
     ({"smoothing": -1}, "^map: smoothing must be a float in \\[0, inf\\), got -1$"),
     ({"confusion": "col"}, "^map: confusion must be one of 'bayes', 'row', got 'col'$"),
     ({"numeric_points": 2.5}, "^map: numeric_points must be an int in \\[1, inf\\), "
