@@ -39,6 +39,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from ..exceptions import AttackError
 from ..params import RANDOM_STATE, Interval, Options
@@ -77,15 +78,20 @@ def make_classifier(kind: str, params: dict[str, Any], seed: int) -> Any:
 def full_proba(classifier: Any, features: np.ndarray, n_candidates: int) -> np.ndarray:
     """(n, K) probabilities over every candidate: 0 for candidates never seen in training."""
     full = np.zeros((len(features), n_candidates))
-    full[:, classifier.classes_] = classifier.predict_proba(features)
+    with threadpool_limits(1, "openmp"):
+        full[:, classifier.classes_] = classifier.predict_proba(features)
     return full
 
 
 def _fit_quietly(classifier: Any, features: np.ndarray, target: np.ndarray,
                  notes: set[str]) -> Any:
     """Fit, turning a ConvergenceWarning into a note (the library raises no warnings that
-    the user cannot act on; the note reaches ``describe``)."""
-    with warnings.catch_warnings(record=True) as caught:
+    the user cannot act on; the note reaches ``describe``).
+
+    Gradient boosting runs on one OpenMP thread (here and in :func:`full_proba`): the
+    reference samples are small, and on a shared machine OpenMP's spinning threads were
+    measured to make a 40-record fit take seconds instead of milliseconds."""
+    with warnings.catch_warnings(record=True) as caught, threadpool_limits(1, "openmp"):
         warnings.simplefilter("always", ConvergenceWarning)
         classifier.fit(features, target)
     for warning in caught:
