@@ -66,6 +66,11 @@ def test_features_are_chunked_by_the_memory_budget() -> None:
     small = MetaClassifier(classifier="logistic", memory=wide.memory_needed(len(members))
                            + 4 * wide.grid_.fixed_bytes(wide.oracle_)
                            ).fit(Oracle(model, "confidence"), **grid)
+    candidate_grid = small.grid_
+    step = candidate_grid.chunk_size(candidate_grid.point_width(small.oracle_), small.budget,
+                                     small.reserved_bytes(len(members)),
+                                     candidate_grid.query_bytes(small.oracle_))
+    assert step < len(members) // 3  # several chunks
     np.testing.assert_array_equal(small.features(members, y), expected)
 
 
