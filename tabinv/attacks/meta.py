@@ -81,7 +81,7 @@ def make_classifier(kind: str, params: dict[str, Any], seed: int) -> Any:
 def full_proba(classifier: Any, features: np.ndarray, n_candidates: int) -> np.ndarray:
     """(n, K) probabilities over every candidate: 0 for candidates never seen in training."""
     full = np.zeros((len(features), n_candidates))
-    with threadpool_limits(1, "openmp"):
+    with threadpool_limits(1):
         full[:, classifier.classes_] = classifier.predict_proba(features)
     return full
 
@@ -91,10 +91,10 @@ def _fit_quietly(classifier: Any, features: np.ndarray, target: np.ndarray,
     """Fit, turning a ConvergenceWarning into a note (the library raises no warnings that
     the user cannot act on; the note reaches ``describe``).
 
-    Gradient boosting runs on one OpenMP thread (here and in :func:`full_proba`): the
+    The classifiers run on one thread (OpenMP and BLAS; here and in :func:`full_proba`): the
     reference samples are small, and on a shared machine OpenMP's spinning threads were
     measured to make a 40-record fit take seconds instead of milliseconds."""
-    with warnings.catch_warnings(record=True) as caught, threadpool_limits(1, "openmp"):
+    with warnings.catch_warnings(record=True) as caught, threadpool_limits(1):
         warnings.simplefilter("always", ConvergenceWarning)
         classifier.fit(features, target)
     for warning in caught:
