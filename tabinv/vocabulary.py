@@ -84,6 +84,9 @@ ATTACK_MEANINGS = {
     "match": "sees only the model's predicted labels: weighs each hidden value by how "
              "often it occurs (given what else is known) and keeps the values for which "
              "the model predicts the record's label; if none does, the weighing alone",
+    "meta": "trains a classifier on the attacker's own sample, where the hidden value is "
+            "known, to guess it from the known columns, the label and the model's answers "
+            "for every possible hidden value; then applies it to the attacked records",
     "whitebox-tree": "reads the model file's trees: weighs each hidden value by the "
                      "training counts of the leaves it reaches that predict the record's "
                      "label (Fredrikson et al., 2015)",

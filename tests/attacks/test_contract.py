@@ -34,6 +34,7 @@ from tabinv.params import Constraint, Interval, Options, SequenceOf, validate
 
 from .label_only_reference import brute_force_csmia, brute_force_lomia
 from .match_reference import brute_force_match
+from .meta_reference import brute_force_meta
 from .reference import ToyWorld, brute_force_map
 from .whitebox_reference import brute_force_decision_rule, brute_force_whitebox
 
@@ -116,6 +117,11 @@ def _match(data: World, access: str) -> np.ndarray:
                              **_grid(data))
 
 
+def _meta(data: World, access: str) -> np.ndarray:
+    return brute_force_meta(data.model, data.attacked, access=access, random_state=SEED,
+                            **_grid(data))
+
+
 def _whitebox(data: World, access: str) -> np.ndarray:
     return brute_force_whitebox(data.model, data.attacked, **_grid(data))
 
@@ -127,7 +133,7 @@ def _decision_rule(data: World, access: str) -> np.ndarray:
 #: every registered attack's brute-force reference (a new attack adds its own here)
 REFERENCES: dict[str, Reference] = {
     "map": _map, "confidence": _map, "csmia": _csmia, "lomia": _lomia, "match": _match,
-    "whitebox-tree": _whitebox, "whitebox-dt": _decision_rule,
+    "whitebox-tree": _whitebox, "whitebox-dt": _decision_rule, "meta": _meta,
 }
 
 

@@ -1,0 +1,360 @@
+"""The meta-classifier attack: a classifier learns the model's answers over all candidates.
+
+For every record the attacker builds one feature vector:
+
+- the known columns, encoded as the model's encoder encodes them;
+- the label it holds (one-hot for a classifier, the fitted-scale value for a regression);
+- the model's answers on all K candidates, through the same chunked candidate grid as
+  :class:`~tabinv.attacks.map.MAPInversion` (unknown features averaged out with their
+  prior weights): the confidences of every class (confidence access), the distribution
+  of the predicted label, one-hot (label-only access), or the output (regression);
+- for each candidate, the answer's agreement with the label: the confidence (or the
+  predicted-label probability) of the record's label, or the residual y - output.
+
+A classifier over the K candidates (scikit-learn's ``HistGradientBoostingClassifier`` by
+default, or a standardised multinomial ``LogisticRegression``) is trained on the
+attacker's reference sample, where the sensitive value is known, and applied to the
+attacked records; its ``predict_proba`` is the posterior. The reference sample is never
+the attacked records. A few hyperparameters are chosen by k-fold cross-validated log
+loss on the reference sample only, with seeded folds.
+
+This generalises IBM ART's ``AttributeInferenceBlackBox`` (a classifier on the other
+features and the model's prediction for the record) by giving the classifier the
+model's answers for *every* candidate value, so it can learn which candidate's answer is
+consistent with the label (ATTACKS.md, section 8).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from ..exceptions import AttackError
+from ..params import RANDOM_STATE, Interval, Options
+from ..utils import RandomState, seed_from
+from .base import MEMORY, NUMERIC_POINTS, SMOOTHING, BaseAttack
+from .budget import POSTERIOR_COPIES
+from .candidates import Posterior
+from .grid import DEFAULT_MEMORY
+from .registry import register
+
+__all__ = ["CLASSIFIERS", "GRIDS", "MetaClassifier", "REFERENCE_LABELS", "search_classifier"]
+
+CLASSIFIERS = ("gradient-boosting", "logistic")
+REFERENCE_LABELS = ("true", "predicted")
+#: the hyperparameters searched for each classifier (every combination is tried)
+GRIDS: dict[str, list[dict[str, Any]]] = {
+    # small, few trees: reference samples are small (about 1,000 IWPC records), and on
+    # IWPC larger grids (up to 100 iterations of 15 leaves) were less accurate and twice
+    # as slow to predict
+    "gradient-boosting": [{"learning_rate": 0.1, "max_leaf_nodes": 4, "max_iter": 25},
+                          {"learning_rate": 0.2, "max_leaf_nodes": 4, "max_iter": 25},
+                          {"learning_rate": 0.1, "max_leaf_nodes": 7, "max_iter": 40}],
+    "logistic": [{"C": c} for c in (0.1, 1.0, 10.0)],
+}
+#: probabilities below this count as this in the cross-validated log loss
+LOSS_FLOOR = 1e-15
+
+
+def make_classifier(kind: str, params: dict[str, Any], seed: int) -> Any:
+    """An unfitted scikit-learn classifier ``kind`` with hyperparameters ``params``."""
+    if kind == "gradient-boosting":
+        return HistGradientBoostingClassifier(min_samples_leaf=10,
+                                              early_stopping=False, random_state=seed,
+                                              **params)
+    return make_pipeline(StandardScaler(),
+                         LogisticRegression(max_iter=2000, random_state=seed, **params))
+
+
+def full_proba(classifier: Any, features: np.ndarray, n_candidates: int) -> np.ndarray:
+    """(n, K) probabilities over every candidate: 0 for candidates never seen in training."""
+    full = np.zeros((len(features), n_candidates))
+    with threadpool_limits(1):
+        full[:, classifier.classes_] = classifier.predict_proba(features)
+    return full
+
+
+def _fit_quietly(classifier: Any, features: np.ndarray, target: np.ndarray,
+                 notes: set[str]) -> Any:
+    """Fit, turning a ConvergenceWarning into a note (the library raises no warnings that
+    the user cannot act on; the note reaches ``describe``).
+
+    The classifiers run on one thread (OpenMP and BLAS; here and in :func:`full_proba`): the
+    reference samples are small, and on a shared machine OpenMP's spinning threads were
+    measured to make a 40-record fit take seconds instead of milliseconds."""
+    with warnings.catch_warnings(record=True) as caught, threadpool_limits(1):
+        warnings.simplefilter("always", ConvergenceWarning)
+        classifier.fit(features, target)
+    for warning in caught:
+        if issubclass(warning.category, ConvergenceWarning):
+            notes.add("the logistic regression did not converge in 2000 iterations")
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
+    return classifier
+
+
+def search_classifier(kind: str, features: np.ndarray, target: np.ndarray,
+                      n_candidates: int, folds: int, seed: int) -> tuple[Any, dict[str, Any]]:
+    """Choose ``kind``'s hyperparameters (:data:`GRIDS`) by ``folds``-fold cross-validated
+    log loss on (``features``, ``target``), refit on all of it; returns the classifier and
+    a record of the search (chosen parameters, log loss and accuracy of each).
+
+    Folds are shuffled with ``seed``; candidates absent from a training fold get
+    probability ``LOSS_FLOOR`` in its loss. Fewer than 2 records per fold: no search,
+    the first parameters of the grid.
+    """
+    grid = GRIDS[kind]
+    n = len(target)
+    splits = min(folds, n // 2)
+    notes: set[str] = set()
+    scores: list[dict[str, Any]] = []
+    if len(grid) > 1 and splits >= 2:
+        folding = list(KFold(splits, shuffle=True, random_state=seed).split(features))
+        for params in grid:
+            losses, hits = [], []
+            for train, test in folding:
+                if len(np.unique(target[train])) < 2:
+                    proba = np.zeros((len(test), n_candidates))
+                    proba[:, target[train][0]] = 1.0
+                else:
+                    fold = _fit_quietly(make_classifier(kind, params, seed), features[train],
+                                        target[train], notes)
+                    proba = full_proba(fold, features[test], n_candidates)
+                chosen = np.maximum(proba[np.arange(len(test)), target[test]], LOSS_FLOOR)
+                losses.append(-np.log(chosen).sum())
+                hits.append((proba.argmax(axis=1) == target[test]).sum())
+            scores.append({"parameters": params, "log_loss": float(np.sum(losses) / n),
+                           "accuracy": float(np.sum(hits) / n)})
+        best = min(range(len(grid)), key=lambda i: (scores[i]["log_loss"], i))
+    else:
+        best = 0
+    classifier = _fit_quietly(make_classifier(kind, grid[best], seed), features, target, notes)
+    record = {"classifier": kind, "hyperparameters": dict(grid[best]),
+              "cv_folds": splits if scores else 0,
+              **({"cv_log_loss": round(scores[best]["log_loss"], 6),
+                  "cv_accuracy": round(scores[best]["accuracy"], 6),
+                  "searched": [{**s["parameters"], "log_loss": round(s["log_loss"], 6),
+                                "accuracy": round(s["accuracy"], 6)} for s in scores]}
+                 if scores else {}),
+              **({"notes": sorted(notes)} if notes else {})}
+    return classifier, record
+
+
+@register
+class MetaClassifier(BaseAttack):
+    """A classifier over the candidates, fed the model's answers on all of them.
+
+    Parameters
+    ----------
+    classifier : {"gradient-boosting", "logistic"}
+        ``gradient-boosting``: scikit-learn's ``HistGradientBoostingClassifier`` (iterations,
+        learning rate and leaves searched); ``logistic``: a standardised
+        multinomial ``LogisticRegression`` (C searched). See :data:`GRIDS`.
+    cv : int
+        Folds of the cross-validated search on the reference sample (at least 2).
+    reference_labels : {"true", "predicted"}
+        The label given with each reference record while training: its true label, or
+        the model's answer for it (the attacker queries the model on its own records:
+        the predicted class, or a regression's output). Match it to the labels the
+        attacked records come with (``label_source``).
+    smoothing : float
+        Added to the counts that weight unknown categorical features.
+    numeric_points : int
+        Support points (reference quantiles) for each unknown numeric feature.
+    memory : int
+        Bytes the attack may hold (``--memory``): the candidate grid, its chunks and the
+        (n, K) posteriors next to the feature matrix.
+    random_state : int, Generator or None
+        Seed of the folds and of the classifier, resolved once by ``fit``.
+
+    Raises
+    ------
+    AttackError
+        From ``fit``: no reference sample, or one without the sensitive column(s) or the
+        label; a parameter outside its constraints.
+
+    Notes
+    -----
+    Candidates that never occur in the reference sample get probability 0 (the
+    classifier cannot predict a class it never saw); those that do get the classifier's
+    ``predict_proba``. With a single candidate in the reference sample the posterior is
+    that candidate for every record. ``describe()`` records the classifier, the chosen
+    hyperparameters and their cross-validated log loss and accuracy.
+
+    References
+    ----------
+    Jayaraman, Evans. Are attribute inference attacks just imputation? ACM CCS 2022.
+    IBM Adversarial Robustness Toolbox, ``AttributeInferenceBlackBox``.
+
+    Examples
+    --------
+    >>> from tabinv.data.registry import builtin_card
+    >>> from tabinv.data.synthetic import synthetic_iwpc
+    >>> from tabinv.models.families import make_model
+    >>> from tabinv.models.oracle import Oracle
+    >>> card = builtin_card("iwpc").with_label("dose_class")
+    >>> members, reference = synthetic_iwpc(500, 0), synthetic_iwpc(300, 1)
+    >>> model = make_model("tree", card, max_depth=4).fit(members)
+    >>> known = [f for f in model.features if f != "vkorc1"]
+    >>> attack = MetaClassifier().fit(Oracle.for_model(model), sensitive=["vkorc1"],
+    ...                               known=known, reference=reference)
+    >>> attack.infer(members.iloc[:5]).probabilities.shape
+    (5, 3)
+    """
+
+    name = "meta"
+    requires = ("output", "confidence", "label")
+    parameters = {"classifier": [Options(str, CLASSIFIERS)],
+                  "cv": [Interval(Integral, 2, None, closed="left")],
+                  "reference_labels": [Options(str, REFERENCE_LABELS)],
+                  "smoothing": SMOOTHING, "numeric_points": NUMERIC_POINTS, "memory": MEMORY,
+                  "random_state": RANDOM_STATE}
+
+    def __init__(self, *, classifier: str = "gradient-boosting", cv: int = 3,
+                 reference_labels: str = "true", smoothing: float = 1.0,
+                 numeric_points: int = 10, memory: int = DEFAULT_MEMORY,
+                 random_state: RandomState = 0) -> None:
+        self.classifier = classifier
+        self.cv = cv
+        self.reference_labels = reference_labels
+        self.smoothing = smoothing
+        self.numeric_points = numeric_points
+        self.memory = memory
+        self.random_state = random_state
+
+    # -- features ---------------------------------------------------------------------
+    def _answer_width(self) -> int:
+        """Numbers per candidate the model's answers give: C classes, or 1 output."""
+        model = self.oracle_.model
+        return 1 if self.oracle_.answers == "output" else len(model.domain(model.label))
+
+    def feature_width(self) -> int:
+        """Columns of the feature matrix (:meth:`features`)."""
+        k, width = self.candidates_.size, self._answer_width()
+        return len(self.known_columns_) + width + k * width + k
+
+    def posterior_copies(self) -> int:
+        """The (n, K) arrays of the posterior, plus the feature matrix (twice: the
+        classifier may copy it) in units of (n, K)."""
+        return POSTERIOR_COPIES + 2 * math.ceil(self.feature_width() / self.candidates_.size)
+
+    def candidate_answers(self, records: pd.DataFrame) -> np.ndarray:
+        """(n, K, W) the model's answers on every candidate, unknown features averaged
+        with their prior weights: confidences, the one-hot predicted label, or the output
+        (W = 1), queried chunk by chunk through the candidate grid."""
+        answers, k = self.oracle_.answers, self.candidates_.size
+        width = self._answer_width()
+        weights = self.weights_
+
+        def reduce(outputs: np.ndarray, chunk: slice) -> np.ndarray:
+            n_c = len(outputs)
+            part = np.empty((n_c, k, width))
+            for c in range(width):
+                if answers == "label":
+                    column = (outputs == c).astype(float)
+                elif answers == "output":
+                    column = np.asarray(outputs, dtype=float)
+                else:
+                    column = np.asarray(outputs[:, :, c], dtype=float)
+                part[:, :, c] = np.einsum("nku,ku->nk", column.reshape(n_c, k, -1), weights)
+            return part
+
+        return self.grid_.map_chunks(self.oracle_, self.lazy_known(records), reduce,
+                                     self.budget, reserved=self.reserved_bytes(len(records)))
+
+    def features(self, records: pd.DataFrame, y: np.ndarray) -> np.ndarray:
+        """(n, F) features: known columns (encoded), label, answers on all K candidates
+        (K x W) and each candidate's agreement with the label (K)."""
+        check_is_fitted_grid(self)
+        y = np.asarray(y)
+        answers = self.candidate_answers(records)  # (n, K, W)
+        known = self.encode_known(records)[:, self.known_columns_].astype(float)
+        if self.oracle_.answers == "output":
+            label = y.astype(float)[:, None]
+            agreement = y.astype(float)[:, None] - answers[:, :, 0]
+        else:
+            label = (y[:, None] == np.arange(answers.shape[2])).astype(float)
+            agreement = answers[np.arange(len(y)), :, y] if len(y) else answers[:, :, 0]
+        return np.hstack([known, label, answers.reshape(len(y), -1), agreement])
+
+    # -- fitting ----------------------------------------------------------------------
+    def _fit(self, reference: pd.DataFrame | None) -> None:
+        model = self.oracle_.model
+        if reference is None:
+            raise AttackError("attack 'meta' trains its classifier on a reference sample "
+                              "(where the sensitive value is known); give one")
+        missing = [c for c in (*self.sensitive_, model.label) if c not in reference.columns]
+        if missing:
+            raise AttackError(f"attack 'meta' trains on the reference sample, which lacks "
+                              f"column(s) {missing}")
+        if len(reference) == 0:
+            raise AttackError("attack 'meta' needs a non-empty reference sample")
+        seed = seed_from(self.random_state)
+        self.grid_ = self.candidate_grid(reference, smoothing=self.smoothing,
+                                         numeric_points=self.numeric_points,
+                                         random_state=self.random_state)
+        k = self.candidates_.size
+        weights = np.exp(self.grid_.log_weight).reshape(k, -1)
+        self.weights_ = weights / weights.sum(axis=1, keepdims=True)
+        slices = model.encoder_.slices_
+        self.known_columns_ = np.array([c for f in self.known_
+                                        for c in range(*slices[f])], dtype=np.int64)
+        self.check_memory(len(reference))
+        reference = reference.reset_index(drop=True)
+        target = self.candidates_.joint_index(reference)
+        features = self.features(reference, self._reference_labels(reference))
+        self.present_ = np.unique(target)
+        if len(self.present_) < 2:
+            self.classifier_ = None
+            self.training_ = {"classifier": "constant (one candidate in the reference "
+                                            "sample)"}
+        else:
+            self.classifier_, self.training_ = search_classifier(
+                self.classifier, features, target, k, self.cv, seed)
+        self.training_ = {**self.training_, "training_records": len(reference),
+                          "reference_labels": self.reference_labels,
+                          "features": self.feature_width()}
+
+    def _reference_labels(self, reference: pd.DataFrame) -> np.ndarray:
+        """The labels the reference records are given while training (fitted scale)."""
+        model = self.oracle_.model
+        if self.reference_labels == "true":
+            return np.asarray(model.encode_label(reference[model.label]))
+        encoded = model.encoder_.transform(reference[list(model.features)],
+                                           dtype=model.input_dtype)
+        answers = self.oracle_.query_encoded(encoded)
+        return np.argmax(answers, axis=1) if self.oracle_.answers == "confidence" \
+            else np.asarray(answers)
+
+    # -- inference --------------------------------------------------------------------
+    def _infer(self, records: pd.DataFrame, y: np.ndarray) -> Posterior:
+        k = self.candidates_.size
+        if self.classifier_ is None:
+            probabilities = np.zeros((len(records), k))
+            probabilities[:, self.present_[0]] = 1.0
+            return Posterior(self.candidates_, probabilities, self.name)
+        features = self.features(records, y)
+        return Posterior(self.candidates_, full_proba(self.classifier_, features, k),
+                         self.name)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "meta_classifier": self.training_}
+
+
+def check_is_fitted_grid(attack: MetaClassifier) -> None:
+    """Refuse to build features before ``fit`` (a clear error, not an AttributeError)."""
+    if not hasattr(attack, "weights_"):
+        raise AttackError("attack 'meta' is not fitted: call fit first")
