@@ -213,7 +213,8 @@ def test_nothing_leaking_names_the_attacks_not_run() -> None:
                    [entry("quiet")])
     todo = Page(section(page, "what-to-do")).words
     assert todo == ("What to do No model leaks measurably with the attacks run (map). Not "
-                    "run: confidence, csmia, lomia, match, whitebox-dt, whitebox-tree; set attacks "
+                    "run: confidence, csmia, lomia, match, meta, whitebox-dt, whitebox-tree; "
+                    "set attacks "
                     f"= [\"all\"] in the inventory's [defaults] and run {COMMAND} to "
                     "measure them.")
     assert "0 of 1 assessed model leak" in Page(summary_box(page)).words
