@@ -126,8 +126,9 @@ def lesson_check(
                                              "limits); only for a file you trust.")] = False,
     as_json: AsJson = False,
 ) -> None:
-    """Check a student's answers to a lesson's exercises; exit 0 when all are right, 1
-    otherwise (the messages say what is wrong, never the expected answer)."""
+    """Check a student's answers to a lesson's exercises (exit 0: all right, 1: not).
+
+    The messages say what is wrong, never the expected answer."""
     from ..lessons.check import check_answers
 
     report = check_answers(answers, lesson(number), allow_code=allow_code)
