@@ -46,6 +46,10 @@ STARTUP = 30.0
 
 STATUSES = ("correct", "wrong", "not answered")
 
+#: the child's program, run as a file: importing the tabinv package would cost the
+#: child about 2 s (it needs only the standard library, and numpy for the cases)
+SANDBOX = Path(__file__).with_name("sandbox.py")
+
 
 @dataclass(frozen=True)
 class ExerciseCheck:
@@ -172,7 +176,7 @@ def _run_answers(text: str, filename: str, lesson: Lesson, seconds: float
                "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         try:
             child = subprocess.Popen(
-                [sys.executable, "-I", "-B", "-m", "tabinv.lessons.sandbox", str(writer)],
+                [sys.executable, "-I", "-B", str(SANDBOX), str(writer)],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 cwd=folder, env=env, start_new_session=True, pass_fds=(writer,),
                 preexec_fn=lambda: _limits(seconds, parent))

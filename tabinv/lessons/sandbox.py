@@ -1,7 +1,8 @@
 """The child process that runs a student's answers file (``lesson check --allow-code``).
 
-Started by :func:`tabinv.lessons.check.run_answers` as ``python -I -m
-tabinv.lessons.sandbox`` in a session of its own, in an empty temporary folder, with a
+Started by :func:`tabinv.lessons.check.check_answers` as ``python -I -B sandbox.py FD``
+(this file, not the package: it imports only the standard library and numpy) in a
+session of its own, in an empty temporary folder, with a
 bare environment and resource limits set before it starts (address space, CPU seconds,
 no file written: ``RLIMIT_FSIZE`` 0). It reads one JSON request on stdin: the answers
 file's text and name, and per exercise its name, kind and the hidden cases' arguments
