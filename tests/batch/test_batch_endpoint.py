@@ -50,9 +50,9 @@ def pipe() -> Pipeline:
     return model.fit(members[CATEGORICAL + NUMERIC], members["dose_class"])
 
 
-def _serve(pipe: Pipeline) -> FakeEndpoint:
+def _serve(pipe: Pipeline, delay: float = 0.0) -> FakeEndpoint:
     def proba(frame: Any) -> np.ndarray:
-        time.sleep(0.01)  # slow enough to be stopped mid-entry
+        time.sleep(delay)
         return pipe.predict_proba(frame[CATEGORICAL + NUMERIC])
 
     return FakeEndpoint(proba, list(pipe.classes_))
@@ -61,6 +61,13 @@ def _serve(pipe: Pipeline) -> FakeEndpoint:
 @pytest.fixture
 def server(pipe: Pipeline) -> Iterator[FakeEndpoint]:
     with _serve(pipe) as fake:
+        yield fake
+
+
+@pytest.fixture
+def slow_server(pipe: Pipeline) -> Iterator[FakeEndpoint]:
+    """10 ms a request: slow enough to be stopped mid-entry."""
+    with _serve(pipe, delay=0.01) as fake:
         yield fake
 
 
@@ -129,9 +136,10 @@ def _stop_mid_entry(server: FakeEndpoint, command: list[str], folder: Path,
 
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "sigkill"])
-def test_an_endpoint_entry_stopped_mid_run_resumes(server: FakeEndpoint,
+def test_an_endpoint_entry_stopped_mid_run_resumes(slow_server: FakeEndpoint,
                                                    reference: Reference, tmp_path: Path,
                                                    how: signal.Signals) -> None:
+    server = slow_server
     inventory = _inventory(tmp_path, server.url)
     out = tmp_path / "out"
     if how == signal.SIGINT:  # the command as a user runs it
