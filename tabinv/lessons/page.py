@@ -41,15 +41,17 @@ def lesson_page(run: LessonRun) -> str:
              f"<style>{_STYLE}</style></head><body>",
              f"<p>tabinv course kit, lesson {lesson.number} of {len(_all())}: about "
              f"{lesson.minutes} minutes in class; this page was executed in "
-             f"{run.seconds:.1f} s.</p>",
-             _reproduced(run)]
+             f"{run.seconds:.1f} s.</p>"]
+    table = _reproduced(run)  # after the lesson's own title and introduction
     for cell in run.notebook.cells:
         if cell.cell_type == "markdown":
             parts.append(markdown.render(cell.source))
+            parts.append(table)
+            table = ""
         elif cell.cell_type == "code":
             parts.append(f"<pre class='code'><code>{html_text(cell.source)}</code></pre>")
             parts.extend(_output(output) for output in cell.get("outputs", ()))
-    parts.append("</body></html>\n")
+    parts.extend((table, "</body></html>\n"))
     return "\n".join(parts)
 
 
