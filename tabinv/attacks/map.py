@@ -123,12 +123,7 @@ class MAPInversion(BaseAttack):
 
     # -- fitting ----------------------------------------------------------------------
     def _fit(self, reference: pd.DataFrame | None) -> None:
-        self.prior_ = self._make_prior(reference)
-        self.grid_ = self.candidate_grid(reference, smoothing=self.smoothing,
-                                         numeric_points=self.numeric_points,
-                                         random_state=self.random_state)
-        self.unknown_ = self.grid_.unknown
-        self.calibration_: dict[str, Any] | None = None
+        self._fit_prior_and_grid(reference)
         if self.likelihood == "calibrated":
             self.score_ = self._calibrated_likelihood(reference)
         else:
@@ -137,6 +132,16 @@ class MAPInversion(BaseAttack):
     def _domains(self) -> dict[str, Sequence[Any]]:
         encoder = self.oracle_.model.encoder_
         return {f: encoder.domain(f) for f in self.known_ if encoder.is_categorical(f)}
+
+    def _fit_prior_and_grid(self, reference: pd.DataFrame | None) -> None:
+        """The prior, the candidate grid and its unknown features (no calibration yet):
+        what every attack built on this one fits first."""
+        self.prior_ = self._make_prior(reference)
+        self.grid_ = self.candidate_grid(reference, smoothing=self.smoothing,
+                                         numeric_points=self.numeric_points,
+                                         random_state=self.random_state)
+        self.unknown_ = self.grid_.unknown
+        self.calibration_: dict[str, Any] | None = None
 
     def _make_prior(self, reference: pd.DataFrame | None) -> Prior:
         model = self.oracle_.model

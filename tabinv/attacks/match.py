@@ -112,12 +112,7 @@ class PredictionMatch(MAPInversion):
         self.random_state = random_state
 
     def _fit(self, reference: pd.DataFrame | None) -> None:
-        self.prior_ = self._make_prior(reference)
-        self.grid_ = self.candidate_grid(reference, smoothing=self.smoothing,
-                                         numeric_points=self.numeric_points,
-                                         random_state=self.random_state)
-        self.unknown_ = self.grid_.unknown
-        self.calibration_ = None
+        self._fit_prior_and_grid(reference)
         self.matches_: dict[str, int] = {}
 
     def match_probability(self, records: pd.DataFrame, y: np.ndarray) -> np.ndarray:

@@ -15,10 +15,12 @@ import json
 import math
 import os
 import resource
+import selectors
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -192,8 +194,6 @@ def _run_answers(text: str, filename: str, lesson: Lesson, seconds: float
 
 def _exchange(child: subprocess.Popen[bytes], reader: int, request: bytes, seconds: float
               ) -> dict[str, Any]:
-    import selectors
-
     assert child.stdin is not None
     try:
         child.stdin.write(request)
@@ -204,9 +204,9 @@ def _exchange(child: subprocess.Popen[bytes], reader: int, request: bytes, secon
     size = 0
     with selectors.DefaultSelector() as selector:
         selector.register(reader, selectors.EVENT_READ)
-        deadline = _now() + seconds + STARTUP
+        deadline = time.monotonic() + seconds + STARTUP
         while True:
-            left = deadline - _now()
+            left = deadline - time.monotonic()
             if left <= 0 or not selector.select(timeout=left):
                 raise LessonError(f"the answers file ran longer than {seconds:.0f} s and "
                                   "was stopped")
@@ -242,22 +242,15 @@ def _exchange(child: subprocess.Popen[bytes], reader: int, request: bytes, secon
 def _reap(child: subprocess.Popen[bytes], deadline: float) -> tuple[int, Any]:
     """Wait for the child until ``deadline`` (it closed its answer channel early, maybe
     to run on): its status and resource usage; killed when the deadline passes."""
-    import time
-
     while True:
         pid, status, usage = os.wait4(child.pid, os.WNOHANG)
         if pid:
             return status, usage
-        if _now() >= deadline:
+        if time.monotonic() >= deadline:
             _stop(child)
             raise LessonError("the answers file ran longer than its time limit and was "
                               "stopped")
         time.sleep(0.02)
-
-
-def _now() -> float:
-    import time
-    return time.monotonic()
 
 
 def _stop(child: subprocess.Popen[bytes]) -> None:
