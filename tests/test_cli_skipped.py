@@ -37,10 +37,12 @@ def test_the_table_lists_every_skipped_attack_with_its_reason(table_run):
     lines = skipped_in(table_run.stdout)
     # label-only access: the confidence attacks and the white-box attacks cannot run
     assert [line.split(":")[0] for line in lines] == [
-        "- skipped confidence (marginal prior)", "- skipped csmia",
+        "- skipped confidence (marginal prior)",
+        "- skipped confidence (marginal prior, calibrated likelihood)", "- skipped csmia",
         "- skipped whitebox-dt (marginal prior)", "- skipped whitebox-tree (marginal prior)"]
     assert "needs 'confidence' answers, but access 'label-only'" in lines[0]
-    assert "needs white-box access (the model file)" in lines[2]
+    assert "needs 'confidence' answers, but access 'label-only'" in lines[1]
+    assert "needs white-box access (the model file)" in lines[3]
     assert not skipped_in(table_run.stderr)
     # below the verdicts, after the table
     assert table_run.stdout.index("- skipped ") > table_run.stdout.index("imputation")
@@ -57,7 +59,7 @@ def test_json_stdout_stays_json_and_the_list_goes_to_stderr(table_run):
 def test_markdown_stdout_has_no_skipped_line():
     result = run(*ASSESS, "--markdown")
     assert result.stdout.lstrip().startswith("|") and not skipped_in(result.stdout)
-    assert len(skipped_in(result.stderr)) == 4
+    assert len(skipped_in(result.stderr)) == 5
 
 
 def test_nothing_skipped_prints_no_line():

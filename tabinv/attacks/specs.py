@@ -85,13 +85,20 @@ class AttackSpec:
 
     @property
     def variant(self) -> str:
+        """The prior setting (``learned prior`` ...), and ``calibrated likelihood`` when
+        the likelihood is fitted on the reference sample; empty for attacks without
+        either."""
+        calibrated = ["calibrated likelihood"] \
+            if self.params.get("likelihood") == "calibrated" else []
         if not takes_prior(self.name):
-            return ""
+            return ", ".join(calibrated)
         if isinstance(self.prior, Prior):
-            return f"{self.prior.name} prior"
-        if self.prior == "conditional":
-            return f"prior given {', '.join(self.prior_given)}"
-        return f"{self.prior} prior"
+            prior = f"{self.prior.name} prior"
+        elif self.prior == "conditional":
+            prior = f"prior given {', '.join(self.prior_given)}"
+        else:
+            prior = f"{self.prior} prior"
+        return ", ".join([prior, *calibrated])
 
     @property
     def label(self) -> str:
@@ -111,11 +118,25 @@ class AttackSpec:
                    **self.params)
 
 
+def _options(name: str, parameter: str) -> tuple[Any, ...]:
+    """The values the registered attack ``name`` allows for ``parameter`` (its
+    :class:`~tabinv.params.Options` constraints), empty when it has none."""
+    allowed: list[Any] = []
+    for constraint in attack_class(name).parameters.get(parameter, ()):
+        allowed += list(getattr(constraint, "options", ()))
+    return tuple(allowed)
+
+
 def expand_specs(names: Sequence[str] | None, priors: Sequence[str | Prior] | None,
                  params: Mapping[str, Mapping[str, Any]] | None = None
                  ) -> tuple[AttackSpec, ...]:
     """Attack names (default :data:`DEFAULT_ATTACKS`; ``all`` = every registered attack)
     x prior settings (default :data:`DEFAULT_PRIORS`).
+
+    With ``all``, an attack whose likelihood can be calibrated (``map``,
+    ``confidence``) runs twice per prior, with the model's likelihood and with the
+    calibrated one (variant ``... prior, calibrated likelihood``), unless ``params`` set
+    its likelihood.
 
     A prior is ``marginal``, ``learned``, ``published``, ``conditional:COL[,COL]`` or a
     :class:`Prior`; attacks without a prior parameter run once. ``params`` maps an
@@ -149,11 +170,16 @@ def expand_specs(names: Sequence[str] | None, priors: Sequence[str | Prior] | No
         parsed.append((kind, tuple(g for g in given.split(",") if g)))
     specs: list[AttackSpec] = []
     for name in dict.fromkeys(chosen):
-        extra = params.get(name, {})
-        if not takes_prior(name):
-            specs.append(AttackSpec(name, optional=optional, params=extra))
-            continue
-        specs += [AttackSpec(name, kind, given, optional, extra) for kind, given in parsed]
+        settings = [params.get(name, {})]
+        if optional and "likelihood" not in settings[0] \
+                and "calibrated" in _options(name, "likelihood"):
+            settings.append({**settings[0], "likelihood": "calibrated"})
+        for extra in settings:
+            if not takes_prior(name):
+                specs.append(AttackSpec(name, optional=optional, params=extra))
+                continue
+            specs += [AttackSpec(name, kind, given, optional, extra)
+                      for kind, given in parsed]
     if not specs:
         raise AttackError("no attack to run")
     return tuple(specs)

@@ -291,8 +291,9 @@ def _estimate(metrics: Mapping[str, Any], name: str) -> tuple[float, float, floa
 
 
 def _rows(entry: Entry, assessment: Any, model: Any, key: str) -> list[dict[str, Any]]:
-    """Per inferred attribute and population: the attack that leaks most over the best
-    model-free baseline (its rating in ``verdict``), next to the baselines and the
+    """Per inferred attribute and population: the strongest attack, chosen out of fold
+    (:class:`~tabinv.evaluation.results.Strongest`), its accuracy and leakage over the
+    best model-free baseline (its rating in ``verdict``), next to the baselines and the
     model's utility on non-members."""
     from ..attacks.baselines import BASELINES
 
@@ -305,17 +306,19 @@ def _rows(entry: Entry, assessment: Any, model: Any, key: str) -> list[dict[str,
                    if (r.sensitive, r.population) == (sensitive, population)]
         baselines = {r.method: r for r in results if r.method in BASELINES}
         attacks = [r for r in results if r.method not in BASELINES]
-        leaks = {(x.method, x.variant): x for x in assessment.leakage
-                 if (x.sensitive, x.population) == (sensitive, population)}
-        worst = max(leaks.values(), key=lambda x: x.estimate.value) if leaks else None
-        if worst is not None:
+        chosen = next((x for x in assessment.strongest
+                       if (x.leakage.sensitive, x.leakage.population)
+                       == (sensitive, population)), None)
+        worst = chosen.leakage if chosen is not None else None
+        if chosen is not None:
             attack = next(r for r in attacks if (r.method, r.variant) ==
                           (worst.method, worst.variant))
             leak = (worst.estimate.value, worst.estimate.low, worst.estimate.high)
+            accuracy = (chosen.accuracy.value, chosen.accuracy.low, chosen.accuracy.high)
         else:
             attack = max(attacks, key=lambda r: r.metrics["accuracy"].value)
             leak = (math.nan, math.nan, math.nan)
-        accuracy = _estimate(attack.metrics, "accuracy")
+            accuracy = _estimate(attack.metrics, "accuracy")
         imputation = _estimate(getattr(baselines.get("imputation"), "metrics", {}), "accuracy")
         rows.append({**common, "sensitive": sensitive, "hidden": hidden,
                      "population": population, "n": attack.n, "attack": attack.key,

@@ -17,9 +17,11 @@ from ..attacks.specs import AttackSpec
 from ..evaluation.results import (
     Assessment,
     MethodResult,
+    Strongest,
     leakage_over,
     membership_gap,
     score_posterior,
+    strongest_over,
 )
 from ..exceptions import AttackError
 from ..models.oracle import Oracle
@@ -159,6 +161,7 @@ def run_attacks(model: TargetModel, populations: Mapping[str, pd.DataFrame],
                 **({} if ledger is None else {"queries": ledger.to_dict()})},
         results=tuple(results),
         leakage=tuple(_leakage(results, threat.n_boot, threat.random_state)),
+        strongest=tuple(_strongest(results, threat.n_boot, threat.random_state)),
         membership=tuple(_membership(results)),
         settings={"random_state": threat.random_state, "n_boot": threat.n_boot,
                   "min_cell": threat.min_cell,
@@ -182,17 +185,37 @@ def _labels(model: TargetModel, records: pd.DataFrame, label_source: str) -> Any
     return records[model.label] if label_source == "true" else model.predict(records)
 
 
-def _leakage(results: Sequence[MethodResult], n_boot: int, random_state: int) -> list[Any]:
-    """Each attack's gain over the best model-free baseline scored on the same attribute
-    and population (label-rule only where it was fitted: a discrete label)."""
+def _baselines(results: Sequence[MethodResult]) -> dict[tuple[str, str], list[MethodResult]]:
+    """The model-free baselines a gain is measured over, by attribute and population
+    (label-rule only where it was fitted: a discrete label)."""
     baselines: dict[tuple[str, str], list[MethodResult]] = {}
     for r in results:
         if r.method in LEAKAGE_BASELINES:
             baselines.setdefault((r.sensitive, r.population), []).append(r)
+    return baselines
+
+
+def _leakage(results: Sequence[MethodResult], n_boot: int, random_state: int) -> list[Any]:
+    """Each attack's gain over the best model-free baseline scored on the same attribute
+    and population."""
+    baselines = _baselines(results)
     return [leakage_over(r, baselines[(r.sensitive, r.population)], n_boot=n_boot * 5,
                          random_state=random_state)
             for r in results if r.method not in BASELINES
             and (r.sensitive, r.population) in baselines]
+
+
+def _strongest(results: Sequence[MethodResult], n_boot: int, random_state: int
+               ) -> list[Strongest]:
+    """Per attribute and population with a baseline, the strongest attack chosen out of
+    fold and its gain over the best baseline."""
+    baselines = _baselines(results)
+    attacks: dict[tuple[str, str], list[MethodResult]] = {}
+    for r in results:
+        if r.method not in BASELINES and (r.sensitive, r.population) in baselines:
+            attacks.setdefault((r.sensitive, r.population), []).append(r)
+    return [strongest_over(group, baselines[key], n_boot=n_boot * 5,
+                           random_state=random_state) for key, group in attacks.items()]
 
 
 def _membership(results: Sequence[MethodResult]) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -13,6 +13,7 @@ from ..attacks.candidates import Posterior
 from ..exceptions import AttackError
 from ..vocabulary import LEAKAGE_BASELINES, RESOLUTION, method_label, rating, size_words
 from .estimate import Estimate
+from .intervals import wilson
 from .metrics import (
     accuracy,
     auc_ovr,
@@ -22,10 +23,11 @@ from .metrics import (
     top_k_precision,
 )
 from .paired import paired_gain_over_best
+from .selection import DEFAULT_FOLDS, cross_fitted_choice
 from .smallcells import DEFAULT_MIN_CELL, suppress_confusion, suppress_rows
 
-__all__ = ["MethodResult", "Leakage", "Assessment", "score_posterior", "leakage_over",
-           "membership_gap", "verdict_sentence"]
+__all__ = ["MethodResult", "Leakage", "Strongest", "Assessment", "score_posterior",
+           "leakage_over", "strongest_over", "membership_gap", "verdict_sentence"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,29 @@ class Leakage:
 
 
 @dataclass(frozen=True)
+class Strongest:
+    """The strongest of several attacks on one attribute and population, chosen without
+    overfitting the records it is scored on (:mod:`tabinv.evaluation.selection`).
+
+    ``leakage`` is the gain of the cross-fitted correctness (each fold's attack chosen on
+    the other folds) over the best model-free baseline, with its paired interval; its
+    ``method`` and ``variant`` are those of the attack chosen by the most folds.
+    ``accuracy`` is the cross-fitted accuracy (Wilson interval); ``selection`` says how
+    it was chosen (the folds, how many chose each attack, every attack compared).
+    """
+
+    leakage: Leakage
+    accuracy: Estimate
+    selection: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.leakage.to_dict(), "accuracy": self.accuracy.to_dict(),
+                "selection": {**self.selection,
+                              "chosen": dict(self.selection.get("chosen", {})),
+                              "considered": list(self.selection.get("considered", ()))}}
+
+
+@dataclass(frozen=True)
 class Assessment:
     """Everything one assessment found, ready for the report writers."""
 
@@ -103,6 +128,8 @@ class Assessment:
     threat: Mapping[str, Any]
     results: tuple[MethodResult, ...]
     leakage: tuple[Leakage, ...] = ()
+    #: per attribute and population, the strongest attack chosen out of fold
+    strongest: tuple[Strongest, ...] = ()
     membership: tuple[Mapping[str, Any], ...] = ()
     settings: Mapping[str, Any] = field(default_factory=dict)
     #: the model's own utility on non-members, one entry per metric
@@ -129,6 +156,7 @@ class Assessment:
             "threat": dict(self.threat), "settings": dict(self.settings),
             "results": [r.to_dict() for r in self.results],
             "leakage": [item.to_dict() for item in self.leakage],
+            "strongest": [item.to_dict() for item in self.strongest],
             "membership": [dict(m) for m in self.membership],
             "utility": [dict(u) for u in self.utility],
             "verdicts": list(self.verdicts),
@@ -287,6 +315,37 @@ def leakage_over(attack: MethodResult, baselines: Sequence[MethodResult], *,
                    size_words(estimate.value, attack.sensitive), weak,
                    verdict_sentence(estimate, attack.key, attack.sensitive,
                                     attack.population, over, weak))
+
+
+def strongest_over(attacks: Sequence[MethodResult], baselines: Sequence[MethodResult], *,
+                   n_boot: int = 1000, random_state: int = 0,
+                   folds: int = DEFAULT_FOLDS) -> Strongest:
+    """The strongest of ``attacks`` (one attribute and population, the same records),
+    chosen out of fold (:func:`~tabinv.evaluation.selection.cross_fitted_choice`), and
+    its gain over the best model-free ``baselines`` (:func:`leakage_over`'s rules).
+
+    The verdict names the attack most folds chose; its figures are those of the
+    cross-fitted correctness, so choosing among many attacks does not inflate them.
+    """
+    if not attacks or any(a.correct is None for a in attacks):
+        raise ValueError("the strongest attack needs per-record correctness of each attack")
+    by_key = {a.key: a for a in attacks}
+    choice = cross_fitted_choice({key: a.correct for key, a in by_key.items()}, folds,
+                                 random_state)
+    favourite = by_key[choice.favourite]
+    combined = MethodResult(favourite.method, favourite.sensitive, favourite.population,
+                            favourite.n, {}, variant=favourite.variant,
+                            correct=choice.correct)
+    leak = leakage_over(combined, baselines, n_boot=n_boot, random_state=random_state)
+    if len(by_key) > 1:
+        chosen = ", ".join(f"{key} in {count} of {choice.folds} folds"
+                           for key, count in choice.chosen.items())
+        label = f"the strongest of {len(by_key)} attacks ({chosen})"
+        leak = replace(leak, verdict=verdict_sentence(
+            leak.estimate, label, leak.sensitive, leak.population, leak.over,
+            leak.imputation_weak))
+    hits = int(choice.correct.sum())
+    return Strongest(leak, wilson(hits, choice.correct.size), choice.describe())
 
 
 def membership_gap(members: MethodResult, non_members: MethodResult) -> dict[str, Any]:

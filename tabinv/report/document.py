@@ -41,7 +41,8 @@ from ..vocabulary import (
 from .json import Document, plain
 
 __all__ = ["SWEEP", "Document", "as_document", "combine", "scenarios", "triple", "fmt",
-           "signed", "reading", "is_baseline", "method_key", "strongest", "headlines",
+           "signed", "reading", "is_baseline", "method_key", "strongest", "selection_words",
+           "headlines",
            "verdict_paragraph", "epsilon_text",
            "has_records", "sweep_points", "with_command", "leakage_of", "rating_of",
            "size_of", "OFF_SCALE", "utility_text"]
@@ -268,8 +269,14 @@ def method_key(row: Mapping[str, Any]) -> str:
 
 
 def strongest(scenario: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Per inferred attribute, the leakage entry of the most accurate attack on members
-    (or on the given records when there are no members)."""
+    """Per inferred attribute, the strongest attack on members (or on the given records
+    when there are no members): the entry chosen out of fold (``strongest``, its
+    ``selection`` says how); in documents written before it existed, the leakage entry
+    of the most accurate attack."""
+    chosen = [dict(item) for item in scenario.get("strongest", [])
+              if item["population"] in ("members", "given")]
+    if chosen:
+        return chosen
     accuracy = {(r["method"], r.get("variant", ""), r["sensitive"], r["population"]):
                 (triple(r.get("accuracy")) or (-1.0,))[0] for r in scenario.get("results", [])}
     best: dict[str, tuple[float, dict[str, Any]]] = {}
@@ -313,9 +320,22 @@ def _scope(item: Mapping[str, Any], hidden: Sequence[str], several: bool) -> str
     return name
 
 
+def selection_words(item: Mapping[str, Any]) -> str:
+    """How the strongest attack was chosen, as a parenthesis (empty for a single attack
+    or an entry without a selection)."""
+    selection = item.get("selection") or {}
+    considered, chosen = selection.get("considered") or [], selection.get("chosen") or {}
+    if len(considered) < 2:
+        return ""
+    votes = chosen.get(method_key(item), 0)
+    return (f" (chosen out of fold among {len(considered)} attacks: by {votes} of "
+            f"{selection.get('folds', '?')} folds)")
+
+
 def _finding(item: Mapping[str, Any], scope: str, gap: Any) -> str:
     population = "the given records" if item["population"] == "given" else item["population"]
-    text = (f"{scope}: the strongest attack on {population}, {method_key(item)}, "
+    text = (f"{scope}: the strongest attack on {population}, {method_key(item)}"
+            f"{selection_words(item)}, "
             f"{size_of(item)} ({signed(leakage_of(item))} over {item.get('over') or '?'}; "
             f"{rating_of(item)})")
     if triple(gap) is not None:

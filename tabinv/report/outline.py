@@ -26,6 +26,7 @@ from .glossary import entries
 from .plots import Figure, assessment_figures, sweep_figures
 from .tables import (
     LEAKAGE_HEADER,
+    STRONGEST_HEADER,
     SWEEP_ATTACK_HEADER,
     SWEEP_BASELINE_HEADER,
     leakage_rows,
@@ -34,6 +35,7 @@ from .tables import (
     method_rows,
     per_value_rows,
     positive_table,
+    strongest_rows,
     suppression_note,
     sweep_attack_rows,
     sweep_baseline_rows,
@@ -182,6 +184,18 @@ def _scenario(scenario: Mapping[str, Any], found: list[Figure]) -> list[Block]:
                       "so the 95% interval stays honest. The rating follows from the "
                       "interval alone."),
                    *table(LEAKAGE_HEADER, leaks, (1, 4, 6))]
+    chosen = strongest_rows(scenario)
+    if chosen:
+        blocks += [heading("The strongest attack, chosen out of fold", 3),
+                   paragraph("Choosing the attack that did best on the very records it is "
+                      "scored on would favour the luckiest of several attacks. Instead the "
+                      "records are split into folds at random; for each fold, the attack "
+                      "most accurate on the other folds is chosen and scored on this fold "
+                      "only. The accuracy and leakage below are those of these out-of-fold "
+                      "choices, so they do not grow with the number of attacks tried; the "
+                      "attack named is the one most folds chose. The verdict above rests on "
+                      "these figures."),
+                   *table(STRONGEST_HEADER, chosen, (2, 7, 8))]
     gaps = membership_rows(scenario)
     if gaps:
         blocks += [heading("Members vs non-members", 3),

@@ -37,7 +37,7 @@ __all__ = ["SUMMARY_HEADER", "POSITIVE_METRICS", "assessment_markdown", "fmt", "
            "positive_table", "per_value_rows", "count_text", "suppression_note",
            "cleaning_rows", "timing_rows", "utility_rows", "sweep_attack_rows",
            "sweep_baseline_rows", "SWEEP_BASELINE_HEADER", "LEAKAGE_HEADER", "leakage_cells",
-           "baselines_text"]
+           "baselines_text", "STRONGEST_HEADER", "strongest_rows"]
 
 SUMMARY_HEADER = ("hidden", "inferred", "method", "members acc [95% CI]", "AUC",
                   "non-members acc [95% CI]", "AUC", "members: leakage, rating")
@@ -182,6 +182,27 @@ def leakage_rows(scenario: Mapping[str, Any]) -> list[tuple[str, ...]]:
              baselines_text(item), str(item.get("over") or "-"), signed(leakage_of(item)),
              rating_of(item))
             for item in scenario.get("leakage", [])]
+
+
+STRONGEST_HEADER = ("inferred", "population", "strongest attack", "chosen by",
+                    "attacks compared", "accuracy (cross-fitted) [95% CI]",
+                    "leakage [95% CI]", "over",
+                    "rating")
+
+
+def strongest_rows(scenario: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """Per attribute and population, the strongest attack chosen out of fold."""
+    rows = []
+    for item in scenario.get("strongest", []):
+        selection = item.get("selection") or {}
+        votes = (selection.get("chosen") or {}).get(method_key(item), 0)
+        rows.append((str(item["sensitive"]), str(item["population"]), method_key(item),
+                     f"{votes} of {selection.get('folds', '?')} folds",
+                     str(len(selection.get("considered") or [])),
+                     fmt(item.get("accuracy")),
+                     signed(leakage_of(item)), str(item.get("over") or "-"),
+                     rating_of(item)))
+    return rows
 
 
 def membership_rows(scenario: Mapping[str, Any]) -> list[tuple[str, ...]]:

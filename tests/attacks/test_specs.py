@@ -76,7 +76,29 @@ def test_item2_expand_specs_gives_each_attack_its_own_params() -> None:
         ("csmia", "marginal", {"smoothing": 0.5})]
     everything = expand_specs(["all"], ["marginal"], params={"lomia": {"numeric_points": 3}})
     assert {s.name: dict(s.params) for s in everything}["lomia"] == {"numeric_points": 3}
-    assert all(not s.params for s in everything if s.name != "lomia")
+    calibrated = {"likelihood": "calibrated"}
+    assert all(not s.params or dict(s.params) == calibrated
+               for s in everything if s.name != "lomia")
+
+
+def test_all_runs_calibratable_attacks_with_both_likelihoods() -> None:
+    everything = expand_specs(["all"], ["marginal", "learned"])
+    labels = [s.label for s in everything]
+    assert len(labels) == len(set(labels))  # every spec is its own row
+    for name in ("map", "confidence"):
+        assert [s.label for s in everything if s.name == name] == [
+            f"{name} (marginal prior)", f"{name} (learned prior)",
+            f"{name} (marginal prior, calibrated likelihood)",
+            f"{name} (learned prior, calibrated likelihood)"]
+    calibrated = {s.name for s in everything if s.params.get("likelihood") == "calibrated"}
+    assert calibrated == {"map", "confidence"}
+    # a likelihood the user sets is the only one run
+    chosen = expand_specs(["all"], ["learned"], params={"map": {"likelihood": "model"}})
+    assert [s.label for s in chosen if s.name == "map"] == ["map (learned prior)"]
+    # named attacks run with the likelihood given (default: the model's) only
+    assert [s.label for s in expand_specs(["map"], ["learned"])] == ["map (learned prior)"]
+    assert [s.label for s in expand_specs(["map"], ["learned"], params={
+        "map": {"likelihood": "calibrated"}})] == ["map (learned prior, calibrated likelihood)"]
 
 
 def test_item2_expand_specs_refuses_params_of_attacks_not_run() -> None:

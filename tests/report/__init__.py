@@ -220,7 +220,18 @@ def expected_assessment_tables(scenario: dict[str, Any], order: list[str]) -> di
                  ", ".join(f"{name} {value:.3f}" for name, value in item["baselines"].items()),
                  item["over"], ci(item["leakage"], signed=True), item["rating"]]
                 for item in scenario["leakage"]])
+    strongest = (["inferred", "population", "strongest attack", "chosen by",
+                  "attacks compared", "accuracy (cross-fitted) [95% CI]",
+                  "leakage [95% CI]", "over",
+                  "rating"],
+                 [[item["sensitive"], item["population"], _label(item),
+                   f"{item['selection']['chosen'][_label(item)]} of "
+                   f"{item['selection']['folds']} folds",
+                   str(len(item["selection"]["considered"])), ci(item["accuracy"]),
+                   ci(item["leakage"], signed=True), item["over"], item["rating"]]
+                  for item in scenario["strongest"]])
     return {"Attacks and baselines": accuracy, "Leakage over the best baseline": leakage,
+            "The strongest attack, chosen out of fold": strongest,
             "Members vs non-members": membership}
 
 
@@ -263,9 +274,10 @@ def fake_sweep_baseline_rows(sensitive: str = "vkorc1") -> list[list[str]]:
 PLANTED_HEADINGS = [
     "# tabinv report: planted, linear model", "## Summary", "## Findings", "## Data",
     "## Model", "## vkorc1 hidden", "### Attacks and baselines",
-    "### Leakage over the best baseline", "### Members vs non-members",
-    "## vkorc1 + cyp2c9 hidden", "### Attacks and baselines",
-    "### Leakage over the best baseline", "### Members vs non-members", "## Glossary",
+    "### Leakage over the best baseline", "### The strongest attack, chosen out of fold",
+    "### Members vs non-members", "## vkorc1 + cyp2c9 hidden", "### Attacks and baselines",
+    "### Leakage over the best baseline", "### The strongest attack, chosen out of fold",
+    "### Members vs non-members", "## Glossary",
     "## Appendix: details", "### vkorc1 hidden", "#### The positive value",
     "#### Per value (strongest attack)", "#### Time", "### vkorc1 + cyp2c9 hidden",
     "#### Per value (strongest attack)", "#### Time"]
@@ -282,15 +294,15 @@ def expected_verdict(document: dict) -> str:
     for scenario, order in zip(document["assessments"], PLANTED_ORDERS, strict=True):
         joint = len(order) > 1
         for sensitive in order:
-            attacks = [(method, variant) for method, variant, kind in PLANTED_METHODS
+            attacks = [f"{method} ({variant})" for method, variant, kind in PLANTED_METHODS
                        if kind == "attack"]
-            method, variant = max(attacks, key=lambda mv: next(
-                r["accuracy"]["value"] for r in scenario["results"]
-                if (r["method"], r["variant"], r["sensitive"], r["population"])
-                == (*mv, sensitive, "members")))
-            [item] = [item for item in scenario["leakage"]
-                      if (item["method"], item["variant"], item["sensitive"],
-                          item["population"]) == (method, variant, sensitive, "members")]
+            [item] = [item for item in scenario["strongest"]
+                      if (item["sensitive"], item["population"]) == (sensitive, "members")]
+            method, variant = item["method"], item["variant"]
+            selection = item["selection"]
+            assert selection["considered"] == attacks
+            votes = selection["chosen"][f"{method} ({variant})"]
+            assert votes == max(selection["chosen"].values())
             [gap] = [item["difference"] for item in scenario["membership"]
                      if (item["method"], item["variant"], item["sensitive"])
                      == (method, variant, sensitive)]
@@ -299,7 +311,9 @@ def expected_verdict(document: dict) -> str:
             assert item["rating"] == "no measurable leakage"
             scopes.append(scope)
             findings.append(
-                f"{scope}: the strongest attack on members, {method} ({variant}), "
+                f"{scope}: the strongest attack on members, {method} ({variant}) (chosen "
+                f"out of fold among {len(attacks)} attacks: by {votes} of "
+                f"{selection['folds']} folds), "
                 f"{item['size']} ({ci(item['leakage'], signed=True)} over {item['over']}; "
                 f"{item['rating']}); members vs non-members {ci(gap, signed=True)}, no "
                 "membership effect.")
