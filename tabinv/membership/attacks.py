@@ -27,6 +27,8 @@ __all__ = ["LiRA", "LossThreshold", "MembershipAttack", "RMIA", "MIN_SIGMA"]
 #: smallest standard deviation of a LiRA Gaussian (logit scale): shadows that all agree
 #: (a record every forest fits perfectly) would otherwise give a zero variance
 MIN_SIGMA = 1e-3
+#: the values of RMIA's offline ``a`` tried when tuning it
+A_GRID = tuple(k / 10 for k in range(11))
 #: LiRA's variance: per-example from this many shadows on, global below (Carlini 2022)
 PER_EXAMPLE_FROM = 64
 
@@ -310,8 +312,9 @@ class RMIA(MembershipAttack):
         position = np.searchsorted(population_sorted, ratio / float(self.gamma), side="right")
         return position / population_sorted.size
 
-    def _tuned_a(self, grid: np.ndarray = np.linspace(0.0, 1.0, 11)) -> float:
-        """The ``a`` with the best AUC when reference model 0 plays the target."""
+    def _tuned_a(self) -> float:
+        """The ``a`` of :data:`A_GRID` with the best AUC when reference model 0 plays the
+        target (the first best on ties)."""
         if len(self.shadows_.models) < 4:
             raise AttackError("a='auto' needs at least 4 reference models; give a number "
                               "for a or more shadows")
@@ -320,7 +323,7 @@ class RMIA(MembershipAttack):
         stand_in, others = self.pool_confidence_[0], self.pool_confidence_[1:]
         members = keep[0]
         best, best_auc = 0.0, -1.0
-        for a in grid:
+        for a in A_GRID:
             ratio = self._ratio(stand_in, others, ~keep[1:], float(a))
             scores = self._scores(ratio, np.sort(ratio[~members]))
             fpr, tpr, _ = roc_points(scores[members], scores[~members])

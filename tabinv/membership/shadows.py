@@ -12,7 +12,6 @@ hyperparameters: its shadows are a stated substitute family built by
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd

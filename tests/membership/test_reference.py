@@ -38,18 +38,13 @@ _ANSWERS: dict = {}
 
 
 def confidence(model, records, i):
-    """The model's confidence in record i's true label, one record at a time (each
-    query asked once: the answers are kept)."""
-    key = (id(model), id(records), i)
+    """The model's confidence in record i's true label (the model answers each frame
+    once; the answers are kept)."""
+    key = (id(model), id(records))
     if key not in _ANSWERS:
-        _ANSWERS[key] = _ask(model, records, i)
-    return _ANSWERS[key]
-
-
-def _ask(model, records, i):
-    row = records.iloc[[i]]
-    probabilities = model.predict_proba(row)[0]
-    return float(probabilities[list(model.domain(model.label)).index(row[model.label].iloc[0])])
+        _ANSWERS[key] = model.predict_proba(records)
+    label = records[model.label].iloc[i]
+    return float(_ANSWERS[key][i][list(model.domain(model.label)).index(label)])
 
 
 def phi(p):
