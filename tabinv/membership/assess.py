@@ -114,6 +114,19 @@ def assess_membership(target: Oracle | TargetModel, members: pd.DataFrame,
     ------
     AttackError, DataError
         Unknown attack, bad target, records or parameters.
+
+    Examples
+    --------
+    >>> from tabinv.data.registry import builtin_card
+    >>> from tabinv.data.synthetic import synthetic_iwpc
+    >>> from tabinv.models.families import make_model
+    >>> frame = synthetic_iwpc(90, random_state=0)
+    >>> card = builtin_card("iwpc").with_label("dose_class")
+    >>> target = make_model("tree", card, max_depth=3).fit(frame[:30])
+    >>> results = assess_membership(target, frame[:30], frame[30:60], frame[60:],
+    ...                             attacks=["loss", "rmia"], n_shadows=4, n_boot=20)
+    >>> [r.attack for r in results], results[1].n_shadows
+    (['loss', 'rmia'], 4)
     """
     names = _check_attacks(attacks)
     oracle = as_oracle(target)
@@ -133,9 +146,9 @@ def assess_membership(target: Oracle | TargetModel, members: pd.DataFrame,
                                random_state=int(seeds[1]), **shared)
     built: dict[str, tuple[MembershipAttack, Any]] = {
         "loss": (LossThreshold(), None),
-        "lira-offline": (LiRA(online=False), offline),
-        "lira-online": (LiRA(online=True), online),
-        "rmia": (RMIA(), offline),
+        "lira-offline": (LiRA(online=False, **shared), offline),
+        "lira-online": (LiRA(online=True, **shared), online),
+        "rmia": (RMIA(**shared), offline),
     }
     results = []
     for name in names:
@@ -146,6 +159,8 @@ def assess_membership(target: Oracle | TargetModel, members: pd.DataFrame,
                                      n_boot=n_boot, confidence=confidence,
                                      random_state=int(seeds[2]))
         params = dict(attack.get_params())
+        if shadows is None or not shadows.source.startswith("substitute"):
+            params.pop("substitute", None)
         if isinstance(attack, RMIA):
             params["a"] = attack.a_
         if isinstance(attack, LiRA):

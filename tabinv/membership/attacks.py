@@ -251,8 +251,9 @@ class RMIA(MembershipAttack):
     ``LR(x, z) = [p(x | theta) / p(x)] / [p(z | theta) / p(z)]`` with ``p(.)`` the
     confidence of the true label, ``p(x) = ((1 + a) p_OUT(x) + (1 - a)) / 2`` and
     ``p_OUT`` the mean over the reference models that did not train on the record. The
-    population records ``z`` are the reference sample; ``score(x)`` is the share of them
-    with ``LR(x, z) >= gamma``.
+    population records ``z`` are the reference sample given to ``fit``; ``score(x)`` is
+    the share of them with ``LR(x, z) >= gamma``. The ratios of the population are
+    sorted once, so scoring is a binary search per record (no (n, Z) matrix).
 
     Parameters
     ----------
@@ -294,11 +295,11 @@ class RMIA(MembershipAttack):
         if self.a != "auto" and not (isinstance(self.a, (int, float)) and 0 <= self.a <= 1):
             raise AttackError(f"a must be a number in [0, 1] or 'auto', received {self.a!r}")
         self.shadows_ = self._shadows(self.reference_, shadows)
-        pool = self.shadows_.pool
-        self.pool_confidence_ = self.shadows_.confidences(self.oracle_, pool)
         self.a_ = self._tuned_a() if self.a == "auto" else float(self.a)
-        ratio = self._ratio(label_confidence(self.oracle_, pool), self.pool_confidence_,
-                            ~self.shadows_.keep, self.a_)
+        population = self.reference_
+        ratio = self._ratio(label_confidence(self.oracle_, population),
+                            self.shadows_.confidences(self.oracle_, population),
+                            ~self.shadows_.in_mask(population), self.a_)
         self.population_ratios_ = np.sort(ratio)
 
     def _ratio(self, confidence: np.ndarray, reference: np.ndarray, out: np.ndarray,
@@ -320,7 +321,8 @@ class RMIA(MembershipAttack):
                               "for a or more shadows")
         from .metrics import roc_points
         keep = self.shadows_.keep
-        stand_in, others = self.pool_confidence_[0], self.pool_confidence_[1:]
+        confidences = self.shadows_.confidences(self.oracle_, self.shadows_.pool)
+        stand_in, others = confidences[0], confidences[1:]
         members = keep[0]
         best, best_auc = 0.0, -1.0
         for a in A_GRID:

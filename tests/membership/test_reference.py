@@ -52,12 +52,17 @@ def phi(p):
     return math.log(p / (1 - p))
 
 
+_POOL_ROWS: dict = {}
+
+
 def trained_on(shadows, s, records, i):
     """Did shadow s train on record i? (compare with every pool row in turn)"""
     columns = [*shadows.models[0].features, shadows.models[0].label]
     row = records[columns].iloc[i].tolist()
-    for j, pool_row in enumerate(shadows.pool[columns].itertuples(index=False)):
-        if shadows.keep[s, j] and list(pool_row) == row:
+    if id(shadows) not in _POOL_ROWS:
+        _POOL_ROWS[id(shadows)] = [list(r) for r in shadows.pool[columns].itertuples(index=False)]
+    for j, pool_row in enumerate(_POOL_ROWS[id(shadows)]):
+        if shadows.keep[s, j] and pool_row == row:
             return True
     return False
 
@@ -102,7 +107,8 @@ def lira_reference(target, shadows, records, online, global_variance):
     return scores
 
 
-def rmia_ratio(target, model_shadows, records, i, a, skip_in=True, models=None, keep=None):
+def rmia_ratio(target, model_shadows, records, i, a, models, keep=None):
+    """p(x | target) / p(x), p(x) from the OUT models' mean confidence (offline)."""
     p_target = max(confidence(target, records, i), CLIP)
     outs = []
     for s, model in models:
@@ -117,12 +123,11 @@ def rmia_ratio(target, model_shadows, records, i, a, skip_in=True, models=None, 
     return p_target / max(p_x, CLIP)
 
 
-def rmia_reference(target, shadows, records, a, gamma):
+def rmia_reference(target, shadows, reference, records, a, gamma):
+    """The population z is the reference sample."""
     models = list(enumerate(shadows.models))
-    pool = shadows.pool
-    population = [rmia_ratio(target, shadows, pool, j, a, models=models,
-                             keep=[list(row) for row in shadows.keep])
-                  for j in range(len(pool))]
+    population = [rmia_ratio(target, shadows, reference, j, a, models=models)
+                  for j in range(len(reference))]
     scores = []
     for i in range(len(records)):
         ratio_x = rmia_ratio(target, shadows, records, i, a, models=models)
@@ -166,7 +171,7 @@ def test_lira_offline_on_the_online_shadows_uses_out_shadows_only(tiny):
 def test_rmia_equals_the_loop(tiny, a, gamma):
     target, reference, candidates, offline, _ = tiny
     attack = RMIA(a=a, gamma=gamma).fit(target, reference, shadows=offline)
-    want = rmia_reference(target, offline, candidates, a, gamma)
+    want = rmia_reference(target, offline, reference, candidates, a, gamma)
     np.testing.assert_array_equal(attack.score(candidates), want)
 
 
@@ -189,3 +194,12 @@ def test_rmia_tunes_a_as_the_loop_does(tiny):
     attack = RMIA(a="auto").fit(target, reference, shadows=offline)
     assert len(aucs) > 1, "the tiny case must make the choice of a matter"
     assert attack.a_ == pytest.approx(best)
+
+
+def test_rmia_on_shadows_that_trained_on_the_candidates_too(tiny):
+    """Reference models from the online pool: each record's p_OUT uses only the models
+    that did not train on it, for the population and the attacked records alike."""
+    target, reference, candidates, _, online_set = tiny
+    attack = RMIA(a=0.4, gamma=1.0).fit(target, reference, shadows=online_set)
+    want = rmia_reference(target, online_set, reference, candidates, 0.4, 1.0)
+    np.testing.assert_array_equal(attack.score(candidates), want)

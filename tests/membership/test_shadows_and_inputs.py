@@ -192,3 +192,32 @@ def test_rmia_with_two_reference_models_and_a_given_a(small):
     attack = RMIA(a=0.5, n_shadows=2).fit(target, reference)
     scores = attack.score(pd.concat([members, non_members]))
     assert ((0 <= scores) & (scores <= 1)).all()
+
+
+def test_a_foreign_pipeline_is_attacked_with_the_stated_substitute(small):
+    """A scikit-learn pipeline tabinv only queries: shadows are the substitute asked
+    for (a tree here, to keep the test fast; the default forest is tested above)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from tabinv.models.foreign import ForeignModel, RecordModel
+
+    _, members, non_members, reference = small
+    categorical = ["race", "vkorc1", "cyp2c9"]
+    numeric = ["age", "height_cm", "weight_kg", "amiodarone", "enzyme_inducer"]
+    pipe = Pipeline([("prep", ColumnTransformer([
+        ("cat", OneHotEncoder(handle_unknown="ignore"), categorical),
+        ("num", StandardScaler(), numeric)])), ("model", LogisticRegression(max_iter=300))])
+    pipe.fit(members[categorical + numeric], members["dose_class"])
+    record_model = RecordModel(pipe, origin="pipe.skops", kind="sklearn Pipeline",
+                               inputs=None, classes=list(pipe.classes_),
+                               proba=pipe.predict_proba, predict=pipe.predict)
+    model = ForeignModel.wrap(record_model, CARD).fit(members)
+    [result] = assess_membership(model, members, non_members, reference,
+                                 attacks=["lira-offline"], n_shadows=4, n_boot=20,
+                                 substitute="tree")
+    assert result.shadows.startswith("substitute family 'tree'")
+    assert result.to_dict()["params"]["substitute"] == "tree"
+    assert 0.0 <= result.metrics.auc.value <= 1.0
