@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..evaluation.estimate import Estimate
+from ..evaluation.intervals import wilson
 from ..exceptions import AttackError, closest
 from ..models.oracle import Oracle
 from ..models.target import TargetModel
@@ -49,6 +51,10 @@ class MembershipResult:
         What the shadow models were (clones of the target or a stated substitute).
     params : tuple of (str, object)
         The attack's parameters, and the learned ones that matter (RMIA's ``a``).
+    calibrated : tuple of (Estimate, Estimate), optional
+        Loss attack only: (TPR, FPR) on members and non-members at the threshold the
+        attacker calibrated on its reference sample (Wilson intervals): what the attack
+        achieves without knowing the best threshold.
     """
 
     attack: str
@@ -56,12 +62,16 @@ class MembershipResult:
     n_shadows: int
     shadows: str
     params: tuple[tuple[str, Any], ...]
+    calibrated: tuple[Estimate, Estimate] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready plain data."""
+        calibrated = None if self.calibrated is None else {
+            "tpr": self.calibrated[0].to_dict(), "fpr": self.calibrated[1].to_dict()}
         return {"attack": self.attack, "method": MEMBERSHIP_ATTACKS[self.attack],
                 "metrics": self.metrics.to_dict(), "n_shadows": self.n_shadows,
-                "shadows": self.shadows, "params": dict(self.params)}
+                "shadows": self.shadows, "params": dict(self.params),
+                "calibrated": calibrated}
 
 
 def _check_attacks(attacks: Sequence[str]) -> tuple[str, ...]:
@@ -165,10 +175,17 @@ def assess_membership(target: Oracle | TargetModel, members: pd.DataFrame,
             params["a"] = attack.a_
         if isinstance(attack, LiRA):
             params["global_variance"] = bool(attack.global_variance_)
+        calibrated = None
+        if isinstance(attack, LossThreshold):
+            called = scores > attack.threshold_
+            calibrated = (wilson(int(called[:len(members)].sum()), len(members), confidence),
+                          wilson(int(called[len(members):].sum()), len(non_members),
+                                 confidence))
         results.append(MembershipResult(
             attack=name, metrics=metrics,
             n_shadows=0 if shadows is None else len(shadows.models),
             shadows="" if shadows is None else shadows.source,
             params=tuple(sorted((k, v) for k, v in params.items()
-                                if k not in ("n_jobs", "random_state", "n_shadows")))))
+                                if k not in ("n_jobs", "random_state", "n_shadows"))),
+            calibrated=calibrated))
     return tuple(results)

@@ -3,6 +3,7 @@ budget), seeded determinism, and one clear error line for every bad input."""
 
 from __future__ import annotations
 
+import json
 import os
 from contextlib import contextmanager
 
@@ -128,6 +129,7 @@ def test_the_same_seed_gives_the_same_assessment(small):
     run = [assess_membership(target, members, non_members, reference, n_shadows=4,
                              n_boot=20, random_state=9) for _ in range(2)]
     assert [r.to_dict() for r in run[0]] == [r.to_dict() for r in run[1]]
+    assert json.loads(json.dumps([r.to_dict() for r in run[0]]))[3]["attack"] == "rmia"
     assert [r.attack for r in run[0]] == ["loss", "lira-offline", "lira-online", "rmia"]
 
 

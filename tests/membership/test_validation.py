@@ -63,6 +63,15 @@ def test_shadow_attacks_find_members_at_low_fpr_where_the_loss_attack_cannot(
     assert shadow.low > loss.high
 
 
+def test_the_loss_threshold_calibrated_on_the_reference_keeps_its_fpr(overfit_forest):
+    """Yeom's attacker picks the threshold giving 1 % FPR on its own (non-member)
+    sample; on the true non-members the FPR stays near 1 %."""
+    tpr, fpr = overfit_forest["loss"].calibrated
+    assert fpr.value <= 0.03 and fpr.high >= 0.0
+    assert 0.0 <= tpr.value <= 1.0
+    assert overfit_forest["rmia"].calibrated is None
+
+
 def test_results_say_what_the_shadows_were(overfit_forest):
     online = overfit_forest["lira-online"]
     assert online.n_shadows == 8 and "clones of the target: family 'forest'" in online.shadows
