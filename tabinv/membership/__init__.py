@@ -8,9 +8,10 @@ TPR at FPR 0.1 % and 1 %, membership advantage, each with a bootstrap interval).
 """
 
 from .assess import MEMBERSHIP_ATTACKS, MembershipResult, assess_membership
-from .attacks import RMIA, LiRA, LossThreshold, MembershipAttack
+from .attacks import LiRA, LossThreshold, MembershipAttack
 from .metrics import MembershipMetrics, membership_metrics, roc_points
 from .queries import label_confidence, logit
+from .rmia import RMIA
 from .shadows import ShadowSet, train_shadows
 
 __all__ = ["MEMBERSHIP_ATTACKS", "LiRA", "LossThreshold", "MembershipAttack",

@@ -19,9 +19,10 @@ from ..exceptions import AttackError, closest
 from ..models.oracle import Oracle
 from ..models.target import TargetModel
 from ..utils import RandomState, check_random_state
-from .attacks import RMIA, LiRA, LossThreshold, MembershipAttack
+from .attacks import LiRA, LossThreshold, MembershipAttack
 from .metrics import DEFAULT_FPRS, MembershipMetrics, membership_metrics
 from .queries import as_oracle, check_records
+from .rmia import RMIA
 from .shadows import DEFAULT_SUBSTITUTE, train_shadows
 
 __all__ = ["MEMBERSHIP_ATTACKS", "MembershipResult", "assess_membership"]
