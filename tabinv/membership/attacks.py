@@ -174,6 +174,8 @@ class LiRA(MembershipAttack):
     variance : {"auto", "global", "per-example"}
         Global: one variance per side, the mean over the shadows' pool of each record's
         variance (fitted once); ``auto`` is global below 64 shadows, as the paper advises.
+        (The paper's reference code takes the variance of all IN / OUT values pooled
+        across records, which adds the spread of the records' means; this one does not.)
     n_jobs : int, default 1
         Worker processes training the shadows.
     substitute : str

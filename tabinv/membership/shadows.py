@@ -34,6 +34,16 @@ __all__ = ["ShadowSet", "balanced_halves", "record_keys", "shadow_blueprint",
 DEFAULT_SUBSTITUTE = "forest"
 #: most shadow models one call trains
 MAX_SHADOWS = 1024
+#: most (shadow, record) answers held at once (8 bytes each: 400 MB)
+MAX_SHADOW_CELLS = 50_000_000
+
+
+def check_cells(n_shadows: int, n_records: int) -> None:
+    """Refuse a (shadows x records) table above :data:`MAX_SHADOW_CELLS`, with numbers."""
+    if n_shadows * n_records > MAX_SHADOW_CELLS:
+        raise AttackError(f"{n_shadows} shadow models x {n_records} records need "
+                          f"{n_shadows * n_records} answers, more than {MAX_SHADOW_CELLS}; "
+                          "use fewer shadows or score the records in parts")
 
 
 def shadow_blueprint(model: TargetModel, substitute: str = DEFAULT_SUBSTITUTE
@@ -131,6 +141,7 @@ class ShadowSet:
     def confidences(self, oracle: Oracle, records: pd.DataFrame) -> np.ndarray:
         """(S, n) confidence of each record's true label under each shadow, seen through
         ``oracle``'s answers (rounding) like the target's."""
+        check_cells(len(self.models), len(records))
         return np.vstack([label_confidence(oracle, records, shadow) for shadow in self.models])
 
 
@@ -176,6 +187,7 @@ def train_shadows(target: TargetModel, pool: pd.DataFrame, *, n_shadows: int,
     if len(pool) < 4:
         raise AttackError(f"shadow models need at least 4 records to split, received "
                           f"{len(pool)}")
+    check_cells(int(n_shadows), len(pool))
     rng = check_random_state(random_state)
     keep = balanced_halves(int(n_shadows), len(pool), rng)
     seeds = rng.integers(0, 2**31 - 1, size=int(n_shadows))

@@ -174,6 +174,8 @@ def _bad_calls(small):
             reference), Exception, "unknown model family"),
         (lambda: assess_membership(target, members, members, reference, attacks=["lira"]),
          AttackError, "unknown membership attack"),
+        (lambda: train_shadows(target, pd.concat([reference] * 1300), n_shadows=1024),
+         AttackError, "more than 50000000"),
     ]
 
 
