@@ -51,6 +51,18 @@ class RMIA(MembershipAttack):
     ----------
     S. Zarifzadeh, P. Liu, S. Mahloujifar, R. Shokri, "Low-Cost High-Power Membership
     Inference Attacks", ICML 2024.
+    Examples
+    --------
+    >>> from tabinv.data.registry import builtin_card
+    >>> from tabinv.data.synthetic import synthetic_iwpc
+    >>> from tabinv.models.families import make_model
+    >>> frame = synthetic_iwpc(90, random_state=0)
+    >>> card = builtin_card("iwpc").with_label("dose_class")
+    >>> target = make_model("tree", card, max_depth=3).fit(frame[:30])
+    >>> rmia = RMIA(a=0.5, n_shadows=2).fit(target, frame[60:])
+    >>> scores = rmia.score(frame[:60])
+    >>> bool(((0 <= scores) & (scores <= 1)).all())
+    True
     """
 
     def __init__(self, *, a: float | str = "auto", gamma: float = 1.0, n_shadows: int = 4,

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.exceptions import NotFittedError
+from sklearn.tree import DecisionTreeClassifier
 
 from tabinv.data.registry import builtin_card
 from tabinv.data.synthetic import synthetic_iwpc
@@ -19,7 +20,7 @@ from tabinv.exceptions import AttackError, DataError
 from tabinv.membership import RMIA, LiRA, LossThreshold, assess_membership, train_shadows
 from tabinv.membership import shadows as shadows_module
 from tabinv.membership.queries import logit
-from tabinv.membership.shadows import balanced_halves
+from tabinv.membership.shadows import balanced_halves, shadow_blueprint
 from tabinv.models.dp import BudgetAccountant
 from tabinv.models.families import make_model
 from tabinv.models.oracle import Oracle
@@ -106,10 +107,11 @@ def test_a_model_tabinv_did_not_train_gets_the_stated_substitute(small):
     target, members, _, reference = small
     foreign = Unknown(family="imported", estimator=target.estimator, card=target.card)
     foreign.fit(members)
-    shadows = train_shadows(foreign, reference, n_shadows=4, random_state=0)
-    assert isinstance(shadows.models[0].estimator_, RandomForestClassifier)
-    assert "substitute family 'forest'" in shadows.source and "imported" in shadows.source
+    blueprint, source = shadow_blueprint(foreign)  # the default: tabinv's forest
+    assert isinstance(blueprint.estimator, RandomForestClassifier)
+    assert "substitute family 'forest'" in source and "imported" in source
     tree = train_shadows(foreign, reference, n_shadows=4, substitute="tree", random_state=0)
+    assert isinstance(tree.models[0].estimator_, DecisionTreeClassifier)
     assert "substitute family 'tree'" in tree.source
 
 
@@ -225,3 +227,16 @@ def test_a_foreign_pipeline_is_attacked_with_the_stated_substitute(small):
     assert result.shadows.startswith("substitute family 'tree'")
     assert result.to_dict()["params"]["substitute"] == "tree"
     assert 0.0 <= result.metrics.auc.value <= 1.0
+
+
+def test_rounded_confidences_reach_the_attacks_and_their_shadows_alike(small):
+    """An oracle that rounds: the target's and the shadows' answers are rounded the same
+    way, so LiRA compares like with like."""
+    target, members, _, reference = small
+    rounded = Oracle.for_model(target, "rounded", decimals=1)
+    attack = LiRA(n_shadows=4).fit(rounded, reference)
+    seen = attack.shadows_.confidences(rounded, members)
+    assert np.array_equal(seen, np.round(seen, 1))
+    plain = LiRA(n_shadows=4).fit(target, reference)
+    assert not np.array_equal(plain.shadows_.confidences(plain.oracle_, members), seen)
+    assert not np.allclose(attack.score(members), plain.score(members))
