@@ -1,0 +1,192 @@
+"""Run every membership attack on members vs non-members and measure each one.
+
+Shadow models are trained twice and shared: an *offline* set on halves of the reference
+sample (LiRA offline, RMIA's reference models) and an *online* set on halves of the
+reference sample plus the attacked records (LiRA online).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from ..evaluation.estimate import Estimate
+from ..evaluation.intervals import wilson
+from ..exceptions import AttackError, closest
+from ..models.oracle import Oracle
+from ..models.target import TargetModel
+from ..utils import RandomState, check_random_state
+from .attacks import LiRA, LossThreshold, MembershipAttack
+from .metrics import DEFAULT_FPRS, MembershipMetrics, membership_metrics
+from .queries import as_oracle, check_records
+from .rmia import RMIA
+from .shadows import DEFAULT_SUBSTITUTE, train_shadows
+
+__all__ = ["MEMBERSHIP_ATTACKS", "MembershipResult", "assess_membership"]
+
+#: attack name -> what it is
+MEMBERSHIP_ATTACKS = {
+    "loss": "loss threshold (Yeom et al. 2018), calibrated on the reference sample",
+    "lira-offline": "LiRA offline (Carlini et al. 2022): OUT shadows only",
+    "lira-online": "LiRA online (Carlini et al. 2022): IN and OUT shadows",
+    "rmia": "RMIA offline (Zarifzadeh et al. 2024) with reference models",
+}
+
+
+@dataclass(frozen=True)
+class MembershipResult:
+    """One membership attack measured on members vs non-members.
+
+    Attributes
+    ----------
+    attack : str
+        A key of :data:`MEMBERSHIP_ATTACKS`.
+    metrics : MembershipMetrics
+        AUC, TPR at fixed FPRs and advantage, with intervals.
+    n_shadows : int
+        Shadow (reference) models used (0 for the loss attack).
+    shadows : str
+        What the shadow models were (clones of the target or a stated substitute).
+    params : tuple of (str, object)
+        The attack's parameters, and the learned ones that matter (RMIA's ``a``).
+    calibrated : tuple of (Estimate, Estimate), optional
+        Loss attack only: (TPR, FPR) on members and non-members at the threshold the
+        attacker calibrated on its reference sample (Wilson intervals): what the attack
+        achieves without knowing the best threshold.
+    """
+
+    attack: str
+    metrics: MembershipMetrics
+    n_shadows: int
+    shadows: str
+    params: tuple[tuple[str, Any], ...]
+    calibrated: tuple[Estimate, Estimate] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready plain data."""
+        calibrated = None if self.calibrated is None else {
+            "tpr": self.calibrated[0].to_dict(), "fpr": self.calibrated[1].to_dict()}
+        return {"attack": self.attack, "method": MEMBERSHIP_ATTACKS[self.attack],
+                "metrics": self.metrics.to_dict(), "n_shadows": self.n_shadows,
+                "shadows": self.shadows, "params": dict(self.params),
+                "calibrated": calibrated}
+
+
+def _check_attacks(attacks: Sequence[str]) -> tuple[str, ...]:
+    names = tuple(attacks)
+    for name in names:
+        if name not in MEMBERSHIP_ATTACKS:
+            raise AttackError(f"unknown membership attack {name!r}"
+                              f"{closest(str(name), MEMBERSHIP_ATTACKS)}; attacks are: "
+                              f"{', '.join(MEMBERSHIP_ATTACKS)}")
+    if not names:
+        raise AttackError("no membership attack to run")
+    return names
+
+
+def assess_membership(target: Oracle | TargetModel, members: pd.DataFrame,
+                      non_members: pd.DataFrame, reference: pd.DataFrame, *,
+                      attacks: Sequence[str] = tuple(MEMBERSHIP_ATTACKS),
+                      n_shadows: int = 16, n_jobs: int = 1,
+                      substitute: str = DEFAULT_SUBSTITUTE, fprs: Sequence[float] = DEFAULT_FPRS,
+                      n_boot: int = 200, confidence: float = 0.95,
+                      random_state: RandomState = 0) -> tuple[MembershipResult, ...]:
+    """Score members and non-members with each attack and measure the separation.
+
+    Parameters
+    ----------
+    target : Oracle or TargetModel
+        The attacked classifier.
+    members, non_members, reference : pandas.DataFrame
+        The target's training records, records it never saw, and the attacker's own
+        sample (the splits of :func:`tabinv.data.splits.split_dataset`).
+    attacks : sequence of str
+        Keys of :data:`MEMBERSHIP_ATTACKS`.
+    n_shadows : int, default 16
+        Shadow models per set (LiRA; RMIA uses the offline set as reference models).
+    n_jobs : int, default 1
+        Worker processes training shadows.
+    substitute : str
+        Shadow family when tabinv did not train the target.
+    fprs, n_boot, confidence
+        As for :func:`~tabinv.membership.metrics.membership_metrics`.
+    random_state : int, Generator or None
+        Seeds the shadows and the bootstrap.
+
+    Returns
+    -------
+    tuple of MembershipResult
+        One per attack, in the order asked.
+
+    Raises
+    ------
+    AttackError, DataError
+        Unknown attack, bad target, records or parameters.
+
+    Examples
+    --------
+    >>> from tabinv.data.registry import builtin_card
+    >>> from tabinv.data.synthetic import synthetic_iwpc
+    >>> from tabinv.models.families import make_model
+    >>> frame = synthetic_iwpc(90, random_state=0)
+    >>> card = builtin_card("iwpc").with_label("dose_class")
+    >>> target = make_model("tree", card, max_depth=3).fit(frame[:30])
+    >>> results = assess_membership(target, frame[:30], frame[30:60], frame[60:],
+    ...                             attacks=["loss", "rmia"], n_shadows=4, n_boot=20)
+    >>> [r.attack for r in results], results[1].n_shadows
+    (['loss', 'rmia'], 4)
+    """
+    names = _check_attacks(attacks)
+    oracle = as_oracle(target)
+    model = oracle.model
+    members = check_records(members, model, "members")
+    non_members = check_records(non_members, model, "non_members")
+    reference = check_records(reference, model, "reference")
+    rng = check_random_state(random_state)
+    seeds = rng.integers(0, 2**31 - 1, size=3)
+    candidates = pd.concat([members, non_members], ignore_index=True)
+    shared = {"n_shadows": n_shadows, "n_jobs": n_jobs, "substitute": substitute}
+    offline = online = None
+    if {"lira-offline", "rmia"} & set(names):
+        offline = train_shadows(model, reference, random_state=int(seeds[0]), **shared)
+    if "lira-online" in names:
+        online = train_shadows(model, pd.concat([reference, candidates], ignore_index=True),
+                               random_state=int(seeds[1]), **shared)
+    built: dict[str, tuple[MembershipAttack, Any]] = {
+        "loss": (LossThreshold(), None),
+        "lira-offline": (LiRA(online=False, **shared), offline),
+        "lira-online": (LiRA(online=True, **shared), online),
+        "rmia": (RMIA(**shared), offline),
+    }
+    results = []
+    for name in names:
+        attack, shadows = built[name]
+        attack.fit(oracle, reference, candidates=candidates, shadows=shadows)
+        scores = attack.score(candidates)
+        metrics = membership_metrics(scores[:len(members)], scores[len(members):], fprs=fprs,
+                                     n_boot=n_boot, confidence=confidence,
+                                     random_state=int(seeds[2]))
+        params = dict(attack.get_params())
+        if shadows is None or not shadows.source.startswith("substitute"):
+            params.pop("substitute", None)
+        if isinstance(attack, RMIA):
+            params["a"] = attack.a_
+        if isinstance(attack, LiRA):
+            params["global_variance"] = bool(attack.global_variance_)
+        calibrated = None
+        if isinstance(attack, LossThreshold):
+            called = scores > attack.threshold_
+            calibrated = (wilson(int(called[:len(members)].sum()), len(members), confidence),
+                          wilson(int(called[len(members):].sum()), len(non_members),
+                                 confidence))
+        results.append(MembershipResult(
+            attack=name, metrics=metrics,
+            n_shadows=0 if shadows is None else len(shadows.models),
+            shadows="" if shadows is None else shadows.source,
+            params=tuple(sorted((k, v) for k, v in params.items()
+                                if k not in ("n_jobs", "random_state", "n_shadows"))),
+            calibrated=calibrated))
+    return tuple(results)

@@ -1,0 +1,101 @@
+"""What a membership attack reads from a model: the confidence of each record's true
+label, through the same :class:`~tabinv.models.oracle.Oracle` the attribute attacks use
+(so rounded confidences and endpoint-served models take the same path), and its
+logit scaling ``phi = log(p / (1 - p))``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import AttackError, DataError
+from ..models.oracle import Oracle
+from ..models.target import TargetModel
+from ..text import shorten
+
+__all__ = ["DEFAULT_CLIP", "as_oracle", "check_records", "label_confidence", "logit"]
+
+#: confidences are clipped into [clip, 1 - clip] before the logit (|phi| <= 13.8)
+DEFAULT_CLIP = 1e-6
+
+
+def as_oracle(target: Oracle | TargetModel) -> Oracle:
+    """The oracle a membership attack queries: ``target`` itself, or confidence access
+    to a fitted :class:`TargetModel`.
+
+    Raises
+    ------
+    AttackError
+        ``target`` is neither, is a regression, or answers labels only (every attack
+        here reads the confidence of the true label).
+    """
+    if isinstance(target, TargetModel):
+        if not hasattr(target, "estimator_"):
+            raise AttackError("the target model is not fitted; fit it on its members first")
+        if target.task != "classification":
+            raise AttackError(f"membership attacks here need a classifier's confidences; the "
+                              f"{shorten(target.family)} model is a regression")
+        target = Oracle.for_model(target, "confidences")
+    if not isinstance(target, Oracle):
+        raise AttackError(f"target must be a fitted TargetModel or an Oracle, received "
+                          f"{type(target).__name__}")
+    if target.answers != "confidence":
+        raise AttackError(f"membership attacks here read the confidence of the true label; "
+                          f"the oracle answers {target.answers!r}")
+    return target
+
+
+def check_records(records: Any, model: TargetModel, name: str) -> pd.DataFrame:
+    """``records`` as a non-empty frame holding the model's label and features.
+
+    Raises
+    ------
+    DataError
+        Not a data frame, empty, or missing the label or a feature column.
+    """
+    if not isinstance(records, pd.DataFrame):
+        raise DataError(f"{name} must be a pandas DataFrame, received {type(records).__name__}")
+    if len(records) == 0:
+        raise DataError(f"{name} holds no records")
+    missing = [c for c in (*model.features, model.label) if c not in records.columns]
+    if missing:
+        raise DataError(f"{name} lacks the model's column(s) "
+                        f"{', '.join(shorten(c) for c in missing[:5])}")
+    return records
+
+
+def label_confidence(oracle: Oracle, records: pd.DataFrame,
+                     model: TargetModel | None = None) -> np.ndarray:
+    """Confidence of each record's true label, shape (n,).
+
+    Parameters
+    ----------
+    oracle : Oracle
+        Decides what is seen (rounding); it queries its own model unless ``model`` is
+        given (a shadow model, seen through the same answers as the target).
+    records : pandas.DataFrame
+        Records with the label column.
+    model : TargetModel, optional
+        The model to query instead of the oracle's.
+    """
+    model = oracle.model if model is None else model
+    codes = model.label_codes(records[model.label])
+    probabilities = oracle.answer(model.output_encoded(model.encode(records)))
+    return np.asarray(probabilities, dtype=float)[np.arange(len(records)), codes]
+
+
+def logit(confidence: Any, clip: float = DEFAULT_CLIP) -> np.ndarray:
+    """Logit scaling ``phi = log(p / (1 - p))`` of confidences clipped to [clip, 1 - clip].
+
+    Examples
+    --------
+    >>> logit([0.5, 1.0], clip=1e-6).round(3).tolist()
+    [0.0, 13.816]
+    """
+    if not 0.0 < clip < 0.5:
+        raise DataError(f"clip must be strictly between 0 and 0.5, received {clip!r}")
+    p = np.clip(np.asarray(confidence, dtype=float), clip, 1.0 - clip)
+    return np.log(p) - np.log1p(-p)

@@ -1,0 +1,242 @@
+"""Shadow models (balanced halves, seeds, workers, clones vs a stated substitute, DP
+budget), seeded determinism, and one clear error line for every bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.exceptions import NotFittedError
+from sklearn.tree import DecisionTreeClassifier
+
+from tabinv.data.registry import builtin_card
+from tabinv.data.synthetic import synthetic_iwpc
+from tabinv.exceptions import AttackError, DataError
+from tabinv.membership import RMIA, LiRA, LossThreshold, assess_membership, train_shadows
+from tabinv.membership import shadows as shadows_module
+from tabinv.membership.queries import logit
+from tabinv.membership.shadows import balanced_halves, shadow_blueprint
+from tabinv.models.dp import BudgetAccountant
+from tabinv.models.families import make_model
+from tabinv.models.oracle import Oracle
+from tabinv.models.target import TargetModel
+from tabinv.processes import available_cores
+
+CARD = builtin_card("iwpc").with_label("dose_class")
+
+
+@pytest.fixture(scope="module")
+def small():
+    frame = synthetic_iwpc(120, random_state=3)
+    members, non_members, reference = frame[:40], frame[40:80], frame[80:]
+    target = make_model("tree", CARD, random_state=0, max_depth=4).fit(members)
+    return target, members.reset_index(drop=True), non_members.reset_index(drop=True), \
+        reference.reset_index(drop=True)
+
+
+def test_balanced_halves_put_each_record_in_half_the_shadows():
+    keep = balanced_halves(8, 500, random_state=0)
+    assert (keep.sum(axis=0) == 4).all()
+    assert abs(keep.sum(axis=1) - 250).max() < 40
+    assert np.array_equal(keep, balanced_halves(8, 500, random_state=0))
+
+
+def test_logit_is_clipped():
+    assert logit([0.0, 1.0], clip=1e-6) == pytest.approx([-13.8155, 13.8155], abs=1e-3)
+    with pytest.raises(DataError, match="clip"):
+        logit([0.5], clip=0.7)
+
+
+def test_shadows_are_seeded(small):
+    target, _, _, reference = small
+    one = train_shadows(target, reference, n_shadows=4, random_state=5)
+    again = train_shadows(target, reference, n_shadows=4, random_state=5)
+    oracle = Oracle.for_model(target)
+    assert np.array_equal(one.keep, again.keep)
+    assert np.array_equal(one.confidences(oracle, reference),
+                          again.confidences(oracle, reference))
+    other = train_shadows(target, reference, n_shadows=4, random_state=6)
+    assert not np.array_equal(one.keep, other.keep)
+    seeds = {m.estimator.random_state for m in one.models}
+    assert len(seeds) == 4 and target.estimator.random_state not in seeds
+    assert "clones of the target: family 'tree'" in one.source
+
+
+@contextmanager
+def _backwards(jobs, asked):
+    """A stand-in for joblib_workers whose tasks finish last-first, as workers may."""
+    asked.append(jobs)
+    yield lambda tasks: [f(*a, **k) for f, a, k in reversed(list(tasks))]
+
+
+def test_the_order_workers_finish_in_changes_nothing(small, monkeypatch):
+    target, _, _, reference = small
+    plain = train_shadows(target, reference, n_shadows=4, random_state=5)
+    asked: list[int] = []
+    monkeypatch.setattr(shadows_module, "joblib_workers", lambda jobs: _backwards(jobs, asked))
+    shuffled = train_shadows(target, reference, n_shadows=4, random_state=5, n_jobs=2)
+    oracle = Oracle.for_model(target)
+    assert asked == [min(2, available_cores())]
+    assert np.array_equal(plain.confidences(oracle, reference),
+                          shuffled.confidences(oracle, reference))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("TABINV_SLOW"), reason="starts worker processes "
+                    "(about 10 s on two busy cores); set TABINV_SLOW=1 to run it")
+def test_worker_processes_change_nothing(small):
+    """Real worker processes give the shadows one process gives."""
+    target, _, _, reference = small
+    one = train_shadows(target, reference, n_shadows=4, random_state=5)
+    two = train_shadows(target, reference, n_shadows=4, random_state=5, n_jobs=2)
+    oracle = Oracle.for_model(target)
+    assert np.array_equal(one.confidences(oracle, reference),
+                          two.confidences(oracle, reference))
+
+
+class Unknown(TargetModel):
+    """A model tabinv did not train (its family is not one tabinv can rebuild)."""
+
+
+def test_a_model_tabinv_did_not_train_gets_the_stated_substitute(small):
+    target, members, _, reference = small
+    foreign = Unknown(family="imported", estimator=target.estimator, card=target.card)
+    foreign.fit(members)
+    blueprint, source = shadow_blueprint(foreign)  # the default: tabinv's forest
+    assert isinstance(blueprint.estimator, RandomForestClassifier)
+    assert "substitute family 'forest'" in source and "imported" in source
+    tree = train_shadows(foreign, reference, n_shadows=4, substitute="tree", random_state=0)
+    assert isinstance(tree.models[0].estimator_, DecisionTreeClassifier)
+    assert "substitute family 'tree'" in tree.source
+
+
+def test_dp_shadows_do_not_spend_the_run_budget(small):
+    _, members, _, reference = small
+    accountant = BudgetAccountant()
+    target = make_model("naive-bayes", CARD, epsilon=1.0, accountant=accountant).fit(members)
+    spent = len(accountant.spent_budget)
+    shadows = train_shadows(target, reference, n_shadows=4, random_state=0)
+    assert len(accountant.spent_budget) == spent
+    assert all(m.epsilon_spent_ == pytest.approx(1.0) for m in shadows.models)
+    assert "at epsilon 1" in shadows.source
+
+
+def test_the_same_seed_gives_the_same_assessment(small):
+    target, members, non_members, reference = small
+    run = [assess_membership(target, members, non_members, reference, n_shadows=4,
+                             n_boot=20, random_state=9) for _ in range(2)]
+    assert [r.to_dict() for r in run[0]] == [r.to_dict() for r in run[1]]
+    assert json.loads(json.dumps([r.to_dict() for r in run[0]]))[3]["attack"] == "rmia"
+    assert [r.attack for r in run[0]] == ["loss", "lira-offline", "lira-online", "rmia"]
+
+
+def test_the_loss_threshold_gives_its_fpr_on_the_reference(small):
+    target, _, _, reference = small
+    attack = LossThreshold(fpr=0.25).fit(target, reference)
+    assert attack.predict(reference).mean() <= 0.25
+
+
+def test_online_lira_scores_only_its_candidates(small):
+    target, members, non_members, reference = small
+    attack = LiRA(online=True, n_shadows=4).fit(target, reference, candidates=members)
+    assert attack.score(members[:5]).shape == (5,)
+    with pytest.raises(AttackError, match="not among them"):
+        attack.score(non_members[:5])
+    with pytest.raises(AttackError, match="candidates"):
+        LiRA(online=True, n_shadows=4).fit(target, reference)
+
+
+def _bad_calls(small):
+    target, members, _, reference = small
+    regression = make_model("linear", builtin_card("iwpc")).fit(members)
+    return [
+        (lambda: LossThreshold().fit(regression, reference), AttackError, "regression"),
+        (lambda: LossThreshold().fit(Oracle.for_model(target, "label-only"), reference),
+         AttackError, "answers 'label'"),
+        (lambda: LossThreshold().fit("model.pkl", reference), AttackError, "TargetModel"),
+        (lambda: LossThreshold().fit(target, reference.drop(columns="vkorc1")), DataError,
+         "lacks"),
+        (lambda: LossThreshold().fit(target, reference.to_numpy()), DataError, "DataFrame"),
+        (lambda: LossThreshold().fit(target, reference[:0]), DataError, "no records"),
+        (lambda: LossThreshold(fpr=1.0).fit(target, reference), AttackError, "fpr"),
+        (lambda: LiRA(n_shadows=3).fit(target, reference), AttackError, "at least 4"),
+        (lambda: LiRA(n_shadows=1).fit(target, reference), AttackError, "n_shadows"),
+        (lambda: LiRA(n_shadows=True).fit(target, reference), AttackError, "n_shadows"),
+        (lambda: LiRA(variance="pooled").fit(target, reference), AttackError, "variance"),
+        (lambda: RMIA(gamma=0).fit(target, reference), AttackError, "gamma"),
+        (lambda: RMIA(a=2).fit(target, reference), AttackError, "a must"),
+        (lambda: RMIA(n_shadows=2).fit(target, reference), AttackError, "a='auto'"),
+        (lambda: LiRA(substitute="nope").fit(
+            Unknown(family="x", estimator=target.estimator, card=target.card).fit(members),
+            reference), Exception, "unknown model family"),
+        (lambda: assess_membership(target, members, members, reference, attacks=["lira"]),
+         AttackError, "unknown membership attack"),
+        (lambda: train_shadows(target, pd.concat([reference] * 1300), n_shadows=1024),
+         AttackError, "more than 50000000"),
+    ]
+
+
+def test_bad_input_is_one_clear_line(small):
+    for call, error, message in _bad_calls(small):
+        with pytest.raises(error, match=message) as caught:
+            call()
+        assert "\n" not in str(caught.value)
+
+
+def test_score_needs_fit(small):
+    with pytest.raises(NotFittedError):
+        LossThreshold().score(small[3])
+
+
+def test_rmia_with_two_reference_models_and_a_given_a(small):
+    target, members, non_members, reference = small
+    attack = RMIA(a=0.5, n_shadows=2).fit(target, reference)
+    scores = attack.score(pd.concat([members, non_members]))
+    assert ((0 <= scores) & (scores <= 1)).all()
+
+
+def test_a_foreign_pipeline_is_attacked_with_the_stated_substitute(small):
+    """A scikit-learn pipeline tabinv only queries: shadows are the substitute asked
+    for (a tree here, to keep the test fast; the default forest is tested above)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from tabinv.models.foreign import ForeignModel, RecordModel
+
+    _, members, non_members, reference = small
+    categorical = ["race", "vkorc1", "cyp2c9"]
+    numeric = ["age", "height_cm", "weight_kg", "amiodarone", "enzyme_inducer"]
+    pipe = Pipeline([("prep", ColumnTransformer([
+        ("cat", OneHotEncoder(handle_unknown="ignore"), categorical),
+        ("num", StandardScaler(), numeric)])), ("model", LogisticRegression(max_iter=300))])
+    pipe.fit(members[categorical + numeric], members["dose_class"])
+    record_model = RecordModel(pipe, origin="pipe.skops", kind="sklearn Pipeline",
+                               inputs=None, classes=list(pipe.classes_),
+                               proba=pipe.predict_proba, predict=pipe.predict)
+    model = ForeignModel.wrap(record_model, CARD).fit(members)
+    [result] = assess_membership(model, members, non_members, reference,
+                                 attacks=["lira-offline"], n_shadows=4, n_boot=20,
+                                 substitute="tree")
+    assert result.shadows.startswith("substitute family 'tree'")
+    assert result.to_dict()["params"]["substitute"] == "tree"
+    assert 0.0 <= result.metrics.auc.value <= 1.0
+
+
+def test_rounded_confidences_reach_the_attacks_and_their_shadows_alike(small):
+    """An oracle that rounds: the target's and the shadows' answers are rounded the same
+    way, so LiRA compares like with like."""
+    target, members, _, reference = small
+    rounded = Oracle.for_model(target, "rounded", decimals=1)
+    attack = LiRA(n_shadows=4).fit(rounded, reference)
+    seen = attack.shadows_.confidences(rounded, members)
+    assert np.array_equal(seen, np.round(seen, 1))
+    plain = LiRA(n_shadows=4).fit(target, reference)
+    assert not np.array_equal(plain.shadows_.confidences(plain.oracle_, members), seen)
+    assert not np.allclose(attack.score(members), plain.score(members))
