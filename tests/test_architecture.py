@@ -146,7 +146,7 @@ FORBIDDEN = {
     "api": {"cli"},
     **{low: {"api", "cli", "core", "batch", "defences", "report"}
        for low in ("exceptions", "utils", "text", "processes", "_version", "data",
-                   "models", "attacks", "evaluation")},
+                   "models", "attacks", "evaluation", "membership")},
 }
 
 
