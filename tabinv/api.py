@@ -30,6 +30,7 @@ from .data.tables import DataOptions
 from .evaluation.results import Assessment
 from .evaluation.smallcells import DEFAULT_MIN_CELL
 from .exceptions import DataError
+from .membership.verdict import MembershipOptions
 from .models.endpoint import EndpointSpec
 from .models.target import TargetModel
 from .params import HasMethod, InstanceOf, SequenceOf, validate_params
@@ -119,7 +120,9 @@ def assess(dataset: str | PathLike[str] | Dataset | None = None, model: Any = "l
            feature_map: Mapping[str, str] | Sequence[str] | None = None,
            trust: bool = False, allow_pickle: bool = False, allow_code: bool = False,
            ignore_columns: Sequence[str] = (), clip: bool = False,
-           allow_out_of_bounds: bool = False) -> Assessment:
+           allow_out_of_bounds: bool = False,
+           membership_attacks: Sequence[str] | None = None, shadows: int = 16,
+           jobs: int = 1) -> Assessment:
     """Attack a model's training members and non-members and compare with baselines.
 
     The model is trained here (a family name: tabinv splits the data, or takes the given
@@ -168,6 +171,13 @@ def assess(dataset: str | PathLike[str] | Dataset | None = None, model: Any = "l
         pickle / joblib files, an MLflow directory's own loader. Only for trusted files.
     ignore_columns, clip, allow_out_of_bounds
         How data files are checked against the card (see :func:`load_dataset`).
+    membership_attacks : sequence of str, optional
+        Also run these membership attacks (``loss``, ``lira-offline``, ``lira-online``,
+        ``rmia``, or ``all``) on the same members, non-members and reference sample;
+        their results are the assessment's ``membership_inference``
+        (:class:`~tabinv.membership.verdict.MembershipOptions`).
+    shadows, jobs : int
+        Shadow models per set for LiRA and RMIA, and the processes training them.
 
     Returns
     -------
@@ -191,10 +201,12 @@ def assess(dataset: str | PathLike[str] | Dataset | None = None, model: Any = "l
                           allow_code=allow_code)
     options = DataOptions.from_flags(ignore_columns, clip=clip,
                                      allow_out_of_bounds=allow_out_of_bounds)
+    attacking = None if membership_attacks is None else MembershipOptions(
+        attacks=tuple(membership_attacks), shadows=shadows, jobs=jobs)
     return core.assess(threat, dataset, model, card=card, label=label,
                        dataset_params=dataset_params, options=options, fractions=fractions,
                        model_params=model_params, splits=splits, membership=membership,
-                       access=opening)
+                       access=opening, membership_attacks=attacking)
 
 
 @validate_params({"model": [InstanceOf(TargetModel, "a fitted TargetModel")],

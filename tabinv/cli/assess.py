@@ -35,6 +35,8 @@ from .options import (
     Known,
     LabelOnly,
     LabelSource,
+    MembershipAttack,
+    MembershipFlag,
     Memory,
     MinCell,
     Positive,
@@ -43,6 +45,8 @@ from .options import (
     Rounding,
     Seed,
     Sensitive,
+    ShadowJobs,
+    Shadows,
     Shortcuts,
     TopK,
     Trust,
@@ -312,16 +316,24 @@ def assess(
     seed: Seed = 0,
     memory: Memory = "1GiB",
     shortcuts: Shortcuts = True,
+    membership: MembershipFlag = False,
+    membership_attack: MembershipAttack = None,
+    shadows: Shadows = 16,
+    jobs: ShadowJobs = 1,
 ) -> None:
     """Attack a model's members and non-members; compare with every baseline.
 
     The model is trained here on a split of the data (--model FAMILY), or is one you
     already have (--model FILE|DIR|models:/URI) with its members and non-members.
+    With --membership, the membership attacks run on the same records.
     """
     threat = _threat(attack_name, attack_param, prior, access, label_only, rounding,
                      positive, memory, known=known, label_source=label_source,
                      top_k=top_k, random_state=seed, shortcuts=shortcuts,
                      min_cell=min_cell)
+    if membership or membership_attack:
+        threat["membership_attacks"] = membership_attack or ["all"]
+        threat.update(shadows=shadows, jobs=jobs)
     given = {"members": members, "non_members": non_members, "reference": reference,
              "member_column": member_column}
     model = endpoint_source(model, endpoint, default="linear", protocol=protocol,

@@ -193,3 +193,15 @@ def _typed_param(value: str, default: Any, key: str) -> Any:
         except ValueError:
             raise TabinvError(f"--data-param {key}={value!r}: expected a whole number") from None
     return value
+
+MembershipFlag = Annotated[bool, typer.Option(
+    "--membership", help="Also run the membership attacks (loss threshold, LiRA offline "
+    "and online, RMIA) on the same members, non-members and reference sample.")]
+MembershipAttack = Annotated[list[str] | None, typer.Option(
+    "--membership-attack", help="A membership attack to run (repeatable; implies "
+    "--membership): loss, lira-offline, lira-online, rmia or all.")]
+Shadows = Annotated[int, typer.Option(
+    "--shadows", help="Shadow models per set for LiRA and RMIA (trained on halves of the "
+    "reference sample).")]
+ShadowJobs = Annotated[int, typer.Option(
+    "--jobs", "-j", help="Worker processes training the shadow models.")]

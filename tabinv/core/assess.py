@@ -4,6 +4,7 @@ given records, and compare with the baselines. Every front end calls these."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from typing import Any
@@ -18,6 +19,8 @@ from ..data.tables import DataOptions
 from ..evaluation.results import Assessment
 from ..evaluation.utility import utility_entries
 from ..exceptions import AttackError, DataError, ModelError
+from ..membership.assess import assess_membership
+from ..membership.verdict import MembershipOptions, membership_entry
 from ..models.target import TargetModel
 from .inputs import Membership, is_data_file, load_dataset
 from .queries import counts_queries
@@ -36,10 +39,12 @@ def assess(threat: ThreatModel, dataset: str | Dataset | PathLike[str] | None = 
            fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
            model_params: Mapping[str, Any] | None = None,
            splits: Splits | None = None, membership: Membership | None = None,
-           access: ModelAccess | None = None) -> Assessment:
+           access: ModelAccess | None = None,
+           membership_attacks: MembershipOptions | None = None) -> Assessment:
     """Split (or take the owner's splits), train the target (or take a fitted one, or
     open one tabinv did not train), attack members and non-members, compare with the
-    baselines; see :func:`tabinv.api.assess`."""
+    baselines, and run the membership attacks when asked; see
+    :func:`tabinv.api.assess`."""
     membership = membership or Membership()
     if membership.given:
         data_set, splits, source = _given(threat, dataset, data, card, label, options,
@@ -66,6 +71,9 @@ def assess(threat: ThreatModel, dataset: str | Dataset | PathLike[str] | None = 
     assessment, _ = run_attacks(
         model, {"members": splits.members, "non-members": splits.non_members}, threat,
         reference=splits.reference, members=splits.members)
+    if membership_attacks is not None:
+        assessment = with_membership_attacks(assessment, model, splits, threat,
+                                             membership_attacks)
     facts = data_set.facts(splits)
     if source is not None:
         facts["reference_source"] = source
@@ -78,6 +86,26 @@ def assess(threat: ThreatModel, dataset: str | Dataset | PathLike[str] | None = 
         utility = utility_entries(model, splits.non_members, n_boot=threat.n_boot,
                                   random_state=threat.random_state)
     return dataclasses.replace(assessment, dataset=facts, utility=tuple(utility))
+
+
+def with_membership_attacks(assessment: Assessment, model: TargetModel, splits: Splits,
+                            threat: ThreatModel, options: MembershipOptions) -> Assessment:
+    """The assessment with the membership attacks' results on the same members,
+    non-members and reference sample (seeded by the threat model's seed), their
+    settings and their time."""
+    started = time.perf_counter()
+    results = assess_membership(
+        model, splits.members, splits.non_members, splits.reference,
+        attacks=options.attacks, n_shadows=options.shadows, n_jobs=options.jobs,
+        substitute=options.substitute, fprs=options.fprs, n_boot=threat.n_boot,
+        random_state=threat.random_state)
+    timings = {**assessment.settings.get("timings_seconds", {}),
+               "membership attacks": round(time.perf_counter() - started, 4)}
+    settings = {**assessment.settings, "membership_attacks": options.describe(),
+                "timings_seconds": timings}
+    return dataclasses.replace(
+        assessment, settings=settings,
+        membership_inference=tuple(membership_entry(r) for r in results))
 
 
 def endpoint_utility(model: TargetModel, assessment: Assessment, non_members: Any,

@@ -131,6 +131,9 @@ class Assessment:
     #: per attribute and population, the strongest attack chosen out of fold
     strongest: tuple[Strongest, ...] = ()
     membership: tuple[Mapping[str, Any], ...] = ()
+    #: membership-inference attacks on members vs non-members, one entry each
+    #: (:func:`tabinv.membership.verdict.membership_entry`); empty when none were run
+    membership_inference: tuple[Mapping[str, Any], ...] = ()
     settings: Mapping[str, Any] = field(default_factory=dict)
     #: the model's own utility on non-members, one entry per metric
     #: (:func:`tabinv.evaluation.utility.utility_entries`); empty when none were held out
@@ -158,6 +161,8 @@ class Assessment:
             "leakage": [item.to_dict() for item in self.leakage],
             "strongest": [item.to_dict() for item in self.strongest],
             "membership": [dict(m) for m in self.membership],
+            **({"membership_inference": [dict(m) for m in self.membership_inference]}
+               if self.membership_inference else {}),
             "utility": [dict(u) for u in self.utility],
             "verdicts": list(self.verdicts),
         }

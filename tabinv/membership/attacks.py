@@ -248,22 +248,27 @@ class LiRA(MembershipAttack):
 
     def _sigma(self, variance: np.ndarray, global_sigma: float) -> np.ndarray:
         sigma = np.full(variance.shape, global_sigma) if self.global_variance_ \
-            else np.sqrt(variance)
+            else np.sqrt(np.where(np.isnan(variance), global_sigma ** 2, variance))
         return np.maximum(sigma, MIN_SIGMA)
 
     def _score(self, records: pd.DataFrame, confidence: np.ndarray) -> np.ndarray:
         phi_target = logit(confidence, self.clip)
         phi = logit(self.shadows_.confidences(self.oracle_, records), self.clip)
         inside = self.shadows_.in_mask(records)
-        mean_out, var_out = _masked_moments(phi, ~inside)
-        sigma_out = self._sigma(var_out, self.sigma_out_)
-        if not self.online:
-            return (phi_target - mean_out) / sigma_out
-        if not inside.any(axis=0).all():
+        if self.online and not inside.any(axis=0).all():
             raise AttackError(f"LiRA online scores only the candidates its shadows trained "
                               f"on; {int((~inside.any(axis=0)).sum())} record(s) are not "
                               "among them")
         mean_in, var_in = _masked_moments(phi, inside)
+        mean_out, var_out = _masked_moments(phi, ~inside)
+        # a record every shadow saw a copy of (tabular data repeat rows) has no OUT
+        # shadow: its OUT mean is its IN mean minus the records' average IN - OUT gap
+        both = ~np.isnan(mean_in) & ~np.isnan(mean_out)
+        gap = float(np.mean(mean_in[both] - mean_out[both])) if both.any() else 0.0
+        mean_out = np.where(np.isnan(mean_out), mean_in - gap, mean_out)
+        sigma_out = self._sigma(var_out, self.sigma_out_)
+        if not self.online:
+            return (phi_target - mean_out) / sigma_out
         sigma_in = self._sigma(var_in, self.sigma_in_)
         return (norm.logpdf(phi_target, mean_in, sigma_in)
                 - norm.logpdf(phi_target, mean_out, sigma_out))

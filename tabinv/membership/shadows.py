@@ -128,14 +128,19 @@ class ShadowSet:
 
     def in_mask(self, records: pd.DataFrame) -> np.ndarray:
         """(S, n) booleans: which shadows trained on each of ``records`` (all False for
-        a record outside the pool)."""
+        a record outside the pool). Records are matched by content, so a record whose
+        exact copy trained a shadow counts as in it (tabular data repeat rows: the
+        shadow has seen that record whichever copy it drew)."""
         model = self.models[0]
         columns = (*model.features, model.label)
-        pool_keys = record_keys(self.pool, columns)
-        position = pd.Index(pool_keys).get_indexer(record_keys(records, columns))
+        codes, keys = pd.factorize(record_keys(self.pool, columns))
+        # in_key[s, k]: shadow s trained on some pool copy of distinct record k
+        in_key = np.zeros((len(self.models), len(keys)), dtype=bool)
+        np.logical_or.at(in_key, (slice(None), codes), self.keep)
+        position = pd.Index(keys).get_indexer(record_keys(records, columns))
         mask = np.zeros((len(self.models), len(records)), dtype=bool)
         found = position >= 0
-        mask[:, found] = self.keep[:, position[found]]
+        mask[:, found] = in_key[:, position[found]]
         return mask
 
     def confidences(self, oracle: Oracle, records: pd.DataFrame) -> np.ndarray:

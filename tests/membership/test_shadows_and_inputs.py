@@ -240,3 +240,35 @@ def test_rounded_confidences_reach_the_attacks_and_their_shadows_alike(small):
     plain = LiRA(n_shadows=4).fit(target, reference)
     assert not np.array_equal(plain.shadows_.confidences(plain.oracle_, members), seen)
     assert not np.allclose(attack.score(members), plain.score(members))
+
+
+def test_a_repeated_record_is_in_every_shadow_that_drew_one_of_its_copies(small):
+    """Tabular data repeat rows (IWPC does): a record is in a shadow when any exact copy
+    of it trained that shadow, and online LiRA runs on pools with copies."""
+    target, members, non_members, reference = small
+    pool = pd.concat([reference, reference.iloc[:5]], ignore_index=True)  # 5 copies
+    shadows = train_shadows(target, pool, n_shadows=4, random_state=1)
+    mask = shadows.in_mask(reference.iloc[:7])
+    n = len(reference)
+    expected = shadows.keep[:, :7].copy()
+    expected[:, :5] |= shadows.keep[:, n:n + 5]
+    np.testing.assert_array_equal(mask, expected)
+    assert not shadows.in_mask(members.iloc[:3]).any()  # not in the pool
+    doubled = pd.concat([members, members.iloc[:4]], ignore_index=True)
+    results = assess_membership(target, doubled, non_members, reference,
+                                attacks=["lira-online"], n_shadows=4, n_boot=10)
+    assert results[0].metrics.n_members == len(doubled)
+
+
+def test_lira_scores_a_record_every_shadow_saw_a_copy_of(small):
+    """With enough copies of a record in the pool every shadow trains on one: LiRA has
+    no OUT shadow for it and uses its IN mean minus the average IN - OUT gap, a finite
+    score, offline and online."""
+    target, members, non_members, reference = small
+    pool = pd.concat([reference, *[reference.iloc[:1]] * 7], ignore_index=True)
+    shadows = train_shadows(target, pool, n_shadows=4, random_state=2)
+    assert shadows.in_mask(reference.iloc[:1]).all()  # the case under test
+    for online in (False, True):
+        lira = LiRA(online=online, n_shadows=4).fit(target, reference, shadows=shadows)
+        scores = lira.score(reference.iloc[:10])
+        assert np.isfinite(scores).all()

@@ -1,0 +1,133 @@
+"""What to run (:class:`MembershipOptions`) and what a membership result says: its rating
+and verdict sentence, by the same rules as attribute leakage.
+
+The membership "gain" is the attack's ROC AUC minus 0.5 (chance): ``leaks`` when its
+whole 95% interval is above 0.5, ``no measurable leakage`` when it excludes an AUC of
+0.5 + :data:`~tabinv.vocabulary.RESOLUTION` or more, otherwise ``inconclusive``
+(:func:`tabinv.vocabulary.rating`). The sentence also gives the share of members found at
+the lowest false-positive rate measured, which is what matters for the few people an
+attacker can single out (Carlini et al. 2022).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..exceptions import AttackError, closest
+from ..vocabulary import RESOLUTION, rating
+from .assess import MEMBERSHIP_ATTACKS, MembershipResult
+from .metrics import DEFAULT_FPRS
+from .shadows import DEFAULT_SUBSTITUTE, MAX_SHADOWS
+
+__all__ = ["MembershipOptions", "membership_entry", "membership_rating",
+           "membership_verdict"]
+
+#: readable names of the attacks, for sentences and tables
+ATTACK_NAMES = {"loss": "the loss-threshold attack", "lira-offline": "LiRA (offline)",
+                "lira-online": "LiRA (online)", "rmia": "RMIA"}
+
+
+@dataclass(frozen=True)
+class MembershipOptions:
+    """Which membership attacks an assessment runs, and with how many shadow models.
+
+    Parameters
+    ----------
+    attacks : sequence of str
+        Keys of :data:`~tabinv.membership.assess.MEMBERSHIP_ATTACKS` (default: all), or
+        ``("all",)``.
+    shadows : int
+        Shadow (reference) models per set, 2 to :data:`~tabinv.membership.shadows.
+        MAX_SHADOWS`.
+    jobs : int
+        Worker processes training them.
+    substitute : str
+        Shadow family when tabinv did not train the target.
+    fprs : sequence of float
+        False-positive rates the true-positive rate is reported at.
+    """
+
+    attacks: Sequence[str] = tuple(MEMBERSHIP_ATTACKS)
+    shadows: int = 16
+    jobs: int = 1
+    substitute: str = DEFAULT_SUBSTITUTE
+    fprs: Sequence[float] = field(default=DEFAULT_FPRS)
+
+    def __post_init__(self) -> None:
+        names = tuple(self.attacks)
+        if "all" in names:
+            names = tuple(MEMBERSHIP_ATTACKS)
+        for name in names:
+            if name not in MEMBERSHIP_ATTACKS:
+                raise AttackError(f"unknown membership attack {name!r}"
+                                  f"{closest(str(name), MEMBERSHIP_ATTACKS)}; attacks are: "
+                                  f"all, {', '.join(MEMBERSHIP_ATTACKS)}")
+        if not names:
+            raise AttackError("no membership attack to run")
+        for what, value, low, high in (("shadows", self.shadows, 2, MAX_SHADOWS),
+                                       ("jobs", self.jobs, 1, 64)):
+            if isinstance(value, bool) or not isinstance(value, int) \
+                    or not low <= value <= high:
+                raise AttackError(f"membership {what} must be an integer from {low} to "
+                                  f"{high}, received {value!r}")
+        object.__setattr__(self, "attacks", tuple(dict.fromkeys(names)))
+        object.__setattr__(self, "fprs", tuple(float(f) for f in self.fprs))
+
+    def describe(self) -> dict[str, Any]:
+        return {"attacks": list(self.attacks), "shadows": self.shadows, "jobs": self.jobs,
+                "substitute": self.substitute, "fprs": list(self.fprs)}
+
+
+def membership_rating(result: MembershipResult) -> str:
+    """The rating of a membership result (:data:`~tabinv.vocabulary.RATINGS`) from its
+    AUC interval minus chance."""
+    auc = result.metrics.auc
+    return rating(auc.low - 0.5, auc.high - 0.5)
+
+
+def membership_verdict(result: MembershipResult) -> str:
+    """One sentence: how well the attack tells members from non-members, the share of
+    members it finds at the lowest false-positive rate measured, and the rating.
+
+    Examples
+    --------
+    >>> from tabinv.evaluation.estimate import Estimate
+    >>> from tabinv.membership.metrics import MembershipMetrics
+    >>> metrics = MembershipMetrics(Estimate(.62, .58, .66),
+    ...     ((0.001, Estimate(.02, .0, .05)), (0.01, Estimate(.07, .03, .11))),
+    ...     Estimate(.2, .15, .25), 500, 1000, 0.001, ((0.001, .02), (1.0, 1.0)))
+    >>> membership_verdict(MembershipResult("rmia", metrics, 16, "clones", ()))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    'RMIA tells members from non-members with AUC 0.620 [0.580, 0.660] (0.5 is chance)
+    and finds 2.0% [0.0%, 5.0%] of members at a 0.1% false-positive rate: the model leaks
+    membership.'
+    """
+    metrics = result.metrics
+    auc = metrics.auc
+    name = ATTACK_NAMES.get(result.attack, result.attack)
+    head = (f"{name[:1].upper()}{name[1:]} tells members from "
+            f"non-members with AUC {auc.value:.3f} [{auc.low:.3f}, {auc.high:.3f}] "
+            "(0.5 is chance)")
+    resolvable = [(level, e) for level, e in metrics.tpr_at_fpr
+                  if level >= metrics.smallest_fpr]
+    if resolvable:
+        level, found = resolvable[0]
+        head += (f" and finds {100 * found.value:.1f}% [{100 * found.low:.1f}%, "
+                 f"{100 * found.high:.1f}%] of members at a {100 * level:g}% false-positive "
+                 "rate")
+    rated = membership_rating(result)
+    if rated == "leaks":
+        return f"{head}: the model leaks membership."
+    if rated == "no measurable leakage":
+        return (f"{head}: no measurable membership leakage (an AUC of "
+                f"{0.5 + RESOLUTION:.2f} or more is ruled out).")
+    return (f"{head}: inconclusive (the interval includes chance and an AUC of "
+            f"{0.5 + RESOLUTION:.2f} or more).")
+
+
+def membership_entry(result: MembershipResult) -> dict[str, Any]:
+    """The result as plain data, with its ``rating`` and ``verdict``."""
+    return {**result.to_dict(), "rating": membership_rating(result),
+            "verdict": membership_verdict(result)}
