@@ -17,6 +17,7 @@ from rich.table import Table
 from ..defences.sweep import SweepResult, sweep
 from ..defences.warfarin import warfarin_dp
 from ..exceptions import TabinvError
+from ..membership.verdict import MembershipOptions
 from ..processes import cap_jobs
 from ..report.json import to_json
 from ..text import terminal_text
@@ -27,8 +28,11 @@ from .options import (
     AttackParam,
     Known,
     LabelSource,
+    MembershipAttack,
+    MembershipFlag,
     Prior,
     Sensitive,
+    Shadows,
     access_choice,
     attack_params,
 )
@@ -168,17 +172,24 @@ def sweep_command(
     out_path: Annotated[Path | None, typer.Option(
         "--out", help="Also write the sweep document (JSON) here.")] = None,
     seed: Seed = 0,
+    membership: MembershipFlag = False,
+    membership_attack: MembershipAttack = None,
+    shadows: Shadows = 16,
 ) -> None:
-    """Train the plain and DP models over seeds; compare attacks, baselines and utility."""
+    """Train the plain and DP models over seeds; compare attacks, baselines and utility
+    (and, with --membership, membership AUC and TPR at low FPR per epsilon)."""
     jobs = _jobs(jobs, force_jobs)
     level, decimals = access_choice(access, rounding=rounding)
+    attacking = MembershipOptions(attacks=tuple(membership_attack or ["all"]),
+                                  shadows=shadows) \
+        if membership or membership_attack else None
     with exit_on_error(STOPPED), progress_bar(f"sweeping {model} on {dataset}") as progress:
         result = sweep(dataset, model, epsilons=parse_epsilons(epsilons), seeds=seeds,
                        sensitive=sensitive, attacks=attack_name, priors=prior,
                        attack_params=attack_params(attack_param),
                        label=label, access=level, decimals=decimals, known=known,
                        label_source=label_source, jobs=jobs, progress=progress,
-                       random_state=seed)
+                       random_state=seed, membership_attacks=attacking)
     _emit(result, as_json, out_path)
 
 

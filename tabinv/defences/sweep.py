@@ -37,6 +37,8 @@ from ..data.splits import DEFAULT_FRACTIONS, split_dataset
 from ..evaluation.estimate import Estimate
 from ..evaluation.utility import describe_metrics, utility_metric_names, utility_values
 from ..exceptions import ModelError
+from ..membership.assess import assess_membership
+from ..membership.verdict import MembershipOptions
 from ..models.dp import BudgetAccountant, dp_model
 from ..models.families import make_model
 from ..processes import cap_jobs, joblib_workers
@@ -119,19 +121,22 @@ def _model_seed(seed: int, epsilon: float | None) -> int:
 
 
 def _run(data: Dataset, family: str, seed: int, epsilon: float | None, options: ThreatModel,
-         fractions: tuple[float, float, float], params: Mapping[str, Any]) -> dict[str, Any]:
+         fractions: tuple[float, float, float], params: Mapping[str, Any],
+         membership: MembershipOptions | None = None) -> dict[str, Any]:
     """One task: split with ``seed``, train at ``epsilon``, attack, measure utility.
 
     BLAS runs on one thread inside a task: the same floating-point order whatever
     ``jobs`` is (and faster on these small problems; parallelism is across tasks).
     """
     with threadpool_limits(limits=1):
-        return _run_task(data, family, seed, epsilon, options, fractions, params)
+        return _run_task(data, family, seed, epsilon, options, fractions, params,
+                         membership)
 
 
 def _run_task(data: Dataset, family: str, seed: int, epsilon: float | None,
               options: ThreatModel, fractions: tuple[float, float, float],
-              params: Mapping[str, Any]) -> dict[str, Any]:
+              params: Mapping[str, Any], membership: MembershipOptions | None = None
+              ) -> dict[str, Any]:
     splits = split_dataset(data.frame, fractions, seed)
     model_seed = _model_seed(seed, epsilon)
     if epsilon is None:
@@ -145,7 +150,10 @@ def _run_task(data: Dataset, family: str, seed: int, epsilon: float | None,
         dataclasses.replace(options, random_state=seed), reference=splits.reference,
         members=splits.members)
     facts = model.describe()
+    inferred = [] if membership is None else _membership_run(model, splits, membership,
+                                                             options.n_boot, seed)
     return {
+        "membership": inferred,
         "seed": seed, "epsilon": epsilon, "epsilon_spent": facts.get("epsilon_spent"),
         "delta_spent": facts.get("delta_spent"),
         "utility": utility_values(model, splits.non_members),
@@ -156,6 +164,50 @@ def _run_task(data: Dataset, family: str, seed: int, epsilon: float | None,
                     for item in assessment.leakage],
         "threat": dict(assessment.threat), "model": facts, "splits": splits.sizes(),
     }
+
+
+def _membership_run(model: Any, splits: Any, membership: MembershipOptions, n_boot: int,
+                    seed: int) -> list[list[Any]]:
+    """The membership attacks on one (seed, epsilon) model: per attack, its AUC and TPR
+    at each FPR with their bootstrap intervals. Shadows of a DP model are DP models at
+    the same epsilon (their own budget); one process per task (tasks run in parallel)."""
+    results = assess_membership(
+        model, splits.members, splits.non_members, splits.reference,
+        attacks=membership.attacks, n_shadows=membership.shadows, n_jobs=1,
+        substitute=membership.substitute, fprs=membership.fprs, n_boot=n_boot,
+        random_state=seed)
+    return [[r.attack, [r.metrics.auc.value, r.metrics.auc.low, r.metrics.auc.high],
+             [[level, e.value, e.low, e.high] for level, e in r.metrics.tpr_at_fpr],
+             r.n_shadows] for r in results]
+
+
+def _aggregate_membership(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Each membership attack over seeds: AUC and TPR at each FPR, the mean with a
+    Student t interval over seeds (one seed: its bootstrap interval), and the rating of
+    the AUC against chance."""
+    tables = [{row[0]: row for row in run.get("membership", [])} for run in runs]
+    names = list(dict.fromkeys(name for table in tables for name in table))
+    found = []
+    for name in names:
+        rows = [t[name] for t in tables if name in t]
+        auc = _over_seeds([row[1] for row in rows])
+        levels = [item[0] for item in rows[0][2]]
+        found.append({
+            "attack": name, "n_shadows": rows[0][3], "auc": auc,
+            "auc_per_seed": [row[1][0] for row in rows],
+            "tpr_at_fpr": [{"fpr": level,
+                            **_over_seeds([row[2][i][1:] for row in rows]).to_dict()}
+                           for i, level in enumerate(levels)],
+            "rating": rating(auc.low - 0.5, auc.high - 0.5)})
+    return found
+
+
+def _over_seeds(triples: Sequence[Sequence[float]]) -> Estimate:
+    """A proportion over seeds: one seed's (value, low, high) as it is, or the mean of
+    several with a Student t interval."""
+    if len(triples) == 1:
+        return Estimate(*triples[0])
+    return summarise([values[0] for values in triples], 0.0, 1.0)
 
 
 def _aggregate_point(runs: Sequence[Mapping[str, Any]], metrics: Sequence[str]
@@ -184,6 +236,8 @@ def _aggregate_point(runs: Sequence[Mapping[str, Any]], metrics: Sequence[str]
                     for m, values in utility.items()},
         "utility_per_seed": utility,
         "attacks": attacks, "baselines": baselines,
+        **({"membership": membership} if (membership := _aggregate_membership(runs))
+           else {}),
     }
 
 
@@ -257,7 +311,8 @@ def sweep(dataset: str | Dataset, family: str, *, epsilons: Sequence[float],
           progress: Callable[[int, int], None] | None = None, random_state: int = 0,
           dataset_params: Mapping[str, Any] | None = None,
           fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
-          model_params: Mapping[str, Any] | None = None) -> SweepResult:
+          model_params: Mapping[str, Any] | None = None,
+          membership_attacks: MembershipOptions | None = None) -> SweepResult:
     """Train the non-private and DP models over seeds and compare attacks and utility.
 
     Parameters
@@ -285,6 +340,10 @@ def sweep(dataset: str | Dataset, family: str, *, epsilons: Sequence[float],
         sweep ends); the result does not depend on it.
     progress : callable, optional
         ``progress(done, total)`` after each finished (seed, epsilon) task.
+    membership_attacks : MembershipOptions, optional
+        Also run these membership attacks on each model: every point then has
+        ``membership`` (AUC and TPR at low FPR per attack, over seeds, rated against
+        chance), next to attribute leakage and utility.
 
     Returns
     -------
@@ -308,7 +367,8 @@ def sweep(dataset: str | Dataset, family: str, *, epsilons: Sequence[float],
     params = dict(model_params or {})
 
     def call(seed: int, epsilon: float | None) -> dict[str, Any]:
-        return _run(data, family, seed, epsilon, options, fractions, params)
+        return _run(data, family, seed, epsilon, options, fractions, params,
+                    membership_attacks)
 
     points_order: list[float | None] = [None, *grid]
     tasks = [(seed, epsilon) for seed in seed_list for epsilon in points_order]
@@ -326,7 +386,9 @@ def sweep(dataset: str | Dataset, family: str, *, epsilons: Sequence[float],
         settings={"jobs": jobs, "random_state": random_state, "tabinv": __version__,
                   "seconds": round(time.perf_counter() - started, 2),
                   "n_boot": options.n_boot, "fractions": list(fractions),
-                  "budget": _budget(runs, seed_list)},
+                  "budget": _budget(runs, seed_list),
+                  **({} if membership_attacks is None
+                     else {"membership_attacks": membership_attacks.describe()})},
     )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..evaluation.estimate import Estimate
+from ..membership.verdict import ATTACK_NAMES
 from ..vocabulary import method_label
 
 __all__ = ["find_row", "fmt_epsilon", "sweep_verdict", "utility_words"]
@@ -111,9 +112,60 @@ def sweep_verdict(points: Sequence[Mapping[str, Any]], metrics: Sequence[str],
         cutoff = stops if cutoff is None else cutoff
     others = bool(sentences)  # some attack leaks: the quiet ones are the others
     sentences += [_quiet_sentence(found, rows, others) for found, rows in quiet.items()]
+    if plain.get("membership"):
+        sentences.append(_membership_sentence(plain, grid, cutoff, bool(others)))
     if grid:
         sentences.append(_utility_sentence(plain, grid, metrics, cutoff))
     return " ".join(sentences)
+
+
+#: what a membership attack does at a point where it no longer leaks, by rating
+_MEMBERSHIP_FALLS = {"no measurable leakage": "falls to chance",
+                     "inconclusive": "no longer measurably leaks"}
+
+
+def _auc_text(row: Mapping[str, Any]) -> str:
+    e = _estimate(row["auc"])
+    bounds = "" if math.isnan(e.low) else f" [{e.low:.3f}, {e.high:.3f}]"
+    return f"AUC {e.value:.3f}{bounds}"
+
+
+def _membership_sentence(plain: Mapping[str, Any], grid: Sequence[Mapping[str, Any]],
+                         attribute_cutoff: float | None, attribute_leaks: bool) -> str:
+    """The strongest membership attack without DP (highest AUC), from which epsilon DP
+    stops it, and which risk DP removes first (at the larger epsilon)."""
+    row = max(plain["membership"], key=lambda r: _estimate(r["auc"]).value)
+    name = ATTACK_NAMES.get(row["attack"], row["attack"])
+    head = f"Membership: without DP, {name} tells members from non-members with " \
+           f"{_auc_text(row)} ({row['rating']})"
+    if row["rating"] != "leaks":
+        return f"{head}; there is no membership leakage for DP to remove."
+    series = [(p["epsilon"], found) for p in grid
+              if (found := find_row(p.get("membership", []), attack=row["attack"]))
+              is not None]
+    if not series:
+        return f"{head}."
+    start = _stable_from(series)
+    if start == 0:
+        first, kept = series[0]
+        return (f"{head}; it still leaks at the smallest epsilon tried, "
+                f"{fmt_epsilon(first)} ({_auc_text(kept)}).")
+    stops, kept = series[start - 1]
+    text = f"{head}; at epsilon {fmt_epsilon(stops)} it " \
+           f"{_MEMBERSHIP_FALLS[kept['rating']]} ({_auc_text(kept)})"
+    if attribute_leaks and attribute_cutoff is not None:
+        if stops > attribute_cutoff:
+            text += (". DP removes membership leakage first: it is gone from epsilon "
+                     f"{fmt_epsilon(stops)} down, attribute leakage only from "
+                     f"{fmt_epsilon(attribute_cutoff)} down")
+        elif stops < attribute_cutoff:
+            text += (". DP removes attribute leakage first: it is gone from epsilon "
+                     f"{fmt_epsilon(attribute_cutoff)} down, membership leakage only "
+                     f"from {fmt_epsilon(stops)} down")
+        else:
+            text += (f". DP removes both at the same epsilon, "
+                     f"{fmt_epsilon(stops)}")
+    return text + "."
 
 
 #: what a rating other than "leaks" without DP means for the defence
