@@ -288,6 +288,15 @@ def _check_attacks(values: dict[str, Any], where: str, problems: list[str]) -> N
             expand_specs(values.get("attacks"), ["marginal"], params=values["attack_params"])
         except TabinvError as error:
             problems.append(f"{where}, key 'attack_params': {error}")
+    if "membership_attacks" in values or "shadows" in values:
+        from ..membership.verdict import MembershipOptions
+
+        try:  # names and shadow count, before any work
+            MembershipOptions(attacks=values.get("membership_attacks", ("all",)),
+                              shadows=values.get("shadows", 16))
+        except TabinvError as error:
+            key = "shadows" if "shadows" in str(error) else "membership_attacks"
+            problems.append(f"{where}, key {key!r}: {error}")
     for prior in values.get("priors", ()):
         kind, _, given = prior.partition(":")
         if kind not in ("marginal", "learned", "published", "conditional") or \

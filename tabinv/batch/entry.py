@@ -106,6 +106,8 @@ class Entry:
     ignore_columns: tuple[str, ...] = ()
     clip: bool = False
     allow_out_of_bounds: bool = False
+    membership_attacks: tuple[str, ...] | None = None  # also run these (issue 18)
+    shadows: int = 16
     timeout: float | None = None
     memory: int | None = None
     endpoint: str | None = None  # a model server's URL instead of a model (endpointkeys)
@@ -144,7 +146,8 @@ class Entry:
         for name in ("data_params", "positive", "feature_map"):
             values[name] = dict(values[name])
         values["attack_params"] = {k: dict(v) for k, v in self.attack_params.items()}
-        for name in ("known", "attacks", "priors", "onnx_classes", "classes", "ignore_columns"):
+        for name in ("known", "attacks", "priors", "onnx_classes", "classes", "ignore_columns",
+                     "membership_attacks"):
             values[name] = None if values[name] is None else list(values[name])
         return values
 

@@ -345,6 +345,7 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "onnx_encoding": _choice(("onehot", "ordinal")), "onnx_classes": _values,
     "onnx_output": _text, "timeout": _seconds, "memory": _size,
     "ignore_columns": _strings, "clip": _boolean, "allow_out_of_bounds": _boolean,
+    "membership_attacks": _strings, "shadows": _integer(2),
     **endpoint_validators(),
 }
 

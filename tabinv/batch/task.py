@@ -237,6 +237,7 @@ def _given(entry: Entry) -> Any:
 def _assess(entry: Entry, checkpoints: str | None = None) -> tuple[list[Any], Any]:
     from ..core import assess
     from ..data.splits import split_dataset
+    from ..membership.verdict import MembershipOptions
 
     reference = None
     if entry.given_membership:
@@ -247,9 +248,12 @@ def _assess(entry: Entry, checkpoints: str | None = None) -> tuple[list[Any], An
         splits = split_dataset(data.frame, random_state=entry.seed)
     journal = _journal(entry, checkpoints)
     model = _model(entry, data.card, splits.members, journal)
-    try:
-        assessments = [assess(_threat(entry, group), data, model, splits=splits)
-                       for group in entry.sensitive]
+    membership = None if entry.membership_attacks is None else MembershipOptions(
+        attacks=entry.membership_attacks, shadows=entry.shadows)
+    try:  # membership is the model's, not an attribute's: with the first group only
+        assessments = [assess(_threat(entry, group), data, model, splits=splits,
+                              membership_attacks=membership if index == 0 else None)
+                       for index, group in enumerate(entry.sensitive)]
     finally:
         if entry.is_endpoint:  # its connections (the model answers no more queries)
             model.close()
