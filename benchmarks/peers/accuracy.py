@@ -82,6 +82,15 @@ class World:
     model: TargetModel
     column: int  # the sensitive attribute's column in the encoded matrix
     k: int
+    limit: int | None = None  # attack only the first records of each population
+
+    def attacked(self) -> Splits:
+        """The splits whose members and non-members are attacked (the first ``limit``
+        of each: the smoke run), the reference sample whole."""
+        head = slice(None, self.limit)
+        return Splits(members=self.splits.members.iloc[head],
+                      non_members=self.splits.non_members.iloc[head],
+                      reference=self.splits.reference)
 
     def codes(self, frame: pd.DataFrame) -> np.ndarray:
         """Category index of the sensitive attribute of each record."""
@@ -106,8 +115,9 @@ class World:
         return list(counts / counts.sum())
 
 
-def build(case: Case, seed: int = SEED) -> World:
-    """Load the case's data set, split it (seeded) and fit its model on the members."""
+def build(case: Case, seed: int = SEED, limit: int | None = None) -> World:
+    """Load the case's data set, split it (seeded) and fit its model on the members
+    (all of them; ``limit`` only shortens the attacked populations)."""
     dataset = load_dataset(case.dataset)
     card = dataset.card.with_label(case.label)
     splits = split_dataset(dataset.frame, random_state=seed)
@@ -117,7 +127,7 @@ def build(case: Case, seed: int = SEED) -> World:
     if stop - start != 1 or stop == len(model.features):
         raise AssertionError(f"{case.sensitive} must be one column, not the last (ART)")
     k = len(model.encoder_.domain(case.sensitive))
-    return World(case, dataset, splits, model, start, k)
+    return World(case, dataset, splits, model, start, k, limit)
 
 
 # --- tabinv -------------------------------------------------------------------------
@@ -126,7 +136,7 @@ def tabinv_flags(world: World, label_source: str
                  ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, np.ndarray]]]:
     """Per population, each tabinv attack's and each model-free baseline's correctness."""
     case = world.case
-    common = {"sensitive": [case.sensitive], "splits": world.splits,
+    common = {"sensitive": [case.sensitive], "splits": world.attacked(),
               "label": case.label, "label_source": label_source, "n_boot": 20,
               "random_state": SEED}
     runs = {"map": assess(world.dataset, world.model, attacks=["all"],
@@ -177,50 +187,51 @@ def _estimator(world: World) -> Any:
     return wrap(world.model.estimator_)
 
 
-def art_guesses(world: World, label_source: str
-                ) -> tuple[dict[str, Callable[[pd.DataFrame], np.ndarray]],
-                           dict[str, Callable[[pd.DataFrame], np.ndarray]]]:
-    """ART's attacks and baselines, fitted on the reference sample: name -> a function
-    of the attacked records giving each record's guessed category index."""
+#: a fitted ART method: (attacked records, label source) -> guessed category indices
+Guess = Callable[[pd.DataFrame, str], np.ndarray]
+
+
+def art_methods(world: World, kinds: tuple[str, ...] | None = None
+                ) -> tuple[dict[str, Guess], dict[str, Guess]]:
+    """ART's attacks and baselines, fitted once on the reference sample (with its true
+    labels: the attacker knows its own sample), by name."""
     art = _art()
     model, column = world.model, world.column
-    reference = world.splits.reference
-    ref_x = model.encode(reference)
-    ref_y = world.one_hot(reference, label_source="true")  # the attacker knows its sample
+    ref_x = model.encode(world.splits.reference)
+    ref_y = world.one_hot(world.splits.reference, label_source="true")
 
     def without(frame: pd.DataFrame) -> np.ndarray:
         return np.delete(model.encode(frame), column, axis=1)
 
     values = list(range(world.k))
-    attacks: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {}
-    baselines: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {}
+    attacks: dict[str, Guess] = {}
+    baselines: dict[str, Guess] = {}
     estimator = _estimator(world)
-    for kind in art_model_types():
+    for kind in kinds or art_model_types():
         for with_y in (False, True):
             attack = _seeded(art.AttributeInferenceBlackBox(
                 estimator, attack_model_type=kind, attack_feature=column))
             attack.fit(ref_x, y=ref_y if with_y else None)
             attacks[f"blackbox-{kind}{'+y' if with_y else ''}"] = _black_box(
-                attack, world, label_source, without, values, with_y)
+                attack, world, without, values, with_y)
         true_label = _seeded(art.AttributeInferenceBaselineTrueLabel(
             attack_model_type=kind, attack_feature=column))
         true_label.fit(ref_x, ref_y)
         baselines[f"baseline-true-label-{kind}"] = (
-            lambda frame, a=true_label: a.infer(without(frame),
-                                                y=world.one_hot(frame, label_source)))
+            lambda frame, source, a=true_label: a.infer(without(frame),
+                                                        y=world.one_hot(frame, source)))
         plain = _seeded(art.AttributeInferenceBaseline(attack_model_type=kind,
                                                        attack_feature=column))
         plain.fit(ref_x)
-        baselines[f"baseline-{kind}"] = lambda frame, a=plain: a.infer(without(frame))
+        baselines[f"baseline-{kind}"] = lambda frame, _, a=plain: a.infer(without(frame))
     if world.case.family == "tree":
         priors = world.priors()
         rule = art.AttributeInferenceWhiteBoxDecisionTree(estimator, attack_feature=column)
-        attacks["whitebox-dt"] = lambda frame: rule.infer(
-            without(frame), world.label_index(frame, label_source),
-            values=values, priors=priors)
+        attacks["whitebox-dt"] = lambda frame, source: rule.infer(
+            without(frame), world.label_index(frame, source), values=values, priors=priors)
         lifestyle = art.AttributeInferenceWhiteBoxLifestyleDecisionTree(
             estimator, attack_feature=column)
-        attacks["whitebox-lifestyle-dt"] = lambda frame: lifestyle.infer(
+        attacks["whitebox-lifestyle-dt"] = lambda frame, _: lifestyle.infer(
             without(frame), None, values=values, priors=priors)
     return attacks, baselines
 
@@ -233,29 +244,31 @@ def _seeded(attack: Any) -> Any:
     return attack
 
 
-def _black_box(attack: Any, world: World, label_source: str,
-               without: Callable[[pd.DataFrame], np.ndarray], values: list[int],
-               with_y: bool) -> Callable[[pd.DataFrame], np.ndarray]:
-    def infer(frame: pd.DataFrame) -> np.ndarray:
+def _black_box(attack: Any, world: World, without: Callable[[pd.DataFrame], np.ndarray],
+               values: list[int], with_y: bool) -> Guess:
+    """ART's black box given the attacker's label as the model's prediction (``pred``)
+    and, for ``+y``, as the label too."""
+    def infer(frame: pd.DataFrame, label_source: str) -> np.ndarray:
         pred = world.label_index(frame, label_source).reshape(-1, 1)
         y = world.one_hot(frame, label_source) if with_y else None
         return attack.infer(without(frame), y=y, pred=pred, values=values)
     return infer
 
 
-def art_flags(world: World, label_source: str
+def art_flags(world: World, methods: tuple[dict[str, Guess], dict[str, Guess]],
+              label_source: str
               ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, np.ndarray]]]:
     """Per population, each ART attack's and baseline's correctness."""
+    out: tuple[dict[str, dict[str, np.ndarray]], ...] = ({}, {})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        attacks, baselines = art_guesses(world, label_source)
-        out: tuple[dict[str, dict[str, np.ndarray]], ...] = ({}, {})
         for population, split in POPULATIONS.items():
-            frame = getattr(world.splits, split)
+            frame = getattr(world.attacked(), split)
             truth = world.codes(frame)
-            for kept, methods in zip(out, (attacks, baselines), strict=True):
-                kept[population] = {name: np.asarray(guess(frame)).astype(int).ravel()
-                                    == truth for name, guess in methods.items()}
+            for kept, guesses in zip(out, methods, strict=True):
+                kept[population] = {
+                    name: np.asarray(guess(frame, label_source)).astype(int).ravel() == truth
+                    for name, guess in guesses.items()}
     return out[0], out[1]
 
 
@@ -304,13 +317,19 @@ def _side(choice: Any, flags: Mapping[str, np.ndarray], gain: Any) -> dict[str, 
             "accuracy_by_attack": {k: float(np.mean(v)) for k, v in flags.items()}}
 
 
-def run_case(case: Case) -> list[dict[str, Any]]:
-    """The four cells (label sources x populations) of one case."""
-    world = build(case)
+def run_case(case: Case, limit: int | None = None, kinds: tuple[str, ...] | None = None
+             ) -> list[dict[str, Any]]:
+    """The four cells (label sources x populations) of one case. ``limit`` attacks only
+    the first records of each population and ``kinds`` narrows ART's attack models (the
+    smoke run)."""
+    world = build(case, limit=limit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        methods = art_methods(world, kinds)
     rows = []
     for label_source in LABEL_SOURCES:
         ours, our_baselines = tabinv_flags(world, label_source)
-        theirs, their_baselines = art_flags(world, label_source)
+        theirs, their_baselines = art_flags(world, methods, label_source)
         for population in POPULATIONS:
             cell = compare_cell(ours[population], our_baselines[population],
                                 theirs[population], their_baselines[population])
