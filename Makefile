@@ -36,6 +36,8 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	TABINV_BENCH_SIZES=10000,100000 $(BIN)/python -m pytest benchmarks --benchmark-only -p no:cacheprovider --ignore=benchmarks/peers
 
+# Both peer suites in benchmarks/peers: ART's speed (test_art.py, results/peers.json) and
+# attack accuracy against ART (test_art_accuracy.py, results/peers-accuracy.*; ~5 min).
 bench-peers: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[peers]'
 	TABINV_BENCH_SIZES=100000 $(BIN)/python -m pytest benchmarks/peers -p no:cacheprovider -q -s

@@ -136,7 +136,7 @@ def test_art_white_box_tree(setup: dict[str, Any], lifestyle: bool) -> None:
 def _tabinv_attack(setup: dict[str, Any], name: str) -> tuple[np.ndarray, float]:
     """A tabinv white-box attack's answers (category index) and ``infer`` seconds (best of
     three: the attack starts from the data frame, so encoding is included)."""
-    from tabinv.attacks.base import get_attack
+    from tabinv.attacks.registry import get_attack
     from tabinv.models.oracle import Oracle
     model = setup["model"]
     known = [f for f in model.features if f != SENSITIVE]
