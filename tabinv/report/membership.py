@@ -20,6 +20,7 @@ from ..vocabulary import RATINGS, RESOLUTION, rating
 from .blocks import Block, figure_blocks, heading, paragraph, table
 from .document import fmt, rating_of, scenarios, strongest, triple
 from .figure import Figure
+from .threat import listing
 
 __all__ = ["ATTACK_NAMES", "EXPLANATION", "KEY", "attack_name", "calibrated_sentence",
            "has_membership", "leak_paragraph", "membership_blocks", "membership_header",
@@ -233,7 +234,7 @@ def _attribute_part(document: Mapping[str, Any]) -> tuple[str, str]:
              "inconclusive": "for {} the measurements cannot tell",
              "no measurable leakage": "it reveals nothing measurable about {} beyond "
                                       "what population statistics allow"}
-    parts = [words[r].format(" and ".join(groups[r])) for r in RATINGS if groups[r]]
+    parts = [words[r].format(listing(groups[r])) for r in RATINGS if groups[r]]
     return next(r for r in RATINGS if groups[r]), "; ".join(parts)
 
 

@@ -23,6 +23,7 @@ from tabinv.report.advice import summary, what_to_do
 from tabinv.report.document import as_document, scenarios
 from tabinv.report.html import render_html
 from tabinv.report.markdown import render_markdown
+from tabinv.report.membership import membership_table_rows, resolution_note, strongest_attack
 from tabinv.report.outline import outline
 from tabinv.report.plots import membership_figures
 from tabinv.vocabulary import rating
@@ -152,7 +153,7 @@ def test_findings_and_summary_name_the_strongest_membership_attack():
     text = re.sub(r"\\(.)", r"\1", markdown_text())
     findings = text.split("## Findings", 1)[1].split("\n## ", 1)[0]
     [paragraph] = [p for p in findings.split("\n\n") if p.startswith("What the model leaks")]
-    assert "it reveals nothing measurable about vkorc1 and cyp2c9 and vkorc1+cyp2c9" \
+    assert "it reveals nothing measurable about vkorc1, cyp2c9, vkorc1+cyp2c9 beyond" \
         in paragraph  # the attribute verdict: the planted model leaks no genotype
     assert f"{top['rating']}: the strongest attack, {NAMES[top['attack']]}, separates " \
            f"members from non-members with AUC {ci(top['metrics']['auc'])}" in paragraph
@@ -253,3 +254,28 @@ def test_what_to_do_compares_membership_across_a_measured_defence():
             f"AUC is {ci(top['metrics']['auc'])} without it ({top['rating']}), "
             "0.510 [0.470, 0.540] with it (no measurable leakage).") \
         in what_to_do(as_document(document))
+
+
+def _entry(attack: str, auc: tuple[float, float, float], n_non_members: int) -> dict:
+    return {"attack": attack, "metrics": {
+        "auc": dict(zip(("value", "low", "high"), auc, strict=True)),
+        "tpr_at_fpr": [{"fpr": 0.001, "value": 0.002, "low": 0.0, "high": 0.004}],
+        "n_non_members": n_non_members, "smallest_fpr": 1 / n_non_members}}
+
+
+@pytest.mark.parametrize("n_non_members, shown", [
+    (999, "not resolvable"), (1000, "0.002 [0.000, 0.004]"), (5000, "0.002 [0.000, 0.004]")])
+def test_a_tpr_is_shown_only_where_the_non_members_resolve_its_fpr(n_non_members, shown):
+    [row] = membership_table_rows([_entry("rmia", (0.6, 0.55, 0.65), n_non_members)])
+    assert row[2:4] == ("0.600 [0.550, 0.650]", shown)
+    assert bool(resolution_note([_entry("rmia", (0.6, 0.55, 0.65), n_non_members)])) \
+        == (shown == "not resolvable")
+
+
+def test_the_strongest_attack_has_the_highest_lower_auc_bound():
+    wide = _entry("lira-online", (0.70, 0.52, 0.88), 1000)  # highest AUC, least sure
+    sure = _entry("rmia", (0.64, 0.60, 0.68), 1000)
+    tied = _entry("loss", (0.66, 0.60, 0.72), 1000)  # same lower bound, higher AUC
+    assert strongest_attack([wide, sure])["attack"] == "rmia"
+    assert strongest_attack([wide, sure, tied])["attack"] == "loss"
+    assert strongest_attack([]) is None
