@@ -20,6 +20,7 @@ from ..exceptions import TabinvError
 from ..report.document import as_document, scenarios, strongest
 from ..report.files import write_report
 from ..report.json import to_json
+from ..report.membership import terminal_lines
 from ..report.tables import SUMMARY_HEADER, assessment_markdown, headlines, summary_rows
 from ..text import terminal_text
 from .console import err, out, plain
@@ -120,9 +121,10 @@ def render(assessments: list[Assessment], as_json: bool, markdown: bool = False,
 
 def summary_lines(scenario: Mapping[str, Any]) -> list[str]:
     """The terminal's lines for one scenario: per inferred attribute, the rating of the
-    strongest attack and the baseline it was measured over, then its headline; and the
-    model's utility on non-members."""
+    strongest attack and the baseline it was measured over, then its headline; the
+    strongest membership attack (when measured); and the model's utility on non-members."""
     lines = [f"[{item.get('rating', '?')}, over {item.get('over', '?')}] {line}"
              for item, line in zip(strongest(scenario), headlines(scenario), strict=True)]
+    lines += [terminal_text(line, one_line=True) for line in terminal_lines(scenario)]
     utility = utility_line(scenario.get("utility") or [])
     return [*lines, f"model {utility}"] if utility else lines

@@ -19,6 +19,7 @@ from ..vocabulary import BASELINES, RATING_MEANINGS, RATINGS, UTILITY_NAMES
 from .document import (
     SWEEP,
     epsilon_text,
+    fmt,
     leakage_of,
     method_key,
     rating_of,
@@ -31,6 +32,7 @@ from .document import (
     triple,
     utility_text,
 )
+from .membership import membership_rating, membership_results, strongest_attack, summary_text
 from .threat import access_text, listing
 
 __all__ = ["summary", "threat_line", "what_to_do"]
@@ -77,14 +79,17 @@ def _worst_line(item: Mapping[str, Any], where: str = "") -> str:
 def _assessment_summary(document: Mapping[str, Any]) -> list[tuple[str, str]]:
     found = [(scenario, item) for scenario in scenarios(document)
              for item in strongest(scenario)]
+    membership = strongest_attack([item for scenario in scenarios(document)
+                                   for item in membership_results(scenario)])
+    extra = [("Membership", summary_text(membership))] if membership is not None else []
     if not found:
-        return [("Rating", "none: no attack was scored against a baseline")]
+        return [("Rating", "none: no attack was scored against a baseline"), *extra]
     scenario, worst = min(found, key=lambda pair: _rank(pair[1]))
     rating = rating_of(worst)
     lines = [("Rating", f"{rating}: {RATING_MEANINGS.get(rating, '')}"),
              ("Worst case", _worst_line(worst)),
              ("Size", f"{size_of(worst)} (leakage {signed(leakage_of(worst))})"),
-             ("Threat model", threat_line(scenario.get("threat", {})))]
+             *extra, ("Threat model", threat_line(scenario.get("threat", {})))]
     utility = _utility_text(scenario.get("utility") or [])
     if utility:
         lines.append(("Model utility", utility))
@@ -192,18 +197,48 @@ def _key(item: Mapping[str, Any]) -> tuple[str, str]:
     return str(item["sensitive"]), str(item["population"])
 
 
+def _level(scenario: Mapping[str, Any]) -> str:
+    """The scenario's access level: ``confidences``, ``rounded 1``, ``label-only`` ..."""
+    threat = scenario.get("threat", {})
+    level = str(threat.get("access") or "confidences")
+    if threat.get("rounding") is not None:
+        level = f"rounded {threat['rounding']}"
+    return level
+
+
+def _defence(level: str) -> str:
+    return (f"Rounding the confidences to {level.split()[1]} decimals"
+            if level.startswith("rounded") else
+            "Answering with the label only" if level == "label-only" else
+            f"Access {level}")
+
+
 def _by_access(document: Mapping[str, Any]) -> dict[str, dict[tuple[str, str], Any]]:
     """Per access level tried (``confidences``, ``rounded 1``, ``label-only`` ...), the
     strongest leakage entry per (attribute, population)."""
     found: dict[str, dict[tuple[str, str], Any]] = {}
     for scenario in scenarios(document):
-        threat = scenario.get("threat", {})
-        level = str(threat.get("access") or "confidences")
-        if threat.get("rounding") is not None:
-            level = f"rounded {threat['rounding']}"
         for item in strongest(scenario):
-            found.setdefault(level, {})[_key(item)] = item
+            found.setdefault(_level(scenario), {})[_key(item)] = item
     return found
+
+
+def _membership_advice(document: Mapping[str, Any]) -> list[str]:
+    """Per defence measured, the strongest membership attack without and with it."""
+    levels: dict[str, list[Mapping[str, Any]]] = {}
+    for scenario in scenarios(document):
+        levels.setdefault(_level(scenario), []).extend(membership_results(scenario))
+    plain = strongest_attack(levels.pop("confidences", []))
+    items = []
+    for level, results in levels.items():
+        defended = strongest_attack(results)
+        if plain is None or defended is None:
+            continue
+        items.append(f"{_defence(level)}: the strongest membership attack's AUC is "
+                     f"{fmt(plain['metrics'].get('auc'))} without it "
+                     f"({membership_rating(plain)}), {fmt(defended['metrics'].get('auc'))} "
+                     f"with it ({membership_rating(defended)}).")
+    return items
 
 
 def _compare(defence: str, plain: Mapping[str, Any], defended: Mapping[str, Any]) -> str:
@@ -228,13 +263,9 @@ def _assessment_advice(document: Mapping[str, Any]) -> list[str]:
     for level, found in levels.items():
         if level == "confidences":
             continue
-        defence = (f"Rounding the confidences to {level.split()[1]} decimals"
-                   if level.startswith("rounded") else
-                   "Answering with the label only" if level == "label-only" else
-                   f"Access {level}")
-        items += [_compare(defence, plain[key], item) for key, item in found.items()
+        items += [_compare(_defence(level), plain[key], item) for key, item in found.items()
                   if key in plain]
-    items += _memorised(document)
+    items += _memorised(document) + _membership_advice(document)
     worrying = [item for found in levels.values() for item in found.values()
                 if rating_of(item) != "no measurable leakage"]
     if not worrying:

@@ -23,6 +23,7 @@ from .document import (
 )
 from .facts import data_section, model_section
 from .glossary import entries
+from .membership import has_membership, leak_paragraph, membership_blocks
 from .plots import Figure, assessment_figures, sweep_figures
 from .tables import (
     LEAKAGE_HEADER,
@@ -61,8 +62,8 @@ def _top(document: Mapping[str, Any]) -> list[Block]:
             *([heading("What to do"), Block("list", items=tuple(advice))] if advice else [])]
 
 
-def _glossary(methods: list[str]) -> list[Block]:
-    found = entries(methods)
+def _glossary(methods: list[str], membership: bool = False) -> list[Block]:
+    found = entries(methods, membership)
     return [heading("Glossary", anchor="glossary"),
             Block("glossary", rows=tuple((e.anchor, e.term, e.meaning, e.kind)
                                          for e in found))]
@@ -203,7 +204,8 @@ def _scenario(scenario: Mapping[str, Any], found: list[Figure]) -> list[Block]:
                       "of the same population: a gap means the model memorised members."),
                    *table(("inferred", "method", "members", "non-members", "difference",
                             "reading"), gaps, (1,))]
-    return blocks
+    return blocks + membership_blocks(scenario, [f for f in found
+                                                 if f.name.startswith("membership")])
 
 
 def _appendix(scenario: Mapping[str, Any], found: list[Figure]) -> list[Block]:
@@ -232,7 +234,8 @@ def _appendix(scenario: Mapping[str, Any], found: list[Figure]) -> list[Block]:
                       "no record is identified. " + suppression_note(scenario)),
                    *table(("inferred", "attack", "value", "records", "inferred as",
                             "precision", "recall"), per_value, (1,))]
-    blocks += figure_blocks([f for f in found if not f.name.startswith("accuracy")])
+    blocks += figure_blocks([f for f in found  # the others are in the scenario's section
+                             if not f.name.startswith(("accuracy", "membership"))])
     blocks += _timings(scenario.get("settings", {}), 4)
     if blocks:
         blocks.insert(0, heading(f"{' + '.join(threat.get('sensitive', []))} hidden", 3))
@@ -253,14 +256,16 @@ def _assessment_outline(document: Mapping[str, Any], with_figures: bool) -> list
     items = scenarios(document)
     found = [assessment_figures(s, i) if with_figures else []
              for i, s in enumerate(items, start=1)]
+    leaks = leak_paragraph(document)
     blocks = [*_intro(document, f"tabinv report: {document['dataset'].get('name', '?')}, "
                                 f"{document['model'].get('family', '?')} model"),
               heading("Findings"), paragraph(verdict_paragraph(document)),
+              *([paragraph(leaks)] if leaks else []),
               *data_section(document["dataset"]), *model_section(document["model"]),
               *_notes(document)]
     for scenario, figures in zip(items, found, strict=True):
         blocks += _scenario(scenario, figures)
-    blocks += _glossary(_methods(document))
+    blocks += _glossary(_methods(document), has_membership(document))
     appendix = [block for scenario, figures in zip(items, found, strict=True)
                 for block in _appendix(scenario, figures)]
     if appendix:

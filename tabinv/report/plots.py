@@ -6,8 +6,9 @@ carry no timestamp or version metadata: the same document gives the same bytes.
 
 Sweeps: the privacy-utility curve, attack accuracy against epsilon with the baselines as
 bands, and utility against epsilon. Assessments: accuracy per method (members and
-non-members side by side) and the confusion matrix of the strongest attack (when the
-document holds the ``confusion`` counts).
+non-members side by side), the confusion matrix of the strongest attack (when the
+document holds the ``confusion`` counts) and the log-log ROC curves of the membership
+attacks (when it holds ``membership_inference``).
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ from .figure import (
     render_png,
     slug,
 )
+from .membership import attack_name, membership_results
 from .sweep_plots import sweep_figures
 
-__all__ = ["Figure", "assessment_figures", "bars_size", "confusion_size", "figures",
-           "sweep_figures", "write_png"]
+__all__ = ["Figure", "ROC_SIZE", "assessment_figures", "bars_size", "confusion_size",
+           "figures", "membership_figures", "sweep_figures", "write_png"]
 
 
 # -- assessments ------------------------------------------------------------------------
@@ -118,12 +120,64 @@ def _result_of(scenario: Mapping[str, Any], item: Mapping[str, Any]
         r["method"], r.get("variant", ""), r["sensitive"], r["population"]) == key), None)
 
 
-def assessment_figures(scenario: Mapping[str, Any], index: int = 1) -> list[Figure]:
-    """Accuracy bars of one assessment, and the confusion matrix of its strongest attack
-    per attribute when the document holds ``confusion`` counts."""
-    results = scenario.get("results", [])
+#: inches of the membership ROC plot
+ROC_SIZE = (4.8, 4.0)
+
+
+def _floor(results: list[Mapping[str, Any]]) -> float:
+    """The smallest FPR every curve resolves (1 / non-members), at most 0.1."""
+    smallest = [float(r["metrics"]["smallest_fpr"]) for r in results
+                if r["metrics"].get("smallest_fpr")]
+    return min(max(smallest, default=1e-4), 0.1)
+
+
+def _membership_roc(figure: Any, results: list[Mapping[str, Any]]) -> None:
+    floor = _floor(results)
+    ax = figure.subplots()
+    ax.plot([floor, 1.0], [floor, 1.0], linestyle="--", color="#7f7f7f", linewidth=1,
+            label="chance (AUC 0.500)")
+    for i, item in enumerate(results):
+        points = [(float(f), float(t)) for f, t in item["metrics"].get("roc") or []
+                  if f is not None and t is not None and float(f) >= floor * (1 - 1e-9)]
+        # a TPR of 0 has no place on a log axis: the curve starts at its first member
+        shown = [(f, t if t > 0 else math.nan) for f, t in points]
+        auc = triple(item["metrics"].get("auc"))
+        label = f"{attack_name(item)} (AUC {auc[0]:.3f})" if auc else attack_name(item)
+        ax.plot([f for f, _ in shown], [t for _, t in shown], linewidth=1.5, drawstyle="steps-post",
+                color=SERIES_COLOURS[i % len(SERIES_COLOURS)], label=label_text(label))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(floor, 1.0)
+    ax.set_ylim(floor, 1.0)
+    ax.set_xlabel("false positive rate (non-members flagged)")
+    ax.set_ylabel("true positive rate (members found)")
+    ax.grid(which="major", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+
+
+def membership_figures(scenario: Mapping[str, Any], index: int = 1) -> list[Figure]:
+    """The log-log ROC curves of the scenario's membership attacks (none without)."""
+    results = [r for r in membership_results(scenario)
+               if isinstance(r.get("metrics"), Mapping)]
     if not results:
         return []
+    hidden = "+".join(scenario.get("threat", {}).get("sensitive", [])) or "attack"
+    floor = _floor(results)
+    return [Figure(slug("membership-roc", index, hidden),
+                   f"ROC curves of the membership attacks ({hidden} hidden), both axes "
+                   f"logarithmic from {floor:.2g} (one non-member wrongly flagged) to 1; "
+                   "the dashed diagonal is a coin toss. A curve far above it on the left "
+                   "finds members with few false alarms.",
+                   render_png(_membership_roc, ROC_SIZE, results))]
+
+
+def assessment_figures(scenario: Mapping[str, Any], index: int = 1) -> list[Figure]:
+    """Accuracy bars of one assessment, the confusion matrix of its strongest attack
+    per attribute when the document holds ``confusion`` counts, and the ROC curves of
+    its membership attacks when it holds them."""
+    results = scenario.get("results", [])
+    if not results:
+        return membership_figures(scenario, index)
     hidden = "+".join(scenario.get("threat", {}).get("sensitive", [])) or "attack"
     attributes = len({r["sensitive"] for r in results})
     bars = len({method_key(r) for r in results}) * len({r["population"] for r in results})
@@ -142,7 +196,7 @@ def assessment_figures(scenario: Mapping[str, Any], index: int = 1) -> list[Figu
             f"({method_key(row)}, {row['population']}): counts of records per true and "
             "inferred value; colour is the share of each true value.",
             render_png(_confusion, confusion_size(size), row)))
-    return found
+    return found + membership_figures(scenario, index)
 
 
 # -- sweeps -------------------------------------------------------------------------------
