@@ -27,7 +27,7 @@ ACCESS_LEVELS = {
 ANSWERS = ("output", "confidence", "label")
 
 #: the model-free baselines every attack is reported against (Jayaraman & Evans, 2022)
-BASELINES = ("prior-mode", "imputation", "ideal", "label-rule")
+BASELINES = ("prior-mode", "imputation", "boosted-imputation", "ideal", "label-rule")
 
 #: what each baseline does, in the words of the report
 BASELINE_MEANINGS = {
@@ -42,11 +42,15 @@ BASELINE_MEANINGS = {
              "there; its non-member figure is the fair one)",
     "label-rule": "the most likely hidden value given the label alone, from the "
                   "reference sample",
+    "boosted-imputation": "imputation with gradient boosting, the learner of the meta "
+                          "attack (run with it, hyperparameters chosen the same way on "
+                          "the reference sample): the meta attack must beat a model-free "
+                          "classifier as strong as its own",
 }
 
 #: the model-free baselines leakage is measured over: the best of those present on the
 #: same records ("ideal" is not one: it uses the members' own data)
-LEAKAGE_BASELINES = ("prior-mode", "imputation", "label-rule")
+LEAKAGE_BASELINES = ("prior-mode", "imputation", "boosted-imputation", "label-rule")
 
 #: the verdict on one attack, attribute and population, from the interval of its leakage
 RATINGS = ("leaks", "inconclusive", "no measurable leakage")

@@ -7,6 +7,12 @@
 - ``ideal``: the same classifier trained on the members themselves.
 - ``label-rule``: p(s | y) from the reference sample, for a discrete label (on Adult,
   "married iff income > 50K" matches published confidence-attack results).
+- ``boosted-imputation``: imputation with the ``meta`` attack's learner (gradient
+  boosting, hyperparameters chosen by the same cross-validation on the reference
+  sample), fitted whenever ``meta`` runs: ``meta`` is then measured against a model-free
+  classifier as strong as its own, so a gain it shows comes from the model's answers,
+  not from a stronger learner (on the simulated genomic cohort, gradient boosting on the
+  known SNPs alone reaches .91 where the logistic imputation reaches .74).
 
 Each returns a :class:`Posterior` over the same candidates as the attack.
 """
@@ -20,13 +26,17 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import AttackError
+from ..models.encoding import TabularEncoder
 from ..models.target import TargetModel
-from ..utils import RandomState
+from ..utils import RandomState, seed_from
 from ..vocabulary import BASELINES
 from .candidates import Candidates, Posterior
 from .imputation import LABEL_COLUMN, Imputer
 
-__all__ = ["BASELINES", "BaselineSuite"]
+__all__ = ["BASELINES", "BOOSTED_FOLDS", "BaselineSuite"]
+
+#: cross-validation folds of the boosted imputation's search (the meta attack's default)
+BOOSTED_FOLDS = 3
 
 
 class BaselineSuite:
@@ -45,12 +55,14 @@ class BaselineSuite:
     """
 
     def __init__(self, model: TargetModel, candidates: Candidates, known: Sequence[str],
-                 smoothing: float = 1.0, random_state: RandomState = 0) -> None:
+                 smoothing: float = 1.0, random_state: RandomState = 0,
+                 boosted: bool = False) -> None:
         self.model = model
         self.candidates = candidates
         self.known = tuple(known)
         self.smoothing = smoothing
         self.random_state = random_state
+        self.boosted = boosted
 
     def inputs(self, frame: pd.DataFrame, labels: Any) -> pd.DataFrame:
         """The imputation classifier's inputs: known columns plus the label."""
@@ -85,6 +97,7 @@ class BaselineSuite:
         if members is not None:
             self.ideal_ = self.imputer().fit(self.inputs(members, members[label]),
                                               self.candidates.joint_index(members))
+        self.boosted_ = self._fit_boosted(reference, truth) if self.boosted else None
         self.label_rule_ = None
         if self.model.task == "classification":
             y = self.model.encode_label(reference[label])
@@ -94,9 +107,35 @@ class BaselineSuite:
             self.label_rule_ = table / table.sum(axis=1, keepdims=True)
         return self
 
+    def _fit_boosted(self, reference: pd.DataFrame, truth: np.ndarray) -> dict[str, Any]:
+        """The ``meta`` attack's classifier search on the imputation inputs (known
+        columns and label, no model): the encoder, the classifier (None: one candidate
+        only) and the record of the search."""
+        from .meta import CLASSIFIERS, search_classifier
+
+        plain = self.imputer()
+        encoder = TabularEncoder(features=plain.features, domains=plain.domains,
+                                 ordinal=plain.ordinal).fit()
+        present = np.unique(truth)
+        if len(present) < 2:
+            return {"encoder": encoder, "classifier": None, "constant": int(present[0])}
+        classifier, record = search_classifier(
+            CLASSIFIERS[0], encoder.transform(self.inputs(reference,
+                                                          reference[self.model.label])),
+            truth, self.candidates.size, BOOSTED_FOLDS, seed_from(self.random_state))
+        return {"encoder": encoder, "classifier": classifier, "search": record}
+
+    def describe(self) -> dict[str, Any]:
+        """How the fitted baselines were chosen (the boosted imputation's search)."""
+        if self.boosted_ is None or "search" not in self.boosted_:
+            return {}
+        return {"boosted-imputation": self.boosted_["search"]}
+
     @property
     def names(self) -> tuple[str, ...]:
         names = ["prior-mode", "imputation"]
+        if self.boosted_ is not None:
+            names.append("boosted-imputation")
         if self.ideal_ is not None:
             names.append("ideal")
         if self.label_rule_ is not None:
@@ -112,8 +151,21 @@ class BaselineSuite:
             probabilities = self.imputation_.predict_proba(self.inputs(records, labels))
         elif name == "ideal" and self.ideal_ is not None:
             probabilities = self.ideal_.predict_proba(self.inputs(records, labels))
+        elif name == "boosted-imputation" and self.boosted_ is not None:
+            probabilities = self._boosted_proba(records, labels)
         elif name == "label-rule" and self.label_rule_ is not None:
             probabilities = self.label_rule_[self.model.encode_label(labels)]
         else:
             raise AttackError(f"baseline {name!r} is not available here; have {self.names}")
         return Posterior(self.candidates, probabilities, name)
+
+    def _boosted_proba(self, records: pd.DataFrame, labels: Any) -> np.ndarray:
+        from .meta import full_proba
+
+        fitted = self.boosted_ or {}
+        if fitted.get("classifier") is None:
+            probabilities = np.zeros((len(records), self.candidates.size))
+            probabilities[:, fitted["constant"]] = 1.0
+            return probabilities
+        features = fitted["encoder"].transform(self.inputs(records, labels))
+        return full_proba(fitted["classifier"], features, self.candidates.size)

@@ -108,8 +108,9 @@ def run_attacks(model: TargetModel, populations: Mapping[str, pd.DataFrame],
         kept += posterior_bytes(len(records), candidates.size)
     baselines = None
     if reference is not None:
-        baselines = BaselineSuite(model, candidates, known,
-                                  random_state=threat.random_state).fit(reference, members)
+        boosted = any(spec.name == "meta" for spec, _ in fitted)  # its learner, no model
+        baselines = BaselineSuite(model, candidates, known, random_state=threat.random_state,
+                                  boosted=boosted).fit(reference, members)
     results: list[MethodResult] = []
     posteriors: dict[str, Posterior] = {}
     score = {"n_boot": threat.n_boot, "random_state": threat.random_state,
