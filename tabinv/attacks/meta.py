@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from numbers import Integral
 from typing import Any
 
@@ -66,6 +67,8 @@ GRIDS: dict[str, list[dict[str, Any]]] = {
 }
 #: probabilities below this count as this in the cross-validated log loss
 LOSS_FLOOR = 1e-15
+#: bytes of features per ``predict_proba`` call (:func:`full_proba`)
+PREDICT_BYTES = 1 << 21
 
 
 def make_classifier(kind: str, params: dict[str, Any], seed: int) -> Any:
@@ -79,11 +82,26 @@ def make_classifier(kind: str, params: dict[str, Any], seed: int) -> Any:
 
 
 def full_proba(classifier: Any, features: np.ndarray, n_candidates: int) -> np.ndarray:
-    """(n, K) probabilities over every candidate: 0 for candidates never seen in training."""
+    """(n, K) probabilities over every candidate: 0 for candidates never seen in training.
+
+    A gradient-boosting classifier predicts :func:`predict_rows` records at a time: it
+    walks its whole input once per tree and class, and a block that stays in the cache
+    across those walks is read from memory once (about twice as fast at 10^5 records;
+    each row's probabilities are the same). The logistic pipeline predicts in one call
+    (a matrix product, whose last bits could depend on the blocks)."""
     full = np.zeros((len(features), n_candidates))
+    step = predict_rows(features.shape[1]) \
+        if isinstance(classifier, HistGradientBoostingClassifier) else max(1, len(features))
     with threadpool_limits(1):
-        full[:, classifier.classes_] = classifier.predict_proba(features)
+        for start in range(0, len(features), step):
+            block = slice(start, start + step)
+            full[block, classifier.classes_] = classifier.predict_proba(features[block])
     return full
+
+
+def predict_rows(width: int) -> int:
+    """Records per ``predict_proba`` call: :data:`PREDICT_BYTES` of float64 features."""
+    return max(1, PREDICT_BYTES // (8 * max(1, width)))
 
 
 def _fit_quietly(classifier: Any, features: np.ndarray, target: np.ndarray,
@@ -255,11 +273,19 @@ class MetaClassifier(BaseAttack):
         """(n, K, W) the model's answers on every candidate, unknown features averaged
         with their prior weights: confidences, the one-hot predicted label, or the output
         (W = 1), queried chunk by chunk through the candidate grid."""
+        average = self._averaged_answers()
+        return self.grid_.map_chunks(self.oracle_, self.lazy_known(records),
+                                     lambda outputs, chunk: average(outputs), self.budget,
+                                     reserved=self.reserved_bytes(len(records)))
+
+    def _averaged_answers(self) -> Callable[[np.ndarray], np.ndarray]:
+        """outputs (n_c, G, ...) of a grid chunk -> (n_c, K, W) answers averaged over the
+        unknown features' support with their prior weights."""
         answers, k = self.oracle_.answers, self.candidates_.size
         width = self._answer_width()
         weights = self.weights_
 
-        def reduce(outputs: np.ndarray, chunk: slice) -> np.ndarray:
+        def average(outputs: np.ndarray) -> np.ndarray:
             n_c = len(outputs)
             part = np.empty((n_c, k, width))
             for c in range(width):
@@ -269,26 +295,54 @@ class MetaClassifier(BaseAttack):
                     column = np.asarray(outputs, dtype=float)
                 else:
                     column = np.asarray(outputs[:, :, c], dtype=float)
-                part[:, :, c] = np.einsum("nku,ku->nk", column.reshape(n_c, k, -1), weights)
+                per_candidate = column.reshape(n_c, k, weights.shape[1])  # n_c may be 0
+                part[:, :, c] = np.einsum("nku,ku->nk", per_candidate, weights)
             return part
 
-        return self.grid_.map_chunks(self.oracle_, self.lazy_known(records), reduce,
-                                     self.budget, reserved=self.reserved_bytes(len(records)))
+        return average
 
     def features(self, records: pd.DataFrame, y: np.ndarray) -> np.ndarray:
         """(n, F) features: known columns (encoded), label, answers on all K candidates
-        (K x W) and each candidate's agreement with the label (K)."""
+        (K x W) and each candidate's agreement with the label (K).
+
+        Written in place into one (n, F) matrix as the grid's chunks arrive: the known
+        columns from the blocks of records the grid encodes anyway (the records are
+        encoded once), answers and agreement by each chunk's reduction."""
         check_is_fitted_grid(self)
         y = np.asarray(y)
-        answers = self.candidate_answers(records)  # (n, K, W)
-        known = self.encode_known(records)[:, self.known_columns_].astype(float)
+        n, k, width = len(records), self.candidates_.size, self._answer_width()
+        n_known = len(self.known_columns_)
+        answers_at = n_known + width
+        agreement_at = answers_at + k * width
+        matrix = np.empty((n, self.feature_width()))
         if self.oracle_.answers == "output":
-            label = y.astype(float)[:, None]
-            agreement = y.astype(float)[:, None] - answers[:, :, 0]
+            matrix[:, n_known] = y
         else:
-            label = (y[:, None] == np.arange(answers.shape[2])).astype(float)
-            agreement = answers[np.arange(len(y)), :, y] if len(y) else answers[:, :, 0]
-        return np.hstack([known, label, answers.reshape(len(y), -1), agreement])
+            matrix[:, n_known:answers_at] = y[:, None] == np.arange(width)
+        known = self.lazy_known(records)
+        encode = known.encode
+
+        def encode_and_keep(start: int, stop: int) -> np.ndarray:
+            block = encode(start, stop)
+            matrix[start:stop, :n_known] = block[:, self.known_columns_]
+            return block
+
+        known.encode = encode_and_keep
+        average = self._averaged_answers()
+
+        def reduce(outputs: np.ndarray, chunk: slice) -> np.ndarray:
+            part = matrix[chunk]
+            answers = part[:, answers_at:agreement_at].reshape(len(part), k, width)
+            answers[...] = average(outputs)
+            labels = y[chunk]
+            if self.oracle_.answers == "output":
+                part[:, agreement_at:] = labels.astype(float)[:, None] - answers[:, :, 0]
+            else:
+                part[:, agreement_at:] = answers[np.arange(len(part)), :, labels]
+            return part
+
+        return self.grid_.map_chunks(self.oracle_, known, reduce, self.budget, out=matrix,
+                                     reserved=self.reserved_bytes(n))
 
     # -- fitting ----------------------------------------------------------------------
     def _fit(self, reference: pd.DataFrame | None) -> None:
