@@ -46,6 +46,7 @@ from ..exceptions import AttackError
 from ..params import RANDOM_STATE, Interval, Options
 from ..utils import RandomState, seed_from
 from .base import MEMORY, NUMERIC_POINTS, SMOOTHING, BaseAttack
+from .boosted import CompiledBooster
 from .budget import POSTERIOR_COPIES
 from .candidates import Posterior
 from .grid import DEFAULT_MEMORY
@@ -71,6 +72,10 @@ GRIDS: dict[str, list[dict[str, Any]]] = {
 LOSS_FLOOR = 1e-15
 #: bytes of features per ``predict_proba`` call (:func:`full_proba`)
 PREDICT_BYTES = 1 << 21
+#: records from which a gradient-boosting classifier predicts through its compiled walk
+#: (:mod:`~tabinv.attacks.boosted`; the same probabilities; below it, the cross-validation
+#: folds' few hundred records, reading the trees costs more than it saves)
+COMPILED_FROM = 2_000
 
 
 def make_classifier(kind: str, params: dict[str, Any], seed: int) -> Any:
@@ -92,6 +97,10 @@ def full_proba(classifier: Any, features: np.ndarray, n_candidates: int) -> np.n
     each row's probabilities are the same). The logistic pipeline predicts in one call
     (a matrix product, whose last bits could depend on the blocks)."""
     full = np.zeros((len(features), n_candidates))
+    compiled = CompiledBooster.of(classifier) if len(features) >= COMPILED_FROM else None
+    if compiled is not None:
+        full[:, classifier.classes_] = compiled.predict_proba(features)
+        return full
     step = predict_rows(features.shape[1]) \
         if isinstance(classifier, HistGradientBoostingClassifier) else max(1, len(features))
     with threadpool_limits(1):
