@@ -4,8 +4,8 @@ scikit-learn evaluates a fitted booster tree by tree: each of its T = iterations
 classes trees walks all n records, and each walk is a call with its own set-up. The meta
 attack's classifier has few, small trees (25 iterations of 4 leaves, 3 classes: 75
 trees) and is asked about 10^5-10^6 records, so these passes, not the comparisons, are
-most of its prediction time. :class:`CompiledBooster` reads the fitted trees once and
-walks every tree over blocks of records that stay in cache, adding leaf values in
+most of its prediction time. :class:`CompiledBooster` reads the fitted trees once, and
+each record walks every tree in turn (its row stays in cache), adding leaf values in
 scikit-learn's order (baseline, then iteration by iteration, class by class) in float64;
 the probabilities come from the classifier's own link function, so they equal
 ``predict_proba``'s bit for bit (a test checks).

@@ -73,9 +73,10 @@ LOSS_FLOOR = 1e-15
 #: bytes of features per ``predict_proba`` call (:func:`full_proba`)
 PREDICT_BYTES = 1 << 21
 #: records from which a gradient-boosting classifier predicts through its compiled walk
-#: (:mod:`~tabinv.attacks.boosted`; the same probabilities; below it, the cross-validation
-#: folds' few hundred records, reading the trees costs more than it saves)
-COMPILED_FROM = 2_000
+#: (:mod:`~tabinv.attacks.boosted`; the same probabilities). Below it reading the trees
+#: (about 2 ms for 75 trees) costs more than it saves: the break-even was about 1,000
+#: records of 43 features
+COMPILED_FROM = 1_000
 
 
 def make_classifier(kind: str, params: dict[str, Any], seed: int) -> Any:
