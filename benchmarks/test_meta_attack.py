@@ -17,13 +17,16 @@ What is timed, per stage:
   (meta's fit trains and cross-validates its classifier on the reference sample: its
   cost does not grow with N, MAP's fit is a table of prior weights).
 
-pytest-benchmark times meta (one warm-up, then the rounds); MAP is timed the same way
-with ``time.perf_counter`` right after it in the same process (one warm-up, the same
-number of rounds). ``extra_info`` holds the best round of each (``meta_seconds``,
-``map_seconds``) and ``ratio`` = meta / map; in the ``fit+infer`` stage also the best
-fit alone of each. With timings enabled, the rows go to ``benchmarks/results/meta.json``
-with the machine description. Each case also checks that meta's posterior is finite and
-its VKORC1 accuracy beats the majority rate.
+pytest-benchmark times meta (one warm-up, then the rounds: its own table). The
+comparison is timed after it in the same process: one warm-up each, then the same
+number of rounds, each running meta then MAP, so that the shared machine's load hits
+both alike. ``extra_info`` holds the best round of each, wall clock (``meta_seconds``,
+``map_seconds``, ``ratio`` = meta / map) and process CPU (``*_cpu_seconds``,
+``cpu_ratio``: both threads of the grid's pipeline, the work done whatever else the
+machine runs), the 1-minute load average, and in the ``fit+infer`` stage the best fit
+alone of each. With timings enabled, the rows go to ``benchmarks/results/meta.json`` with
+the machine description. Each case also checks that meta's posterior is finite and its
+VKORC1 accuracy beats the majority rate.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ _collected: list[dict[str, Any]] = []
 
 def rounds_for(n_records: int) -> int:
     """Timed rounds of each attack (the best is reported)."""
-    return 5 if n_records <= 10_000 else 3
+    return 5 if n_records <= 100_000 else 3
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +84,25 @@ def best_of(call: Callable[[], Any], rounds: int) -> float:
         call()
         times.append(time.perf_counter() - started)
     return min(times)
+
+
+def interleaved(calls: dict[str, Callable[[], Any]], rounds: int) -> dict[str, float]:
+    """Best wall-clock and process CPU seconds of each call over ``rounds`` rounds that
+    run every call in turn (after one warm-up each), so that a change in the shared
+    machine's load hits all of them alike. CPU counts both threads of the grid's
+    pipeline: the work done, whatever else the machine runs."""
+    for call in calls.values():
+        call()
+    wall: dict[str, list[float]] = {name: [] for name in calls}
+    cpu: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            started, used = time.perf_counter(), time.process_time()
+            call()
+            wall[name].append(time.perf_counter() - started)
+            cpu[name].append(time.process_time() - used)
+    return {**{f"{name}_seconds": min(wall[name]) for name in calls},
+            **{f"{name}_cpu_seconds": min(cpu[name]) for name in calls}}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -118,10 +140,12 @@ def test_meta_against_map(benchmark: BenchmarkFixture, oracle: Oracle, stage: st
     row: dict[str, Any] = {"stage": stage, "n": n_records, "k": 3, "rounds": rounds,
                            "meta_vkorc1_accuracy": accuracy, "majority": majority}
     if benchmark.stats is not None:  # None under --benchmark-disable
-        meta_seconds = benchmark.stats.stats.min
-        map_seconds = best_of(run(MAPInversion), rounds)
-        row.update(meta_seconds=meta_seconds, map_seconds=map_seconds,
-                   ratio=meta_seconds / map_seconds)
+        row["load_average"] = os.getloadavg()[0]
+        row.update(interleaved({"meta": run(MetaClassifier), "map": run(MAPInversion)},
+                               rounds))
+        row.update(ratio=row["meta_seconds"] / row["map_seconds"],
+                   cpu_ratio=row["meta_cpu_seconds"] / row["map_cpu_seconds"],
+                   benchmark_meta_seconds=benchmark.stats.stats.min)
         if stage == "fit+infer":
             row.update({f"{name}_fit_seconds": best_of(lambda c=cls: fitted(c, oracle),
                                                        rounds)
