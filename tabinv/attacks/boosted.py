@@ -67,10 +67,14 @@ class CompiledBooster:
                     return None
                 nodes = nodes.copy()
                 inner = ~nodes["is_leaf"].astype(bool)
-                if any((nodes[side][inner] >= len(nodes)).any() for side in ("left", "right")) \
+                index = np.flatnonzero(inner)
+                if any(((nodes[side][inner] >= len(nodes)) | (nodes[side][inner] <= index)).any()
+                       for side in ("left", "right")) \
                         or (nodes["feature_idx"][inner] < 0).any() \
                         or (nodes["feature_idx"][inner] >= classifier.n_features_in_).any():
-                    return None  # every walk stays inside the tree and the features
+                    # every walk goes down (children after their parent, as scikit-learn
+                    # numbers them) and stays inside the tree and the features
+                    return None
                 nodes["left"][inner] += offset
                 nodes["right"][inner] += offset
                 parts.append(nodes)

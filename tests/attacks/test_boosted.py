@@ -74,3 +74,18 @@ def test_wrong_width_is_refused() -> None:
     assert compiled is not None
     with pytest.raises(ValueError, match="fitted on 6 columns"):
         compiled.predict_proba(x[:, :5])
+
+
+@pytest.mark.parametrize(("field", "value"), [("left", 0), ("right", 10_000),
+                                              ("feature_idx", 6)])
+def test_trees_whose_walk_could_loop_or_escape_are_not_compiled(field: str,
+                                                                 value: int) -> None:
+    """A child at or above its parent (a loop), outside the tree, or a split on a column
+    the booster was not fitted on: not compiled (scikit-learn keeps its own walk)."""
+    x, y = world(300, 3, 7)
+    classifier = HistGradientBoostingClassifier(max_iter=3).fit(x, y)
+    assert CompiledBooster.of(classifier) is not None
+    nodes = classifier._predictors[1][2].nodes
+    assert not nodes["is_leaf"][0]  # the root splits
+    nodes[field][0] = value
+    assert CompiledBooster.of(classifier) is None
