@@ -27,8 +27,10 @@ consistent with the label (ATTACKS.md, section 8).
 from __future__ import annotations
 
 import math
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from numbers import Integral
 from typing import Any
 
@@ -104,7 +106,7 @@ def full_proba(classifier: Any, features: np.ndarray, n_candidates: int) -> np.n
         return full
     step = predict_rows(features.shape[1]) \
         if isinstance(classifier, HistGradientBoostingClassifier) else max(1, len(features))
-    with threadpool_limits(1):
+    with one_thread():
         for start in range(0, len(features), step):
             block = slice(start, start + step)
             full[block, classifier.classes_] = classifier.predict_proba(features[block])
@@ -116,6 +118,25 @@ def predict_rows(width: int) -> int:
     return max(1, PREDICT_BYTES // (8 * max(1, width)))
 
 
+_LIMITED = threading.local()
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """``threadpool_limits(1)`` (OpenMP and BLAS on one thread), or nothing inside an
+    enclosing ``one_thread`` of the same thread: each ``threadpool_limits`` scans the
+    loaded libraries (2.5-4 ms), and the hyperparameter search would do so 13 times."""
+    if getattr(_LIMITED, "active", False):
+        yield
+        return
+    with threadpool_limits(1):
+        _LIMITED.active = True
+        try:
+            yield
+        finally:
+            _LIMITED.active = False
+
+
 def _fit_quietly(classifier: Any, features: np.ndarray, target: np.ndarray,
                  notes: set[str]) -> Any:
     """Fit, turning a ConvergenceWarning into a note (the library raises no warnings that
@@ -124,7 +145,7 @@ def _fit_quietly(classifier: Any, features: np.ndarray, target: np.ndarray,
     The classifiers run on one thread (OpenMP and BLAS; here and in :func:`full_proba`): the
     reference samples are small, and on a shared machine OpenMP's spinning threads were
     measured to make a 40-record fit take seconds instead of milliseconds."""
-    with warnings.catch_warnings(record=True) as caught, threadpool_limits(1):
+    with warnings.catch_warnings(record=True) as caught, one_thread():
         warnings.simplefilter("always", ConvergenceWarning)
         classifier.fit(features, target)
     for warning in caught:
@@ -144,8 +165,16 @@ def search_classifier(kind: str, features: np.ndarray, target: np.ndarray,
 
     Folds are shuffled with ``seed``; candidates absent from a training fold get
     probability ``LOSS_FLOOR`` in its loss. Fewer than 2 records per fold: no search,
-    the first parameters of the grid.
+    the first parameters of the grid. OpenMP and BLAS run on one thread throughout
+    (:func:`one_thread`, entered once).
     """
+    with one_thread():
+        return _search(kind, features, target, n_candidates, folds, seed)
+
+
+def _search(kind: str, features: np.ndarray, target: np.ndarray, n_candidates: int,
+            folds: int, seed: int) -> tuple[Any, dict[str, Any]]:
+    """:func:`search_classifier`'s work."""
     grid = GRIDS[kind]
     n = len(target)
     splits = min(folds, n // 2)

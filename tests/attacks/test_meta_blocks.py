@@ -55,3 +55,32 @@ def test_features_in_place_equal_their_parts(access: str) -> None:
     expected = np.hstack([known, label, answers.reshape(n, -1), agreement])
     np.testing.assert_array_equal(features, expected)
     assert attack.features(members.iloc[:0], y[:0]).shape == (0, attack.feature_width())
+
+
+def test_the_search_limits_threads_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hyperparameter search (6 fold fits and predictions, the refit) scans the
+    thread pools once, and the classifiers run on one OpenMP / BLAS thread throughout."""
+    from threadpoolctl import threadpool_info
+
+    real = meta.threadpool_limits
+    calls: list[int] = []
+    seen: list[int] = []
+
+    def counted(limits: int) -> object:
+        calls.append(limits)
+        return real(limits)
+
+    def fit_and_look(classifier: object, *args: object) -> object:
+        seen.extend(pool["num_threads"] for pool in threadpool_info())
+        return fit_quietly(classifier, *args)
+
+    fit_quietly = meta._fit_quietly
+    monkeypatch.setattr(meta, "threadpool_limits", counted)
+    monkeypatch.setattr(meta, "_fit_quietly", fit_and_look)
+    attack, _ = fitted()
+    assert calls == [1]
+    assert len(seen) >= 7 and set(seen) == {1}
+    with meta.one_thread():
+        with meta.one_thread():
+            pass
+    assert calls == [1, 1]  # the inner one entered nothing
