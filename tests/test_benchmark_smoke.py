@@ -60,3 +60,14 @@ def test_spot_script_prints_rows_and_growth(monkeypatch: pytest.MonkeyPatch,
     printed = capsys.readouterr().out
     assert printed.count("| tree | map | 3 |") == 2, printed
     assert "growth 200 -> 400:" in printed
+
+
+def test_meta_accuracy_script_reports_both_label_sources(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    report = script("meta_accuracy", monkeypatch).summary(1)
+    assert [run["seed"] for run in report["runs"]] == [0]
+    for source in ("true", "predicted"):
+        mean = report["mean"][source]
+        assert 0.4 < mean["members"] <= 1 and 0.4 < mean["non_members"] <= 1, report
+        assert mean["cv_log_loss"] > 0
+        assert report["runs"][0][source]["hyperparameters"]["max_iter"] == 25

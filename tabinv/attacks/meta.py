@@ -27,7 +27,10 @@ consistent with the label (ATTACKS.md, section 8).
 from __future__ import annotations
 
 import math
+import threading
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from numbers import Integral
 from typing import Any
 
@@ -45,6 +48,7 @@ from ..exceptions import AttackError
 from ..params import RANDOM_STATE, Interval, Options
 from ..utils import RandomState, seed_from
 from .base import MEMORY, NUMERIC_POINTS, SMOOTHING, BaseAttack
+from .boosted import CompiledBooster
 from .budget import POSTERIOR_COPIES
 from .candidates import Posterior
 from .grid import DEFAULT_MEMORY
@@ -58,14 +62,23 @@ REFERENCE_LABELS = ("true", "predicted")
 GRIDS: dict[str, list[dict[str, Any]]] = {
     # small, few trees: reference samples are small (about 1,000 IWPC records), and on
     # IWPC larger grids (up to 100 iterations of 15 leaves) were less accurate and twice
-    # as slow to predict
+    # as slow to predict. A third entry (40 iterations of 7 leaves) had the worst
+    # cross-validated log loss in all 20 IWPC tree cases measured (dose class, VKORC1;
+    # 10 splits x true / predicted labels), was never chosen, and took half of the
+    # search's time: dropped
     "gradient-boosting": [{"learning_rate": 0.1, "max_leaf_nodes": 4, "max_iter": 25},
-                          {"learning_rate": 0.2, "max_leaf_nodes": 4, "max_iter": 25},
-                          {"learning_rate": 0.1, "max_leaf_nodes": 7, "max_iter": 40}],
+                          {"learning_rate": 0.2, "max_leaf_nodes": 4, "max_iter": 25}],
     "logistic": [{"C": c} for c in (0.1, 1.0, 10.0)],
 }
 #: probabilities below this count as this in the cross-validated log loss
 LOSS_FLOOR = 1e-15
+#: bytes of features per ``predict_proba`` call (:func:`full_proba`)
+PREDICT_BYTES = 1 << 21
+#: records from which a gradient-boosting classifier predicts through its compiled walk
+#: (:mod:`~tabinv.attacks.boosted`; the same probabilities). Below it reading the trees
+#: (about 2 ms for 75 trees) costs more than it saves: the break-even was about 1,000
+#: records of 43 features
+COMPILED_FROM = 1_000
 
 
 def make_classifier(kind: str, params: dict[str, Any], seed: int) -> Any:
@@ -79,11 +92,52 @@ def make_classifier(kind: str, params: dict[str, Any], seed: int) -> Any:
 
 
 def full_proba(classifier: Any, features: np.ndarray, n_candidates: int) -> np.ndarray:
-    """(n, K) probabilities over every candidate: 0 for candidates never seen in training."""
+    """(n, K) probabilities over every candidate: 0 for candidates never seen in training.
+
+    A gradient-boosting classifier of at least :data:`COMPILED_FROM` records predicts
+    through :class:`~tabinv.attacks.boosted.CompiledBooster` (its ``predict_proba`` bit
+    for bit, about 9x faster at 10^5 records than one call). Otherwise, and where its
+    trees cannot be read, it predicts :func:`predict_rows` records a call: scikit-learn
+    walks its whole input once per tree and class, and a block that stays in the cache
+    across those walks is read from memory once (twice as fast at 10^5 records; each
+    row's probabilities are the same). The logistic pipeline predicts in one call (a
+    matrix product, whose last bits could depend on the blocks)."""
     full = np.zeros((len(features), n_candidates))
-    with threadpool_limits(1):
-        full[:, classifier.classes_] = classifier.predict_proba(features)
+    compiled = CompiledBooster.of(classifier) if len(features) >= COMPILED_FROM else None
+    if compiled is not None:
+        full[:, classifier.classes_] = compiled.predict_proba(features)
+        return full
+    step = predict_rows(features.shape[1]) \
+        if isinstance(classifier, HistGradientBoostingClassifier) else max(1, len(features))
+    with one_thread():
+        for start in range(0, len(features), step):
+            block = slice(start, start + step)
+            full[block, classifier.classes_] = classifier.predict_proba(features[block])
     return full
+
+
+def predict_rows(width: int) -> int:
+    """Records per ``predict_proba`` call: :data:`PREDICT_BYTES` of float64 features."""
+    return max(1, PREDICT_BYTES // (8 * max(1, width)))
+
+
+_LIMITED = threading.local()
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """``threadpool_limits(1)`` (OpenMP and BLAS on one thread), or nothing inside an
+    enclosing ``one_thread`` of the same thread: each ``threadpool_limits`` scans the
+    loaded libraries (2.5-4 ms), and the hyperparameter search would do so 13 times."""
+    if getattr(_LIMITED, "active", False):
+        yield
+        return
+    with threadpool_limits(1):
+        _LIMITED.active = True
+        try:
+            yield
+        finally:
+            _LIMITED.active = False
 
 
 def _fit_quietly(classifier: Any, features: np.ndarray, target: np.ndarray,
@@ -94,7 +148,7 @@ def _fit_quietly(classifier: Any, features: np.ndarray, target: np.ndarray,
     The classifiers run on one thread (OpenMP and BLAS; here and in :func:`full_proba`): the
     reference samples are small, and on a shared machine OpenMP's spinning threads were
     measured to make a 40-record fit take seconds instead of milliseconds."""
-    with warnings.catch_warnings(record=True) as caught, threadpool_limits(1):
+    with warnings.catch_warnings(record=True) as caught, one_thread():
         warnings.simplefilter("always", ConvergenceWarning)
         classifier.fit(features, target)
     for warning in caught:
@@ -114,8 +168,16 @@ def search_classifier(kind: str, features: np.ndarray, target: np.ndarray,
 
     Folds are shuffled with ``seed``; candidates absent from a training fold get
     probability ``LOSS_FLOOR`` in its loss. Fewer than 2 records per fold: no search,
-    the first parameters of the grid.
+    the first parameters of the grid. OpenMP and BLAS run on one thread throughout
+    (:func:`one_thread`, entered once).
     """
+    with one_thread():
+        return _search(kind, features, target, n_candidates, folds, seed)
+
+
+def _search(kind: str, features: np.ndarray, target: np.ndarray, n_candidates: int,
+            folds: int, seed: int) -> tuple[Any, dict[str, Any]]:
+    """:func:`search_classifier`'s work."""
     grid = GRIDS[kind]
     n = len(target)
     splits = min(folds, n // 2)
@@ -255,11 +317,19 @@ class MetaClassifier(BaseAttack):
         """(n, K, W) the model's answers on every candidate, unknown features averaged
         with their prior weights: confidences, the one-hot predicted label, or the output
         (W = 1), queried chunk by chunk through the candidate grid."""
+        average = self._averaged_answers()
+        return self.grid_.map_chunks(self.oracle_, self.lazy_known(records),
+                                     lambda outputs, chunk: average(outputs), self.budget,
+                                     reserved=self.reserved_bytes(len(records)))
+
+    def _averaged_answers(self) -> Callable[[np.ndarray], np.ndarray]:
+        """outputs (n_c, G, ...) of a grid chunk -> (n_c, K, W) answers averaged over the
+        unknown features' support with their prior weights."""
         answers, k = self.oracle_.answers, self.candidates_.size
         width = self._answer_width()
         weights = self.weights_
 
-        def reduce(outputs: np.ndarray, chunk: slice) -> np.ndarray:
+        def average(outputs: np.ndarray) -> np.ndarray:
             n_c = len(outputs)
             part = np.empty((n_c, k, width))
             for c in range(width):
@@ -269,26 +339,54 @@ class MetaClassifier(BaseAttack):
                     column = np.asarray(outputs, dtype=float)
                 else:
                     column = np.asarray(outputs[:, :, c], dtype=float)
-                part[:, :, c] = np.einsum("nku,ku->nk", column.reshape(n_c, k, -1), weights)
+                per_candidate = column.reshape(n_c, k, weights.shape[1])  # n_c may be 0
+                part[:, :, c] = np.einsum("nku,ku->nk", per_candidate, weights)
             return part
 
-        return self.grid_.map_chunks(self.oracle_, self.lazy_known(records), reduce,
-                                     self.budget, reserved=self.reserved_bytes(len(records)))
+        return average
 
     def features(self, records: pd.DataFrame, y: np.ndarray) -> np.ndarray:
         """(n, F) features: known columns (encoded), label, answers on all K candidates
-        (K x W) and each candidate's agreement with the label (K)."""
+        (K x W) and each candidate's agreement with the label (K).
+
+        Written in place into one (n, F) matrix as the grid's chunks arrive: the known
+        columns from the blocks of records the grid encodes anyway (the records are
+        encoded once), answers and agreement by each chunk's reduction."""
         check_is_fitted_grid(self)
         y = np.asarray(y)
-        answers = self.candidate_answers(records)  # (n, K, W)
-        known = self.encode_known(records)[:, self.known_columns_].astype(float)
+        n, k, width = len(records), self.candidates_.size, self._answer_width()
+        n_known = len(self.known_columns_)
+        answers_at = n_known + width
+        agreement_at = answers_at + k * width
+        matrix = np.empty((n, self.feature_width()))
         if self.oracle_.answers == "output":
-            label = y.astype(float)[:, None]
-            agreement = y.astype(float)[:, None] - answers[:, :, 0]
+            matrix[:, n_known] = y
         else:
-            label = (y[:, None] == np.arange(answers.shape[2])).astype(float)
-            agreement = answers[np.arange(len(y)), :, y] if len(y) else answers[:, :, 0]
-        return np.hstack([known, label, answers.reshape(len(y), -1), agreement])
+            matrix[:, n_known:answers_at] = y[:, None] == np.arange(width)
+        known = self.lazy_known(records)
+        encode = known.encode
+
+        def encode_and_keep(start: int, stop: int) -> np.ndarray:
+            block = encode(start, stop)
+            matrix[start:stop, :n_known] = block[:, self.known_columns_]
+            return block
+
+        known.encode = encode_and_keep
+        average = self._averaged_answers()
+
+        def reduce(outputs: np.ndarray, chunk: slice) -> np.ndarray:
+            part = matrix[chunk]
+            answers = part[:, answers_at:agreement_at].reshape(len(part), k, width)
+            answers[...] = average(outputs)
+            labels = y[chunk]
+            if self.oracle_.answers == "output":
+                part[:, agreement_at:] = labels.astype(float)[:, None] - answers[:, :, 0]
+            else:
+                part[:, agreement_at:] = answers[np.arange(len(part)), :, labels]
+            return part
+
+        return self.grid_.map_chunks(self.oracle_, known, reduce, self.budget, out=matrix,
+                                     reserved=self.reserved_bytes(n))
 
     # -- fitting ----------------------------------------------------------------------
     def _fit(self, reference: pd.DataFrame | None) -> None:
