@@ -25,9 +25,10 @@ from .modelfiles import file_digest, model_digest
 __all__ = ["NUMBER_COLUMNS", "POPULATIONS", "REPORTS", "RESULT_FORMAT", "ROW_COLUMNS",
            "EntryOutcome", "assess_entry", "entry_key", "failure_rows", "one_line"]
 
-RESULT_FORMAT = 3  # 2: records carry a digest of their own content; 3: rows rate the
+RESULT_FORMAT = 4  # 2: records carry a digest of their own content; 3: rows rate the
 #                    leakage over the best baseline and carry the model's utility; kind,
-#                    schema_version
+#                    schema_version; 4: a row's attack is the strongest chosen out of
+#                    fold, and boosted imputation is a baseline
 REPORTS = ("report.json", "report.md", "report.html")
 
 POPULATIONS = ("members", "non-members")
@@ -35,9 +36,9 @@ ROW_COLUMNS = (
     "entry", "status", "error", "sensitive", "hidden", "population", "n", "attack",
     "attack_accuracy", "attack_low", "attack_high", "attack_auc", "baseline_prior_mode",
     "baseline_imputation", "baseline_imputation_low", "baseline_imputation_high",
-    "baseline_label_rule", "baseline_ideal", "over", "leakage", "leakage_low",
-    "leakage_high", "verdict", "size", "utility_metric", "utility", "utility_low",
-    "utility_high", "data", "label", "family", "format", "access", "queries_rows",
+    "baseline_boosted_imputation", "baseline_label_rule", "baseline_ideal", "over",
+    "leakage", "leakage_low", "leakage_high", "verdict", "size", "utility_metric", "utility",
+    "utility_low", "utility_high", "data", "label", "family", "format", "access", "queries_rows",
     "queries_requests", "queries_retries", "queries_per_record", "queries_entry_rows",
     "key")
 #: the columns of :data:`ROW_COLUMNS` holding numbers (the others are text)
