@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -94,17 +95,31 @@ class Reference:
     requests: int  # answered requests
     sent_rows: int
     queries: dict[str, Any]  # the report's query totals
+    server: FakeEndpoint  # the module's server it ran against (still running)
+    out: Path  # its output folder
 
 
 @pytest.fixture(scope="module")
-def reference(pipe: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Reference:
-    folder = tmp_path_factory.mktemp("reference")
+def module_server(pipe: Pipeline) -> Iterator[FakeEndpoint]:
+    """The server of ``reference``, kept for the module (a test that redoes the
+    reference's entry starts from its output folder instead of running it again)."""
     with _serve(pipe) as fake:
-        assert run_batch(read_inventory(_inventory(folder, fake.url)),
-                         folder / "out").exit_code == 0
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def reference(module_server: FakeEndpoint, tmp_path_factory: pytest.TempPathFactory
+              ) -> Reference:
+    folder = tmp_path_factory.mktemp("reference")
+    fake = module_server
+    answered, sent = len(fake.faults.rows), sum(fake.faults.rows)
+    assert run_batch(read_inventory(_inventory(folder, fake.url)),
+                     folder / "out").exit_code == 0
     report = json.loads((folder / "out" / "entries" / "api" / "report.json").read_text())
-    return Reference(_rows(folder / "out"), len(fake.faults.rows), sum(fake.faults.rows),
-                     report["assessments"][0]["threat"]["queries"]["total"])
+    return Reference(_rows(folder / "out"), len(fake.faults.rows) - answered,
+                     sum(fake.faults.rows) - sent,
+                     report["assessments"][0]["threat"]["queries"]["total"], fake,
+                     folder / "out")
 
 
 def _stop_mid_entry(server: FakeEndpoint, command: list[str], folder: Path,
@@ -190,42 +205,47 @@ def test_a_spent_budget_stops_the_entry_and_a_larger_one_resumes(server: FakeEnd
     assert _rows(out) == reference.rows
 
 
-@pytest.mark.parametrize("protocol", [{"protocol": "mlflow"},
-                                      {"protocol": "v2", "model_name": "dose"}])
+#: the endpoint entries, one per protocol, beside the same pipeline read from a file
+PROTOCOLS = {"api": {"protocol": "mlflow"}, "api-v2": {"protocol": "v2", "model_name": "dose"}}
+
+
 def test_the_endpoint_entry_equals_the_same_pipeline_read_from_a_file(
-        server: FakeEndpoint, pipe: Pipeline, tmp_path: Path, protocol: dict[str, str]
-        ) -> None:
+        server: FakeEndpoint, pipe: Pipeline, tmp_path: Path) -> None:
+    """Each protocol's entry against one ``file`` entry (one batch: the file entry is
+    assessed once for both)."""
     import skops.io as sio
 
     sio.dump(pipe, tmp_path / "pipe.skops")
     common = {"label": "dose_class", "sensitive": ["vkorc1"]}
     inventory = write_inventory(tmp_path / "inventory.toml", [
-        {"name": "api", "endpoint": server.url, **protocol, **common},
+        *({"name": name, "endpoint": server.url, **protocol, **common}
+          for name, protocol in PROTOCOLS.items()),
         {"name": "file", "model": "pipe.skops", **common}], {**FAST, "n_boot": 5})
     out = tmp_path / "out"
     assert run_batch(read_inventory(inventory), out).exit_code == 0
     rows = {name: json.loads((out / "entries" / name / "result.json").read_text())["rows"]
-            for name in ("api", "file")}
-    numbers = [k for k in rows["api"][0] if k not in ("entry", "key", "format", "family")
-               and not k.startswith("queries_")]
-    assert [{k: r[k] for k in numbers} for r in rows["api"]] == \
-        [{k: r[k] for k in numbers} for r in rows["file"]]
-    assert {r["format"] for r in rows["api"]} == {"endpoint"}
-    # what the endpoint was sent, in the rows (and summary.csv); nothing for a file
-    report = json.loads((out / "entries" / "api" / "report.json").read_text())
-    queries = report["assessments"][0]["threat"]["queries"]
-    for row in rows["api"]:
-        spent = next(q for q in queries["attacks"] if
-                     (q["attack"], q["population"]) == (row["attack"], row["population"]))
-        assert (row["queries_rows"], row["queries_requests"], row["queries_retries"]) == (
-            spent["rows"], spent["requests"], 0) and spent["rows"] > 0
-        assert row["queries_per_record"] == pytest.approx(3.0)  # K = 3 vkorc1 values
-        assert row["queries_entry_rows"] == queries["total"]["rows"] > spent["rows"]
-    assert all(row[k] is None for row in rows["file"] for k in row if k.startswith("queries_"))
+            for name in (*PROTOCOLS, "file")}
     import pandas as pd
     summary = pd.read_csv(out / "summary.csv")
-    api = summary[summary["entry"] == "api"]
-    assert list(api["queries_rows"]) == [r["queries_rows"] for r in rows["api"]]
+    for api in PROTOCOLS:
+        numbers = [k for k in rows[api][0] if k not in ("entry", "key", "format", "family")
+                   and not k.startswith("queries_")]
+        assert [{k: r[k] for k in numbers} for r in rows[api]] == \
+            [{k: r[k] for k in numbers} for r in rows["file"]], api
+        assert {r["format"] for r in rows[api]} == {"endpoint"}
+        # what the endpoint was sent, in the rows (and summary.csv); nothing for a file
+        report = json.loads((out / "entries" / api / "report.json").read_text())
+        queries = report["assessments"][0]["threat"]["queries"]
+        for row in rows[api]:
+            spent = next(q for q in queries["attacks"] if
+                         (q["attack"], q["population"]) == (row["attack"], row["population"]))
+            assert (row["queries_rows"], row["queries_requests"], row["queries_retries"]) == (
+                spent["rows"], spent["requests"], 0) and spent["rows"] > 0
+            assert row["queries_per_record"] == pytest.approx(3.0)  # K = 3 vkorc1 values
+            assert row["queries_entry_rows"] == queries["total"]["rows"] > spent["rows"]
+        entry = summary[summary["entry"] == api]
+        assert list(entry["queries_rows"]) == [r["queries_rows"] for r in rows[api]]
+    assert all(row[k] is None for row in rows["file"] for k in row if k.startswith("queries_"))
     assert summary[summary["entry"] == "file"]["queries_rows"].isna().all()
 
 
@@ -316,10 +336,15 @@ def test_the_token_is_sent_and_written_nowhere(server: FakeEndpoint, tmp_path: P
     assert unset.exit_code == 1 and "DOSE_API_TOKEN" in unset.failures[0][1]
 
 
-def test_an_edited_entry_is_redone_from_the_answers_kept(server: FakeEndpoint,
+def test_an_edited_entry_is_redone_from_the_answers_kept(reference: Reference,
                                                          tmp_path: Path) -> None:
+    """From the reference's finished output (the same entry on the same server: the same
+    key), an edited entry is redone from the answers kept, sending nothing."""
+    server = reference.server
     out = tmp_path / "out"
-    assert run_batch(read_inventory(_inventory(tmp_path, server.url)), out).exit_code == 0
+    shutil.copytree(reference.out, out)
+    again = run_batch(read_inventory(_inventory(tmp_path, server.url)), out)
+    assert again.exit_code == 0 and again.reused == 1
     sent = server.faults.requests
     edited = run_batch(read_inventory(_inventory(tmp_path, server.url, n_boot=7)), out)
     assert edited.exit_code == 0 and edited.reused == 0
