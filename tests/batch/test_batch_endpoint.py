@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,12 +52,22 @@ def pipe() -> Pipeline:
     return model.fit(members[CATEGORICAL + NUMERIC], members["dose_class"])
 
 
-def _serve(pipe: Pipeline, delay: float = 0.0) -> FakeEndpoint:
+#: seconds: only against a hang, far above a normal run on a busy machine; never a limit
+HANG_GUARD = 900
+#: requests the held server answers before it holds the rest (until the test lets go)
+HELD_AFTER = 12
+
+
+def _serve(pipe: Pipeline, gate: threading.Event | None = None) -> FakeEndpoint:
+    """The pipeline behind a fake server; with ``gate``, requests after the first
+    HELD_AFTER wait until the gate opens (a run cannot finish before it is stopped)."""
     def proba(frame: Any) -> np.ndarray:
-        time.sleep(delay)
+        if gate is not None and len(fake.faults.rows) > HELD_AFTER:
+            gate.wait(HANG_GUARD)
         return pipe.predict_proba(frame[CATEGORICAL + NUMERIC])
 
-    return FakeEndpoint(proba, list(pipe.classes_))
+    fake = FakeEndpoint(proba, list(pipe.classes_))
+    return fake
 
 
 @pytest.fixture
@@ -66,10 +77,22 @@ def server(pipe: Pipeline) -> Iterator[FakeEndpoint]:
 
 
 @pytest.fixture
-def slow_server(pipe: Pipeline) -> Iterator[FakeEndpoint]:
-    """10 ms a request: slow enough to be stopped mid-entry."""
-    with _serve(pipe, delay=0.01) as fake:
-        yield fake
+def gate() -> Iterator[threading.Event]:
+    """Opened by the test once it has stopped the run (and at teardown in any case)."""
+    opened = threading.Event()
+    yield opened
+    opened.set()
+
+
+@pytest.fixture
+def held_server(pipe: Pipeline, gate: threading.Event) -> Iterator[FakeEndpoint]:
+    """Answers HELD_AFTER requests, then holds the others until ``gate`` opens: the run
+    is stopped mid-entry however busy the machine is."""
+    with _serve(pipe, gate) as fake:
+        try:
+            yield fake
+        finally:
+            gate.set()  # before the server shuts down: no handler left waiting
 
 
 def _inventory(folder: Path, url: str, **extra: Any) -> Path:
@@ -122,23 +145,27 @@ def reference(module_server: FakeEndpoint, tmp_path_factory: pytest.TempPathFact
                      folder / "out")
 
 
-def _stop_mid_entry(server: FakeEndpoint, command: list[str], folder: Path,
-                    how: signal.Signals) -> subprocess.CompletedProcess[str]:
+def _stop_mid_entry(server: FakeEndpoint, gate: threading.Event, command: list[str],
+                    folder: Path, how: signal.Signals) -> subprocess.CompletedProcess[str]:
     """``command`` run in a session of its own, stopped by ``how`` sent to its process
-    group (as a terminal's Ctrl-C is) once a dozen requests were answered."""
+    group (as a terminal's Ctrl-C is) once a dozen requests were answered (the server
+    holds the next ones until then); the gate is opened once the signal is sent."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT),
                                                         os.environ.get("PYTHONPATH", "")])}
     batch = subprocess.Popen(command, cwd=folder, env=env, start_new_session=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        for _ in range(6000):  # bounded: at most 6000 polls
-            if len(server.faults.rows) >= 12 or batch.poll() is not None:
+        deadline = time.monotonic() + HANG_GUARD  # bounded polling, a hang guard only
+        while time.monotonic() < deadline:
+            if len(server.faults.rows) >= HELD_AFTER or batch.poll() is not None:
                 break
             time.sleep(0.01)
         assert batch.poll() is None, batch.communicate(timeout=60)
         os.killpg(batch.pid, how)
+        gate.set()
         stdout, stderr = batch.communicate(timeout=120)
     finally:
+        gate.set()
         if batch.poll() is None:
             os.killpg(batch.pid, signal.SIGKILL)
             batch.wait(timeout=60)
@@ -151,10 +178,11 @@ def _stop_mid_entry(server: FakeEndpoint, command: list[str], folder: Path,
 
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "sigkill"])
-def test_an_endpoint_entry_stopped_mid_run_resumes(slow_server: FakeEndpoint,
+def test_an_endpoint_entry_stopped_mid_run_resumes(held_server: FakeEndpoint,
+                                                   gate: threading.Event,
                                                    reference: Reference, tmp_path: Path,
                                                    how: signal.Signals) -> None:
-    server = slow_server
+    server = held_server
     inventory = _inventory(tmp_path, server.url)
     out = tmp_path / "out"
     if how == signal.SIGINT:  # the command as a user runs it
@@ -165,7 +193,7 @@ def test_an_endpoint_entry_stopped_mid_run_resumes(slow_server: FakeEndpoint,
                    "read_inventory; from tabinv.batch.runner import run_batch; "
                    "run_batch(read_inventory(sys.argv[1]), sys.argv[2])",
                    str(inventory), str(out)]
-    stopped = _stop_mid_entry(server, command, tmp_path, how)
+    stopped = _stop_mid_entry(server, gate, command, tmp_path, how)
     if how == signal.SIGINT:
         assert stopped.returncode == 128 + signal.SIGINT, stopped.stderr
         # the progress line, then one line saying what stopped it; no traceback
