@@ -63,20 +63,6 @@ def local(served: Served) -> Any:  # noqa: F811
                       recognise=False)
 
 
-@pytest.fixture(scope="module")
-def local_posteriors(local: Any, served: Served) -> Any:  # noqa: F811
-    """The in-process attack's posteriors for an (access, decimals) pair, computed once
-    for the module (the same for both servers and for every mode with that access)."""
-    computed: dict[tuple[str, int | None], np.ndarray] = {}
-
-    def get(access: str, decimals: int | None) -> np.ndarray:
-        if (access, decimals) not in computed:
-            computed[access, decimals] = posteriors(local, served, access, decimals)
-        return computed[access, decimals]
-
-    return get
-
-
 def posteriors(model: Any, served: Served, access: str = "confidences",  # noqa: F811
                decimals: int | None = None) -> np.ndarray:
     """The MAP attack on ``vkorc1`` (K = 3) over every non-member."""
@@ -111,8 +97,7 @@ def check_counts(counts: ProxyCounts, stats: Any, rows: int) -> None:
 @pytest.mark.parametrize("mode", ["pass", "round", "labels", "throttle", "flaky"])
 @pytest.mark.parametrize("kind", ["mlflow", "mlserver"])
 def test_endpoint_attack_equals_in_process(kind: str, mode: str, servers: dict[str, Server],
-                                           served: Served,  # noqa: F811
-                                           local_posteriors: Any) -> None:
+                                           served: Served, local: Any) -> None:  # noqa: F811
     """items 2, 4, 5 and the fault tests: detected access, equal posteriors, and query
     counts that match the proxy's, with faults retried and counted."""
     server = servers[kind]
@@ -129,7 +114,7 @@ def test_endpoint_attack_equals_in_process(kind: str, mode: str, servers: dict[s
         finally:
             model.close()
         counts = proxy.counts()
-    np.testing.assert_array_equal(remote, local_posteriors(access, decimals))
+    np.testing.assert_array_equal(remote, posteriors(local, served, access, decimals))
     check_counts(counts, stats, expected_rows(served, model.client_.spec.probe_rows))
     assert counts.rows_forwarded <= counts.rows_received
     if mode in ("throttle", "flaky"):  # the faults really happened, and were retried
