@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,12 +52,22 @@ def pipe() -> Pipeline:
     return model.fit(members[CATEGORICAL + NUMERIC], members["dose_class"])
 
 
-def _serve(pipe: Pipeline, delay: float = 0.0) -> FakeEndpoint:
+#: seconds: only against a hang, far above a normal run on a busy machine; never a limit
+HANG_GUARD = 900
+#: requests the held server answers before it holds the rest (until the test lets go)
+HELD_AFTER = 12
+
+
+def _serve(pipe: Pipeline, gate: threading.Event | None = None) -> FakeEndpoint:
+    """The pipeline behind a fake server; with ``gate``, requests after the first
+    HELD_AFTER wait until the gate opens (a run cannot finish before it is stopped)."""
     def proba(frame: Any) -> np.ndarray:
-        time.sleep(delay)
+        if gate is not None and len(fake.faults.rows) > HELD_AFTER:
+            gate.wait(HANG_GUARD)
         return pipe.predict_proba(frame[CATEGORICAL + NUMERIC])
 
-    return FakeEndpoint(proba, list(pipe.classes_))
+    fake = FakeEndpoint(proba, list(pipe.classes_))
+    return fake
 
 
 @pytest.fixture
@@ -65,10 +77,22 @@ def server(pipe: Pipeline) -> Iterator[FakeEndpoint]:
 
 
 @pytest.fixture
-def slow_server(pipe: Pipeline) -> Iterator[FakeEndpoint]:
-    """10 ms a request: slow enough to be stopped mid-entry."""
-    with _serve(pipe, delay=0.01) as fake:
-        yield fake
+def gate() -> Iterator[threading.Event]:
+    """Opened by the test once it has stopped the run (and at teardown in any case)."""
+    opened = threading.Event()
+    yield opened
+    opened.set()
+
+
+@pytest.fixture
+def held_server(pipe: Pipeline, gate: threading.Event) -> Iterator[FakeEndpoint]:
+    """Answers HELD_AFTER requests, then holds the others until ``gate`` opens: the run
+    is stopped mid-entry however busy the machine is."""
+    with _serve(pipe, gate) as fake:
+        try:
+            yield fake
+        finally:
+            gate.set()  # before the server shuts down: no handler left waiting
 
 
 def _inventory(folder: Path, url: str, **extra: Any) -> Path:
@@ -94,36 +118,54 @@ class Reference:
     requests: int  # answered requests
     sent_rows: int
     queries: dict[str, Any]  # the report's query totals
+    server: FakeEndpoint  # the module's server it ran against (still running)
+    out: Path  # its output folder
 
 
 @pytest.fixture(scope="module")
-def reference(pipe: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Reference:
-    folder = tmp_path_factory.mktemp("reference")
+def module_server(pipe: Pipeline) -> Iterator[FakeEndpoint]:
+    """The server of ``reference``, kept for the module (a test that redoes the
+    reference's entry starts from its output folder instead of running it again)."""
     with _serve(pipe) as fake:
-        assert run_batch(read_inventory(_inventory(folder, fake.url)),
-                         folder / "out").exit_code == 0
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def reference(module_server: FakeEndpoint, tmp_path_factory: pytest.TempPathFactory
+              ) -> Reference:
+    folder = tmp_path_factory.mktemp("reference")
+    fake = module_server
+    answered, sent = len(fake.faults.rows), sum(fake.faults.rows)
+    assert run_batch(read_inventory(_inventory(folder, fake.url)),
+                     folder / "out").exit_code == 0
     report = json.loads((folder / "out" / "entries" / "api" / "report.json").read_text())
-    return Reference(_rows(folder / "out"), len(fake.faults.rows), sum(fake.faults.rows),
-                     report["assessments"][0]["threat"]["queries"]["total"])
+    return Reference(_rows(folder / "out"), len(fake.faults.rows) - answered,
+                     sum(fake.faults.rows) - sent,
+                     report["assessments"][0]["threat"]["queries"]["total"], fake,
+                     folder / "out")
 
 
-def _stop_mid_entry(server: FakeEndpoint, command: list[str], folder: Path,
-                    how: signal.Signals) -> subprocess.CompletedProcess[str]:
+def _stop_mid_entry(server: FakeEndpoint, gate: threading.Event, command: list[str],
+                    folder: Path, how: signal.Signals) -> subprocess.CompletedProcess[str]:
     """``command`` run in a session of its own, stopped by ``how`` sent to its process
-    group (as a terminal's Ctrl-C is) once a dozen requests were answered."""
+    group (as a terminal's Ctrl-C is) once a dozen requests were answered (the server
+    holds the next ones until then); the gate is opened once the signal is sent."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT),
                                                         os.environ.get("PYTHONPATH", "")])}
     batch = subprocess.Popen(command, cwd=folder, env=env, start_new_session=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        for _ in range(6000):  # bounded: at most 6000 polls
-            if len(server.faults.rows) >= 12 or batch.poll() is not None:
+        deadline = time.monotonic() + HANG_GUARD  # bounded polling, a hang guard only
+        while time.monotonic() < deadline:
+            if len(server.faults.rows) >= HELD_AFTER or batch.poll() is not None:
                 break
             time.sleep(0.01)
         assert batch.poll() is None, batch.communicate(timeout=60)
         os.killpg(batch.pid, how)
+        gate.set()
         stdout, stderr = batch.communicate(timeout=120)
     finally:
+        gate.set()
         if batch.poll() is None:
             os.killpg(batch.pid, signal.SIGKILL)
             batch.wait(timeout=60)
@@ -136,10 +178,11 @@ def _stop_mid_entry(server: FakeEndpoint, command: list[str], folder: Path,
 
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "sigkill"])
-def test_an_endpoint_entry_stopped_mid_run_resumes(slow_server: FakeEndpoint,
+def test_an_endpoint_entry_stopped_mid_run_resumes(held_server: FakeEndpoint,
+                                                   gate: threading.Event,
                                                    reference: Reference, tmp_path: Path,
                                                    how: signal.Signals) -> None:
-    server = slow_server
+    server = held_server
     inventory = _inventory(tmp_path, server.url)
     out = tmp_path / "out"
     if how == signal.SIGINT:  # the command as a user runs it
@@ -150,7 +193,7 @@ def test_an_endpoint_entry_stopped_mid_run_resumes(slow_server: FakeEndpoint,
                    "read_inventory; from tabinv.batch.runner import run_batch; "
                    "run_batch(read_inventory(sys.argv[1]), sys.argv[2])",
                    str(inventory), str(out)]
-    stopped = _stop_mid_entry(server, command, tmp_path, how)
+    stopped = _stop_mid_entry(server, gate, command, tmp_path, how)
     if how == signal.SIGINT:
         assert stopped.returncode == 128 + signal.SIGINT, stopped.stderr
         # the progress line, then one line saying what stopped it; no traceback
@@ -190,42 +233,47 @@ def test_a_spent_budget_stops_the_entry_and_a_larger_one_resumes(server: FakeEnd
     assert _rows(out) == reference.rows
 
 
-@pytest.mark.parametrize("protocol", [{"protocol": "mlflow"},
-                                      {"protocol": "v2", "model_name": "dose"}])
+#: the endpoint entries, one per protocol, beside the same pipeline read from a file
+PROTOCOLS = {"api": {"protocol": "mlflow"}, "api-v2": {"protocol": "v2", "model_name": "dose"}}
+
+
 def test_the_endpoint_entry_equals_the_same_pipeline_read_from_a_file(
-        server: FakeEndpoint, pipe: Pipeline, tmp_path: Path, protocol: dict[str, str]
-        ) -> None:
+        server: FakeEndpoint, pipe: Pipeline, tmp_path: Path) -> None:
+    """Each protocol's entry against one ``file`` entry (one batch: the file entry is
+    assessed once for both)."""
     import skops.io as sio
 
     sio.dump(pipe, tmp_path / "pipe.skops")
     common = {"label": "dose_class", "sensitive": ["vkorc1"]}
     inventory = write_inventory(tmp_path / "inventory.toml", [
-        {"name": "api", "endpoint": server.url, **protocol, **common},
+        *({"name": name, "endpoint": server.url, **protocol, **common}
+          for name, protocol in PROTOCOLS.items()),
         {"name": "file", "model": "pipe.skops", **common}], {**FAST, "n_boot": 5})
     out = tmp_path / "out"
     assert run_batch(read_inventory(inventory), out).exit_code == 0
     rows = {name: json.loads((out / "entries" / name / "result.json").read_text())["rows"]
-            for name in ("api", "file")}
-    numbers = [k for k in rows["api"][0] if k not in ("entry", "key", "format", "family")
-               and not k.startswith("queries_")]
-    assert [{k: r[k] for k in numbers} for r in rows["api"]] == \
-        [{k: r[k] for k in numbers} for r in rows["file"]]
-    assert {r["format"] for r in rows["api"]} == {"endpoint"}
-    # what the endpoint was sent, in the rows (and summary.csv); nothing for a file
-    report = json.loads((out / "entries" / "api" / "report.json").read_text())
-    queries = report["assessments"][0]["threat"]["queries"]
-    for row in rows["api"]:
-        spent = next(q for q in queries["attacks"] if
-                     (q["attack"], q["population"]) == (row["attack"], row["population"]))
-        assert (row["queries_rows"], row["queries_requests"], row["queries_retries"]) == (
-            spent["rows"], spent["requests"], 0) and spent["rows"] > 0
-        assert row["queries_per_record"] == pytest.approx(3.0)  # K = 3 vkorc1 values
-        assert row["queries_entry_rows"] == queries["total"]["rows"] > spent["rows"]
-    assert all(row[k] is None for row in rows["file"] for k in row if k.startswith("queries_"))
+            for name in (*PROTOCOLS, "file")}
     import pandas as pd
     summary = pd.read_csv(out / "summary.csv")
-    api = summary[summary["entry"] == "api"]
-    assert list(api["queries_rows"]) == [r["queries_rows"] for r in rows["api"]]
+    for api in PROTOCOLS:
+        numbers = [k for k in rows[api][0] if k not in ("entry", "key", "format", "family")
+                   and not k.startswith("queries_")]
+        assert [{k: r[k] for k in numbers} for r in rows[api]] == \
+            [{k: r[k] for k in numbers} for r in rows["file"]], api
+        assert {r["format"] for r in rows[api]} == {"endpoint"}
+        # what the endpoint was sent, in the rows (and summary.csv); nothing for a file
+        report = json.loads((out / "entries" / api / "report.json").read_text())
+        queries = report["assessments"][0]["threat"]["queries"]
+        for row in rows[api]:
+            spent = next(q for q in queries["attacks"] if
+                         (q["attack"], q["population"]) == (row["attack"], row["population"]))
+            assert (row["queries_rows"], row["queries_requests"], row["queries_retries"]) == (
+                spent["rows"], spent["requests"], 0) and spent["rows"] > 0
+            assert row["queries_per_record"] == pytest.approx(3.0)  # K = 3 vkorc1 values
+            assert row["queries_entry_rows"] == queries["total"]["rows"] > spent["rows"]
+        entry = summary[summary["entry"] == api]
+        assert list(entry["queries_rows"]) == [r["queries_rows"] for r in rows[api]]
+    assert all(row[k] is None for row in rows["file"] for k in row if k.startswith("queries_"))
     assert summary[summary["entry"] == "file"]["queries_rows"].isna().all()
 
 
@@ -316,10 +364,15 @@ def test_the_token_is_sent_and_written_nowhere(server: FakeEndpoint, tmp_path: P
     assert unset.exit_code == 1 and "DOSE_API_TOKEN" in unset.failures[0][1]
 
 
-def test_an_edited_entry_is_redone_from_the_answers_kept(server: FakeEndpoint,
+def test_an_edited_entry_is_redone_from_the_answers_kept(reference: Reference,
                                                          tmp_path: Path) -> None:
+    """From the reference's finished output (the same entry on the same server: the same
+    key), an edited entry is redone from the answers kept, sending nothing."""
+    server = reference.server
     out = tmp_path / "out"
-    assert run_batch(read_inventory(_inventory(tmp_path, server.url)), out).exit_code == 0
+    shutil.copytree(reference.out, out)
+    again = run_batch(read_inventory(_inventory(tmp_path, server.url)), out)
+    assert again.exit_code == 0 and again.reused == 1
     sent = server.faults.requests
     edited = run_batch(read_inventory(_inventory(tmp_path, server.url, n_boot=7)), out)
     assert edited.exit_code == 0 and edited.reused == 0

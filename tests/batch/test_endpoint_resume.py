@@ -145,7 +145,7 @@ def test_a_killed_run_resumes_without_sending_or_counting_twice(server: _Server,
 
     whole = tmp_path / "whole.npy"
     requests = server.requests
-    assert _start(url, tmp_path / "fresh", whole).wait(timeout=300) == 0
+    work(url, str(tmp_path / "fresh"), str(whole))  # uninterrupted: in this process
     assert server.requests - requests == CHUNKS
     np.testing.assert_array_equal(resumed, np.load(whole))  # bit for bit
     used = json.loads(Path(f"{out}.json").read_text())
