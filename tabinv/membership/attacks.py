@@ -38,7 +38,7 @@ class MembershipAttack(BaseEstimator):
 
     def fit(self, target: Oracle | TargetModel, reference: pd.DataFrame, *,
             candidates: pd.DataFrame | None = None,
-            shadows: ShadowSet | None = None) -> MembershipAttack:
+            shadows: ShadowSet | None = None, client: Any = None) -> MembershipAttack:
         """Learn what the attack needs from the attacker's reference sample.
 
         Parameters
@@ -52,6 +52,10 @@ class MembershipAttack(BaseEstimator):
         shadows : ShadowSet, optional
             Shadow models trained already (shared between attacks); trained here
             when None.
+        client : distributed.Client or str, optional
+            Train those shadows on this Dask cluster (a client, or a scheduler address)
+            instead of ``n_jobs`` processes here; the same shadows either way. A place
+            to run, not a parameter of the attack: it is neither stored nor cloned.
 
         Returns
         -------
@@ -69,10 +73,11 @@ class MembershipAttack(BaseEstimator):
             candidates = check_records(candidates, model, "candidates")
         if shadows is not None and not isinstance(shadows, ShadowSet):
             raise AttackError(f"shadows must be a ShadowSet, received {type(shadows).__name__}")
-        self._fit(candidates, shadows)
+        self._fit(candidates, shadows, client)
         return self
 
-    def _fit(self, candidates: pd.DataFrame | None, shadows: ShadowSet | None) -> None:
+    def _fit(self, candidates: pd.DataFrame | None, shadows: ShadowSet | None,
+             client: Any) -> None:
         raise NotImplementedError
 
     def score(self, records: pd.DataFrame) -> np.ndarray:
@@ -90,11 +95,12 @@ class MembershipAttack(BaseEstimator):
     def _score(self, records: pd.DataFrame, confidence: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def _shadows(self, pool: pd.DataFrame, given: ShadowSet | None) -> ShadowSet:
+    def _shadows(self, pool: pd.DataFrame, given: ShadowSet | None, client: Any
+                 ) -> ShadowSet:
         if given is not None:
             return given
         return train_shadows(self.oracle_.model, pool, n_shadows=self.n_shadows,
-                             n_jobs=self.n_jobs, substitute=self.substitute,
+                             n_jobs=self.n_jobs, client=client, substitute=self.substitute,
                              random_state=self.random_state)
 
 
@@ -137,7 +143,8 @@ class LossThreshold(MembershipAttack):
         self.fpr = fpr
         self.clip = clip
 
-    def _fit(self, candidates: pd.DataFrame | None, shadows: ShadowSet | None) -> None:
+    def _fit(self, candidates: pd.DataFrame | None, shadows: ShadowSet | None,
+             client: Any) -> None:
         if not 0.0 < float(self.fpr) < 1.0:
             raise AttackError(f"fpr must be strictly between 0 and 1, received {self.fpr!r}")
         reference = self._score(self.reference_, label_confidence(self.oracle_,
@@ -224,7 +231,8 @@ class LiRA(MembershipAttack):
         self.clip = clip
         self.random_state = random_state
 
-    def _fit(self, candidates: pd.DataFrame | None, shadows: ShadowSet | None) -> None:
+    def _fit(self, candidates: pd.DataFrame | None, shadows: ShadowSet | None,
+             client: Any) -> None:
         if self.variance not in ("auto", "global", "per-example"):
             raise AttackError(f"variance must be 'auto', 'global' or 'per-example', received "
                               f"{self.variance!r}")
@@ -234,7 +242,7 @@ class LiRA(MembershipAttack):
         pool = self.reference_
         if self.online and candidates is not None:
             pool = pd.concat([self.reference_, candidates], ignore_index=True)
-        self.shadows_ = self._shadows(pool, shadows)
+        self.shadows_ = self._shadows(pool, shadows, client)
         n_shadows = len(self.shadows_.models)
         if n_shadows < 4:
             raise AttackError(f"LiRA needs at least 4 shadow models (2 IN and 2 OUT for each "

@@ -76,12 +76,13 @@ class RMIA(MembershipAttack):
         self.clip = clip
         self.random_state = random_state
 
-    def _fit(self, candidates: pd.DataFrame | None, shadows: ShadowSet | None) -> None:
+    def _fit(self, candidates: pd.DataFrame | None, shadows: ShadowSet | None,
+             client: Any) -> None:
         if not (isinstance(self.gamma, (int, float)) and self.gamma > 0):
             raise AttackError(f"gamma must be a positive number, received {self.gamma!r}")
         if self.a != "auto" and not (isinstance(self.a, (int, float)) and 0 <= self.a <= 1):
             raise AttackError(f"a must be a number in [0, 1] or 'auto', received {self.a!r}")
-        self.shadows_ = self._shadows(self.reference_, shadows)
+        self.shadows_ = self._shadows(self.reference_, shadows, client)
         self.a_ = self._tuned_a() if self.a == "auto" else float(self.a)
         population = self.reference_
         ratio = self._ratio(label_confidence(self.oracle_, population),
