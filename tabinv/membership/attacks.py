@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..exceptions import AttackError
 from ..models.oracle import Oracle
 from ..models.target import TargetModel
-from .queries import DEFAULT_CLIP, as_oracle, check_records, label_confidence, logit
+from .queries import DEFAULT_CLIP, as_oracle, check_answers, check_records, label_confidence, logit
 from .shadows import DEFAULT_SUBSTITUTE, ShadowSet, train_shadows
 
 __all__ = ["LiRA", "LossThreshold", "MembershipAttack", "MIN_SIGMA"]
@@ -34,7 +34,8 @@ PER_EXAMPLE_FROM = 64
 
 class MembershipAttack(BaseEstimator):
     """Base of the membership attacks: ``fit`` validates and stores the oracle, then
-    calls ``_fit``; ``score`` checks, queries the target and calls ``_score``."""
+    calls ``_fit``; ``score`` checks, queries the target (and the shadows) and calls
+    ``_score_answers``, which :meth:`score_answers` also calls on answers read before."""
 
     def fit(self, target: Oracle | TargetModel, reference: pd.DataFrame, *,
             candidates: pd.DataFrame | None = None,
@@ -83,6 +84,9 @@ class MembershipAttack(BaseEstimator):
     def score(self, records: pd.DataFrame) -> np.ndarray:
         """Membership score of each record, shape (n,); higher means more likely a member.
 
+        Queries the target (and the shadows, for attacks that use them), then scores
+        those answers with :meth:`score_answers`.
+
         Raises
         ------
         DataError
@@ -90,9 +94,48 @@ class MembershipAttack(BaseEstimator):
         """
         check_is_fitted(self, "oracle_")
         records = check_records(records, self.oracle_.model, "records")
-        return self._score(records, label_confidence(self.oracle_, records))
+        confidence = label_confidence(self.oracle_, records)
+        shadows = getattr(self, "shadows_", None)
+        if shadows is None:
+            return self._score_answers(confidence, None, None)
+        return self._score_answers(confidence, shadows.confidences(self.oracle_, records),
+                                   shadows.in_mask(records))
 
-    def _score(self, records: pd.DataFrame, confidence: np.ndarray) -> np.ndarray:
+    def score_answers(self, confidence: Any, shadow_confidence: Any = None,
+                      in_mask: Any = None) -> np.ndarray:
+        """Membership scores from answers already read (no model is queried).
+
+        Parameters
+        ----------
+        confidence : array-like, shape (n,)
+            The target's confidence in each record's true label.
+        shadow_confidence : array-like, shape (S, n), optional
+            Each shadow's confidence in each record's true label, seen through the same
+            oracle (:meth:`ShadowSet.confidences`); needed by attacks with shadows,
+            ignored by the loss threshold.
+        in_mask : array-like of bool, shape (S, n), optional
+            Which shadows trained on each record (:meth:`ShadowSet.in_mask`).
+
+        Returns
+        -------
+        numpy.ndarray, shape (n,)
+            What :meth:`score` gives for records with these answers.
+
+        Raises
+        ------
+        DataError
+            Shapes that do not match each other or the fitted shadows, confidences
+            outside [0, 1] or not finite.
+        """
+        check_is_fitted(self, "oracle_")
+        shadows = getattr(self, "shadows_", None)
+        if shadows is None:
+            return self._score_answers(check_answers(confidence), None, None)
+        return self._score_answers(*check_answers(confidence, shadow_confidence, in_mask,
+                                                  n_shadows=len(shadows.models)))
+
+    def _score_answers(self, confidence: np.ndarray, shadow_confidence: np.ndarray | None,
+                       in_mask: np.ndarray | None) -> np.ndarray:
         raise NotImplementedError
 
     def _shadows(self, pool: pd.DataFrame, given: ShadowSet | None, client: Any
@@ -147,12 +190,13 @@ class LossThreshold(MembershipAttack):
              client: Any) -> None:
         if not 0.0 < float(self.fpr) < 1.0:
             raise AttackError(f"fpr must be strictly between 0 and 1, received {self.fpr!r}")
-        reference = self._score(self.reference_, label_confidence(self.oracle_,
-                                                                   self.reference_))
+        reference = self._score_answers(label_confidence(self.oracle_, self.reference_),
+                                        None, None)
         self.threshold_ = float(np.quantile(reference, 1.0 - float(self.fpr),
                                             method="higher"))
 
-    def _score(self, records: pd.DataFrame, confidence: np.ndarray) -> np.ndarray:
+    def _score_answers(self, confidence: np.ndarray, shadow_confidence: np.ndarray | None,
+                       in_mask: np.ndarray | None) -> np.ndarray:
         return np.log(np.clip(confidence, self.clip, 1.0))
 
     def predict(self, records: pd.DataFrame) -> np.ndarray:
@@ -259,10 +303,12 @@ class LiRA(MembershipAttack):
             else np.sqrt(variance)
         return np.maximum(sigma, MIN_SIGMA)
 
-    def _score(self, records: pd.DataFrame, confidence: np.ndarray) -> np.ndarray:
+    def _score_answers(self, confidence: np.ndarray, shadow_confidence: np.ndarray | None,
+                       in_mask: np.ndarray | None) -> np.ndarray:
+        assert shadow_confidence is not None and in_mask is not None
         phi_target = logit(confidence, self.clip)
-        phi = logit(self.shadows_.confidences(self.oracle_, records), self.clip)
-        inside = self.shadows_.in_mask(records)
+        phi = logit(shadow_confidence, self.clip)
+        inside = in_mask
         mean_out, var_out = _masked_moments(phi, ~inside)
         sigma_out = self._sigma(var_out, self.sigma_out_)
         if not self.online:

@@ -121,8 +121,8 @@ class RMIA(MembershipAttack):
                 best, best_auc = float(a), auc
         return best
 
-    def _score(self, records: pd.DataFrame, confidence: np.ndarray) -> np.ndarray:
-        reference = self.shadows_.confidences(self.oracle_, records)
-        out = ~self.shadows_.in_mask(records)
-        return self._scores(self._ratio(confidence, reference, out, self.a_),
+    def _score_answers(self, confidence: np.ndarray, shadow_confidence: np.ndarray | None,
+                       in_mask: np.ndarray | None) -> np.ndarray:
+        assert shadow_confidence is not None and in_mask is not None
+        return self._scores(self._ratio(confidence, shadow_confidence, ~in_mask, self.a_),
                             self.population_ratios_)
