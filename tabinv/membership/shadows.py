@@ -130,14 +130,20 @@ class ShadowSet:
 
     def in_mask(self, records: pd.DataFrame) -> np.ndarray:
         """(S, n) booleans: which shadows trained on each of ``records`` (all False for
-        a record outside the pool)."""
+        a record outside the pool). A record the pool holds more than once (the same
+        values in every column the model reads) is IN for a shadow that trained on any
+        of its copies."""
         model = self.models[0]
         columns = (*model.features, model.label)
-        pool_keys = record_keys(self.pool, columns)
-        position = pd.Index(pool_keys).get_indexer(record_keys(records, columns))
+        keys, inverse = np.unique(record_keys(self.pool, columns), return_inverse=True)
+        order = np.argsort(inverse, kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(inverse[order]) != 0])
+        keep_by_key = np.logical_or.reduceat(self.keep[:, order], starts, axis=1)
+        wanted = record_keys(records, columns)
+        position = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+        found = keys[position] == wanted
         mask = np.zeros((len(self.models), len(records)), dtype=bool)
-        found = position >= 0
-        mask[:, found] = self.keep[:, position[found]]
+        mask[:, found] = keep_by_key[:, position[found]]
         return mask
 
     def confidences(self, oracle: Oracle, records: pd.DataFrame) -> np.ndarray:
