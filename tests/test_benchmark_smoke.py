@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,3 +72,15 @@ def test_meta_accuracy_script_reports_both_label_sources(monkeypatch: pytest.Mon
         assert 0.4 < mean["members"] <= 1 and 0.4 < mean["non_members"] <= 1, report
         assert mean["cv_log_loss"] > 0
         assert report["runs"][0][source]["hyperparameters"]["max_iter"] == 25
+
+
+def test_membership_benchmark_scores_a_tiny_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 18: the membership suite imports, and one scoring case runs in this process
+    (LiRA offline on the IWPC tree world: 200 reference records, 4 shadows, 50 scored
+    records); ``test_benchmarks_pass_on_tiny_inputs`` runs every case."""
+    bench = script("test_membership", monkeypatch)
+    target, reference = bench.build_world("iwpc-tree", smoke=True)
+    lira = bench.fit_attacks(target, reference, n_shadows=4, names=("lira-offline",))
+    assert list(lira) == ["lira-offline"]
+    scores = lira["lira-offline"].score_answers(*bench.answers_for(50, lira))
+    assert scores.shape == (50,) and bool(np.isfinite(scores).all())

@@ -90,7 +90,7 @@ def _check_attacks(attacks: Sequence[str]) -> tuple[str, ...]:
 def assess_membership(target: Oracle | TargetModel, members: pd.DataFrame,
                       non_members: pd.DataFrame, reference: pd.DataFrame, *,
                       attacks: Sequence[str] = tuple(MEMBERSHIP_ATTACKS),
-                      n_shadows: int = 16, n_jobs: int = 1,
+                      n_shadows: int = 16, n_jobs: int = 1, client: Any = None,
                       substitute: str = DEFAULT_SUBSTITUTE, fprs: Sequence[float] = DEFAULT_FPRS,
                       n_boot: int = 200, confidence: float = 0.95,
                       random_state: RandomState = 0) -> tuple[MembershipResult, ...]:
@@ -108,7 +108,11 @@ def assess_membership(target: Oracle | TargetModel, members: pd.DataFrame,
     n_shadows : int, default 16
         Shadow models per set (LiRA; RMIA uses the offline set as reference models).
     n_jobs : int, default 1
-        Worker processes training shadows.
+        Worker processes training shadows on this machine.
+    client : distributed.Client or str, optional
+        Train the shadows on this Dask cluster instead (a client, left open, or a
+        scheduler address); the results are the same, bit for bit
+        (:func:`~tabinv.membership.shadows.train_shadows`).
     substitute : str
         Shadow family when tabinv did not train the target.
     fprs, n_boot, confidence
@@ -151,10 +155,11 @@ def assess_membership(target: Oracle | TargetModel, members: pd.DataFrame,
     shared = {"n_shadows": n_shadows, "n_jobs": n_jobs, "substitute": substitute}
     offline = online = None
     if {"lira-offline", "rmia"} & set(names):
-        offline = train_shadows(model, reference, random_state=int(seeds[0]), **shared)
+        offline = train_shadows(model, reference, client=client, random_state=int(seeds[0]),
+                                **shared)
     if "lira-online" in names:
         online = train_shadows(model, pd.concat([reference, candidates], ignore_index=True),
-                               random_state=int(seeds[1]), **shared)
+                               client=client, random_state=int(seeds[1]), **shared)
     built: dict[str, tuple[MembershipAttack, Any]] = {
         "loss": (LossThreshold(), None),
         "lira-offline": (LiRA(online=False, **shared), offline),

@@ -1,6 +1,6 @@
 """Membership inference attacks as estimators: ``fit(target, reference, ...)`` then
 ``score(records)``, one membership score per record (higher: more likely a member).
-The loss threshold and LiRA live here, RMIA in :mod:`.rmia`.
+The loss threshold and LiRA live here, RMIA in :mod:`.rmia`, their base in :mod:`.base`.
 
 The target is queried through an :class:`~tabinv.models.oracle.Oracle` for the
 confidence of each record's true label; shadow models are seen through the same
@@ -14,14 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
-from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
 
-from ..exceptions import AttackError
-from ..models.oracle import Oracle
-from ..models.target import TargetModel
-from .queries import DEFAULT_CLIP, as_oracle, check_records, label_confidence, logit
-from .shadows import DEFAULT_SUBSTITUTE, ShadowSet, train_shadows
+from ..exceptions import AttackError, DataError
+from .base import MembershipAttack
+from .queries import DEFAULT_CLIP, label_confidence, logit
+from .shadows import DEFAULT_SUBSTITUTE, ShadowSet
 
 __all__ = ["LiRA", "LossThreshold", "MembershipAttack", "MIN_SIGMA"]
 
@@ -30,72 +27,6 @@ __all__ = ["LiRA", "LossThreshold", "MembershipAttack", "MIN_SIGMA"]
 MIN_SIGMA = 1e-3
 #: LiRA's variance: per-example from this many shadows on, global below (Carlini 2022)
 PER_EXAMPLE_FROM = 64
-
-
-class MembershipAttack(BaseEstimator):
-    """Base of the membership attacks: ``fit`` validates and stores the oracle, then
-    calls ``_fit``; ``score`` checks, queries the target and calls ``_score``."""
-
-    def fit(self, target: Oracle | TargetModel, reference: pd.DataFrame, *,
-            candidates: pd.DataFrame | None = None,
-            shadows: ShadowSet | None = None) -> MembershipAttack:
-        """Learn what the attack needs from the attacker's reference sample.
-
-        Parameters
-        ----------
-        target : Oracle or TargetModel
-            The attacked classifier (a fitted TargetModel gets confidence access).
-        reference : pandas.DataFrame
-            The attacker's own sample of the population (never the target's members).
-        candidates : pandas.DataFrame, optional
-            The records to be attacked (LiRA online trains shadows on them too).
-        shadows : ShadowSet, optional
-            Shadow models trained already (shared between attacks); trained here
-            when None.
-
-        Returns
-        -------
-        self
-
-        Raises
-        ------
-        AttackError, DataError
-            Bad target, records or parameters.
-        """
-        self.oracle_ = as_oracle(target)
-        model = self.oracle_.model
-        self.reference_ = check_records(reference, model, "reference")
-        if candidates is not None:
-            candidates = check_records(candidates, model, "candidates")
-        if shadows is not None and not isinstance(shadows, ShadowSet):
-            raise AttackError(f"shadows must be a ShadowSet, received {type(shadows).__name__}")
-        self._fit(candidates, shadows)
-        return self
-
-    def _fit(self, candidates: pd.DataFrame | None, shadows: ShadowSet | None) -> None:
-        raise NotImplementedError
-
-    def score(self, records: pd.DataFrame) -> np.ndarray:
-        """Membership score of each record, shape (n,); higher means more likely a member.
-
-        Raises
-        ------
-        DataError
-            ``records`` is not a frame with the model's columns.
-        """
-        check_is_fitted(self, "oracle_")
-        records = check_records(records, self.oracle_.model, "records")
-        return self._score(records, label_confidence(self.oracle_, records))
-
-    def _score(self, records: pd.DataFrame, confidence: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def _shadows(self, pool: pd.DataFrame, given: ShadowSet | None) -> ShadowSet:
-        if given is not None:
-            return given
-        return train_shadows(self.oracle_.model, pool, n_shadows=self.n_shadows,
-                             n_jobs=self.n_jobs, substitute=self.substitute,
-                             random_state=self.random_state)
 
 
 class LossThreshold(MembershipAttack):
@@ -137,15 +68,17 @@ class LossThreshold(MembershipAttack):
         self.fpr = fpr
         self.clip = clip
 
-    def _fit(self, candidates: pd.DataFrame | None, shadows: ShadowSet | None) -> None:
+    def _fit(self, candidates: pd.DataFrame | None, shadows: ShadowSet | None,
+             client: Any) -> None:
         if not 0.0 < float(self.fpr) < 1.0:
             raise AttackError(f"fpr must be strictly between 0 and 1, received {self.fpr!r}")
-        reference = self._score(self.reference_, label_confidence(self.oracle_,
-                                                                   self.reference_))
+        reference = self._score_answers(label_confidence(self.oracle_, self.reference_),
+                                        None, None)
         self.threshold_ = float(np.quantile(reference, 1.0 - float(self.fpr),
                                             method="higher"))
 
-    def _score(self, records: pd.DataFrame, confidence: np.ndarray) -> np.ndarray:
+    def _score_answers(self, confidence: np.ndarray, shadow_confidence: np.ndarray | None,
+                       in_mask: np.ndarray | None) -> np.ndarray:
         return np.log(np.clip(confidence, self.clip, 1.0))
 
     def predict(self, records: pd.DataFrame) -> np.ndarray:
@@ -224,7 +157,8 @@ class LiRA(MembershipAttack):
         self.clip = clip
         self.random_state = random_state
 
-    def _fit(self, candidates: pd.DataFrame | None, shadows: ShadowSet | None) -> None:
+    def _fit(self, candidates: pd.DataFrame | None, shadows: ShadowSet | None,
+             client: Any) -> None:
         if self.variance not in ("auto", "global", "per-example"):
             raise AttackError(f"variance must be 'auto', 'global' or 'per-example', received "
                               f"{self.variance!r}")
@@ -234,7 +168,7 @@ class LiRA(MembershipAttack):
         pool = self.reference_
         if self.online and candidates is not None:
             pool = pd.concat([self.reference_, candidates], ignore_index=True)
-        self.shadows_ = self._shadows(pool, shadows)
+        self.shadows_ = self._shadows(pool, shadows, client)
         n_shadows = len(self.shadows_.models)
         if n_shadows < 4:
             raise AttackError(f"LiRA needs at least 4 shadow models (2 IN and 2 OUT for each "
@@ -251,10 +185,14 @@ class LiRA(MembershipAttack):
             else np.sqrt(np.where(np.isnan(variance), global_sigma ** 2, variance))
         return np.maximum(sigma, MIN_SIGMA)
 
-    def _score(self, records: pd.DataFrame, confidence: np.ndarray) -> np.ndarray:
+    def _score_answers(self, confidence: np.ndarray, shadow_confidence: np.ndarray | None,
+                       in_mask: np.ndarray | None) -> np.ndarray:
+        if shadow_confidence is None or in_mask is None:
+            raise DataError(f"{type(self).__name__} scores need the shadows' confidences "
+                            "and which shadows trained each record")
         phi_target = logit(confidence, self.clip)
-        phi = logit(self.shadows_.confidences(self.oracle_, records), self.clip)
-        inside = self.shadows_.in_mask(records)
+        phi = logit(shadow_confidence, self.clip)
+        inside = in_mask
         if self.online and not inside.any(axis=0).all():
             raise AttackError(f"LiRA online scores only the candidates its shadows trained "
                               f"on; {int((~inside.any(axis=0)).sum())} record(s) are not "

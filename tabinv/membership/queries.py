@@ -16,7 +16,8 @@ from ..models.oracle import Oracle
 from ..models.target import TargetModel
 from ..text import shorten
 
-__all__ = ["DEFAULT_CLIP", "as_oracle", "check_records", "label_confidence", "logit"]
+__all__ = ["DEFAULT_CLIP", "as_oracle", "check_answers", "check_records", "label_confidence",
+           "logit"]
 
 #: confidences are clipped into [clip, 1 - clip] before the logit (|phi| <= 13.8)
 DEFAULT_CLIP = 1e-6
@@ -99,3 +100,43 @@ def logit(confidence: Any, clip: float = DEFAULT_CLIP) -> np.ndarray:
         raise DataError(f"clip must be strictly between 0 and 0.5, received {clip!r}")
     p = np.clip(np.asarray(confidence, dtype=float), clip, 1.0 - clip)
     return np.log(p) - np.log1p(-p)
+
+
+def _confidences(values: Any, name: str, ndim: int) -> np.ndarray:
+    array = np.asarray(values, dtype=float)
+    if array.ndim != ndim:
+        raise DataError(f"{name} must be a {ndim}-D array of confidences, received shape "
+                        f"{array.shape}")
+    if not np.isfinite(array).all() or array.min(initial=0.0) < 0 \
+            or array.max(initial=0.0) > 1:
+        raise DataError(f"{name} must hold finite confidences in [0, 1]")
+    return array
+
+
+def check_answers(confidence: Any, shadow_confidence: Any = None, in_mask: Any = None, *,
+                  n_shadows: int | None = None) -> Any:
+    """Answers read before, checked: ``confidence`` (n,) alone when ``n_shadows`` is
+    None, else ``(confidence, shadow_confidence, in_mask)`` with both tables (n_shadows,
+    n), ``in_mask`` boolean.
+
+    Raises
+    ------
+    DataError
+        A table missing, shapes that disagree, confidences outside [0, 1] or not finite.
+    """
+    target = _confidences(confidence, "confidence", 1)
+    if n_shadows is None:
+        return target
+    if shadow_confidence is None or in_mask is None:
+        raise DataError("this attack scores against its shadows: give shadow_confidence and "
+                        "in_mask too")
+    shadows = _confidences(shadow_confidence, "shadow_confidence", 2)
+    inside = np.asarray(in_mask)
+    expected = (n_shadows, len(target))
+    for name, table in (("shadow_confidence", shadows), ("in_mask", inside)):
+        if table.shape != expected:
+            raise DataError(f"{name} must have shape (shadows, records) = {expected}, "
+                            f"received {table.shape}")
+    if inside.dtype != bool:
+        raise DataError(f"in_mask must be booleans, received {inside.dtype}")
+    return target, shadows, inside

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..exceptions import AttackError
+from ..exceptions import AttackError, DataError
 from .attacks import MembershipAttack
 from .metrics import roc_points
 from .queries import DEFAULT_CLIP, label_confidence
@@ -76,12 +76,13 @@ class RMIA(MembershipAttack):
         self.clip = clip
         self.random_state = random_state
 
-    def _fit(self, candidates: pd.DataFrame | None, shadows: ShadowSet | None) -> None:
+    def _fit(self, candidates: pd.DataFrame | None, shadows: ShadowSet | None,
+             client: Any) -> None:
         if not (isinstance(self.gamma, (int, float)) and self.gamma > 0):
             raise AttackError(f"gamma must be a positive number, received {self.gamma!r}")
         if self.a != "auto" and not (isinstance(self.a, (int, float)) and 0 <= self.a <= 1):
             raise AttackError(f"a must be a number in [0, 1] or 'auto', received {self.a!r}")
-        self.shadows_ = self._shadows(self.reference_, shadows)
+        self.shadows_ = self._shadows(self.reference_, shadows, client)
         self.a_ = self._tuned_a() if self.a == "auto" else float(self.a)
         population = self.reference_
         ratio = self._ratio(label_confidence(self.oracle_, population),
@@ -120,8 +121,10 @@ class RMIA(MembershipAttack):
                 best, best_auc = float(a), auc
         return best
 
-    def _score(self, records: pd.DataFrame, confidence: np.ndarray) -> np.ndarray:
-        reference = self.shadows_.confidences(self.oracle_, records)
-        out = ~self.shadows_.in_mask(records)
-        return self._scores(self._ratio(confidence, reference, out, self.a_),
+    def _score_answers(self, confidence: np.ndarray, shadow_confidence: np.ndarray | None,
+                       in_mask: np.ndarray | None) -> np.ndarray:
+        if shadow_confidence is None or in_mask is None:
+            raise DataError(f"{type(self).__name__} scores need the shadows' confidences "
+                            "and which shadows trained each record")
+        return self._scores(self._ratio(confidence, shadow_confidence, ~in_mask, self.a_),
                             self.population_ratios_)

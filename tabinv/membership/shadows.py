@@ -12,6 +12,7 @@ hyperparameters: its shadows are a stated substitute family built by
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,7 @@ from ..models.oracle import Oracle
 from ..models.target import TargetModel
 from ..processes import cap_jobs, joblib_workers
 from ..utils import RandomState, check_random_state
+from .cluster import fit_on_dask, half
 from .queries import label_confidence
 
 __all__ = ["ShadowSet", "balanced_halves", "record_keys", "shadow_blueprint",
@@ -155,7 +157,7 @@ def _fit_one(index: int, shadow: TargetModel, frame: pd.DataFrame) -> tuple[int,
 
 
 def train_shadows(target: TargetModel, pool: pd.DataFrame, *, n_shadows: int,
-                  n_jobs: int = 1, substitute: str = DEFAULT_SUBSTITUTE,
+                  n_jobs: int = 1, client: Any = None, substitute: str = DEFAULT_SUBSTITUTE,
                   random_state: RandomState = 0) -> ShadowSet:
     """Train ``n_shadows`` shadow models on balanced random halves of ``pool``.
 
@@ -169,12 +171,17 @@ def train_shadows(target: TargetModel, pool: pd.DataFrame, *, n_shadows: int,
     n_shadows : int
         Number of shadows, 2 to :data:`MAX_SHADOWS`.
     n_jobs : int
-        Worker processes (capped by the available cores); -1 for every core.
+        Worker processes on this machine (capped by the available cores); -1 for every
+        core. Leave it at 1 with ``client``.
+    client : distributed.Client or str, optional
+        A Dask cluster to train the shadows on, one task per shadow: a client (left
+        open) or a scheduler address (connected to for this call, then closed); see
+        :func:`~tabinv.membership.cluster.fit_on_dask`.
     substitute : str
         Shadow family when tabinv does not know the target's.
     random_state : int, Generator or None
-        Seeds the halves and each shadow; the same seed gives the same shadows,
-        whatever ``n_jobs``.
+        Seeds the halves and each shadow; the same seed gives the same shadows, bit for
+        bit, whatever ``n_jobs`` or ``client``.
 
     Returns
     -------
@@ -183,7 +190,8 @@ def train_shadows(target: TargetModel, pool: pd.DataFrame, *, n_shadows: int,
     Raises
     ------
     AttackError
-        Bad ``n_shadows``, or a half with a single label class.
+        Bad ``n_shadows``, ``n_jobs`` above 1 with ``client``, a Dask cluster asked for
+        but not reachable (or Dask not installed), or a half with a single label class.
     """
     if isinstance(n_shadows, bool) or not isinstance(n_shadows, (int, np.integer)) \
             or not 2 <= n_shadows <= MAX_SHADOWS:
@@ -193,15 +201,29 @@ def train_shadows(target: TargetModel, pool: pd.DataFrame, *, n_shadows: int,
         raise AttackError(f"shadow models need at least 4 records to split, received "
                           f"{len(pool)}")
     check_cells(int(n_shadows), len(pool))
+    if client is not None and n_jobs != 1:
+        raise AttackError(f"n_jobs sets worker processes on this machine; with a Dask client "
+                          f"the cluster's workers train the shadows: leave n_jobs at 1 "
+                          f"(received {n_jobs!r})")
     rng = check_random_state(random_state)
     keep = balanced_halves(int(n_shadows), len(pool), rng)
     seeds = rng.integers(0, 2**31 - 1, size=int(n_shadows))
     blueprint, source = shadow_blueprint(target, substitute)
-    jobs = cap_jobs(n_jobs, tasks=int(n_shadows), option="n_jobs").jobs
-    tasks = [(s, _reseeded(blueprint, int(seeds[s])), pool[keep[s]].reset_index(drop=True))
-             for s in range(int(n_shadows))]
+    shadows = [_reseeded(blueprint, int(seed)) for seed in seeds]
+    if client is not None:
+        models = fit_on_dask(client, shadows, pool, keep)
+    else:
+        models = _fit_here(shadows, pool, keep, n_jobs)
+    return ShadowSet(models=models, pool=pool.reset_index(drop=True), keep=keep, source=source)
+
+
+def _fit_here(shadows: list[TargetModel], pool: pd.DataFrame, keep: np.ndarray,
+              n_jobs: int) -> tuple[TargetModel, ...]:
+    """The shadows fitted in this process (``n_jobs`` 1) or joblib worker processes, in
+    the order given whatever order they finish in."""
+    jobs = cap_jobs(n_jobs, tasks=len(shadows), option="n_jobs").jobs
     with joblib_workers(jobs) as parallel:
         from joblib import delayed
-        fitted = dict(parallel(delayed(_fit_one)(*task) for task in tasks))
-    models = tuple(fitted[s] for s in range(int(n_shadows)))
-    return ShadowSet(models=models, pool=pool.reset_index(drop=True), keep=keep, source=source)
+        fitted = dict(parallel(delayed(_fit_one)(s, shadow, half(pool, keep[s]))
+                               for s, shadow in enumerate(shadows)))
+    return tuple(fitted[s] for s in range(len(shadows)))

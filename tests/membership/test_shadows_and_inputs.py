@@ -272,3 +272,22 @@ def test_lira_scores_a_record_every_shadow_saw_a_copy_of(small):
         lira = LiRA(online=online, n_shadows=4).fit(target, reference, shadows=shadows)
         scores = lira.score(reference.iloc[:10])
         assert np.isfinite(scores).all()
+
+
+def test_a_record_the_pool_holds_twice_is_in_where_either_copy_trained(small):
+    """Real data repeat records (IWPC's reference split does); each copy is in its own
+    shadows' halves, and the record is IN wherever one of them is (the brute-force
+    reference of test_reference.py says the same)."""
+    target, members, _, reference = small
+    pool = pd.concat([reference, reference[:5], members[:3]], ignore_index=True)
+    shadows = train_shadows(target, pool, n_shadows=8, random_state=4)
+    records = pd.concat([reference[:5], members[:3], members[3:6]], ignore_index=True)
+    columns = [*target.features, target.label]
+    rows = [list(r) for r in pool[columns].itertuples(index=False)]
+    expected = np.array([[any(shadows.keep[s, j] and rows[j] == list(record)
+                              for j in range(len(rows)))
+                          for record in records[columns].itertuples(index=False)]
+                         for s in range(8)])
+    assert np.array_equal(shadows.in_mask(records), expected)
+    assert not expected[:, 8:].any() and expected[:, :8].any(axis=0).all()
+    assert not np.array_equal(expected[:, :5], shadows.keep[:, :5])  # copies count
