@@ -21,7 +21,7 @@ genomic() {  # NAME [extra options]
     --out "reports/genomic/$name"
 }
 
-gss forest-partyid forest partyid 'strong republican'
+gss forest-partyid forest partyid 'strong republican' --membership
 gss forest-partyid-rounded forest partyid 'strong republican' --rounding 1
 gss tree-relactiv tree relactiv 'weekly or more'
 gss tree-relactiv-rounded tree relactiv 'weekly or more' --rounding 1
