@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..evaluation.estimate import Estimate
-from ..membership.verdict import ATTACK_NAMES
+from ..membership.verdict import attack_subject
 from ..vocabulary import method_label
 
 __all__ = ["find_row", "fmt_epsilon", "sweep_verdict", "utility_words"]
@@ -135,8 +135,8 @@ def _membership_sentence(plain: Mapping[str, Any], grid: Sequence[Mapping[str, A
     """The strongest membership attack without DP (highest AUC), from which epsilon DP
     stops it, and which risk DP removes first (at the larger epsilon)."""
     row = max(plain["membership"], key=lambda r: _estimate(r["auc"]).value)
-    name = ATTACK_NAMES.get(row["attack"], row["attack"])
-    head = f"Membership: without DP, {name} tells members from non-members with " \
+    head = f"Membership: without DP, {attack_subject(row['attack'], False)} tells members from " \
+           "non-members with " \
            f"{_auc_text(row)} ({row['rating']})"
     if row["rating"] != "leaks":
         return f"{head}; there is no membership leakage for DP to remove."
@@ -153,6 +153,10 @@ def _membership_sentence(plain: Mapping[str, Any], grid: Sequence[Mapping[str, A
     stops, kept = series[start - 1]
     text = f"{head}; at epsilon {fmt_epsilon(stops)} it " \
            f"{_MEMBERSHIP_FALLS[kept['rating']]} ({_auc_text(kept)})"
+    if start < len(series):
+        higher, leaking = series[start]
+        text += f", and it leaks from epsilon {fmt_epsilon(higher)} on " \
+                f"({_auc_text(leaking)})"
     if attribute_leaks and attribute_cutoff is not None:
         if stops > attribute_cutoff:
             text += (". DP removes membership leakage first: it is gone from epsilon "

@@ -21,12 +21,20 @@ from .assess import MEMBERSHIP_ATTACKS, MembershipResult
 from .metrics import DEFAULT_FPRS
 from .shadows import DEFAULT_SUBSTITUTE, MAX_SHADOWS
 
-__all__ = ["MembershipOptions", "membership_entry", "membership_rating",
-           "membership_verdict"]
+__all__ = ["ATTACK_NAMES", "MembershipOptions", "attack_subject", "membership_entry",
+           "membership_rating", "membership_verdict"]
 
-#: readable names of the attacks, for sentences and tables
-ATTACK_NAMES = {"loss": "the loss-threshold attack", "lira-offline": "LiRA (offline)",
-                "lira-online": "LiRA (online)", "rmia": "RMIA"}
+#: attack key -> the name reports, tables and sentences show
+ATTACK_NAMES = {"loss": "loss threshold", "lira-offline": "LiRA offline",
+                "lira-online": "LiRA online", "rmia": "RMIA"}
+
+
+def attack_subject(attack: str, start: bool = True) -> str:
+    """The attack as the subject of a sentence: ``The loss-threshold attack`` (``the``
+    inside a sentence), ``RMIA``."""
+    if attack == "loss":
+        return f"{'The' if start else 'the'} loss-threshold attack"
+    return ATTACK_NAMES.get(attack, attack)
 
 
 @dataclass(frozen=True)
@@ -106,8 +114,7 @@ def membership_verdict(result: MembershipResult) -> str:
     """
     metrics = result.metrics
     auc = metrics.auc
-    name = ATTACK_NAMES.get(result.attack, result.attack)
-    head = (f"{name[:1].upper()}{name[1:]} tells members from "
+    head = (f"{attack_subject(result.attack)} tells members from "
             f"non-members with AUC {auc.value:.3f} [{auc.low:.3f}, {auc.high:.3f}] "
             "(0.5 is chance)")
     resolvable = [(level, e) for level, e in metrics.tpr_at_fpr

@@ -16,6 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..membership.verdict import ATTACK_NAMES
 from ..vocabulary import RATINGS, RESOLUTION, rating
 from .blocks import Block, figure_blocks, heading, paragraph, table
 from .document import fmt, rating_of, scenarios, strongest, triple
@@ -31,9 +32,6 @@ __all__ = ["ATTACK_NAMES", "EXPLANATION", "KEY", "attack_name", "calibrated_sent
 #: the key of a scenario that holds membership results
 KEY = "membership_inference"
 
-#: attack key -> the name the reports show (an unknown key is shown as it is)
-ATTACK_NAMES = {"loss": "loss threshold", "lira-offline": "LiRA offline",
-                "lira-online": "LiRA online", "rmia": "RMIA"}
 
 EXPLANATION = (
     "Membership inference asks a different question from the attacks above: not what a "

@@ -30,6 +30,7 @@ from .tables import (
     STRONGEST_HEADER,
     SWEEP_ATTACK_HEADER,
     SWEEP_BASELINE_HEADER,
+    SWEEP_MEMBERSHIP_HEADER,
     leakage_rows,
     membership_rows,
     method_header,
@@ -40,6 +41,7 @@ from .tables import (
     suppression_note,
     sweep_attack_rows,
     sweep_baseline_rows,
+    sweep_membership_rows,
     timing_rows,
     utility_rows,
 )
@@ -325,6 +327,17 @@ def _sweep_outline(document: Mapping[str, Any], with_figures: bool) -> list[Bloc
                            (0,)),
                    *table(SWEEP_ATTACK_HEADER, sweep_attack_rows(document, sensitive),
                            (1, 4))]
+    membership = sweep_membership_rows(document)
+    if membership:
+        blocks += [heading("Membership inference against epsilon"),
+                   paragraph("The membership attacks on the models of each epsilon (shadow "
+                      "models of a DP model are DP models at the same epsilon): the AUC "
+                      "(0.5 is a coin toss) and the share of members found at a low false "
+                      "positive rate, over seeds, rated against chance, next to the "
+                      "largest attribute leakage on members at that epsilon. The epsilon "
+                      "at which each rating stops being 'leaks' shows which risk DP "
+                      "removes first."),
+                   *table(SWEEP_MEMBERSHIP_HEADER, membership, (1, 5))]
     blocks += [heading("Threat model"), paragraph(threat_sentence(threat)),
                *_paragraphs(threat.get("notes")), *_attacks(threat),
                *data_section(document["dataset"]), *model_section(document["model"]),

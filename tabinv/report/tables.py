@@ -26,6 +26,7 @@ from .document import (
     signed,
     strongest,
     sweep_points,
+    triple,
     utility_text,
 )
 from .document import headlines as _headlines
@@ -37,7 +38,8 @@ __all__ = ["SUMMARY_HEADER", "POSITIVE_METRICS", "assessment_markdown", "fmt", "
            "positive_table", "per_value_rows", "count_text", "suppression_note",
            "cleaning_rows", "timing_rows", "utility_rows", "sweep_attack_rows",
            "sweep_baseline_rows", "SWEEP_BASELINE_HEADER", "LEAKAGE_HEADER", "leakage_cells",
-           "baselines_text", "STRONGEST_HEADER", "strongest_rows"]
+           "baselines_text", "STRONGEST_HEADER", "strongest_rows", "SWEEP_MEMBERSHIP_HEADER",
+           "sweep_membership_rows"]
 
 SUMMARY_HEADER = ("hidden", "inferred", "method", "members acc [95% CI]", "AUC",
                   "non-members acc [95% CI]", "AUC", "members: leakage, rating")
@@ -320,6 +322,33 @@ def sweep_attack_rows(document: Mapping[str, Any], sensitive: str) -> list[tuple
                          signed(leakage_of(inside)), rating_of(inside) if inside else "-",
                          fmt(outside.get("accuracy"), interval=False),
                          fmt(leakage_of(outside), interval=False, sign="+")))
+    return rows
+
+
+SWEEP_MEMBERSHIP_HEADER = ("epsilon", "membership attack", "AUC [95% CI]",
+                           "TPR at 0.1% FPR", "TPR at 1% FPR", "rating",
+                           "largest attribute leakage (members)")
+
+
+def sweep_membership_rows(document: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """Per epsilon, each membership attack's AUC and TPR at low FPR with its rating,
+    beside the largest attribute leakage on members at that epsilon (and its rating),
+    so the reader sees which risk DP removes first."""
+    from .membership import attack_name
+
+    rows: list[tuple[str, ...]] = []
+    for point in sweep_points(document):
+        attacks = [e for e in point.get("attacks", []) if e.get("population") == "members"
+                   and triple(leakage_of(e)) is not None]
+        top = max(attacks, key=lambda e: triple(leakage_of(e))[0], default=None)
+        attribute = "-" if top is None else (f"{method_key(top)} on {top['sensitive']}: "
+                                             f"{signed(leakage_of(top))} ({rating_of(top)})")
+        for n, item in enumerate(point.get("membership", [])):
+            tpr = {float(t["fpr"]): t for t in item.get("tpr_at_fpr", [])}
+            rows.append((epsilon_text(point.get("epsilon")) if n == 0 else "",
+                         attack_name(item), fmt(item.get("auc")),
+                         fmt(tpr.get(0.001)), fmt(tpr.get(0.01)),
+                         str(item.get("rating", "-")), attribute if n == 0 else ""))
     return rows
 
 

@@ -71,13 +71,18 @@ LEAK, GONE = ("leaks", .1, .08, .12), ("no measurable leakage", 0, -.02, .02)
     # membership gone from epsilon 10 down, attribute leakage only from 1 down
     ([(None, LEAK, (.6, .57, .63)), (1, GONE, (.5, .48, .52)),
       (10, LEAK, (.51, .49, .53)), (100, LEAK, (.6, .57, .63))],
-     "at epsilon 10 it falls to chance (AUC 0.510 [0.490, 0.530]). DP removes membership "
-     "leakage first: it is gone from epsilon 10 down, attribute leakage only from 1 down."),
+     "at epsilon 10 it falls to chance (AUC 0.510 [0.490, 0.530]), and it leaks from "
+     "epsilon 100 on (AUC 0.600 [0.570, 0.630]). DP removes membership leakage first: it "
+     "is gone from epsilon 10 down, attribute leakage only from 1 down."),
     ([(None, LEAK, (.6, .57, .63)), (1, GONE, (.5, .48, .52)),
       (10, GONE, (.58, .56, .6)), (100, LEAK, (.6, .57, .63))],
-     "at epsilon 1 it falls to chance (AUC 0.500 [0.480, 0.520]). DP removes attribute "
-     "leakage first: it is gone from epsilon 10 down, membership leakage only from 1 "
-     "down."),
+     "at epsilon 1 it falls to chance (AUC 0.500 [0.480, 0.520]), and it leaks from "
+     "epsilon 10 on (AUC 0.580 [0.560, 0.600]). DP removes attribute leakage first: it is "
+     "gone from epsilon 10 down, membership leakage only from 1 down."),
+    ([(None, LEAK, (.6, .57, .63)), (1, GONE, (.5, .48, .52)),
+      (10, LEAK, (.56, .53, .6))],
+     "at epsilon 1 it falls to chance (AUC 0.500 [0.480, 0.520]), and it leaks from "
+     "epsilon 10 on (AUC 0.560 [0.530, 0.600])."),
     ([(None, LEAK, (.6, .57, .63)), (1, LEAK, (.58, .56, .6))],
      "it still leaks at the smallest epsilon tried, 1 (AUC 0.580 [0.560, 0.600])."),
     ([(None, LEAK, (.52, .49, .54)), (1, GONE, (.5, .48, .52))],
@@ -101,3 +106,22 @@ def test_the_sweep_command_takes_membership_options(tmp_path):
     bad = runner.invoke(app, ["sweep", "--dataset", "iwpc", "--model", "logistic",
                               "-s", "vkorc1", "--membership", "--shadows", "0"])
     assert bad.exit_code == 2 and "membership shadows must be an integer" in bad.output
+
+
+def test_the_sweep_report_shows_membership_per_epsilon(swept):
+    from tabinv.report.document import as_document
+    from tabinv.report.markdown import render_markdown
+    from tabinv.text import markdown_text
+
+    text = render_markdown(as_document(swept.to_dict()))
+    assert "## Membership inference against epsilon" in text
+    section = text.split("## Membership inference against epsilon", 1)[1]
+    for point in swept.points:
+        epsilon = "non-private" if point["epsilon"] is None else f"{point['epsilon']:g}"
+        for n, row in enumerate(point["membership"]):
+            auc = row["auc"]
+            cells = [epsilon if n == 0 else "",
+                     {"loss": "loss threshold", "rmia": "RMIA"}[row["attack"]],
+                     f"{auc.value:.3f} [{auc.low:.3f}, {auc.high:.3f}]"]
+            line = "| " + " | ".join(markdown_text(c) for c in cells) + " |"
+            assert line in section, line
