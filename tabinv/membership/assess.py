@@ -75,16 +75,20 @@ class MembershipResult:
                 "calibrated": calibrated}
 
 
-def _check_attacks(attacks: Sequence[str]) -> tuple[str, ...]:
+def check_attacks(attacks: Sequence[str]) -> tuple[str, ...]:
+    """The attack names, each once, ``all`` standing for every attack; an unknown name
+    or none is one :class:`AttackError`."""
     names = tuple(attacks)
+    if "all" in names:
+        names = tuple(MEMBERSHIP_ATTACKS)
     for name in names:
         if name not in MEMBERSHIP_ATTACKS:
             raise AttackError(f"unknown membership attack {name!r}"
                               f"{closest(str(name), MEMBERSHIP_ATTACKS)}; attacks are: "
-                              f"{', '.join(MEMBERSHIP_ATTACKS)}")
+                              f"all, {', '.join(MEMBERSHIP_ATTACKS)}")
     if not names:
         raise AttackError("no membership attack to run")
-    return names
+    return tuple(dict.fromkeys(names))
 
 
 def assess_membership(target: Oracle | TargetModel, members: pd.DataFrame,
@@ -143,7 +147,7 @@ def assess_membership(target: Oracle | TargetModel, members: pd.DataFrame,
     >>> [r.attack for r in results], results[1].n_shadows
     (['loss', 'rmia'], 4)
     """
-    names = _check_attacks(attacks)
+    names = check_attacks(attacks)
     oracle = as_oracle(target)
     model = oracle.model
     members = check_records(members, model, "members")

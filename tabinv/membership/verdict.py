@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..exceptions import AttackError, closest
+from ..exceptions import AttackError
 from ..vocabulary import RESOLUTION, rating
-from .assess import MEMBERSHIP_ATTACKS, MembershipResult
+from .assess import MEMBERSHIP_ATTACKS, MembershipResult, check_attacks
 from .metrics import DEFAULT_FPRS
 from .shadows import DEFAULT_SUBSTITUTE, MAX_SHADOWS
 
@@ -64,23 +64,14 @@ class MembershipOptions:
     fprs: Sequence[float] = field(default=DEFAULT_FPRS)
 
     def __post_init__(self) -> None:
-        names = tuple(self.attacks)
-        if "all" in names:
-            names = tuple(MEMBERSHIP_ATTACKS)
-        for name in names:
-            if name not in MEMBERSHIP_ATTACKS:
-                raise AttackError(f"unknown membership attack {name!r}"
-                                  f"{closest(str(name), MEMBERSHIP_ATTACKS)}; attacks are: "
-                                  f"all, {', '.join(MEMBERSHIP_ATTACKS)}")
-        if not names:
-            raise AttackError("no membership attack to run")
+        names = check_attacks(self.attacks)
         for what, value, low, high in (("shadows", self.shadows, 2, MAX_SHADOWS),
                                        ("jobs", self.jobs, 1, 64)):
             if isinstance(value, bool) or not isinstance(value, int) \
                     or not low <= value <= high:
                 raise AttackError(f"membership {what} must be an integer from {low} to "
                                   f"{high}, received {value!r}")
-        object.__setattr__(self, "attacks", tuple(dict.fromkeys(names)))
+        object.__setattr__(self, "attacks", names)
         object.__setattr__(self, "fprs", tuple(float(f) for f in self.fprs))
 
     def describe(self) -> dict[str, Any]:
