@@ -139,24 +139,19 @@ def tabinv_flags(world: World, label_source: str
     common = {"sensitive": [case.sensitive], "splits": world.attacked(),
               "label": case.label, "label_source": label_source, "n_boot": 20,
               "random_state": SEED}
-    runs = {"map": assess(world.dataset, world.model, attacks=["all"],
-                       priors=["marginal", "learned"], **common),
-            "map-calibrated": assess(world.dataset, world.model, attacks=["map"],
-                                  priors=["marginal", "learned"],
-                                  attack_params={"map": {"likelihood": "calibrated"}},
-                                  **common)}
+    # every attack; `all` also runs map and confidence with the calibrated likelihood,
+    # and boosted imputation joins the baselines because meta runs
+    assessment = assess(world.dataset, world.model, attacks=["all"],
+                        priors=["marginal", "learned"], **common)
     attacks: dict[str, dict[str, np.ndarray]] = {p: {} for p in POPULATIONS}
     baselines: dict[str, dict[str, np.ndarray]] = {p: {} for p in POPULATIONS}
-    for tag, assessment in runs.items():
-        for result in assessment.results:
-            if result.population not in POPULATIONS or result.sensitive != case.sensitive:
-                continue
-            name = result.key.replace("map", tag, 1) if result.method == "map" \
-                else result.key
-            if result.method in LEAKAGE_BASELINES:
-                baselines[result.population].setdefault(result.key, result.correct)
-            elif result.method not in BASELINES:
-                attacks[result.population][name] = np.asarray(result.correct, bool)
+    for result in assessment.results:
+        if result.population not in POPULATIONS or result.sensitive != case.sensitive:
+            continue
+        if result.method in LEAKAGE_BASELINES:
+            baselines[result.population].setdefault(result.key, result.correct)
+        elif result.method not in BASELINES:
+            attacks[result.population][result.key] = np.asarray(result.correct, bool)
     return attacks, baselines
 
 

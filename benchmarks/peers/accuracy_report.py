@@ -86,8 +86,8 @@ def markdown(report: dict[str, Any]) -> str:
         "white-box); its BaselineTrueLabel (a model-free classifier of the sensitive "
         "value from the other features and the label) is compared separately. The best "
         "baseline is tabinv's best model-free baseline (prior-mode, imputation, "
-        "label-rule); \"an attack beats baseline\" means the gain of tabinv's or ART's "
-        "strongest over it has a 95% interval above zero.",
+        "boosted-imputation, label-rule); \"an attack beats baseline\" means the gain of "
+        "tabinv's or ART's strongest over it has a 95% interval above zero.",
         "",
         HEADER + "\n".join(lines),
         "",
