@@ -5,11 +5,15 @@ may run on (its CPU affinity), unless the caller forces more, and by the number 
 (never an idle worker). It returns the reason next to the number, for the command line to
 show; the library itself never prints.
 
-:func:`signals_raise` turns SIGTERM (like SIGINT already) into an exception in the main
-thread, so that every ``finally`` and context manager between the signal and the command
-runs: executors kill their worker processes, joblib terminates its pool, Dask closes its
-cluster. :func:`joblib_workers` gives a block its own joblib process pool: its workers
-die with this process (:func:`die_with_parent`, even when it is killed) and are stopped
+:func:`signals_raise` turns SIGTERM and SIGINT into an exception in the main thread, so
+that every ``finally`` and context manager between the signal and the command runs:
+executors kill their worker processes, joblib terminates its pool, Dask closes its
+cluster. It does so even when the process started with SIGINT ignored (a shell starts the
+background jobs of a script so, and Python then never installs its KeyboardInterrupt
+handler, so a command would let Ctrl-C pass and run to the end).
+
+:func:`joblib_workers` gives a block its own joblib process pool: its workers die with
+this process (:func:`die_with_parent`, even when it is killed) and are stopped
 when the block ends (:func:`stop_joblib_workers`); loky would otherwise keep them for
 reuse after the call that started them.
 """
@@ -22,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import TabinvError
 
@@ -99,21 +103,33 @@ def _raise(signum: int, frame: FrameType | None) -> None:
     raise Terminated(signum)
 
 
+#: what :func:`signals_raise` installs: SIGINT raises KeyboardInterrupt, SIGTERM Terminated
+_RAISING = ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, _raise))
+
+
 @contextmanager
 def signals_raise() -> Iterator[None]:
-    """Within the block, SIGTERM raises :class:`Terminated` (SIGINT: KeyboardInterrupt).
+    """Within the block, SIGINT raises KeyboardInterrupt and SIGTERM :class:`Terminated`.
 
-    Only in the main thread (elsewhere, signal handlers cannot be set: a no-op).
+    Both handlers are installed whatever the process inherited: Python leaves SIGINT
+    ignored when it started ignored (a shell's background job without job control), and
+    such a command would then let a SIGINT pass and run to the end. The previous
+    handlers are restored when the block ends. Only in the main thread (elsewhere,
+    signal handlers cannot be set: a no-op).
     """
+    previous: list[tuple[signal.Signals, Any]] = []
     try:
-        previous = signal.signal(signal.SIGTERM, _raise)
+        for signum, handler in _RAISING:
+            previous.append((signum, signal.signal(signum, handler)))
     except ValueError:  # not the main thread
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in reversed(previous):
+            if handler is not None:  # None: set outside Python, cannot be put back
+                signal.signal(signum, handler)
 
 
 def stop_joblib_workers() -> None:

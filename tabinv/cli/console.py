@@ -74,9 +74,10 @@ def exit_on_error(stopped: str = "") -> Iterator[None]:
     """tabinv's errors (and unreadable files) -> one line on stderr, exit code 2;
     SIGTERM / SIGINT -> one line (``stopped by SIGTERM: <stopped>``), exit 128 + signal.
 
-    SIGTERM is raised in the main thread like SIGINT (:func:`tabinv.processes.signals_raise`),
-    so every ``finally`` between the signal and the command runs: executors kill their
-    worker processes, joblib's pool and Dask's cluster are closed.
+    Both are raised in the main thread (:func:`tabinv.processes.signals_raise`), SIGINT
+    even when the command started with it ignored (a script's background job), so every
+    ``finally`` between the signal and the command runs: executors kill their worker
+    processes, joblib's pool and Dask's cluster are closed.
     """
     try:
         with signals_raise():

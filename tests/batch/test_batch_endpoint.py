@@ -177,17 +177,32 @@ def _stop_mid_entry(server: FakeEndpoint, gate: threading.Event, command: list[s
     return subprocess.CompletedProcess(command, batch.returncode, stdout, stderr)
 
 
-@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "sigkill"])
+#: runs its arguments with SIGINT ignored, as a shell starts a script's background job
+IGNORING_SIGINT = [sys.executable, "-c", "import os, signal, sys; "
+                   "signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                   "os.execv(sys.argv[1], sys.argv[1:])"]
+
+
+@pytest.mark.parametrize(("how", "background"), [(signal.SIGINT, False),
+                                                 (signal.SIGINT, True),
+                                                 (signal.SIGKILL, False)],
+                         ids=["ctrl-c", "ctrl-c-background", "sigkill"])
 def test_an_endpoint_entry_stopped_mid_run_resumes(held_server: FakeEndpoint,
                                                    gate: threading.Event,
                                                    reference: Reference, tmp_path: Path,
-                                                   how: signal.Signals) -> None:
+                                                   how: signal.Signals,
+                                                   background: bool) -> None:
+    """Stopped mid-entry, then rerun. ``ctrl-c-background``: the command started with
+    SIGINT ignored (a test suite run as a script's background job starts it so) stops
+    on SIGINT all the same, instead of finishing the entry."""
     server = held_server
     inventory = _inventory(tmp_path, server.url)
     out = tmp_path / "out"
     if how == signal.SIGINT:  # the command as a user runs it
         command = [str(Path(sys.executable).parent / "tabinv"), "batch", str(inventory),
                    "--out", str(out)]
+        if background:
+            command = [*IGNORING_SIGINT, *command]
     else:
         command = [sys.executable, "-c", "import sys; from tabinv.batch.inventory import "
                    "read_inventory; from tabinv.batch.runner import run_batch; "

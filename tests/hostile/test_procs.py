@@ -161,19 +161,14 @@ def test_item6_jobs_capped_at_the_cores_unless_forced() -> None:
         cap_jobs(0)
 
 
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def _stop_and_check(command: list[str], workers: int, cwd: Path, signum: int) -> None:
     """Start ``command``, wait for ``workers`` child processes, send it ``signum``; then
     nothing it started may survive, and it says why it stopped in one line."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
-    # a shell's background job starts with SIGINT ignored, and a command keeps an ignored
-    # SIGINT ignored (as it should): give the command the default disposition
+    # started as this test runs, SIGINT ignored or not (a shell's background job starts
+    # with it ignored): a command stops on SIGINT either way (tests/test_processes.py)
     process = subprocess.Popen(command, cwd=cwd, start_new_session=True, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               preexec_fn=_default_sigint)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     seen: dict[int, psutil.Process] = {}
     try:
         parent = psutil.Process(process.pid)
