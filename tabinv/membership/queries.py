@@ -1,7 +1,11 @@
 """What a membership attack reads from a model: the confidence of each record's true
 label, through the same :class:`~tabinv.models.oracle.Oracle` the attribute attacks use
 (so rounded confidences and endpoint-served models take the same path), and its
-logit scaling ``phi = log(p / (1 - p))``.
+logit scaling ``phi = log(p / (1 - p))``. For a regression the "confidence" is
+``exp(-r^2 / (2 sigma^2))``, the Gaussian likelihood of the true value ``y`` around the
+prediction relative to its peak (``r = y - prediction``, ``sigma`` the model's own
+residual sigma): a monotone function of the squared-error loss that Yeom et al. (2018)
+threshold, on the same 0-1 scale as a classifier's confidence.
 """
 
 from __future__ import annotations
@@ -30,22 +34,20 @@ def as_oracle(target: Oracle | TargetModel) -> Oracle:
     Raises
     ------
     AttackError
-        ``target`` is neither, is a regression, or answers labels only (every attack
-        here reads the confidence of the true label).
+        ``target`` is neither, or answers labels only (every attack here reads the
+        confidence of the true label, or a regression's output).
     """
     if isinstance(target, TargetModel):
         if not hasattr(target, "estimator_"):
             raise AttackError("the target model is not fitted; fit it on its members first")
-        if target.task != "classification":
-            raise AttackError(f"membership attacks here need a classifier's confidences; the "
-                              f"{shorten(target.family)} model is a regression")
-        target = Oracle.for_model(target, "confidences")
+        target = Oracle.for_model(target, "confidences")  # a regression: its output
     if not isinstance(target, Oracle):
         raise AttackError(f"target must be a fitted TargetModel or an Oracle, received "
                           f"{type(target).__name__}")
-    if target.answers != "confidence":
-        raise AttackError(f"membership attacks here read the confidence of the true label; "
-                          f"the oracle answers {target.answers!r}")
+    if target.answers not in ("confidence", "output"):
+        raise AttackError(f"membership attacks here read the confidence of the true label "
+                          f"(or a regression's output); the oracle answers "
+                          f"{target.answers!r}")
     return target
 
 
@@ -83,9 +85,18 @@ def label_confidence(oracle: Oracle, records: pd.DataFrame,
         The model to query instead of the oracle's.
     """
     model = oracle.model if model is None else model
+    answers = np.asarray(oracle.answer(model.output_encoded(model.encode(records))),
+                         dtype=float)
+    if model.task == "regression":
+        # the Gaussian likelihood of the true value around the prediction, relative to
+        # its peak, with the model's own residual sigma: 1 on the prediction, falling
+        # with the squared residual (the loss a membership attack reads)
+        residual = model.encode_label(records[model.label]) - answers
+        sigma = max(float(model.residual_sigma_), np.finfo(float).tiny)  # 0: fits exactly
+        with np.errstate(over="ignore"):  # far off a prediction fitted exactly: 0
+            return np.exp(-0.5 * (residual / sigma) ** 2)
     codes = model.label_codes(records[model.label])
-    probabilities = oracle.answer(model.output_encoded(model.encode(records)))
-    return np.asarray(probabilities, dtype=float)[np.arange(len(records)), codes]
+    return answers[np.arange(len(records)), codes]
 
 
 def logit(confidence: Any, clip: float = DEFAULT_CLIP) -> np.ndarray:
