@@ -150,8 +150,10 @@ def _run_task(data: Dataset, family: str, seed: int, epsilon: float | None,
         dataclasses.replace(options, random_state=seed), reference=splits.reference,
         members=splits.members)
     facts = model.describe()
+    # as many replicates as the leakage intervals (n_boot x 5): with one seed the
+    # bootstrap interval is the one reported
     inferred = [] if membership is None else _membership_run(model, splits, membership,
-                                                             options.n_boot, seed)
+                                                             options.n_boot * 5, seed)
     return {
         "membership": inferred,
         "seed": seed, "epsilon": epsilon, "epsilon_spent": facts.get("epsilon_spent"),
