@@ -5,6 +5,7 @@ and training shadows when none are given; each attack implements ``_fit`` and
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from .shadows import ShadowSet, train_shadows
 __all__ = ["MembershipAttack"]
 
 
-class MembershipAttack(BaseEstimator):
+class MembershipAttack(ABC, BaseEstimator):
     """Base of the membership attacks: ``fit`` validates and stores the oracle, then
     calls ``_fit``; ``score`` checks, queries the target (and the shadows) and calls
     ``_score_answers``, which :meth:`score_answers` also calls on answers read before."""
@@ -66,9 +67,10 @@ class MembershipAttack(BaseEstimator):
         self._fit(candidates, shadows, client)
         return self
 
+    @abstractmethod
     def _fit(self, candidates: pd.DataFrame | None, shadows: ShadowSet | None,
              client: Any) -> None:
-        raise NotImplementedError
+        """Fit what the attack needs beyond the oracle and the reference sample."""
 
     def score(self, records: pd.DataFrame) -> np.ndarray:
         """Membership score of each record, shape (n,); higher means more likely a member.
@@ -123,9 +125,10 @@ class MembershipAttack(BaseEstimator):
         return self._score_answers(*check_answers(confidence, shadow_confidence, in_mask,
                                                   n_shadows=len(shadows.models)))
 
+    @abstractmethod
     def _score_answers(self, confidence: np.ndarray, shadow_confidence: np.ndarray | None,
                        in_mask: np.ndarray | None) -> np.ndarray:
-        raise NotImplementedError
+        """Scores from checked answers (see :meth:`score_answers`)."""
 
     def _shadows(self, pool: pd.DataFrame, given: ShadowSet | None, client: Any
                  ) -> ShadowSet:
