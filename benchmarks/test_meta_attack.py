@@ -8,7 +8,7 @@ get the same ``Oracle`` (confidence access, the tree's compiled walk answering t
 candidate grid), the same sensitive column (``vkorc1``, K = 3; every other feature
 known), the same records and the same labels: the records' true dose class, passed
 explicitly to ``infer``. Both run with their defaults (MAP: marginal prior; meta:
-gradient boosting, 3-fold search of :data:`~tabinv.attacks.meta.GRIDS`).
+gradient boosting, 3-fold search of :data:`~tabinv.attacks.learners.GRIDS`).
 
 What is timed, per stage:
 

@@ -111,7 +111,7 @@ class BaselineSuite:
         """The ``meta`` attack's classifier search on the imputation inputs (known
         columns and label, no model): the encoder, the classifier (None: one candidate
         only) and the record of the search."""
-        from .meta import CLASSIFIERS, search_classifier
+        from .learners import CLASSIFIERS, search_classifier
 
         plain = self.imputer()
         encoder = TabularEncoder(features=plain.features, domains=plain.domains,
@@ -160,7 +160,7 @@ class BaselineSuite:
         return Posterior(self.candidates, probabilities, name)
 
     def _boosted_proba(self, records: pd.DataFrame, labels: Any) -> np.ndarray:
-        from .meta import full_proba
+        from .learners import full_proba
 
         fitted = self.boosted_ or {}
         if fitted.get("classifier") is None:

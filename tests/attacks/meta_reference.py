@@ -9,7 +9,7 @@ the prior weights of ``reference.unknown_support``:
     + [answer on candidate k: confidences / one-hot predicted label / output, k = 1..K]
     + [agreement on candidate k: answer's value at the label / y - output, k = 1..K]
 
-The learning step is the attack's own :func:`~tabinv.attacks.meta.search_classifier`
+The learning step is the attack's own :func:`~tabinv.attacks.learners.search_classifier`
 (scikit-learn's estimators, the same seeded folds): what is checked here is that the
 vectorised, chunked grid feeds it exactly these features, and that the posterior is its
 ``predict_proba`` placed on the candidates it saw (0 elsewhere).

@@ -8,7 +8,7 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
-from tabinv.attacks import meta
+from tabinv.attacks import learners
 from tabinv.attacks.boosted import CompiledBooster
 
 
@@ -49,10 +49,10 @@ def test_full_proba_takes_the_compiled_walk_with_the_same_numbers(
     x, y = world(600, 3, 3)
     classifier = HistGradientBoostingClassifier(max_iter=20, random_state=0,
                                                 early_stopping=False).fit(x, y + 1)
-    attacked, _ = world(meta.COMPILED_FROM, 3, 4)
-    walked = meta.full_proba(classifier, attacked, 5)
-    monkeypatch.setattr(meta.CompiledBooster, "of", classmethod(lambda cls, c: None))
-    np.testing.assert_array_equal(walked, meta.full_proba(classifier, attacked, 5))
+    attacked, _ = world(learners.COMPILED_FROM, 3, 4)
+    walked = learners.full_proba(classifier, attacked, 5)
+    monkeypatch.setattr(learners.CompiledBooster, "of", classmethod(lambda cls, c: None))
+    np.testing.assert_array_equal(walked, learners.full_proba(classifier, attacked, 5))
     assert np.all(walked[:, [0, 4]] == 0)  # candidates never seen in training
 
 

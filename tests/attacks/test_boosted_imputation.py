@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tabinv.attacks.baselines import BOOSTED_FOLDS, BaselineSuite
-from tabinv.attacks.meta import full_proba, search_classifier
+from tabinv.attacks.learners import full_proba, search_classifier
 from tabinv.core import ThreatModel, run_attacks
 from tabinv.models.encoding import TabularEncoder
 from tabinv.models.families import make_model

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tabinv.attacks import meta
+from tabinv.attacks import learners
 from tabinv.attacks.meta import MetaClassifier
 from tabinv.models.oracle import Oracle
 
@@ -29,11 +29,11 @@ def test_gradient_boosting_predicts_in_blocks_with_the_same_probabilities(
     model = attack.oracle_.model
     features = attack.features(members, model.encode_label(members["y"]))
     whole = attack.classifier_.predict_proba(features)
-    monkeypatch.setattr(meta, "PREDICT_BYTES", 8 * features.shape[1] * 7)
-    assert meta.predict_rows(features.shape[1]) == 7 < len(members)
-    blocks = meta.full_proba(attack.classifier_, features, attack.candidates_.size)
+    monkeypatch.setattr(learners, "PREDICT_BYTES", 8 * features.shape[1] * 7)
+    assert learners.predict_rows(features.shape[1]) == 7 < len(members)
+    blocks = learners.full_proba(attack.classifier_, features, attack.candidates_.size)
     np.testing.assert_array_equal(blocks[:, attack.classifier_.classes_], whole)
-    assert meta.full_proba(attack.classifier_, features[:0], 3).shape == (0, 3)
+    assert learners.full_proba(attack.classifier_, features[:0], 3).shape == (0, 3)
 
 
 @pytest.mark.parametrize("access", ["confidence", "label", "output"])
@@ -62,7 +62,7 @@ def test_the_search_limits_threads_once(monkeypatch: pytest.MonkeyPatch) -> None
     thread pools once, and the classifiers run on one OpenMP / BLAS thread throughout."""
     from threadpoolctl import threadpool_info
 
-    real = meta.threadpool_limits
+    real = learners.threadpool_limits
     calls: list[int] = []
     seen: list[int] = []
 
@@ -74,13 +74,13 @@ def test_the_search_limits_threads_once(monkeypatch: pytest.MonkeyPatch) -> None
         seen.extend(pool["num_threads"] for pool in threadpool_info())
         return fit_quietly(classifier, *args)
 
-    fit_quietly = meta._fit_quietly
-    monkeypatch.setattr(meta, "threadpool_limits", counted)
-    monkeypatch.setattr(meta, "_fit_quietly", fit_and_look)
+    fit_quietly = learners._fit_quietly
+    monkeypatch.setattr(learners, "threadpool_limits", counted)
+    monkeypatch.setattr(learners, "_fit_quietly", fit_and_look)
     attack, _ = fitted()
     assert calls == [1]
     assert len(seen) >= 7 and set(seen) == {1}
-    with meta.one_thread():
-        with meta.one_thread():
+    with learners.one_thread():
+        with learners.one_thread():
             pass
     assert calls == [1, 1]  # the inner one entered nothing
