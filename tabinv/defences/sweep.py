@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 from joblib import delayed
-from scipy.stats import t as student_t
 from threadpoolctl import threadpool_limits
 
 from .._version import __version__
@@ -35,15 +34,16 @@ from ..core.threat import AttackChoice, PriorChoice
 from ..data.dataset import Dataset
 from ..data.splits import DEFAULT_FRACTIONS, split_dataset
 from ..evaluation.estimate import Estimate
+from ..evaluation.intervals import summarise
 from ..evaluation.utility import describe_metrics, utility_metric_names, utility_values
 from ..exceptions import ModelError
-from ..membership.assess import assess_membership
 from ..membership.verdict import MembershipOptions
 from ..models.dp import BudgetAccountant, dp_model
 from ..models.families import make_model
 from ..processes import cap_jobs, joblib_workers
 from ..schemas import stamp
 from ..vocabulary import rating, size_words
+from .membership import aggregate_membership, membership_run
 from .verdict import sweep_verdict
 
 __all__ = ["SweepResult", "summarise", "sweep"]
@@ -98,22 +98,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def summarise(values: Sequence[float], low: float = -math.inf, high: float = math.inf
-              ) -> Estimate:
-    """Mean over seeds with a 95% Student t interval (NaN values ignored).
-
-    The bounds are clipped to ``[low, high]`` (``[0, 1]`` for proportions).
-    """
-    array = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
-    if array.size == 0:
-        return Estimate.undefined()
-    mean = float(array.mean())
-    if array.size < 2:
-        return Estimate(mean, math.nan, math.nan)
-    half = float(student_t.ppf(0.975, array.size - 1) * array.std(ddof=1) / math.sqrt(array.size))
-    return Estimate(mean, max(mean - half, low), min(mean + half, high))
-
-
 def _model_seed(seed: int, epsilon: float | None) -> int:
     """Seed of one model's training noise, from the seed and the epsilon only."""
     bits = 0 if epsilon is None else int(np.float64(epsilon).view(np.uint64))
@@ -152,7 +136,7 @@ def _run_task(data: Dataset, family: str, seed: int, epsilon: float | None,
     facts = model.describe()
     # as many replicates as the leakage intervals (n_boot x 5): with one seed the
     # bootstrap interval is the one reported
-    inferred = [] if membership is None else _membership_run(model, splits, membership,
+    inferred = [] if membership is None else membership_run(model, splits, membership,
                                                              options.n_boot * 5, seed)
     return {
         "membership": inferred,
@@ -166,50 +150,6 @@ def _run_task(data: Dataset, family: str, seed: int, epsilon: float | None,
                     for item in assessment.leakage],
         "threat": dict(assessment.threat), "model": facts, "splits": splits.sizes(),
     }
-
-
-def _membership_run(model: Any, splits: Any, membership: MembershipOptions, n_boot: int,
-                    seed: int) -> list[list[Any]]:
-    """The membership attacks on one (seed, epsilon) model: per attack, its AUC and TPR
-    at each FPR with their bootstrap intervals. Shadows of a DP model are DP models at
-    the same epsilon (their own budget); one process per task (tasks run in parallel)."""
-    results = assess_membership(
-        model, splits.members, splits.non_members, splits.reference,
-        attacks=membership.attacks, n_shadows=membership.shadows, n_jobs=1,
-        substitute=membership.substitute, fprs=membership.fprs, n_boot=n_boot,
-        random_state=seed)
-    return [[r.attack, [r.metrics.auc.value, r.metrics.auc.low, r.metrics.auc.high],
-             [[level, e.value, e.low, e.high] for level, e in r.metrics.tpr_at_fpr],
-             r.n_shadows] for r in results]
-
-
-def _aggregate_membership(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Each membership attack over seeds: AUC and TPR at each FPR, the mean with a
-    Student t interval over seeds (one seed: its bootstrap interval), and the rating of
-    the AUC against chance."""
-    tables = [{row[0]: row for row in run.get("membership", [])} for run in runs]
-    names = list(dict.fromkeys(name for table in tables for name in table))
-    found = []
-    for name in names:
-        rows = [t[name] for t in tables if name in t]
-        auc = _over_seeds([row[1] for row in rows])
-        levels = [item[0] for item in rows[0][2]]
-        found.append({
-            "attack": name, "n_shadows": rows[0][3], "auc": auc,
-            "auc_per_seed": [row[1][0] for row in rows],
-            "tpr_at_fpr": [{"fpr": level,
-                            **_over_seeds([row[2][i][1:] for row in rows]).to_dict()}
-                           for i, level in enumerate(levels)],
-            "rating": rating(auc.low - 0.5, auc.high - 0.5)})
-    return found
-
-
-def _over_seeds(triples: Sequence[Sequence[float]]) -> Estimate:
-    """A proportion over seeds: one seed's (value, low, high) as it is, or the mean of
-    several with a Student t interval."""
-    if len(triples) == 1:
-        return Estimate(*triples[0])
-    return summarise([values[0] for values in triples], 0.0, 1.0)
 
 
 def _aggregate_point(runs: Sequence[Mapping[str, Any]], metrics: Sequence[str]
@@ -238,7 +178,7 @@ def _aggregate_point(runs: Sequence[Mapping[str, Any]], metrics: Sequence[str]
                     for m, values in utility.items()},
         "utility_per_seed": utility,
         "attacks": attacks, "baselines": baselines,
-        **({"membership": membership} if (membership := _aggregate_membership(runs))
+        **({"membership": membership} if (membership := aggregate_membership(runs))
            else {}),
     }
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..evaluation.estimate import Estimate
-from ..membership.verdict import attack_subject
+from ..membership.verdict import attack_subject, strongest_membership
 from ..vocabulary import method_label
 
 __all__ = ["find_row", "fmt_epsilon", "sweep_verdict", "utility_words"]
@@ -132,9 +132,11 @@ def _auc_text(row: Mapping[str, Any]) -> str:
 
 def _membership_sentence(plain: Mapping[str, Any], grid: Sequence[Mapping[str, Any]],
                          attribute_cutoff: float | None, attribute_leaks: bool) -> str:
-    """The strongest membership attack without DP (highest AUC), from which epsilon DP
+    """The strongest membership attack without DP (the highest AUC lower end, as in
+    the assessment report), from which epsilon DP
     stops it, and which risk DP removes first (at the larger epsilon)."""
-    row = max(plain["membership"], key=lambda r: _estimate(r["auc"]).value)
+    row = strongest_membership(plain["membership"], lambda r: (_estimate(r["auc"]).value,
+                                                               _estimate(r["auc"]).low))
     head = f"Membership: without DP, {attack_subject(row['attack'], False)} tells members from " \
            "non-members with " \
            f"{_auc_text(row)} ({row['rating']})"

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.stats import norm
+from scipy.stats import t as student_t
 
 from ..exceptions import DataError
 from ..utils import RandomState, check_random_state
 from .estimate import Estimate
 
-__all__ = ["bootstrap_cell_counts", "bootstrap_indices", "percentile_interval", "wilson"]
+__all__ = ["bootstrap_cell_counts", "bootstrap_indices", "percentile_interval", "summarise",
+           "wilson"]
 
 
 def check_confidence(confidence: float) -> float:
@@ -212,3 +215,19 @@ def percentile_interval(point: float, replicates: np.ndarray, confidence: float 
     alpha = (1.0 - level) / 2.0
     low, high = np.quantile(defined, [alpha, 1.0 - alpha])
     return Estimate(value, min(float(low), value), max(float(high), value))
+
+
+def summarise(values: Sequence[float], low: float = -math.inf, high: float = math.inf
+              ) -> Estimate:
+    """Mean over seeds with a 95% Student t interval (NaN values ignored).
+
+    The bounds are clipped to ``[low, high]`` (``[0, 1]`` for proportions).
+    """
+    array = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
+    if array.size == 0:
+        return Estimate.undefined()
+    mean = float(array.mean())
+    if array.size < 2:
+        return Estimate(mean, math.nan, math.nan)
+    half = float(student_t.ppf(0.975, array.size - 1) * array.std(ddof=1) / math.sqrt(array.size))
+    return Estimate(mean, max(mean - half, low), min(mean + half, high))

@@ -11,7 +11,8 @@ attacker can single out (Carlini et al. 2022).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ from .metrics import DEFAULT_FPRS
 from .shadows import DEFAULT_SUBSTITUTE, MAX_SHADOWS
 
 __all__ = ["ATTACK_NAMES", "MembershipOptions", "attack_subject", "membership_entry",
-           "membership_rating", "membership_verdict"]
+           "membership_rating", "membership_verdict", "strongest_membership"]
 
 #: attack key -> the name reports, tables and sentences show
 ATTACK_NAMES = {"loss": "loss threshold", "lira-offline": "LiRA offline",
@@ -129,3 +130,25 @@ def membership_entry(result: MembershipResult) -> dict[str, Any]:
     """The result as plain data, with its ``rating`` and ``verdict``."""
     return {**result.to_dict(), "rating": membership_rating(result),
             "verdict": membership_verdict(result)}
+
+
+def strongest_membership(items: Sequence[Any],
+                         auc_of: Callable[[Any], tuple[float, float] | None]) -> Any | None:
+    """The item whose AUC interval has the highest lower end, then the highest AUC (the
+    first on a tie); None when no item has an AUC. ``auc_of(item)`` gives (AUC, lower
+    end), or None; an undefined lower end counts as the lowest.
+
+    Examples
+    --------
+    >>> strongest_membership([("a", .70, .60), ("b", .72, .58)], lambda i: (i[1], i[2]))[0]
+    'a'
+    """
+    best, key = None, (-math.inf, -math.inf)
+    for item in items:
+        auc = auc_of(item)
+        if auc is None:
+            continue
+        low = -math.inf if math.isnan(auc[1]) else auc[1]
+        if best is None or (low, auc[0]) > key:
+            best, key = item, (low, auc[0])
+    return best

@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..membership.verdict import ATTACK_NAMES
+from ..membership.verdict import ATTACK_NAMES, strongest_membership
 from ..vocabulary import RATINGS, RESOLUTION, rating
 from .blocks import Block, figure_blocks, heading, paragraph, table
 from .document import fmt, rating_of, scenarios, strongest, triple
@@ -173,15 +173,11 @@ def calibrated_sentence(results: Sequence[Mapping[str, Any]]) -> str:
 def strongest_attack(results: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     """The entry whose AUC interval has the highest lower end (then the highest AUC;
     the first on a tie); None when no entry has an AUC."""
-    best, key = None, (-math.inf, -math.inf)
-    for item in results:
+    def auc_of(item: Mapping[str, Any]) -> tuple[float, float] | None:
         auc = triple(_metrics(item).get("auc"))
-        if auc is None:
-            continue
-        low = -math.inf if math.isnan(auc[1]) else auc[1]
-        if best is None or (low, auc[0]) > key:
-            best, key = item, (low, auc[0])
-    return best
+        return None if auc is None else (auc[0], auc[1])
+
+    return strongest_membership(results, auc_of)
 
 
 def _low_tpr(item: Mapping[str, Any]) -> str:
