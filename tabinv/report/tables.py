@@ -30,6 +30,7 @@ from .document import (
     utility_text,
 )
 from .document import headlines as _headlines
+from .membership import attack_name
 from .threat import threat_sentence as _threat_sentence
 
 __all__ = ["SUMMARY_HEADER", "POSITIVE_METRICS", "assessment_markdown", "fmt", "headlines",
@@ -334,8 +335,6 @@ def sweep_membership_rows(document: Mapping[str, Any]) -> list[tuple[str, ...]]:
     """Per epsilon, each membership attack's AUC and TPR at low FPR with its rating,
     beside the largest attribute leakage on members at that epsilon (and its rating),
     so the reader sees which risk DP removes first."""
-    from .membership import attack_name
-
     rows: list[tuple[str, ...]] = []
     for point in sweep_points(document):
         attacks = [e for e in point.get("attacks", []) if e.get("population") == "members"
