@@ -90,9 +90,11 @@ def test_bad_options_are_one_clear_error(options, message):
         MembershipOptions(**options)
 
 
-def test_all_names_every_attack_once():
-    assert MembershipOptions(attacks=["all", "loss"]).attacks == (
-        "loss", "lira-offline", "lira-online", "rmia")
+def test_all_is_kept_until_the_access_is_known():
+    """``all`` is resolved when the attacks run (every attack that applies to the
+    assessment's access); the names are checked and kept once each."""
+    assert MembershipOptions(attacks=["all", "loss", "all"]).attacks == ("all", "loss")
+    assert MembershipOptions().attacks == ("all",)
 
 
 @pytest.mark.parametrize(("flags", "message"), [

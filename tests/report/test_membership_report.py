@@ -46,7 +46,8 @@ from .test_html import parse
 PNG = b"\x89PNG\r\n\x1a\n"
 #: the names the report shows, written out
 NAMES = {"loss": "loss threshold", "lira-offline": "LiRA offline",
-         "lira-online": "LiRA online", "rmia": "RMIA"}
+         "lira-online": "LiRA online", "rmia": "RMIA", "gap": "gap attack",
+         "label-noise": "label-only noise robustness"}
 HEADER = ["attack", "shadow models", "membership AUC [95% CI]", "TPR at 0.1% FPR [95% CI]",
           "TPR at 1% FPR [95% CI]", "membership advantage [95% CI]", "rating"]
 
