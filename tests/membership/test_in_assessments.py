@@ -160,3 +160,19 @@ def test_rounded_access_gives_the_membership_attacks_rounded_answers(splits, tar
                                      Oracle.for_model(target)))
     assert assessed.membership_inference == tuple(membership_entry(r) for r in rounded)
     assert rounded[0].metrics.auc != plain[0].metrics.auc  # the rounding shows
+
+
+def test_the_command_line_with_label_only_access_runs_the_label_only_attacks():
+    flags = ["assess", "--dataset", "iwpc", "--model", "tree", "--label", "dose_class",
+             "-s", "vkorc1", "--attack", "map", "--prior", "marginal", "--label-only"]
+    result = runner.invoke(app, [*flags, "--membership", "--shadows", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    [scenario] = json.loads(result.stdout)["assessments"]
+    assert scenario["threat"]["access"] == "label-only"
+    assert [m["attack"] for m in scenario["membership_inference"]] == ["gap", "label-noise"]
+    refused = runner.invoke(app, [*flags, "--membership-attack", "lira-offline"])
+    assert refused.exit_code == 2 and "Traceback" not in refused.output
+    assert refused.output.strip() == (
+        "error: membership attack 'lira-offline' reads the confidence of the true label "
+        "(confidence or rounded access; a regression's output), but the oracle answers "
+        "labels only (label-only access)")
