@@ -11,6 +11,7 @@ answers read before with :meth:`score_answers` (whether each query got the true 
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -32,8 +33,8 @@ __all__ = ["LabelGap", "MAX_QUERIES", "NoiseRobustness", "QUERY_ROWS", "SCALES"]
 SCALES = (0.05, 0.1, 0.2, 0.4)
 #: most perturbed copies per record
 MAX_QUERIES = 1000
-#: perturbed rows encoded and queried at once (a chunk of records times their copies)
-QUERY_ROWS = 1 << 20
+#: perturbed rows encoded and queried at once (64 MB for 32 encoded columns)
+QUERY_ROWS = 1 << 18
 
 
 class _LabelOnly(MembershipAttack):
@@ -50,9 +51,7 @@ class _LabelOnly(MembershipAttack):
         DataError
             ``records`` is not a frame with the model's columns.
         """
-        check_is_fitted(self, "oracle_")
-        records = check_records(records, self.oracle_.model, "records")
-        return self._score_answers(self.answers(records), None, None)
+        return self._score_answers(self.answers(records), None, None)  # it checks them
 
     def score_answers(self, correct: Any, shadow_confidence: Any = None,
                       in_mask: Any = None) -> np.ndarray:
@@ -84,11 +83,13 @@ class _LabelOnly(MembershipAttack):
                             "the true label)")
         return self._score_answers(array.astype(bool), None, None)
 
-    def _width(self) -> int | None:
+    def _width(self) -> int | None:  # None: one answer per record
         return None
 
-    def answers(self, records: pd.DataFrame) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def answers(self, records: pd.DataFrame) -> np.ndarray:
+        """Whether each query of each record got its true label (see
+        :meth:`score_answers`)."""
 
 
 class LabelGap(_LabelOnly):
@@ -342,13 +343,15 @@ class NoiseRobustness(_LabelOnly):
         q = int(self.n_queries)
         codes = model.label_codes(records[model.label])
         correct = np.zeros((len(models), len(records), q + 1), dtype=bool)
-        for s, shadow in enumerate(models):
-            correct[s, :, 0] = label_match(self.oracle_, records, shadow)
         step = max(1, QUERY_ROWS // q)
         for start in range(0, len(records), step):
             stop = min(start + step, len(records))
-            encoded = model.encode(self.perturbed(records.iloc[start:stop], start, scale))
+            chunk = records.iloc[start:stop]
+            itself = model.encode(chunk)
+            encoded = model.encode(self.perturbed(chunk, start, scale))
             for s, shadow in enumerate(models):
+                correct[s, start:stop, 0] = answered_labels(self.oracle_, itself, shadow) \
+                    == codes[start:stop]
                 labels = answered_labels(self.oracle_, encoded, shadow).reshape(-1, q)
                 correct[s, start:stop, 1:] = labels == codes[start:stop, None]
         return correct
