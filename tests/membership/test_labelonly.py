@@ -310,3 +310,14 @@ def test_answers_that_do_not_fit_are_one_clear_line(tiny):
     assert gap.score_answers([1, 0]).tolist() == [1.0, 0.0]
     with pytest.raises(DataError, match="^records lacks the model's column"):
         noise.score(candidates.drop(columns=["age"]))
+
+
+def test_scoring_answers_gives_the_scores_of_score(tiny):
+    target, reference, candidates = tiny
+    shadows = train_shadows(target, reference, n_shadows=4, random_state=1)
+    for attack in (LabelGap(), NoiseRobustness(n_queries=3, scales=[0.1, 0.4])):
+        attack.fit(target, reference, shadows=shadows)
+        read = attack.answers(candidates)
+        assert np.array_equal(attack.score_answers(read), attack.score(candidates))
+        assert np.array_equal(attack.score_answers(read.astype(int).tolist()),
+                              attack.score(candidates))
