@@ -39,9 +39,9 @@ MEMBERSHIP_ATTACKS = {
     "rmia": "RMIA offline (Zarifzadeh et al. 2024) with reference models",
     "gap": "gap attack (Yeom et al. 2018; Choquette-Choo et al. 2021): member when the "
            "predicted label is the true label",
-    "label-noise": "label-only noise robustness (Choquette-Choo et al. 2021): the share of "
-                   "perturbed copies that keep the true label, noise scale chosen on "
-                   "offline shadows",
+    "label-noise": "label-only noise robustness (Choquette-Choo et al. 2021): which of the "
+                   "record and its perturbed copies keep the true label, scored as the "
+                   "offline shadows show (noise scale chosen on them)",
 }
 #: attack name -> the oracle answers it reads (labels: a classifier's label, from label
 #: or confidence answers; confidences: a classifier's confidences or a regression's output)
