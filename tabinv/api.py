@@ -173,11 +173,14 @@ def assess(dataset: str | PathLike[str] | Dataset | None = None, model: Any = "l
         How data files are checked against the card (see :func:`load_dataset`).
     membership_attacks : sequence of str, optional
         Also run these membership attacks (``loss``, ``lira-offline``, ``lira-online``,
-        ``rmia``, or ``all``) on the same members, non-members and reference sample;
+        ``rmia``, ``gap``, ``label-noise``, or ``all``: every one that applies to the
+        access, the last two only with label-only access) on the same members,
+        non-members and reference sample, through the attribute attacks' oracle;
         their results are the assessment's ``membership_inference``
         (:class:`~tabinv.membership.verdict.MembershipOptions`).
     shadows, jobs : int
-        Shadow models per set for LiRA and RMIA, and the processes training them.
+        Shadow models per set for LiRA, RMIA and label-noise, and the processes training
+        them.
 
     Returns
     -------

@@ -238,6 +238,12 @@ def _check_columns(values: dict[str, Any], card: Any, label: str,
     if regression and values.get("access") in ("rounded", "label-only"):
         problems.append(f"{where}, key 'access': {values['access']!r} applies to "
                         f"classifiers; the label {shorten(label)} is numeric (a regression)")
+    labels_only = [n for n in values.get("membership_attacks", ()) if n in ("gap",
+                                                                             "label-noise")]
+    if regression and labels_only:
+        problems.append(f"{where}, key 'membership_attacks': {', '.join(labels_only)} read "
+                        f"predicted labels; the label {shorten(label)} is numeric (a "
+                        "regression answers an output, not a label)")
 
 
 def _check_model_columns(values: dict[str, Any], card: Any, label: str, chosen: str | None,
@@ -267,6 +273,21 @@ def _check_model_columns(values: dict[str, Any], card: Any, label: str, chosen: 
                         f"{', '.join(shorten(v, 20) for v in list(domain)[:10])})")
 
 
+def _check_membership_access(attacks: tuple[str, ...], access: str, where: str,
+                             problems: list[str]) -> None:
+    """With label-only access, a named membership attack reading confidences does not
+    apply (``all`` is then the label-only attacks)."""
+    from ..membership.assess import MEMBERSHIP_READS
+
+    if access != "label-only":
+        return
+    for name in attacks:
+        if name != "all" and "label" not in MEMBERSHIP_READS[name]:
+            problems.append(f"{where}, key 'membership_attacks': {name!r} reads the "
+                            "confidence of the true label; access = 'label-only' answers "
+                            "labels only (gap and label-noise apply)")
+
+
 def _check_attacks(values: dict[str, Any], where: str, problems: list[str]) -> None:
     from ..attacks.registry import ATTACKS
     from ..attacks.specs import expand_specs
@@ -292,11 +313,13 @@ def _check_attacks(values: dict[str, Any], where: str, problems: list[str]) -> N
         from ..membership.verdict import MembershipOptions
 
         try:  # names and shadow count, before any work
-            MembershipOptions(attacks=values.get("membership_attacks", ("all",)),
-                              shadows=values.get("shadows", 16))
+            options = MembershipOptions(attacks=values.get("membership_attacks", ("all",)),
+                                        shadows=values.get("shadows", 16))
         except TabinvError as error:
             key = "shadows" if "shadows" in str(error) else "membership_attacks"
             problems.append(f"{where}, key {key!r}: {error}")
+        else:
+            _check_membership_access(options.attacks, access, where, problems)
     for prior in values.get("priors", ()):
         kind, _, given = prior.partition(":")
         if kind not in ("marginal", "learned", "published", "conditional") or \

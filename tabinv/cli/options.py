@@ -195,13 +195,17 @@ def _typed_param(value: str, default: Any, key: str) -> Any:
     return value
 
 MembershipFlag = Annotated[bool, typer.Option(
-    "--membership", help="Also run the membership attacks (loss threshold, LiRA offline "
-    "and online, RMIA) on the same members, non-members and reference sample.")]
+    "--membership", help="Also run the membership attacks that apply to the access (with "
+    "confidences: loss threshold, LiRA offline and online, RMIA, and the gap and "
+    "noise-robustness attacks; with --label-only: the last two) on the same members, "
+    "non-members and reference sample.")]
 MembershipAttack = Annotated[list[str] | None, typer.Option(
     "--membership-attack", help="A membership attack to run (repeatable; implies "
-    "--membership): loss, lira-offline, lira-online, rmia or all.")]
+    "--membership): loss, lira-offline, lira-online, rmia (they read confidences, or a "
+    "regression's output), gap, label-noise (they read predicted labels: any classifier, "
+    "--label-only too) or all (every one that applies to the access).")]
 Shadows = Annotated[int, typer.Option(
-    "--shadows", help="Shadow models per set for LiRA and RMIA (trained on halves of the "
-    "reference sample).")]
+    "--shadows", help="Shadow models per set for LiRA, RMIA and the label-noise attack "
+    "(trained on halves of the reference sample).")]
 ShadowJobs = Annotated[int, typer.Option(
     "--jobs", "-j", help="Worker processes training the shadow models.")]

@@ -92,16 +92,20 @@ def with_membership_attacks(assessment: Assessment, model: TargetModel, splits: 
                             threat: ThreatModel, options: MembershipOptions) -> Assessment:
     """The assessment with the membership attacks' results on the same members,
     non-members and reference sample (seeded by the threat model's seed), their
-    settings and their time."""
+    settings (with the attacks that ran) and their time. They query the model through
+    the oracle of the attribute attacks (:meth:`ThreatModel.oracle_for`): the same
+    access, rounding and label-only answers; ``all`` is every attack that applies."""
     started = time.perf_counter()
+    oracle = threat.oracle_for(model, threat.specs(has_reference=splits.reference is not None))
     results = assess_membership(
-        model, splits.members, splits.non_members, splits.reference,
+        oracle, splits.members, splits.non_members, splits.reference,
         attacks=options.attacks, n_shadows=options.shadows, n_jobs=options.jobs,
         substitute=options.substitute, fprs=options.fprs, n_boot=threat.n_boot,
         random_state=threat.random_state)
     timings = {**assessment.settings.get("timings_seconds", {}),
                "membership attacks": round(time.perf_counter() - started, 4)}
-    settings = {**assessment.settings, "membership_attacks": options.describe(),
+    ran = {**options.describe(), "attacks": [r.attack for r in results]}
+    settings = {**assessment.settings, "membership_attacks": ran,
                 "timings_seconds": timings}
     return dataclasses.replace(
         assessment, settings=settings,

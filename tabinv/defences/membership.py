@@ -18,9 +18,10 @@ __all__ = ["aggregate_membership", "membership_run"]
 
 def membership_run(model: Any, splits: Any, membership: MembershipOptions, n_boot: int,
                     seed: int) -> list[list[Any]]:
-    """The membership attacks on one (seed, epsilon) model: per attack, its AUC and TPR
-    at each FPR with their bootstrap intervals. Shadows of a DP model are DP models at
-    the same epsilon (their own budget); one process per task (tasks run in parallel)."""
+    """The membership attacks on one (seed, epsilon) model (or its oracle: the sweep's
+    access): per attack, its AUC and TPR at each FPR with their bootstrap intervals.
+    Shadows of a DP model are DP models at the same epsilon (their own budget); one
+    process per task (tasks run in parallel)."""
     results = assess_membership(
         model, splits.members, splits.non_members, splits.reference,
         attacks=membership.attacks, n_shadows=membership.shadows, n_jobs=1,

@@ -136,8 +136,10 @@ def _run_task(data: Dataset, family: str, seed: int, epsilon: float | None,
     facts = model.describe()
     # as many replicates as the leakage intervals (n_boot x 5): with one seed the
     # bootstrap interval is the one reported
-    inferred = [] if membership is None else membership_run(model, splits, membership,
-                                                             options.n_boot * 5, seed)
+    # through the attribute attacks' oracle: the same access (rounded, label-only)
+    inferred = [] if membership is None else membership_run(
+        options.oracle_for(model, options.specs(has_reference=True)), splits, membership,
+        options.n_boot * 5, seed)
     return {
         "membership": inferred,
         "seed": seed, "epsilon": epsilon, "epsilon_spent": facts.get("epsilon_spent"),

@@ -1,8 +1,10 @@
 """Run every membership attack on members vs non-members and measure each one.
 
 Shadow models are trained twice and shared: an *offline* set on halves of the reference
-sample (LiRA offline, RMIA's reference models) and an *online* set on halves of the
-reference sample plus the attacked records (LiRA online).
+sample (LiRA offline, RMIA's reference models, the noise scale of the label-only noise
+attack) and an *online* set on halves of the reference sample plus the attacked records
+(LiRA online). Which attacks apply depends on what the oracle answers
+(:func:`attacks_for`): confidences, a regression's output, or labels only.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from ..models.oracle import Oracle
 from ..models.target import TargetModel
 from ..utils import RandomState, check_random_state
 from .attacks import LiRA, LossThreshold, MembershipAttack
+from .labelonly import LabelGap, NoiseRobustness
 from .metrics import DEFAULT_FPRS, MembershipMetrics, membership_metrics
-from .queries import as_oracle, check_records
+from .queries import CONFIDENCE_ANSWERS, LABEL_ANSWERS, as_oracle, check_records
 from .rmia import RMIA
 from .shadows import DEFAULT_SUBSTITUTE, train_shadows
 
-__all__ = ["MEMBERSHIP_ATTACKS", "MembershipResult", "assess_membership"]
+__all__ = ["MEMBERSHIP_ATTACKS", "MEMBERSHIP_READS", "MembershipResult", "assess_membership",
+           "attacks_for", "check_attacks"]
 
 #: attack name -> what it is
 MEMBERSHIP_ATTACKS = {
@@ -33,7 +37,16 @@ MEMBERSHIP_ATTACKS = {
     "lira-offline": "LiRA offline (Carlini et al. 2022): OUT shadows only",
     "lira-online": "LiRA online (Carlini et al. 2022): IN and OUT shadows",
     "rmia": "RMIA offline (Zarifzadeh et al. 2024) with reference models",
+    "gap": "gap attack (Yeom et al. 2018; Choquette-Choo et al. 2021): member when the "
+           "predicted label is the true label",
+    "label-noise": "label-only noise robustness (Choquette-Choo et al. 2021): which of the "
+                   "record and its perturbed copies keep the true label, scored as the "
+                   "offline shadows show (noise scale chosen on them)",
 }
+#: attack name -> the oracle answers it reads (labels: a classifier's label, from label
+#: or confidence answers; confidences: a classifier's confidences or a regression's output)
+MEMBERSHIP_READS = {name: LABEL_ANSWERS if name in ("gap", "label-noise")
+                    else CONFIDENCE_ANSWERS for name in MEMBERSHIP_ATTACKS}
 
 
 @dataclass(frozen=True)
@@ -76,13 +89,14 @@ class MembershipResult:
 
 
 def check_attacks(attacks: Sequence[str]) -> tuple[str, ...]:
-    """The attack names, each once, ``all`` standing for every attack; an unknown name
-    or none is one :class:`AttackError`."""
+    """The attack names, each once, in the order given (``all`` kept: it stands for every
+    attack that applies to the oracle, :func:`attacks_for`); an unknown name or none is
+    one :class:`AttackError`."""
+    if isinstance(attacks, str):
+        attacks = (attacks,)
     names = tuple(attacks)
-    if "all" in names:
-        names = tuple(MEMBERSHIP_ATTACKS)
     for name in names:
-        if name not in MEMBERSHIP_ATTACKS:
+        if name != "all" and name not in MEMBERSHIP_ATTACKS:
             raise AttackError(f"unknown membership attack {name!r}"
                               f"{closest(str(name), MEMBERSHIP_ATTACKS)}; attacks are: "
                               f"all, {', '.join(MEMBERSHIP_ATTACKS)}")
@@ -91,9 +105,57 @@ def check_attacks(attacks: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def _needs(name: str) -> str:
+    if MEMBERSHIP_READS[name] == LABEL_ANSWERS:
+        return "the label a classifier predicts (label-only or confidence access)"
+    return ("the confidence of the true label (confidence or rounded access; a "
+            "regression's output)")
+
+
+def _seen(oracle: Oracle) -> str:
+    if oracle.answers == "output":
+        return "the regression answers its output, not a label"
+    if oracle.answers == "label":
+        return "the oracle answers labels only (label-only access)"
+    return f"the oracle answers confidences ({oracle.level} access)"
+
+
+def attacks_for(attacks: Sequence[str], oracle: Oracle) -> tuple[str, ...]:
+    """The attacks to run on ``oracle``: ``all`` is every attack that applies to what it
+    answers (labels only: ``gap`` and ``label-noise``; a regression: the confidence
+    attacks; confidences: all), in :data:`MEMBERSHIP_ATTACKS` order; other names as
+    given, each of which must apply.
+
+    Raises
+    ------
+    AttackError
+        An unknown name, none, or a named attack that does not apply (one line naming
+        it and the access it needs).
+
+    Examples
+    --------
+    >>> from tabinv.data.registry import builtin_card
+    >>> from tabinv.data.synthetic import synthetic_iwpc
+    >>> from tabinv.models.families import make_model
+    >>> card = builtin_card("iwpc").with_label("dose_class")
+    >>> target = make_model("tree", card, max_depth=3).fit(synthetic_iwpc(30, random_state=0))
+    >>> attacks_for(["all"], Oracle.for_model(target, "label-only"))
+    ('gap', 'label-noise')
+    """
+    names = check_attacks(attacks)
+    for name in names:
+        if name != "all" and oracle.answers not in MEMBERSHIP_READS[name]:
+            raise AttackError(f"membership attack {name!r} reads {_needs(name)}, but "
+                              f"{_seen(oracle)}")
+    if "all" not in names:
+        return names
+    return tuple(name for name in MEMBERSHIP_ATTACKS
+                 if oracle.answers in MEMBERSHIP_READS[name])
+
+
 def assess_membership(target: Oracle | TargetModel, members: pd.DataFrame,
                       non_members: pd.DataFrame, reference: pd.DataFrame, *,
-                      attacks: Sequence[str] = tuple(MEMBERSHIP_ATTACKS),
+                      attacks: Sequence[str] = ("all",),
                       n_shadows: int = 16, n_jobs: int = 1, client: Any = None,
                       substitute: str = DEFAULT_SUBSTITUTE, fprs: Sequence[float] = DEFAULT_FPRS,
                       n_boot: int = 200, confidence: float = 0.95,
@@ -103,14 +165,18 @@ def assess_membership(target: Oracle | TargetModel, members: pd.DataFrame,
     Parameters
     ----------
     target : Oracle or TargetModel
-        The attacked classifier.
+        The attacked model: any oracle (confidences, rounded confidences, labels only, a
+        regression's output), or a fitted TargetModel (confidence access; label-only
+        for a model that reveals labels only).
     members, non_members, reference : pandas.DataFrame
         The target's training records, records it never saw, and the attacker's own
         sample (the splits of :func:`tabinv.data.splits.split_dataset`).
-    attacks : sequence of str
-        Keys of :data:`MEMBERSHIP_ATTACKS`.
+    attacks : sequence of str, default ("all",)
+        Keys of :data:`MEMBERSHIP_ATTACKS`, or ``all``: every attack that applies to the
+        target's answers (:func:`attacks_for`).
     n_shadows : int, default 16
-        Shadow models per set (LiRA; RMIA uses the offline set as reference models).
+        Shadow models per set (LiRA; RMIA uses the offline set as reference models, the
+        label-only noise attack to choose its noise scale).
     n_jobs : int, default 1
         Worker processes training shadows on this machine.
     client : distributed.Client or str, optional
@@ -132,7 +198,8 @@ def assess_membership(target: Oracle | TargetModel, members: pd.DataFrame,
     Raises
     ------
     AttackError, DataError
-        Unknown attack, bad target, records or parameters.
+        Unknown attack, an attack that does not apply to the target's answers, bad
+        target, records or parameters.
 
     Examples
     --------
@@ -147,18 +214,19 @@ def assess_membership(target: Oracle | TargetModel, members: pd.DataFrame,
     >>> [r.attack for r in results], results[1].n_shadows
     (['loss', 'rmia'], 4)
     """
-    names = check_attacks(attacks)
-    oracle = as_oracle(target)
+    oracle = as_oracle(target, ("confidence", "output", "label"))
+    names = attacks_for(attacks, oracle)
     model = oracle.model
     members = check_records(members, model, "members")
     non_members = check_records(non_members, model, "non_members")
     reference = check_records(reference, model, "reference")
     rng = check_random_state(random_state)
     seeds = rng.integers(0, 2**31 - 1, size=3)
+    noise_seed = int(rng.integers(0, 2**31 - 1))  # after the others: they stay as they were
     candidates = pd.concat([members, non_members], ignore_index=True)
     shared = {"n_shadows": n_shadows, "n_jobs": n_jobs, "substitute": substitute}
     offline = online = None
-    if {"lira-offline", "rmia"} & set(names):
+    if {"lira-offline", "rmia", "label-noise"} & set(names):
         offline = train_shadows(model, reference, client=client, random_state=int(seeds[0]),
                                 **shared)
     if "lira-online" in names:
@@ -169,6 +237,8 @@ def assess_membership(target: Oracle | TargetModel, members: pd.DataFrame,
         "lira-offline": (LiRA(online=False, **shared), offline),
         "lira-online": (LiRA(online=True, **shared), online),
         "rmia": (RMIA(**shared), offline),
+        "gap": (LabelGap(), None),
+        "label-noise": (NoiseRobustness(random_state=noise_seed, **shared), offline),
     }
     results = []
     for name in names:
@@ -185,6 +255,9 @@ def assess_membership(target: Oracle | TargetModel, members: pd.DataFrame,
             params["a"] = attack.a_
         if isinstance(attack, LiRA):
             params["global_variance"] = bool(attack.global_variance_)
+        if isinstance(attack, NoiseRobustness):
+            params["scale"] = attack.scale_
+            params["calibration_auc"] = tuple(attack.calibration_)
         calibrated = None
         if isinstance(attack, LossThreshold):
             called = scores > attack.threshold_

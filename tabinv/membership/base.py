@@ -6,7 +6,7 @@ and training shadows when none are given; each attack implements ``_fit`` and
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -16,7 +16,13 @@ from sklearn.utils.validation import check_is_fitted
 from ..exceptions import AttackError
 from ..models.oracle import Oracle
 from ..models.target import TargetModel
-from .queries import as_oracle, check_answers, check_records, label_confidence
+from .queries import (
+    CONFIDENCE_ANSWERS,
+    as_oracle,
+    check_answers,
+    check_records,
+    label_confidence,
+)
 from .shadows import ShadowSet, train_shadows
 
 __all__ = ["MembershipAttack"]
@@ -26,6 +32,10 @@ class MembershipAttack(ABC, BaseEstimator):
     """Base of the membership attacks: ``fit`` validates and stores the oracle, then
     calls ``_fit``; ``score`` checks, queries the target (and the shadows) and calls
     ``_score_answers``, which :meth:`score_answers` also calls on answers read before."""
+
+    #: the oracle answers the attack reads (:data:`~.queries.CONFIDENCE_ANSWERS` or
+    #: :data:`~.queries.LABEL_ANSWERS`)
+    reads: ClassVar[tuple[str, ...]] = CONFIDENCE_ANSWERS
 
     def fit(self, target: Oracle | TargetModel, reference: pd.DataFrame, *,
             candidates: pd.DataFrame | None = None,
@@ -57,7 +67,7 @@ class MembershipAttack(ABC, BaseEstimator):
         AttackError, DataError
             Bad target, records or parameters.
         """
-        self.oracle_ = as_oracle(target)
+        self.oracle_ = as_oracle(target, self.reads)
         model = self.oracle_.model
         self.reference_ = check_records(reference, model, "reference")
         if candidates is not None:

@@ -1,7 +1,8 @@
 """What a membership attack reads from a model: the confidence of each record's true
-label, through the same :class:`~tabinv.models.oracle.Oracle` the attribute attacks use
-(so rounded confidences and endpoint-served models take the same path), and its
-logit scaling ``phi = log(p / (1 - p))``. For a regression the "confidence" is
+label (or, for the label-only attacks, the label each record gets), through the same
+:class:`~tabinv.models.oracle.Oracle` the attribute attacks use (so rounded confidences
+and endpoint-served models take the same path), and its logit scaling
+``phi = log(p / (1 - p))``. For a regression the "confidence" is
 ``exp(-r^2 / (2 sigma^2))``, the Gaussian likelihood of the true value ``y`` around the
 prediction relative to its peak (``r = y - prediction``, ``sigma`` the model's own
 residual sigma): a monotone function of the squared-error loss that Yeom et al. (2018)
@@ -20,31 +21,49 @@ from ..models.oracle import Oracle
 from ..models.target import TargetModel
 from ..text import shorten
 
-__all__ = ["DEFAULT_CLIP", "as_oracle", "check_answers", "check_records", "label_confidence",
+__all__ = ["CONFIDENCE_ANSWERS", "DEFAULT_CLIP", "LABEL_ANSWERS", "answered_labels",
+           "as_oracle", "check_answers", "check_records", "label_confidence", "label_match",
            "logit"]
 
 #: confidences are clipped into [clip, 1 - clip] before the logit (|phi| <= 13.8)
 DEFAULT_CLIP = 1e-6
+#: the oracle answers the confidence attacks read (a classifier's confidences, a
+#: regression's output), and those the label-only attacks read (a label, or confidences
+#: whose largest is the label)
+CONFIDENCE_ANSWERS = ("confidence", "output")
+LABEL_ANSWERS = ("confidence", "label")
 
 
-def as_oracle(target: Oracle | TargetModel) -> Oracle:
-    """The oracle a membership attack queries: ``target`` itself, or confidence access
-    to a fitted :class:`TargetModel`.
+def as_oracle(target: Oracle | TargetModel,
+              answers: tuple[str, ...] = CONFIDENCE_ANSWERS) -> Oracle:
+    """The oracle a membership attack queries: ``target`` itself, or access to a fitted
+    :class:`TargetModel` (confidences; label-only for a model that reveals labels only).
+
+    Parameters
+    ----------
+    answers : tuple of str
+        The oracle answers the attack can read (:data:`CONFIDENCE_ANSWERS` or
+        :data:`LABEL_ANSWERS`).
 
     Raises
     ------
     AttackError
-        ``target`` is neither, or answers labels only (every attack here reads the
-        confidence of the true label, or a regression's output).
+        ``target`` is neither, or its answers are not among ``answers`` (labels only for
+        an attack reading confidences, a regression's output for a label-only attack).
     """
     if isinstance(target, TargetModel):
         if not hasattr(target, "estimator_"):
             raise AttackError("the target model is not fitted; fit it on its members first")
-        target = Oracle.for_model(target, "confidences")  # a regression: its output
+        access = "label-only" if target.reveals == "labels" else "confidences"
+        target = Oracle.for_model(target, access)  # a regression: its output
     if not isinstance(target, Oracle):
         raise AttackError(f"target must be a fitted TargetModel or an Oracle, received "
                           f"{type(target).__name__}")
-    if target.answers not in ("confidence", "output"):
+    if target.answers not in answers:
+        if target.answers == "output":
+            raise AttackError("label-only membership attacks compare the predicted label with "
+                              "the true label; a regression answers an output, not a label "
+                              "(the loss attack covers regressions)")
         raise AttackError(f"membership attacks here read the confidence of the true label "
                           f"(or a regression's output); the oracle answers "
                           f"{target.answers!r}")
@@ -97,6 +116,44 @@ def label_confidence(oracle: Oracle, records: pd.DataFrame,
             return np.exp(-0.5 * (residual / sigma) ** 2)
     codes = model.label_codes(records[model.label])
     return answers[np.arange(len(records)), codes]
+
+
+def answered_labels(oracle: Oracle, encoded: np.ndarray,
+                    model: TargetModel | None = None) -> np.ndarray:
+    """The class index (in the label's domain) each encoded row gets, as the oracle lets
+    an attacker see it: the label answer itself, or the largest of the (rounded)
+    confidences, the first on a tie. Shape (n,).
+
+    Parameters
+    ----------
+    oracle : Oracle
+        Decides what is seen; it queries its own model unless ``model`` is given.
+    encoded : numpy.ndarray
+        Rows encoded by the model (``model.encode(records)``).
+    model : TargetModel, optional
+        The model to query instead of the oracle's (a shadow).
+
+    Raises
+    ------
+    AttackError
+        The oracle answers a regression's output, not a label.
+    """
+    model = oracle.model if model is None else model
+    if oracle.answers == "output":
+        raise AttackError("a regression answers an output, not a label")
+    answers = np.asarray(oracle.answer(model.output_encoded(encoded)))
+    if oracle.answers == "label":
+        return answers.astype(np.intp)
+    return np.argmax(answers, axis=-1)
+
+
+def label_match(oracle: Oracle, records: pd.DataFrame,
+                model: TargetModel | None = None) -> np.ndarray:
+    """Whether each record gets its true label (booleans, shape (n,)), seen through
+    ``oracle`` (:func:`answered_labels`), from the oracle's model or ``model``."""
+    model = oracle.model if model is None else model
+    return answered_labels(oracle, model.encode(records), model) \
+        == model.label_codes(records[model.label])
 
 
 def logit(confidence: Any, clip: float = DEFAULT_CLIP) -> np.ndarray:

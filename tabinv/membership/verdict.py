@@ -18,7 +18,7 @@ from typing import Any
 
 from ..exceptions import AttackError
 from ..vocabulary import RESOLUTION, rating
-from .assess import MEMBERSHIP_ATTACKS, MembershipResult, check_attacks
+from .assess import MembershipResult, check_attacks
 from .metrics import DEFAULT_FPRS
 from .shadows import DEFAULT_SUBSTITUTE, MAX_SHADOWS
 
@@ -27,14 +27,24 @@ __all__ = ["ATTACK_NAMES", "MembershipOptions", "attack_subject", "membership_en
 
 #: attack key -> the name reports, tables and sentences show
 ATTACK_NAMES = {"loss": "loss threshold", "lira-offline": "LiRA offline",
-                "lira-online": "LiRA online", "rmia": "RMIA"}
+                "lira-online": "LiRA online", "rmia": "RMIA", "gap": "gap attack",
+                "label-noise": "label-only noise robustness"}
+#: attacks named with an article in a sentence
+_WITH_ARTICLE = {"loss": "loss-threshold attack", "gap": "gap attack",
+                 "label-noise": "label-only noise-robustness attack"}
 
 
 def attack_subject(attack: str, start: bool = True) -> str:
     """The attack as the subject of a sentence: ``The loss-threshold attack`` (``the``
-    inside a sentence), ``RMIA``."""
-    if attack == "loss":
-        return f"{'The' if start else 'the'} loss-threshold attack"
+    inside a sentence), ``RMIA``.
+
+    Examples
+    --------
+    >>> attack_subject("label-noise"), attack_subject("gap", start=False)
+    ('The label-only noise-robustness attack', 'the gap attack')
+    """
+    if attack in _WITH_ARTICLE:
+        return f"{'The' if start else 'the'} {_WITH_ARTICLE[attack]}"
     return ATTACK_NAMES.get(attack, attack)
 
 
@@ -45,8 +55,9 @@ class MembershipOptions:
     Parameters
     ----------
     attacks : sequence of str
-        Keys of :data:`~tabinv.membership.assess.MEMBERSHIP_ATTACKS` (default: all), or
-        ``("all",)``.
+        Keys of :data:`~tabinv.membership.assess.MEMBERSHIP_ATTACKS`, or ``all`` (the
+        default): every attack that applies to the assessment's access, resolved when
+        the attacks run (:func:`~tabinv.membership.assess.attacks_for`).
     shadows : int
         Shadow (reference) models per set, 2 to :data:`~tabinv.membership.shadows.
         MAX_SHADOWS`.
@@ -58,7 +69,7 @@ class MembershipOptions:
         False-positive rates the true-positive rate is reported at.
     """
 
-    attacks: Sequence[str] = tuple(MEMBERSHIP_ATTACKS)
+    attacks: Sequence[str] = ("all",)
     shadows: int = 16
     jobs: int = 1
     substitute: str = DEFAULT_SUBSTITUTE

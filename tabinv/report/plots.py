@@ -131,6 +131,10 @@ def _floor(results: list[Mapping[str, Any]]) -> float:
     return min(max(smallest, default=1e-4), 0.1)
 
 
+#: ROC curves with this many points or fewer on the log axes are drawn with markers
+FEW_POINTS = 4
+
+
 def _membership_roc(figure: Any, results: list[Mapping[str, Any]]) -> None:
     floor = _floor(results)
     ax = figure.subplots()
@@ -143,8 +147,12 @@ def _membership_roc(figure: Any, results: list[Mapping[str, Any]]) -> None:
         shown = [(f, t if t > 0 else math.nan) for f, t in points]
         auc = triple(item["metrics"].get("auc"))
         label = f"{attack_name(item)} (AUC {auc[0]:.3f})" if auc else attack_name(item)
+        # a score with few values (the gap attack: one interior point) leaves a few
+        # points on the log axes, perhaps one: marked, so that it shows
+        few = sum(not math.isnan(t) for _, t in shown) <= FEW_POINTS
         ax.plot([f for f, _ in shown], [t for _, t in shown], linewidth=1.5, drawstyle="steps-post",
-                color=SERIES_COLOURS[i % len(SERIES_COLOURS)], label=label_text(label))
+                color=SERIES_COLOURS[i % len(SERIES_COLOURS)], label=label_text(label),
+                marker="o" if few else None, markersize=3)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(floor, 1.0)

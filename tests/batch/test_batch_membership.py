@@ -56,3 +56,24 @@ def test_bad_membership_keys_are_named(tmp_path: Path, keys: dict, message: str)
          "sensitive": ["vkorc1"], **keys}])
     with pytest.raises(TabinvError, match=message):
         read_inventory(inventory)
+
+
+@pytest.mark.parametrize(("model", "keys", "message"), [
+    ("tree", {"label": "dose_class", "access": "label-only", "membership_attacks": ["loss"]},
+     "key 'membership_attacks': 'loss' reads the confidence of the true label; access = "
+     "'label-only' answers labels only"),
+    ("linear", {"membership_attacks": ["gap"]},
+     r"key 'membership_attacks': gap read predicted labels; the label 'dose' is numeric \(a "
+     "regression answers an output"),
+])
+def test_membership_attacks_that_do_not_fit_the_access_are_named(tmp_path: Path, model: str,
+                                                                 keys: dict,
+                                                                 message: str) -> None:
+    label = keys.get("label")
+    fitted = train("tree", "dose_class", max_depth=3) if label else train("linear")
+    save(fitted, tmp_path / f"{model}.skops")
+    inventory = write_inventory(tmp_path / "inventory.toml", [
+        {"name": model, "model": str(tmp_path / f"{model}.skops"), "sensitive": ["vkorc1"],
+         **keys}])
+    with pytest.raises(TabinvError, match=message):
+        read_inventory(inventory)

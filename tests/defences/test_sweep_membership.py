@@ -125,3 +125,14 @@ def test_the_sweep_report_shows_membership_per_epsilon(swept):
                      f"{auc.value:.3f} [{auc.low:.3f}, {auc.high:.3f}]"]
             line = "| " + " | ".join(markdown_text(c) for c in cells) + " |"
             assert line in section, line
+
+
+def test_a_label_only_sweep_runs_the_label_only_membership_attacks():
+    """The sweep's membership attacks query each model with the sweep's access."""
+    labels = sweep("iwpc", "logistic", epsilons=[1.0], seeds=[0], sensitive=["vkorc1"],
+                   label="dose_class", attacks=["map"], priors=["marginal"], n_boot=10,
+                   access="label-only",
+                   membership_attacks=MembershipOptions(attacks=["all"], shadows=2))
+    for point in labels.points:
+        assert [r["attack"] for r in point["membership"]] == ["gap", "label-noise"]
+    validate(json.loads(json.dumps(labels.to_dict())))

@@ -90,9 +90,11 @@ def test_bad_options_are_one_clear_error(options, message):
         MembershipOptions(**options)
 
 
-def test_all_names_every_attack_once():
-    assert MembershipOptions(attacks=["all", "loss"]).attacks == (
-        "loss", "lira-offline", "lira-online", "rmia")
+def test_all_is_kept_until_the_access_is_known():
+    """``all`` is resolved when the attacks run (every attack that applies to the
+    assessment's access); the names are checked and kept once each."""
+    assert MembershipOptions(attacks=["all", "loss", "all"]).attacks == ("all", "loss")
+    assert MembershipOptions().attacks == ("all",)
 
 
 @pytest.mark.parametrize(("flags", "message"), [
@@ -116,3 +118,61 @@ def test_membership_entry_is_the_result_with_rating_and_verdict(splits):
     assert {k: v for k, v in entry.items() if k not in ("rating", "verdict")} \
         == json.loads(json.dumps(result.to_dict()))
     assert entry["verdict"].startswith("The loss-threshold attack tells members from ")
+
+
+def test_label_only_access_runs_the_label_only_membership_attacks(splits, target):
+    """The membership attacks query the model as the attribute attacks do: with
+    label-only access, ``all`` is the gap and noise attacks, on label answers."""
+    from tabinv.models.oracle import Oracle
+
+    assessed = api.assess(_dataset(), target, sensitive=["vkorc1"], splits=splits,
+                          access="label-only", membership_attacks=["all"], shadows=4,
+                          n_boot=20, random_state=3)
+    assert assessed.threat["access"] == "label-only"
+    entries = assessed.membership_inference
+    assert [e["attack"] for e in entries] == ["gap", "label-noise"]
+    assert assessed.settings["membership_attacks"]["attacks"] == ["gap", "label-noise"]
+    direct = assess_membership(Oracle.for_model(target, "label-only"), splits.members,
+                               splits.non_members, splits.reference, n_shadows=4,
+                               n_boot=20, random_state=3)
+    assert entries == tuple(membership_entry(r) for r in direct)
+    assert entries[0]["verdict"].startswith("The gap attack tells members from ")
+    validate(api.combine([assessed]))
+    with pytest.raises(AttackError, match="^membership attack 'loss' reads the confidence "
+                       "of the true label .* but the oracle answers labels only"):
+        api.assess(_dataset(), target, sensitive=["vkorc1"], splits=splits, n_boot=20,
+                   access="label-only", membership_attacks=["loss"], attacks=["map"],
+                   priors=["marginal"])
+
+
+def test_rounded_access_gives_the_membership_attacks_rounded_answers(splits, target):
+    from tabinv.models.oracle import Oracle
+
+    assessed = api.assess(_dataset(), target, sensitive=["vkorc1"], splits=splits,
+                          access="rounded", decimals=1, membership_attacks=["loss", "gap"],
+                          shadows=4, n_boot=20, random_state=3, attacks=["map"],
+                          priors=["marginal"])
+    assert assessed.threat["rounding"] == 1
+    rounded, plain = (assess_membership(oracle, splits.members, splits.non_members,
+                                        splits.reference, attacks=["loss", "gap"],
+                                        n_boot=20, random_state=3)
+                      for oracle in (Oracle.for_model(target, "rounded", decimals=1),
+                                     Oracle.for_model(target)))
+    assert assessed.membership_inference == tuple(membership_entry(r) for r in rounded)
+    assert rounded[0].metrics.auc != plain[0].metrics.auc  # the rounding shows
+
+
+def test_the_command_line_with_label_only_access_runs_the_label_only_attacks():
+    flags = ["assess", "--dataset", "iwpc", "--model", "tree", "--label", "dose_class",
+             "-s", "vkorc1", "--attack", "map", "--prior", "marginal", "--label-only"]
+    result = runner.invoke(app, [*flags, "--membership", "--shadows", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    [scenario] = json.loads(result.stdout)["assessments"]
+    assert scenario["threat"]["access"] == "label-only"
+    assert [m["attack"] for m in scenario["membership_inference"]] == ["gap", "label-noise"]
+    refused = runner.invoke(app, [*flags, "--membership-attack", "lira-offline"])
+    assert refused.exit_code == 2 and "Traceback" not in refused.output
+    assert refused.output.strip() == (
+        "error: membership attack 'lira-offline' reads the confidence of the true label "
+        "(confidence or rounded access; a regression's output), but the oracle answers "
+        "labels only (label-only access)")

@@ -132,7 +132,8 @@ def test_the_same_seed_gives_the_same_assessment(small):
                              n_boot=20, random_state=9) for _ in range(2)]
     assert [r.to_dict() for r in run[0]] == [r.to_dict() for r in run[1]]
     assert json.loads(json.dumps([r.to_dict() for r in run[0]]))[3]["attack"] == "rmia"
-    assert [r.attack for r in run[0]] == ["loss", "lira-offline", "lira-online", "rmia"]
+    assert [r.attack for r in run[0]] == ["loss", "lira-offline", "lira-online", "rmia",
+                                          "gap", "label-noise"]
 
 
 def test_the_loss_threshold_gives_its_fpr_on_the_reference(small):

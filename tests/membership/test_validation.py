@@ -47,8 +47,13 @@ def test_the_fpr_of_0_1_percent_is_resolvable(overfit_forest):
 
 
 def test_every_attack_sees_the_overfit_forest(overfit_forest):
+    """The confidence attacks clearly; the label-only ones less (a label is 1 bit where
+    a confidence is a number), the noise robustness more than the gap attack."""
     for result in overfit_forest.values():
-        assert result.metrics.auc.low > 0.85, result.attack
+        label_only = result.attack in ("gap", "label-noise")
+        assert result.metrics.auc.low > (0.6 if label_only else 0.85), result.attack
+    assert overfit_forest["label-noise"].metrics.auc.value \
+        > overfit_forest["gap"].metrics.auc.value
 
 
 @pytest.mark.parametrize("attack", ["lira-offline", "lira-online", "rmia"])
@@ -89,4 +94,4 @@ def test_a_dp_model_at_small_epsilon_hides_membership(splits, card):
     for result in results:
         assert result.metrics.auc.contains(0.5), (result.attack, result.metrics.auc)
         assert result.metrics.tpr(0.01).value < 0.05
-        assert "at epsilon 0.1" in result.shadows or result.attack == "loss"
+        assert "at epsilon 0.1" in result.shadows or result.attack in ("loss", "gap")

@@ -46,7 +46,8 @@ from .test_html import parse
 PNG = b"\x89PNG\r\n\x1a\n"
 #: the names the report shows, written out
 NAMES = {"loss": "loss threshold", "lira-offline": "LiRA offline",
-         "lira-online": "LiRA online", "rmia": "RMIA"}
+         "lira-online": "LiRA online", "rmia": "RMIA", "gap": "gap attack",
+         "label-noise": "label-only noise robustness"}
 HEADER = ["attack", "shadow models", "membership AUC [95% CI]", "TPR at 0.1% FPR [95% CI]",
           "TPR at 1% FPR [95% CI]", "membership advantage [95% CI]", "rating"]
 
@@ -279,3 +280,24 @@ def test_the_strongest_attack_has_the_highest_lower_auc_bound():
     assert strongest_attack([wide, sure])["attack"] == "rmia"
     assert strongest_attack([wide, sure, tied])["attack"] == "loss"
     assert strongest_attack([]) is None
+
+
+def test_a_score_with_few_values_still_shows_on_the_roc_plot():
+    """The gap attack's score is 0 or 1: one interior ROC point, at a high FPR, leaves
+    one or two points on the log axes; they are drawn with markers."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from tabinv.report.plots import _membership_roc
+
+    [gap] = [i for i in _membership() if i["attack"] == "gap"]
+    interior = [p for p in gap["metrics"]["roc"] if 0 < p[1] < 1]
+    assert interior and all(p[0] > 0.1 for p in interior)  # nothing at a low FPR
+    figure = Figure()
+    _membership_roc(figure, [gap])
+    [chance, curve] = figure.axes[0].get_lines()
+    assert curve.get_marker() == "o"
+    assert sum(y == y for y in curve.get_ydata()) >= 1  # a point that is not NaN
+    scenario = scenarios(as_document(membership_document([gap])))[0]
+    assert membership_figures(scenario, 1)[0].png.startswith(PNG)
