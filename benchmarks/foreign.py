@@ -35,6 +35,7 @@ from __future__ import annotations
 import functools
 import gc
 import json
+import os
 import subprocess
 import sys
 import time
@@ -145,7 +146,11 @@ def check(posterior: Any, n: int) -> None:
 def probe(name: str, path: str, n: int, rounds: int = 1,
           timeout: float = 3600) -> dict[str, Any]:
     """Measure one attack in a child process (the best of ``rounds`` timed calls);
-    returns its JSON report."""
+    returns its JSON report. With ``TABINV_BENCH_INPROCESS=1`` (the untimed smoke run of
+    tests/test_benchmark_smoke.py) it runs in this process instead: the same code, without
+    a fresh interpreter and pipeline per case (the peak is then this process's)."""
+    if os.environ.get("TABINV_BENCH_INPROCESS") == "1":
+        return measure(name, path, n, rounds)
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks.foreign", name, path, str(n), str(rounds)],
         cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
@@ -155,13 +160,12 @@ def probe(name: str, path: str, n: int, rounds: int = 1,
     return dict(json.loads(completed.stdout.strip().splitlines()[-1]))
 
 
-def _main(name: str, path: str, n: str, rounds: str = "1") -> None:
-    import os
+def measure(name: str, path: str, n: int, rounds: int = 1) -> dict[str, Any]:
+    """The work of :func:`probe`, in this process: its report."""
     size = int(n)
     report: dict[str, Any] = {"pipeline": name, "path": path, "n": size, "k": K}
     if path == "recognised" and not is_recognised(name):
-        print(json.dumps({**report, "status": "not recognised"}))
-        return
+        return {**report, "status": "not recognised"}
     model = target(name, path)
     fitted = attack(model)
     attacked = records(size)
@@ -183,7 +187,7 @@ def _main(name: str, path: str, n: str, rounds: str = "1") -> None:
     check(posterior, size)
     grid = fitted.grid_
     oracle = fitted.oracle_
-    print(json.dumps({
+    return {
         **report, "status": "measured", "model": type(model).__name__,
         "seconds": min(times), "rounds": times, "peak_bytes": peak, "baseline_bytes": baseline,
         "attack_bytes": peak - baseline, "peak_of": "attack" if reset else "process lifetime",
@@ -191,8 +195,8 @@ def _main(name: str, path: str, n: str, rounds: str = "1") -> None:
         "chunk_records": grid.chunk_size(grid.point_width(oracle), MEMORY,
                                          fitted.reserved_bytes(size),
                                          grid.query_bytes(oracle)),
-        "load_average_1min": load[0]}))
+        "load_average_1min": load[0]}
 
 
 if __name__ == "__main__":
-    _main(*sys.argv[1:5])
+    print(json.dumps(measure(*sys.argv[1:4], *sys.argv[4:5])))
