@@ -134,14 +134,15 @@ class DaskExecutor:
     """A Dask distributed scheduler: ``address``, a given ``client``, or a LocalCluster.
 
     The LocalCluster (when neither is given) has ``workers`` worker processes (never more
-    than tasks) of two threads each, each declaring one unit of :data:`ENTRY_RESOURCE`,
-    listening on 127.0.0.1 only, without dashboards, started without Dask's
-    ``MALLOC_TRIM_THRESHOLD_`` (see :func:`_keep_malloc_defaults`), with their scratch
-    space in a folder made under ``scratch`` (removed at the end; Dask would use the
-    system's temporary folder). On each Dask worker a task runs in a child process under
-    ``limits`` (:func:`~tabinv.batch.isolation.run_limited`). A task whose Dask worker
-    dies is rescheduled by Dask (up to ``distributed.scheduler.allowed-failures`` times, 3
-    by default); after that the entry fails. Workers read the inventory's files by path,
+    than tasks, unless the tasks may submit sub-tasks) of two threads each, each
+    declaring one unit of :data:`ENTRY_RESOURCE`, listening on 127.0.0.1 only, without
+    dashboards, started without Dask's ``MALLOC_TRIM_THRESHOLD_`` (see
+    :func:`_keep_malloc_defaults`), with their scratch space in a folder made under
+    ``scratch`` (removed at the end; Dask would use the system's temporary folder). On
+    each Dask worker a task runs in a child process under ``limits``
+    (:func:`~tabinv.batch.isolation.run_limited`). A task whose Dask worker dies is
+    rescheduled by Dask (up to ``distributed.scheduler.allowed-failures`` times, 3 by
+    default); after that the entry fails. Workers read the inventory's files by path,
     so on a real cluster they need the same file system view as this machine.
 
     When every worker declares :data:`ENTRY_RESOURCE` (the LocalCluster's do), each task
@@ -188,7 +189,9 @@ class DaskExecutor:
 
         if not items:
             return
-        with self._connect(len(items)) as client:
+        # shadow tasks use every worker, however few entries: start --jobs of them
+        with self._connect(len(items) if task_on_cluster is None else self.workers
+                           ) as client:
             workers = client.scheduler_info()["workers"]
             restrictions = {"resources": {ENTRY_RESOURCE: 1}} if workers and all(
                 _entry_slots(worker) for worker in workers.values()) else {}

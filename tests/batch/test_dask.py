@@ -334,6 +334,27 @@ def test_a_suitable_cluster_gets_the_task_on_cluster(monkeypatch: pytest.MonkeyP
     assert task is plain and client.submitted[1]["resources"] == {ENTRY_RESOURCE: 1}
 
 
+def test_a_local_cluster_for_shadows_gets_every_worker(monkeypatch: pytest.MonkeyPatch
+                                                       ) -> None:
+    """One entry: one worker, unless its shadows go to the cluster (then --jobs)."""
+    import contextlib
+
+    import distributed
+
+    monkeypatch.setattr(distributed, "as_completed", list)
+    sizes = []
+
+    def connect(tasks: int) -> Any:
+        sizes.append(tasks)
+        return contextlib.nullcontext(FakeClient({"tcp://a:1": WORKER}))
+
+    executor = DaskExecutor(workers=4)
+    monkeypatch.setattr(executor, "_connect", connect)
+    list(executor.run(plain, ["a"]))
+    list(executor.run(plain, ["a"], task_on_cluster=on_cluster))
+    assert sizes == [1, 4]
+
+
 def test_an_unreachable_scheduler_fails_the_entry_in_one_line(
         monkeypatch: pytest.MonkeyPatch, membership_inventory: Path) -> None:
     """The entry's process cannot reach the scheduler: the entry fails with one line
