@@ -15,30 +15,46 @@ up to ``jobs`` workers busy, ``serial`` one (entries one after the other), ``das
 submits the tasks to a Dask scheduler, each of whose workers runs them in a child process
 of its own. When the run ends, or is interrupted (an exception, SIGINT, SIGTERM turned
 into an exception by the command), every worker process is stopped.
+
+A task may submit tasks of its own to the Dask cluster (an entry's shadow models): the
+caller gives ``run`` a ``task_on_cluster`` (the scheduler's address -> the task to run
+instead), which the Dask executor uses when its cluster can take such sub-tasks without
+deadlock (:func:`~.daskexecutor.subtask_capacity`); the other executors ignore it.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from ..exceptions import TabinvError
-from .isolation import PENDING, Limits, TaskFailure, Worker, run_limited, wait_any
+from .daskexecutor import (
+    ENTRY_RESOURCE,
+    WORKER_COMMAND,
+    DaskExecutor,
+    TaskOnCluster,
+    subtask_capacity,
+)
+from .isolation import PENDING, Limits, TaskFailure, Worker, wait_any
 
-__all__ = ["DaskExecutor", "Executor", "Limits", "LocalExecutor", "SerialExecutor",
-           "TaskFailure", "make_executor"]
+__all__ = ["ENTRY_RESOURCE", "WORKER_COMMAND", "DaskExecutor", "Executor", "Limits",
+           "LocalExecutor", "SerialExecutor", "TaskFailure", "make_executor",
+           "subtask_capacity"]
 
 EXECUTORS = ("local", "dask", "serial")
 
 
 class Executor(Protocol):
-    """Runs ``task(item)`` for every item; yields (index, result or TaskFailure)."""
+    """Runs ``task(item)`` for every item; yields (index, result or TaskFailure).
 
-    def run(self, task: Callable[[Any], Any], items: Sequence[Any]
+    ``task_on_cluster``, when given: a Dask executor whose cluster can take sub-tasks
+    runs ``task_on_cluster(scheduler_address)(item)`` instead; the others ignore it.
+    """
+
+    def run(self, task: Callable[[Any], Any], items: Sequence[Any], *,
+            task_on_cluster: TaskOnCluster | None = None
             ) -> Iterator[tuple[int, Any]]: ...
 
     def describe(self) -> str: ...
@@ -61,8 +77,10 @@ class LocalExecutor:
     def describe(self) -> str:
         return f"local, {self.jobs} worker process{'es' if self.jobs > 1 else ''}"
 
-    def run(self, task: Callable[[Any], Any], items: Sequence[Any]
+    def run(self, task: Callable[[Any], Any], items: Sequence[Any], *,
+            task_on_cluster: TaskOnCluster | None = None
             ) -> Iterator[tuple[int, Any]]:
+        """``task`` in this machine's workers (``task_on_cluster`` is for Dask only)."""
         waiting = deque(range(len(items)))
         busy: dict[Worker, int] = {}
         idle: list[Worker] = []
@@ -106,164 +124,6 @@ class SerialExecutor(LocalExecutor):
 
     def describe(self) -> str:
         return "serial, one worker process"
-
-
-class DaskExecutor:
-    """A Dask distributed scheduler: ``address``, a given ``client``, or a LocalCluster.
-
-    The LocalCluster (when neither is given) has ``workers`` single-threaded worker
-    processes (never more than tasks) listening on 127.0.0.1 only, without dashboards,
-    started without Dask's ``MALLOC_TRIM_THRESHOLD_`` (see :func:`_keep_malloc_defaults`),
-    with their scratch space in a folder made under ``scratch`` (removed at the end; Dask
-    would use the system's temporary folder). On each Dask worker a task runs in a child
-    process under ``limits`` (:func:`~tabinv.batch.isolation.run_limited`). A task whose
-    Dask worker dies is rescheduled by Dask (up to ``distributed.scheduler.allowed-failures``
-    times, 3 by default); after that the entry fails. Workers read the inventory's files
-    by path, so on a real cluster they need the same file system view as this machine.
-    """
-
-    def __init__(self, address: str | None = None, *, workers: int = 2,
-                 client: Any = None, limits: Limits | None = None,
-                 scratch: Path | None = None) -> None:
-        if workers < 1:
-            raise TabinvError(f"--jobs must be 1 or more, got {workers}")
-        self.address = address
-        self.workers = workers
-        self.client = client
-        self.limits = limits or Limits()
-        self.scratch = scratch
-
-    def describe(self) -> str:
-        if self.client is not None:
-            return "dask, given client"
-        if self.address:
-            return f"dask scheduler at {self.address}"
-        return f"dask LocalCluster on 127.0.0.1, {self.workers} workers"
-
-    def run(self, task: Callable[[Any], Any], items: Sequence[Any]
-            ) -> Iterator[tuple[int, Any]]:
-        from distributed import as_completed
-
-        if not items:
-            return
-        with self._connect(len(items)) as client:
-            futures = {client.submit(run_limited, task, item, self.limits.for_item(item),
-                                     pure=False, key=f"tabinv-entry-{i}-{id(items):x}"): i
-                       for i, item in enumerate(items)}
-            try:
-                for future in as_completed(futures):
-                    index = futures.pop(future)
-                    yield index, _dask_outcome(future)
-                    future.release()
-            finally:
-                client.cancel(list(futures))
-
-    def _connect(self, tasks: int) -> Any:
-        from contextlib import ExitStack, nullcontext
-
-        from distributed import Client, LocalCluster
-
-        if self.client is not None:
-            return nullcontext(self.client)
-        stack = ExitStack()
-        try:
-            if self.address:
-                client = stack.enter_context(Client(self.address, timeout="30s"))
-            else:
-                stack.enter_context(_keep_malloc_defaults())
-                scratch = stack.enter_context(_scratch_folder(self.scratch))
-                cluster = stack.enter_context(LocalCluster(
-                    n_workers=min(self.workers, tasks), threads_per_worker=1,
-                    processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0",
-                    worker_dashboard_address=None, local_directory=scratch))
-                client = stack.enter_context(Client(cluster))
-        except OSError as error:
-            stack.close()
-            raise TabinvError(f"cannot reach the Dask scheduler {self.address or ''}: "
-                              f"{error}") from None
-        except BaseException:
-            stack.close()
-            raise
-        return _Connected(stack, client)
-
-
-SCRATCH_PREFIX = "run-"
-
-
-class _scratch_folder:
-    """A new folder ``run-*`` under ``parent`` for Dask's scratch space, as Dask's
-    ``temporary-directory`` too; removed on exit, with any ``run-*`` folder an earlier,
-    killed run left there. Without ``parent``: Dask's default (None)."""
-
-    def __init__(self, parent: Path | None) -> None:
-        self.parent = parent
-        self.path: Path | None = None
-        self.config: Any = None
-
-    def __enter__(self) -> str | None:
-        import dask
-
-        if self.parent is None:
-            return None
-        try:
-            self.parent.mkdir(parents=True, exist_ok=True)
-            for stale in self.parent.glob(f"{SCRATCH_PREFIX}*"):
-                if stale.is_dir() and not stale.is_symlink():
-                    shutil.rmtree(stale, ignore_errors=True)
-            self.path = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=self.parent))
-        except OSError as error:
-            raise TabinvError(f"cannot make Dask's scratch folder in {self.parent}: "
-                              f"{error.strerror}") from None
-        self.config = dask.config.set({"temporary-directory": str(self.path)})
-        self.config.__enter__()
-        return str(self.path)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.config is not None:
-            self.config.__exit__(None, None, None)
-        if self.path is not None:
-            shutil.rmtree(self.path, ignore_errors=True)
-            try:
-                self.parent.rmdir()  # type: ignore[union-attr]
-            except OSError:
-                pass  # not empty (another file was put there): left as it is
-
-
-def _keep_malloc_defaults() -> Any:
-    """Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which makes glibc
-    hand memory back after nearly every numpy array; an entry then takes about twice as
-    long (1.3 s -> 2.4 s per entry measured). Our LocalCluster keeps glibc's default."""
-    import dask
-
-    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
-    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
-    return dask.config.set({"distributed.nanny.pre-spawn-environ": environ})
-
-
-class _Connected:
-    """Context manager giving a client and closing what was opened for it."""
-
-    def __init__(self, stack: Any, client: Any) -> None:
-        self.stack, self.client = stack, client
-
-    def __enter__(self) -> Any:
-        return self.client
-
-    def __exit__(self, *exc: object) -> None:
-        self.stack.close()
-
-
-def _dask_outcome(future: Any) -> Any:
-    from distributed import KilledWorker
-
-    try:
-        return future.result()
-    except KilledWorker:
-        return TaskFailure("Dask workers died every time they ran this entry (a crash in "
-                           "native code, or out of memory); the scheduler gave up on it")
-    except Exception as error:
-        return TaskFailure(f"the Dask executor could not run this entry "
-                           f"({type(error).__name__}: {str(error).splitlines()[0][:200]})")
 
 
 def make_executor(name: str, *, jobs: int = 1, scheduler: str | None = None,

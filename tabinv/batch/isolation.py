@@ -214,19 +214,39 @@ def wait_any(workers: list[Worker]) -> list[Worker]:
     return [w for w in workers if w.results in ready or w.deadline <= now]
 
 
-_LOCAL = threading.local()
+_IDLE: list[Worker] = []  # this process's workers waiting for a task
+_IDLE_LOCK = threading.Lock()
 
 
 def run_limited(task: Callable[[Any], Any], item: Any, limits: Limits) -> Any:
-    """``task(item)`` in this thread's worker process (started once, reused), under limits.
+    """``task(item)`` in a worker process of this process, under limits.
 
     Returns the result or a :class:`TaskFailure`. For executors whose tasks run in a
-    thread of a long-lived process (a Dask worker).
+    thread of a long-lived process (a Dask worker). A worker is reused for the next task
+    whichever thread runs it (a Dask worker with two threads that runs one entry at a
+    time keeps one worker process, not one per thread); there are never more workers
+    than tasks running at once.
     """
-    worker = getattr(_LOCAL, "worker", None)
-    if worker is None or not worker.usable or worker.process.poll() is not None:
-        if worker is not None:
+    worker = _idle_worker()
+    try:
+        worker.start(task, item, limits)
+        outcome = worker.finish()
+    except BaseException:
+        worker.kill()
+        raise
+    if worker.usable:
+        with _IDLE_LOCK:
+            _IDLE.append(worker)
+    return outcome
+
+
+def _idle_worker() -> Worker:
+    """An idle worker whose process still runs, else a new one (forked by this thread's
+    zygote)."""
+    with _IDLE_LOCK:
+        while _IDLE:
+            worker = _IDLE.pop()
+            if worker.usable and worker.process.poll() is None:
+                return worker
             worker.close()
-        worker = _LOCAL.worker = Worker()
-    worker.start(task, item, limits)
-    return worker.finish()
+    return Worker()

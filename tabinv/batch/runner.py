@@ -218,7 +218,10 @@ def run_batch(inventory: Inventory, out: str | os.PathLike[str], *,
             if entry.is_endpoint:  # its worker resumes from the answers kept there
                 folder.checkpoint(entry.name)
         task = functools.partial(assess_entry, checkpoints=str(folder.entries))
-        for index, outcome in executor.run(task, [e for e, _ in pending]):
+        shadows = any(_trains_shadows(entry) for entry, _ in pending)
+        on_cluster = {"task_on_cluster": functools.partial(
+            _on_cluster, str(folder.entries))} if shadows else {}
+        for index, outcome in executor.run(task, [e for e, _ in pending], **on_cluster):
             entry, key = pending[index]
             outcome = _as_outcome(outcome, entry, key)
             records[entry.name] = _record(folder, entry, outcome)
@@ -231,6 +234,17 @@ def run_batch(inventory: Inventory, out: str | os.PathLike[str], *,
                      if records[e.name]["status"] != "ok")
     return BatchResult(folder.root, len(inventory), state.succeeded, state.failed, state.reused,
                        time.perf_counter() - started, executor.describe(), summary, failures)
+
+
+def _trains_shadows(entry: Entry) -> bool:
+    """The entry runs a membership attack with shadow models (any but ``loss``)."""
+    return bool(set(entry.membership_attacks or ()) - {"loss"})
+
+
+def _on_cluster(checkpoints: str, scheduler: str) -> Callable[[Entry], EntryOutcome]:
+    """The entry task for a Dask executor whose cluster takes sub-tasks: it trains the
+    entry's shadow models there (:func:`~.task.assess_entry`'s ``shadows_on``)."""
+    return functools.partial(assess_entry, checkpoints=checkpoints, shadows_on=scheduler)
 
 
 def _report(progress: Callable[[BatchProgress], None] | None, state: BatchProgress) -> None:

@@ -94,11 +94,16 @@ def one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def assess_entry(entry: Entry, checkpoints: str | None = None) -> EntryOutcome:
+def assess_entry(entry: Entry, checkpoints: str | None = None,
+                 shadows_on: str | None = None) -> EntryOutcome:
     """Load the entry's data and model, run its attacks and render its reports.
 
     ``checkpoints``: the batch's ``entries`` folder, where an endpoint entry keeps the
     server's answers as they arrive (:mod:`.checkpoint`) and resumes from them.
+    ``shadows_on``: the address of the Dask scheduler to train the entry's shadow models
+    on (connected to for that, then closed), or None to train them in this process; the
+    same shadows either way, so neither the key nor the rows depend on it (the report's
+    settings say where they were trained).
 
     Never raises: an error becomes a failed outcome with a one-line message, and the
     traceback in ``log``; except ``MemoryError``, which the executor's worker process
@@ -111,7 +116,7 @@ def assess_entry(entry: Entry, checkpoints: str | None = None) -> EntryOutcome:
     try:
         key = entry_key(entry)
         with threadpool_limits(limits=1):  # the executor decides the parallelism
-            assessments, model = _assess(entry, checkpoints)
+            assessments, model = _assess(entry, checkpoints, shadows_on)
             files = _render(assessments, entry)
         rows = [row for a in assessments for row in _rows(entry, a, model, key)]
         return EntryOutcome(entry.name, key, "ok", rows=tuple(rows), files=files,
@@ -235,7 +240,8 @@ def _given(entry: Entry) -> Any:
                         options=entry.data_options(), random_state=entry.seed)
 
 
-def _assess(entry: Entry, checkpoints: str | None = None) -> tuple[list[Any], Any]:
+def _assess(entry: Entry, checkpoints: str | None = None,
+            shadows_on: str | None = None) -> tuple[list[Any], Any]:
     from ..core import assess
     from ..data.splits import split_dataset
     from ..membership.verdict import MembershipOptions
@@ -250,7 +256,7 @@ def _assess(entry: Entry, checkpoints: str | None = None) -> tuple[list[Any], An
     journal = _journal(entry, checkpoints)
     model = _model(entry, data.card, splits.members, journal)
     membership = None if entry.membership_attacks is None else MembershipOptions(
-        attacks=entry.membership_attacks, shadows=entry.shadows)
+        attacks=entry.membership_attacks, shadows=entry.shadows, cluster=shadows_on)
     try:  # membership is the model's, not an attribute's: with the first group only
         assessments = [assess(_threat(entry, group), data, model, splits=splits,
                               membership_attacks=membership if index == 0 else None)

@@ -97,8 +97,10 @@ def batch(
     executor: Annotated[str, typer.Option(help="local (worker processes on this machine), "
                                           "dask, or serial (one worker process, one entry "
                                           "at a time).")] = "local",
-    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address; default: "
-                                                  "a LocalCluster on 127.0.0.1.")] = None,
+    scheduler: Annotated[str | None, typer.Option(help=(
+        "Dask scheduler address; default: a LocalCluster on 127.0.0.1. Entries' shadow "
+        "models train on the cluster when its workers were started with "
+        "`dask worker ADDRESS --nthreads 2 --resources tabinv-entry=1`."))] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
     allow_path: AllowPath = None,
 ) -> None:

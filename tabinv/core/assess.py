@@ -100,8 +100,8 @@ def with_membership_attacks(assessment: Assessment, model: TargetModel, splits: 
     results = assess_membership(
         oracle, splits.members, splits.non_members, splits.reference,
         attacks=options.attacks, n_shadows=options.shadows, n_jobs=options.jobs,
-        substitute=options.substitute, fprs=options.fprs, n_boot=threat.n_boot,
-        random_state=threat.random_state)
+        client=options.cluster, substitute=options.substitute, fprs=options.fprs,
+        n_boot=threat.n_boot, random_state=threat.random_state)
     timings = {**assessment.settings.get("timings_seconds", {}),
                "membership attacks": round(time.perf_counter() - started, 4)}
     ran = {**options.describe(), "attacks": [r.attack for r in results]}

@@ -98,15 +98,23 @@ def fit_on_dask(client: Any, shadows: Sequence[TargetModel], pool: pd.DataFrame,
     Raises
     ------
     AttackError
-        Dask missing, a bad ``client`` or an unreachable scheduler. A task's own error
-        (a half with one label class ...) is raised as the task raised it; the tasks
-        still pending are cancelled.
+        Dask missing, a bad ``client`` or an unreachable scheduler; or the cluster lost
+        the tasks (cancelled, workers dying each time, the connection closed). A task's
+        own error (a half with one label class ...) is raised as the task raised it; the
+        tasks still pending are cancelled.
     """
+    from concurrent.futures import CancelledError
+
+    lost = (CancelledError, OSError, _distributed().KilledWorker)
     with _connected(client) as connected:
         pool_future = connected.scatter(pool, hash=False)
         futures = [connected.submit(fit_half, shadow, pool_future, keep[s], pure=False)
                    for s, shadow in enumerate(shadows)]
         try:
             return tuple(connected.gather(futures))
+        except lost as error:
+            text = (str(error).strip().splitlines() or [""])[0][:200]
+            raise AttackError(f"the Dask cluster did not train the shadow models "
+                              f"({type(error).__name__}: {text})") from None
         finally:  # on success: frees the cluster's copies; on error: stops the rest
             connected.cancel([*futures, pool_future])

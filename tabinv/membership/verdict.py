@@ -67,6 +67,9 @@ class MembershipOptions:
         Shadow family when tabinv did not train the target.
     fprs : sequence of float
         False-positive rates the true-positive rate is reported at.
+    cluster : str, optional
+        Address of a Dask scheduler to train the shadows on instead (the same shadows,
+        bit for bit); :meth:`describe` says where they were trained.
     """
 
     attacks: Sequence[str] = ("all",)
@@ -74,6 +77,7 @@ class MembershipOptions:
     jobs: int = 1
     substitute: str = DEFAULT_SUBSTITUTE
     fprs: Sequence[float] = field(default=DEFAULT_FPRS)
+    cluster: str | None = None
 
     def __post_init__(self) -> None:
         names = check_attacks(self.attacks)
@@ -87,8 +91,11 @@ class MembershipOptions:
         object.__setattr__(self, "fprs", tuple(float(f) for f in self.fprs))
 
     def describe(self) -> dict[str, Any]:
+        where = (f"dask scheduler at {self.cluster}" if self.cluster else "this process"
+                 if self.jobs == 1 else f"{self.jobs} worker processes on this machine")
         return {"attacks": list(self.attacks), "shadows": self.shadows, "jobs": self.jobs,
-                "substitute": self.substitute, "fprs": list(self.fprs)}
+                "substitute": self.substitute, "fprs": list(self.fprs),
+                "shadows_on": where}
 
 
 def membership_rating(result: MembershipResult) -> str:

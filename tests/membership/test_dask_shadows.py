@@ -126,6 +126,40 @@ def test_a_failing_shadow_raises_as_in_one_process_and_leaves_no_task(small, clu
     assert not cluster.scheduler.tasks
 
 
+def test_a_cluster_losing_the_shadows_is_one_clear_line(small, monkeypatch):
+    """Shadow tasks cancelled (their scheduler went away, a worker holding the pool
+    died ...): one AttackError line, the tasks cancelled (no cluster needed)."""
+    from contextlib import contextmanager
+
+    from distributed.client import FutureCancelledError
+
+    target, _, _, reference = small
+    cancelled = []
+
+    class Lost:
+        def scatter(self, data, hash):
+            return "pool"
+
+        def submit(self, *args, pure):
+            return "shadow"
+
+        def gather(self, futures):
+            raise FutureCancelledError("fit_half-1", reason="scheduler-connection-lost")
+
+        def cancel(self, futures):
+            cancelled.extend(futures)
+
+    @contextmanager
+    def connected(_: Any) -> Iterator[Lost]:
+        yield Lost()
+
+    monkeypatch.setattr(cluster_module, "_connected", connected)
+    with pytest.raises(AttackError, match=r"^the Dask cluster did not train the shadow "
+                       r"models \(FutureCancelledError: ") as caught:
+        train_shadows(target, reference, n_shadows=2, client="tcp://127.0.0.1:9")
+    assert "\n" not in str(caught.value) and cancelled == ["shadow", "shadow", "pool"]
+
+
 def test_bad_clients_are_one_clear_line(small, client, monkeypatch):
     target, _, _, reference = small
     monkeypatch.setattr(cluster_module, "CONNECT_TIMEOUT", 1)
