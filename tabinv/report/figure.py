@@ -3,10 +3,14 @@ figure to PNG bytes without pyplot (no global matplotlib state is touched)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
+import pickle
 import re
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,9 +59,10 @@ UTILITY_NAMES = {key: label_text(name).replace("R^2", "R$^2$")
                  for key, name in WORDS.items()}
 
 
-def drawn(draw: Any, size: tuple[float, float], *args: Any) -> Any:
+def drawn(draw: Any, size: tuple[float, float], *args: Any, render: bool = True) -> Any:
     """A matplotlib figure (Agg canvas, no pyplot) of ``size`` inches, drawn by
-    ``draw(figure, *args)`` and laid out: what :func:`render_png` saves."""
+    ``draw(figure, *args)``; rendered and laid out unless ``render`` is False (what
+    :func:`render_png` saves: saving renders it, and rendering twice cost as much again)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure as MplFigure
 
@@ -66,18 +71,50 @@ def drawn(draw: Any, size: tuple[float, float], *args: Any) -> Any:
     with warnings.catch_warnings():  # data labels may hold glyphs the font lacks
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from")
         draw(figure, *args)
-        figure.canvas.draw()
+        if render:
+            figure.canvas.draw()
     return figure
 
 
+#: PNGs kept, newest last: the same figure of the same data (a report written as HTML and
+#: as Markdown, or in both vocabularies) is rendered once (about 0.3-0.6 s each)
+_RENDERED: OrderedDict[bytes, bytes] = OrderedDict()
+_RENDERED_MAX = 64
+_RENDERED_LOCK = threading.Lock()
+
+
+def _render_key(draw: Any, size: tuple[float, float], args: tuple[Any, ...]) -> bytes | None:
+    """A digest of what a figure is drawn from (the drawing function, size and data), or
+    None when the data cannot be pickled (then the figure is not kept)."""
+    try:
+        data = pickle.dumps((draw.__module__, draw.__qualname__, tuple(size), DPI, args),
+                            protocol=5)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return None
+    return hashlib.sha256(data).digest()
+
+
 def render_png(draw: Any, size: tuple[float, float], *args: Any) -> bytes:
-    """The PNG bytes of :func:`drawn` (no timestamp or version metadata)."""
-    figure = drawn(draw, size, *args)
+    """The PNG bytes of :func:`drawn` (no timestamp or version metadata), rendered once
+    per drawing function, size and data (the last :data:`_RENDERED_MAX` are kept)."""
+    key = _render_key(draw, size, args)
+    if key is not None:
+        with _RENDERED_LOCK:
+            if key in _RENDERED:
+                _RENDERED.move_to_end(key)
+                return _RENDERED[key]
+    figure = drawn(draw, size, *args, render=False)
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from")
         figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-    return buffer.getvalue()
+    png = buffer.getvalue()
+    if key is not None:
+        with _RENDERED_LOCK:
+            _RENDERED[key] = png
+            while len(_RENDERED) > _RENDERED_MAX:
+                _RENDERED.popitem(last=False)
+    return png
 
 
 def slug(*parts: Any) -> str:
