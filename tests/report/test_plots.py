@@ -190,3 +190,28 @@ def test_accuracy_bars_labels_do_not_overlap():
                     for r in scenario["results"]})
         figure = drawn(_accuracy_bars, bars_size(attributes, bars), scenario)
         assert overlapping(figure) == []
+
+
+def _bars(figure, heights):  # noqa: ANN001, ANN202
+    figure.add_subplot().bar(range(len(heights)), heights)
+
+
+def test_a_figure_of_the_same_data_is_rendered_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """render_png keeps what it rendered: the same drawing of the same data is drawn
+    once; other data, or another size, is drawn anew."""
+    from tabinv.report import figure as module
+
+    calls = []
+    real = module.drawn
+    monkeypatch.setattr(module, "drawn", lambda *a, **k: calls.append(a[2:]) or real(*a, **k))
+    monkeypatch.setattr(module, "_RENDERED", type(module._RENDERED)())
+    first = module.render_png(_bars, (2, 1), [1.0, 2.0])
+    assert module.render_png(_bars, (2, 1), [1.0, 2.0]) == first and len(calls) == 1
+    other = module.render_png(_bars, (2, 1), [2.0, 1.0])
+    assert other != first and len(calls) == 2
+    assert size_of(module.render_png(_bars, (3, 1), [1.0, 2.0])) == (3 * DPI, DPI)
+    assert len(calls) == 3
+    unpicklable = [lambda: None]  # not kept: drawn every time
+    module.render_png(lambda f, _: _bars(f, [1.0]), (2, 1), unpicklable)
+    module.render_png(lambda f, _: _bars(f, [1.0]), (2, 1), unpicklable)
+    assert len(calls) == 5
