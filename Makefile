@@ -27,8 +27,13 @@ browser:
 		|| echo "could not install chromium: the browser tests will be skipped"; \
 	else echo "no /usr/bin/chromium and not root: the browser tests will be skipped"; fi
 
+# Bytecode is cached (some environments set PYTHONDONTWRITEBYTECODE): otherwise every
+# test worker, and every interpreter the tests start (CLI runs, zygotes, kernels),
+# compiles tabinv and the rewritten test modules anew; measured: collection 12 s -> 5.6 s
+# of CPU per worker.
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile tests tabinv
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m compileall -q tabinv tests benchmarks
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile tests tabinv
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-only -p no:cacheprovider --ignore=benchmarks/peers --benchmark-json=benchmarks/results/bench.json
