@@ -60,9 +60,9 @@ def auc_ovr_weighted(truth: np.ndarray, posterior: np.ndarray, weights: np.ndarr
     per_class = np.empty((weights.shape[0], len(classes)))
     for column, value in enumerate(classes):
         ties, group = np.unique(posterior[:, value], return_inverse=True)
-        positive = truth == value
-        positive_weight = group_sums(weights * positive, group, ties.size)
-        negative_weight = group_sums(weights * ~positive, group, ties.size)
+        # negatives and positives of each tied score in one pass: cell 2 * tie + positive
+        cells = group_sums(weights, 2 * group + (truth == value), 2 * ties.size)
+        negative_weight, positive_weight = cells[:, 0::2], cells[:, 1::2]
         negatives_below = np.cumsum(negative_weight, axis=1) - negative_weight
         wins = (positive_weight * (negatives_below + 0.5 * negative_weight)).sum(axis=1)
         pairs = positive_weight.sum(axis=1) * negative_weight.sum(axis=1)
