@@ -34,7 +34,7 @@ def test_benchmarks_pass_on_tiny_inputs() -> None:
                    "TABINV_BENCH_INPROCESS": "1"}
     completed = subprocess.run(
         [sys.executable, "-m", "pytest", "benchmarks", "--benchmark-disable",
-         "-p", "no:cacheprovider", "-q", "-k", "not dask"],
+         "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-q", "-k", "not dask"],
         cwd=ROOT, env=environment, capture_output=True, text=True, timeout=HANG_GUARD,
         check=False,
     )
