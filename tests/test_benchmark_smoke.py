@@ -87,3 +87,29 @@ def test_membership_benchmark_scores_a_tiny_case(monkeypatch: pytest.MonkeyPatch
     assert list(lira) == ["lira-offline"]
     scores = lira["lira-offline"].score_answers(*bench.answers_for(50, lira))
     assert scores.shape == (50,) and bool(np.isfinite(scores).all())
+
+
+def test_membership_table_script_writes_one_row_per_attack(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """Issue 18's table (``benchmarks/membership_table.py``): each membership attack a row
+    beside its model's attribute leakage, a TPR below what the non-members resolve marked,
+    on results shaped as ``run_case`` gives them (running a case takes seconds)."""
+    table = script("membership_table", monkeypatch)
+
+    def estimate(value: float) -> dict[str, float]:
+        return {"value": value, "low": value - 0.01, "high": value + 0.01}
+
+    def row(attack: str, smallest: float) -> dict[str, object]:
+        return {"attack": attack, "auc": estimate(0.6), "tpr_0.001": estimate(0.02),
+                "tpr_0.01": estimate(0.05), "smallest_fpr": smallest, "rating": "leaks"}
+
+    case = {"model": "M", "attribute": "vkorc1", "seconds": 1.0,
+            "attribute_leakage": {"leakage": estimate(0.04), "over": "imputation",
+                                  "method": "map", "rating": "leaks"},
+            "membership": [row("loss", 0.001), row("gap", 0.01)]}
+    lines = table.markdown([case]).splitlines()
+    assert len(lines) == 4, lines
+    assert lines[2].startswith("| M | vkorc1 +0.040 [+0.030, +0.050] over imputation (map)")
+    assert "| loss | 0.600 [0.590, 0.610] | 2.0% [1.0, 3.0] | 5.0% [4.0, 6.0] | leaks |" \
+        in lines[2]
+    assert lines[3].startswith("|  |  | gap |") and "not resolvable" in lines[3]
