@@ -24,9 +24,15 @@ from ..utils import RandomState, check_random_state
 from .attacks import LiRA, LossThreshold, MembershipAttack
 from .labelonly import LabelGap, NoiseRobustness
 from .metrics import DEFAULT_FPRS, MembershipMetrics, membership_metrics
-from .queries import CONFIDENCE_ANSWERS, LABEL_ANSWERS, as_oracle, check_records
+from .queries import (
+    CONFIDENCE_ANSWERS,
+    LABEL_ANSWERS,
+    as_oracle,
+    check_records,
+    label_confidence,
+)
 from .rmia import RMIA
-from .shadows import DEFAULT_SUBSTITUTE, train_shadows
+from .shadows import DEFAULT_SUBSTITUTE, ShadowSet, train_shadows
 
 __all__ = ["MEMBERSHIP_ATTACKS", "MEMBERSHIP_READS", "MembershipResult", "assess_membership",
            "attacks_for", "check_attacks"]
@@ -241,10 +247,11 @@ def assess_membership(target: Oracle | TargetModel, members: pd.DataFrame,
         "label-noise": (NoiseRobustness(random_state=noise_seed, **shared), offline),
     }
     results = []
+    read: dict[int, Any] = {}  # answers read once, shared by the attacks that read them
     for name in names:
         attack, shadows = built[name]
         attack.fit(oracle, reference, candidates=candidates, shadows=shadows)
-        scores = attack.score(candidates)
+        scores = _scores(attack, shadows, oracle, candidates, read)
         metrics = membership_metrics(scores[:len(members)], scores[len(members):], fprs=fprs,
                                      n_boot=n_boot, confidence=confidence,
                                      random_state=int(seeds[2]))
@@ -272,3 +279,21 @@ def assess_membership(target: Oracle | TargetModel, members: pd.DataFrame,
                                 if k not in ("n_jobs", "random_state", "n_shadows"))),
             calibrated=calibrated))
     return tuple(results)
+
+
+def _scores(attack: MembershipAttack, shadows: ShadowSet | None, oracle: Oracle,
+            candidates: pd.DataFrame, read: dict[int, Any]) -> Any:
+    """``attack.score(candidates)``, with the answers the confidence attacks share read
+    once (``read``: the target's confidence of each true label, and each shadow set's
+    confidences and IN mask): the loss attack, LiRA and RMIA would otherwise each query
+    the target, and LiRA offline and RMIA the same 16 shadows, on every candidate."""
+    if not isinstance(attack, (LossThreshold, LiRA, RMIA)):
+        return attack.score(candidates)  # the label-only attacks read their own answers
+    if 0 not in read:
+        read[0] = label_confidence(oracle, candidates)
+    if shadows is None:
+        return attack.score_answers(read[0])
+    if id(shadows) not in read:
+        read[id(shadows)] = (shadows.confidences(oracle, candidates),
+                             shadows.in_mask(candidates))
+    return attack.score_answers(read[0], *read[id(shadows)])
